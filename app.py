@@ -1,0 +1,41 @@
+"""kpcal: keypoint error calibration for keypoint-MoSeq, as a Streamlit app.
+
+Run ``streamlit run app.py`` (the demo project), or
+``streamlit run app.py -- --project DIR`` (or set ``KPCAL_PROJECT``).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kpcal_core.errors import KpcalError
+from kpcal_core.session import load_session
+from pages import state
+
+st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide")
+
+if state.login_configured() and not st.user.is_logged_in:
+    st.title("kpcal")
+    st.write("This server records who made each annotation: please sign in.")
+    st.button("Sign in", on_click=st.login, type="primary")
+    st.stop()
+
+try:
+    project = state.project_dir()
+    session = load_session(project)
+except KpcalError as error:
+    project, session = None, None
+    st.error(str(error))
+
+has_samples = bool(session and session.sample_keys)
+pages = [
+    st.Page("pages/setup.py", title="Set up & sample", icon=":material/tune:", url_path="setup", default=not has_samples),
+    st.Page("pages/annotate.py", title="Annotate", icon=":material/ads_click:", url_path="annotate", default=has_samples),
+    st.Page("pages/fit.py", title="Fit & save", icon=":material/show_chart:", url_path="fit"),
+]
+navigation = st.navigation(pages)
+with st.sidebar:
+    if project:
+        st.caption(f"Project: `{project}`")
+    state.annotator_control()
+navigation.run()

@@ -1,0 +1,47 @@
+"""kpcal_core: keypoint error calibration, the engine behind the kpcal app.
+
+The first names keep keypoint-MoSeq's calibration API (names, parameters,
+defaults, file formats), so ``from kpcal_core import noise_calibration``
+replaces ``from keypoint_moseq import noise_calibration``.
+
+Modules, one concern each:
+
+- ``sampling``: which keypoints to annotate (:func:`sample_error_frames`)
+- ``videos``: matching videos, reading frames exactly, the frame cache
+- ``annotations``: the ``error_annotations.csv`` file
+- ``fitting``: the error-vs-confidence line
+- ``config``: the project's ``config.yml``
+- ``keypoints``: reading DeepLabCut, SLEAP, Lightning Pose and NWB files
+- ``recordings``: the recordings-vs-videos check, downsampling
+- ``session``: the calibration session under ``{project}/calibration/``
+- ``calibration``: the notebook entry point (:func:`noise_calibration`)
+- ``project``: everything the app needs about one project, in one object
+- ``views``: the cropped, marked-up image a person clicks on
+- ``demo``: a synthetic project with a known answer
+- ``atomic``, ``validate``, ``errors``: atomic writes, input checks, the error type
+"""
+
+from .annotations import Annotation, load_annotations, save_annotations
+from .calibration import noise_calibration
+from .config import load_config, save_params, setup_project, update_config
+from .errors import KpcalError
+from .fitting import fit_error_model, predicted_error_px
+from .sampling import sample_error_frames
+from .videos import find_matching_videos, load_sampled_frames
+
+__all__ = [
+    "Annotation",
+    "KpcalError",
+    "find_matching_videos",
+    "fit_error_model",
+    "load_annotations",
+    "load_config",
+    "load_sampled_frames",
+    "noise_calibration",
+    "predicted_error_px",
+    "sample_error_frames",
+    "save_annotations",
+    "save_params",
+    "setup_project",
+    "update_config",
+]

@@ -1,0 +1,275 @@
+"""The annotations file: ``{project_dir}/error_annotations.csv``.
+
+An annotation is the position a person clicked as the true place of one
+sampled keypoint, keyed by the sample ``(recording, frame, bodypart)``.
+
+The file keeps keypoint-MoSeq's layout: six ``#`` comment lines, then the
+columns ``key,coordinate_index,video_frame_index,bodypart,x,y``, then this
+project's extra columns ``annotator,annotated_at`` (who clicked, and when, in
+UTC ISO 8601). It is written with proper CSV quoting, so any recording name
+survives, and always atomically. The reader also takes keypoint-MoSeq's own
+file and its older ``key,frame,bodypart,x,y`` file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write
+from .errors import KpcalError
+
+SampleKey = tuple[str, int, str]
+
+ANNOTATIONS_FILENAME = "error_annotations.csv"
+HEADER_COMMENTS = (
+    "# key: recording name",
+    "# coordinate_index: index of the keypoint data in coordinates "
+    "(same as video_frame_index if every frame was used)",
+    "# video_frame_index: frame number in the video",
+    "# bodypart: name of the bodypart that was annotated",
+    "# x: x-coordinate of the annotated keypoint",
+    "# y: y-coordinate of the annotated keypoint",
+)
+COLUMNS = ("key", "coordinate_index", "video_frame_index", "bodypart", "x", "y")
+EXTRA_COLUMNS = ("annotator", "annotated_at")
+OLD_COLUMNS = ("key", "frame", "bodypart", "x", "y")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One clicked position, in full-frame video pixels."""
+
+    x: float
+    y: float
+    annotator: str = ""
+    annotated_at: str = ""
+
+    @property
+    def xy(self) -> tuple[float, float]:
+        return (self.x, self.y)
+
+
+def now_utc() -> str:
+    """The current time as UTC ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def annotations_path(project_dir: str | os.PathLike) -> Path:
+    return Path(project_dir) / ANNOTATIONS_FILENAME
+
+
+def _as_annotation(key: SampleKey, value) -> Annotation:
+    if isinstance(value, Annotation):
+        ann = value
+    else:
+        try:
+            x, y = value
+            ann = Annotation(float(x), float(y))
+        except (TypeError, ValueError):
+            raise KpcalError(
+                f"annotation of sample {key} must be an (x, y) pair of numbers, got {value!r}"
+            ) from None
+    if not (math.isfinite(ann.x) and math.isfinite(ann.y)):
+        raise KpcalError(f"annotation of sample {key} is not a finite position: ({ann.x}, {ann.y})")
+    return ann
+
+
+def _check_key(key) -> SampleKey:
+    try:
+        recording, frame, bodypart = key
+    except (TypeError, ValueError):
+        raise KpcalError(
+            f"sample key {key!r} must be a (recording, frame, bodypart) tuple"
+        ) from None
+    try:
+        whole = int(frame)
+        exact = whole == frame if not isinstance(frame, str) else str(whole) == frame.strip()
+    except (TypeError, ValueError, OverflowError):
+        exact = False
+    if not exact or isinstance(frame, bool):
+        raise KpcalError(f"sample key {key!r}: frame must be a whole number")
+    if whole < 0:
+        raise KpcalError(f"sample key {key!r}: frame must not be negative")
+    return (str(recording), whole, str(bodypart))
+
+
+def format_annotations(
+    annotations: Mapping[SampleKey, object],
+    video_frame_indexes: Mapping[str, np.ndarray] | None,
+) -> str:
+    """The CSV text :func:`save_annotations` writes."""
+    buffer = io.StringIO()
+    buffer.write("\n".join(HEADER_COMMENTS) + "\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    # csv quotes "\n" but not a lone "\r" (not in the line terminator); a row holding one
+    # is written fully quoted so the reader does not take the "\r" for a line end.
+    quoted_writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(COLUMNS + EXTRA_COLUMNS)
+    for raw_key, value in annotations.items():
+        key = _check_key(raw_key)
+        recording, frame, bodypart = key
+        ann = _as_annotation(key, value)
+        if video_frame_indexes is None:
+            video_frame = frame
+        else:
+            if recording not in video_frame_indexes:
+                raise KpcalError(f"recording {recording!r} has no entry in video_frame_indexes")
+            indexes = video_frame_indexes[recording]
+            if not 0 <= frame < len(indexes):
+                raise KpcalError(
+                    f"recording {recording!r}: annotated frame {frame} is outside its "
+                    f"{len(indexes)} keypoint frames"
+                )
+            video_frame = int(indexes[frame])
+        row = [
+            recording,
+            frame,
+            video_frame,
+            bodypart,
+            repr(ann.x),
+            repr(ann.y),
+            ann.annotator,
+            ann.annotated_at,
+        ]
+        if any("\r" in str(cell) for cell in row):
+            quoted_writer.writerow(row)
+        else:
+            writer.writerow(row)
+    return buffer.getvalue()
+
+
+def save_annotations(
+    project_dir: str | os.PathLike,
+    annotations: Mapping[SampleKey, object],
+    video_frame_indexes: Mapping[str, np.ndarray] | None,
+) -> Path:
+    """Write ``{project_dir}/error_annotations.csv`` atomically.
+
+    Parameters
+    ----------
+    project_dir
+        Project folder (must exist).
+    annotations
+        ``{(recording, frame, bodypart): (x, y)}``; values may also be
+        :class:`Annotation` records, whose annotator and time are kept.
+    video_frame_indexes
+        ``{recording: (T,) int array}`` giving the video frame of each keypoint
+        frame; ``None`` when they are the same.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    folder = Path(project_dir)
+    if not folder.is_dir():
+        raise KpcalError(f"project folder {str(folder)!r} does not exist")
+    text = format_annotations(annotations, video_frame_indexes)  # raises before writing
+    return atomic_write(annotations_path(folder), text)
+
+
+def parse_annotations(
+    text: str, source: str = "error_annotations.csv"
+) -> dict[SampleKey, Annotation]:
+    """Parse annotation CSV text (this project's, keypoint-MoSeq's, or the older layout).
+
+    Raises :class:`KpcalError` naming ``source`` and the line at fault.
+    """
+    lines = text.splitlines(keepends=True)
+    skipped = 0
+    while skipped < len(lines) and (lines[skipped].startswith("#") or not lines[skipped].strip()):
+        skipped += 1
+    body = "".join(lines[skipped:])
+    if not body.strip():
+        raise KpcalError(f"{source}: no header line (expected columns {', '.join(COLUMNS)})")
+    try:
+        rows = list(csv.reader(io.StringIO(body, newline="")))
+    except csv.Error as error:
+        raise KpcalError(f"{source}: not a readable CSV file ({error})") from None
+    header = [h.strip() for h in rows[0]]
+    if tuple(header[: len(COLUMNS)]) == COLUMNS:
+        frame_col, has_video = "coordinate_index", True
+    elif tuple(header[: len(OLD_COLUMNS)]) == OLD_COLUMNS:
+        frame_col, has_video = "frame", False
+    else:
+        raise KpcalError(
+            f"{source}: unexpected columns {header}; expected "
+            f"{', '.join(COLUMNS)} (or the older {', '.join(OLD_COLUMNS)})"
+        )
+    out: dict[SampleKey, Annotation] = {}
+    line_of_row = (
+        skipped + 2
+    )  # 1-based line number of the first data row (approximate with quoted newlines)
+    for n, row in enumerate(rows[1:]):
+        where = f"{source}, data row {n + 1} (near line {line_of_row + n})"
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        required = len(COLUMNS) if has_video else len(OLD_COLUMNS)
+        if len(row) < required or len(row) > len(header):
+            raise KpcalError(f"{where}: {len(row)} fields, expected {len(header)}")
+        cells = dict(zip(header, row))
+        recording, bodypart = cells["key"], cells["bodypart"]
+        if recording == "" or bodypart == "":
+            raise KpcalError(f"{where}: empty recording name or bodypart")
+        try:
+            frame = int(cells[frame_col])
+            x, y = float(cells["x"]), float(cells["y"])
+        except ValueError:
+            raise KpcalError(
+                f"{where}: frame must be a whole number and x, y numbers; got "
+                f"{cells[frame_col]!r}, {cells['x']!r}, {cells['y']!r}"
+            ) from None
+        if frame < 0:
+            raise KpcalError(f"{where}: negative frame {frame}")
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise KpcalError(f"{where}: position ({x}, {y}) is not finite")
+        if has_video:
+            try:
+                int(cells["video_frame_index"])
+            except ValueError:
+                raise KpcalError(
+                    f"{where}: video_frame_index {cells['video_frame_index']!r} is not a whole number"
+                ) from None
+        ann = Annotation(
+            x, y, cells.get("annotator", "") or "", cells.get("annotated_at", "") or ""
+        )
+        key = (recording, frame, bodypart)
+        previous = out.get(key)
+        if previous is None or ann.annotated_at >= previous.annotated_at:
+            out[key] = ann
+    return out
+
+
+def load_annotation_records(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
+    """``{sample_key: Annotation}`` from the project's file; ``{}`` if there is none."""
+    path = annotations_path(project_dir)
+    if not path.exists():
+        return {}
+    try:
+        # newline="": keep "\r" inside quoted recording names (no newline translation)
+        with open(path, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as error:
+        raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return parse_annotations(text, str(path))
+
+
+def load_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, tuple[float, float]]:
+    """Reload saved annotations as keypoint-MoSeq does.
+
+    Returns
+    -------
+    dict
+        ``{(recording, frame, bodypart): (x, y)}``, the form
+        :func:`save_annotations` takes; ``{}`` when the file does not exist.
+    """
+    return {key: ann.xy for key, ann in load_annotation_records(project_dir).items()}

@@ -1,0 +1,237 @@
+"""The error model: a line through log10(error + 1) against log10(confidence).
+
+:func:`error_points` turns annotations into one row per annotated keypoint
+(confidence, error in pixels and their logs); :func:`fit_error_model` fits the
+line with ``numpy.polyfit`` exactly as keypoint-MoSeq does, so the slope and
+intercept are the same numbers it would save. :func:`predicted_error_px`
+reads the fitted line back in pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import KpcalError
+
+SampleKey = tuple[str, int, str]
+
+POINT_COLUMNS = (
+    "recording",
+    "frame",
+    "bodypart",
+    "confidence",
+    "error_px",
+    "log10_confidence",
+    "log10_error",
+)
+
+
+def error_points(
+    coordinates: Mapping[str, np.ndarray],
+    confidences: Mapping[str, np.ndarray],
+    annotations: Mapping[SampleKey, object],
+    bodyparts: Sequence[str],
+    conf_pseudocount: float = 1e-3,
+) -> pd.DataFrame:
+    """One row per annotation: confidence, error and their logs.
+
+    Parameters
+    ----------
+    coordinates
+        ``{recording: (T, K, 2)}`` predicted positions.
+    confidences
+        ``{recording: (T, K)}`` confidences.
+    annotations
+        ``{(recording, frame, bodypart): (x, y)}`` (or objects with ``.x``, ``.y``).
+    bodyparts
+        The ``K`` bodypart names.
+    conf_pseudocount
+        Added to each confidence before its log is taken.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``recording, frame, bodypart, confidence, error_px,
+        log10_confidence, log10_error`` (``confidence`` includes the pseudocount;
+        ``log10_error`` is ``log10(error_px + 1)``).
+    """
+    bodyparts = [str(b) for b in bodyparts]
+    rows = []
+    for key, value in annotations.items():
+        try:
+            recording, frame, bodypart = key
+            recording, frame, bodypart = str(recording), int(frame), str(bodypart)
+        except (TypeError, ValueError):
+            raise KpcalError(
+                f"annotation key {key!r} must be a (recording, frame, bodypart) tuple"
+            ) from None
+        try:
+            x, y = (value.x, value.y) if hasattr(value, "x") else value
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            raise KpcalError(
+                f"annotation of recording {recording!r}, frame {frame}, bodypart {bodypart!r} "
+                f"must be an (x, y) pair of numbers, got {value!r}"
+            ) from None
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise KpcalError(
+                f"annotation of recording {recording!r}, frame {frame}, bodypart {bodypart!r} "
+                f"is not a finite position: ({x}, {y})"
+            )
+        if recording not in coordinates or recording not in confidences:
+            raise KpcalError(
+                f"annotation of recording {recording!r} (frame {frame}, {bodypart}): "
+                "that recording is not in the loaded keypoints"
+            )
+        if bodypart not in bodyparts:
+            raise KpcalError(
+                f"annotation of recording {recording!r}, frame {frame}: bodypart {bodypart!r} "
+                f"is not one of {bodyparts}"
+            )
+        k = bodyparts.index(bodypart)
+        coords_shape, conf_shape = (
+            np.shape(coordinates[recording]),
+            np.shape(confidences[recording]),
+        )
+        if (
+            len(coords_shape) != 3
+            or coords_shape[1:] != (len(bodyparts), 2)
+            or tuple(conf_shape) != tuple(coords_shape[:2])
+        ):
+            raise KpcalError(
+                f"recording {recording!r}: coordinates of shape {coords_shape} and confidences of "
+                f"shape {conf_shape} do not fit (T, {len(bodyparts)}, 2) and (T, {len(bodyparts)})"
+            )
+        n_frames = coords_shape[0]
+        if not 0 <= frame < n_frames:
+            raise KpcalError(
+                f"annotation of recording {recording!r}, bodypart {bodypart!r}: frame {frame} "
+                f"is outside its {n_frames} keypoint frames"
+            )
+        predicted = np.asarray(coordinates[recording][frame, k], dtype=float)
+        confidence = float(confidences[recording][frame, k]) + conf_pseudocount
+        if np.isnan(predicted).any() or not np.isfinite(confidence):
+            raise KpcalError(
+                f"annotation of recording {recording!r}, frame {frame}, bodypart {bodypart!r}: "
+                "the network gave no position or confidence there (NaN)"
+            )
+        error = float(np.hypot(predicted[0] - x, predicted[1] - y))
+        rows.append((recording, frame, bodypart, confidence, error))
+    table = pd.DataFrame(rows, columns=list(POINT_COLUMNS[:5]))
+    table = table.astype({"frame": "int64", "confidence": "float64", "error_px": "float64"})
+    with np.errstate(divide="ignore"):
+        table["log10_confidence"] = np.log10(table["confidence"].to_numpy())
+    table["log10_error"] = np.log10(table["error_px"].to_numpy() + 1)
+    return table
+
+
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    total = ((y - y.mean()) ** 2).sum()
+    r2 = float(1 - (residual**2).sum() / total) if total > 0 else float("nan")
+    return float(slope), float(intercept), r2
+
+
+def fit_points(points: pd.DataFrame) -> dict:
+    """Fit the line to a table from :func:`error_points` (see :func:`fit_error_model`)."""
+    x = points["log10_confidence"].to_numpy(dtype=float)
+    y = points["log10_error"].to_numpy(dtype=float)
+    if not np.isfinite(x).all():
+        bad = points.loc[~np.isfinite(x)].iloc[0]
+        raise KpcalError(
+            f"annotation of recording {bad['recording']!r}, frame {bad['frame']}, "
+            f"bodypart {bad['bodypart']!r} has confidence 0 and conf_pseudocount is 0: "
+            "log10(0) cannot be fitted; use a pseudocount > 0"
+        )
+    if len(np.unique(x)) < 2:
+        raise KpcalError(
+            f"need annotations at two or more different confidences to fit a line; "
+            f"have {len(points)} annotation(s) at {len(np.unique(x))} confidence(s)"
+        )
+    slope, intercept, r2 = _line(x, y)
+    per_bodypart = {}
+    for bodypart, group in points.groupby("bodypart", sort=True):
+        gx = group["log10_confidence"].to_numpy(dtype=float)
+        gy = group["log10_error"].to_numpy(dtype=float)
+        entry = {
+            "n": int(len(group)),
+            "slope": None,
+            "intercept": None,
+            "r2": None,
+            "median_error_px": float(group["error_px"].median()),
+        }
+        if len(np.unique(gx)) >= 2:
+            entry["slope"], entry["intercept"], entry["r2"] = _line(gx, gy)
+        per_bodypart[str(bodypart)] = entry
+    return {
+        "slope": slope,
+        "intercept": intercept,
+        "n": int(len(points)),
+        "r2": r2,
+        "per_bodypart": per_bodypart,
+    }
+
+
+def fit_error_model(
+    coordinates: Mapping[str, np.ndarray],
+    confidences: Mapping[str, np.ndarray],
+    annotations: Mapping[SampleKey, object],
+    bodyparts: Sequence[str],
+    conf_pseudocount: float = 1e-3,
+) -> dict:
+    """Fit log10(error + 1) = slope * log10(confidence + conf_pseudocount) + intercept.
+
+    Parameters
+    ----------
+    coordinates, confidences, annotations, bodyparts, conf_pseudocount
+        As for :func:`error_points`.
+
+    Returns
+    -------
+    dict
+        ``slope``, ``intercept`` (``numpy.polyfit`` of degree 1: keypoint-MoSeq's
+        numbers), ``n`` (annotations used), ``r2``, and ``per_bodypart``:
+        ``{bodypart: {n, slope, intercept, r2, median_error_px}}`` (slope,
+        intercept and r2 are ``None`` with fewer than two distinct confidences).
+    """
+    points = error_points(coordinates, confidences, annotations, bodyparts, conf_pseudocount)
+    return fit_points(points)
+
+
+def predicted_error_px(
+    slope: float, intercept: float, confidence: float | np.ndarray
+) -> float | np.ndarray:
+    """Error size the line gives at a confidence: ``10**(slope * log10(c) + intercept)``.
+
+    This is the noise scale keypoint-MoSeq derives from the calibration (its
+    prior on keypoint error has standard deviation of this size, in pixels).
+    """
+    c = np.asarray(confidence, dtype=float)
+    out = 10 ** (slope * np.log10(c) + intercept)
+    return float(out) if out.ndim == 0 else out
+
+
+def share_above_threshold(
+    confidences: Mapping[str, np.ndarray],
+    bodyparts: Sequence[str],
+    use_bodyparts: Sequence[str],
+    conf_threshold: float,
+    conf_pseudocount: float = 1e-3,
+) -> float:
+    """Percentage of the used keypoints (NaN excluded) whose confidence + pseudocount exceeds the threshold.
+
+    keypoint-MoSeq treats keypoints below ``conf_threshold`` as outliers to
+    interpolate when it initialises a model.
+    """
+    columns = [list(bodyparts).index(b) for b in use_bodyparts if b in bodyparts]
+    above = total = 0
+    for conf in confidences.values():
+        values = np.asarray(conf)[:, columns]
+        valid = ~np.isnan(values)
+        total += int(valid.sum())
+        above += int(((values + conf_pseudocount) > conf_threshold).sum())
+    return 100.0 * above / total if total else float("nan")

@@ -1,0 +1,169 @@
+"""The calibration session stored in ``{project_dir}/calibration/``.
+
+A session is what the app needs to pick up where anyone left off: where the
+keypoints and videos are, the sampling parameters and seed, and the list of
+samples to annotate (``session.json``). When keypoints come from a notebook
+(:func:`kpcal_core.noise_calibration`) rather than from files, the arrays are
+stored beside it (``keypoints.npz``, plain arrays: nothing is pickled).
+Decoded frames are cached in ``frame_cache/``. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import now_utc
+from .atomic import atomic_write
+from .errors import KpcalError
+
+SampleKey = tuple[str, int, str]
+
+SESSION_DIRNAME = "calibration"
+SESSION_FILENAME = "session.json"
+KEYPOINTS_FILENAME = "keypoints.npz"
+FRAME_CACHE_DIRNAME = "frame_cache"
+
+
+@dataclass
+class CalibrationSession:
+    """Settings and samples of one project's calibration.
+
+    Attributes
+    ----------
+    keypoints_path
+        File, folder or glob of the keypoint files; ``None`` when the keypoints
+        are stored in the session (``keypoints.npz``).
+    keypoints_format
+        Format name for :func:`kpcal_core.load_keypoints`, or ``None`` to detect.
+    video_dir, video_extension, recording_name_suffix
+        How recordings are matched to videos.
+    num_bins, num_samples, conf_pseudocount, seed
+        The sampling parameters of :func:`kpcal_core.sample_error_frames`.
+    sample_keys
+        ``(recording, frame, bodypart)`` samples to annotate, in order.
+    video_paths
+        ``{recording: video path}`` set explicitly (overrides matching).
+    """
+
+    keypoints_path: str | None = None
+    keypoints_format: str | None = None
+    video_dir: str = ""
+    video_extension: str | None = None
+    recording_name_suffix: str = ""
+    num_bins: int = 10
+    num_samples: int = 100
+    conf_pseudocount: float = 1e-3
+    seed: int | None = None
+    sample_keys: list[SampleKey] = field(default_factory=list)
+    video_paths: dict[str, str] = field(default_factory=dict)
+    updated_at: str = ""
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["sample_keys"] = [list(k) for k in self.sample_keys]
+        return json.dumps(data, indent=1, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> CalibrationSession:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise KpcalError(
+                f"{source}: not valid JSON ({error.msg}, line {error.lineno})"
+            ) from None
+        if not isinstance(data, dict):
+            raise KpcalError(f"{source}: expected a JSON object")
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        try:
+            values["sample_keys"] = [
+                (str(k), int(f), str(b)) for k, f, b in values.get("sample_keys", [])
+            ]
+            session = cls(**values)
+            session.num_bins, session.num_samples = int(session.num_bins), int(session.num_samples)
+            session.conf_pseudocount = float(session.conf_pseudocount)
+        except (TypeError, ValueError) as error:
+            raise KpcalError(f"{source}: a setting has the wrong type ({error})") from None
+        return session
+
+
+def session_dir(project_dir: str | os.PathLike) -> Path:
+    return Path(project_dir) / SESSION_DIRNAME
+
+
+def frame_cache_dir(project_dir: str | os.PathLike) -> Path:
+    return session_dir(project_dir) / FRAME_CACHE_DIRNAME
+
+
+def save_session(project_dir: str | os.PathLike, session: CalibrationSession) -> Path:
+    """Write ``calibration/session.json`` atomically."""
+    folder = session_dir(project_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    session.updated_at = now_utc()
+    return atomic_write(folder / SESSION_FILENAME, session.to_json())
+
+
+def load_session(project_dir: str | os.PathLike) -> CalibrationSession | None:
+    """The project's session, or ``None`` if it has none yet."""
+    path = session_dir(project_dir) / SESSION_FILENAME
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise KpcalError(f"{path}: not UTF-8 text") from None
+    return CalibrationSession.from_json(text, str(path))
+
+
+def save_session_keypoints(
+    project_dir: str | os.PathLike,
+    coordinates: Mapping[str, np.ndarray],
+    confidences: Mapping[str, np.ndarray],
+    bodyparts: Sequence[str],
+    video_frame_indexes: Mapping[str, np.ndarray],
+) -> Path:
+    """Store keypoints given in memory as ``calibration/keypoints.npz`` (no pickling)."""
+    names = list(coordinates)
+    arrays = {
+        "names": np.array(names, dtype=str),
+        "bodyparts": np.array(list(bodyparts), dtype=str),
+    }
+    for i, name in enumerate(names):
+        arrays[f"coordinates_{i}"] = np.asarray(coordinates[name], dtype=np.float64)
+        arrays[f"confidences_{i}"] = np.asarray(confidences[name], dtype=np.float64)
+        arrays[f"video_frame_indexes_{i}"] = np.asarray(video_frame_indexes[name], dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    folder = session_dir(project_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return atomic_write(folder / KEYPOINTS_FILENAME, buffer.getvalue())
+
+
+def load_session_keypoints(project_dir: str | os.PathLike):
+    """Keypoints stored by :func:`save_session_keypoints`, or ``None``.
+
+    Returns
+    -------
+    tuple or None
+        ``(coordinates, confidences, bodyparts, video_frame_indexes)``.
+    """
+    path = session_dir(project_dir) / KEYPOINTS_FILENAME
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = [str(n) for n in data["names"]]
+            coordinates = {n: data[f"coordinates_{i}"] for i, n in enumerate(names)}
+            confidences = {n: data[f"confidences_{i}"] for i, n in enumerate(names)}
+            indexes = {n: data[f"video_frame_indexes_{i}"] for i, n in enumerate(names)}
+            bodyparts = [str(b) for b in data["bodyparts"]]
+    except (OSError, ValueError, KeyError) as error:
+        raise KpcalError(f"{path}: unreadable stored keypoints ({error})") from None
+    return coordinates, confidences, bodyparts, indexes

@@ -1,0 +1,210 @@
+"""The image a person clicks on: a crop around the sampled keypoint, marked up.
+
+:func:`crop_for_sample` chooses the window (centred on the sampled keypoint,
+large enough to show the animal, smaller as ``zoom`` grows) and returns a
+:class:`CropView` that converts between display pixels and full-frame video
+pixels; :func:`render_view` draws the crop with the detected position (yellow
+open circle), the other keypoints and skeleton (faint) and the annotation (red
+X). Pure numpy/OpenCV: no Streamlit here, so every conversion is testable.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+YELLOW = (255, 221, 0)
+RED = (255, 40, 40)
+FAINT = (120, 200, 255)
+MIN_CROP_PX = 48.0
+
+
+@dataclass(frozen=True)
+class CropView:
+    """A window of a video frame shown at a display size.
+
+    Display pixel ``(u, v)`` shows video position ``(x0 + u * scale, y0 + v * scale)``.
+
+    Attributes
+    ----------
+    x0, y0
+        Video position (pixels) shown at display pixel (0, 0).
+    scale
+        Video pixels per display pixel (< 1 when zoomed in: sub-pixel precision).
+    display_width, display_height
+        Size of the rendered image in pixels.
+    """
+
+    x0: float
+    y0: float
+    scale: float
+    display_width: int
+    display_height: int
+
+    def to_frame(self, u: float, v: float, shown_width: float | None = None) -> tuple[float, float]:
+        """Video position of a click at display ``(u, v)``.
+
+        ``shown_width``: the width the browser drew the image at, if it was resized.
+        """
+        factor = self.display_width / shown_width if shown_width else 1.0
+        return (self.x0 + u * factor * self.scale, self.y0 + v * factor * self.scale)
+
+    def to_display(self, x: float, y: float) -> tuple[float, float]:
+        """Display position of video position ``(x, y)``."""
+        return ((x - self.x0) / self.scale, (y - self.y0) / self.scale)
+
+
+def animal_extent(points: np.ndarray, center: np.ndarray) -> float:
+    """Largest distance from ``center`` to any keypoint of ``points`` (``(K, 2)``, NaN ignored)."""
+    valid = points[~np.isnan(points).any(axis=1)]
+    if len(valid) == 0:
+        return 0.0
+    return float(np.sqrt(((valid - center) ** 2).sum(axis=1)).max())
+
+
+def crop_for_sample(
+    frame_shape: Sequence[int],
+    center_xy: Sequence[float],
+    keypoints_xy: np.ndarray | None = None,
+    zoom: float = 1.0,
+    display_size: int = 640,
+) -> CropView:
+    """The window to show for one sample.
+
+    Parameters
+    ----------
+    frame_shape
+        ``(H, W, ...)`` of the video frame.
+    center_xy
+        The sampled keypoint's detected position (the crop's centre).
+    keypoints_xy
+        ``(K, 2)`` all keypoints of that frame: at zoom 1 the crop is 2.5 times
+        their largest distance from the centre, so the animal fills the view.
+    zoom
+        Magnification over that crop (2 shows half the width).
+    display_size
+        Side of the square rendered image in pixels.
+
+    Returns
+    -------
+    CropView
+    """
+    height, width = int(frame_shape[0]), int(frame_shape[1])
+    center = np.asarray(center_xy, dtype=float)
+    if np.isnan(center).any():
+        center = np.array([width / 2, height / 2])
+    extent = animal_extent(keypoints_xy, center) if keypoints_xy is not None else 0.0
+    side = 2.5 * extent if extent > 0 else float(max(height, width))
+    side = min(max(side, MIN_CROP_PX * 2), float(max(height, width)))
+    side = max(side / max(float(zoom), 1e-3), 8.0)
+    scale = side / display_size
+    return CropView(
+        x0=float(center[0] - side / 2),
+        y0=float(center[1] - side / 2),
+        scale=float(scale),
+        display_width=int(display_size),
+        display_height=int(display_size),
+    )
+
+
+def _pt(view: CropView, xy, shift: int) -> tuple[int, int]:
+    u, v = view.to_display(float(xy[0]), float(xy[1]))
+    return (int(round(u * (1 << shift))), int(round(v * (1 << shift))))
+
+
+def render_view(
+    frame_rgb: np.ndarray,
+    view: CropView,
+    *,
+    target_xy: Sequence[float],
+    keypoints_xy: np.ndarray | None = None,
+    edges: Sequence[tuple[int, int]] = (),
+    annotation_xy: Sequence[float] | None = None,
+) -> np.ndarray:
+    """Render the crop with its markers.
+
+    Parameters
+    ----------
+    frame_rgb
+        ``(H, W, 3)`` uint8 video frame.
+    view
+        The window (:func:`crop_for_sample`).
+    target_xy
+        Detected position of the sampled keypoint: a yellow open circle.
+    keypoints_xy
+        ``(K, 2)`` every keypoint of the frame, drawn faintly with ``edges``
+        (index pairs) as the skeleton.
+    annotation_xy
+        The clicked position, if any: a red X.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(display_height, display_width, 3)`` uint8 RGB image.
+    """
+    matrix = np.array(
+        [[1 / view.scale, 0, -view.x0 / view.scale], [0, 1 / view.scale, -view.y0 / view.scale]]
+    )
+    interpolation = cv2.INTER_AREA if view.scale > 1 else cv2.INTER_LINEAR
+    image = cv2.warpAffine(
+        frame_rgb,
+        matrix,
+        (view.display_width, view.display_height),
+        flags=interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(25, 25, 25),
+    )
+    shift = 4
+    if keypoints_xy is not None:
+        overlay = image.copy()
+        valid = ~np.isnan(keypoints_xy).any(axis=1)
+        for i, j in edges:
+            if valid[i] and valid[j]:
+                cv2.line(
+                    overlay,
+                    _pt(view, keypoints_xy[i], shift),
+                    _pt(view, keypoints_xy[j], shift),
+                    FAINT,
+                    1,
+                    cv2.LINE_AA,
+                    shift,
+                )
+        for k in np.flatnonzero(valid):
+            cv2.circle(
+                overlay,
+                _pt(view, keypoints_xy[k], shift),
+                3 << shift,
+                FAINT,
+                -1,
+                cv2.LINE_AA,
+                shift,
+            )
+        image = cv2.addWeighted(overlay, 0.45, image, 0.55, 0)
+    if not np.isnan(np.asarray(target_xy, dtype=float)).any():
+        cv2.circle(image, _pt(view, target_xy, shift), 9 << shift, YELLOW, 2, cv2.LINE_AA, shift)
+    if annotation_xy is not None:
+        cx, cy = _pt(view, annotation_xy, shift)
+        arm = 7 << shift
+        for dx, dy in ((arm, arm), (arm, -arm)):
+            cv2.line(image, (cx - dx, cy - dy), (cx + dx, cy + dy), RED, 2, cv2.LINE_AA, shift)
+    return image
+
+
+def encode_jpeg(image_rgb: np.ndarray, quality: int = 85) -> bytes:
+    """JPEG bytes of an RGB image (what the browser receives)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image_rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def skeleton_edges(
+    bodyparts: Sequence[str], skeleton: Sequence[Sequence[str]]
+) -> list[tuple[int, int]]:
+    """Index pairs of the skeleton's edges whose two bodyparts are both known."""
+    index = {b: i for i, b in enumerate(bodyparts)}
+    return [(index[a], index[b]) for a, b in skeleton if a in index and b in index]

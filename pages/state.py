@@ -1,0 +1,150 @@
+"""Session-state keys and the small amount of per-browser state the pages share.
+
+Every ``st.session_state`` key the app uses is a constant here. The project
+in use is resolved in one place (:func:`project_dir`): the URL's ``project``
+query parameter (typed on the setup page), else ``--project`` on the command
+line, else ``KPCAL_PROJECT``, else the demo project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from kpcal_core import demo
+from kpcal_core.errors import KpcalError
+
+# st.session_state keys
+PROJECT = "kpcal_project"  # str: project folder in use
+RECORDS = "kpcal_records"  # {project: {sample_key: Annotation}}
+SAMPLE_INDEX = "kpcal_sample_index"  # {project: int}
+VIEW_NONCE = "kpcal_view_nonce"  # int: bumps to give the click component a fresh key
+CLICK_VIEWS = "kpcal_click_views"  # {component key: (project, sample_key, CropView)}
+SAVE_MESSAGE = "kpcal_save_message"  # {project: str}
+ANNOTATOR = "kpcal_annotator"  # str
+ZOOM = "kpcal_zoom"  # float
+FIT_THRESHOLD = "kpcal_fit_threshold"  # float
+
+# URL query parameters
+QUERY_PROJECT = "project"
+QUERY_SAMPLE = "sample"
+
+RECENT_FILE = Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal")) / "recent.json"
+
+
+def command_line_project() -> str | None:
+    """``--project DIR`` after ``--`` on the ``streamlit run`` line, if given."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--project")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return known.project
+
+
+def default_project() -> str:
+    """The project given at start-up, or the demo project (written on first use)."""
+    given = command_line_project() or os.environ.get("KPCAL_PROJECT")
+    if given:
+        return str(Path(given).expanduser().resolve())
+    return str(demo.ensure_demo_project().resolve())
+
+
+def project_dir() -> str:
+    """The project this browser session works on."""
+    from_url = st.query_params.get(QUERY_PROJECT)
+    if from_url:
+        st.session_state[PROJECT] = from_url
+    if PROJECT not in st.session_state:
+        st.session_state[PROJECT] = default_project()
+    return st.session_state[PROJECT]
+
+
+def switch_project(folder: str) -> None:
+    """Work on another project from now on (remembered in the URL and the recent list)."""
+    folder = str(Path(folder).expanduser().resolve())
+    st.session_state[PROJECT] = folder
+    st.query_params[QUERY_PROJECT] = folder
+    st.query_params.pop(QUERY_SAMPLE, None)
+    remember_recent(folder)
+
+
+def recent_projects() -> list[str]:
+    try:
+        items = json.loads(RECENT_FILE.read_text())
+        return [str(p) for p in items if isinstance(p, str)][:10]
+    except (OSError, ValueError):
+        return []
+
+
+def remember_recent(folder: str) -> None:
+    items = [folder] + [p for p in recent_projects() if p != folder]
+    try:
+        RECENT_FILE.parent.mkdir(parents=True, exist_ok=True)
+        from kpcal_core.atomic import atomic_write
+
+        atomic_write(RECENT_FILE, json.dumps(items[:10]))
+    except OSError:
+        pass  # a read-only home: recent projects are a convenience
+
+
+def annotator() -> str:
+    """Who is annotating: the signed-in user's e-mail, else the name typed (default: OS user)."""
+    user = getattr(st, "user", None)
+    if user is not None and getattr(user, "is_logged_in", False) and user.get("email"):
+        return str(user.get("email"))
+    if ANNOTATOR not in st.session_state:
+        try:
+            st.session_state[ANNOTATOR] = getpass.getuser()
+        except (KeyError, OSError):
+            st.session_state[ANNOTATOR] = "annotator"
+    return st.session_state[ANNOTATOR]
+
+
+def show_error(error: Exception) -> None:
+    """A readable message for bad input; nothing else is shown as a traceback."""
+    if isinstance(error, KpcalError):
+        st.error(str(error))
+    else:
+        st.error(f"{type(error).__name__}: {error}")
+
+
+def login_configured() -> bool:
+    """True when the server's secrets configure an identity provider for ``st.login``."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml: a laptop
+        return False
+
+
+def annotator_control() -> None:
+    """The annotator's name in the sidebar (fixed to the signed-in e-mail on a server)."""
+    name = annotator()
+    if login_configured():
+        st.caption(f"Annotator: {name}")
+    else:
+        st.text_input("Annotator", key=ANNOTATOR, help="Recorded with every annotation you make.")
+    del name
+
+
+def ensure_app_navigation() -> None:
+    """Make sure the page runs under ``app.py``'s ``st.navigation``.
+
+    A folder named ``pages/`` next to ``app.py`` makes Streamlit start in its
+    older folder-based navigation, which runs a page script directly when the
+    first request after a server start asks for its URL. Switching that mode
+    off and rerunning hands the request to ``app.py`` (same URL, same page).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+if __name__ == "__main__":  # opened as a page by the folder-based navigation
+    ensure_app_navigation()
