@@ -12,7 +12,9 @@ from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
 from pages import state
 
-st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide")
+st.set_page_config(
+    page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
+)
 
 if state.login_configured() and not st.user.is_logged_in:
     st.title("kpcal")
@@ -27,13 +29,20 @@ except KpcalError as error:
     project, session = None, None
     st.error(str(error))
 
-has_samples = bool(session and session.sample_keys)
-pages = [
-    st.Page("pages/setup.py", title="Set up & sample", icon=":material/tune:", url_path="setup", default=not has_samples),
-    st.Page("pages/annotate.py", title="Annotate", icon=":material/ads_click:", url_path="annotate", default=has_samples),
-    st.Page("pages/fit.py", title="Fit & save", icon=":material/show_chart:", url_path="fit"),
-]
-navigation = st.navigation(pages)
+
+def home() -> None:
+    """The root address: the annotate page when samples are ready, else setup."""
+    st.switch_page(annotate if session and session.sample_keys else setup)
+
+
+setup = st.Page("pages/setup.py", title="Set up & sample", icon=":material/tune:", url_path="setup")
+annotate = st.Page(
+    "pages/annotate.py", title="Annotate", icon=":material/ads_click:", url_path="annotate"
+)
+fit = st.Page("pages/fit.py", title="Fit & save", icon=":material/show_chart:", url_path="fit")
+navigation = st.navigation(
+    [st.Page(home, title="kpcal", default=True, visibility="hidden"), setup, annotate, fit]
+)
 with st.sidebar:
     if project:
         st.caption(f"Project: `{project}`")

@@ -26,16 +26,22 @@ from .calibration import noise_calibration
 from .config import load_config, save_params, setup_project, update_config
 from .errors import KpcalError
 from .fitting import fit_error_model, predicted_error_px
+from .keypoints import detect_format, load_keypoints, stored_video_paths
+from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
 from .videos import find_matching_videos, load_sampled_frames
 
 __all__ = [
     "Annotation",
     "KpcalError",
+    "check_videos",
+    "detect_format",
+    "downsample",
     "find_matching_videos",
     "fit_error_model",
     "load_annotations",
     "load_config",
+    "load_keypoints",
     "load_sampled_frames",
     "noise_calibration",
     "predicted_error_px",
@@ -43,5 +49,6 @@ __all__ = [
     "save_annotations",
     "save_params",
     "setup_project",
+    "stored_video_paths",
     "update_config",
 ]

@@ -100,7 +100,9 @@ def on_click(component_key: str) -> None:
     click_project, sample_key, view = entry
     if click_project != project:
         return
-    x, y = view.to_frame(float(value["x"]), float(value["y"]), float(value.get("width") or 0) or None)
+    x, y = view.to_frame(
+        float(value["x"]), float(value["y"]), float(value.get("width") or 0) or None
+    )
     records[sample_key] = Annotation(float(x), float(y), state.annotator(), now_utc())
     save()
 
@@ -116,13 +118,26 @@ def annotator() -> None:
     video = data.video_paths.get(recording)
 
     nav = st.columns([1.1, 1, 1.7, 1, 2.6], vertical_alignment="bottom")
-    nav[0].button("Previous", on_click=go_to, args=(index - 1,), shortcut="Left",
-                  disabled=index == 0, width="stretch")
-    nav[1].button("Next", on_click=go_to, args=(index + 1,), shortcut="Right",
-                  disabled=index >= len(samples) - 1, width="stretch")
+    nav[0].button(
+        "Previous",
+        on_click=go_to,
+        args=(index - 1,),
+        shortcut="Left",
+        disabled=index == 0,
+        width="stretch",
+    )
+    nav[1].button(
+        "Next",
+        on_click=go_to,
+        args=(index + 1,),
+        shortcut="Right",
+        disabled=index >= len(samples) - 1,
+        width="stretch",
+    )
     nav[2].button("Next unannotated", on_click=next_unannotated, shortcut="N", width="stretch")
-    nav[3].button("Clear", on_click=clear, shortcut="Delete", disabled=key not in records,
-                  width="stretch")
+    nav[3].button(
+        "Clear", on_click=clear, shortcut="Delete", disabled=key not in records, width="stretch"
+    )
     zoom = nav[4].select_slider("Zoom", ZOOMS, key=state.ZOOM, format_func=lambda z: f"{z:g}×")
 
     if k is None or video is None:
@@ -147,14 +162,22 @@ def annotator() -> None:
     view = crop_for_sample(image.shape, keypoints[k], keypoints, zoom=zoom)
     annotation = records.get(key)
     rendered = render_view(
-        image, view, target_xy=keypoints[k], keypoints_xy=keypoints, edges=edges,
+        image,
+        view,
+        target_xy=keypoints[k],
+        keypoints_xy=keypoints,
+        edges=edges,
         annotation_xy=annotation.xy if annotation else None,
     )
     component_key = f"click|{index}|{zoom:g}|{st.session_state[state.VIEW_NONCE]}"
     st.session_state[state.CLICK_VIEWS] = {component_key: (project, key, view)}
     streamlit_image_coordinates(
-        rendered, key=component_key, image_format="JPEG", jpeg_quality=85,
-        on_click=functools.partial(on_click, component_key), cursor="crosshair",
+        rendered,
+        key=component_key,
+        image_format="JPEG",
+        jpeg_quality=85,
+        on_click=functools.partial(on_click, component_key),
+        cursor="crosshair",
     )
     message = st.session_state[state.SAVE_MESSAGE].get(project)
     if message:

@@ -26,7 +26,9 @@ def _mtime(path: str | os.PathLike | None) -> float:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading keypoints…")
-def _project_data(project: str, session_json: str, keypoints_mtime: float, stored_mtime: float) -> ProjectData:
+def _project_data(
+    project: str, session_json: str, keypoints_mtime: float, stored_mtime: float
+) -> ProjectData:
     session = CalibrationSession.from_json(session_json, "session")
     return load_project_data(project, session)
 
@@ -48,8 +50,11 @@ def _frame(video: str, index: int, video_mtime: float, cache_dir: str) -> np.nda
         return cached
     key = ("frame", index, "")
     frames = load_sampled_frames(
-        [key], video_dir=os.path.dirname(video), video_frame_indexes={"frame": np.arange(index + 1)},
-        cache_dir=cache_dir, video_paths={"frame": video},
+        [key],
+        video_dir=os.path.dirname(video),
+        video_frame_indexes={"frame": np.arange(index + 1)},
+        cache_dir=cache_dir,
+        video_paths={"frame": video},
     )
     return frames[key]
 
@@ -57,6 +62,8 @@ def _frame(video: str, index: int, video_mtime: float, cache_dir: str) -> np.nda
 def frame(project: str, video: str, index: int) -> np.ndarray:
     """Video frame ``index`` (RGB): from memory, else the project's frame cache, else decoded once."""
     return _frame(video, int(index), _mtime(video), str(frame_cache_dir(project)))
+
+
 if __name__ == "__main__":  # opened as a page by the folder-based navigation
     from pages.state import ensure_app_navigation
 

@@ -33,9 +33,13 @@ except KpcalError as error:
 
 usable = {k: v for k, v in records.items() if k[0] in data.coordinates and k[2] in data.bodyparts}
 if len(usable) < len(records):
-    st.warning(f"{len(records) - len(usable)} annotations are of recordings or bodyparts not loaded; left out.")
+    st.warning(
+        f"{len(records) - len(usable)} annotations are of recordings or bodyparts not loaded; left out."
+    )
 try:
-    points = error_points(data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount)
+    points = error_points(
+        data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
+    )
     fit = fit_points(points)
 except KpcalError as error:
     st.info(f"No fit yet: {error}")
@@ -58,8 +62,11 @@ st.markdown(
 )
 threshold = st.number_input(
     "conf_threshold (click a point on the chart to use its confidence)",
-    min_value=0.0, max_value=float(max(1.0, points["confidence"].max())), key=state.FIT_THRESHOLD,
-    format="%.4f", step=0.01,
+    min_value=0.0,
+    max_value=float(max(1.0, points["confidence"].max())),
+    key=state.FIT_THRESHOLD,
+    format="%.4f",
+    step=0.01,
 )
 share = share_above_threshold(
     data.confidences, data.bodyparts, data.use_bodyparts, threshold, data.conf_pseudocount
@@ -73,22 +80,37 @@ x_low, x_high = float(points["log10_confidence"].min()), float(points["log10_con
 line = pd.DataFrame({"log10_confidence": [x_low, x_high]})
 line["log10_error"] = slope * line["log10_confidence"] + intercept
 pick = alt.selection_point(name="pick", fields=["confidence"], on="click", nearest=True)
-scatter = alt.Chart(points).mark_circle(size=60, opacity=0.8).encode(
-    x=alt.X("log10_confidence:Q", title="log10(confidence)"),
-    y=alt.Y("log10_error:Q", title="log10(error + 1)"),
-    color=alt.Color("bodypart:N"),
-    tooltip=[
-        "recording:N", "frame:Q", "bodypart:N",
-        alt.Tooltip("confidence:Q", format=".4f"), alt.Tooltip("error_px:Q", title="error (px)", format=".2f"),
-    ],
-).add_params(pick)
-regression = alt.Chart(line).mark_line(color="black").encode(x="log10_confidence:Q", y="log10_error:Q")
-rule = alt.Chart(pd.DataFrame({"x": [np.log10(max(threshold, 1e-12))]})).mark_rule(
-    strokeDash=[6, 4], color="gray"
-).encode(x="x:Q")
+scatter = (
+    alt.Chart(points)
+    .mark_circle(size=60, opacity=0.8)
+    .encode(
+        x=alt.X("log10_confidence:Q", title="log10(confidence)"),
+        y=alt.Y("log10_error:Q", title="log10(error + 1)"),
+        color=alt.Color("bodypart:N"),
+        tooltip=[
+            "recording:N",
+            "frame:Q",
+            "bodypart:N",
+            alt.Tooltip("confidence:Q", format=".4f"),
+            alt.Tooltip("error_px:Q", title="error (px)", format=".2f"),
+        ],
+    )
+    .add_params(pick)
+)
+regression = (
+    alt.Chart(line).mark_line(color="black").encode(x="log10_confidence:Q", y="log10_error:Q")
+)
+rule = (
+    alt.Chart(pd.DataFrame({"x": [np.log10(max(threshold, 1e-12))]}))
+    .mark_rule(strokeDash=[6, 4], color="gray")
+    .encode(x="x:Q")
+)
 st.altair_chart(
-    (scatter + regression + rule).properties(height=420), width="stretch",
-    key=CHART_KEY, on_select=threshold_from_chart, selection_mode="pick",
+    (scatter + regression + rule).properties(height=420),
+    width="stretch",
+    key=CHART_KEY,
+    on_select=threshold_from_chart,
+    selection_mode="pick",
 )
 
 left, right = st.columns(2)
@@ -96,19 +118,28 @@ with left:
     st.markdown("**What the fit means in pixels**")
     confs = np.array([0.01, 0.1, 0.3, 0.5, 0.9, 1.0])
     st.dataframe(
-        pd.DataFrame({
-            "confidence": confs,
-            "error size (px)": predicted_error_px(slope, intercept, confs + data.conf_pseudocount),
-        }).style.format({"confidence": "{:.2f}", "error size (px)": "{:.2f}"}),
+        pd.DataFrame(
+            {
+                "confidence": confs,
+                "error size (px)": predicted_error_px(
+                    slope, intercept, confs + data.conf_pseudocount
+                ),
+            }
+        ).style.format({"confidence": "{:.2f}", "error size (px)": "{:.2f}"}),
         hide_index=True,
     )
-    st.caption("Error size = 10^(slope·log10(c) + intercept): keypoint-MoSeq's prior on keypoint noise.")
+    st.caption(
+        "Error size = 10^(slope·log10(c) + intercept): keypoint-MoSeq's prior on keypoint noise."
+    )
 with right:
     st.markdown("**Per bodypart**")
     st.dataframe(
-        pd.DataFrame([
-            {"bodypart": b, **{k: v for k, v in e.items()}} for b, e in fit["per_bodypart"].items()
-        ]),
+        pd.DataFrame(
+            [
+                {"bodypart": b, **{k: v for k, v in e.items()}}
+                for b, e in fit["per_bodypart"].items()
+            ]
+        ),
         hide_index=True,
     )
 
@@ -122,6 +153,8 @@ if st.button("Save to config.yml", type="primary"):
     except KpcalError as error:
         state.show_error(error)
 st.download_button(
-    "Download annotations CSV", format_annotations(records, data.video_frame_indexes),
-    file_name="error_annotations.csv", mime="text/csv",
+    "Download annotations CSV",
+    format_annotations(records, data.video_frame_indexes),
+    file_name="error_annotations.csv",
+    mime="text/csv",
 )

@@ -34,7 +34,9 @@ project = state.project_dir()
 # ----------------------------------------------------------------- project
 with st.expander("Project folder", expanded=not Path(project).is_dir()):
     with st.form("project_form"):
-        typed = st.text_input("Project folder", value=project, help="A keypoint-MoSeq project folder.")
+        typed = st.text_input(
+            "Project folder", value=project, help="A keypoint-MoSeq project folder."
+        )
         recent = state.recent_projects()
         chosen = st.selectbox("Or a recent project", ["—"] + recent) if recent else "—"
         opened = st.form_submit_button("Open project")
@@ -62,21 +64,28 @@ st.subheader("Keypoints and videos")
 with st.form("sources"):
     left, right = st.columns(2)
     keypoints_text = left.text_input(
-        "Keypoint files (file, folder or glob)", value=session.keypoints_path or "",
+        "Keypoint files (file, folder or glob)",
+        value=session.keypoints_path or "",
         help="Relative paths are taken from the project folder.",
     )
     fmt = right.selectbox(
-        "Format", FORMATS, index=FORMATS.index(session.keypoints_format or "auto"),
+        "Format",
+        FORMATS,
+        index=FORMATS.index(session.keypoints_format or "auto"),
         help="'auto' detects the format from each file's content.",
     )
     video_text = left.text_input("Video folder", value=session.video_dir or "")
-    extension = right.text_input("Video extension (empty: mp4, avi, mov)", value=session.video_extension or "")
+    extension = right.text_input(
+        "Video extension (empty: mp4, avi, mov)", value=session.video_extension or ""
+    )
     suffix = left.text_input("Recording-name suffix", value=session.recording_name_suffix or "")
     applied = st.form_submit_button("Load keypoints", type="primary")
 if applied:
     try:
         keypoints_path = str(resolve_user_path(keypoints_text, project, what="keypoint path"))
-        video_dir = str(resolve_user_path(video_text, project, what="video folder")) if video_text else ""
+        video_dir = (
+            str(resolve_user_path(video_text, project, what="video folder")) if video_text else ""
+        )
         session.keypoints_path = keypoints_text.strip()
         session.keypoints_format = None if fmt == "auto" else fmt
         session.video_dir = video_text.strip()
@@ -109,11 +118,18 @@ except KpcalError as error:
 st.subheader("Recordings")
 video_dir = video_dir_of(project, session, config)
 try:
-    table = check_videos(
-        data.coordinates, video_dir, data.video_frame_indexes,
-        video_extension=session.video_extension, recording_name_suffix=session.recording_name_suffix,
-        video_paths={k: v for k, v in data.video_paths.items() if v},
-    ) if video_dir is not None else None
+    table = (
+        check_videos(
+            data.coordinates,
+            video_dir,
+            data.video_frame_indexes,
+            video_extension=session.video_extension,
+            recording_name_suffix=session.recording_name_suffix,
+            video_paths={k: v for k, v in data.video_paths.items() if v},
+        )
+        if video_dir is not None
+        else None
+    )
 except KpcalError as error:
     table = None
     state.show_error(error)
@@ -128,13 +144,17 @@ if table is not None:
 
     st.dataframe(table.style.apply(_highlight, axis=1), hide_index=True, width="stretch")
     if len(problems):
-        st.warning(f"{len(problems)} of {len(table)} recordings need attention: see the reason column.")
+        st.warning(
+            f"{len(problems)} of {len(table)} recordings need attention: see the reason column."
+        )
 else:
     st.warning("Choose the video folder above.")
 
 # ----------------------------------------------------------------- sampling
 st.subheader("Sampling")
-use = st.multiselect("Bodyparts to calibrate (use_bodyparts)", data.bodyparts, default=data.use_bodyparts)
+use = st.multiselect(
+    "Bodyparts to calibrate (use_bodyparts)", data.bodyparts, default=data.use_bodyparts
+)
 if use and use != data.use_bodyparts:
     try:
         data.config = save_use_bodyparts(project, use)
@@ -147,7 +167,9 @@ num_samples = cols[1].number_input("num_samples", 1, 10000, int(session.num_samp
 pseudocount = cols[2].number_input(
     "conf_pseudocount", 0.0, 1.0, float(session.conf_pseudocount), format="%.4g", step=1e-3
 )
-seed_text = cols[3].text_input("seed (empty: random)", "" if session.seed is None else str(session.seed))
+seed_text = cols[3].text_input(
+    "seed (empty: random)", "" if session.seed is None else str(session.seed)
+)
 
 if use:
     try:
@@ -155,32 +177,67 @@ if use:
             data.confidences, data.bodyparts, use, pseudocount, int(num_bins)
         )
         hist = pd.DataFrame({"start": hist_edges[:-1], "end": hist_edges[1:], "keypoints": counts})
-        sampled = [k for k in session.sample_keys if k[0] in data.confidences and k[2] in data.bodyparts]
-        sample_logs = np.log10([
-            float(data.confidences[r][f, data.bodyparts.index(b)]) + pseudocount for r, f, b in sampled
-        ]) if sampled else np.array([])
-        per_bin = np.bincount(
-            np.clip(np.searchsorted(sample_edges, sample_logs, side="right") - 1, 0, len(sample_edges) - 2),
-            minlength=len(sample_edges) - 1,
-        ) if len(sample_logs) else np.zeros(len(sample_edges) - 1, int)
-        bins = pd.DataFrame({
-            "edge": sample_edges[:-1], "mid": (sample_edges[:-1] + sample_edges[1:]) / 2,
-            "samples": per_bin,
-        })
-        bars = alt.Chart(hist).mark_bar(color="#4c78a8").encode(
-            x=alt.X("start:Q", title="log10(confidence + pseudocount)"), x2="end:Q",
-            y=alt.Y("keypoints:Q", title="keypoints"),
-            tooltip=["keypoints:Q"],
+        sampled = [
+            k for k in session.sample_keys if k[0] in data.confidences and k[2] in data.bodyparts
+        ]
+        sample_logs = (
+            np.log10(
+                [
+                    float(data.confidences[r][f, data.bodyparts.index(b)]) + pseudocount
+                    for r, f, b in sampled
+                ]
+            )
+            if sampled
+            else np.array([])
         )
-        rules = alt.Chart(pd.DataFrame({"edge": sample_edges})).mark_rule(
-            color="#e45756", strokeDash=[4, 3]
-        ).encode(x="edge:Q")
-        labels = alt.Chart(bins).mark_text(dy=-6, color="#e45756").encode(
-            x="mid:Q", y=alt.value(12), text=alt.Text("samples:Q"),
-            tooltip=[alt.Tooltip("samples:Q", title="samples in this bin")],
+        per_bin = (
+            np.bincount(
+                np.clip(
+                    np.searchsorted(sample_edges, sample_logs, side="right") - 1,
+                    0,
+                    len(sample_edges) - 2,
+                ),
+                minlength=len(sample_edges) - 1,
+            )
+            if len(sample_logs)
+            else np.zeros(len(sample_edges) - 1, int)
+        )
+        bins = pd.DataFrame(
+            {
+                "edge": sample_edges[:-1],
+                "mid": (sample_edges[:-1] + sample_edges[1:]) / 2,
+                "samples": per_bin,
+            }
+        )
+        bars = (
+            alt.Chart(hist)
+            .mark_bar(color="#4c78a8")
+            .encode(
+                x=alt.X("start:Q", title="log10(confidence + pseudocount)"),
+                x2="end:Q",
+                y=alt.Y("keypoints:Q", title="keypoints"),
+                tooltip=["keypoints:Q"],
+            )
+        )
+        rules = (
+            alt.Chart(pd.DataFrame({"edge": sample_edges}))
+            .mark_rule(color="#e45756", strokeDash=[4, 3])
+            .encode(x="edge:Q")
+        )
+        labels = (
+            alt.Chart(bins)
+            .mark_text(dy=-6, color="#e45756")
+            .encode(
+                x="mid:Q",
+                y=alt.value(12),
+                text=alt.Text("samples:Q"),
+                tooltip=[alt.Tooltip("samples:Q", title="samples in this bin")],
+            )
         )
         st.altair_chart(bars + rules + labels, width="stretch")
-        st.caption("Red dashed lines: sampling bin edges; red numbers: samples drawn from each bin.")
+        st.caption(
+            "Red dashed lines: sampling bin edges; red numbers: samples drawn from each bin."
+        )
     except KpcalError as error:
         state.show_error(error)
 
@@ -193,8 +250,13 @@ if st.button("Sample frames", type="primary", disabled=not use):
     try:
         annotated = list(load_working_annotations(project))
         samples = draw_samples(
-            data, annotated, use_bodyparts=use, num_bins=int(num_bins),
-            num_samples=int(num_samples), conf_pseudocount=float(pseudocount), seed=seed,
+            data,
+            annotated,
+            use_bodyparts=use,
+            num_bins=int(num_bins),
+            num_samples=int(num_samples),
+            conf_pseudocount=float(pseudocount),
+            seed=seed,
         )
         missing = sorted({r for r, _, _ in samples if not data.video_paths.get(r)})
         if missing:
@@ -206,10 +268,17 @@ if st.button("Sample frames", type="primary", disabled=not use):
         st.session_state.setdefault(state.SAMPLE_INDEX, {})[project] = 0
         st.query_params.pop(state.QUERY_SAMPLE, None)
         st.success(f"Drew {len(samples)} samples ({len(annotated)} already annotated kept).")
-        st.page_link("pages/annotate.py", label="Start annotating (frames keep loading)", icon=":material/ads_click:")
+        st.page_link(
+            "pages/annotate.py",
+            label="Start annotating (frames keep loading)",
+            icon=":material/ads_click:",
+        )
         bar = st.progress(0.0, text="Decoding frames…")
         load_sampled_frames(
-            samples, "", data.video_frame_indexes, cache_dir=frame_cache_dir(project),
+            samples,
+            "",
+            data.video_frame_indexes,
+            cache_dir=frame_cache_dir(project),
             video_paths={r: data.video_paths[r] for r in {s[0] for s in samples}},
             progress=lambda done, total: bar.progress(
                 done / max(total, 1), text=f"Decoded {done} of {total} frames"

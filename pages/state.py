@@ -35,7 +35,9 @@ FIT_THRESHOLD = "kpcal_fit_threshold"  # float
 QUERY_PROJECT = "project"
 QUERY_SAMPLE = "sample"
 
-RECENT_FILE = Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal")) / "recent.json"
+RECENT_FILE = (
+    Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal")) / "recent.json"
+)
 
 
 def command_line_project() -> str | None:

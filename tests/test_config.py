@@ -1,0 +1,540 @@
+"""config.yml: keypoint-MoSeq's layout and defaults, in-place edits, save_params."""
+
+from __future__ import annotations
+
+import os
+import types
+
+import numpy as np
+import pytest
+import yaml
+
+from kpcal_core import KpcalError, load_config, save_params, setup_project, update_config
+
+# keypoint-MoSeq 0.8.1 ``generate_config`` output with default arguments
+# (two empty lines first, no trailing newline).
+KPMS_DEFAULT_CONFIG = (
+    "\n\n"
+    + """#==================== ANATOMY =====================#
+
+# used to access columns in the keypoint data
+bodyparts:
+- BODYPART1
+- BODYPART2
+- BODYPART3
+
+# determines the subset of bodyparts to use for modeling and the order in which they are represented
+use_bodyparts:
+- BODYPART1
+- BODYPART2
+- BODYPART3
+
+# used for visualization only
+skeleton:
+- - BODYPART1
+  - BODYPART2
+- - BODYPART2
+  - BODYPART3
+
+# used to initialize heading
+anterior_bodyparts:
+- BODYPART1
+
+# used to initialize heading
+posterior_bodyparts:
+- BODYPART3
+
+
+#==================== FITTING =====================#
+
+# upper bound of uniform noise added to the data during initial AR-HMM fitting; this is used to regularize the model
+added_noise_level: 0.1
+
+# number of frames used to fit the PCA model during initialization
+PCA_fitting_num_frames: 1000000
+
+# used to define outliers for interpolation when the model is initialized
+conf_threshold: 0.5
+
+
+#================== HYPER PARAMS ==================#
+
+# parameters to convert neural net likelihoods to error size priors
+error_estimator:
+  intercept: 0.25
+  slope: -0.5
+
+# keypoint observation hyperparameters
+obs_hypparams:
+  nu_s: 5
+  nu_sigma: 100000.0
+  sigmasq_0: 0.1
+  sigmasq_C: 0.1
+
+# autoregressive hyperparameters
+ar_hypparams:
+  K_0_scale: 10.0
+  S_0_scale: 0.01
+  latent_dim: 10
+  nlags: 3
+
+# transition hyperparameters
+trans_hypparams:
+  alpha: 5.7
+  gamma: 1000.0
+  kappa: 1000000.0
+  num_states: 100
+
+# centroid movement hyperparameters
+cen_hypparams:
+  sigmasq_loc: 0.5
+
+
+#===================== OTHER ======================#
+
+# suffix used to match videos to recording names; this can usually be left empty (see `util.find_matching_videos` for details)
+recording_name_suffix: ''
+
+# whether to print progress messages during fitting
+verbose: false
+
+# pseudocount used regularize neural network confidences
+conf_pseudocount: 0.001
+
+# directory with videos from which keypoints were derived (used for crowd movies)
+video_dir: ''
+
+# colormap used for visualization; see `matplotlib.cm.get_cmap` for options
+keypoint_colormap: autumn
+
+# whether to whiten principal components; used to initialize the latent pose trajectory `x`
+whiten: true
+
+# whether to keep the heading angle fixed; this should only be True if the pose is constrained to a narrow range of angles, e.g. a headfixed mouse.
+fix_heading: false
+
+# frames per second of the video recordings
+fps: 30
+outlier_scale_factor: 6.0"""
+)
+
+KPMS_KEY_ORDER = [
+    "bodyparts",
+    "use_bodyparts",
+    "skeleton",
+    "anterior_bodyparts",
+    "posterior_bodyparts",
+    "added_noise_level",
+    "PCA_fitting_num_frames",
+    "conf_threshold",
+    "error_estimator",
+    "obs_hypparams",
+    "ar_hypparams",
+    "trans_hypparams",
+    "cen_hypparams",
+    "recording_name_suffix",
+    "verbose",
+    "conf_pseudocount",
+    "video_dir",
+    "keypoint_colormap",
+    "whiten",
+    "fix_heading",
+    "fps",
+    "outlier_scale_factor",
+]
+KPMS_DEFAULTS = {
+    "added_noise_level": 0.1,
+    "PCA_fitting_num_frames": 1000000,
+    "conf_threshold": 0.5,
+    "error_estimator": {"intercept": 0.25, "slope": -0.5},
+    "obs_hypparams": {"nu_s": 5, "nu_sigma": 100000.0, "sigmasq_0": 0.1, "sigmasq_C": 0.1},
+    "ar_hypparams": {"K_0_scale": 10.0, "S_0_scale": 0.01, "latent_dim": 10, "nlags": 3},
+    "trans_hypparams": {"alpha": 5.7, "gamma": 1000.0, "kappa": 1000000.0, "num_states": 100},
+    "cen_hypparams": {"sigmasq_loc": 0.5},
+    "recording_name_suffix": "",
+    "verbose": False,
+    "conf_pseudocount": 0.001,
+    "video_dir": "",
+    "keypoint_colormap": "autumn",
+    "whiten": True,
+    "fix_heading": False,
+    "fps": 30,
+    "outlier_scale_factor": 6.0,
+}
+BODYPARTS = ["nose", "left_ear", "right_ear", "neck", "tail_base"]
+SKELETON = [["nose", "left_ear"], ["nose", "right_ear"], ["neck", "tail_base"]]
+
+
+def kpms_would_load(path) -> dict:
+    """keypoint-MoSeq's load_config + check_config_validity, as assertions.
+
+    yaml.safe_load; every template key present (missing keys are a KeyError
+    upstream); use_bodyparts within bodyparts; skeleton names within bodyparts;
+    anterior/posterior bodyparts within use_bodyparts (build_indexes calls
+    use_bodyparts.index); the calibration values are numbers.
+    """
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    assert isinstance(config, dict)
+    for key in KPMS_KEY_ORDER:
+        assert key in config, key
+    assert isinstance(config["skeleton"], list)  # sum(None, []) fails upstream
+    for bp in config["use_bodyparts"]:
+        assert bp in config["bodyparts"], bp
+    for bp in sum(config["skeleton"], []):
+        assert bp in config["bodyparts"], bp
+    for key in ("anterior_bodyparts", "posterior_bodyparts"):
+        for bp in config[key]:
+            assert bp in config["use_bodyparts"], (key, bp)
+    for key in ("slope", "intercept"):
+        assert isinstance(config["error_estimator"][key], float), key
+    assert isinstance(config["conf_threshold"], float)
+    assert isinstance(config["conf_pseudocount"], float)
+    return config
+
+
+def new_project(tmp_path, **kwargs):
+    project = tmp_path / "project"
+    setup_project(project, bodyparts=BODYPARTS, skeleton=SKELETON, **kwargs)
+    return project
+
+
+def config_text(project) -> str:
+    return (project / "config.yml").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- setup_project
+
+
+def test_default_config_is_keypoint_moseqs_text(tmp_path):
+    project = tmp_path / "p"
+    setup_project(
+        project,
+        bodyparts=["BODYPART1", "BODYPART2", "BODYPART3"],
+        skeleton=[["BODYPART1", "BODYPART2"], ["BODYPART2", "BODYPART3"]],
+    )
+    text = config_text(project)
+    assert text.rstrip("\n") == KPMS_DEFAULT_CONFIG
+    assert yaml.safe_load(text) == yaml.safe_load(KPMS_DEFAULT_CONFIG)
+
+
+def test_setup_project_layout_keys_order_and_defaults(tmp_path):
+    project = new_project(tmp_path, video_dir=tmp_path / "videos")
+    text = config_text(project)
+    config = yaml.safe_load(text)
+    assert list(config) == KPMS_KEY_ORDER
+    for key, value in KPMS_DEFAULTS.items():
+        if key != "video_dir":
+            assert config[key] == value, key
+            assert type(config[key]) is type(value), key
+    assert config["bodyparts"] == BODYPARTS
+    assert config["use_bodyparts"] == BODYPARTS
+    assert config["skeleton"] == SKELETON
+    assert config["anterior_bodyparts"] == ["nose"]
+    assert config["posterior_bodyparts"] == ["tail_base"]
+    assert config["video_dir"] == str(tmp_path / "videos")
+    # the section banners and comments, in keypoint-MoSeq's order
+    banners = [line for line in text.split("\n") if line.startswith("#=")]
+    assert banners == [
+        "#" + f" {s} ".center(50, "=") + "#"
+        for s in ("ANATOMY", "FITTING", "HYPER PARAMS", "OTHER")
+    ]
+    assert text.startswith("\n\n#====")
+    assert "# used to initialize heading\nanterior_bodyparts:\n- nose\n" in text
+    assert "error_estimator:\n  intercept: 0.25\n  slope: -0.5\n" in text
+    kpms_would_load(project / "config.yml")
+
+
+def test_anterior_posterior_default_to_first_and_last_used_bodypart(tmp_path):
+    project = new_project(tmp_path, use_bodyparts=["left_ear", "neck", "right_ear"])
+    config = kpms_would_load(project / "config.yml")
+    assert config["use_bodyparts"] == ["left_ear", "neck", "right_ear"]
+    assert config["anterior_bodyparts"] == ["left_ear"]
+    assert config["posterior_bodyparts"] == ["right_ear"]
+
+
+def test_setup_project_options_like_keypoint_moseq(tmp_path):
+    project = new_project(
+        tmp_path,
+        slope=-0.8,
+        kappa=1e4,
+        fps=60,
+        conf_threshold=1e-5,
+        anterior_bodyparts=["nose", "neck"],
+    )
+    config = kpms_would_load(project / "config.yml")
+    assert config["error_estimator"] == {"intercept": 0.25, "slope": -0.8}
+    assert config["trans_hypparams"]["kappa"] == 10000.0
+    assert config["fps"] == 60
+    assert config["conf_threshold"] == 1e-5 and type(config["conf_threshold"]) is float
+    assert config["anterior_bodyparts"] == ["nose", "neck"]
+    assert list(config)[: len(KPMS_KEY_ORDER)] == KPMS_KEY_ORDER
+
+
+def test_existing_config_needs_overwrite(tmp_path):
+    project = new_project(tmp_path)
+    before = config_text(project)
+    with pytest.raises(KpcalError, match="config.yml"):
+        setup_project(project, bodyparts=["a", "b"])
+    assert config_text(project) == before
+    setup_project(project, bodyparts=["a", "b"], overwrite=True)
+    assert yaml.safe_load(config_text(project))["bodyparts"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (dict(bodyparts=[]), "bodyparts"),
+        (dict(bodyparts=["a", "b"], use_bodyparts=["a", "zz"]), "zz"),
+        (dict(bodyparts=["a", "b"], skeleton=[["a", "qq"]]), "qq"),
+        (dict(bodyparts=["a", "b"], skeleton=[["a", "b", "a"]]), "skeleton"),
+        (dict(bodyparts=["a", "b"], skeleton=["ab"]), "skeleton"),
+        (dict(bodyparts=["a", "b"], skeleton=[1, 2]), "skeleton"),
+        (dict(bodyparts=["a", "b"], use_bodyparts=["a"], posterior_bodyparts=["b"]), "'b'"),
+    ],
+)
+def test_setup_project_bad_input_writes_nothing(tmp_path, kwargs, needle):
+    project = tmp_path / "p"
+    with pytest.raises(KpcalError) as info:
+        setup_project(project, **kwargs)
+    assert needle in str(info.value)
+    assert not (project / "config.yml").exists()
+
+
+# --------------------------------------------------------------------------- load_config
+
+
+def test_load_config_reads_the_file(tmp_path):
+    project = new_project(tmp_path)
+    assert load_config(project) == yaml.safe_load(config_text(project))
+
+
+def test_load_config_empty_skeleton_becomes_list(tmp_path):
+    project = new_project(tmp_path)
+    text = config_text(project).replace(
+        "skeleton:\n- - nose\n  - left_ear\n- - nose\n  - right_ear\n- - neck\n  - tail_base\n",
+        "skeleton: null\n",
+    )
+    assert "skeleton: null" in text
+    (project / "config.yml").write_text(text)
+    assert load_config(project)["skeleton"] == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"bodyparts: [a, b\nuse_bodyparts: [a]\n",  # unclosed flow list
+        b"bodyparts:\n  - a\n - b\n",  # bad indentation
+        b"- a\n- b\n",  # a list, not a mapping
+        b"just a string\n",
+        b"",
+        b"bodyparts: [a]\nuse_bodyparts: [\xff]\n",  # not UTF-8
+    ],
+)
+def test_load_config_malformed(tmp_path, content):
+    (tmp_path / "config.yml").write_bytes(content)
+    with pytest.raises(KpcalError, match="config.yml"):
+        load_config(tmp_path)
+
+
+def test_load_config_missing(tmp_path):
+    with pytest.raises(KpcalError, match="config.yml"):
+        load_config(tmp_path)
+
+
+def test_load_config_checks_validity_unless_told_not_to(tmp_path):
+    project = new_project(tmp_path)
+    text = config_text(project).replace("use_bodyparts:\n- nose", "use_bodyparts:\n- snout")
+    (project / "config.yml").write_text(text)
+    with pytest.raises(KpcalError, match="snout"):
+        load_config(project)
+    assert load_config(project, check_if_valid=False)["use_bodyparts"][0] == "snout"
+
+
+# --------------------------------------------------------------------------- update_config
+
+
+def test_update_config_changes_only_the_given_values(tmp_path):
+    project = new_project(tmp_path)
+    before = config_text(project).splitlines()
+    returned = update_config(project, kappa=12345.0, fps=50, verbose=True)
+    after = config_text(project).splitlines()
+    assert len(before) == len(after)
+    changed = {a for a, b in zip(before, after, strict=True) if a != b}
+    assert changed == {"  kappa: 1000000.0", "fps: 30", "verbose: false"}
+    config = kpms_would_load(project / "config.yml")
+    assert returned == config
+    assert config["trans_hypparams"]["kappa"] == 12345.0
+    assert config["fps"] == 50 and config["verbose"] is True
+
+
+def test_update_config_adds_unknown_keys_at_the_end(tmp_path):
+    project = new_project(tmp_path)
+    update_config(project, my_note="calibrated by kpcal")
+    config = yaml.safe_load(config_text(project))
+    assert list(config)[-1] == "my_note"
+    assert list(config)[:-1] == KPMS_KEY_ORDER
+
+
+def test_update_config_refuses_an_invalid_result(tmp_path):
+    project = new_project(tmp_path)
+    before = config_text(project)
+    with pytest.raises(KpcalError, match="zz"):
+        update_config(project, use_bodyparts=["zz"])
+    assert config_text(project) == before
+
+
+# --------------------------------------------------------------------------- save_params
+
+
+def hand_edited_project(tmp_path):
+    """A project whose config a person edited: a comment, an extra key, a flow list."""
+    project = new_project(tmp_path)
+    text = config_text(project)
+    text = text.replace(
+        "# used to initialize heading\nanterior_bodyparts:",
+        "# lab note: heading from the nose (checked 2024-05-01)\n"
+        "# used to initialize heading\nanterior_bodyparts:",
+    )
+    text = text.replace(
+        "PCA_fitting_num_frames: 1000000\n",
+        "PCA_fitting_num_frames: 1000000\nmy_camera: {name: top, gain: 2}  # trailing note\n",
+    )
+    text += "lab_extra_key: [1, 2, 3]\n# closing comment\n"
+    (project / "config.yml").write_text(text)
+    return project, text
+
+
+def assert_only_calibration_lines_changed(before: str, after: str, slope, intercept, threshold):
+    old, new = before.splitlines(), after.splitlines()
+    assert len(old) == len(new)
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+    assert {a.split(":")[0] for a, _ in changed} <= {"conf_threshold", "  slope", "  intercept"}
+    config = yaml.safe_load(after)
+    assert config["error_estimator"] == {"slope": slope, "intercept": intercept}
+    assert config["conf_threshold"] == threshold
+    for value in (*config["error_estimator"].values(), config["conf_threshold"]):
+        assert type(value) is float
+
+
+def test_save_params_keeps_everything_else(tmp_path):
+    project, before = hand_edited_project(tmp_path)
+    returned = save_params(project, {"slope": -0.6123, "intercept": 0.3456, "conf_threshold": 0.2})
+    after = config_text(project)
+    assert_only_calibration_lines_changed(before, after, -0.6123, 0.3456, 0.2)
+    assert "# lab note: heading from the nose (checked 2024-05-01)" in after
+    assert "my_camera: {name: top, gain: 2}  # trailing note" in after
+    assert after.rstrip("\n").endswith("lab_extra_key: [1, 2, 3]\n# closing comment")
+    config = kpms_would_load(project / "config.yml")
+    assert returned == config
+    before_values = yaml.safe_load(before)
+    for key, value in config.items():
+        if key not in ("error_estimator", "conf_threshold"):
+            assert value == before_values[key], key
+    assert list(config) == list(before_values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (1e-5, -2.5e-7, 1e-5),
+        (-1.0, 1e20, 0.0),
+        (-0.55, 0.2, 1.0),
+        (float(np.float32(-0.3)), 3.0, 0.999999),
+    ],
+)
+def test_save_params_values_come_back_as_floats(tmp_path, values):
+    project, before = hand_edited_project(tmp_path)
+    slope, intercept, threshold = values
+    save_params(project, {"slope": slope, "intercept": intercept, "conf_threshold": threshold})
+    after = config_text(project)
+    assert_only_calibration_lines_changed(before, after, slope, intercept, threshold)
+    kpms_would_load(project / "config.yml")
+
+
+def test_save_params_on_keypoint_moseqs_own_file(tmp_path):
+    (tmp_path / "config.yml").write_text(KPMS_DEFAULT_CONFIG)
+    save_params(tmp_path, {"slope": -0.7, "intercept": 0.31, "conf_threshold": 0.4})
+    after = config_text(tmp_path)
+    assert after.startswith("\n\n#====")
+    assert_only_calibration_lines_changed(KPMS_DEFAULT_CONFIG, after, -0.7, 0.31, 0.4)
+    kpms_would_load(tmp_path / "config.yml")
+
+
+def test_save_params_estimator_as_object_and_numpy_values(tmp_path):
+    project, before = hand_edited_project(tmp_path)
+    estimator = types.SimpleNamespace(
+        slope=np.float64(-0.45), intercept=np.float32(0.5), conf_threshold=np.float64(0.3)
+    )
+    save_params(project, estimator)
+    after = config_text(project)
+    assert "!!" not in after and "numpy" not in after
+    assert_only_calibration_lines_changed(before, after, -0.45, 0.5, 0.3)
+
+
+def test_save_params_adds_a_missing_error_estimator(tmp_path):
+    project = new_project(tmp_path)
+    text = config_text(project).replace("error_estimator:\n  intercept: 0.25\n  slope: -0.5\n", "")
+    (project / "config.yml").write_text(text)
+    save_params(project, {"slope": -0.5, "intercept": 0.1, "conf_threshold": 0.5})
+    assert yaml.safe_load(config_text(project))["error_estimator"] == {
+        "slope": -0.5,
+        "intercept": 0.1,
+    }
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,  # no config.yml
+        b"bodyparts: [a, b\n",
+        b"- not\n- a mapping\n",
+        b"42\n",
+        b"bodyparts: [a]\nbodyparts: [b]\nuse_bodyparts: [a]\n",  # duplicate key
+    ],
+)
+def test_save_params_bad_config_leaves_file_unchanged(tmp_path, content):
+    if content is not None:
+        (tmp_path / "config.yml").write_bytes(content)
+    with pytest.raises(KpcalError, match="config.yml"):
+        save_params(tmp_path, {"slope": -0.5, "intercept": 0.2, "conf_threshold": 0.5})
+    if content is None:
+        assert not (tmp_path / "config.yml").exists()
+    else:
+        assert (tmp_path / "config.yml").read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ([] if content is None else ["config.yml"])
+
+
+@pytest.mark.parametrize(
+    "estimator, needle",
+    [
+        ({"slope": -0.5, "intercept": 0.2}, "conf_threshold"),
+        ({"slope": "steep", "intercept": 0.2, "conf_threshold": 0.5}, "slope"),
+        ({"slope": float("nan"), "intercept": 0.2, "conf_threshold": 0.5}, "slope"),
+        ({"slope": -0.5, "intercept": float("inf"), "conf_threshold": 0.5}, "intercept"),
+        ({"slope": -0.5, "intercept": 0.2, "conf_threshold": -0.1}, "conf_threshold"),
+        (types.SimpleNamespace(slope=-0.5), "intercept"),
+        (None, "slope"),
+    ],
+)
+def test_save_params_bad_estimator(tmp_path, estimator, needle):
+    project = new_project(tmp_path)
+    before = config_text(project)
+    with pytest.raises(KpcalError) as info:
+        save_params(project, estimator)
+    assert needle in str(info.value)
+    assert config_text(project) == before
+
+
+def test_save_params_crash_keeps_previous_config(tmp_path, monkeypatch):
+    project, before = hand_edited_project(tmp_path)
+
+    def crash(*args):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        save_params(project, {"slope": -0.5, "intercept": 0.2, "conf_threshold": 0.5})
+    monkeypatch.undo()
+    assert config_text(project) == before
+    assert [p.name for p in project.iterdir()] == ["config.yml"]
