@@ -18,7 +18,7 @@ import io
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,22 +40,39 @@ HEADER_COMMENTS = (
     "# y: y-coordinate of the annotated keypoint",
 )
 COLUMNS = ("key", "coordinate_index", "video_frame_index", "bodypart", "x", "y")
-EXTRA_COLUMNS = ("annotator", "annotated_at")
+EXTRA_COLUMNS = ("annotator", "annotated_at", "status")
+#: ``status`` values: a clicked position, a bodypart marked not visible in its
+#: frame, and a cleared annotation (kept only in the working copy, so that a
+#: clear made in one session wins over an older click saved by another).
+POSITION, NOT_VISIBLE, CLEARED = "", "not_visible", "cleared"
+STATUSES = (POSITION, NOT_VISIBLE, CLEARED)
 OLD_COLUMNS = ("key", "frame", "bodypart", "x", "y")
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """One clicked position, in full-frame video pixels."""
+    """One annotation of a sample: a clicked position in full-frame video pixels.
+
+    ``status`` is ``""`` for a position, ``"not_visible"`` when the person
+    marked the bodypart as not visible (x and y are NaN), ``"cleared"`` when
+    an earlier annotation was removed. ``video_frame`` is the video frame
+    number read from a file, kept for recordings whose keypoints are not loaded.
+    """
 
     x: float
     y: float
     annotator: str = ""
     annotated_at: str = ""
+    status: str = POSITION
+    video_frame: int | None = field(default=None, compare=False)
 
     @property
     def xy(self) -> tuple[float, float]:
         return (self.x, self.y)
+
+    @property
+    def has_position(self) -> bool:
+        return self.status == POSITION
 
 
 def now_utc() -> str:
@@ -78,7 +95,9 @@ def _as_annotation(key: SampleKey, value) -> Annotation:
             raise KpcalError(
                 f"annotation of sample {key} must be an (x, y) pair of numbers, got {value!r}"
             ) from None
-    if not (math.isfinite(ann.x) and math.isfinite(ann.y)):
+    if ann.status not in STATUSES:
+        raise KpcalError(f"annotation of sample {key} has unknown status {ann.status!r}")
+    if ann.has_position and not (math.isfinite(ann.x) and math.isfinite(ann.y)):
         raise KpcalError(f"annotation of sample {key} is not a finite position: ({ann.x}, {ann.y})")
     return ann
 
@@ -119,7 +138,9 @@ def format_annotations(
         recording, frame, bodypart = key
         ann = _as_annotation(key, value)
         if video_frame_indexes is None:
-            video_frame = frame
+            video_frame = frame if ann.video_frame is None else ann.video_frame
+        elif recording not in video_frame_indexes and ann.video_frame is not None:
+            video_frame = ann.video_frame  # a recording not loaded here: keep what was read
         else:
             if recording not in video_frame_indexes:
                 raise KpcalError(f"recording {recording!r} has no entry in video_frame_indexes")
@@ -135,10 +156,11 @@ def format_annotations(
             frame,
             video_frame,
             bodypart,
-            repr(ann.x),
-            repr(ann.y),
+            repr(ann.x) if ann.has_position else "",
+            repr(ann.y) if ann.has_position else "",
             ann.annotator,
             ann.annotated_at,
+            ann.status,
         ]
         if any("\r" in str(cell) for cell in row):
             quoted_writer.writerow(row)
@@ -220,9 +242,18 @@ def parse_annotations(
         recording, bodypart = cells["key"], cells["bodypart"]
         if recording == "" or bodypart == "":
             raise KpcalError(f"{where}: empty recording name or bodypart")
+        status = (cells.get("status") or "").strip()
+        if status not in STATUSES:
+            raise KpcalError(
+                f"{where}: unknown status {status!r} (expected one of {STATUSES[1:]} or empty)"
+            )
         try:
             frame = int(cells[frame_col])
-            x, y = float(cells["x"]), float(cells["y"])
+            if status == POSITION:
+                x, y = float(cells["x"]), float(cells["y"])
+            else:
+                x = float(cells["x"]) if cells["x"].strip() else math.nan
+                y = float(cells["y"]) if cells["y"].strip() else math.nan
         except ValueError:
             raise KpcalError(
                 f"{where}: frame must be a whole number and x, y numbers; got "
@@ -230,17 +261,23 @@ def parse_annotations(
             ) from None
         if frame < 0:
             raise KpcalError(f"{where}: negative frame {frame}")
-        if not (math.isfinite(x) and math.isfinite(y)):
+        if status == POSITION and not (math.isfinite(x) and math.isfinite(y)):
             raise KpcalError(f"{where}: position ({x}, {y}) is not finite")
+        video_frame = None
         if has_video:
             try:
-                int(cells["video_frame_index"])
+                video_frame = int(cells["video_frame_index"])
             except ValueError:
                 raise KpcalError(
                     f"{where}: video_frame_index {cells['video_frame_index']!r} is not a whole number"
                 ) from None
         ann = Annotation(
-            x, y, cells.get("annotator", "") or "", cells.get("annotated_at", "") or ""
+            x,
+            y,
+            cells.get("annotator", "") or "",
+            cells.get("annotated_at", "") or "",
+            status,
+            video_frame,
         )
         key = (recording, frame, bodypart)
         previous = out.get(key)
@@ -272,4 +309,22 @@ def load_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, tuple[fl
         ``{(recording, frame, bodypart): (x, y)}``, the form
         :func:`save_annotations` takes; ``{}`` when the file does not exist.
     """
-    return {key: ann.xy for key, ann in load_annotation_records(project_dir).items()}
+    records = load_annotation_records(project_dir)
+    return {key: ann.xy for key, ann in records.items() if ann.has_position}
+
+
+def merge_records(
+    disk: Mapping[SampleKey, Annotation], local: Mapping[SampleKey, Annotation]
+) -> dict[SampleKey, Annotation]:
+    """Union of two sets of annotations; for a sample in both, the newer edit wins.
+
+    Edits are compared by ``annotated_at`` (UTC ISO text sorts by time); on a
+    tie the local edit wins. Cleared annotations take part like any edit, so a
+    clear made after a click elsewhere removes it.
+    """
+    merged = dict(disk)
+    for key, ann in local.items():
+        other = merged.get(key)
+        if other is None or ann.annotated_at >= other.annotated_at:
+            merged[key] = ann
+    return merged

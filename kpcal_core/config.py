@@ -337,7 +337,9 @@ def _round_trip_yaml() -> YAML:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars and tuples to plain YAML-able Python values."""
+    """numpy scalars, numpy arrays and tuples to plain YAML-able Python values."""
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:  # numpy array
+        return _plain(value.tolist())
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
         try:
             return value.item()
@@ -390,7 +392,12 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
         else:
             document[key] = value
     buffer = io.StringIO()
-    rt.dump(document, buffer)
+    try:
+        rt.dump(document, buffer)
+    except RuamelYAMLError as error:
+        raise KpcalError(
+            f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
+        ) from None
     new_text = buffer.getvalue()
     # ruamel drops blank lines before the first comment (keypoint-MoSeq's file starts with two)
     lead = text[: len(text) - len(text.lstrip("\n"))]

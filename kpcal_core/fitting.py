@@ -61,6 +61,8 @@ def error_points(
     bodyparts = [str(b) for b in bodyparts]
     rows = []
     for key, value in annotations.items():
+        if getattr(value, "status", "") != "":
+            continue  # marked not visible, or cleared: no position to measure
         try:
             recording, frame, bodypart = key
             recording, frame, bodypart = str(recording), int(frame), str(bodypart)
@@ -210,8 +212,18 @@ def predicted_error_px(
     This is the noise scale keypoint-MoSeq derives from the calibration (its
     prior on keypoint error has standard deviation of this size, in pixels).
     """
-    c = np.asarray(confidence, dtype=float)
-    out = 10 ** (slope * np.log10(c) + intercept)
+    try:
+        c = np.asarray(confidence, dtype=float)
+        slope, intercept = float(slope), float(intercept)
+    except (TypeError, ValueError):
+        raise KpcalError(
+            f"slope, intercept and confidence must be numbers, got {slope!r}, {intercept!r}, "
+            f"{confidence!r}"
+        ) from None
+    if np.any(c < 0):
+        raise KpcalError(f"confidence must be >= 0, got {confidence!r}")
+    with np.errstate(divide="ignore"):  # confidence 0: infinite error for a negative slope
+        out = 10 ** (slope * np.log10(c) + intercept)
     return float(out) if out.ndim == 0 else out
 
 

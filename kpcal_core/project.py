@@ -19,14 +19,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from .annotations import (
+    CLEARED,
+    NOT_VISIBLE,
+    POSITION,
     Annotation,
+    annotations_path,
     format_annotations,
     load_annotation_records,
+    merge_records,
     parse_annotations,
     save_annotations,
 )
@@ -44,6 +51,7 @@ SampleKey = tuple[str, int, str]
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
 DRAFT_FILENAME = "annotations_draft.csv"
+LOCK_FILENAME = ".kpcal.lock"
 
 
 @dataclass
@@ -181,26 +189,88 @@ def draft_path(project_dir: str | os.PathLike) -> Path:
     return session_dir(project_dir) / DRAFT_FILENAME
 
 
+def lock_path(project_dir: str | os.PathLike) -> Path:
+    return Path(project_dir) / LOCK_FILENAME
+
+
+def project_lock(project_dir: str | os.PathLike, timeout: float = 60.0) -> FileLock:
+    """The lock every writer of a project's annotations and config takes (several sessions)."""
+    return FileLock(str(lock_path(project_dir)), timeout=timeout)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as error:
+        raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
 def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
-    """Saved annotations merged with the working copy (the newer edit of a sample wins)."""
+    """Saved annotations merged with the working copy (the newer edit of a sample wins).
+
+    Includes cleared and not-visible entries (see :class:`Annotation`); a
+    corrupt file raises :class:`KpcalError` naming it (nothing is replaced).
+    """
     records = dict(load_annotation_records(project_dir))
     path = draft_path(project_dir)
     if path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise KpcalError(f"{path}: not UTF-8 text") from None
-        draft = parse_annotations(text, str(path))
-        for key, ann in draft.items():
-            if key not in records or ann.annotated_at >= records[key].annotated_at:
-                records[key] = ann
+        records = merge_records(records, parse_annotations(_read_text(path), str(path)))
     return records
+
+
+def count_annotations(records: Mapping[SampleKey, Annotation]) -> tuple[int, int]:
+    """``(positions, not visible)`` among the records (cleared ones are not counted)."""
+    positions = sum(1 for a in records.values() if a.status == POSITION)
+    hidden = sum(1 for a in records.values() if a.status == NOT_VISIBLE)
+    return positions, hidden
+
+
+def broken_annotation_files(project_dir: str | os.PathLike) -> list[Path]:
+    """The project's annotation files (CSV, working copy) that cannot be read."""
+    broken = []
+    for path in (annotations_path(project_dir), draft_path(project_dir)):
+        if path.exists():
+            try:
+                parse_annotations(_read_text(path), str(path))
+            except KpcalError:
+                broken.append(path)
+    return broken
+
+
+def backup_file(path: str | os.PathLike) -> Path:
+    """Move a file the user chose to start over from aside, as ``NAME.broken-YYYYmmddTHHMMSS``."""
+    path = Path(path)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.broken-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
 
 
 @dataclass
 class SaveResult:
-    """What a save wrote: ``exported`` is True when the keypoint-MoSeq files were written."""
+    """What a save wrote.
 
+    Attributes
+    ----------
+    records
+        Every annotation of the project after merging with what other
+        sessions saved: the caller shows these from now on.
+    n_annotations
+        Positions among them (what the fit uses).
+    exported
+        True when ``error_annotations.csv`` (and, with a fit, ``config.yml``) were written.
+    fit
+        The fit saved, or ``None``.
+    message
+        A sentence for the user.
+    """
+
+    records: dict[SampleKey, Annotation]
     n_annotations: int
     exported: bool
     fit: dict | None
@@ -214,14 +284,20 @@ def save_work(
     conf_threshold: float | None = None,
     force_export: bool = False,
 ) -> SaveResult:
-    """Save after a change: the working copy always; from 20 annotations on, the CSV and the fit.
+    """Save after a change, merging with what other sessions saved meanwhile.
+
+    Under the project's file lock: read the annotations on disk, merge them
+    with ``records`` by sample (the newer edit wins; each keeps its annotator
+    and time), write the working copy, and from
+    :data:`AUTOSAVE_MIN_ANNOTATIONS` positions on (or once the CSV exists)
+    ``error_annotations.csv`` and the fitted slope and intercept.
 
     Parameters
     ----------
     data
         The project.
     records
-        Every annotation of the project, ``{sample_key: Annotation}``.
+        This session's view of every annotation, ``{sample_key: Annotation}``.
     conf_threshold
         Saved with the fit; default: the config's value.
     force_export
@@ -230,43 +306,53 @@ def save_work(
     """
     project_dir = data.project_dir
     session_dir(project_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write(draft_path(project_dir), format_annotations(records, data.video_frame_indexes))
-    n = len(records)
-    # Once error_annotations.csv exists it is kept in step with every change (a
-    # cleared sample must not come back from it); before that, only from 20 on.
-    csv_exists = (project_dir / "error_annotations.csv").exists()
-    if n < AUTOSAVE_MIN_ANNOTATIONS and not force_export and not csv_exists:
-        remaining = AUTOSAVE_MIN_ANNOTATIONS - n
-        return SaveResult(
-            n,
-            False,
-            None,
-            f"Annotations not saved: complete {remaining} more annotations to start auto-saving",
-        )
-    save_annotations(project_dir, records, data.video_frame_indexes)
-    fit = None
-    usable = {k: v for k, v in records.items() if k[0] in data.coordinates}
-    try:
-        fit = fit_points(
-            error_points(
-                data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
+    with project_lock(project_dir):
+        merged = merge_records(load_working_annotations(project_dir), records)
+        atomic_write(draft_path(project_dir), format_annotations(merged, data.video_frame_indexes))
+        n, _ = count_annotations(merged)
+        # Once error_annotations.csv exists it is kept in step with every change (a
+        # cleared sample must not come back from it); before that, only from 20 on.
+        csv_exists = annotations_path(project_dir).exists()
+        if n < AUTOSAVE_MIN_ANNOTATIONS and not force_export and not csv_exists:
+            remaining = AUTOSAVE_MIN_ANNOTATIONS - n
+            return SaveResult(
+                merged,
+                n,
+                False,
+                None,
+                f"Annotations not saved: complete {remaining} more annotations to start auto-saving",
             )
-        )
-    except KpcalError:
-        fit = None
-    if fit is not None:
-        threshold = (
-            conf_threshold if conf_threshold is not None else data.config.get("conf_threshold", 0.5)
-        )
-        data.config = save_params(
-            project_dir,
-            {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
-        )
-    from datetime import datetime
-
+        exported = {k: v for k, v in merged.items() if v.status != CLEARED}
+        save_annotations(project_dir, exported, data.video_frame_indexes)
+        usable = {
+            k: v
+            for k, v in merged.items()
+            if v.status == POSITION and k[0] in data.coordinates and k[2] in data.bodyparts
+        }
+        try:
+            fit = fit_points(
+                error_points(
+                    data.coordinates,
+                    data.confidences,
+                    usable,
+                    data.bodyparts,
+                    data.conf_pseudocount,
+                )
+            )
+        except KpcalError:
+            fit = None
+        if fit is not None:
+            config = load_config(project_dir)
+            threshold = (
+                conf_threshold if conf_threshold is not None else config.get("conf_threshold", 0.5)
+            )
+            data.config = save_params(
+                project_dir,
+                {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
+            )
     when = datetime.now().strftime("%H:%M:%S")
     return SaveResult(
-        n, True, fit, f"Annotations saved to {project_dir / 'error_annotations.csv'} at {when}"
+        merged, n, True, fit, f"Annotations saved to {annotations_path(project_dir)} at {when}"
     )
 
 

@@ -2,20 +2,28 @@
 
 The whole annotator is one ``st.fragment``: a click or a button reruns only
 it, and frames come from the in-memory or on-disk frame cache, never from the
-video after the first decode.
+video after the first decode. Every change is saved at once (merged with what
+other sessions saved, see :func:`kpcal_core.project.save_work`).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from kpcal_core.annotations import Annotation, now_utc
+from kpcal_core.annotations import CLEARED, NOT_VISIBLE, Annotation, now_utc
 from kpcal_core.errors import KpcalError
-from kpcal_core.project import load_working_annotations, save_work
+from kpcal_core.project import (
+    backup_file,
+    broken_annotation_files,
+    count_annotations,
+    load_working_annotations,
+    save_work,
+)
 from kpcal_core.views import crop_for_sample, render_view, skeleton_edges
 from pages import cache, state
 
@@ -43,15 +51,30 @@ if project not in all_records:
         all_records[project] = load_working_annotations(project)
     except KpcalError as error:
         state.show_error(error)
+        st.write(
+            "Nothing was changed. Fix the file by hand, or start over: the broken file is kept "
+            "beside it as a timestamped backup."
+        )
+        if st.button("Start over (keep the broken file as a backup)"):
+            for path in broken_annotation_files(project):
+                st.toast(f"Kept {path.name} as {backup_file(path).name}")
+            st.rerun()
         st.stop()
 records: dict = all_records[project]
+
+
+def is_done(key) -> bool:
+    return key in records and records[key].status != CLEARED
+
+
 positions = st.session_state.setdefault(state.SAMPLE_INDEX, {})
 if project not in positions:
     from_url = st.query_params.get(state.QUERY_SAMPLE)
     if from_url and from_url.isdigit() and 1 <= int(from_url) <= len(samples):
         positions[project] = int(from_url) - 1
     else:
-        positions[project] = next((i for i, k in enumerate(samples) if k not in records), 0)
+        positions[project] = next((i for i, k in enumerate(samples) if not is_done(k)), 0)
+positions[project] = min(positions[project], len(samples) - 1)
 st.session_state.setdefault(state.VIEW_NONCE, 0)
 st.session_state.setdefault(state.CLICK_VIEWS, {})
 st.session_state.setdefault(state.SAVE_MESSAGE, {})
@@ -68,26 +91,40 @@ def go_to(index: int) -> None:
 def next_unannotated() -> None:
     current = positions[project]
     order = list(range(current + 1, len(samples))) + list(range(0, current + 1))
-    target = next((i for i in order if samples[i] not in records), None)
+    target = next((i for i in order if not is_done(samples[i])), None)
     if target is None:
         st.session_state[state.SAVE_MESSAGE][project] = "Every sample is annotated."
     else:
         go_to(target)
 
 
-def save() -> None:
+def record(key, annotation: Annotation) -> None:
+    """Keep an edit and save at once; show what other sessions saved meanwhile."""
+    records[key] = annotation
     try:
         result = save_work(data, records)
+        records.clear()
+        records.update(result.records)
         st.session_state[state.SAVE_MESSAGE][project] = result.message
     except KpcalError as error:
         st.session_state[state.SAVE_MESSAGE][project] = f"Not saved: {error}"
+    except TimeoutError:
+        st.session_state[state.SAVE_MESSAGE][project] = (
+            "Not saved yet: another session holds the project's lock; your edit is kept here "
+            "and saved with your next one."
+        )
 
 
 def clear() -> None:
     key = samples[positions[project]]
-    if key in records:
-        del records[key]
-        save()
+    if is_done(key):
+        record(key, Annotation(math.nan, math.nan, state.annotator(), now_utc(), CLEARED))
+    st.session_state[state.VIEW_NONCE] += 1
+
+
+def not_visible() -> None:
+    key = samples[positions[project]]
+    record(key, Annotation(math.nan, math.nan, state.annotator(), now_utc(), NOT_VISIBLE))
     st.session_state[state.VIEW_NONCE] += 1
 
 
@@ -103,8 +140,7 @@ def on_click(component_key: str) -> None:
     x, y = view.to_frame(
         float(value["x"]), float(value["y"]), float(value.get("width") or 0) or None
     )
-    records[sample_key] = Annotation(float(x), float(y), state.annotator(), now_utc())
-    save()
+    record(sample_key, Annotation(float(x), float(y), state.annotator(), now_utc()))
 
 
 @st.fragment
@@ -112,12 +148,10 @@ def annotator() -> None:
     index = positions[project]
     key = samples[index]
     recording, frame_number, bodypart = key
-    if recording not in data.coordinates or bodypart not in data.bodyparts:
-        st.warning(f"Sample {key} is not in the loaded keypoints (were they changed?). Skip it.")
-    k = data.bodyparts.index(bodypart) if bodypart in data.bodyparts else None
+    known = recording in data.coordinates and bodypart in data.bodyparts
     video = data.video_paths.get(recording)
 
-    nav = st.columns([1.1, 1, 1.7, 1, 2.6], vertical_alignment="bottom")
+    nav = st.columns([1.1, 1, 1.7, 1, 1.3, 2.2], vertical_alignment="bottom")
     nav[0].button(
         "Previous",
         on_click=go_to,
@@ -136,25 +170,38 @@ def annotator() -> None:
     )
     nav[2].button("Next unannotated", on_click=next_unannotated, shortcut="N", width="stretch")
     nav[3].button(
-        "Clear", on_click=clear, shortcut="Delete", disabled=key not in records, width="stretch"
+        "Clear", on_click=clear, shortcut="Delete", disabled=not is_done(key), width="stretch"
     )
-    zoom = nav[4].select_slider("Zoom", ZOOMS, key=state.ZOOM, format_func=lambda z: f"{z:g}×")
+    nav[4].button(
+        "Not visible",
+        on_click=not_visible,
+        shortcut="V",
+        width="stretch",
+        help="The bodypart cannot be seen in this frame (kept, left out of the fit).",
+    )
+    zoom = nav[5].select_slider("Zoom", ZOOMS, key=state.ZOOM, format_func=lambda z: f"{z:g}×")
 
-    if k is None or video is None:
-        st.error(f"Recording {recording!r} has no video: fix it on the setup page.")
+    if not known:
+        st.error(f"Sample {key} is not in the loaded keypoints (were they changed?): press Next.")
         return
+    if video is None:
+        st.error(f"Recording {recording!r} has no video: fix the video folder on the setup page.")
+        return
+    k = data.bodyparts.index(bodypart)
+    done, hidden = count_annotations(records)
     confidence = float(data.confidences[recording][frame_number, k])
     st.markdown(
         f"**Target bodypart = {bodypart} | confidence = {confidence:.4f} | "
-        f"Completed annotations = {len(records)}**"
+        f"Completed annotations = {done}**"
     )
+    video_frame = int(data.video_frame_indexes[recording][frame_number])
     st.caption(
         f"Sample {index + 1} of {len(samples)} · recording `{recording}` · keypoint frame "
-        f"{frame_number} (video frame {int(data.video_frame_indexes[recording][frame_number])}) · "
-        f"{sum(s in records for s in samples)} of these samples annotated"
+        f"{frame_number} (video frame {video_frame}) · "
+        f"{sum(is_done(s) for s in samples)} of these samples done · {hidden} marked not visible"
     )
     try:
-        image = cache.frame(project, video, int(data.video_frame_indexes[recording][frame_number]))
+        image = cache.frame(project, video, video_frame)
     except KpcalError as error:
         state.show_error(error)
         return
@@ -167,7 +214,7 @@ def annotator() -> None:
         target_xy=keypoints[k],
         keypoints_xy=keypoints,
         edges=edges,
-        annotation_xy=annotation.xy if annotation else None,
+        annotation_xy=annotation.xy if annotation and annotation.has_position else None,
     )
     component_key = f"click|{index}|{zoom:g}|{st.session_state[state.VIEW_NONCE]}"
     st.session_state[state.CLICK_VIEWS] = {component_key: (project, key, view)}
@@ -179,12 +226,15 @@ def annotator() -> None:
         on_click=functools.partial(on_click, component_key),
         cursor="crosshair",
     )
+    if annotation is not None and annotation.status == NOT_VISIBLE:
+        st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = st.session_state[state.SAVE_MESSAGE].get(project)
     if message:
         st.caption(message)
     st.caption(
         "Click the true position of the target bodypart (yellow circle: the network's guess; "
-        "red X: your annotation). Keys: ← previous, → next, N next unannotated, Delete clear."
+        "red X: your annotation). Keys: ← previous, → next, N next unannotated, Delete clear, "
+        "V not visible."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -22,12 +23,23 @@ from kpcal_core.session import load_session, load_session_keypoints
 SMALL = dict(n_frames=40, width=240, height=180)
 
 
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    return make_demo_project(tmp_path_factory.mktemp("template") / "project", **SMALL)
+
+
 @pytest.fixture
-def demo(tmp_path):
-    """A demo project without a calibration session yet (the demo may write one)."""
-    project = make_demo_project(tmp_path / "project", **SMALL)
-    shutil.rmtree(project.project_dir / "calibration", ignore_errors=True)
-    return project
+def demo(demo_template, tmp_path):
+    """A fresh copy of the demo project, without a calibration session (the demo may write one)."""
+    project_dir = tmp_path / "project"
+    shutil.copytree(demo_template.project_dir, project_dir)
+    shutil.rmtree(project_dir / "calibration", ignore_errors=True)
+    return dataclasses.replace(
+        demo_template,
+        project_dir=project_dir,
+        video_dir=project_dir / "videos",
+        keypoints_dir=project_dir / "keypoints",
+    )
 
 
 def call(demo, **overrides):

@@ -538,3 +538,21 @@ def test_save_params_crash_keeps_previous_config(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert config_text(project) == before
     assert [p.name for p in project.iterdir()] == ["config.yml"]
+
+
+def test_update_config_numpy_values_become_plain_yaml(tmp_path):
+    project = new_project(tmp_path)
+    update_config(project, fps=np.int64(25), my_offsets=np.array([1.5, 2.5]), kappa=np.float32(2.0))
+    text = config_text(project)
+    assert "!!" not in text
+    config = kpms_would_load(project / "config.yml")
+    assert config["fps"] == 25 and config["my_offsets"] == [1.5, 2.5]
+    assert config["trans_hypparams"]["kappa"] == 2.0
+
+
+def test_update_config_unwritable_value(tmp_path):
+    project = new_project(tmp_path)
+    before = config_text(project)
+    with pytest.raises(KpcalError, match="config.yml"):
+        update_config(project, fps=object())
+    assert config_text(project) == before

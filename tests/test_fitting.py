@@ -182,3 +182,12 @@ def test_predicted_error_px():
     out = predicted_error_px(-0.5, 0.25, np.array([1.0, 0.1]))
     np.testing.assert_allclose(out, [10**0.25, 10**0.75])
     assert type(predicted_error_px(-0.5, 0.25, 0.5)) is float
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(-0.5, 0.25, "high"), (-0.5, 0.25, -0.1), (-0.5, 0.25, [0.5, -1.0]), ("steep", 0.25, 0.5)],
+)
+def test_predicted_error_px_bad_input(args):
+    with pytest.raises(KpcalError):
+        predicted_error_px(*args)
