@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kpcal_core.annotations import format_annotations
+from kpcal_core.annotations import CLEARED, NOT_VISIBLE, format_annotations
 from kpcal_core.config import load_config, save_params
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import error_points, fit_points, predicted_error_px, share_above_threshold
@@ -31,11 +31,18 @@ except KpcalError as error:
     state.show_error(error)
     st.stop()
 
-usable = {k: v for k, v in records.items() if k[0] in data.coordinates and k[2] in data.bodyparts}
-if len(usable) < len(records):
+positioned = {k: v for k, v in records.items() if v.has_position}
+usable = {
+    k: v for k, v in positioned.items() if k[0] in data.coordinates and k[2] in data.bodyparts
+}
+if len(usable) < len(positioned):
     st.warning(
-        f"{len(records) - len(usable)} annotations are of recordings or bodyparts not loaded; left out."
+        f"{len(positioned) - len(usable)} annotations are of recordings or bodyparts not loaded; "
+        "left out of the fit."
     )
+hidden = sum(1 for v in records.values() if v.status == NOT_VISIBLE)
+if hidden:
+    st.caption(f"{hidden} samples marked not visible: kept in the CSV, left out of the fit.")
 try:
     points = error_points(
         data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
@@ -154,7 +161,9 @@ if st.button("Save to config.yml", type="primary"):
         state.show_error(error)
 st.download_button(
     "Download annotations CSV",
-    format_annotations(records, data.video_frame_indexes),
+    format_annotations(
+        {k: v for k, v in records.items() if v.status != CLEARED}, data.video_frame_indexes
+    ),
     file_name="error_annotations.csv",
     mime="text/csv",
 )
