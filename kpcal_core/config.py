@@ -193,14 +193,9 @@ def _check_config(config: Any, path: Path) -> dict:
         isinstance(e, list) and len(e) == 2 for e in skeleton
     ):
         raise KpcalError(f"{path}: skeleton must be a list of [bodypart, bodypart] pairs")
-    for edge in skeleton:
-        for b in edge:
-            if isinstance(b, str) and b not in bodyparts:
-                raise KpcalError(f"{path}: skeleton names {b!r}, which is not one of the bodyparts")
-    for key in ("anterior_bodyparts", "posterior_bodyparts"):
-        for b in config.get(key) or []:
-            if b not in config["use_bodyparts"]:
-                raise KpcalError(f"{path}: {key} entry {b!r} is not in use_bodyparts")
+    # Skeleton names and anterior/posterior_bodyparts matter for modelling, not for
+    # calibration: keypoint-MoSeq only warns about them, so they are not refused here
+    # (a project set up from DeepLabCut keeps placeholder names until its user edits them).
     estimator = config.get("error_estimator", {})
     if not isinstance(estimator, dict) or not all(
         isinstance(estimator.get(k), (int, float)) for k in ("slope", "intercept")
@@ -210,6 +205,19 @@ def _check_config(config: Any, path: Path) -> dict:
         if key in config and not isinstance(config[key], (int, float)):
             raise KpcalError(f"{path}: {key} must be a number, got {config[key]!r}")
     return config
+
+
+def _check_anatomy(config: dict, path: Path) -> None:
+    """Stricter checks for a config this package writes: skeleton and heading bodyparts."""
+    bodyparts = config["bodyparts"]
+    for edge in config.get("skeleton") or []:
+        for b in edge:
+            if b not in bodyparts:
+                raise KpcalError(f"{path}: skeleton names {b!r}, which is not one of the bodyparts")
+    for key in ("anterior_bodyparts", "posterior_bodyparts"):
+        for b in config.get(key) or []:
+            if b not in config["use_bodyparts"]:
+                raise KpcalError(f"{path}: {key} entry {b!r} is not in use_bodyparts")
 
 
 def _read_text(path: Path) -> str:
@@ -309,7 +317,7 @@ def setup_project(
     }
     values.update(options)
     text = render_config(values)
-    _check_config(yaml.safe_load(text), path)
+    _check_anatomy(_check_config(yaml.safe_load(text), path), path)
     Path(project_dir).mkdir(parents=True, exist_ok=True)
     return atomic_write(path, text)
 

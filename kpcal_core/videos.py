@@ -416,3 +416,18 @@ def load_sampled_frames(
             raise failure
 
     return {key: frames[video_index_of[key]] for key in sample_keys}
+
+
+def load_frame(
+    video_path: str | os.PathLike, index: int, cache_dir: str | os.PathLike | None = None
+) -> np.ndarray:
+    """One RGB frame ``(H, W, 3)`` of a video: from ``cache_dir`` if there, else decoded (and cached)."""
+    if cache_dir is not None:
+        cached = read_cached_frame(cache_dir, video_path, index)
+        if cached is not None:
+            return cached
+    frames = dict(read_frames(video_path, [int(index)]))
+    frame = frames[int(index)]
+    if cache_dir is not None:
+        _write_cached_frame(_video_cache_folder(cache_dir, video_path), int(index), frame)
+    return frame

@@ -11,11 +11,15 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from kpcal_core.fitting import share_above_threshold
 from kpcal_core.project import ProjectData, load_project_data
+from kpcal_core.recordings import check_videos
+from kpcal_core.sampling import confidence_histogram
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
-from kpcal_core.videos import load_sampled_frames, read_cached_frame
+from kpcal_core.videos import load_frame
 
 
 def _mtime(path: str | os.PathLike | None) -> float:
@@ -45,23 +49,63 @@ def project_data(project: str) -> ProjectData:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _frame(video: str, index: int, video_mtime: float, cache_dir: str) -> np.ndarray:
-    cached = read_cached_frame(cache_dir, video, index)
-    if cached is not None:
-        return cached
-    key = ("frame", index, "")
-    frames = load_sampled_frames(
-        [key],
-        video_dir=os.path.dirname(video),
-        video_frame_indexes={"frame": np.arange(index + 1)},
-        cache_dir=cache_dir,
-        video_paths={"frame": video},
-    )
-    return frames[key]
+    return load_frame(video, index, cache_dir)
 
 
 def frame(project: str, video: str, index: int) -> np.ndarray:
     """Video frame ``index`` (RGB): from memory, else the project's frame cache, else decoded once."""
     return _frame(video, int(index), _mtime(video), str(frame_cache_dir(project)))
+
+
+def _data_key(data: ProjectData) -> str:
+    """Identifies a loaded project's keypoints (a new load gives a new key)."""
+    return f"{data.project_dir}|{id(data)}"
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking videos…")
+def recordings_table(
+    _data: ProjectData, key: str, video_dir: str | None, video_mtime: float
+) -> pd.DataFrame:
+    """The recordings-vs-videos report of :func:`kpcal_core.check_videos`."""
+    session = _data.session
+    return check_videos(
+        _data.coordinates,
+        video_dir,
+        _data.video_frame_indexes,
+        video_extension=session.video_extension,
+        recording_name_suffix=session.recording_name_suffix,
+        video_paths={k: v for k, v in _data.video_paths.items() if v},
+    )
+
+
+def recordings(data: ProjectData, video_dir: str | None) -> pd.DataFrame:
+    return recordings_table(data, _data_key(data), video_dir, _mtime(video_dir))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _histogram(
+    _data: ProjectData, key: str, use: tuple[str, ...], pseudocount: float, num_bins: int
+):
+    return confidence_histogram(
+        _data.confidences, _data.bodyparts, list(use), pseudocount, num_bins
+    )
+
+
+def histogram(data: ProjectData, use: list[str], pseudocount: float, num_bins: int):
+    """:func:`kpcal_core.sampling.confidence_histogram` of the used bodyparts (cached)."""
+    return _histogram(data, _data_key(data), tuple(use), float(pseudocount), int(num_bins))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _share(_data: ProjectData, key: str, use: tuple[str, ...], threshold: float) -> float:
+    return share_above_threshold(
+        _data.confidences, _data.bodyparts, list(use), threshold, _data.conf_pseudocount
+    )
+
+
+def share_above(data: ProjectData, threshold: float) -> float:
+    """Percentage of used keypoints above the threshold (cached per threshold)."""
+    return _share(data, _data_key(data), tuple(data.use_bodyparts), float(threshold))
 
 
 if __name__ == "__main__":  # opened as a page by the folder-based navigation

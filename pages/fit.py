@@ -10,7 +10,7 @@ import streamlit as st
 from kpcal_core.annotations import CLEARED, NOT_VISIBLE, format_annotations
 from kpcal_core.config import load_config, save_params
 from kpcal_core.errors import KpcalError
-from kpcal_core.fitting import error_points, fit_points, predicted_error_px, share_above_threshold
+from kpcal_core.fitting import error_points, fit_points, predicted_error_px
 from kpcal_core.project import load_working_annotations
 from pages import cache, state
 
@@ -75,9 +75,7 @@ threshold = st.number_input(
     format="%.4f",
     step=0.01,
 )
-share = share_above_threshold(
-    data.confidences, data.bodyparts, data.use_bodyparts, threshold, data.conf_pseudocount
-)
+share = cache.share_above(data, threshold)
 st.caption(
     f"{share:.1f}% of all used keypoints have confidence above {threshold:.4f}; keypoint-MoSeq "
     "treats the rest as outliers to interpolate when it initialises a model."

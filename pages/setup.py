@@ -18,8 +18,6 @@ from kpcal_core.project import (
     save_use_bodyparts,
     video_dir_of,
 )
-from kpcal_core.recordings import check_videos
-from kpcal_core.sampling import confidence_histogram
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session, save_session
 from kpcal_core.videos import load_sampled_frames
 from pages import cache, state
@@ -118,18 +116,7 @@ except KpcalError as error:
 st.subheader("Recordings")
 video_dir = video_dir_of(project, session, config)
 try:
-    table = (
-        check_videos(
-            data.coordinates,
-            video_dir,
-            data.video_frame_indexes,
-            video_extension=session.video_extension,
-            recording_name_suffix=session.recording_name_suffix,
-            video_paths={k: v for k, v in data.video_paths.items() if v},
-        )
-        if video_dir is not None
-        else None
-    )
+    table = cache.recordings(data, str(video_dir)) if video_dir is not None else None
 except KpcalError as error:
     table = None
     state.show_error(error)
@@ -173,9 +160,7 @@ seed_text = cols[3].text_input(
 
 if use:
     try:
-        counts, hist_edges, sample_edges = confidence_histogram(
-            data.confidences, data.bodyparts, use, pseudocount, int(num_bins)
-        )
+        counts, hist_edges, sample_edges = cache.histogram(data, use, pseudocount, int(num_bins))
         hist = pd.DataFrame({"start": hist_edges[:-1], "end": hist_edges[1:], "keypoints": counts})
         sampled = [
             k for k in session.sample_keys if k[0] in data.confidences and k[2] in data.bodyparts

@@ -556,3 +556,15 @@ def test_update_config_unwritable_value(tmp_path):
     with pytest.raises(KpcalError, match="config.yml"):
         update_config(project, fps=object())
     assert config_text(project) == before
+
+
+def test_load_config_accepts_a_kpms_project_with_placeholder_heading_bodyparts(tmp_path):
+    """keypoint-MoSeq set up from DeepLabCut keeps anterior_bodyparts: [BODYPART1] until edited;
+    it only warns about it, and calibration does not need it, so it is not refused."""
+    project = tmp_path / "p"
+    setup_project(project, bodyparts=["nose", "tail"])
+    text = config_text(project).replace("anterior_bodyparts:\n- nose", "anterior_bodyparts:\n- BODYPART1")
+    (project / "config.yml").write_text(text)
+    assert load_config(project)["anterior_bodyparts"] == ["BODYPART1"]
+    save_params(project, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.2})
+    assert load_config(project)["error_estimator"] == {"intercept": 0.3, "slope": -0.4}
