@@ -21,14 +21,14 @@ from .annotations import load_annotation_records
 from .config import config_path, load_config
 from .errors import KpcalError
 from .sampling import sample_error_frames
-from .session import CalibrationSession, save_session, save_session_keypoints
+from .session import CalibrationSession, frame_cache_dir, save_session, save_session_keypoints
 from .validate import (
     check_bodyparts,
     check_confidences,
     check_coordinates,
     check_video_frame_indexes,
 )
-from .videos import find_matching_videos, video_info
+from .videos import find_matching_videos, load_sampled_frames, video_info
 
 SampleKey = tuple[str, int, str]
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -170,6 +170,16 @@ def noise_calibration(
         seed=None if seed is None else int(seed),
         sample_keys=merge_samples(samples, annotated),
         video_paths={k: str(Path(v).resolve()) for k, v in video_paths.items()},
+    )
+    # Decode the frames now (as keypoint-MoSeq does) so the app opens on ready samples;
+    # a video that cannot give a needed frame fails here, before anything is written.
+    load_sampled_frames(
+        session.sample_keys,
+        video_dir,
+        indexes,
+        video_extension,
+        cache_dir=frame_cache_dir(project_dir),
+        video_paths=session.video_paths,
     )
     save_session_keypoints(project_dir, coordinates, confidences, bodyparts, indexes)
     save_session(project_dir, session)

@@ -1,0 +1,108 @@
+"""What keeps the app fast, guarded by behaviour (not by timings).
+
+- The second load of the same samples decodes nothing: frames come from the frame cache.
+- A click or a move on the annotate page never opens a video once its frames are cached.
+- The view sent to the browser is a JPEG crop far under 300 KB for a 1280x1024 frame.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpcal_core import videos
+from kpcal_core.demo import make_demo_project
+from kpcal_core.project import draw_samples, load_project_data
+from kpcal_core.session import frame_cache_dir, load_session, save_session
+from kpcal_core.views import crop_for_sample, encode_jpeg, render_view
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def sampled_project(tmp_path, monkeypatch):
+    project = tmp_path / "demo"
+    make_demo_project(project, n_frames=60)
+    data = load_project_data(project)
+    session = load_session(project)
+    session.sample_keys = draw_samples(
+        data,
+        [],
+        use_bodyparts=data.bodyparts,
+        num_bins=5,
+        num_samples=12,
+        conf_pseudocount=1e-3,
+        seed=1,
+    )
+    save_session(project, session)
+    monkeypatch.setenv("KPCAL_PROJECT", str(project))
+    monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
+    return project, data, session
+
+
+def _forbid_decoding(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a video was decoded although its frames are cached")
+
+    monkeypatch.setattr(videos, "read_frames", refuse)
+    monkeypatch.setattr(videos.cv2, "VideoCapture", refuse)
+
+
+def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
+    project, data, session = sampled_project
+    first = videos.load_sampled_frames(
+        session.sample_keys,
+        "",
+        data.video_frame_indexes,
+        cache_dir=frame_cache_dir(project),
+        video_paths=data.video_paths,
+    )
+    _forbid_decoding(monkeypatch)
+    second = videos.load_sampled_frames(
+        session.sample_keys,
+        "",
+        data.video_frame_indexes,
+        cache_dir=frame_cache_dir(project),
+        video_paths=data.video_paths,
+    )
+    assert set(first) == set(second)
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+
+
+def test_annotate_page_never_decodes_video_once_frames_are_cached(sampled_project, monkeypatch):
+    project, data, session = sampled_project
+    videos.load_sampled_frames(
+        session.sample_keys,
+        "",
+        data.video_frame_indexes,
+        cache_dir=frame_cache_dir(project),
+        video_paths=data.video_paths,
+    )
+    _forbid_decoding(monkeypatch)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/annotate.py")
+    at.run()
+    assert not at.exception, at.exception
+    seen = set()
+    for _ in range(len(session.sample_keys) - 1):
+        seen.add(next(c.value for c in at.caption if c.value.startswith("Sample ")))
+        next(b for b in at.button if b.label == "Next").click()
+        at.run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+    assert len(seen) == len(session.sample_keys) - 1  # it really moved through the samples
+
+
+def test_view_of_a_large_frame_is_a_small_jpeg():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, size=(1024, 1280, 3), dtype=np.uint8)  # worst case: pure noise
+    keypoints = np.array([[640.0, 512.0], [700.0, 560.0], [580.0, 470.0]])
+    view = crop_for_sample(frame.shape, keypoints[0], keypoints, zoom=1.0)
+    jpeg = encode_jpeg(render_view(frame, view, target_xy=keypoints[0], keypoints_xy=keypoints))
+    assert jpeg[:2] == b"\xff\xd8"  # JPEG, not PNG
+    assert len(base64.b64encode(jpeg)) <= 300_000
