@@ -187,6 +187,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke run (< 30 s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls of ours (best kept)")
     parser.add_argument(
+        "--plain-repeats", type=int, default=2, help="timed calls of the plain approach (best kept)"
+    )
+    parser.add_argument(
         "--plain-large-timeout",
         type=float,
         default=0.0,
@@ -210,7 +213,8 @@ def main(argv: list[str]) -> int:
     print(f"machine: {common.machine_summary()}")
     print(
         f"sample_error_frames(num_bins={NUM_BINS}, num_samples={NUM_SAMPLES}); "
-        f"ours: best of {args.repeats} calls; plain: 1 call; each in a fresh interpreter"
+        f"ours: best of {args.repeats} calls; plain: best of {args.plain_repeats}; "
+        "each side in a fresh interpreter"
     )
     print("peak MB = tracemalloc peak during the call, input excluded (see bench/common.py)")
 
@@ -227,13 +231,13 @@ def main(argv: list[str]) -> int:
 
         plain, plain_note = None, None
         if label == "small":
-            plain = measure("plain", shape, 1, args.plain_timeout)
+            plain = measure("plain", shape, args.plain_repeats, args.plain_timeout)
             if plain is None:
                 plain_note = f"time-out (> {args.plain_timeout:.0f} s)"
             else:
                 small_plain = (n, plain)
         elif args.plain_large_timeout > 0:
-            plain = measure("plain", shape, 1, args.plain_large_timeout)
+            plain = measure("plain", shape, args.plain_repeats, args.plain_large_timeout)
             if plain is None:
                 plain_note = f"time-out (> {args.plain_large_timeout:.0f} s)"
         if plain is None and plain_note is None:
@@ -277,6 +281,9 @@ def main(argv: list[str]) -> int:
             [
                 name,
                 ", ".join(common.fmt_seconds(s) for s in ours["time"]["times"]),
+                ", ".join(common.fmt_seconds(s) for s in plain["time"]["times"])
+                if plain is not None
+                else "-",
                 common.fmt_mb(ours["time"]["rss_growth"]),
                 common.fmt_mb(plain["time"]["rss_growth"]) if plain is not None else "-",
                 f"{ours['time']['n_samples']} / "
@@ -302,6 +309,7 @@ def main(argv: list[str]) -> int:
         [
             "case",
             "ours: every timed call",
+            "plain: every timed call",
             "ours RSS growth MB",
             "plain RSS growth MB",
             "samples ours / plain",

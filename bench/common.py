@@ -53,6 +53,17 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+def timed_cpu(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``(fn(), wall seconds, CPU seconds of this process, all threads)``.
+
+    CPU time counts the work done and is less sensitive than wall time to
+    other load on a shared machine; wall time shows what parallelism gained.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def best_of(fn: Callable[[], Any], repeats: int) -> tuple[Any, float, list[float]]:
     """Run ``fn`` ``repeats`` times; ``(last result, fastest seconds, all seconds)``.
 

@@ -18,12 +18,29 @@ Modules, one concern each:
 - ``project``: everything the app needs about one project, in one object
 - ``views``: the cropped, marked-up image a person clicks on
 - ``demo``: a synthetic project with a known answer
+- ``diagnostics``: the project's fit (:func:`fit_project`, shared by the app
+  and the command line) and how far to trust it: bootstrap intervals, the
+  running fit, per-bodypart and robust lines, annotator agreement
+- ``cli``: ``python -m kpcal_core {check,sample,fit,export,agreement}``
 - ``atomic``, ``validate``, ``errors``: atomic writes, input checks, the error type
 """
 
 from .annotations import Annotation, load_annotations, save_annotations
 from .calibration import noise_calibration
 from .config import load_config, save_params, setup_project, update_config
+from .diagnostics import (
+    NotEnoughAnnotations,
+    annotation_counts,
+    annotator_agreement,
+    bootstrap_fit,
+    fit_project,
+    has_settled,
+    largest_residuals,
+    mean_click_annotations,
+    per_bodypart_fits,
+    robust_fit,
+    running_fit,
+)
 from .errors import KpcalError
 from .fitting import fit_error_model, predicted_error_px
 from .keypoints import detect_format, load_keypoints, stored_video_paths
@@ -34,17 +51,28 @@ from .videos import find_matching_videos, load_sampled_frames
 __all__ = [
     "Annotation",
     "KpcalError",
+    "NotEnoughAnnotations",
+    "annotation_counts",
+    "annotator_agreement",
+    "bootstrap_fit",
     "check_videos",
     "detect_format",
     "downsample",
     "find_matching_videos",
     "fit_error_model",
+    "fit_project",
+    "has_settled",
+    "largest_residuals",
     "load_annotations",
     "load_config",
     "load_keypoints",
     "load_sampled_frames",
+    "mean_click_annotations",
     "noise_calibration",
+    "per_bodypart_fits",
     "predicted_error_px",
+    "robust_fit",
+    "running_fit",
     "sample_error_frames",
     "save_annotations",
     "save_params",

@@ -32,6 +32,24 @@ state.ensure_app_navigation()
 ZOOMS = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 
 st.title("Annotate")
+# A click on the image moves the keyboard focus into the image's iframe, where
+# the shortcuts (arrows, N, Delete, V) do not reach the page: hand it back.
+st.html(
+    """<script>
+    if (!window.kpcalRefocus) {
+      window.kpcalRefocus = true;
+      window.addEventListener("blur", () => setTimeout(() => {
+        const active = document.activeElement;
+        if (active && active.tagName === "IFRAME"
+            && active.title.startsWith("streamlit_image_coordinates")) {
+          active.blur();
+          window.focus();
+        }
+      }, 0));
+    }
+    </script>""",
+    unsafe_allow_javascript=True,
+)
 project = state.project_dir()
 try:
     data = cache.project_data(project)

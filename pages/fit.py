@@ -1,4 +1,8 @@
-"""Fit page: the error-vs-confidence scatter, the regression line, the threshold, saving."""
+"""Fit page: the scatter, the line and how far to trust it, the threshold, saving.
+
+Everything shown is computed in ``kpcal_core`` (``fit_project`` and
+``kpcal_core.diagnostics``), the same code path as ``python -m kpcal_core fit``.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,29 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kpcal_core.annotations import CLEARED, NOT_VISIBLE, format_annotations
+from kpcal_core.annotations import CLEARED, format_annotations, parse_annotations
 from kpcal_core.config import load_config, save_params
+from kpcal_core.diagnostics import (
+    NotEnoughAnnotations,
+    annotator_agreement,
+    bootstrap_fit,
+    fit_project,
+    has_settled,
+    largest_residuals,
+    mean_click_annotations,
+    per_bodypart_fits,
+    robust_fit,
+    running_fit,
+)
 from kpcal_core.errors import KpcalError
-from kpcal_core.fitting import error_points, fit_points, predicted_error_px
+from kpcal_core.fitting import predicted_error_px
 from kpcal_core.project import load_working_annotations
 from pages import cache, state
 
 state.ensure_app_navigation()
 
 CHART_KEY = "kpcal_fit_chart"
+LEAST_SQUARES, ROBUST = "Least squares (keypoint-MoSeq's choice)", "Robust (Theil–Sen)"
 
 st.title("Fit & save")
 project = state.project_dir()
@@ -31,27 +48,107 @@ except KpcalError as error:
     state.show_error(error)
     st.stop()
 
-positioned = {k: v for k, v in records.items() if v.has_position}
-usable = {
-    k: v for k, v in positioned.items() if k[0] in data.coordinates and k[2] in data.bodyparts
-}
-if len(usable) < len(positioned):
-    st.warning(
-        f"{len(positioned) - len(usable)} annotations are of recordings or bodyparts not loaded; "
-        "left out of the fit."
+# --------------------------------------------------------------------- other annotators
+with st.expander("Compare with other annotators"):
+    uploads = st.file_uploader(
+        "Other annotators' error_annotations.csv files of this project",
+        type=["csv"],
+        accept_multiple_files=True,
     )
-hidden = sum(1 for v in records.values() if v.status == NOT_VISIBLE)
-if hidden:
-    st.caption(f"{hidden} samples marked not visible: kept in the CSV, left out of the fit.")
+    others = {}
+    for upload in uploads or []:
+        try:
+            others[upload.name] = parse_annotations(upload.getvalue().decode("utf-8"), upload.name)
+        except (KpcalError, UnicodeDecodeError) as error:
+            st.error(f"{upload.name}: {error}")
+    use_mean = False
+    if others:
+        everyone = {
+            "this project": {k: v for k, v in records.items() if v.status != CLEARED},
+            **others,
+        }
+        agreement = annotator_agreement(everyone)
+        st.write(agreement["statement"])
+        if agreement["n_shared_samples"]:
+            distances = pd.DataFrame(
+                {"distance_px": np.asarray(agreement["distances"], dtype=float)}
+            )
+            st.altair_chart(
+                alt.Chart(distances)
+                .mark_bar()
+                .encode(
+                    x=alt.X(
+                        "distance_px:Q",
+                        bin=alt.Bin(maxbins=30),
+                        title="distance between clicks (px)",
+                    ),
+                    y=alt.Y("count():Q", title="samples"),
+                )
+                .properties(height=180),
+                width="stretch",
+            )
+            use_mean = st.checkbox("Fit the mean of everyone's clicks", value=False)
+
+fit_records = mean_click_annotations(everyone) if use_mean else records
 try:
-    points = error_points(
-        data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
-    )
-    fit = fit_points(points)
-except KpcalError as error:
+    result = fit_project(data=data, records=fit_records)
+except NotEnoughAnnotations as error:
     st.info(f"No fit yet: {error}")
     st.page_link("pages/annotate.py", label="Annotate more", icon=":material/ads_click:")
     st.stop()
+except KpcalError as error:
+    state.show_error(error)
+    st.stop()
+points, fit = result.points, result.fit
+if result.n_left_out:
+    st.warning(
+        f"{result.n_left_out} annotations are of recordings or bodyparts not loaded; left out of the fit."
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner="Bootstrapping…")
+def diagnostics(points: pd.DataFrame) -> dict:
+    running = running_fit(points)
+    return {
+        "bootstrap": bootstrap_fit(points),
+        "running": running,
+        "settled": has_settled(running),
+        "per_bodypart": per_bodypart_fits(points),
+        "robust": robust_fit(points),
+    }
+
+
+diag = diagnostics(points)
+boot, robust = diag["bootstrap"], diag["robust"]
+settled, statement = diag["settled"]
+
+st.markdown(
+    f"**slope = {fit['slope']:.4f} · intercept = {fit['intercept']:.4f} · "
+    f"R² = {fit['r2']:.3f} · n = {fit['n']}**"
+)
+st.caption(
+    f"95% bootstrap intervals (1,000 resamples): slope {boot['slope_low']:.4f} to "
+    f"{boot['slope_high']:.4f}, intercept {boot['intercept_low']:.4f} to {boot['intercept_high']:.4f}."
+)
+(st.success if settled else st.warning)(statement)
+counts = result.counts
+if counts.get("not_visible"):
+    st.caption(
+        f"{counts['not_visible']} samples marked not visible: kept in the CSV, left out of the fit."
+    )
+
+choice = st.radio(
+    "Line to save",
+    [LEAST_SQUARES, ROBUST],
+    horizontal=True,
+    help=f"Theil–Sen: slope {robust['slope']:.4f}, intercept {robust['intercept']:.4f}; "
+    "it resists a few wild clicks. keypoint-MoSeq fits least squares.",
+)
+slope, intercept = (
+    (fit["slope"], fit["intercept"])
+    if choice == LEAST_SQUARES
+    else (robust["slope"], robust["intercept"])
+)
 
 if state.FIT_THRESHOLD not in st.session_state:
     st.session_state[state.FIT_THRESHOLD] = float(config.get("conf_threshold", 0.5))
@@ -63,12 +160,8 @@ def threshold_from_chart() -> None:
         st.session_state[state.FIT_THRESHOLD] = float(selection[0]["confidence"])
 
 
-slope, intercept = fit["slope"], fit["intercept"]
-st.markdown(
-    f"**slope = {slope:.4f} · intercept = {intercept:.4f} · R² = {fit['r2']:.3f} · n = {fit['n']}**"
-)
 threshold = st.number_input(
-    "conf_threshold (click a point on the chart to use its confidence)",
+    "conf_threshold (or click a point on the chart to use its confidence)",
     min_value=0.0,
     max_value=float(max(1.0, points["confidence"].max())),
     key=state.FIT_THRESHOLD,
@@ -81,9 +174,25 @@ st.caption(
     "treats the rest as outliers to interpolate when it initialises a model."
 )
 
+# --------------------------------------------------------------------- chart
 x_low, x_high = float(points["log10_confidence"].min()), float(points["log10_confidence"].max())
-line = pd.DataFrame({"log10_confidence": [x_low, x_high]})
-line["log10_error"] = slope * line["log10_confidence"] + intercept
+ends = np.array([x_low, x_high])
+lines = [
+    pd.DataFrame({"x": ends, "y": fit["slope"] * ends + fit["intercept"], "line": "least squares"}),
+    pd.DataFrame(
+        {"x": ends, "y": robust["slope"] * ends + robust["intercept"], "line": "Theil–Sen"}
+    ),
+]
+show_parts = st.checkbox("Show each bodypart's own line")
+per_part = diag["per_bodypart"]["table"]
+part_lines = pd.concat(
+    [
+        pd.DataFrame({"x": ends, "y": r.slope * ends + r.intercept, "bodypart": r.bodypart})
+        for r in per_part.itertuples()
+        if np.isfinite(r.slope)
+    ]
+    or [pd.DataFrame(columns=["x", "y", "bodypart"])]
+)
 pick = alt.selection_point(name="pick", fields=["confidence"], on="click", nearest=True)
 scatter = (
     alt.Chart(points)
@@ -102,25 +211,81 @@ scatter = (
     )
     .add_params(pick)
 )
-regression = (
-    alt.Chart(line).mark_line(color="black").encode(x="log10_confidence:Q", y="log10_error:Q")
+fitted = (
+    alt.Chart(pd.concat(lines))
+    .mark_line()
+    .encode(
+        x="x:Q",
+        y="y:Q",
+        strokeDash=alt.StrokeDash("line:N", title="fit", sort=["least squares", "Theil–Sen"]),
+        color=alt.value("black"),
+    )
 )
 rule = (
     alt.Chart(pd.DataFrame({"x": [np.log10(max(threshold, 1e-12))]}))
     .mark_rule(strokeDash=[6, 4], color="gray")
     .encode(x="x:Q")
 )
+layers = scatter + fitted + rule
+if show_parts and len(part_lines):
+    layers += (
+        alt.Chart(part_lines).mark_line(opacity=0.6).encode(x="x:Q", y="y:Q", color="bodypart:N")
+    )
 st.altair_chart(
-    (scatter + regression + rule).properties(height=420),
+    layers.properties(height=420),
     width="stretch",
     key=CHART_KEY,
     on_select=threshold_from_chart,
     selection_mode="pick",
 )
 
-left, right = st.columns(2)
-with left:
-    st.markdown("**What the fit means in pixels**")
+# --------------------------------------------------------------------- details
+stability, parts, residuals, pixels = st.tabs(
+    ["Has it settled?", "Per bodypart", "Largest residuals", "In pixels"]
+)
+with stability:
+    running = diag["running"]
+    band = (
+        alt.Chart(running)
+        .mark_area(opacity=0.25)
+        .encode(
+            x=alt.X("n:Q", title="annotations"),
+            y=alt.Y("slope_low:Q", title="slope"),
+            y2="slope_high:Q",
+        )
+    )
+    st.altair_chart(
+        band + alt.Chart(running).mark_line().encode(x="n:Q", y="slope:Q"), width="stretch"
+    )
+    st.caption(
+        "The least-squares slope after each annotation, in the order they were made, with its 95% "
+        "interval. " + statement
+    )
+with parts:
+    differs = diag["per_bodypart"]["differs"]
+    if differs:
+        st.warning(
+            "These bodyparts' own lines differ from the shared line beyond the intervals: "
+            + ", ".join(differs)
+        )
+    else:
+        st.write("No bodypart's own line differs from the shared line beyond the intervals.")
+    st.dataframe(per_part, hide_index=True)
+with residuals:
+    worst = largest_residuals(points, fit, n=10)
+    samples = data.session.sample_keys
+    for row in worst.itertuples():
+        key = (row.recording, int(row.frame), row.bodypart)
+        cols = st.columns([4, 1])
+        cols[0].write(
+            f"`{row.recording}` frame {row.frame}, {row.bodypart}: error {row.error_px:.1f} px where "
+            f"the line expects {row.line_error_px:.1f} px (residual {row.residual:+.3f})"
+        )
+        if key in samples and cols[1].button("Open", key=f"open-{key}"):
+            st.session_state.setdefault(state.SAMPLE_INDEX, {})[project] = samples.index(key)
+            st.query_params[state.QUERY_SAMPLE] = str(samples.index(key) + 1)
+            st.switch_page("pages/annotate.py")
+with pixels:
     confs = np.array([0.01, 0.1, 0.3, 0.5, 0.9, 1.0])
     st.dataframe(
         pd.DataFrame(
@@ -134,18 +299,8 @@ with left:
         hide_index=True,
     )
     st.caption(
-        "Error size = 10^(slope·log10(c) + intercept): keypoint-MoSeq's prior on keypoint noise."
-    )
-with right:
-    st.markdown("**Per bodypart**")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {"bodypart": b, **{k: v for k, v in e.items()}}
-                for b, e in fit["per_bodypart"].items()
-            ]
-        ),
-        hide_index=True,
+        "Error size = 10^(slope·log10(c) + intercept): keypoint-MoSeq's prior on keypoint noise "
+        "has this standard deviation."
     )
 
 if st.button("Save to config.yml", type="primary"):

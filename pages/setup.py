@@ -84,6 +84,10 @@ if applied:
         video_dir = (
             str(resolve_user_path(video_text, project, what="video folder")) if video_text else ""
         )
+        from kpcal_core.keypoints import load_keypoints
+
+        # Read them before saving anything: a wrong path must not replace a working one.
+        _, _, bodyparts = load_keypoints(keypoints_path, None if fmt == "auto" else fmt)
         session.keypoints_path = keypoints_text.strip()
         session.keypoints_format = None if fmt == "auto" else fmt
         session.video_dir = video_text.strip()
@@ -91,9 +95,6 @@ if applied:
         session.recording_name_suffix = suffix
         Path(project).mkdir(parents=True, exist_ok=True)
         if not config_path(project).exists():
-            from kpcal_core.keypoints import load_keypoints
-
-            _, _, bodyparts = load_keypoints(keypoints_path, session.keypoints_format)
             setup_project(project, bodyparts=bodyparts, video_dir=video_dir)
             st.toast(f"Created {config_path(project)} from the keypoints' bodyparts")
         save_session(project, session)
@@ -158,13 +159,19 @@ seed_text = cols[3].text_input(
     "seed (empty: random)", "" if session.seed is None else str(session.seed)
 )
 
-if use:
+# Drawn again after "Sample frames", so its counts are those of the new samples.
+chart_slot = st.empty()
+
+
+def confidence_chart(sample_keys) -> None:
+    """The histogram of confidences with the bin edges and the samples drawn from each bin."""
+    if not use:
+        return
+    box = chart_slot.container()
     try:
         counts, hist_edges, sample_edges = cache.histogram(data, use, pseudocount, int(num_bins))
         hist = pd.DataFrame({"start": hist_edges[:-1], "end": hist_edges[1:], "keypoints": counts})
-        sampled = [
-            k for k in session.sample_keys if k[0] in data.confidences and k[2] in data.bodyparts
-        ]
+        sampled = [k for k in sample_keys if k[0] in data.confidences and k[2] in data.bodyparts]
         sample_logs = (
             np.log10(
                 [
@@ -219,12 +226,15 @@ if use:
                 tooltip=[alt.Tooltip("samples:Q", title="samples in this bin")],
             )
         )
-        st.altair_chart(bars + rules + labels, width="stretch")
-        st.caption(
+        box.altair_chart(bars + rules + labels, width="stretch")
+        box.caption(
             "Red dashed lines: sampling bin edges; red numbers: samples drawn from each bin."
         )
     except KpcalError as error:
-        state.show_error(error)
+        box.error(str(error))
+
+
+confidence_chart(session.sample_keys)
 
 if st.button("Sample frames", type="primary", disabled=not use):
     try:
@@ -250,6 +260,7 @@ if st.button("Sample frames", type="primary", disabled=not use):
         session.conf_pseudocount, session.seed = float(pseudocount), seed
         session.sample_keys = samples
         save_session(project, session)
+        confidence_chart(samples)
         st.session_state.setdefault(state.SAMPLE_INDEX, {})[project] = 0
         st.query_params.pop(state.QUERY_SAMPLE, None)
         st.success(f"Drew {len(samples)} samples ({len(annotated)} already annotated kept).")

@@ -280,3 +280,13 @@ def test_non_utf8_file_raises_naming_the_file(tmp_path):
     csv_path(tmp_path).write_bytes(KPMS_HEADER.encode() + b"\nr\xff\xfe,1,1,nose,1,2")
     with pytest.raises(KpcalError, match="error_annotations.csv"):
         load_annotations(tmp_path)
+
+
+def test_numpy_scalars_in_annotation_records_are_written_as_plain_numbers(tmp_path):
+    """numpy 2 reprs np.float64 as 'np.float64(...)': the file must hold plain numbers."""
+    import numpy as np
+
+    annotations = {("r", 0, "nose"): Annotation(np.float64(1.25), np.float32(2.5), "a", "t")}
+    save_annotations(tmp_path, annotations, None)
+    assert "np.float" not in (tmp_path / "error_annotations.csv").read_text()
+    assert load_annotations(tmp_path) == {("r", 0, "nose"): (1.25, 2.5)}

@@ -1,0 +1,1207 @@
+"""Fit diagnostics: how far to trust the error line, and the one fit of a project.
+
+This module owns
+
+- :func:`fit_project`, the single code path from a project folder (or the
+  app's loaded project and in-memory annotations) to the fitted line: the
+  positioned annotations of loaded recordings and bodyparts, through
+  :func:`~kpcal_core.fitting.error_points` and
+  :func:`~kpcal_core.fitting.fit_points`. The app's fit page and the command
+  line (``python -m kpcal_core fit``) both call it, so they give the same
+  numbers;
+- the uncertainty of the line: :func:`bootstrap_fit` (percentile bootstrap,
+  vectorised), :func:`running_fit` and :func:`has_settled` (is annotating
+  more still changing the slope?), :func:`per_bodypart_fits` (does a bodypart
+  follow a line of its own?);
+- alternatives and checks: :func:`robust_fit` (Theil-Sen or Huber),
+  :func:`largest_residuals`, :func:`annotation_counts`;
+- several annotators: :func:`load_annotator_files`,
+  :func:`annotator_agreement` (the human error floor) and
+  :func:`mean_click_annotations`.
+
+Every estimator is plain numpy. Least squares (``numpy.polyfit``) stays the
+line that is saved, as keypoint-MoSeq does; the others only inform.
+
+``points`` everywhere is the table :func:`~kpcal_core.fitting.error_points`
+returns (``recording, frame, bodypart, confidence, error_px,
+log10_confidence, log10_error``); :func:`project_points` adds ``annotator``
+and ``annotated_at``, which :func:`running_fit` orders by.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from .annotations import CLEARED, NOT_VISIBLE, POSITION, Annotation, parse_annotations
+from .errors import KpcalError
+from .fitting import error_points, fit_points
+from .project import ProjectData, load_project_data, load_working_annotations
+
+SampleKey = tuple[str, int, str]
+
+#: Elements of the ``(resamples, n)`` index matrix built at once; bounds the
+#: bootstrap's temporary memory (about 5 arrays of this many float64).
+BOOTSTRAP_BLOCK = 1 << 21
+#: Largest number of pairs whose slopes Theil-Sen computes exactly; above
+#: that, this many random pairs are used.
+THEIL_SEN_MAX_PAIRS = 2_000_000
+
+
+class NotEnoughAnnotations(KpcalError):
+    """Too few positioned annotations (or confidences) to fit a line."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _xy(points: pd.DataFrame, what: str = "points") -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)``: ``(n,)`` log10 confidence and log10(error + 1), checked finite."""
+    if not isinstance(points, pd.DataFrame):
+        raise KpcalError(f"{what} must be a DataFrame from error_points, got {type(points)}")
+    missing = [c for c in ("log10_confidence", "log10_error") if c not in points.columns]
+    if missing:
+        raise KpcalError(f"{what} lack the column(s) {missing}: make them with error_points")
+    x = points["log10_confidence"].to_numpy(dtype=float)
+    y = points["log10_error"].to_numpy(dtype=float)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        bad = int(np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))[0])
+        raise KpcalError(
+            f"{what}: row {bad} has a log10 confidence or error that is not finite "
+            "(confidence 0 with conf_pseudocount 0?): use a pseudocount > 0"
+        )
+    return x, y
+
+
+def _require_line(x: np.ndarray, what: str = "the fit") -> None:
+    distinct = len(np.unique(x))
+    if len(x) < 2 or distinct < 2:
+        raise NotEnoughAnnotations(
+            f"{what} needs positioned annotations at two or more different confidences; "
+            f"have {len(x)} annotation(s) at {distinct} confidence(s): annotate more"
+        )
+
+
+def _check_level(level: float) -> float:
+    try:
+        level = float(level)
+    except (TypeError, ValueError):
+        raise KpcalError(f"level must be a number between 0 and 1, got {level!r}") from None
+    if not 0 < level < 1:
+        raise KpcalError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
+    return level
+
+
+def _check_count(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise KpcalError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _polyfit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(intercept)
+
+
+def _t_quantile(p: float, dof: np.ndarray | float) -> np.ndarray:
+    """Student-t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5).
+
+    Within 1% of the exact value for ``dof >= 3``, closer as ``dof`` grows;
+    ``dof`` ``(m,)`` or scalar, returns the same shape (``inf`` dof: the normal).
+    """
+    z = NormalDist().inv_cdf(p)
+    v = np.asarray(dof, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (
+            z
+            + (z**3 + z) / (4 * v)
+            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+        )
+    return t
+
+
+def _bootstrap_lines(
+    x: np.ndarray, y: np.ndarray, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line of each resample, in closed form.
+
+    Parameters
+    ----------
+    x, y
+        ``(n,)`` data.
+    index
+        ``(B, m)`` integer rows: resample ``b`` is ``x[index[b]], y[index[b]]``.
+
+    Returns
+    -------
+    slopes, intercepts
+        ``(B,)`` each; NaN for a resample whose x values are all equal.
+    """
+    x0, y0 = float(x.mean()), float(y.mean())
+    xb = (x - x0)[index]  # centred first: sums of squares stay accurate
+    yb = (y - y0)[index]
+    flat = np.ptp(xb, axis=1) == 0
+    mx = xb.mean(axis=1)
+    my = yb.mean(axis=1)
+    xb -= mx[:, None]
+    yb -= my[:, None]
+    sxx = np.einsum("ij,ij->i", xb, xb)
+    sxy = np.einsum("ij,ij->i", xb, yb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slopes = np.where(flat | (sxx <= 0), np.nan, sxy / sxx)
+    intercepts = (my + y0) - slopes * (mx + x0)
+    return slopes, intercepts
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval of the finite ``values`` ``(B,)``; NaNs when none."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    low, high = np.quantile(finite, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(low), float(high)
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def bootstrap_fit(
+    points: pd.DataFrame,
+    n_resamples: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+    level: float = 0.95,
+    *,
+    return_samples: bool = False,
+) -> dict:
+    """Percentile bootstrap intervals for the least-squares slope and intercept.
+
+    Each resample draws ``n`` annotations with replacement and fits the line
+    in closed form; all resamples are computed together on a ``(B, n)`` index
+    matrix (in blocks of :data:`BOOTSTRAP_BLOCK` elements), with no Python
+    loop over resamples. A resample whose confidences are all equal has no
+    line: it is left out of the intervals and counted in ``n_degenerate``.
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`.
+    n_resamples
+        ``B``, the number of resamples.
+    seed
+        Seed (or generator) of the resampling: same seed, same intervals; ``None``: random.
+    level
+        Coverage of the intervals (0.95: the 2.5th to 97.5th percentiles).
+    return_samples
+        Also return the ``(B,)`` arrays ``slopes`` and ``intercepts``.
+
+    Returns
+    -------
+    dict
+        ``slope``, ``intercept`` (``numpy.polyfit`` on all points: the saved
+        numbers), ``slope_low``, ``slope_high``, ``intercept_low``,
+        ``intercept_high``, ``level``, ``n``, ``n_resamples``,
+        ``n_degenerate``, ``seed`` (and ``slopes``, ``intercepts``).
+
+    Raises
+    ------
+    NotEnoughAnnotations
+        Fewer than two distinct confidences.
+    KpcalError
+        Bad arguments or non-finite points.
+    """
+    x, y = _xy(points)
+    _require_line(x)
+    n_resamples = _check_count(n_resamples, "n_resamples", 1)
+    level = _check_level(level)
+    slope, intercept = _polyfit(x, y)
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    block = max(1, BOOTSTRAP_BLOCK // n)
+    slopes = np.empty(n_resamples)
+    intercepts = np.empty(n_resamples)
+    for start in range(0, n_resamples, block):  # blocks of resamples bound the memory
+        stop = min(start + block, n_resamples)
+        index = rng.integers(0, n, size=(stop - start, n))
+        slopes[start:stop], intercepts[start:stop] = _bootstrap_lines(x, y, index)
+    slope_low, slope_high = _interval(slopes, level)
+    intercept_low, intercept_high = _interval(intercepts, level)
+    out = {
+        "slope": slope,
+        "intercept": intercept,
+        "slope_low": slope_low,
+        "slope_high": slope_high,
+        "intercept_low": intercept_low,
+        "intercept_high": intercept_high,
+        "level": level,
+        "n": n,
+        "n_resamples": n_resamples,
+        "n_degenerate": int(np.isnan(slopes).sum()),
+        "seed": seed,
+    }
+    if return_samples:
+        out["slopes"], out["intercepts"] = slopes, intercepts
+    return out
+
+
+# --------------------------------------------------------------------------- running fit
+
+
+RUNNING_COLUMNS = (
+    "n",
+    "recording",
+    "frame",
+    "bodypart",
+    "annotated_at",
+    "slope",
+    "intercept",
+    "slope_se",
+    "intercept_se",
+    "slope_low",
+    "slope_high",
+    "intercept_low",
+    "intercept_high",
+    "half_width",
+)
+
+
+def _annotation_order(points: pd.DataFrame, order: str | Sequence[int] | None) -> np.ndarray:
+    """Row positions ``(n,)`` of ``points`` in annotation order."""
+    n = len(points)
+    if order is None or isinstance(order, str):
+        column = "annotated_at" if order is None else order
+        if column not in points.columns:
+            raise KpcalError(
+                f"points have no {column!r} column to order the annotations by: make them "
+                "with project_points, or pass order= (row positions in annotation order)"
+            )
+        # stable: annotations with the same (or no) time keep their row order
+        return np.argsort(points[column].astype(str).to_numpy(), kind="stable")
+    try:
+        positions = np.asarray(order, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise KpcalError("order must be a column name or row positions (whole numbers)") from None
+    if positions.shape != (n,) or not np.array_equal(np.sort(positions), np.arange(n)):
+        raise KpcalError(
+            f"order must list each of the {n} row positions 0..{n - 1} once, in annotation order"
+        )
+    return positions
+
+
+def running_fit(
+    points: pd.DataFrame,
+    order: str | Sequence[int] | None = None,
+    min_points: int = 5,
+    n_resamples: int = 0,
+    *,
+    level: float = 0.95,
+    seed: int | None = 0,
+    bootstrap_steps: int = 20,
+) -> pd.DataFrame:
+    """The line fitted to the first ``k`` annotations, for every ``k``, with its interval.
+
+    All prefixes are fitted at once from cumulative sums (exact least
+    squares, O(n)). The interval of each step is the normal-theory one:
+    ``estimate ± t * standard error``, with the OLS standard errors
+    ``se(slope) = s / sqrt(Sxx)``, ``se(intercept) = s * sqrt(1/k + mean(x)^2 / Sxx)``,
+    ``s^2 = SSR / (k - 2)``, and ``t`` the Student quantile with ``k - 2``
+    degrees of freedom (Cornish-Fisher expansion; 1.96 for large ``k`` at
+    0.95). It assumes independent errors of equal spread around the line, so
+    it can be narrower than the bootstrap when the spread changes with
+    confidence. With ``n_resamples > 0`` a bootstrap interval
+    (:func:`bootstrap_fit`) is also computed at ``bootstrap_steps`` evenly
+    spread steps (always including the last), in the ``boot_*`` columns.
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`project_points` (or
+        :func:`~kpcal_core.fitting.error_points` with an ``annotated_at`` column).
+    order
+        ``None``: sort by ``annotated_at`` (stable); a column name to sort by;
+        or ``(n,)`` row positions in annotation order.
+    min_points
+        Steps with fewer annotations get NaN (need at least 3 for an interval).
+    n_resamples
+        Bootstrap resamples at the chosen steps; 0: none.
+    level
+        Coverage of the intervals.
+    seed
+        Seed of the bootstrap.
+    bootstrap_steps
+        How many steps get a bootstrap interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per annotation in order (``n`` = 1, 2, ...), columns
+        :data:`RUNNING_COLUMNS`: the annotation added at that step
+        (``recording, frame, bodypart, annotated_at``), the line so far,
+        standard errors, intervals and ``half_width`` (of the slope interval);
+        plus ``boot_slope_low, boot_slope_high, boot_intercept_low,
+        boot_intercept_high`` when ``n_resamples > 0`` (NaN at other steps).
+        ``attrs`` holds ``level`` and ``interval`` (how it was made).
+    """
+    x_all, y_all = _xy(points)
+    min_points = max(3, _check_count(min_points, "min_points", 1))
+    n_resamples = _check_count(n_resamples, "n_resamples", 0)
+    level = _check_level(level)
+    rows = _annotation_order(points, order)
+    x, y = x_all[rows], y_all[rows]
+    n_total = len(x)
+    k = np.arange(1, n_total + 1, dtype=float)
+    x0 = float(x.mean()) if n_total else 0.0
+    y0 = float(y.mean()) if n_total else 0.0
+    xc, yc = x - x0, y - y0
+    sx, sy = np.cumsum(xc), np.cumsum(yc)
+    mx, my = sx / k, sy / k
+    sxx = np.cumsum(xc * xc) - k * mx * mx
+    sxy = np.cumsum(xc * yc) - k * mx * my
+    syy = np.cumsum(yc * yc) - k * my * my
+    # a prefix whose confidences are all equal has no line
+    flat = np.maximum.accumulate(x) == np.minimum.accumulate(x) if n_total else np.array([])
+    valid = (k >= min_points) & ~flat & (sxx > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(valid, sxy / sxx, np.nan)
+        intercept = (my + y0) - slope * (mx + x0)
+        ssr = np.maximum(syy - slope * sxy, 0.0)
+        s2 = ssr / (k - 2)
+        slope_se = np.sqrt(s2 / sxx)
+        intercept_se = np.sqrt(s2 * (1 / k + (mx + x0) ** 2 / sxx))
+    t = _t_quantile(0.5 + level / 2, k - 2)
+    table = pd.DataFrame(
+        {
+            "n": np.arange(1, n_total + 1, dtype=np.int64),
+            "recording": points["recording"].to_numpy()[rows]
+            if "recording" in points
+            else [""] * n_total,
+            "frame": points["frame"].to_numpy()[rows] if "frame" in points else -1,
+            "bodypart": points["bodypart"].to_numpy()[rows]
+            if "bodypart" in points
+            else [""] * n_total,
+            "annotated_at": points["annotated_at"].astype(str).to_numpy()[rows]
+            if "annotated_at" in points
+            else [""] * n_total,
+            "slope": slope,
+            "intercept": np.where(valid, intercept, np.nan),
+            "slope_se": np.where(valid, slope_se, np.nan),
+            "intercept_se": np.where(valid, intercept_se, np.nan),
+            "slope_low": np.where(valid, slope - t * slope_se, np.nan),
+            "slope_high": np.where(valid, slope + t * slope_se, np.nan),
+            "intercept_low": np.where(valid, intercept - t * intercept_se, np.nan),
+            "intercept_high": np.where(valid, intercept + t * intercept_se, np.nan),
+            "half_width": np.where(valid, t * slope_se, np.nan),
+        }
+    )
+    table.attrs["level"] = level
+    table.attrs["interval"] = "OLS standard error x Student t (normal theory)"
+    if n_resamples > 0:
+        for column in ("boot_slope_low", "boot_slope_high", "boot_intercept_low"):
+            table[column] = np.nan
+        table["boot_intercept_high"] = np.nan
+        candidates = np.flatnonzero(valid)
+        if candidates.size:
+            spread = np.linspace(0, candidates.size - 1, max(1, bootstrap_steps))
+            chosen = np.unique(np.append(candidates[spread.round().astype(int)], candidates[-1]))
+            ordered = points.iloc[rows]
+            seeds = np.random.SeedSequence(seed).spawn(len(chosen))
+            for step, step_seed in zip(chosen, seeds):
+                try:
+                    boot = bootstrap_fit(
+                        ordered.iloc[: step + 1],
+                        n_resamples,
+                        np.random.default_rng(step_seed),
+                        level,
+                    )
+                except NotEnoughAnnotations:
+                    continue
+                table.loc[step, "boot_slope_low"] = boot["slope_low"]
+                table.loc[step, "boot_slope_high"] = boot["slope_high"]
+                table.loc[step, "boot_intercept_low"] = boot["intercept_low"]
+                table.loc[step, "boot_intercept_high"] = boot["intercept_high"]
+            table.attrs["interval"] += f"; bootstrap ({n_resamples}) at {len(chosen)} steps"
+    return table
+
+
+def has_settled(running: pd.DataFrame, window: int = 10) -> tuple[bool, str]:
+    """Whether the running fit has settled, as a yes/no and a sentence for the user.
+
+    Settled means: over the last ``window`` annotations the slope moved (its
+    largest minus its smallest value over those ``window + 1`` steps) by
+    less than the half-width of its current interval. So annotating more is
+    unlikely to change the line by more than it is already uncertain.
+
+    Parameters
+    ----------
+    running
+        The table from :func:`running_fit`.
+    window
+        How many of the latest annotations to look back over.
+
+    Returns
+    -------
+    tuple
+        ``(settled, statement)``: ``bool`` and a plain sentence that says
+        which, with the numbers.
+    """
+    window = _check_count(window, "window", 1)
+    for column in ("slope", "half_width"):
+        if column not in getattr(running, "columns", ()):
+            raise KpcalError(f"running lacks the column {column!r}: make it with running_fit")
+    level = float(running.attrs.get("level", 0.95))
+    fitted = running.dropna(subset=["slope", "half_width"])
+    n = int(running["n"].iloc[-1]) if len(running) else 0
+    if len(fitted) < window + 1:
+        first = int(fitted["n"].iloc[0]) if len(fitted) else None
+        need = (first if first is not None else max(n, 5)) + window
+        return False, (
+            f"Too early to tell whether the fit has settled: {n} annotation(s) so far; "
+            f"at least {need} are needed to watch the slope over {window} annotations."
+        )
+    last = fitted.iloc[-(window + 1) :]
+    moved = float(last["slope"].max() - last["slope"].min())
+    half = float(fitted["half_width"].iloc[-1])
+    start, end = int(last["n"].iloc[0]), int(last["n"].iloc[-1])
+    if moved < half:
+        return True, (
+            f"Settled: over the last {window} annotations (n = {start} to {end}) the slope "
+            f"moved by at most {moved:.4f}, less than the half-width {half:.4f} of its "
+            f"{level:.0%} interval."
+        )
+    return False, (
+        f"Not settled yet: over the last {window} annotations (n = {start} to {end}) the slope "
+        f"moved by {moved:.4f}, not less than the half-width {half:.4f} of its {level:.0%} "
+        "interval; annotate more."
+    )
+
+
+# --------------------------------------------------------------------------- per bodypart
+
+
+PER_BODYPART_COLUMNS = (
+    "bodypart",
+    "n",
+    "slope",
+    "intercept",
+    "slope_low",
+    "slope_high",
+    "intercept_low",
+    "intercept_high",
+    "differs",
+    "reason",
+)
+
+
+def _separation(own: Mapping, reference: Mapping) -> float:
+    """How far apart two lines' intervals are (> 0: disjoint), over slope and intercept.
+
+    The gap between the intervals divided by the sum of their half-widths;
+    the larger of the slope's and the intercept's.
+    """
+    worst = -math.inf
+    for name in ("slope", "intercept"):
+        low, high = own[f"{name}_low"], own[f"{name}_high"]
+        rlow, rhigh = reference[f"{name}_low"], reference[f"{name}_high"]
+        gap = max(low, rlow) - min(high, rhigh)
+        worst = max(worst, gap / max((high - low + rhigh - rlow) / 2, 1e-300))
+    return worst
+
+
+def per_bodypart_fits(
+    points: pd.DataFrame,
+    n_resamples: int = 1000,
+    seed: int | None = 0,
+    level: float = 0.95,
+    min_points: int = 5,
+) -> dict:
+    """Each bodypart's own line beside the pooled one, and which bodyparts differ.
+
+    A bodypart *differs* when its bootstrap interval and the interval of the
+    line shared by the other bodyparts do not overlap, for the slope or for
+    the intercept. Disjoint intervals are a conservative test (for 95%
+    intervals, roughly p < 0.01 each), so a bodypart that truly follows the
+    common line is seldom flagged by chance.
+
+    The shared line is found by elimination, so that one bodypart far off
+    does not drag the pooled line away from all the others and get them all
+    flagged: start from the pooled line of all points; while some bodypart's
+    intervals are disjoint from it, flag the one farthest away (gap between
+    the intervals over the sum of their half-widths), and refit the shared
+    line without it. ``reference`` is the line at the end (the pooled line of
+    the bodyparts not flagged); with no flag it is the pooled line.
+
+    Parameters
+    ----------
+    points
+        Table from :func:`~kpcal_core.fitting.error_points`.
+    n_resamples, seed, level
+        As for :func:`bootstrap_fit` (each line gets its own seed derived from ``seed``).
+    min_points
+        Bodyparts with fewer annotations (or fewer than two distinct
+        confidences) get no line of their own (NaN, never flagged; their
+        points stay in the shared line).
+
+    Returns
+    -------
+    dict
+        ``pooled``: :func:`bootstrap_fit` of all points; ``reference``: the
+        shared line the flags are judged against (:func:`bootstrap_fit` dict);
+        ``table``: one row per bodypart (sorted), columns
+        :data:`PER_BODYPART_COLUMNS` (``reason`` says why, with the numbers);
+        ``differs``: names of the bodyparts flagged, the most different first.
+    """
+    _xy(points)
+    min_points = _check_count(min_points, "min_points", 2)
+    if "bodypart" not in points.columns:
+        raise KpcalError("points lack the 'bodypart' column: make them with error_points")
+    groups = dict(list(points.groupby("bodypart", sort=True)))
+    root = np.random.SeedSequence(seed)
+    line_seeds = iter(root.spawn(2 * len(groups) + 1))
+
+    def boot(table: pd.DataFrame) -> dict:
+        return bootstrap_fit(table, n_resamples, np.random.default_rng(next(line_seeds)), level)
+
+    pooled = boot(points)
+    rows: dict[str, dict] = {}
+    own: dict[str, dict] = {}
+    for bodypart, group in groups.items():
+        name = str(bodypart)
+        row = dict.fromkeys(PER_BODYPART_COLUMNS, math.nan)
+        row.update(bodypart=name, n=int(len(group)), differs=False, reason="")
+        distinct = len(np.unique(group["log10_confidence"].to_numpy(dtype=float)))
+        if len(group) < min_points or distinct < 2:
+            row["reason"] = (
+                f"{len(group)} annotation(s) at {distinct} confidence(s): "
+                f"too few for a line of its own (need {min_points})"
+            )
+        else:
+            own[name] = boot(group)
+            for key in ("slope", "intercept"):
+                for end in ("", "_low", "_high"):
+                    row[key + end] = own[name][key + end]
+        rows[name] = row
+
+    flagged: list[str] = []
+    reference = pooled
+    while len(flagged) < len(own) - 1:
+        gaps = {b: _separation(fit, reference) for b, fit in own.items() if b not in flagged}
+        worst = max(gaps, key=gaps.get)
+        if gaps[worst] <= 0:
+            break
+        flagged.append(worst)
+        rest = points[~points["bodypart"].astype(str).isin(flagged)]
+        try:
+            reference = boot(rest)
+        except NotEnoughAnnotations:
+            break
+    label = "pooled line" if not flagged else "shared line of the other bodyparts"
+    for name, fit in own.items():
+        problems = []
+        for key in ("slope", "intercept"):
+            low, high = fit[f"{key}_low"], fit[f"{key}_high"]
+            rlow, rhigh = reference[f"{key}_low"], reference[f"{key}_high"]
+            if high < rlow or low > rhigh:
+                problems.append(
+                    f"{key} {fit[key]:.3f} [{low:.3f}, {high:.3f}] vs {reference[key]:.3f} "
+                    f"[{rlow:.3f}, {rhigh:.3f}]"
+                )
+        differs = name in flagged
+        rows[name]["differs"] = differs
+        if differs:
+            rows[name]["reason"] = (
+                f"its {level:.0%} intervals do not overlap those of the {label}: "
+                + ("; ".join(problems) or "(they did when it was flagged)")
+            )
+        else:
+            rows[name]["reason"] = f"its {level:.0%} intervals overlap those of the {label}"
+    table = pd.DataFrame(list(rows.values()), columns=list(PER_BODYPART_COLUMNS))
+    table = table.astype({"n": "int64", "differs": bool})
+    return {"pooled": pooled, "reference": reference, "table": table, "differs": flagged}
+
+
+# --------------------------------------------------------------------------- robust
+
+
+def _theil_sen(
+    x: np.ndarray, y: np.ndarray, max_pairs: int, seed: int | None
+) -> tuple[float, float, int, bool]:
+    n = len(x)
+    exact = n * (n - 1) // 2 <= max_pairs
+    if exact:
+        i, j = np.triu_indices(n, k=1)
+    else:  # random pairs: the median of a large sample of the pairwise slopes
+        rng = np.random.default_rng(seed)
+        i, j = rng.integers(0, n, size=(2, max_pairs))
+    dx = x[j] - x[i]
+    keep = dx != 0
+    slopes = (y[j] - y[i])[keep] / dx[keep]
+    if slopes.size == 0:
+        raise NotEnoughAnnotations(
+            "Theil-Sen found no pair of annotations at different confidences"
+        )
+    slope = float(np.median(slopes))
+    return slope, float(np.median(y - slope * x)), int(slopes.size), exact
+
+
+def _huber(
+    x: np.ndarray, y: np.ndarray, c: float, max_iter: int, tol: float
+) -> tuple[float, float, int, bool]:
+    """Huber M-estimate by iteratively reweighted least squares, MAD scale re-estimated."""
+    slope, intercept = _polyfit(x, y)
+    for iteration in range(1, max_iter + 1):
+        residual = y - (slope * x + intercept)
+        scale = float(np.median(np.abs(residual - np.median(residual)))) / 0.6744897501960817
+        if scale <= 0:  # most points on the line already
+            return slope, intercept, iteration, True
+        u = np.abs(residual) / scale
+        w = np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
+        sw = w.sum()
+        mx, my = (w * x).sum() / sw, (w * y).sum() / sw
+        sxx = (w * (x - mx) ** 2).sum()
+        if sxx <= 0:
+            return slope, intercept, iteration, False
+        new_slope = float((w * (x - mx) * (y - my)).sum() / sxx)
+        new_intercept = float(my - new_slope * mx)
+        done = abs(new_slope - slope) <= tol * (1 + abs(slope)) and abs(
+            new_intercept - intercept
+        ) <= tol * (1 + abs(intercept))
+        slope, intercept = new_slope, new_intercept
+        if done:
+            return slope, intercept, iteration, True
+    return slope, intercept, max_iter, False
+
+
+def robust_fit(
+    points: pd.DataFrame,
+    method: str = "theil-sen",
+    *,
+    max_pairs: int = THEIL_SEN_MAX_PAIRS,
+    seed: int | None = 0,
+    huber_c: float = 1.345,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> dict:
+    """A line that a few wrong annotations cannot drag far: Theil-Sen or Huber.
+
+    - ``"theil-sen"``: slope = median of the slopes of all pairs of points at
+      different confidences (computed at once on the pair index arrays: exact
+      up to ``max_pairs`` pairs, about 2,000 points; beyond that, ``max_pairs``
+      random pairs drawn with ``seed``); intercept = ``median(y - slope * x)``.
+      Resists up to ~29% outliers.
+    - ``"huber"``: Huber M-estimate (``huber_c`` = 1.345 robust standard
+      deviations, 95% efficient for normal errors) by iteratively reweighted
+      least squares from the least-squares start, the scale re-estimated from
+      the residuals' median absolute deviation each iteration.
+
+    Least squares remains what is saved (keypoint-MoSeq's choice); this is an
+    alternative to compare with, or to save on purpose.
+
+    Parameters
+    ----------
+    points
+        Table from :func:`~kpcal_core.fitting.error_points` (n rows).
+    method
+        ``"theil-sen"`` or ``"huber"``.
+
+    Returns
+    -------
+    dict
+        ``method, slope, intercept, n``, and ``n_pairs, exact`` (Theil-Sen) or
+        ``n_iter, converged`` (Huber).
+    """
+    x, y = _xy(points)
+    _require_line(x, "a robust fit")
+    name = str(method).lower().replace("_", "-").replace(" ", "-")
+    if name in ("theil-sen", "theilsen"):
+        max_pairs = _check_count(max_pairs, "max_pairs", 1)
+        slope, intercept, pairs, exact = _theil_sen(x, y, max_pairs, seed)
+        return {
+            "method": "theil-sen",
+            "slope": slope,
+            "intercept": intercept,
+            "n": len(x),
+            "n_pairs": pairs,
+            "exact": exact,
+        }
+    if name == "huber":
+        if not (isinstance(huber_c, (int, float)) and huber_c > 0):
+            raise KpcalError(f"huber_c must be a number > 0, got {huber_c!r}")
+        max_iter = _check_count(max_iter, "max_iter", 1)
+        slope, intercept, iterations, converged = _huber(x, y, float(huber_c), max_iter, tol)
+        return {
+            "method": "huber",
+            "slope": slope,
+            "intercept": intercept,
+            "n": len(x),
+            "n_iter": iterations,
+            "converged": converged,
+        }
+    raise KpcalError(f"unknown robust method {method!r}: use 'theil-sen' or 'huber'")
+
+
+# --------------------------------------------------------------------------- residuals, counts
+
+
+def largest_residuals(points: pd.DataFrame, fit: Mapping, n: int = 10) -> pd.DataFrame:
+    """The annotations farthest from the line, largest first (to look at again).
+
+    Parameters
+    ----------
+    points
+        Table from :func:`~kpcal_core.fitting.error_points` (m rows).
+    fit
+        Anything with ``slope`` and ``intercept`` (a fit dict).
+    n
+        How many rows to return (at most m).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``min(n, m)`` rows sorted by ``|residual|``: ``recording, frame,
+        bodypart, confidence, error_px, line_error_px, residual`` (plus
+        ``annotator, annotated_at`` when ``points`` has them). ``residual`` is
+        ``log10(error_px + 1)`` minus the line, in log10 units (> 0: the
+        annotation is farther from the prediction than the line expects);
+        ``line_error_px = 10**line - 1``. ``(recording, frame, bodypart)`` is
+        the sample key the annotate page opens.
+    """
+    x, y = _xy(points)
+    n = _check_count(n, "n", 0)
+    try:
+        slope, intercept = float(fit["slope"]), float(fit["intercept"])
+    except (KeyError, TypeError, ValueError):
+        raise KpcalError("fit must hold numbers 'slope' and 'intercept'") from None
+    line = slope * x + intercept
+    residual = y - line
+    table = points.copy()
+    table["line_error_px"] = 10**line - 1
+    table["residual"] = residual
+    order = np.argsort(-np.abs(residual), kind="stable")[:n]
+    columns = [
+        "recording",
+        "frame",
+        "bodypart",
+        "confidence",
+        "error_px",
+        "line_error_px",
+        "residual",
+    ] + [c for c in ("annotator", "annotated_at") if c in table.columns]
+    return table.iloc[order][columns].reset_index(drop=True)
+
+
+def annotation_counts(records: Mapping[SampleKey, object] | Iterable[object]) -> dict[str, int]:
+    """How many annotations are positions, not visible, and cleared.
+
+    Only positions enter the fit; samples marked not visible are kept in the
+    CSV and counted here; cleared ones are edits that removed an annotation.
+
+    Parameters
+    ----------
+    records
+        ``{sample_key: Annotation}`` (e.g. :func:`~kpcal_core.project.load_working_annotations`)
+        or an iterable of :class:`~kpcal_core.annotations.Annotation`;
+        plain ``(x, y)`` values count as positions.
+
+    Returns
+    -------
+    dict
+        ``{"positions": int, "not_visible": int, "cleared": int}``.
+    """
+    values = records.values() if isinstance(records, Mapping) else records
+    counts = {"positions": 0, "not_visible": 0, "cleared": 0}
+    for value in values:
+        status = getattr(value, "status", POSITION)
+        if status == POSITION:
+            counts["positions"] += 1
+        elif status == NOT_VISIBLE:
+            counts["not_visible"] += 1
+        elif status == CLEARED:
+            counts["cleared"] += 1
+        else:
+            raise KpcalError(f"annotation {value!r} has unknown status {status!r}")
+    return counts
+
+
+# --------------------------------------------------------------------------- the project's fit
+
+
+@dataclass
+class ProjectFit:
+    """The fit of a project's annotations, and what went into it.
+
+    Attributes
+    ----------
+    fit
+        :func:`~kpcal_core.fitting.fit_points` output: ``slope, intercept, n,
+        r2, per_bodypart``.
+    points
+        ``(n rows)`` :func:`project_points` table the line was fitted to.
+    counts
+        :func:`annotation_counts` of every annotation of the project.
+    n_left_out
+        Positions of recordings or bodyparts that are not loaded (not fitted).
+    records
+        Every annotation, ``{sample_key: Annotation}``.
+    data
+        The loaded project.
+    """
+
+    fit: dict
+    points: pd.DataFrame
+    counts: dict[str, int]
+    n_left_out: int
+    records: dict[SampleKey, Annotation] = field(repr=False)
+    data: ProjectData = field(repr=False)
+
+
+def usable_annotations(
+    data: ProjectData, records: Mapping[SampleKey, Annotation]
+) -> dict[SampleKey, Annotation]:
+    """The annotations the fit uses: positions of loaded recordings and bodyparts."""
+    return {
+        key: ann
+        for key, ann in records.items()
+        if getattr(ann, "status", POSITION) == POSITION
+        and key[0] in data.coordinates
+        and key[2] in data.bodyparts
+    }
+
+
+def project_points(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> pd.DataFrame:
+    """:func:`~kpcal_core.fitting.error_points` of the usable annotations, with who and when.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``error_points`` columns plus ``annotator`` and ``annotated_at``
+        (text; empty when not recorded), one row per usable annotation.
+    """
+    usable = usable_annotations(data, records)
+    points = error_points(
+        data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
+    )
+    keys = list(
+        zip(points["recording"], points["frame"].astype(int), points["bodypart"], strict=True)
+    )
+    points["annotator"] = [str(getattr(usable[k], "annotator", "")) for k in keys]
+    points["annotated_at"] = [str(getattr(usable[k], "annotated_at", "")) for k in keys]
+    return points
+
+
+def fit_project(
+    project_dir: str | os.PathLike | None = None,
+    *,
+    data: ProjectData | None = None,
+    records: Mapping[SampleKey, Annotation] | None = None,
+) -> ProjectFit:
+    """Fit the line to a project's annotations: the app's and the command line's one path.
+
+    The annotations are the saved ``error_annotations.csv`` merged with the
+    working copy (:func:`~kpcal_core.project.load_working_annotations`)
+    unless ``records`` is given; only positions of loaded recordings and
+    bodyparts are fitted, with the session's ``conf_pseudocount``, by
+    :func:`~kpcal_core.fitting.fit_points` (``numpy.polyfit``: the numbers
+    keypoint-MoSeq would save).
+
+    Parameters
+    ----------
+    project_dir
+        Project folder; may be omitted when ``data`` is given.
+    data
+        The loaded project (the app passes its cached one); default
+        :func:`~kpcal_core.project.load_project_data` of ``project_dir``.
+    records
+        ``{sample_key: Annotation}`` to fit (the app passes its session's);
+        default: read from the project's files.
+
+    Returns
+    -------
+    ProjectFit
+
+    Raises
+    ------
+    NotEnoughAnnotations
+        Fewer than two usable positions at different confidences.
+    KpcalError
+        The project, its keypoints or its annotation files cannot be read.
+    """
+    if data is None:
+        if project_dir is None:
+            raise KpcalError("fit_project needs a project folder or loaded project data")
+        folder = Path(project_dir)
+        if not folder.is_dir():
+            raise KpcalError(f"project folder {str(folder)!r} does not exist")
+        data = load_project_data(folder)
+    if records is None:
+        records = load_working_annotations(data.project_dir)
+    records = dict(records)
+    counts = annotation_counts(records)
+    points = project_points(data, records)
+    x = points["log10_confidence"].to_numpy(dtype=float)
+    if np.isfinite(x).all():  # else fit_points names the annotation with confidence 0
+        _require_line(x, f"the fit of {data.project_dir}")
+    fit = fit_points(points)
+    return ProjectFit(
+        fit=fit,
+        points=points,
+        counts=counts,
+        n_left_out=counts["positions"] - len(points),
+        records=records,
+        data=data,
+    )
+
+
+# --------------------------------------------------------------------------- annotators
+
+AnnotatorInput = (
+    Mapping[str, Mapping[SampleKey, Annotation]]
+    | Mapping[SampleKey, Annotation]
+    | Iterable[tuple[SampleKey, Annotation]]
+)
+UNNAMED = "(unnamed)"
+
+
+def load_annotator_files(
+    paths: Sequence[str | os.PathLike],
+) -> dict[str, dict[SampleKey, Annotation]]:
+    """Read one annotation CSV per annotator: ``{annotator label: records}``.
+
+    The project's ``error_annotations.csv`` keeps one annotation per sample
+    (the newest wins), so agreement between people is measured across files:
+    each annotator annotates the same samples in their own copy of the
+    project and shares their CSV. A file's label is the one annotator name
+    its rows carry, or else its path; labels that would repeat get the path
+    added.
+
+    Parameters
+    ----------
+    paths
+        Two or more CSV files in :func:`~kpcal_core.annotations.save_annotations`'s
+        format (keypoint-MoSeq's files work too).
+    """
+    loaded = []
+    for path in paths:
+        path = Path(path)
+        try:
+            with open(path, encoding="utf-8", newline="") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            raise KpcalError(f"annotation file {str(path)!r} does not exist") from None
+        except UnicodeDecodeError as error:
+            raise KpcalError(f"{path}: not UTF-8 text ({error.reason})") from None
+        except OSError as error:
+            raise KpcalError(f"cannot read annotation file {str(path)!r}: {error}") from None
+        records = parse_annotations(text, str(path))
+        names = {a.annotator for a in records.values() if a.annotator}
+        loaded.append((names.pop() if len(names) == 1 else str(path), str(path), records))
+    labels = [label for label, _, _ in loaded]
+    out: dict[str, dict[SampleKey, Annotation]] = {}
+    for label, path, records in loaded:
+        if labels.count(label) > 1 and label != path:
+            label = f"{label} ({path})"
+        if label in out:
+            raise KpcalError(f"annotation file {path!r} is given twice")
+        out[label] = records
+    return out
+
+
+def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey, Annotation]]:
+    """``{annotator: {sample_key: Annotation}}``; within one annotator the newest edit wins."""
+    if isinstance(annotations, Mapping):
+        values = list(annotations.values())
+        if values and all(isinstance(v, Mapping) for v in values):
+            return {
+                str(name): {_key(k): _ann(k, a) for k, a in recs.items()}
+                for name, recs in annotations.items()
+            }
+        pairs: Iterable = annotations.items()
+    else:
+        pairs = annotations
+    grouped: dict[str, dict[SampleKey, Annotation]] = {}
+    for item in pairs:
+        try:
+            key, ann = item
+        except (TypeError, ValueError):
+            raise KpcalError(
+                f"expected (sample key, Annotation) pairs or {{annotator: records}}, got {item!r}"
+            ) from None
+        key, ann = _key(key), _ann(key, ann)
+        mine = grouped.setdefault(ann.annotator or UNNAMED, {})
+        previous = mine.get(key)
+        if previous is None or ann.annotated_at >= previous.annotated_at:
+            mine[key] = ann
+    return grouped
+
+
+def _key(key) -> SampleKey:
+    try:
+        recording, frame, bodypart = key
+        return (str(recording), int(frame), str(bodypart))
+    except (TypeError, ValueError):
+        raise KpcalError(f"sample key {key!r} must be (recording, frame, bodypart)") from None
+
+
+def _ann(key, ann) -> Annotation:
+    if not isinstance(ann, Annotation):
+        raise KpcalError(f"annotation of sample {key!r} must be an Annotation, got {ann!r}")
+    return ann
+
+
+def annotator_agreement(annotations: AnnotatorInput) -> dict:
+    """How far apart different people click on the same samples: the human error floor.
+
+    For every sample that two or more annotators positioned, the distance in
+    pixels between each pair of their clicks. Errors the fit sees below this
+    floor are annotation noise, not network error.
+
+    Parameters
+    ----------
+    annotations
+        ``{annotator: {sample_key: Annotation}}`` (e.g. :func:`load_annotator_files`
+        of one CSV per annotator; the label names the annotator), or
+        ``(sample_key, Annotation)`` pairs from several annotators, grouped
+        by ``Annotation.annotator`` (e.g. an edit history; an annotator's
+        newest edit of a sample counts).
+
+    Returns
+    -------
+    dict
+        ``distances``: DataFrame, one row per shared sample and pair of
+        annotators: ``recording, frame, bodypart, annotator_a, annotator_b,
+        distance_px``; ``by_pair``: DataFrame ``annotator_a, annotator_b, n,
+        median_px, p90_px``; ``n_annotators``; ``n_shared_samples`` (positioned
+        by two or more); ``n_pairs`` (rows of ``distances``); ``median_px``,
+        ``p90_px``, ``mean_px``, ``max_px`` (NaN with no pairs);
+        ``visibility_disagreements`` (samples one annotator positioned and
+        another marked not visible); ``statement``: a sentence.
+    """
+    grouped = _group_by_annotator(annotations)
+    names = sorted(grouped)
+    clicks: dict[SampleKey, dict[str, Annotation]] = {}
+    for name in names:
+        for key, ann in grouped[name].items():
+            if ann.status != CLEARED:
+                clicks.setdefault(key, {})[name] = ann
+    rows = []
+    shared = disagreements = 0
+    for key in sorted(clicks):
+        by_name = clicks[key]
+        positioned = [n for n in sorted(by_name) if by_name[n].status == POSITION]
+        if positioned and len(positioned) < len(by_name):
+            disagreements += 1
+        if len(positioned) < 2:
+            continue
+        shared += 1
+        xy = np.array([[by_name[n].x, by_name[n].y] for n in positioned], dtype=float)
+        a, b = np.triu_indices(len(positioned), k=1)
+        distances = np.hypot(*(xy[a] - xy[b]).T)
+        for i, j, d in zip(a.tolist(), b.tolist(), distances.tolist()):
+            rows.append((*key, positioned[i], positioned[j], d))
+    table = pd.DataFrame(
+        rows,
+        columns=["recording", "frame", "bodypart", "annotator_a", "annotator_b", "distance_px"],
+    ).astype({"frame": "int64", "distance_px": "float64"})
+    d = table["distance_px"].to_numpy()
+    summary = {
+        "median_px": float(np.median(d)) if d.size else math.nan,
+        "p90_px": float(np.percentile(d, 90)) if d.size else math.nan,
+        "mean_px": float(d.mean()) if d.size else math.nan,
+        "max_px": float(d.max()) if d.size else math.nan,
+    }
+    if d.size:
+        by_pair = (
+            table.groupby(["annotator_a", "annotator_b"], sort=True)["distance_px"]
+            .agg(n="size", median_px="median", p90_px=lambda s: float(np.percentile(s, 90)))
+            .reset_index()
+        )
+        statement = (
+            f"{len(names)} annotators positioned {shared} of the same samples: their clicks are "
+            f"{summary['median_px']:.2f} px apart at the median and {summary['p90_px']:.2f} px "
+            "at the 90th percentile (the human error floor)."
+        )
+    else:
+        by_pair = pd.DataFrame(columns=["annotator_a", "annotator_b", "n", "median_px", "p90_px"])
+        statement = (
+            f"No sample was positioned by two or more of the {len(names)} annotator(s): "
+            "have several people annotate the same samples to measure agreement."
+        )
+    if disagreements:
+        statement += (
+            f" On {disagreements} sample(s) one annotator clicked a position and another "
+            "marked the bodypart not visible."
+        )
+    return {
+        "distances": table,
+        "by_pair": by_pair,
+        "n_annotators": len(names),
+        "n_shared_samples": shared,
+        "n_pairs": len(table),
+        **summary,
+        "visibility_disagreements": disagreements,
+        "statement": statement,
+    }
+
+
+def mean_click_annotations(
+    annotations: AnnotatorInput, min_annotators: int = 1
+) -> dict[SampleKey, Annotation]:
+    """One annotation per sample at the mean of the annotators' clicks, ready to fit.
+
+    Parameters
+    ----------
+    annotations
+        As for :func:`annotator_agreement`.
+    min_annotators
+        Keep only samples positioned by at least this many annotators (2:
+        only the shared ones).
+
+    Returns
+    -------
+    dict
+        ``{sample_key: Annotation}``: the mean position of the clicks, with
+        ``annotator`` the ``+``-joined names and ``annotated_at`` the latest
+        click; a sample nobody positioned but someone marked not visible (and
+        ``min_annotators`` is 1) is kept as not visible. Pass it as
+        ``records`` to :func:`fit_project` or to
+        :func:`~kpcal_core.annotations.save_annotations`.
+    """
+    min_annotators = _check_count(min_annotators, "min_annotators", 1)
+    grouped = _group_by_annotator(annotations)
+    by_key: dict[SampleKey, list[tuple[str, Annotation]]] = {}
+    for name in sorted(grouped):
+        for key, ann in grouped[name].items():
+            if ann.status != CLEARED:
+                by_key.setdefault(key, []).append((name, ann))
+    out: dict[SampleKey, Annotation] = {}
+    for key in sorted(by_key):
+        entries = by_key[key]
+        positioned = [(n, a) for n, a in entries if a.status == POSITION]
+        video_frame = next((a.video_frame for _, a in entries if a.video_frame is not None), None)
+        latest = max(a.annotated_at for _, a in entries)
+        if len(positioned) >= min_annotators:
+            xy = np.array([[a.x, a.y] for _, a in positioned], dtype=float).mean(axis=0)
+            out[key] = Annotation(
+                float(xy[0]),
+                float(xy[1]),
+                "+".join(n for n, _ in positioned),
+                max(a.annotated_at for _, a in positioned),
+                POSITION,
+                video_frame,
+            )
+        elif not positioned and min_annotators == 1:
+            out[key] = Annotation(
+                math.nan,
+                math.nan,
+                "+".join(n for n, _ in entries),
+                latest,
+                NOT_VISIBLE,
+                video_frame,
+            )
+    return out

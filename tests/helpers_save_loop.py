@@ -1,0 +1,233 @@
+"""Child process for the crash-safety and concurrency tests (run as a script, not collected).
+
+Modes
+-----
+``loop PROJECT START [COUNT]``
+    Load the project, then add one annotation and ``save_work`` in a loop
+    (forever, or ``COUNT`` times), printing ``saved ...`` after each save
+    returns. The parent kills it with SIGKILL at a random moment.
+``serve PROJECT``
+    A fork server, so that a hundred trials do not each pay Python's start-up
+    and the imports (several seconds): load the project once, print
+    ``ready``, then for each ``go START`` line on stdin fork a child that runs
+    the same save loop as ``loop`` (a real process; the parent SIGKILLs it),
+    wait for it and print ``dead PID STATUS``. ``quit`` ends it.
+``plan PLANFILE``
+    One annotating session of the concurrency test: print ``ready``, wait for
+    ``go`` on stdin, then make the edits listed in the JSON plan, each
+    followed by ``save_work``, keeping ``result.records`` as the session's
+    view (as the app does).
+
+Output lines of the save loop::
+
+    loop PID
+    saved INDEX COUNTER EXPORTED SLOPE
+
+``INDEX`` is the sample key index in :func:`sample_keys`, ``COUNTER`` the
+global number of the edit (it is stored as the annotator, ``crash#COUNTER``,
+so the parent can tell which edit of a sample a file holds), ``EXPORTED`` 1
+when ``error_annotations.csv`` was written, ``SLOPE`` the slope saved to
+``config.yml`` (``-`` when none).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kpcal_core.annotations import CLEARED, Annotation, now_utc
+from kpcal_core.project import ProjectData, load_project_data, load_working_annotations, save_work
+
+CRASH_PREFIX = "crash#"
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), str(Path(__file__).parent), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"  # forked children, 2 cores
+    env.pop("PYTHONUNBUFFERED", None)  # the child writes each line in one write()
+    return env
+
+
+class LineReader:
+    """Reads a child's stdout in a thread, so the test can wait with a timeout."""
+
+    def __init__(self, stream):
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def next(self, timeout: float = 60.0) -> str:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"child said nothing for {timeout} s") from None
+        if line is None:
+            raise AssertionError("child closed its output")
+        if line.startswith("error"):
+            raise AssertionError(f"child failed: {line}")
+        return line
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def sample_keys(data: ProjectData) -> list[tuple[str, int, str]]:
+    """Every ``(recording, frame, bodypart)`` of the project, in a fixed order."""
+    return [
+        (recording, frame, bodypart)
+        for recording in sorted(data.coordinates)
+        for frame in range(len(data.coordinates[recording]))
+        for bodypart in data.bodyparts
+    ]
+
+
+def crash_edit(data: ProjectData, keys: list, counter: int):
+    """The sample and position of edit number ``counter``: near the prediction, so a fit exists."""
+    index = counter % len(keys)
+    recording, frame, bodypart = keys[index]
+    px, py = data.coordinates[recording][frame, data.bodyparts.index(bodypart)]
+    distance = 0.5 + (counter % 13) * 0.75
+    angle = counter * 0.7
+    x = float(px) + distance * math.cos(angle)
+    y = float(py) + distance * math.sin(angle)
+    return index, keys[index], x, y
+
+
+def counter_of(annotation: Annotation) -> int | None:
+    """The edit number a crash-test annotation carries, or ``None``."""
+    if annotation.annotator.startswith(CRASH_PREFIX):
+        return int(annotation.annotator[len(CRASH_PREFIX) :])
+    return None
+
+
+def say(line: str) -> None:
+    """Write one whole line in a single write (print() writes the newline separately)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def run_loop(data: ProjectData, start: int, count: int | None, report=say) -> None:
+    keys = sample_keys(data)
+    records = load_working_annotations(data.project_dir)  # what the app does on opening
+    report(f"loop {os.getpid()}")
+    counter = start
+    while count is None or counter < start + count:
+        index, key, x, y = crash_edit(data, keys, counter)
+        records[key] = Annotation(x, y, f"{CRASH_PREFIX}{counter}", now_utc())
+        result = save_work(data, records)
+        records = dict(result.records)
+        slope = repr(result.fit["slope"]) if result.fit is not None else "-"
+        report(f"saved {index} {counter} {int(result.exported)} {slope}")
+        counter += 1
+
+
+def warm_up(project: str) -> None:
+    """Save 25 times in a scratch copy, so that lazy imports and caches are loaded once here
+    rather than in every forked child."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "project"
+        shutil.copytree(project, copy, ignore=shutil.ignore_patterns("videos", ".*"))
+        run_loop(load_project_data(copy), 0, 25, report=lambda line: None)
+
+
+def serve(project: str) -> None:
+    data = load_project_data(project)
+    warm_up(project)
+    say("ready")
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "quit":
+            break
+        if words[0] != "go":
+            say(f"error unknown command {line!r}")
+            continue
+        start = int(words[1])
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: save in a loop until killed
+            code = 0
+            try:
+                run_loop(data, start, None)
+            except BaseException as error:  # noqa: BLE001 - reported to the parent
+                say(f"error {type(error).__name__}: {error}")
+                code = 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        say(f"dead {pid} {status}")
+
+
+def run_plan(plan_file: str) -> None:
+    plan = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+    data = load_project_data(plan["project"])
+    me = plan["annotator"]
+    records = load_working_annotations(data.project_dir)
+    say("ready")
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("expected 'go'")
+    foreign_seen = 0
+    for step, edit in enumerate(plan["edits"]):
+        key = tuple(edit["key"])
+        key = (str(key[0]), int(key[1]), str(key[2]))
+        if "clear_after_seen" in edit:
+            # Keep saving (as the app does after each change) until the other
+            # session's click on this sample shows up, then clear it.
+            deadline = time.monotonic() + 60
+            while not (key in records and records[key].annotator == edit["clear_after_seen"]):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"never saw {edit['clear_after_seen']}'s click on {key}")
+                time.sleep(0.01)
+                records = dict(save_work(data, records).records)
+            say(f"seen {step}")
+            records[key] = Annotation(math.nan, math.nan, me, now_utc(), CLEARED)
+        else:
+            at = edit.get("at") or now_utc()
+            records[key] = Annotation(float(edit["x"]), float(edit["y"]), me, at)
+        result = save_work(data, records)
+        records = dict(result.records)
+        foreign = sum(1 for a in records.values() if a.annotator not in (me, ""))
+        foreign_seen = max(foreign_seen, foreign)
+        say(f"saved {step} {foreign}")
+        # a person clicks between saves; without a pause one session saving back to back
+        # takes the lock again before the other's poll (filelock polls every 50 ms) sees it free
+        time.sleep(plan.get("pause", 0.0))
+    say(f"done {foreign_seen}")
+
+
+def main(argv: list[str]) -> None:
+    mode = argv[0]
+    if mode == "loop":
+        data = load_project_data(argv[1])
+        run_loop(data, int(argv[2]), int(argv[3]) if len(argv) > 3 else None)
+    elif mode == "serve":
+        serve(argv[1])
+    elif mode == "plan":
+        run_plan(argv[1])
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,289 @@
+"""End to end in a real browser: sample, annotate 25 keypoints by clicking, fit, save.
+
+The app runs as ``streamlit run app.py`` on a fresh demo project (known
+ground truth); Debian's Chromium clicks the true position of each sample in
+the annotate image. The true position's place in the image comes from the
+engine's own view maths (:func:`kpcal_core.views.crop_for_sample`), so the
+test checks the whole chain: click -> display pixels -> video pixels -> CSV
+-> fit -> ``config.yml``.
+
+Screenshots of the three pages go to ``docs/screenshots/`` when
+``KPCAL_UPDATE_SCREENSHOTS=1``, else to the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+for folder in (REPO, REPO / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from browser import CHROMIUM, chromium, streamlit_server  # noqa: E402
+
+from kpcal_core import fit_error_model, load_annotations  # noqa: E402
+from kpcal_core.demo import load_ground_truth  # noqa: E402
+from kpcal_core.project import draft_path, load_project_data  # noqa: E402
+from kpcal_core.views import crop_for_sample  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+N_ANNOTATIONS = 25
+AUTOSAVE_AT = 20
+# Tolerances on the fitted line. A simulation of this demo's generative model
+# (40 demo seeds x 25 sampling seeds = 1000 fits of the first 25 samples, with
+# each click rounded to a whole display pixel as Chromium reports offsetX/Y)
+# gave slope -0.550 +- 0.013 (largest deviation 0.043) and intercept
+# 0.201 +- 0.021 (largest deviation 0.080): the bounds below are > 7 SD, so
+# only a real error (wrong pixel mapping, wrong sample, wrong fit) fails them.
+SLOPE_TOLERANCE = 0.1
+INTERCEPT_TOLERANCE = 0.15
+HURRIED_AT = 10
+NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
+IMAGE_IFRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
+CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
+TARGET = re.compile(
+    r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
+)
+
+# The image in the component's iframe once it is live (loaded, listening to clicks) and
+# new: another iframe than the last one seen (a new sample), or another picture (a mark).
+FRESH_IMAGE_JS = """
+([newFrame, previousSrc]) => {
+  const frames = document.querySelectorAll('%s');
+  if (frames.length !== 1) return null;
+  const frame = frames[0];
+  const img = frame.contentDocument && frame.contentDocument.getElementById('image');
+  if (!img || !img.complete || img.naturalWidth !== 640 || img.width !== 640) return null;
+  if (typeof img.onclick !== 'function') return null;
+  if (newFrame ? frame === window.kpcalTestFrame : img.src === previousSrc) return null;
+  window.kpcalTestFrame = frame;
+  return img.src;
+}
+""" % IMAGE_IFRAME.replace("'", "\\'")
+COMPLETED_JS = """
+(n) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(
+  (e) => { const m = /Completed annotations = (\\d+)/.exec(e.innerText); return m && m[1] === String(n); })
+"""
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    if os.environ.get("KPCAL_UPDATE_SCREENSHOTS") == "1":
+        folder = REPO / "docs" / "screenshots"
+    else:
+        folder = tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class AnnotatePage:
+    """The annotate page as a person sees it, read from the DOM."""
+
+    def __init__(self, page, project: Path):
+        self.page = page
+        self.project = project
+        self.data = load_project_data(project)
+        self.truth = load_ground_truth(project)["true_coordinates"]
+        self.image = page.frame_locator(IMAGE_IFRAME).locator("#image")
+        self.caption = page.locator('[data-testid="stCaptionContainer"]').filter(
+            has_text=re.compile(r"^Sample \d+ of \d+")
+        )
+        self.target = page.locator('[data-testid="stMarkdownContainer"]').filter(
+            has_text="Target bodypart ="
+        )
+        self.src: str | None = None
+
+    def wait_for_image(self, new_sample: bool) -> None:
+        """Wait until the image is live and new: a new sample's, or the same redrawn (a mark)."""
+        handle = self.page.wait_for_function(
+            FRESH_IMAGE_JS, arg=[new_sample, self.src], timeout=30_000
+        )
+        self.src = handle.json_value()
+
+    def wait_for_sample(self, index: int) -> None:
+        self.page.wait_for_function(
+            "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+            ".some((e) => e.innerText.startsWith(`Sample ${i} of `))",
+            arg=index,
+            timeout=30_000,
+        )
+        self.wait_for_image(new_sample=True)
+
+    def wait_for_completed(self, n: int) -> float:
+        """Wait for "Completed annotations = n"; return when it appeared (monotonic seconds)."""
+        self.page.wait_for_function(COMPLETED_JS, arg=n, polling="raf", timeout=30_000)
+        return time.monotonic()
+
+    def shown(self) -> dict:
+        caption = CAPTION.search(self.caption.first.inner_text())
+        target = TARGET.search(self.target.first.inner_text())
+        assert caption and target, (self.caption.all_inner_texts(), self.target.all_inner_texts())
+        return {
+            "index": int(caption[1]),
+            "n": int(caption[2]),
+            "key": (caption[3], int(caption[4]), target[1]),
+            "completed": int(target[2]),
+        }
+
+    def true_position(self, key) -> tuple[np.ndarray, tuple[float, float]]:
+        """The true position of ``key`` in video pixels, and where the image shows it."""
+        recording, frame, bodypart = key
+        k = self.data.bodyparts.index(bodypart)
+        keypoints = self.data.coordinates[recording][frame]
+        view = crop_for_sample((360, 480), keypoints[k], keypoints, zoom=1.0)
+        true_xy = self.truth[recording][frame, k]
+        return true_xy, view.to_display(*true_xy)
+
+    def click_true_position(self, key) -> None:
+        _, (u, v) = self.true_position(key)
+        assert 0 <= u < 640 and 0 <= v < 640, (key, u, v)
+        self.image.click(position={"x": u, "y": v})
+
+
+def draft(project: Path) -> dict:
+    from kpcal_core.annotations import parse_annotations
+
+    path = draft_path(project)
+    return parse_annotations(path.read_text(), str(path))
+
+
+def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
+    project = tmp_path / "demo"  # written by the app on first use
+    shots = screenshot_dir(tmp_path)
+    monkeypatch.delenv("KPCAL_PROJECT", raising=False)
+    env = {"KPCAL_DEMO_DIR": str(project), "KPCAL_STATE_DIR": str(tmp_path / "state")}
+    started = time.monotonic()
+    with (
+        streamlit_server(env, tmp_path / "streamlit.log") as server,
+        chromium() as browser,
+    ):
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.set_default_timeout(30_000)
+
+        # ------------------------------------------------ setup: draw the samples
+        page.goto(f"{server.url}/setup")
+        sample_button = page.get_by_role("button", name="Sample frames")
+        sample_button.wait_for(timeout=60_000)
+        sample_button.click()
+        page.get_by_text("All frames ready").wait_for(timeout=60_000)
+        page.get_by_text("Drew 100 samples").wait_for()
+        page.set_viewport_size({"width": 1400, "height": 1900})
+        page.screenshot(path=str(shots / "setup.png"))
+        page.set_viewport_size({"width": 1400, "height": 1200})
+
+        # ------------------------------------------------ annotate 25 samples
+        page.goto(f"{server.url}/annotate")
+        annotate = AnnotatePage(page, project)
+        annotate.wait_for_sample(1)
+        round_trips: list[float] = []
+        annotated: dict = {}  # sample index -> key
+        while True:
+            shown = annotate.shown()
+            n = len(annotated)
+            assert shown["completed"] == n and shown["n"] == 100
+            assert shown["index"] not in annotated
+            key = shown["key"]
+            hurried = n == HURRIED_AT  # "Next" pressed before the click's answer is back
+
+            clicked_at = time.monotonic()
+            annotate.click_true_position(key)
+            if hurried:
+                page.get_by_role("button", name=NEXT).click()
+            done_at = annotate.wait_for_completed(n + 1)
+            if not hurried:
+                round_trips.append(done_at - clicked_at)
+            annotated[shown["index"]] = key
+
+            saved = draft(project)  # the working copy has every click at once
+            true_xy, _ = annotate.true_position(key)
+            assert np.hypot(*(np.asarray(saved[key].xy) - true_xy)) <= 1.0
+            if n + 1 < AUTOSAVE_AT:
+                assert not (project / "error_annotations.csv").exists()
+            elif n + 1 == AUTOSAVE_AT:
+                page.get_by_text("Annotations saved to").wait_for()
+                assert len(load_annotations(project)) == AUTOSAVE_AT
+            if hurried:
+                # The click went to the sample it was made on, the next one has none.
+                annotate.wait_for_sample(shown["index"] + 1)
+                assert annotate.shown()["key"] not in draft(project)
+                continue
+            annotate.wait_for_image(new_sample=False)  # the red X is drawn
+            if n + 1 == N_ANNOTATIONS:
+                last_index = shown["index"]
+                break
+
+            if n == 0:
+                # Keyboard: → right after clicking the image goes to the next sample.
+                page.keyboard.press("ArrowRight")
+                annotate.wait_for_sample(shown["index"] + 1)
+                assert f"sample={shown['index'] + 1}" in page.url
+            elif n == 5:
+                # Navigating away leaves this sample's annotation as it was, and the
+                # next sample starts without one.
+                before = saved[key]
+                page.get_by_role("button", name=NEXT).click()
+                annotate.wait_for_sample(shown["index"] + 1)
+                after = annotate.shown()
+                assert after["completed"] == n + 1 and after["key"] not in draft(project)
+                assert draft(project)[key] == before
+            else:
+                page.get_by_role("button", name="Next unannotated").click()
+                target = next(i for i in range(shown["index"] + 1, 101) if i not in annotated)
+                annotate.wait_for_sample(target)
+
+        # ------------------------------------------------ what was saved
+        saved = load_annotations(project)
+        assert len(saved) == N_ANNOTATIONS
+        assert set(saved) == set(annotated.values())
+        for key, xy in saved.items():
+            true_xy, _ = annotate.true_position(key)
+            assert np.hypot(*(np.asarray(xy) - true_xy)) <= 1.0, (key, xy, true_xy)
+        data = annotate.data
+        fit = fit_error_model(data.coordinates, data.confidences, saved, data.bodyparts, 1e-3)
+        estimator = yaml.safe_load((project / "config.yml").read_text())["error_estimator"]
+        assert estimator["slope"] == pytest.approx(fit["slope"], abs=1e-9)
+        assert estimator["intercept"] == pytest.approx(fit["intercept"], abs=1e-9)
+        truth = load_ground_truth(project)
+        assert abs(estimator["slope"] - truth["slope"]) < SLOPE_TOLERANCE, estimator
+        assert abs(estimator["intercept"] - truth["intercept"]) < INTERCEPT_TOLERANCE, estimator
+
+        # ------------------------------------------------ reload: same sample, same count
+        assert f"sample={last_index}" in page.url
+        page.reload()
+        annotate.wait_for_sample(last_index)
+        again = annotate.shown()
+        assert again["index"] == last_index and again["completed"] == N_ANNOTATIONS
+        page.screenshot(path=str(shots / "annotate.png"))
+
+        # ------------------------------------------------ fit page
+        page.goto(f"{server.url}/fit")
+        page.get_by_text(re.compile(r"slope = .* intercept = ")).wait_for()
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert "slope" in body and "intercept" in body
+        page.get_by_role("button", name="Save to config.yml").click()
+        page.get_by_text(re.compile(r"^Saved slope")).wait_for()
+        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+        page.screenshot(path=str(shots / "fit.png"))
+        estimator = yaml.safe_load((project / "config.yml").read_text())["error_estimator"]
+        assert estimator["slope"] == pytest.approx(fit["slope"], abs=1e-9)
+
+    print(
+        f"\nbrowser e2e: {N_ANNOTATIONS} annotations; click -> 'Completed annotations' round trip "
+        f"median {1000 * statistics.median(round_trips):.0f} ms "
+        f"(min {1000 * min(round_trips):.0f}, max {1000 * max(round_trips):.0f}); "
+        f"slope {fit['slope']:.4f}, intercept {fit['intercept']:.4f}; "
+        f"total {time.monotonic() - started:.1f} s; screenshots in {shots}"
+    )

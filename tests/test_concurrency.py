@@ -1,0 +1,206 @@
+"""Several sessions on one project: two processes annotate at once through ``save_work``.
+
+Each process (``tests/helpers_save_loop.py plan``) is one annotating session
+with its own annotator name. They annotate disjoint samples and the same
+samples, at the same time; every overlapping pair of edits carries distinct
+known times, so the winner is determined (the later ``annotated_at``), and the
+two processes make them in opposite orders, so that for some samples the
+losing edit is saved after the winning one. One process clears, later, a
+sample the other clicked. The test checks that the union survives on disk,
+that no annotation is lost, and that each session's ``save_work`` returned
+the other session's annotations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import helpers_save_loop as helper
+import pytest
+from helpers_save_loop import REPO, LineReader, child_env
+
+from kpcal_core.annotations import (
+    CLEARED,
+    POSITION,
+    load_annotation_records,
+    load_annotations,
+)
+from kpcal_core.demo import make_demo_project
+from kpcal_core.project import (
+    broken_annotation_files,
+    load_project_data,
+    load_working_annotations,
+    save_work,
+)
+
+HELPER = Path(__file__).with_name("helpers_save_loop.py")
+BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    return (BASE_TIME + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def position(data, key, shift: float) -> tuple[float, float]:
+    recording, frame, bodypart = key
+    x, y = data.coordinates[recording][frame, data.bodyparts.index(bodypart)]
+    return float(x) + shift, float(y) - shift / 2
+
+
+def interleave(a: list, b: list) -> list:
+    out = []
+    for i in range(max(len(a), len(b))):
+        out += a[i : i + 1] + b[i : i + 1]
+    return out
+
+
+def start_session(plan_file: Path, log: Path) -> tuple[subprocess.Popen, LineReader, object]:
+    errors = open(log, "w+")
+    proc = subprocess.Popen(
+        [sys.executable, str(HELPER), "plan", str(plan_file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env=child_env(),
+        cwd=REPO,
+    )
+    return proc, LineReader(proc.stdout), errors
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+def test_two_sessions_at_once_keep_the_union(tmp_path, round_):
+    project = tmp_path / "project"
+    make_demo_project(project, n_recordings=2, n_frames=10, width=160, height=160, seed=round_)
+    data = load_project_data(project)
+    keys = helper.sample_keys(data)
+    only_a, only_b, overlap = keys[0:30], keys[30:60], keys[60:84]
+    cleared_key = keys[90]
+
+    edits_a = [
+        {"key": k, "x": position(data, k, 1.0)[0], "y": position(data, k, 1.0)[1]} for k in only_a
+    ]
+    edits_b = [
+        {"key": k, "x": position(data, k, 2.0)[0], "y": position(data, k, 2.0)[1]} for k in only_b
+    ]
+    expected = {k: ("alice", position(data, k, 1.0)) for k in only_a}
+    expected.update({k: ("bob", position(data, k, 2.0)) for k in only_b})
+    overlap_a, overlap_b = [], []
+    for i, k in enumerate(overlap):
+        # distinct known times: alice's edit is the later one for even i, bob's for odd i
+        t_a, t_b = (10 * i + 5, 10 * i) if i % 2 == 0 else (10 * i, 10 * i + 5)
+        xa, ya = position(data, k, 3.0)
+        xb, yb = position(data, k, 4.0)
+        overlap_a.append({"key": k, "x": xa, "y": ya, "at": at(t_a)})
+        overlap_b.append({"key": k, "x": xb, "y": yb, "at": at(t_b)})
+        expected[k] = ("alice", (xa, ya)) if t_a > t_b else ("bob", (xb, yb))
+    # alice goes through the shared samples forwards, bob backwards: for half of them the
+    # losing (earlier) edit reaches the disk after the winning one.
+    plan_a = interleave(edits_a, overlap_a) + [{"key": cleared_key, "clear_after_seen": "bob"}]
+    cx, cy = position(data, cleared_key, 5.0)
+    plan_b = [{"key": cleared_key, "x": cx, "y": cy}] + interleave(edits_b, overlap_b[::-1])
+
+    sessions = {}
+    for name, plan in (("alice", plan_a), ("bob", plan_b)):
+        plan_file = tmp_path / f"{name}.json"
+        plan_file.write_text(
+            json.dumps({"project": str(project), "annotator": name, "edits": plan, "pause": 0.02}),
+            encoding="utf-8",
+        )
+        sessions[name] = start_session(plan_file, tmp_path / f"{name}.stderr")
+    try:
+        for proc, reader, _ in sessions.values():
+            assert reader.next(timeout=120) == "ready"
+        for proc, _, _ in sessions.values():  # both start saving at once
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        done = {}
+        for name, (proc, reader, _) in sessions.items():
+            while True:
+                line = reader.next(timeout=120)
+                if line.startswith("done"):
+                    done[name] = int(line.split()[1])
+                    break
+            assert proc.wait(timeout=60) == 0
+    except AssertionError:
+        for name, (_, _, errors) in sessions.items():
+            errors.seek(0)
+            print(f"--- {name} stderr\n{errors.read()}", file=sys.stderr)
+        raise
+    finally:
+        for proc, _, errors in sessions.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            errors.close()
+
+    # each session was shown the other's annotations by its own save_work
+    assert done["alice"] > 0 and done["bob"] > 0, done
+
+    assert broken_annotation_files(project) == []
+    working = load_working_annotations(project)
+    csv_records = load_annotation_records(project)
+    positions = load_annotations(project)
+    for key, (annotator, xy) in expected.items():
+        for where, records in (("working copy", working), ("error_annotations.csv", csv_records)):
+            ann = records.get(key)
+            assert ann is not None, f"{where} lost {key}"
+            assert (ann.annotator, ann.xy, ann.status) == (annotator, xy, POSITION), (
+                where,
+                key,
+                ann,
+            )
+        assert positions[key] == xy
+    for i, key in enumerate(overlap):
+        winner = overlap_a[i] if expected[key][0] == "alice" else overlap_b[i]
+        assert working[key].annotated_at == csv_records[key].annotated_at == winner["at"]
+
+    # the later clear (alice) removed bob's earlier click: gone from the CSV, kept as a clear
+    assert cleared_key not in csv_records and cleared_key not in positions
+    assert working[cleared_key].status == CLEARED
+    assert working[cleared_key].annotator == "alice"
+    assert set(csv_records) == set(expected)
+    assert set(working) == set(expected) | {cleared_key}
+
+    # "the app shows annotations made elsewhere when it next saves": a third session that
+    # knows nothing gets everything back from its first save.
+    result = save_work(load_project_data(project), {})
+    assert result.records == working
+    assert result.exported and result.n_annotations == len(expected)
+    print(
+        f"\nround {round_}: {len(expected)} annotations from two sessions at once kept "
+        f"({len(overlap)} overlapping, 1 cleared); largest number of the other session's "
+        f"annotations returned by one save_work: alice {done['alice']}, bob {done['bob']}"
+    )
+
+
+def test_clear_in_one_session_wins_over_older_click_in_another(tmp_path):
+    """In-process version of the clear rule, with known times (no process timing involved)."""
+    from kpcal_core.annotations import Annotation
+
+    project = tmp_path / "project"
+    make_demo_project(project, n_recordings=1, n_frames=30, width=160, height=160)
+    data = load_project_data(project)
+    keys = helper.sample_keys(data)
+    clicks = {k: Annotation(*position(data, k, 1.0), "bob", at(i)) for i, k in enumerate(keys[:25])}
+    save_work(data, clicks)
+    target = keys[3]
+    # alice's session still has an older view (without bob's clicks); her clear is later
+    result = save_work(
+        data, {target: Annotation(float("nan"), float("nan"), "alice", at(100), CLEARED)}
+    )
+    assert result.records[target].status == CLEARED
+    assert target not in load_annotation_records(project)
+    assert set(result.records) == set(clicks)  # bob's other clicks came back to alice
+    # a stale session re-saving bob's old click does not bring it back
+    save_work(data, {target: clicks[target]})
+    assert target not in load_annotation_records(project)
+    # but a newer click does
+    save_work(data, {target: Annotation(*position(data, target, 2.0), "bob", at(200))})
+    assert load_annotation_records(project)[target].xy == position(data, target, 2.0)
+    assert os.path.exists(project / "error_annotations.csv")
