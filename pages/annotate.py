@@ -169,7 +169,7 @@ def annotator() -> None:
     known = recording in data.coordinates and bodypart in data.bodyparts
     video = data.video_paths.get(recording)
 
-    nav = st.columns([1.1, 1, 1.7, 1, 1.3, 2.2], vertical_alignment="bottom")
+    nav = st.columns([1.1, 0.9, 1.7, 1.2, 1.3, 1.9], vertical_alignment="bottom")
     nav[0].button(
         "Previous",
         on_click=go_to,

@@ -207,7 +207,9 @@ def confidence_chart(sample_keys) -> None:
             .encode(
                 x=alt.X("start:Q", title="log10(confidence + pseudocount)"),
                 x2="end:Q",
-                y=alt.Y("keypoints:Q", title="keypoints"),
+                y=alt.Y(
+                    "keypoints:Q", title="keypoints (symlog scale)", scale=alt.Scale(type="symlog")
+                ),
                 tooltip=["keypoints:Q"],
             )
         )
