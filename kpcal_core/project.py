@@ -320,7 +320,9 @@ def save_work(
                 n,
                 False,
                 None,
-                f"Annotations not saved: complete {remaining} more annotations to start auto-saving",
+                f"Saved to the working copy ({draft_path(project_dir).name}). keypoint-MoSeq's "
+                f"files are written from {AUTOSAVE_MIN_ANNOTATIONS} annotations on: "
+                f"{remaining} more to go.",
             )
         exported = {k: v for k, v in merged.items() if v.status != CLEARED}
         save_annotations(project_dir, exported, data.video_frame_indexes)

@@ -72,7 +72,7 @@ def crop_for_sample(
     center_xy: Sequence[float],
     keypoints_xy: np.ndarray | None = None,
     zoom: float = 1.0,
-    display_size: int = 640,
+    display_size: int = 560,
 ) -> CropView:
     """The window to show for one sample.
 

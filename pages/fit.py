@@ -259,7 +259,7 @@ with stability:
     )
     st.caption(
         "The least-squares slope after each annotation, in the order they were made, with its 95% "
-        "interval. " + statement
+        "interval."
     )
 with parts:
     differs = diag["per_bodypart"]["differs"]

@@ -130,7 +130,20 @@ if table is not None:
         )
         return [colour] * len(row)
 
-    st.dataframe(table.style.apply(_highlight, axis=1), hide_index=True, width="stretch")
+    st.dataframe(
+        table.style.apply(_highlight, axis=1),
+        hide_index=True,
+        width="stretch",
+        column_order=[
+            "recording",
+            "status",
+            "reason",
+            "video_frames",
+            "keypoint_frames",
+            "max_frame_needed",
+            "video",
+        ],
+    )
     if len(problems):
         st.warning(
             f"{len(problems)} of {len(table)} recordings need attention: see the reason column."

@@ -182,13 +182,13 @@ def click_image(at: AppTest, u: float, v: float, *, also_click: str | None = Non
     state = states.widgets.add()
     state.id = component.proto.id
     state.json_value = json.dumps(
-        {"x": round(u), "y": round(v), "width": 640, "height": 640, "unix_time": 1}
+        {"x": round(u), "y": round(v), "width": 560, "height": 560, "unix_time": 1}
     )
     return check(at._run(states))
 
 
 def true_display_position(project: Path, sample: dict) -> tuple[float, float]:
-    """Where the true position of the shown sample is in the 640 px image (zoom 1)."""
+    """Where the true position of the shown sample is in the 560 px image (zoom 1)."""
     data = load_project_data(project)
     truth = load_ground_truth(project)["true_coordinates"]
     k = DEMO_BODYPARTS.index(sample["bodypart"])
@@ -385,7 +385,7 @@ def test_a_click_annotates_the_sample_it_was_made_on(demo):
     true_xy = truth[key1[0]][key1[1], DEMO_BODYPARTS.index(key1[2])]
     assert np.hypot(*(np.array(saved[key1].xy) - true_xy)) < 1.0
     assert not (demo / "error_annotations.csv").exists()
-    assert "complete 19 more" in page_text(at)
+    assert "19 more to go" in page_text(at)
 
     # A click and "Next" in one rerun (the click's round trip had not come back
     # when Next was pressed): the click still belongs to sample 2.

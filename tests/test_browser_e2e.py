@@ -67,7 +67,7 @@ FRESH_IMAGE_JS = """
   if (frames.length !== 1) return null;
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
-  if (!img || !img.complete || img.naturalWidth !== 640 || img.width !== 640) return null;
+  if (!img || !img.complete || img.naturalWidth !== 560 || img.width !== 560) return null;
   if (typeof img.onclick !== 'function') return null;
   if (newFrame ? frame === window.kpcalTestFrame : img.src === previousSrc) return null;
   window.kpcalTestFrame = frame;
@@ -149,8 +149,20 @@ class AnnotatePage:
 
     def click_true_position(self, key) -> None:
         _, (u, v) = self.true_position(key)
-        assert 0 <= u < 640 and 0 <= v < 640, (key, u, v)
+        assert 0 <= u < 560 and 0 <= v < 560, (key, u, v)
         self.image.click(position={"x": u, "y": v})
+
+
+def take_screenshot(page, path: Path, height: int) -> None:
+    """The page from its top, in a window ``height`` px tall (then back to the usual size)."""
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.locator('[data-testid="stMain"]').hover(position={"x": 10, "y": 10})
+    page.mouse.wheel(0, -20_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('*')].every((e) => e.scrollTop === 0)"
+    )
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1200})
 
 
 def draft(project: Path) -> dict:
@@ -172,6 +184,8 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
     ):
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.set_default_timeout(30_000)
+        page_errors: list[str] = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
 
         # ------------------------------------------------ setup: draw the samples
         page.goto(f"{server.url}/setup")
@@ -180,9 +194,7 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
         sample_button.click()
         page.get_by_text("All frames ready").wait_for(timeout=60_000)
         page.get_by_text("Drew 100 samples").wait_for()
-        page.set_viewport_size({"width": 1400, "height": 1900})
-        page.screenshot(path=str(shots / "setup.png"))
-        page.set_viewport_size({"width": 1400, "height": 1200})
+        take_screenshot(page, shots / "setup.png", 1900)
 
         # ------------------------------------------------ annotate 25 samples
         page.goto(f"{server.url}/annotate")
@@ -211,6 +223,7 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
             true_xy, _ = annotate.true_position(key)
             assert np.hypot(*(np.asarray(saved[key].xy) - true_xy)) <= 1.0
             if n + 1 < AUTOSAVE_AT:
+                assert draft_path(project).exists()
                 assert not (project / "error_annotations.csv").exists()
             elif n + 1 == AUTOSAVE_AT:
                 page.get_by_text("Annotations saved to").wait_for()
@@ -266,19 +279,26 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
         annotate.wait_for_sample(last_index)
         again = annotate.shown()
         assert again["index"] == last_index and again["completed"] == N_ANNOTATIONS
-        page.screenshot(path=str(shots / "annotate.png"))
+        take_screenshot(page, shots / "annotate.png", 1100)
 
         # ------------------------------------------------ fit page
         page.goto(f"{server.url}/fit")
         page.get_by_text(re.compile(r"slope = .* intercept = ")).wait_for()
         body = page.locator('[data-testid="stMain"]').inner_text()
         assert "slope" in body and "intercept" in body
+        shown_fit = re.search(r"slope = (-?[\d.]+) · intercept = (-?[\d.]+)", body)
+        assert shown_fit, body
+        assert float(shown_fit[1]) == pytest.approx(fit["slope"], abs=1e-4)
+        assert float(shown_fit[2]) == pytest.approx(fit["intercept"], abs=1e-4)
         page.get_by_role("button", name="Save to config.yml").click()
         page.get_by_text(re.compile(r"^Saved slope")).wait_for()
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
-        page.screenshot(path=str(shots / "fit.png"))
+        take_screenshot(page, shots / "fit.png", 2000)
         estimator = yaml.safe_load((project / "config.yml").read_text())["error_estimator"]
         assert estimator["slope"] == pytest.approx(fit["slope"], abs=1e-9)
+        assert estimator["intercept"] == pytest.approx(fit["intercept"], abs=1e-9)
+        assert not page_errors, page_errors
+    assert "Traceback" not in server.log(), server.log()[-4000:]
 
     print(
         f"\nbrowser e2e: {N_ANNOTATIONS} annotations; click -> 'Completed annotations' round trip "

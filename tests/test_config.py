@@ -563,7 +563,9 @@ def test_load_config_accepts_a_kpms_project_with_placeholder_heading_bodyparts(t
     it only warns about it, and calibration does not need it, so it is not refused."""
     project = tmp_path / "p"
     setup_project(project, bodyparts=["nose", "tail"])
-    text = config_text(project).replace("anterior_bodyparts:\n- nose", "anterior_bodyparts:\n- BODYPART1")
+    text = config_text(project).replace(
+        "anterior_bodyparts:\n- nose", "anterior_bodyparts:\n- BODYPART1"
+    )
     (project / "config.yml").write_text(text)
     assert load_config(project)["anterior_bodyparts"] == ["BODYPART1"]
     save_params(project, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.2})

@@ -1,0 +1,422 @@
+"""Load: five browser sessions annotate at once on one server; nothing is lost, nothing fails.
+
+One ``streamlit run app.py`` serves five Playwright contexts (separate
+browser sessions, like five people) in Debian's Chromium:
+
+* three work on three separate projects and annotate samples 1..20 each;
+* two work on the same project: A annotates samples 1..20, B starts at
+  ``?sample=11`` and annotates 11..30, so samples 11..20 are clicked by both
+  (B first, A about ten clicks later).
+
+The sessions run concurrently (Playwright's async API, one coroutine per
+session, ``asyncio.gather``): each click is answered while the other four
+sessions' clicks are being handled. Each session clicks its own display
+position, so every click redraws the image (the red X moves), and each types
+its own name in the sidebar's "Annotator" box.
+
+Checked: no page ever shows a Streamlit exception or an error box (watched
+continuously by a ``MutationObserver``) and no page raises a JavaScript
+error; the server logs no traceback; each separate project's
+``error_annotations.csv`` holds exactly its session's 20 samples at the
+clicked positions; the shared project holds the union (30), each sample by
+the session that clicked it, the overlapping ones by the later click (its
+``annotated_at`` within that click's round trip); after a reload every page
+shows its project's full count. Prints the wall time and the click round
+trips (click -> red X drawn) under this load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+for folder in (REPO, REPO / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+from kpcal_core import load_annotations  # noqa: E402
+from kpcal_core.annotations import now_utc  # noqa: E402
+from kpcal_core.demo import make_demo_project  # noqa: E402
+from kpcal_core.project import (  # noqa: E402
+    draw_samples,
+    load_project_data,
+    load_working_annotations,
+)
+from kpcal_core.session import frame_cache_dir, load_session, save_session  # noqa: E402
+from kpcal_core.videos import load_sampled_frames  # noqa: E402
+from kpcal_core.views import crop_for_sample  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+N_CLICKS = 20  # per session
+N_SAMPLES = 60  # per project
+SHARED_B_START = 11  # session B's first sample (1-based): overlap 11..20 with A
+FRAME_SHAPE = (360, 480)  # the demo videos' height, width
+TIMEOUT_MS = 60_000
+
+IMAGE_IFRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
+ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
+TARGET = re.compile(
+    r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
+)
+NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
+NEXT_UNANNOTATED = re.compile(r"^Next unannotated")
+
+# Records every Streamlit exception or error box that is ever shown, even for a moment.
+WATCH_ERRORS_JS = """
+(() => {
+  window.kpcalErrors = [];
+  const selector = '%s';
+  const look = () => document.querySelectorAll(selector).forEach((e) => {
+    if (!e.dataset.kpcalSeen) { e.dataset.kpcalSeen = '1'; window.kpcalErrors.push(e.innerText); }
+  });
+  new MutationObserver(look).observe(document, { childList: true, subtree: true });
+})();
+""" % ERROR_SELECTOR.replace("'", "\\'")
+# The live image (loaded, listening to clicks) of the click component, else null.
+IMAGE_JS = """
+() => {
+  const frames = document.querySelectorAll('%s');
+  if (frames.length !== 1) return null;
+  const frame = frames[0];
+  const img = frame.contentDocument && frame.contentDocument.getElementById('image');
+  if (!img || !img.complete || img.naturalWidth !== 640 || img.width !== 640) return null;
+  if (typeof img.onclick !== 'function') return null;
+  return { frame, src: img.src };
+}
+""" % IMAGE_IFRAME.replace("'", "\\'")
+# A new sample's image: another iframe than the last one seen on this page.
+NEW_SAMPLE_JS = """
+(i) => {
+  const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .some((e) => e.innerText.startsWith(`Sample ${i} of `));
+  const live = (%s)();
+  if (!shown || !live || live.frame === window.kpcalFrame) return null;
+  window.kpcalFrame = live.frame;
+  return live.src;
+}
+""" % IMAGE_JS.strip()
+# The same sample's image redrawn (a new mark), with at least / exactly ``n`` completed.
+REDRAWN_JS = """
+([previousSrc, n, exact]) => {
+  const live = (%s)();
+  if (!live || live.frame !== window.kpcalFrame || live.src === previousSrc) return null;
+  const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+    .map((e) => /Completed annotations = (\\d+)/.exec(e.innerText)).find((m) => m);
+  if (!count || (exact ? Number(count[1]) !== n : Number(count[1]) < n)) return null;
+  return live.src;
+}
+""" % IMAGE_JS.strip()
+COMPLETED_JS = """
+(n) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(
+  (e) => { const m = /Completed annotations = (\\d+)/.exec(e.innerText); return m && m[1] === String(n); })
+"""
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.dataset.testScriptState === 'notRunning';
+}"""
+
+
+@dataclass
+class Click:
+    index: int  # 1-based sample number shown
+    key: tuple[str, int, str]
+    display_xy: tuple[int, int]
+    started: str  # UTC ISO, just before the click
+    answered: str  # UTC ISO, once the mark was drawn
+    round_trip: float  # seconds
+
+
+@dataclass
+class Plan:
+    """What one browser session does."""
+
+    name: str  # annotator name, typed in the sidebar
+    project: Path
+    start: int  # first sample (1-based)
+    navigation: str  # "next", "unannotated" or "alternate"
+    display_xy: tuple[int, int]  # where this session clicks in the 640 x 640 image
+    shared: bool = False
+    clicks: list[Click] = field(default_factory=list)
+    navigation_times: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def prepare_project(folder: Path, seed: int) -> list:
+    """A demo project with samples drawn and their frames decoded (as the setup page does)."""
+    make_demo_project(folder, n_frames=80, seed=seed)
+    data = load_project_data(folder)
+    session = load_session(folder)
+    session.sample_keys = draw_samples(
+        data,
+        [],
+        use_bodyparts=data.bodyparts,
+        num_bins=10,
+        num_samples=N_SAMPLES,
+        conf_pseudocount=1e-3,
+        seed=seed,
+    )
+    save_session(folder, session)
+    load_sampled_frames(
+        session.sample_keys,
+        folder / "videos",
+        data.video_frame_indexes,
+        cache_dir=frame_cache_dir(folder),
+        video_paths={k: v for k, v in data.video_paths.items() if v},
+    )
+    return list(session.sample_keys)
+
+
+def clicked_position(project_data, key, display_xy) -> tuple[float, float]:
+    """Video position of a click at ``display_xy`` in the image of sample ``key``."""
+    recording, frame, bodypart = key
+    keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
+    k = project_data.bodyparts.index(bodypart)
+    view = crop_for_sample(FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    return view.to_frame(*display_xy)
+
+
+@contextlib.asynccontextmanager
+async def async_chromium():
+    """A Playwright ``Browser`` (async API) on Debian's Chromium, as ``browser.chromium``."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def shown(page) -> dict:
+    """The sample number, key and completed count the page shows."""
+    caption = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text=re.compile(r"^Sample \d+ of \d+")
+    )
+    target = page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text="Target bodypart ="
+    )
+    caption_text, target_text = await caption.first.inner_text(), await target.first.inner_text()
+    c, t = CAPTION.search(caption_text), TARGET.search(target_text)
+    assert c and t, (caption_text, target_text)
+    return {
+        "index": int(c[1]),
+        "n": int(c[2]),
+        "key": (c[3], int(c[4]), t[1]),
+        "completed": int(t[2]),
+    }
+
+
+async def page_errors(page) -> list[str]:
+    seen = await page.evaluate("() => window.kpcalErrors || []")
+    now = await page.locator(ERROR_SELECTOR).all_inner_texts()
+    return list(seen) + [e for e in now if e not in seen]
+
+
+async def run_session(browser, base_url: str, plan: Plan, samples: list) -> tuple:
+    """Open the annotate page of ``plan.project`` and make ``N_CLICKS`` annotations."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1200})
+    context.set_default_timeout(TIMEOUT_MS)
+    await context.add_init_script(WATCH_ERRORS_JS)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: plan.errors.append(f"pageerror: {error}"))
+    query = {"project": str(plan.project)}
+    if plan.start != 1:
+        query["sample"] = str(plan.start)
+    await page.goto(f"{base_url}/annotate?{urlencode(query)}")
+    src = await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.start, timeout=120_000)
+    src = await src.json_value()
+
+    # The annotator's name: committed with Enter (a full rerun), recorded with every click.
+    box = page.get_by_label("Annotator")
+    await box.fill(plan.name)
+    await box.press("Enter")
+    with contextlib.suppress(Exception):  # the rerun may be over before we look
+        await page.wait_for_function(f"() => !({IDLE_JS})()", timeout=2_000, polling=20)
+    await page.wait_for_function(IDLE_JS)
+    # The image as it is now (in case the rerun drew a new iframe).
+    await page.wait_for_function(f"() => ({IMAGE_JS})()")
+    src = await page.evaluate(
+        f"() => {{ const live = ({IMAGE_JS})(); window.kpcalFrame = live.frame; return live.src; }}"
+    )
+
+    image = page.frame_locator(IMAGE_IFRAME).locator("#image")
+    for n in range(N_CLICKS):
+        view = await shown(page)
+        assert view["index"] == plan.start + n and view["n"] == len(samples), (plan.name, view)
+        assert view["key"] == samples[view["index"] - 1], (plan.name, view)
+        if not plan.shared:
+            assert view["completed"] == n, (plan.name, view)
+
+        started, t0 = now_utc(), time.monotonic()
+        x, y = plan.display_xy
+        await image.click(position={"x": x, "y": y})
+        # Separate projects count exactly; the shared one at least what this session made.
+        handle = await page.wait_for_function(
+            REDRAWN_JS, arg=[src, n + 1, not plan.shared], polling="raf"
+        )
+        t1, answered = time.monotonic(), now_utc()
+        src = await handle.json_value()
+        plan.clicks.append(
+            Click(view["index"], view["key"], plan.display_xy, started, answered, t1 - t0)
+        )
+        if n + 1 == N_CLICKS:
+            break
+
+        use_unannotated = plan.navigation == "unannotated" or (
+            plan.navigation == "alternate" and n % 2 == 0
+        )
+        t0 = time.monotonic()
+        await page.get_by_role("button", name=NEXT_UNANNOTATED if use_unannotated else NEXT).click()
+        handle = await page.wait_for_function(NEW_SAMPLE_JS, arg=view["index"] + 1, polling="raf")
+        plan.navigation_times.append(time.monotonic() - t0)
+        src = await handle.json_value()
+        plan.errors += await page_errors(page)
+    plan.errors += await page_errors(page)
+    return context, page
+
+
+async def reload_and_count(page, expected: int, plan: Plan) -> None:
+    """Reload: the page opens on the last sample with the project's full count."""
+    await page.reload()
+    await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.clicks[-1].index)
+    await page.wait_for_function(COMPLETED_JS, arg=expected)
+    view = await shown(page)
+    assert view["completed"] == expected, (plan.name, view)
+    plan.errors += await page_errors(page)
+
+
+async def run_all(base_url: str, plans: list[Plan], samples: dict, expected: dict) -> None:
+    async with async_chromium() as browser:
+        opened = await asyncio.gather(
+            *(run_session(browser, base_url, plan, samples[plan.project]) for plan in plans)
+        )
+        await asyncio.gather(
+            *(
+                reload_and_count(page, expected[plan.project], plan)
+                for plan, (_, page) in zip(plans, opened)
+            )
+        )
+        for context, _ in opened:
+            await context.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def test_five_sessions_annotate_at_once(tmp_path, monkeypatch):
+    started = time.monotonic()
+    monkeypatch.delenv("KPCAL_PROJECT", raising=False)
+    projects = [tmp_path / f"project{i}" for i in range(1, 5)]
+    samples = {p: prepare_project(p, seed=i) for i, p in enumerate(projects, 1)}
+    for keys in samples.values():
+        assert len(keys) >= SHARED_B_START - 1 + N_CLICKS and len(set(keys)) == len(keys)
+    separate, shared = projects[:3], projects[3]
+    plans = [
+        Plan("solo1", separate[0], 1, "unannotated", (300, 320)),
+        Plan("solo2", separate[1], 1, "next", (320, 300)),
+        Plan("solo3", separate[2], 1, "alternate", (330, 330)),
+        Plan("shared_a", shared, 1, "next", (300, 310), shared=True),
+        Plan("shared_b", shared, SHARED_B_START, "next", (340, 330), shared=True),
+    ]
+    a, b = plans[3], plans[4]
+    overlap = set(range(SHARED_B_START, N_CLICKS + 1))
+    union_size = 2 * N_CLICKS - len(overlap)
+    expected = {**{p: N_CLICKS for p in separate}, shared: union_size}
+    env = {"KPCAL_DEMO_DIR": str(tmp_path / "demo"), "KPCAL_STATE_DIR": str(tmp_path / "state")}
+    prepared = time.monotonic()
+
+    with streamlit_server(env, tmp_path / "streamlit.log") as server:
+        asyncio.run(run_all(server.url, plans, samples, expected))
+        log = server.log()
+    browsing = time.monotonic() - prepared
+
+    # ------------------------------------------------ no error anywhere
+    for plan in plans:
+        assert not plan.errors, (plan.name, plan.errors)
+        assert len(plan.clicks) == N_CLICKS
+    assert "Traceback" not in log, log[-4000:]
+    assert not (tmp_path / "demo").exists()  # every session stayed on its own project
+
+    # ------------------------------------------------ separate projects: exactly their clicks
+    for plan in plans[:3]:
+        data = load_project_data(plan.project)
+        saved = load_annotations(plan.project)
+        records = load_working_annotations(plan.project)
+        clicked = {c.key: c for c in plan.clicks}
+        assert [c.index for c in plan.clicks] == list(range(1, N_CLICKS + 1))
+        assert len(saved) == N_CLICKS and set(saved) == set(clicked), plan.name
+        assert set(records) == set(clicked), plan.name
+        for key, click in clicked.items():
+            assert records[key].annotator == plan.name
+            assert click.started <= records[key].annotated_at <= click.answered
+            assert np.allclose(saved[key], clicked_position(data, key, click.display_xy)), key
+
+    # ------------------------------------------------ shared project: the union, later click wins
+    data = load_project_data(shared)
+    saved = load_annotations(shared)
+    records = load_working_annotations(shared)
+    by_a = {c.key: c for c in a.clicks}
+    by_b = {c.key: c for c in b.clicks}
+    assert [c.index for c in a.clicks] == list(range(1, N_CLICKS + 1))
+    assert [c.index for c in b.clicks] == list(range(SHARED_B_START, SHARED_B_START + N_CLICKS))
+    both = set(by_a) & set(by_b)
+    assert {by_a[k].index for k in both} == overlap
+    assert len(saved) == union_size and set(saved) == set(by_a) | set(by_b)
+    assert set(records) == set(saved) and all(r.has_position for r in records.values())
+    a_won = 0
+    for key in saved:
+        clicks = [(plan, c[key]) for plan, c in ((a, by_a), (b, by_b)) if key in c]
+        # The later click: both clicks' round trips are disjoint, so their order is known.
+        clicks.sort(key=lambda pc: pc[1].started)
+        if len(clicks) == 2:
+            assert clicks[0][1].answered < clicks[1][1].started, (key, clicks)
+        winner, click = clicks[-1]
+        record = records[key]
+        assert record.annotator == winner.name, (key, record, [p.name for p, _ in clicks])
+        assert click.started <= record.annotated_at <= click.answered, (key, record, click)
+        assert np.allclose(saved[key], clicked_position(data, key, click.display_xy)), key
+        a_won += len(clicks) == 2 and winner is a
+
+    # ------------------------------------------------ figures
+    round_trips = [c.round_trip for plan in plans for c in plan.clicks]
+    navigations = [t for plan in plans for t in plan.navigation_times]
+    total = time.monotonic() - started
+    print(
+        f"\nbrowser load: {len(plans)} sessions, {len(round_trips)} clicks "
+        f"({len(both)} samples clicked by both shared sessions, later click kept: "
+        f"A {a_won}, B {len(both) - a_won}); click -> mark round trip median "
+        f"{1000 * statistics.median(round_trips):.0f} ms, p95 "
+        f"{1000 * percentile(round_trips, 0.95):.0f} ms, max {1000 * max(round_trips):.0f} ms; "
+        f"next-sample median {1000 * statistics.median(navigations):.0f} ms, p95 "
+        f"{1000 * percentile(navigations, 0.95):.0f} ms; per session median click "
+        + ", ".join(
+            f"{p.name} {1000 * statistics.median(c.round_trip for c in p.clicks):.0f}"
+            for p in plans
+        )
+        + f" ms; browsing {browsing:.1f} s, total {total:.1f} s"
+    )
+    assert total < 180, f"the load test took {total:.0f} s (budget 180 s)"
