@@ -10,7 +10,7 @@ Every measurement runs in a fresh interpreter that builds the same seeded
 input; see ``bench/common.py`` for how peak memory is measured.
 
     python bench/bench_sampling.py            # 1e7 and 1e8 confidences (~1-2 min)
-    python bench/bench_sampling.py --quick    # 1e6 and 1e7, smoke run (< 30 s)
+    python bench/bench_sampling.py --quick    # 1e6 and 5e6, smoke run (< 30 s)
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     if args.quick:
-        small, large = (5, 20_000, 10), (10, 100_000, 10)
+        small, large = (5, 20_000, 10), (5, 100_000, 10)
     else:
         small, large = (20, 50_000, 10), (100, 100_000, 10)
 

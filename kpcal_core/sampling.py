@@ -50,12 +50,15 @@ def confidence_bin_edges(
     columns = [list(bodyparts).index(b) for b in use_bodyparts]
     low, high = np.inf, -np.inf
     for conf in confidences.values():
-        for k in columns:
-            column = np.asarray(conf)[:, k]
-            if column.size == 0 or np.isnan(np.fmax.reduce(column)):
-                continue  # every value NaN
-            low = min(low, float(np.fmin.reduce(column)))
-            high = max(high, float(np.fmax.reduce(column)))
+        conf = np.asarray(conf)
+        if conf.size == 0:
+            continue
+        lows, highs = _column_extremes(conf)
+        lows, highs = lows[columns], highs[columns]
+        if np.isnan(np.fmax.reduce(highs)):
+            continue  # every value NaN
+        low = min(low, float(np.fmin.reduce(lows)))
+        high = max(high, float(np.fmax.reduce(highs)))
     if not np.isfinite(low):
         raise KpcalError(f"no confidence of the used bodyparts {list(use_bodyparts)} is a number")
     low, high = low + conf_pseudocount, high + conf_pseudocount
@@ -65,6 +68,24 @@ def confidence_bin_edges(
             "conf_pseudocount must be > 0 when confidences contain 0"
         )
     return np.logspace(np.log10(low), np.log10(high), num_bins + 1)
+
+
+def _column_extremes(conf: np.ndarray, rows: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-ignoring per-column min and max of a (T, K) array in one contiguous pass.
+
+    Rows are grouped ``rows`` at a time into (T // rows, rows * K) so the reduction's
+    inner loop runs over rows * K contiguous values instead of K.
+    """
+    n_frames, n_keypoints = conf.shape
+    head = (n_frames // rows) * rows
+    mins, maxs = [conf[head:]], [conf[head:]]
+    if head:
+        block = conf[:head].reshape(-1, rows * n_keypoints)
+        mins.append(np.fmin.reduce(block, axis=0).reshape(rows, n_keypoints))
+        maxs.append(np.fmax.reduce(block, axis=0).reshape(rows, n_keypoints))
+    return np.fmin.reduce(np.concatenate(mins), axis=0), np.fmax.reduce(
+        np.concatenate(maxs), axis=0
+    )
 
 
 def _chunk_bins(
@@ -79,11 +100,20 @@ def _chunk_bins(
     """Bin number of each keypoint in ``conf`` (``(t, K)``); ``invalid`` where not a candidate."""
     values = conf.astype(np.float64, copy=True)
     values += conf_pseudocount
+    # bin = number of inner edges <= value: a few vectorised compares beat
+    # searchsorted's per-element binary search ~7x for small num_bins.
     num_bins = len(edges) - 1
-    bins = np.searchsorted(edges, values, side="right")
-    bins -= 1
-    np.clip(bins, 0, num_bins - 1, out=bins)
-    out = bins.astype(dtype)
+    if num_bins <= 32:
+        out = np.zeros(values.shape, dtype=dtype)
+        above = np.empty(values.shape, dtype=bool)
+        for edge in edges[1:-1]:
+            np.greater_equal(values, edge, out=above)
+            out += above
+    else:
+        bins = np.searchsorted(edges, values, side="right")
+        bins -= 1
+        np.clip(bins, 0, num_bins - 1, out=bins)
+        out = bins.astype(dtype)
     bad = np.isnan(values)
     bad |= ~used[None, :]
     if coords is not None:
@@ -181,7 +211,7 @@ def sample_error_frames(
     edges = confidence_bin_edges(confidences, bodyparts, use_bodyparts, num_bins, conf_pseudocount)
     used = np.isin(np.array(bodyparts), np.array(use_bodyparts))
     dtype = np.dtype(np.uint8 if num_bins < 255 else np.uint32)
-    invalid = np.iinfo(dtype).max
+    invalid = num_bins  # any value >= num_bins; keeps bincount short
 
     # Pass 1: bin of every keypoint (1 byte each) and candidate counts per chunk.
     names = list(confidences)
@@ -205,7 +235,11 @@ def sample_error_frames(
                 dtype,
             )
             bins[start:stop] = block
-            counts = np.bincount(block.ravel(), minlength=invalid + 1)[:num_bins]
+            counts = (
+                np.array([np.count_nonzero(block == k) for k in range(num_bins)])
+                if num_bins <= 32
+                else np.bincount(block.ravel(), minlength=num_bins + 1)[:num_bins]
+            )
             chunk_counts.append((r, start, stop, counts))
         binned.append(bins)
 

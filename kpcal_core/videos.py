@@ -205,13 +205,16 @@ def read_frames_sequentially(path: str | os.PathLike, frame_indexes: Iterable[in
         capture.release()
 
 
-def read_frames(path: str | os.PathLike, frame_indexes: Iterable[int], seek_gap: int = SEEK_GAP):
+def read_frames(
+    path: str | os.PathLike, frame_indexes: Iterable[int], seek_gap: int | None = None
+):
     """Yield ``(index, RGB uint8 (H, W, 3) frame)`` for the given video frame indexes.
 
     Indexes are visited in sorted order (duplicates once). Near frames are
     reached by stepping, far ones by seeking; a seek whose landing the reader
     cannot confirm makes the rest of this video read sequentially.
     """
+    seek_gap = SEEK_GAP if seek_gap is None else int(seek_gap)
     wanted = sorted(set(int(i) for i in frame_indexes))
     if not wanted:
         return

@@ -394,3 +394,13 @@ def test_bad_input_raises_kpcal_error(args, kwargs, needle):
         sample_error_frames(*args, **kwargs)
     assert isinstance(info.value, ValueError)
     assert needle in str(info.value)
+
+
+def test_many_bins_do_not_need_a_huge_count_array():
+    """num_bins >= 255 switches the bin array to uint32; counting must stay O(num_bins)."""
+    rng = np.random.default_rng(0)
+    confidences = {"r": rng.random((100, 3))}
+    samples = sample_error_frames(
+        confidences, ["a", "b", "c"], ["a", "b", "c"], num_bins=300, num_samples=50, seed=0
+    )
+    assert len(samples) == 50 and len(set(samples)) == 50
