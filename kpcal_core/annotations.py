@@ -118,6 +118,8 @@ def _check_key(key) -> SampleKey:
         raise KpcalError(f"sample key {key!r}: frame must be a whole number")
     if whole < 0:
         raise KpcalError(f"sample key {key!r}: frame must not be negative")
+    if str(recording) == "" or str(bodypart) == "":  # the reader refuses them: never write them
+        raise KpcalError(f"sample key {key!r}: empty recording name or bodypart")
     return (str(recording), whole, str(bodypart))
 
 
@@ -217,6 +219,14 @@ def parse_annotations(
         rows = list(csv.reader(io.StringIO(body, newline="")))
     except csv.Error as error:
         raise KpcalError(f"{source}: not a readable CSV file ({error})") from None
+    if body.count('"') % 2:  # a quoted field may be open at the end: a truncated file
+        try:
+            list(csv.reader(io.StringIO(body, newline=""), strict=True))
+        except csv.Error as error:
+            if "unexpected end of data" in str(error):
+                raise KpcalError(
+                    f"{source}: the file ends inside a quoted field: it looks truncated"
+                ) from None
     header = [h.strip() for h in rows[0]]
     if tuple(header[: len(COLUMNS)]) == COLUMNS:
         frame_col, has_video = "coordinate_index", True
@@ -231,6 +241,9 @@ def parse_annotations(
     line_of_row = (
         skipped + 2
     )  # 1-based line number of the first data row (approximate with quoted newlines)
+    # Every writer ends each row with a line break: a last row without one and with
+    # missing fields is a truncated file (its last value may be cut short), not data.
+    unterminated = len(rows) - 2 if not body.endswith(("\n", "\r")) else -1
     for n, row in enumerate(rows[1:]):
         where = f"{source}, data row {n + 1} (near line {line_of_row + n})"
         if not row or all(not cell.strip() for cell in row):
@@ -238,6 +251,11 @@ def parse_annotations(
         required = len(COLUMNS) if has_video else len(OLD_COLUMNS)
         if len(row) < required or len(row) > len(header):
             raise KpcalError(f"{where}: {len(row)} fields, expected {len(header)}")
+        if n == unterminated and len(row) < len(header):
+            raise KpcalError(
+                f"{where}: {len(row)} fields, expected {len(header)}, and the file ends "
+                "without a line break: it looks truncated"
+            )
         cells = dict(zip(header, row))
         recording, bodypart = cells["key"], cells["bodypart"]
         if recording == "" or bodypart == "":
@@ -292,8 +310,9 @@ def load_annotation_records(project_dir: str | os.PathLike) -> dict[SampleKey, A
     if not path.exists():
         return {}
     try:
-        # newline="": keep "\r" inside quoted recording names (no newline translation)
-        with open(path, encoding="utf-8", newline="") as handle:
+        # newline="": keep "\r" inside quoted recording names (no newline translation);
+        # utf-8-sig: a byte order mark (Excel, Notepad) is skipped, as pandas does
+        with open(path, encoding="utf-8-sig", newline="") as handle:
             text = handle.read()
     except UnicodeDecodeError as error:
         raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None

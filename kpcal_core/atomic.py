@@ -10,8 +10,10 @@ a power cut.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
 
 # Read once at import: os.umask() sets the mask while reading it, which is not
@@ -73,4 +75,23 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = 
             pass
         raise
     _fsync_dir(path.parent)
+    _remove_stale_temporaries(path)
     return path
+
+
+#: A temporary file this old was left by a writer that died (a write takes milliseconds).
+STALE_TEMPORARY_SECONDS = 600
+
+
+def _remove_stale_temporaries(path: Path) -> int:
+    """Delete temporary files of ``path`` left by killed writers; return how many."""
+    now = time.time()
+    removed = 0
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                leftover.unlink()
+                removed += 1
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove
+    return removed

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from .atomic import atomic_write
 from .errors import KpcalError
@@ -248,7 +249,7 @@ def load_config(project_dir: str | os.PathLike, check_if_valid: bool = True) -> 
     text = _read_text(path)
     try:
         config = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, RecursionError) as error:  # RecursionError: nested too deeply
         raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if check_if_valid:
         _check_config(config, path)
@@ -344,8 +345,23 @@ def _round_trip_yaml() -> YAML:
     return rt
 
 
+_PYYAML_RESOLVER = yaml.resolver.Resolver()
+
+
 def _plain(value: Any) -> Any:
-    """numpy scalars, numpy arrays and tuples to plain YAML-able Python values."""
+    """numpy scalars, numpy arrays and tuples to plain YAML-able Python values.
+
+    A string that PyYAML (YAML 1.1, keypoint-MoSeq's reader) would read as
+    another type (``yes``, ``no``, ``on``, ``off``...) is marked to be written
+    quoted: ruamel.yaml follows YAML 1.2 and would write it bare. One holding
+    a YAML 1.1 line break (NEL, U+2028, U+2029) is double-quoted, where they
+    are escaped (PyYAML folds a raw one into a space).
+    """
+    if isinstance(value, str):
+        if any(c in value for c in "\x85\u2028\u2029"):  # line breaks to PyYAML: escape them
+            return DoubleQuotedScalarString(value)
+        tag = _PYYAML_RESOLVER.resolve(yaml.nodes.ScalarNode, value, (True, False))
+        return SingleQuotedScalarString(value) if tag != "tag:yaml.org,2002:str" else value
     if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:  # numpy array
         return _plain(value.tolist())
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
@@ -358,7 +374,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {_plain(k): _plain(v) for k, v in value.items()}
     return value
 
 
@@ -379,7 +395,7 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
         yaml.safe_load(text)  # the reader keypoint-MoSeq uses must accept it too
         rt = _round_trip_yaml()
         document = rt.load(text)
-    except (yaml.YAMLError, RuamelYAMLError) as error:
+    except (yaml.YAMLError, RuamelYAMLError, RecursionError) as error:
         raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(document, dict):
         raise KpcalError(f"{path}: expected a YAML mapping of settings")
@@ -402,15 +418,16 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
     buffer = io.StringIO()
     try:
         rt.dump(document, buffer)
-    except RuamelYAMLError as error:
+        new_text = buffer.getvalue()
+        # ruamel drops blank lines before the first comment (keypoint-MoSeq's file starts with two)
+        lead = text[: len(text) - len(text.lstrip("\n"))]
+        new_text = lead + new_text.lstrip("\n")
+        # ruamel can emit text PyYAML cannot read (e.g. some nested empty keys): check it here
+        checked = yaml.safe_load(new_text)
+    except (RuamelYAMLError, yaml.YAMLError, RecursionError) as error:
         raise KpcalError(
             f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
         ) from None
-    new_text = buffer.getvalue()
-    # ruamel drops blank lines before the first comment (keypoint-MoSeq's file starts with two)
-    lead = text[: len(text) - len(text.lstrip("\n"))]
-    new_text = lead + new_text.lstrip("\n")
-    checked = yaml.safe_load(new_text)
     _check_config(checked, path)
     atomic_write(path, new_text)
     return checked

@@ -8,6 +8,7 @@ laptop.
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def resolve_user_path(
     """Resolve a typed path (relative to ``base`` when relative) and check it is allowed.
 
     Glob characters are allowed in the last parts; the check applies to the
-    part before the first wildcard.
+    part before the first wildcard, and, with a data root, to what the
+    pattern matches now (no ``..`` after a wildcard, no link leading out).
     """
     raw = os.path.expanduser(str(text).strip())
     if not raw:
@@ -45,4 +47,20 @@ def resolve_user_path(
         raise KpcalError(
             f"the {what} {str(text)!r} is outside the data folder this server allows ({root})"
         )
+    if root is not None and fixed < len(parts):
+        # The wildcard part is not resolved above: refuse "..", and matches that are links
+        # leading out of the root (checked now; a link made later is not seen).
+        if ".." in parts[fixed:]:
+            raise KpcalError(
+                f"the {what} {str(text)!r} has '..' after a wildcard, which could lead outside "
+                f"the data folder this server allows ({root})"
+            )
+        pattern = os.path.join(glob.escape(str(checked)), *parts[fixed:])
+        for match in glob.iglob(pattern, recursive=True):
+            real = Path(match).resolve()
+            if real != root and root not in real.parents:
+                raise KpcalError(
+                    f"the {what} {str(text)!r} matches {match!r}, which leads to {str(real)!r}, "
+                    f"outside the data folder this server allows ({root})"
+                )
     return resolved

@@ -200,7 +200,7 @@ def project_lock(project_dir: str | os.PathLike, timeout: float = 60.0) -> FileL
 
 def _read_text(path: Path) -> str:
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(path, encoding="utf-8-sig", newline="") as handle:  # as load_annotation_records
             return handle.read()
     except UnicodeDecodeError as error:
         raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None

@@ -78,6 +78,8 @@ class CalibrationSession:
             raise KpcalError(
                 f"{source}: not valid JSON ({error.msg}, line {error.lineno})"
             ) from None
+        except RecursionError:
+            raise KpcalError(f"{source}: not valid JSON (nested too deeply)") from None
         if not isinstance(data, dict):
             raise KpcalError(f"{source}: expected a JSON object")
         known = {f for f in cls.__dataclass_fields__}
@@ -89,9 +91,32 @@ class CalibrationSession:
             session = cls(**values)
             session.num_bins, session.num_samples = int(session.num_bins), int(session.num_samples)
             session.conf_pseudocount = float(session.conf_pseudocount)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:  # OverflowError: int(Infinity)
             raise KpcalError(f"{source}: a setting has the wrong type ({error})") from None
+        for name, types in _FIELD_TYPES.items():
+            value = getattr(session, name)
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise KpcalError(
+                    f"{source}: {name} must be {' or '.join(t.__name__ for t in types)}, "
+                    f"got {value!r}"
+                )
+        if not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in session.video_paths.items()
+        ):
+            raise KpcalError(f"{source}: video_paths must map recording names to paths")
         return session
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "keypoints_path": (str, type(None)),
+    "keypoints_format": (str, type(None)),
+    "video_dir": (str,),
+    "video_extension": (str, type(None)),
+    "recording_name_suffix": (str,),
+    "seed": (int, type(None)),
+    "video_paths": (dict,),
+    "updated_at": (str,),
+}
 
 
 def session_dir(project_dir: str | os.PathLike) -> Path:

@@ -205,9 +205,7 @@ def read_frames_sequentially(path: str | os.PathLike, frame_indexes: Iterable[in
         capture.release()
 
 
-def read_frames(
-    path: str | os.PathLike, frame_indexes: Iterable[int], seek_gap: int | None = None
-):
+def read_frames(path: str | os.PathLike, frame_indexes: Iterable[int], seek_gap: int | None = None):
     """Yield ``(index, RGB uint8 (H, W, 3) frame)`` for the given video frame indexes.
 
     Indexes are visited in sorted order (duplicates once). Near frames are

@@ -140,12 +140,31 @@ def ensure_app_navigation() -> None:
     older folder-based navigation, which runs a page script directly when the
     first request after a server start asks for its URL. Switching that mode
     off and rerunning hands the request to ``app.py`` (same URL, same page).
+
+    The mode is a server-wide flag read when a run starts, so when several
+    sessions start at once, one may run its page in the old mode after
+    another session already switched it off: the test is whether this run
+    came from the folder-based navigation, not the flag.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory or _run_by_folder_navigation():
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def _run_by_folder_navigation() -> bool:
+    """True when this page was started by Streamlit's folder-based navigation, not ``app.py``."""
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_mpa_v1" and "streamlit" in code.co_filename:
+            return True
+        if code.co_filename.endswith("app.py") and Path(code.co_filename).resolve() == app:
+            return False
+        frame = frame.f_back
+    return False
 
 
 if __name__ == "__main__":  # opened as a page by the folder-based navigation

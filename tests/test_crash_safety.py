@@ -72,7 +72,7 @@ HELPER = Path(__file__).with_name("helpers_save_loop.py")
 FORK_TRIALS = 120
 EARLY_TRIALS = 5  # killed within 20 ms, so that some kills land before the first export
 FRESH_TRIALS = 3
-MAX_DELAY = 0.3  # seconds after the loop started
+MAX_DELAY = 0.3  # seconds after the loop started (or after 0-3 saves finished)
 SEED = 20241124
 TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[^.]+\.tmp$")  # what atomic_write's mkstemp names
 
@@ -240,9 +240,15 @@ def test_sigkill_forked_save_loops(checker):
             first = reader.next()
             assert first.startswith("loop "), first
             pid = int(first.split()[1])
+            saved = []
+            # Let 0-3 saves finish first (so the trials make progress however loaded the
+            # machine is), then kill after a random delay.
+            for _ in range(0 if trial < EARLY_TRIALS else rng.randrange(4)):
+                line = reader.next()
+                assert line.startswith("saved"), f"the child stopped before it was killed: {line}"
+                saved.append(parse_saved(line))
             time.sleep(rng.uniform(0.0, 0.02 if trial < EARLY_TRIALS else MAX_DELAY))
             os.kill(pid, signal.SIGKILL)
-            saved = []
             while True:
                 line = reader.next()
                 if line.startswith("dead"):
@@ -293,6 +299,7 @@ def test_sigkill_fresh_processes(checker):
     rng = random.Random(SEED)
     started = time.monotonic()
     for trial in range(FRESH_TRIALS):
+        before = set(temp_files(checker.project))
         start = checker.next_counter()
         errors = open(checker.project.parent / f"fresh-{trial}.stderr", "w+")
         proc = subprocess.Popen(
@@ -322,6 +329,8 @@ def test_sigkill_fresh_processes(checker):
                 proc.kill()
                 proc.wait()
             errors.close()
+        if set(temp_files(checker.project)) - before:
+            checker.kills_inside_atomic_write += 1
         lines = []
         while not reader.lines.empty():
             line = reader.lines.get()
@@ -332,13 +341,17 @@ def test_sigkill_fresh_processes(checker):
         print(f"\nfresh process: start-up + imports + project load {startup:.2f} s")
     print(
         f"fresh-process trials: {FRESH_TRIALS} killed and survived in "
-        f"{time.monotonic() - started:.1f} s; SIGKILL trials survived in all: {checker.trials}"
+        f"{time.monotonic() - started:.1f} s; SIGKILL trials survived in all: {checker.trials}; "
+        f"kills inside atomic_write: {checker.kills_inside_atomic_write}; "
+        f"leftover temp files: {len(temp_files(checker.project))}"
     )
 
 
 def test_leftover_temp_files_are_never_read(checker):
     """Temp files left by a kill (real ones from the trials, plus planted ones) are ignored."""
     project = checker.project
+    leftovers = temp_files(project)
+    assert all(TEMP_NAME.match(p.name) for p in leftovers)
     before = load_working_annotations(project)
     csv_before = load_annotation_records(project)
     config_before = load_config(project)
@@ -370,8 +383,11 @@ def test_leftover_temp_files_are_never_read(checker):
     result = save_work(data, {})
     assert result.records == before
     assert all(p.exists() for p in planted), "a save must not touch other files"
-    print(f"\nleftover temp files after the trials (plus {len(planted)} planted): ", end="")
-    print(len(temp_files(project)))
+    assert len(temp_files(project)) == len(leftovers) + len(planted)
+    print(
+        f"\nleftover temp files from the kills: {len(leftovers)} (never read, never cleaned "
+        f"up by the engine); {len(planted)} planted ones ignored too"
+    )
 
 
 def test_every_project_write_goes_through_atomic_write(tmp_path):
@@ -455,3 +471,22 @@ def test_failed_write_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):
     with pytest.raises(KpcalError):  # checked before anything is written
         save_annotations(tmp_path, {("rec", -1, "nose"): (3.0, 4.0)}, None)
     assert annotations_path(tmp_path).read_bytes() == old
+
+
+def test_temporaries_left_by_a_killed_writer_are_removed_once_stale(tmp_path):
+    import os
+    import time
+
+    from kpcal_core.atomic import STALE_TEMPORARY_SECONDS, atomic_write
+
+    target = tmp_path / "error_annotations.csv"
+    stale = tmp_path / ".error_annotations.csv.abc123.tmp"
+    fresh = tmp_path / ".error_annotations.csv.def456.tmp"  # another writer, in flight
+    for leftover in (stale, fresh):
+        leftover.write_text("partial")
+    old = time.time() - STALE_TEMPORARY_SECONDS - 5
+    os.utime(stale, (old, old))
+    atomic_write(target, "new")
+    assert target.read_text() == "new"
+    assert not stale.exists()
+    assert fresh.exists()

@@ -239,6 +239,25 @@ def test_truncated_annotation_file_never_gives_altered_values(records, data):
         assert_same_records({key: ann}, {key: records[key]})
 
 
+def test_every_cut_of_a_tricky_file():
+    """Exhaustive over cut positions: quoted names with line breaks, a not-visible row."""
+    records = {
+        ("rec,1", 0, 'say "hi"'): Annotation(123.456, 789.25, "Zoë\nB", "2024-05-01T12:00:00Z"),
+        ("r\r2", 7, "nose"): Annotation(math.nan, math.nan, "a,b", "t2", NOT_VISIBLE),
+        ("plain", 3, "tail"): Annotation(-0.0, 1e300, "", ""),
+    }
+    text = valid_csv_text(records)
+    for cut in range(len(text) + 1):
+        try:
+            got = parse_annotations(text[:cut], "CUT.csv")
+        except KpcalError as error:
+            assert str(error).startswith("CUT.csv")
+            continue
+        for key, ann in got.items():
+            assert key in records, (cut, key)
+            assert_same_records({key: ann}, {key: records[key]})
+
+
 @pytest.mark.parametrize(
     "cell, value, needle",
     [
@@ -290,11 +309,14 @@ def test_wrong_columns_are_refused(tmp_path, header):
     assert_names(info.value, str(annotations_path(tmp_path)))
 
 
-def test_extra_and_missing_fields_in_a_row_are_refused(tmp_path):
+def test_extra_and_missing_fields_in_a_row_are_refused():
     text = valid_csv_text({("rec", 1, "nose"): (1.0, 2.0)})
-    for broken in (text.rstrip("\n") + ",extra\n", text.replace(",1.0,2.0,", ",1.0,", 1)):
-        with pytest.raises(KpcalError, match="fields"):
-            parse_annotations(broken, "F.csv")
+    with pytest.raises(KpcalError, match="10 fields, expected 9"):  # one too many
+        parse_annotations(text.rstrip("\n") + ",extra\n", "F.csv")
+    with pytest.raises(KpcalError, match="5 fields"):  # fewer than keypoint-MoSeq's six
+        parse_annotations(text.replace(",1.0,2.0,,,", ",1.0\n"), "F.csv")
+    with pytest.raises(KpcalError, match="x, y numbers"):  # y left empty
+        parse_annotations(text.replace(",1.0,2.0,", ",1.0,,", 1), "F.csv")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "latin-1", "cp1252"])
@@ -568,6 +590,23 @@ def test_update_config_keeps_existing_ambiguous_strings_as_they_were(tmp_path):
     assert config["flag"] is True and config["word"] == "no" and config["fps"] == 25
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "latin-1"])
+def test_config_encodings(tmp_path, encoding):
+    """A BOM is read (PyYAML skips it); UTF-16 and latin-1 are refused, the file untouched."""
+    setup_project(tmp_path, bodyparts=["museau", "queue"], video_dir="vidéos")
+    raw = config_path(tmp_path).read_text(encoding="utf-8").encode(encoding)
+    config_path(tmp_path).write_bytes(raw)
+    if encoding == "utf-8-sig":
+        assert load_config(tmp_path)["video_dir"] == "vidéos"
+        assert update_config(tmp_path, fps=50)["fps"] == 50
+        return
+    for call in (lambda: load_config(tmp_path), lambda: update_config(tmp_path, fps=50)):
+        with pytest.raises(KpcalError, match="not UTF-8") as info:
+            call()
+        assert_names(info.value, str(config_path(tmp_path)))
+    assert config_path(tmp_path).read_bytes() == raw
+
+
 # --------------------------------------------------------------------------- session
 
 
@@ -684,7 +723,7 @@ def test_load_keypoints_dlc_csv_with_random_cells(n_rows, data, header_noise):
         header[row][col] = data.draw(texts(max_size=6))
     rows = [[str(t)] + [data.draw(cells) for _ in range(6)] for t in range(n_rows)]
     if n_rows and data.draw(st.booleans()):
-        rows[-1] = rows[-1][: data.draw(st.integers(0, 6))]  # a short (truncated) last row
+        rows[-1] = rows[-1][: data.draw(st.integers(1, 6))]  # a short (truncated) last row
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(header + rows)
     with scratch() as folder:
@@ -700,6 +739,21 @@ def test_load_keypoints_dlc_csv_with_random_cells(n_rows, data, header_noise):
             n_rows,
             2,
         )
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "latin-1"])
+def test_load_keypoints_encodings(tmp_path, encoding):
+    import numpy as np
+
+    path = tmp_path / "souris.csv"
+    write_deeplabcut_csv(path, np.ones((2, 2, 2)), np.ones((2, 2)), ["museau", "été"])
+    path.write_bytes(path.read_text(encoding="utf-8").encode(encoding))
+    if encoding == "utf-8-sig":
+        assert load_keypoints(str(path))[2] == ["museau", "été"]
+        return
+    with pytest.raises(KpcalError) as info:
+        load_keypoints(str(path))
+    assert_names(info.value, str(path))
 
 
 def test_load_keypoints_round_trip_of_a_clean_file(tmp_path):
