@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,14 @@ GROUPS = [
 ]
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
+def _safe_load(text: str) -> Any:
+    """``yaml.safe_load`` (keypoint-MoSeq's reader), through libyaml when PyYAML has it."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def config_path(project_dir: str | os.PathLike) -> Path:
     return Path(project_dir) / CONFIG_FILENAME
 
@@ -248,7 +257,7 @@ def load_config(project_dir: str | os.PathLike, check_if_valid: bool = True) -> 
     path = config_path(project_dir)
     text = _read_text(path)
     try:
-        config = yaml.safe_load(text)
+        config = _safe_load(text)
     except (yaml.YAMLError, RecursionError) as error:  # RecursionError: nested too deeply
         raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if check_if_valid:
@@ -318,7 +327,7 @@ def setup_project(
     }
     values.update(options)
     text = render_config(values)
-    _check_anatomy(_check_config(yaml.safe_load(text), path), path)
+    _check_anatomy(_check_config(_safe_load(text), path), path)
     Path(project_dir).mkdir(parents=True, exist_ok=True)
     return atomic_write(path, text)
 
@@ -392,7 +401,7 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
     path = config_path(project_dir)
     text = _read_text(path)
     try:
-        yaml.safe_load(text)  # the reader keypoint-MoSeq uses must accept it too
+        _safe_load(text)  # the reader keypoint-MoSeq uses must accept it too
         rt = _round_trip_yaml()
         document = rt.load(text)
     except (yaml.YAMLError, RuamelYAMLError, RecursionError) as error:
@@ -423,7 +432,7 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
         lead = text[: len(text) - len(text.lstrip("\n"))]
         new_text = lead + new_text.lstrip("\n")
         # ruamel can emit text PyYAML cannot read (e.g. some nested empty keys): check it here
-        checked = yaml.safe_load(new_text)
+        checked = _safe_load(new_text)
     except (RuamelYAMLError, yaml.YAMLError, RecursionError) as error:
         raise KpcalError(
             f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
@@ -465,4 +474,72 @@ def save_params(project_dir: str | os.PathLike, estimator: Mapping[str, float] |
         values[name] = number
     if values["conf_threshold"] < 0:
         raise KpcalError(f"conf_threshold must be >= 0, got {values['conf_threshold']}")
-    return update_config(project_dir, **values)
+    fast = _save_params_in_place(config_path(project_dir), values)
+    return fast if fast is not None else update_config(project_dir, **values)
+
+
+def _float_text(value: float) -> str:
+    """A float as YAML 1.1 (PyYAML) reads back exactly: a dot in the mantissa."""
+    text = repr(float(value))
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+_SCALAR = r"([ \t]*)([^\s#][^#\n]*?)([ \t]+#[^\n]*)?[ \t]*$"
+
+
+def _replace_scalar(text: str, pattern: str, value: float, start: int = 0, end: int | None = None):
+    matches = list(
+        re.compile(pattern + _SCALAR, re.M).finditer(text, start, len(text) if end is None else end)
+    )
+    if len(matches) != 1:
+        return None
+    match = matches[0]
+    return text[: match.start(3)] + _float_text(value) + text[match.end(3) :]
+
+
+def _save_params_in_place(path: Path, values: dict[str, float]) -> dict | None:
+    """The fast path of :func:`save_params`: rewrite just the three numbers' text.
+
+    Used only when the file has the plain layout keypoint-MoSeq writes (one
+    ``conf_threshold:`` line, an indented ``error_estimator:`` block with one
+    ``slope:`` and one ``intercept:`` line) and the result, read back, equals
+    the old config with exactly those three values changed; otherwise ``None``
+    and the round-trip editor does the work. Every other byte stays as it was.
+    """
+    text = _read_text(path)
+    try:
+        before = _safe_load(text)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    if not isinstance(before, dict) or not isinstance(before.get("error_estimator"), dict):
+        return None
+    new = _replace_scalar(text, r"^(conf_threshold:)", values["conf_threshold"])
+    for key in ("slope", "intercept"):
+        if new is None:
+            return None
+        block = re.search(
+            r"^error_estimator:[ \t]*(#[^\n]*)?\n((?:[ \t]+\S[^\n]*\n?|[ \t]*\n)*)", new, re.M
+        )
+        if block is None:
+            return None
+        new = _replace_scalar(new, rf"^([ \t]+{key}:)", values[key], block.start(2), block.end(2))
+    if new is None:
+        return None
+    try:
+        after = _safe_load(new)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    expected = {**before, "conf_threshold": values["conf_threshold"]}
+    expected["error_estimator"] = {
+        **before["error_estimator"],
+        "slope": values["slope"],
+        "intercept": values["intercept"],
+    }
+    if after != expected:
+        return None
+    _check_config(after, path)
+    atomic_write(path, new)
+    return after

@@ -570,3 +570,20 @@ def test_load_config_accepts_a_kpms_project_with_placeholder_heading_bodyparts(t
     assert load_config(project)["anterior_bodyparts"] == ["BODYPART1"]
     save_params(project, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.2})
     assert load_config(project)["error_estimator"] == {"intercept": 0.3, "slope": -0.4}
+
+
+def test_save_params_fast_path_and_round_trip_editor_agree(tmp_path):
+    """The in-place number edit and the round-trip editor give the same config."""
+    plain = tmp_path / "plain"
+    setup_project(plain, bodyparts=["a", "b"])
+    flow = tmp_path / "flow"  # a layout the fast path does not take: flow-style mapping
+    setup_project(flow, bodyparts=["a", "b"])
+    text = config_text(flow).replace(
+        "error_estimator:\n  intercept: 0.25\n  slope: -0.5",
+        "error_estimator: {intercept: 0.25, slope: -0.5}  # kept",
+    )
+    (flow / "config.yml").write_text(text)
+    values = {"slope": -0.61234, "intercept": 2.5e-6, "conf_threshold": 0.125}
+    assert save_params(plain, values) == save_params(flow, values)
+    assert yaml.safe_load(config_text(plain)) == yaml.safe_load(config_text(flow))
+    assert "# kept" in config_text(flow)
