@@ -385,10 +385,14 @@ def load_sampled_frames(
     if to_decode:
         arrivals: queue.Queue = queue.Queue()
 
+        stop = threading.Event()  # set when the caller gives up (e.g. the user left the page)
+
         def decode(video: str, indexes: list[int]) -> None:
             folder = _video_cache_folder(cache_dir, video) if cache_dir is not None else None
             try:
                 for index, frame in read_frames(video, indexes):
+                    if stop.is_set():
+                        return
                     if folder is not None:
                         _write_cached_frame(folder, index, frame)
                     arrivals.put((video, index, frame))
@@ -402,17 +406,21 @@ def load_sampled_frames(
             for video, indexes in to_decode.items():
                 pool.submit(decode, video, indexes)
             finished, failure = 0, None
-            while finished < len(to_decode):
-                item = arrivals.get()
-                if item is None:
-                    finished += 1
-                elif isinstance(item, BaseException):
-                    failure = failure or item
-                else:
-                    video, index, frame = item
-                    frames[(video, index)] = frame
-                    if progress is not None:
-                        progress(len(frames), total)
+            try:
+                while finished < len(to_decode):
+                    item = arrivals.get()
+                    if item is None:
+                        finished += 1
+                    elif isinstance(item, BaseException):
+                        failure = failure or item
+                    else:
+                        video, index, frame = item
+                        frames[(video, index)] = frame
+                        if progress is not None:
+                            progress(len(frames), total)
+            except BaseException:
+                stop.set()  # the progress callback raised: workers stop after their current frame
+                raise
         if failure is not None:
             raise failure
 

@@ -434,3 +434,48 @@ def test_video_dir_that_is_a_file(tmp_path):
     touch(tmp_path, "a.mp4")
     with pytest.raises(KpcalError, match="a.mp4"):
         find_matching_videos(["a"], tmp_path / "a.mp4")
+
+
+def test_a_caller_that_gives_up_stops_the_decoding_soon(tmp_path):
+    """When progress() raises (Streamlit stopping a page), workers stop after one frame."""
+    import time
+
+    import cv2
+
+    from kpcal_core import videos
+
+    path = tmp_path / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for i in range(400):
+        writer.write(np.full((48, 64, 3), i % 255, np.uint8))
+    writer.release()
+    keys = [("long", i, "nose") for i in range(0, 400, 2)]
+    decoded = []
+    original = videos.read_frames
+
+    def counting(*args, **kwargs):
+        for item in original(*args, **kwargs):
+            decoded.append(item[0])
+            yield item
+
+    class Leave(Exception):
+        pass
+
+    def progress(done, total):
+        if done >= 3:
+            raise Leave
+
+    videos.read_frames = counting
+    try:
+        with pytest.raises(Leave):
+            videos.load_sampled_frames(
+                keys,
+                tmp_path,
+                {"long": np.arange(400)},
+                progress=progress,
+                video_paths={"long": str(path)},
+            )
+    finally:
+        videos.read_frames = original
+    time.sleep(0.05)
+    assert len(decoded) < 20  # not all 200 frames
