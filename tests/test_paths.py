@@ -237,6 +237,10 @@ def test_sources_never_unpickle():
                 assert "allow_pickle" in flags, f"{where} without allow_pickle=False"
                 value = flags["allow_pickle"]
                 assert isinstance(value, ast.Constant) and value.value is False, where
+            if name == "yaml.load":  # only with a safe loader named explicitly
+                flags = {k.arg: k.value for k in call.keywords}
+                loader = flags.get("Loader")
+                assert isinstance(loader, ast.Name) and loader.id == "_SAFE_LOADER", where
             assert name not in (
                 "pickle.load",
                 "pickle.loads",
@@ -248,8 +252,17 @@ def test_sources_never_unpickle():
                 "pandas.read_pickle",
                 "dill.load",
                 "shelve.open",
-                "yaml.load",
                 "yaml.unsafe_load",
                 "yaml.full_load",
             ), where
     assert np_loads >= 3  # session keypoints, frame cache, demo ground truth
+
+
+def test_config_yaml_loader_is_a_safe_one():
+    import yaml
+
+    from kpcal_core import config
+
+    assert config._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
+    with pytest.raises(Exception):
+        config._safe_load("!!python/object/apply:os.system ['echo hacked']")
