@@ -45,6 +45,8 @@ fit = st.Page("pages/fit.py", title="Fit & save", icon=":material/show_chart:", 
 navigation = st.navigation(
     [st.Page(home, title="kpcal", default=True, visibility="hidden"), setup, annotate, fit]
 )
+if st.session_state.get(state.REFUSED):
+    st.error(st.session_state[state.REFUSED])
 with st.sidebar:
     if project:
         st.caption(f"Project: `{project}`")

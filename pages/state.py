@@ -19,6 +19,7 @@ import streamlit as st
 
 from kpcal_core import demo
 from kpcal_core.errors import KpcalError
+from kpcal_core.paths import resolve_user_path
 
 # st.session_state keys
 PROJECT = "kpcal_project"  # str: project folder in use
@@ -30,6 +31,7 @@ SAVE_MESSAGE = "kpcal_save_message"  # {project: str}
 ANNOTATOR = "kpcal_annotator"  # str
 ZOOM = "kpcal_zoom"  # float
 FIT_THRESHOLD = "kpcal_fit_threshold"  # float
+REFUSED = "kpcal_refused_project"  # str: why a project in the URL was not opened
 
 # URL query parameters
 QUERY_PROJECT = "project"
@@ -60,7 +62,11 @@ def project_dir() -> str:
     """The project this browser session works on."""
     from_url = st.query_params.get(QUERY_PROJECT)
     if from_url:
-        st.session_state[PROJECT] = from_url
+        try:  # on a shared server, only inside KPCAL_DATA_ROOT
+            st.session_state[PROJECT] = str(resolve_user_path(from_url, what="project folder"))
+        except KpcalError as error:  # shown by app.py on every page until another project opens
+            st.query_params.pop(QUERY_PROJECT, None)
+            st.session_state[REFUSED] = f"{error}. Still working on the previous project."
     if PROJECT not in st.session_state:
         st.session_state[PROJECT] = default_project()
     return st.session_state[PROJECT]
@@ -70,6 +76,7 @@ def switch_project(folder: str) -> None:
     """Work on another project from now on (remembered in the URL and the recent list)."""
     folder = str(Path(folder).expanduser().resolve())
     st.session_state[PROJECT] = folder
+    st.session_state.pop(REFUSED, None)
     st.query_params[QUERY_PROJECT] = folder
     st.query_params.pop(QUERY_SAMPLE, None)
     remember_recent(folder)

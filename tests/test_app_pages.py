@@ -545,3 +545,22 @@ def test_a_project_prepared_in_a_notebook_opens_on_annotate(how, tmp_path, demo,
     assert (shown["recording"], shown["frame"], shown["bodypart"]) == samples[0]
     assert f"Project: `{project.resolve()}`" in [c.value for c in at.sidebar.caption]
     image_component(at)
+
+
+def test_a_project_in_the_url_outside_the_data_root_is_refused(tmp_path, monkeypatch):
+    """On a shared server (KPCAL_DATA_ROOT), ?project= cannot open a folder outside the root."""
+    root = tmp_path / "root"
+    inside = root / "demo"
+    make_demo_project(inside, n_frames=40)
+    outside = tmp_path / "elsewhere"
+    make_demo_project(outside, n_frames=40)
+    monkeypatch.setenv("KPCAL_DATA_ROOT", str(root))
+    monkeypatch.setenv("KPCAL_PROJECT", str(inside))
+    at = new_app()
+    at.query_params["project"] = str(outside / ".." / "elsewhere")
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("outside the data folder" in e for e in errors), errors
+    captions = [c.value for c in at.caption if c.value.startswith("Project:")]
+    assert captions and str(inside.resolve()) in captions[0], captions  # still the old project
