@@ -341,14 +341,7 @@ def _round_trip_yaml() -> YAML:
     rt.width = 4096
 
     def represent_float(representer, value: float):
-        # YAML 1.1 readers (PyYAML, used by keypoint-MoSeq) need a dot in the mantissa.
-        text = repr(float(value))
-        if "e" in text and "." not in text.split("e")[0]:
-            mantissa, exponent = text.split("e")
-            text = f"{mantissa}.0e{exponent}"
-        if text in ("inf", "-inf", "nan"):
-            text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
-        return representer.represent_scalar("tag:yaml.org,2002:float", text)
+        return representer.represent_scalar("tag:yaml.org,2002:float", _float_text(value))
 
     rt.representer.add_representer(float, represent_float)
     return rt
@@ -479,12 +472,16 @@ def save_params(project_dir: str | os.PathLike, estimator: Mapping[str, float] |
 
 
 def _float_text(value: float) -> str:
-    """A float as YAML 1.1 (PyYAML) reads back exactly: a dot in the mantissa."""
+    """A float as YAML 1.1 (PyYAML, keypoint-MoSeq's reader) reads back exactly.
+
+    PyYAML needs a dot in the mantissa (``1.0e-05``, not ``1e-05``) and the
+    YAML spellings of infinity and NaN.
+    """
     text = repr(float(value))
     if "e" in text and "." not in text.split("e")[0]:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}.0e{exponent}"
-    return text
+    return {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}.get(text, text)
 
 
 _SCALAR = r"([ \t]*)([^\s#][^#\n]*?)([ \t]+#[^\n]*)?[ \t]*$"
