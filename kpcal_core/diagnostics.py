@@ -43,7 +43,7 @@ import pandas as pd
 from .annotations import CLEARED, NOT_VISIBLE, POSITION, Annotation, parse_annotations
 from .errors import KpcalError
 from .fitting import error_points, fit_points
-from .project import ProjectData, load_project_data, load_working_annotations
+from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
 
 SampleKey = tuple[str, int, str]
 
@@ -859,19 +859,6 @@ class ProjectFit:
     n_left_out: int
     records: dict[SampleKey, Annotation] = field(repr=False)
     data: ProjectData = field(repr=False)
-
-
-def usable_annotations(
-    data: ProjectData, records: Mapping[SampleKey, Annotation]
-) -> dict[SampleKey, Annotation]:
-    """The annotations the fit uses: positions of loaded recordings and bodyparts."""
-    return {
-        key: ann
-        for key, ann in records.items()
-        if getattr(ann, "status", POSITION) == POSITION
-        and key[0] in data.coordinates
-        and key[2] in data.bodyparts
-    }
 
 
 def project_points(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> pd.DataFrame:

@@ -251,6 +251,20 @@ def backup_file(path: str | os.PathLike) -> Path:
     return target
 
 
+def usable_annotations(
+    data: ProjectData, records: Mapping[SampleKey, Annotation]
+) -> dict[SampleKey, Annotation]:
+    """The annotations a fit uses: positions (not cleared, not "not visible") of loaded
+    recordings and bodyparts."""
+    return {
+        key: ann
+        for key, ann in records.items()
+        if getattr(ann, "status", POSITION) == POSITION
+        and key[0] in data.coordinates
+        and key[2] in data.bodyparts
+    }
+
+
 @dataclass
 class SaveResult:
     """What a save wrote.
@@ -326,11 +340,7 @@ def save_work(
             )
         exported = {k: v for k, v in merged.items() if v.status != CLEARED}
         save_annotations(project_dir, exported, data.video_frame_indexes)
-        usable = {
-            k: v
-            for k, v in merged.items()
-            if v.status == POSITION and k[0] in data.coordinates and k[2] in data.bodyparts
-        }
+        usable = usable_annotations(data, merged)
         try:
             fit = fit_points(
                 error_points(
