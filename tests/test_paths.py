@@ -264,5 +264,5 @@ def test_config_yaml_loader_is_a_safe_one():
     from kpcal_core import config
 
     assert config._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
-    with pytest.raises(Exception):
+    with pytest.raises(yaml.constructor.ConstructorError):
         config._safe_load("!!python/object/apply:os.system ['echo hacked']")
