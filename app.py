@@ -10,8 +10,8 @@ import streamlit as st
 
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
-from pages import state
-from pages.click_component import use_fixed_click_frontend
+from kpcal_app import state
+from kpcal_app.click import use_fixed_click_frontend
 
 st.set_page_config(
     page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"

@@ -25,7 +25,7 @@ from kpcal_core.project import (
     save_work,
 )
 from kpcal_core.views import crop_for_sample, render_view, skeleton_edges
-from pages import cache, state
+from kpcal_app import cache, state
 
 state.ensure_app_navigation()
 

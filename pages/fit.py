@@ -28,7 +28,7 @@ from kpcal_core.diagnostics import (
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import predicted_error_px
 from kpcal_core.project import load_working_annotations
-from pages import cache, state
+from kpcal_app import cache, state
 
 state.ensure_app_navigation()
 

@@ -20,7 +20,7 @@ from kpcal_core.project import (
 )
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session, save_session
 from kpcal_core.videos import load_sampled_frames
-from pages import cache, state
+from kpcal_app import cache, state
 
 state.ensure_app_navigation()
 

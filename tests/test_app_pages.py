@@ -72,7 +72,7 @@ def app_env(monkeypatch, tmp_path):
     AppTest resets ``PagesManager.uses_pages_directory`` to ``None`` before
     every run, so with a ``pages/`` folder beside ``app.py`` each run first
     starts in Streamlit's folder-based navigation and the page's
-    :func:`pages.state.ensure_app_navigation` reruns it, which drops button
+    :func:`kpcal_app.state.ensure_app_navigation` reruns it, which drops button
     clicks. A real server leaves that mode for good on its first request; the
     wrapper below does the same for AppTest.
     """
@@ -80,7 +80,7 @@ def app_env(monkeypatch, tmp_path):
     monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
     monkeypatch.setattr(sys, "argv", ["streamlit"])
-    from pages import state
+    from kpcal_app import state
 
     monkeypatch.setattr(state, "RECENT_FILE", tmp_path / "state" / "recent.json")
     original_init = PagesManager.__init__

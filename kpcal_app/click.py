@@ -67,9 +67,3 @@ def use_fixed_click_frontend() -> None:
             name=CLICK_COMPONENT, path=str(folder), module_name="streamlit_image_coordinates"
         )
     )
-
-
-if __name__ == "__main__":  # opened as a page by the folder-based navigation
-    from pages.state import ensure_app_navigation
-
-    ensure_app_navigation()

@@ -106,9 +106,3 @@ def _share(_data: ProjectData, key: str, use: tuple[str, ...], threshold: float)
 def share_above(data: ProjectData, threshold: float) -> float:
     """Percentage of used keypoints above the threshold (cached per threshold)."""
     return _share(data, _data_key(data), tuple(data.use_bodyparts), float(threshold))
-
-
-if __name__ == "__main__":  # opened as a page by the folder-based navigation
-    from pages.state import ensure_app_navigation
-
-    ensure_app_navigation()

@@ -1,0 +1,8 @@
+"""kpcal_app: what the Streamlit pages share and nothing computes.
+
+- ``state``: every ``st.session_state`` key and URL query parameter, the project in use, the annotator
+- ``cache``: every cached loader, keyed by file content (path, size, mtime)
+- ``click``: the click view (streamlit-image-coordinates)
+
+Kept outside ``pages/`` so that Streamlit's folder-based page discovery never sees these modules.
+"""
