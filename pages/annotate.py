@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from kpcal_app import cache, state
 from kpcal_core.annotations import CLEARED, NOT_VISIBLE, Annotation, now_utc
 from kpcal_core.errors import KpcalError
 from kpcal_core.project import (
@@ -25,7 +26,6 @@ from kpcal_core.project import (
     save_work,
 )
 from kpcal_core.views import crop_for_sample, render_view, skeleton_edges
-from kpcal_app import cache, state
 
 state.ensure_app_navigation()
 

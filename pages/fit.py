@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kpcal_app import cache, state
 from kpcal_core.annotations import CLEARED, format_annotations, parse_annotations
 from kpcal_core.config import load_config, save_params
 from kpcal_core.diagnostics import (
@@ -28,7 +29,6 @@ from kpcal_core.diagnostics import (
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import predicted_error_px
 from kpcal_core.project import load_working_annotations
-from kpcal_app import cache, state
 
 state.ensure_app_navigation()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kpcal_app import cache, state
 from kpcal_core.config import config_path, load_config, setup_project
 from kpcal_core.errors import KpcalError
 from kpcal_core.paths import resolve_user_path
@@ -20,7 +21,6 @@ from kpcal_core.project import (
 )
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session, save_session
 from kpcal_core.videos import load_sampled_frames
-from kpcal_app import cache, state
 
 state.ensure_app_navigation()
 
