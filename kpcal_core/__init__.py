@@ -38,11 +38,10 @@ from .diagnostics import (
     largest_residuals,
     mean_click_annotations,
     per_bodypart_fits,
-    robust_fit,
     running_fit,
 )
 from .errors import KpcalError
-from .fitting import fit_error_model, predicted_error_px
+from .fitting import fit_error_model, predicted_error_px, robust_fit
 from .keypoints import detect_format, load_keypoints, stored_video_paths
 from .recordings import check_videos, downsample
 from .sampling import sample_error_frames

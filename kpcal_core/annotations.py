@@ -17,7 +17,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +26,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import KpcalError
-
-SampleKey = tuple[str, int, str]
+from .samplekeys import SampleKey, check_sample_key
 
 ANNOTATIONS_FILENAME = "error_annotations.csv"
 HEADER_COMMENTS = (
@@ -102,27 +101,6 @@ def _as_annotation(key: SampleKey, value) -> Annotation:
     return ann
 
 
-def _check_key(key) -> SampleKey:
-    try:
-        recording, frame, bodypart = key
-    except (TypeError, ValueError):
-        raise KpcalError(
-            f"sample key {key!r} must be a (recording, frame, bodypart) tuple"
-        ) from None
-    try:
-        whole = int(frame)
-        exact = whole == frame if not isinstance(frame, str) else str(whole) == frame.strip()
-    except (TypeError, ValueError, OverflowError):
-        exact = False
-    if not exact or isinstance(frame, bool):
-        raise KpcalError(f"sample key {key!r}: frame must be a whole number")
-    if whole < 0:
-        raise KpcalError(f"sample key {key!r}: frame must not be negative")
-    if str(recording) == "" or str(bodypart) == "":  # the reader refuses them: never write them
-        raise KpcalError(f"sample key {key!r}: empty recording name or bodypart")
-    return (str(recording), whole, str(bodypart))
-
-
 def format_annotations(
     annotations: Mapping[SampleKey, object],
     video_frame_indexes: Mapping[str, np.ndarray] | None,
@@ -136,7 +114,7 @@ def format_annotations(
     quoted_writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS + EXTRA_COLUMNS)
     for raw_key, value in annotations.items():
-        key = _check_key(raw_key)
+        key = check_sample_key(raw_key)
         recording, frame, bodypart = key
         ann = _as_annotation(key, value)
         if video_frame_indexes is None:
@@ -330,6 +308,39 @@ def load_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, tuple[fl
     """
     records = load_annotation_records(project_dir)
     return {key: ann.xy for key, ann in records.items() if ann.has_position}
+
+
+def annotation_counts(records: Mapping[SampleKey, object] | Iterable[object]) -> dict[str, int]:
+    """How many annotations are positions, not visible, and cleared.
+
+    Only positions enter the fit; samples marked not visible are kept in the
+    CSV and counted here; cleared ones are edits that removed an annotation.
+
+    Parameters
+    ----------
+    records
+        ``{sample_key: Annotation}`` (e.g. :func:`~kpcal_core.project.load_working_annotations`)
+        or an iterable of :class:`~kpcal_core.annotations.Annotation`;
+        plain ``(x, y)`` values count as positions.
+
+    Returns
+    -------
+    dict
+        ``{"positions": int, "not_visible": int, "cleared": int}``.
+    """
+    values = records.values() if isinstance(records, Mapping) else records
+    counts = {"positions": 0, "not_visible": 0, "cleared": 0}
+    for value in values:
+        status = getattr(value, "status", POSITION)
+        if status == POSITION:
+            counts["positions"] += 1
+        elif status == NOT_VISIBLE:
+            counts["not_visible"] += 1
+        elif status == CLEARED:
+            counts["cleared"] += 1
+        else:
+            raise KpcalError(f"annotation {value!r} has unknown status {status!r}")
+    return counts
 
 
 def merge_records(

@@ -20,6 +20,7 @@ import numpy as np
 from .annotations import load_annotation_records
 from .config import config_path, load_config
 from .errors import KpcalError
+from .samplekeys import SampleKey
 from .sampling import sample_error_frames
 from .session import CalibrationSession, frame_cache_dir, save_session, save_session_keypoints
 from .validate import (
@@ -30,7 +31,6 @@ from .validate import (
 )
 from .videos import find_matching_videos, load_sampled_frames, video_info
 
-SampleKey = tuple[str, int, str]
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
 

@@ -49,10 +49,10 @@ from .diagnostics import (
     has_settled,
     load_annotator_files,
     mean_click_annotations,
-    robust_fit,
     running_fit,
 )
 from .errors import KpcalError
+from .fitting import robust_fit
 from .keypoints import FORMATS as KEYPOINT_FORMATS
 from .keypoints import load_keypoints
 from .project import (

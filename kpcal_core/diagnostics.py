@@ -40,53 +40,32 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from .annotations import CLEARED, NOT_VISIBLE, POSITION, Annotation, parse_annotations
-from .errors import KpcalError
-from .fitting import error_points, fit_points
+from .annotations import (
+    CLEARED,
+    NOT_VISIBLE,
+    POSITION,
+    Annotation,
+    annotation_counts,
+    parse_annotations,
+)
+from .errors import KpcalError, NotEnoughAnnotations
+from .fitting import (
+    check_whole,
+    error_points,
+    fit_line,
+    fit_points,
+    points_xy,
+    require_line,
+)
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
-
-SampleKey = tuple[str, int, str]
+from .samplekeys import SampleKey, check_sample_key
 
 #: Elements of the ``(resamples, n)`` index matrix built at once; bounds the
 #: bootstrap's temporary memory (about 5 arrays of this many float64).
 BOOTSTRAP_BLOCK = 1 << 21
-#: Largest number of pairs whose slopes Theil-Sen computes exactly; above
-#: that, this many random pairs are used.
-THEIL_SEN_MAX_PAIRS = 2_000_000
-
-
-class NotEnoughAnnotations(KpcalError):
-    """Too few positioned annotations (or confidences) to fit a line."""
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _xy(points: pd.DataFrame, what: str = "points") -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)``: ``(n,)`` log10 confidence and log10(error + 1), checked finite."""
-    if not isinstance(points, pd.DataFrame):
-        raise KpcalError(f"{what} must be a DataFrame from error_points, got {type(points)}")
-    missing = [c for c in ("log10_confidence", "log10_error") if c not in points.columns]
-    if missing:
-        raise KpcalError(f"{what} lack the column(s) {missing}: make them with error_points")
-    x = points["log10_confidence"].to_numpy(dtype=float)
-    y = points["log10_error"].to_numpy(dtype=float)
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        bad = int(np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))[0])
-        raise KpcalError(
-            f"{what}: row {bad} has a log10 confidence or error that is not finite "
-            "(confidence 0 with conf_pseudocount 0?): use a pseudocount > 0"
-        )
-    return x, y
-
-
-def _require_line(x: np.ndarray, what: str = "the fit") -> None:
-    distinct = len(np.unique(x))
-    if len(x) < 2 or distinct < 2:
-        raise NotEnoughAnnotations(
-            f"{what} needs positioned annotations at two or more different confidences; "
-            f"have {len(x)} annotation(s) at {distinct} confidence(s): annotate more"
-        )
 
 
 def _check_level(level: float) -> float:
@@ -97,17 +76,6 @@ def _check_level(level: float) -> float:
     if not 0 < level < 1:
         raise KpcalError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
     return level
-
-
-def _check_count(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise KpcalError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _polyfit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    slope, intercept = np.polyfit(x, y, 1)
-    return float(slope), float(intercept)
 
 
 def _t_quantile(p: float, dof: np.ndarray | float) -> np.ndarray:
@@ -217,11 +185,11 @@ def bootstrap_fit(
     KpcalError
         Bad arguments or non-finite points.
     """
-    x, y = _xy(points)
-    _require_line(x)
-    n_resamples = _check_count(n_resamples, "n_resamples", 1)
+    x, y = points_xy(points)
+    require_line(x)
+    n_resamples = check_whole(n_resamples, "n_resamples", 1)
     level = _check_level(level)
-    slope, intercept = _polyfit(x, y)
+    slope, intercept = fit_line(x, y)
     rng = np.random.default_rng(seed)
     n = len(x)
     block = max(1, BOOTSTRAP_BLOCK // n)
@@ -349,9 +317,9 @@ def running_fit(
         boot_intercept_high`` when ``n_resamples > 0`` (NaN at other steps).
         ``attrs`` holds ``level`` and ``interval`` (how it was made).
     """
-    x_all, y_all = _xy(points)
-    min_points = max(3, _check_count(min_points, "min_points", 1))
-    n_resamples = _check_count(n_resamples, "n_resamples", 0)
+    x_all, y_all = points_xy(points)
+    min_points = max(3, check_whole(min_points, "min_points", 1))
+    n_resamples = check_whole(n_resamples, "n_resamples", 0)
     level = _check_level(level)
     rows = _annotation_order(points, order)
     x, y = x_all[rows], y_all[rows]
@@ -451,7 +419,7 @@ def has_settled(running: pd.DataFrame, window: int = 10) -> tuple[bool, str]:
         ``(settled, statement)``: ``bool`` and a plain sentence that says
         which, with the numbers.
     """
-    window = _check_count(window, "window", 1)
+    window = check_whole(window, "window", 1)
     for column in ("slope", "half_width"):
         if column not in getattr(running, "columns", ()):
             raise KpcalError(f"running lacks the column {column!r}: make it with running_fit")
@@ -557,8 +525,8 @@ def per_bodypart_fits(
         :data:`PER_BODYPART_COLUMNS` (``reason`` says why, with the numbers);
         ``differs``: names of the bodyparts flagged, the most different first.
     """
-    _xy(points)
-    min_points = _check_count(min_points, "min_points", 2)
+    points_xy(points)
+    min_points = check_whole(min_points, "min_points", 2)
     if "bodypart" not in points.columns:
         raise KpcalError("points lack the 'bodypart' column: make them with error_points")
     groups = dict(list(points.groupby("bodypart", sort=True)))
@@ -626,126 +594,6 @@ def per_bodypart_fits(
     return {"pooled": pooled, "reference": reference, "table": table, "differs": flagged}
 
 
-# --------------------------------------------------------------------------- robust
-
-
-def _theil_sen(
-    x: np.ndarray, y: np.ndarray, max_pairs: int, seed: int | None
-) -> tuple[float, float, int, bool]:
-    n = len(x)
-    exact = n * (n - 1) // 2 <= max_pairs
-    if exact:
-        i, j = np.triu_indices(n, k=1)
-    else:  # random pairs: the median of a large sample of the pairwise slopes
-        rng = np.random.default_rng(seed)
-        i, j = rng.integers(0, n, size=(2, max_pairs))
-    dx = x[j] - x[i]
-    keep = dx != 0
-    slopes = (y[j] - y[i])[keep] / dx[keep]
-    if slopes.size == 0:
-        raise NotEnoughAnnotations(
-            "Theil-Sen found no pair of annotations at different confidences"
-        )
-    slope = float(np.median(slopes))
-    return slope, float(np.median(y - slope * x)), int(slopes.size), exact
-
-
-def _huber(
-    x: np.ndarray, y: np.ndarray, c: float, max_iter: int, tol: float
-) -> tuple[float, float, int, bool]:
-    """Huber M-estimate by iteratively reweighted least squares, MAD scale re-estimated."""
-    slope, intercept = _polyfit(x, y)
-    for iteration in range(1, max_iter + 1):
-        residual = y - (slope * x + intercept)
-        scale = float(np.median(np.abs(residual - np.median(residual)))) / 0.6744897501960817
-        if scale <= 0:  # most points on the line already
-            return slope, intercept, iteration, True
-        u = np.abs(residual) / scale
-        w = np.where(u <= c, 1.0, c / np.maximum(u, 1e-300))
-        sw = w.sum()
-        mx, my = (w * x).sum() / sw, (w * y).sum() / sw
-        sxx = (w * (x - mx) ** 2).sum()
-        if sxx <= 0:
-            return slope, intercept, iteration, False
-        new_slope = float((w * (x - mx) * (y - my)).sum() / sxx)
-        new_intercept = float(my - new_slope * mx)
-        done = abs(new_slope - slope) <= tol * (1 + abs(slope)) and abs(
-            new_intercept - intercept
-        ) <= tol * (1 + abs(intercept))
-        slope, intercept = new_slope, new_intercept
-        if done:
-            return slope, intercept, iteration, True
-    return slope, intercept, max_iter, False
-
-
-def robust_fit(
-    points: pd.DataFrame,
-    method: str = "theil-sen",
-    *,
-    max_pairs: int = THEIL_SEN_MAX_PAIRS,
-    seed: int | None = 0,
-    huber_c: float = 1.345,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-) -> dict:
-    """A line that a few wrong annotations cannot drag far: Theil-Sen or Huber.
-
-    - ``"theil-sen"``: slope = median of the slopes of all pairs of points at
-      different confidences (computed at once on the pair index arrays: exact
-      up to ``max_pairs`` pairs, about 2,000 points; beyond that, ``max_pairs``
-      random pairs drawn with ``seed``); intercept = ``median(y - slope * x)``.
-      Resists up to ~29% outliers.
-    - ``"huber"``: Huber M-estimate (``huber_c`` = 1.345 robust standard
-      deviations, 95% efficient for normal errors) by iteratively reweighted
-      least squares from the least-squares start, the scale re-estimated from
-      the residuals' median absolute deviation each iteration.
-
-    Least squares remains what is saved (keypoint-MoSeq's choice); this is an
-    alternative to compare with, or to save on purpose.
-
-    Parameters
-    ----------
-    points
-        Table from :func:`~kpcal_core.fitting.error_points` (n rows).
-    method
-        ``"theil-sen"`` or ``"huber"``.
-
-    Returns
-    -------
-    dict
-        ``method, slope, intercept, n``, and ``n_pairs, exact`` (Theil-Sen) or
-        ``n_iter, converged`` (Huber).
-    """
-    x, y = _xy(points)
-    _require_line(x, "a robust fit")
-    name = str(method).lower().replace("_", "-").replace(" ", "-")
-    if name in ("theil-sen", "theilsen"):
-        max_pairs = _check_count(max_pairs, "max_pairs", 1)
-        slope, intercept, pairs, exact = _theil_sen(x, y, max_pairs, seed)
-        return {
-            "method": "theil-sen",
-            "slope": slope,
-            "intercept": intercept,
-            "n": len(x),
-            "n_pairs": pairs,
-            "exact": exact,
-        }
-    if name == "huber":
-        if not (isinstance(huber_c, (int, float)) and huber_c > 0):
-            raise KpcalError(f"huber_c must be a number > 0, got {huber_c!r}")
-        max_iter = _check_count(max_iter, "max_iter", 1)
-        slope, intercept, iterations, converged = _huber(x, y, float(huber_c), max_iter, tol)
-        return {
-            "method": "huber",
-            "slope": slope,
-            "intercept": intercept,
-            "n": len(x),
-            "n_iter": iterations,
-            "converged": converged,
-        }
-    raise KpcalError(f"unknown robust method {method!r}: use 'theil-sen' or 'huber'")
-
-
 # --------------------------------------------------------------------------- residuals, counts
 
 
@@ -772,8 +620,8 @@ def largest_residuals(points: pd.DataFrame, fit: Mapping, n: int = 10) -> pd.Dat
         ``line_error_px = 10**line - 1``. ``(recording, frame, bodypart)`` is
         the sample key the annotate page opens.
     """
-    x, y = _xy(points)
-    n = _check_count(n, "n", 0)
+    x, y = points_xy(points)
+    n = check_whole(n, "n", 0)
     try:
         slope, intercept = float(fit["slope"]), float(fit["intercept"])
     except (KeyError, TypeError, ValueError):
@@ -794,39 +642,6 @@ def largest_residuals(points: pd.DataFrame, fit: Mapping, n: int = 10) -> pd.Dat
         "residual",
     ] + [c for c in ("annotator", "annotated_at") if c in table.columns]
     return table.iloc[order][columns].reset_index(drop=True)
-
-
-def annotation_counts(records: Mapping[SampleKey, object] | Iterable[object]) -> dict[str, int]:
-    """How many annotations are positions, not visible, and cleared.
-
-    Only positions enter the fit; samples marked not visible are kept in the
-    CSV and counted here; cleared ones are edits that removed an annotation.
-
-    Parameters
-    ----------
-    records
-        ``{sample_key: Annotation}`` (e.g. :func:`~kpcal_core.project.load_working_annotations`)
-        or an iterable of :class:`~kpcal_core.annotations.Annotation`;
-        plain ``(x, y)`` values count as positions.
-
-    Returns
-    -------
-    dict
-        ``{"positions": int, "not_visible": int, "cleared": int}``.
-    """
-    values = records.values() if isinstance(records, Mapping) else records
-    counts = {"positions": 0, "not_visible": 0, "cleared": 0}
-    for value in values:
-        status = getattr(value, "status", POSITION)
-        if status == POSITION:
-            counts["positions"] += 1
-        elif status == NOT_VISIBLE:
-            counts["not_visible"] += 1
-        elif status == CLEARED:
-            counts["cleared"] += 1
-        else:
-            raise KpcalError(f"annotation {value!r} has unknown status {status!r}")
-    return counts
 
 
 # --------------------------------------------------------------------------- the project's fit
@@ -933,7 +748,7 @@ def fit_project(
     points = project_points(data, records)
     x = points["log10_confidence"].to_numpy(dtype=float)
     if np.isfinite(x).all():  # else fit_points names the annotation with confidence 0
-        _require_line(x, f"the fit of {data.project_dir}")
+        require_line(x, f"the fit of {data.project_dir}")
     fit = fit_points(points)
     return ProjectFit(
         fit=fit,
@@ -1005,7 +820,7 @@ def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey
         values = list(annotations.values())
         if values and all(isinstance(v, Mapping) for v in values):
             return {
-                str(name): {_key(k): _ann(k, a) for k, a in recs.items()}
+                str(name): {check_sample_key(k): _ann(k, a) for k, a in recs.items()}
                 for name, recs in annotations.items()
             }
         pairs: Iterable = annotations.items()
@@ -1019,20 +834,12 @@ def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey
             raise KpcalError(
                 f"expected (sample key, Annotation) pairs or {{annotator: records}}, got {item!r}"
             ) from None
-        key, ann = _key(key), _ann(key, ann)
+        key, ann = check_sample_key(key), _ann(key, ann)
         mine = grouped.setdefault(ann.annotator or UNNAMED, {})
         previous = mine.get(key)
         if previous is None or ann.annotated_at >= previous.annotated_at:
             mine[key] = ann
     return grouped
-
-
-def _key(key) -> SampleKey:
-    try:
-        recording, frame, bodypart = key
-        return (str(recording), int(frame), str(bodypart))
-    except (TypeError, ValueError):
-        raise KpcalError(f"sample key {key!r} must be (recording, frame, bodypart)") from None
 
 
 def _ann(key, ann) -> Annotation:
@@ -1159,7 +966,7 @@ def mean_click_annotations(
         ``records`` to :func:`fit_project` or to
         :func:`~kpcal_core.annotations.save_annotations`.
     """
-    min_annotators = _check_count(min_annotators, "min_annotators", 1)
+    min_annotators = check_whole(min_annotators, "min_annotators", 1)
     grouped = _group_by_annotator(annotations)
     by_key: dict[SampleKey, list[tuple[str, Annotation]]] = {}
     for name in sorted(grouped):

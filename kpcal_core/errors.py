@@ -11,3 +11,7 @@ from __future__ import annotations
 
 class KpcalError(ValueError):
     """Bad input: the message says what is wrong and where."""
+
+
+class NotEnoughAnnotations(KpcalError):
+    """Too few positioned annotations (or confidences) to fit a line."""

@@ -27,9 +27,9 @@ from filelock import FileLock
 
 from .annotations import (
     CLEARED,
-    NOT_VISIBLE,
     POSITION,
     Annotation,
+    annotation_counts,
     annotations_path,
     format_annotations,
     load_annotation_records,
@@ -43,11 +43,10 @@ from .config import load_config, save_params, update_config
 from .errors import KpcalError
 from .fitting import error_points, fit_points
 from .keypoints import load_keypoints
+from .samplekeys import SampleKey
 from .sampling import sample_error_frames
 from .session import CalibrationSession, load_session, load_session_keypoints, session_dir
 from .videos import match_videos
-
-SampleKey = tuple[str, int, str]
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
 DRAFT_FILENAME = "annotations_draft.csv"
@@ -219,13 +218,6 @@ def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, 
     return records
 
 
-def count_annotations(records: Mapping[SampleKey, Annotation]) -> tuple[int, int]:
-    """``(positions, not visible)`` among the records (cleared ones are not counted)."""
-    positions = sum(1 for a in records.values() if a.status == POSITION)
-    hidden = sum(1 for a in records.values() if a.status == NOT_VISIBLE)
-    return positions, hidden
-
-
 def broken_annotation_files(project_dir: str | os.PathLike) -> list[Path]:
     """The project's annotation files (CSV, working copy) that cannot be read."""
     broken = []
@@ -323,7 +315,7 @@ def save_work(
     with project_lock(project_dir):
         merged = merge_records(load_working_annotations(project_dir), records)
         atomic_write(draft_path(project_dir), format_annotations(merged, data.video_frame_indexes))
-        n, _ = count_annotations(merged)
+        n = annotation_counts(merged)["positions"]
         # Once error_annotations.csv exists it is kept in step with every change (a
         # cleared sample must not come back from it); before that, only from 20 on.
         csv_exists = annotations_path(project_dir).exists()

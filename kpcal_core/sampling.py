@@ -24,9 +24,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .errors import KpcalError
+from .samplekeys import SampleKey
 from .validate import check_bodyparts, check_confidences, check_coordinates
-
-SampleKey = tuple[str, int, str]
 
 #: Number of confidences processed at once; bounds temporary memory (~8 bytes each).
 CHUNK_SIZE = 1 << 20

@@ -22,8 +22,7 @@ import numpy as np
 from .annotations import now_utc
 from .atomic import atomic_write
 from .errors import KpcalError
-
-SampleKey = tuple[str, int, str]
+from .samplekeys import SampleKey
 
 SESSION_DIRNAME = "calibration"
 SESSION_FILENAME = "session.json"

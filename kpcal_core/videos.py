@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from .errors import KpcalError
+from .samplekeys import SampleKey, check_sample_key
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's list
 
@@ -39,7 +40,6 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's li
 #: seek otherwise. About one keyframe interval of common H.264 encodes.
 SEEK_GAP = 120
 
-SampleKey = tuple[str, int, str]
 Progress = Callable[[int, int], None]
 
 
@@ -283,19 +283,6 @@ def _write_cached_frame(folder: Path, index: int, frame: np.ndarray) -> None:
 # --------------------------------------------------------------------------- samples
 
 
-def _sample_key(key) -> SampleKey:
-    try:
-        recording, frame, bodypart = key
-        whole = int(frame)
-    except (TypeError, ValueError, OverflowError):
-        raise KpcalError(
-            f"sample key {key!r} must be a (recording, frame, bodypart) tuple"
-        ) from None
-    if isinstance(frame, bool) or (not isinstance(frame, str) and whole != frame):
-        raise KpcalError(f"sample key {key!r}: frame must be a whole number")
-    return (str(recording), whole, str(bodypart))
-
-
 def load_sampled_frames(
     sample_keys: Sequence[SampleKey],
     video_dir: str | os.PathLike,
@@ -333,7 +320,7 @@ def load_sampled_frames(
     dict
         ``{sample_key: RGB uint8 array (H, W, 3)}``.
     """
-    sample_keys = [_sample_key(key) for key in sample_keys]
+    sample_keys = [check_sample_key(key) for key in sample_keys]
     recordings = sorted({k for k, _, _ in sample_keys})
     paths = dict(video_paths or {})
     unmatched = [r for r in recordings if r not in paths]

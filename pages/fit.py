@@ -23,11 +23,10 @@ from kpcal_core.diagnostics import (
     largest_residuals,
     mean_click_annotations,
     per_bodypart_fits,
-    robust_fit,
     running_fit,
 )
 from kpcal_core.errors import KpcalError
-from kpcal_core.fitting import predicted_error_px
+from kpcal_core.fitting import predicted_error_px, robust_fit
 from kpcal_core.project import load_working_annotations
 
 state.ensure_app_navigation()

@@ -28,7 +28,6 @@ from kpcal_core import (
     largest_residuals,
     mean_click_annotations,
     per_bodypart_fits,
-    robust_fit,
     running_fit,
     sample_error_frames,
 )
@@ -40,6 +39,7 @@ from kpcal_core.diagnostics import (
     load_annotator_files,
     project_points,
 )
+from kpcal_core.fitting import robust_fit
 from kpcal_core.project import load_project_data
 
 TRUE_SLOPE, TRUE_INTERCEPT = -0.55, 0.2
