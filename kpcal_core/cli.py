@@ -1,17 +1,17 @@
-"""The headless command line: ``python -m kpcal_core {check,sample,fit,export,agreement}``.
+"""The command line: ``kpcal {check,sample,video,fit,export,agreement}`` (or ``python -m kpcal_core``).
 
-This module owns the command-line interface: argument parsing, printing
-(text, or JSON with ``--json``), exit codes, and the PNG of the fit chart.
-Every command works on a project folder through the same engine functions as
-the app (its session, config, annotation files and frame cache), so a script
-and a person in the browser can take turns on one project:
+This module parses arguments and prints (text, or JSON with ``--json``);
+every step is a function of :mod:`kpcal_core.workflows`, the same the app's
+pages call, so a script and a person in the browser take turns on one project
+and get the same numbers and files:
 
-- ``check``: the recordings table (:func:`kpcal_core.recordings.check_videos`);
-- ``sample``: draw samples keeping every annotated one, save the session,
-  decode the frames into the cache (as the setup page does);
-- ``fit``: the line, through :func:`kpcal_core.diagnostics.fit_project` (the
-  app's code path), with bootstrap intervals, whether it has settled,
-  optionally a robust fit, and ``--save`` to ``config.yml``;
+- ``check``: the recordings table (:func:`~kpcal_core.workflows.recordings_report`);
+- ``sample``: choose the keypoints and videos, draw samples
+  (:func:`~kpcal_core.workflows.draw_samples`), fill the frame cache;
+- ``video``: set (or unset) the video of one recording;
+- ``fit``: the line with bootstrap intervals, whether it has settled, optionally
+  a robust line, and ``--save`` to ``config.yml``
+  (:func:`~kpcal_core.workflows.save_calibration`);
 - ``export``: the annotations CSV, the error table and a PNG of the chart;
 - ``agreement``: how far apart several annotators click (one CSV each).
 
@@ -37,53 +37,29 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from .annotations import CLEARED, format_annotations
+from . import workflows
+from .annotations import format_annotations
 from .atomic import atomic_write
-from .config import config_path, load_config, save_params, setup_project
+from .config import load_config
 from .diagnostics import (
     NotEnoughAnnotations,
-    ProjectFit,
     annotator_agreement,
     bootstrap_fit,
-    fit_project,
     has_settled,
     load_annotator_files,
     mean_click_annotations,
     running_fit,
 )
 from .errors import KpcalError
-from .fitting import robust_fit
+from .fitting import FIT_METHODS
 from .keypoints import FORMATS as KEYPOINT_FORMATS
-from .keypoints import load_keypoints
-from .project import (
-    draw_samples,
-    load_project_data,
-    load_working_annotations,
-    project_lock,
-    resolve,
-    save_use_bodyparts,
-    video_dir_of,
-)
-from .recordings import check_videos
-from .session import (
-    KEYPOINTS_FILENAME,
-    CalibrationSession,
-    frame_cache_dir,
-    load_session,
-    save_session,
-    session_dir,
-)
+from .session import CalibrationSession, frame_cache_dir, load_session, session_dir
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
 EXIT_NOT_ENOUGH = 4
-
-#: ``check_videos`` statuses that make a recording impossible to annotate.
-BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
-#: Samples decoded per call while filling the frame cache (bounds memory).
-FRAME_BATCH = 64
-PROG = "python -m kpcal_core"
+PROG = "kpcal"
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -113,16 +89,7 @@ def _table(frame: pd.DataFrame) -> str:
         return frame.to_string(index=False)
 
 
-# --------------------------------------------------------------------------- project helpers
-
-
-def _existing_project(text: str) -> Path:
-    folder = Path(os.path.expanduser(text))
-    if not folder.is_dir():
-        raise KpcalError(
-            f"project folder {text!r} does not exist (give the folder holding config.yml)"
-        )
-    return folder
+# --------------------------------------------------------------------------- project
 
 
 def _stored_path(project: Path, text: str) -> str:
@@ -138,40 +105,42 @@ def _stored_path(project: Path, text: str) -> str:
         return str(path)
 
 
-def _session(project: Path, args: argparse.Namespace) -> CalibrationSession:
-    """The project's session with the source options of the command line applied."""
-    session = load_session(project) or CalibrationSession()
-    if getattr(args, "keypoints", None):
-        session.keypoints_path = _stored_path(project, args.keypoints)
-    if getattr(args, "format", None):
-        session.keypoints_format = None if args.format == "auto" else args.format
-    if getattr(args, "video_dir", None):
-        session.video_dir = _stored_path(project, args.video_dir)
-    if getattr(args, "video_extension", None):
-        session.video_extension = args.video_extension.lstrip(".") or None
-    if getattr(args, "recording_name_suffix", None) is not None:
-        session.recording_name_suffix = args.recording_name_suffix
-    return session
-
-
-def _require_keypoints(project: Path, session: CalibrationSession) -> None:
-    stored = session_dir(project) / KEYPOINTS_FILENAME
-    if not session.keypoints_path and not stored.exists():
+def _sources(project: Path, args: argparse.Namespace) -> workflows.Sources | None:
+    """The keypoint and video options given, over the session's (``None``: none given)."""
+    given = [
+        getattr(args, name, None)
+        for name in ("keypoints", "format", "video_dir", "video_extension")
+    ]
+    if not any(given) and getattr(args, "recording_name_suffix", None) is None:
+        return None
+    session = load_session(project) if project.is_dir() else None
+    session = session or CalibrationSession()
+    keypoints = _stored_path(project, args.keypoints) if args.keypoints else session.keypoints_path
+    if not keypoints:
         raise KpcalError(
             f"project {str(project)!r} has no keypoints yet: pass --keypoints FILE_FOLDER_OR_GLOB "
-            "(and --video-dir) to the sample command, or choose them on the app's setup page"
+            "(and --video-dir), or choose them on the app's setup page"
         )
+    fmt = args.format if args.format else session.keypoints_format
+    suffix = args.recording_name_suffix
+    return workflows.Sources(
+        keypoints=keypoints,
+        format=None if fmt in (None, "auto") else fmt,
+        video_dir=_stored_path(project, args.video_dir) if args.video_dir else session.video_dir,
+        video_extension=args.video_extension or session.video_extension,
+        recording_name_suffix=session.recording_name_suffix if suffix is None else suffix,
+    )
 
 
-def _load(project: Path, session: CalibrationSession):
-    if not config_path(project).exists():
-        raise KpcalError(
-            f"{config_path(project)} does not exist: create the project with "
-            f"`{PROG} sample PROJECT --keypoints FILE_FOLDER_OR_GLOB --video-dir VIDEOS` "
-            "or on the app's setup page"
-        )
-    _require_keypoints(project, session)
-    return load_project_data(project, session)
+def _open(args: argparse.Namespace, err: TextIO, *, create: bool = False):
+    """The project, after saving any keypoint/video options given (as the setup page does)."""
+    project = Path(os.path.expanduser(args.project))
+    sources = _sources(project, args)
+    if sources is not None:
+        chosen = workflows.choose_sources(project, sources, create=create)
+        if chosen.created_config:
+            err.write(f"kpcal: created {project / 'config.yml'} from the keypoints' bodyparts\n")
+    return workflows.open_project(project)
 
 
 # --------------------------------------------------------------------------- check
@@ -179,24 +148,13 @@ def _load(project: Path, session: CalibrationSession):
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The recordings table; exit 3 when a recording cannot be annotated."""
-    project = _existing_project(args.project)
-    session = _session(project, args)
-    data = _load(project, session)
-    video_dir = video_dir_of(project, session, data.config)
-    table = check_videos(
-        data.coordinates,
-        video_dir,
-        data.video_frame_indexes,
-        video_extension=session.video_extension,
-        recording_name_suffix=session.recording_name_suffix,
-        video_paths={k: v for k, v in data.video_paths.items() if v},
-    )
-    blocking = table[table["status"].isin(BLOCKING_STATUSES)]
+    data = _open(args, err)
+    table = workflows.recordings_report(data)
+    blocking = table[table["status"].isin(workflows.BLOCKING_STATUSES)]
     if args.json:
         _print_json(
             {
-                "project": str(project),
-                "video_dir": None if video_dir is None else str(video_dir),
+                "project": str(data.project_dir),
                 "ok": blocking.empty,
                 "recordings": table.to_dict(orient="records"),
             },
@@ -214,7 +172,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         names = ", ".join(repr(r) for r in blocking["recording"])
         err.write(
             f"kpcal: {len(blocking)} of {len(table)} recording(s) cannot be annotated ({names}): "
-            "see the reason column; fix the video folder (--video-dir) or the videos\n"
+            "see the reason column; fix the video folder (--video-dir) or set a recording's "
+            f"video with `{PROG} video PROJECT RECORDING PATH`\n"
         )
         return EXIT_BAD_INPUT
     return EXIT_OK
@@ -225,125 +184,94 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Draw samples (keeping annotated ones), save the session, fill the frame cache."""
-    project = Path(os.path.expanduser(args.project))
-    if args.keypoints:
-        project.mkdir(parents=True, exist_ok=True)
-    else:
-        project = _existing_project(args.project)
-    session = _session(project, args)
-    _require_keypoints(project, session)
-    if not config_path(project).exists():
-        _, _, bodyparts = load_keypoints(
-            str(resolve(project, session.keypoints_path)), session.keypoints_format
-        )
-        video_dir = resolve(project, session.video_dir)
-        setup_project(project, bodyparts=bodyparts, video_dir=str(video_dir) if video_dir else None)
-        err.write(f"kpcal: created {config_path(project)} from the keypoints' bodyparts\n")
-    data = load_project_data(project, session)
-    if args.use_bodyparts:
-        use = [b.strip() for b in args.use_bodyparts.split(",") if b.strip()]
-        data.config = save_use_bodyparts(project, use)
-    num_bins = session.num_bins if args.num_bins is None else args.num_bins
-    num_samples = session.num_samples if args.num_samples is None else args.num_samples
-    pseudocount = (
-        session.conf_pseudocount if args.conf_pseudocount is None else args.conf_pseudocount
+    data = _open(args, err, create=bool(args.keypoints))
+    use = (
+        [b.strip() for b in args.use_bodyparts.split(",") if b.strip()]
+        if args.use_bodyparts
+        else None
     )
-    if args.seed is not None:
-        seed = args.seed
-    elif session.seed is not None:
-        seed = int(session.seed)
-    else:
-        seed = int(np.random.default_rng().integers(2**31))
-    annotated = list(load_working_annotations(project))
-    samples = draw_samples(
+    session = data.session
+    seed = args.seed if args.seed is not None else session.seed
+    draw = workflows.draw_samples(
         data,
-        annotated,
-        use_bodyparts=data.use_bodyparts,
-        num_bins=num_bins,
-        num_samples=num_samples,
-        conf_pseudocount=pseudocount,
+        use_bodyparts=use,
+        num_bins=args.num_bins,
+        num_samples=args.num_samples,
+        conf_pseudocount=args.conf_pseudocount,
         seed=seed,
     )
-    missing = sorted({r for r, _, _ in samples if not data.video_paths.get(r)})
-    if missing:
-        raise KpcalError(
-            f"recording {missing[0]!r} has no video: fix the video folder first "
-            "(--video-dir; see the check command)"
-        )
-    annotated_keys = set(annotated)
-    kept = sum(1 for k in samples if k in annotated_keys)
-    session.num_bins, session.num_samples = int(num_bins), int(num_samples)
-    session.conf_pseudocount, session.seed = float(pseudocount), int(seed)
-    session.sample_keys = samples
-    save_session(project, session)
-    decoded = 0 if args.no_frames else _cache_frames(project, data, samples, err)
+    interactive = err.isatty() if hasattr(err, "isatty") else False
+
+    def progress(done: int, total: int) -> None:
+        if interactive:
+            err.write(f"\rkpcal: frames for {done} of {total} samples")
+            err.flush()
+
+    cached = 0 if args.no_frames else workflows.fill_frame_cache(data, progress=progress)
+    if interactive and not args.no_frames:
+        err.write("\n")
     summary = {
-        "project": str(project),
-        "samples": len(samples),
-        "annotated_kept": kept,
-        "seed": seed,
-        "num_bins": int(num_bins),
-        "num_samples": int(num_samples),
-        "conf_pseudocount": float(pseudocount),
+        "project": str(data.project_dir),
+        "samples": len(draw.sample_keys),
+        "asked": draw.asked,
+        "annotated_kept": draw.kept,
+        "new": draw.new,
+        "available": draw.available,
+        "left_out": draw.left_out,
+        "seed": draw.seed,
+        "num_bins": int(session.num_bins),
+        "num_samples": int(session.num_samples),
+        "conf_pseudocount": float(session.conf_pseudocount),
         "use_bodyparts": data.use_bodyparts,
-        "frames_cached": decoded,
-        "frame_cache": str(frame_cache_dir(project)),
+        "frames_cached": cached,
+        "frame_cache": str(frame_cache_dir(data.project_dir)),
+        "message": draw.message,
     }
     if args.json:
         _print_json(summary, out)
     else:
-        out.write(
-            f"Drew {len(samples)} samples (seed {seed}; {kept} already annotated kept) "
-            f"into {session_dir(project) / 'session.json'}\n"
-        )
+        out.write(draw.message + f" Saved in {session_dir(data.project_dir) / 'session.json'}.\n")
         if not args.no_frames:
-            out.write(f"{decoded} frames ready in {frame_cache_dir(project)}\n")
+            out.write(f"Frames of {cached} samples ready in {frame_cache_dir(data.project_dir)}\n")
     return EXIT_OK
 
 
-def _cache_frames(project: Path, data, samples: list, err: TextIO) -> int:
-    """Decode the samples' frames into the project's frame cache, a batch at a time."""
-    from .videos import load_sampled_frames
+# --------------------------------------------------------------------------- video
 
-    ordered = sorted(samples, key=lambda k: (k[0], k[1]))
-    wanted = {(r, int(data.video_frame_indexes[r][f])) for r, f, _ in ordered}
-    done = 0
-    interactive = err.isatty() if hasattr(err, "isatty") else False
-    for start in range(0, len(ordered), FRAME_BATCH):
-        batch = ordered[start : start + FRAME_BATCH]
-        load_sampled_frames(
-            batch,
-            "",
-            data.video_frame_indexes,
-            cache_dir=frame_cache_dir(project),
-            video_paths={r: data.video_paths[r] for r in {s[0] for s in batch}},
-        )
-        done = min(len(ordered), start + FRAME_BATCH)
-        if interactive:
-            err.write(f"\rkpcal: frames for {done} of {len(ordered)} samples")
-            err.flush()
-    if interactive and ordered:
-        err.write("\n")
-    return len(wanted)
+
+def cmd_video(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Set (or with ``--unset``, forget) the video of one recording."""
+    data = workflows.open_project(Path(os.path.expanduser(args.project)))
+    if args.recording not in data.coordinates:
+        known = ", ".join(repr(r) for r in list(data.coordinates)[:10])
+        raise KpcalError(f"no recording {args.recording!r} in the project (recordings: {known})")
+    if bool(args.path) == bool(args.unset):
+        raise KpcalError("give either a video PATH or --unset")
+    workflows.set_video(data.project_dir, args.recording, None if args.unset else args.path)
+    row = workflows.recordings_report(workflows.open_project(data.project_dir))
+    row = row[row["recording"] == args.recording].iloc[0]
+    out.write(f"{args.recording}: {row['status']} ({row['video']}). {row['reason']}\n")
+    return EXIT_OK if row["status"] not in workflows.BLOCKING_STATUSES else EXIT_BAD_INPUT
 
 
 # --------------------------------------------------------------------------- fit
 
 
-def _fit_summary(result: ProjectFit, args: argparse.Namespace) -> dict:
-    fit = result.fit
-    boot = bootstrap_fit(result.points, args.bootstrap, args.seed, args.level)
-    settled, statement = has_settled(running_fit(result.points, level=args.level))
-    summary: dict[str, Any] = {
-        "project": str(result.data.project_dir),
+def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> dict:
+    project = result.project
+    fit = project.fit
+    boot = bootstrap_fit(project.points, args.bootstrap, args.seed, args.level)
+    settled, statement = has_settled(running_fit(project.points, level=args.level))
+    return {
+        "project": str(project.data.project_dir),
         "slope": fit["slope"],
         "intercept": fit["intercept"],
         "r2": fit["r2"],
         "n": fit["n"],
-        "not_visible": result.counts["not_visible"],
-        "cleared": result.counts["cleared"],
-        "left_out": result.n_left_out,
-        "conf_pseudocount": result.data.conf_pseudocount,
+        "not_visible": project.counts["not_visible"],
+        "cleared": project.counts["cleared"],
+        "left_out": project.n_left_out,
+        "conf_pseudocount": project.data.conf_pseudocount,
         "interval": {
             "method": "percentile bootstrap",
             "level": boot["level"],
@@ -355,51 +283,37 @@ def _fit_summary(result: ProjectFit, args: argparse.Namespace) -> dict:
         "settled": settled,
         "settled_statement": statement,
         "per_bodypart": fit["per_bodypart"],
-        "robust": None,
+        "robust": result.line if result.method != "least-squares" else None,
         "saved": None,
     }
-    if args.robust:
-        summary["robust"] = robust_fit(result.points, args.robust)
-    return summary
 
 
 def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fit the project's annotations (as the app does); print; optionally save."""
     if args.save_robust and not args.robust:
         raise KpcalError("--save-robust needs --robust METHOD (theil-sen or huber)")
-    project = _existing_project(args.project)
-    session = _session(project, args)
-    data = _load(project, session)
+    data = _open(args, err)
     records = None
     if args.mean_of:
         records = mean_click_annotations(
             load_annotator_files(args.mean_of), min_annotators=args.min_annotators
         )
-    result = fit_project(data=data, records=records)
+    result = workflows.calibration_fit(data, records, args.robust or "least-squares")
     summary = _fit_summary(result, args)
     if args.save or args.save_robust:
-        source = summary["robust"] if args.save_robust else summary
+        line = result.line if args.save_robust else {**summary, "method": "least-squares"}
         threshold = (
             args.conf_threshold
             if args.conf_threshold is not None
-            else float(load_config(project).get("conf_threshold", 0.5))
+            else float(load_config(data.project_dir).get("conf_threshold", 0.5))
         )
-        with project_lock(project):
-            save_params(
-                project,
-                {
-                    "slope": source["slope"],
-                    "intercept": source["intercept"],
-                    "conf_threshold": threshold,
-                },
-            )
-        summary["saved"] = {
-            "path": str(config_path(project)),
-            "method": source.get("method", "least-squares"),
-            "slope": source["slope"],
-            "intercept": source["intercept"],
-            "conf_threshold": threshold,
-        }
+        summary["saved"] = workflows.save_calibration(
+            data,
+            slope=line["slope"],
+            intercept=line["intercept"],
+            conf_threshold=threshold,
+            method=line["method"],
+        )
     if args.json:
         _print_json(summary, out)
         return EXIT_OK
@@ -441,100 +355,17 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # --------------------------------------------------------------------------- export
 
 
-def fit_chart(points: pd.DataFrame, fit: Mapping | None, conf_threshold: float | None = None):
-    """The fit page's chart as an Altair chart: points by bodypart, the line, the threshold.
-
-    Parameters
-    ----------
-    points
-        ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`.
-    fit
-        ``slope``, ``intercept`` (and ``r2``, ``n``) of the line, or ``None``
-        for the points alone.
-    conf_threshold
-        Drawn as a dashed vertical rule at ``log10(conf_threshold)``.
-    """
-    import altair as alt
-
-    columns = ["recording", "frame", "bodypart", "confidence", "error_px"]
-    data = points[columns + ["log10_confidence", "log10_error"]].copy()
-    title = "log10(error + 1) against log10(confidence)"
-    if fit is not None:
-        title = (
-            f"slope {fit['slope']:.4f}, intercept {fit['intercept']:.4f}"
-            + (f", R² {fit['r2']:.3f}" if fit.get("r2") is not None else "")
-            + f", n = {len(points)}"
-        )
-    layers = [
-        alt.Chart(data)
-        .mark_circle(size=50, opacity=0.8)
-        .encode(
-            x=alt.X("log10_confidence:Q", title="log10(confidence)"),
-            y=alt.Y("log10_error:Q", title="log10(error + 1)"),
-            color=alt.Color("bodypart:N"),
-        )
-    ]
-    if fit is not None and len(points):
-        low, high = float(data["log10_confidence"].min()), float(data["log10_confidence"].max())
-        line = pd.DataFrame({"log10_confidence": [low, high]})
-        line["log10_error"] = fit["slope"] * line["log10_confidence"] + fit["intercept"]
-        layers.append(
-            alt.Chart(line)
-            .mark_line(color="black")
-            .encode(x="log10_confidence:Q", y="log10_error:Q")
-        )
-    if conf_threshold is not None and conf_threshold > 0:
-        layers.append(
-            alt.Chart(pd.DataFrame({"x": [math.log10(conf_threshold)]}))
-            .mark_rule(strokeDash=[6, 4], color="gray")
-            .encode(x="x:Q")
-        )
-    return alt.layer(*layers).properties(width=560, height=380, title=title)
-
-
-def chart_png(chart, scale: float = 2.0) -> bytes:
-    """PNG bytes of an Altair chart, rendered by vl-convert (no browser needed)."""
-    try:
-        import vl_convert
-    except ImportError:
-        raise KpcalError(
-            "writing the chart as PNG needs vl-convert-python: pip install -r requirements.txt "
-            "(or pass --no-png)"
-        ) from None
-    return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)
-
-
 def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Write the annotations CSV, the error table CSV and the chart PNG."""
-    project = _existing_project(args.project)
-    session = _session(project, args)
-    data = _load(project, session)
-    records = load_working_annotations(project)
-    folder = Path(args.out) if args.out else session_dir(project) / "export"
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    kept = {k: v for k, v in records.items() if v.status != CLEARED}
-    written["annotations"] = atomic_write(
-        folder / "error_annotations.csv", format_annotations(kept, data.video_frame_indexes)
-    )
+    data = _open(args, err)
     try:
-        result = fit_project(data=data, records=records)
-    except NotEnoughAnnotations:
-        for path in written.values():
-            out.write(f"{path}\n")
-        raise
-    points = result.points.copy()
-    line = result.fit["slope"] * points["log10_confidence"] + result.fit["intercept"]
-    points["residual"] = points["log10_error"] - line
-    written["points"] = atomic_write(folder / "error_points.csv", points.to_csv(index=False))
-    if not args.no_png:
-        threshold = (
-            args.conf_threshold
-            if args.conf_threshold is not None
-            else float(data.config.get("conf_threshold", 0.5))
+        written = workflows.export(
+            data, args.out, conf_threshold=args.conf_threshold, png=not args.no_png
         )
-        png = chart_png(fit_chart(result.points, result.fit, threshold))
-        written["chart"] = atomic_write(folder / "error_fit.png", png)
+    except NotEnoughAnnotations:
+        folder = Path(args.out) if args.out else session_dir(data.project_dir) / "export"
+        out.write(f"{folder / 'error_annotations.csv'}\n")
+        raise
     if args.json:
         _print_json({name: str(path) for name, path in written.items()}, out)
     else:
@@ -663,6 +494,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--json", action="store_true", help="machine-readable output")
     sample.set_defaults(func=cmd_sample)
 
+    video = commands.add_parser(
+        "video",
+        help="set the video of one recording (when matching by name does not find it)",
+        description="Use PATH as the video of RECORDING from now on (kept in the project's "
+        "session, as the app's setup page does); --unset goes back to matching by name.",
+    )
+    video.add_argument("project", help="project folder")
+    video.add_argument("recording", help="recording name (see the check command)")
+    video.add_argument("path", nargs="?", help="the video file")
+    video.add_argument("--unset", action="store_true", help="forget the video set for it")
+    video.set_defaults(func=cmd_video)
+
     fit = commands.add_parser(
         "fit",
         help="fit the error line to the project's annotations (same numbers as the app)",
@@ -682,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--robust",
         nargs="?",
         const="theil-sen",
-        choices=("theil-sen", "huber"),
+        choices=FIT_METHODS[1:],
         help="also print a robust fit (default method: theil-sen)",
     )
     fit.add_argument(

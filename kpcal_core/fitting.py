@@ -423,3 +423,24 @@ def robust_fit(
             "converged": converged,
         }
     raise KpcalError(f"unknown robust method {method!r}: use 'theil-sen' or 'huber'")
+
+
+#: Lines that can be saved: keypoint-MoSeq's least squares, or a robust line.
+FIT_METHODS = ("least-squares", "theil-sen", "huber")
+
+
+def fit_by_method(points: pd.DataFrame, method: str = "least-squares") -> dict:
+    """The line of one of :data:`FIT_METHODS` through an :func:`error_points` table.
+
+    Returns
+    -------
+    dict
+        ``{"method", "slope", "intercept"}`` (robust lines add what
+        :func:`robust_fit` reports).
+    """
+    if method not in FIT_METHODS:
+        raise KpcalError(f"unknown fit method {method!r}: use one of {', '.join(FIT_METHODS)}")
+    if method == "least-squares":
+        fit = fit_points(points)
+        return {"method": method, "slope": fit["slope"], "intercept": fit["intercept"]}
+    return robust_fit(points, method)

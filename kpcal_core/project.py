@@ -39,9 +39,9 @@ from .annotations import (
 )
 from .atomic import atomic_write
 from .calibration import merge_samples
-from .config import load_config, save_params, update_config
+from .config import config_path, load_config, save_params, update_config
 from .errors import KpcalError
-from .fitting import error_points, fit_points
+from .fitting import error_points, fit_by_method
 from .keypoints import load_keypoints
 from .samplekeys import SampleKey
 from .sampling import sample_error_frames
@@ -333,15 +333,18 @@ def save_work(
         exported = {k: v for k, v in merged.items() if v.status != CLEARED}
         save_annotations(project_dir, exported, data.video_frame_indexes)
         usable = usable_annotations(data, merged)
+        saved_session = load_session(project_dir)
+        method = saved_session.fit_method if saved_session else "least-squares"
         try:
-            fit = fit_points(
+            fit = fit_by_method(
                 error_points(
                     data.coordinates,
                     data.confidences,
                     usable,
                     data.bodyparts,
                     data.conf_pseudocount,
-                )
+                ),
+                method,
             )
         except KpcalError:
             fit = None
@@ -355,9 +358,10 @@ def save_work(
                 {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
             )
     when = datetime.now().strftime("%H:%M:%S")
-    return SaveResult(
-        merged, n, True, fit, f"Annotations saved to {annotations_path(project_dir)} at {when}"
-    )
+    message = f"Saved {n} annotations to {annotations_path(project_dir).name}"
+    if fit is not None:
+        message += f" and the {fit['method']} line to {config_path(project_dir).name}"
+    return SaveResult(merged, n, True, fit, f"{message} at {when} (in {project_dir}).")
 
 
 def save_use_bodyparts(project_dir: str | os.PathLike, use_bodyparts: Sequence[str]) -> dict:

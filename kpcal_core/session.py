@@ -22,6 +22,7 @@ import numpy as np
 from .annotations import now_utc
 from .atomic import atomic_write
 from .errors import KpcalError
+from .fitting import FIT_METHODS
 from .samplekeys import SampleKey
 
 SESSION_DIRNAME = "calibration"
@@ -49,6 +50,9 @@ class CalibrationSession:
         ``(recording, frame, bodypart)`` samples to annotate, in order.
     video_paths
         ``{recording: video path}`` set explicitly (overrides matching).
+    fit_method
+        The line last saved to ``config.yml`` (one of
+        :data:`~kpcal_core.fitting.FIT_METHODS`); autosave fits with it.
     """
 
     keypoints_path: str | None = None
@@ -62,6 +66,7 @@ class CalibrationSession:
     seed: int | None = None
     sample_keys: list[SampleKey] = field(default_factory=list)
     video_paths: dict[str, str] = field(default_factory=dict)
+    fit_method: str = "least-squares"
     updated_at: str = ""
 
     def to_json(self) -> str:
@@ -99,6 +104,11 @@ class CalibrationSession:
                     f"{source}: {name} must be {' or '.join(t.__name__ for t in types)}, "
                     f"got {value!r}"
                 )
+        if session.fit_method not in FIT_METHODS:
+            raise KpcalError(
+                f"{source}: fit_method must be one of {', '.join(FIT_METHODS)}, "
+                f"got {session.fit_method!r}"
+            )
         if not all(
             isinstance(k, str) and isinstance(v, str) for k, v in session.video_paths.items()
         ):
@@ -114,6 +124,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "recording_name_suffix": (str,),
     "seed": (int, type(None)),
     "video_paths": (dict,),
+    "fit_method": (str,),
     "updated_at": (str,),
 }
 

@@ -200,12 +200,12 @@ def test_bad_input_exit_3_names_what_to_fix(fresh, tmp_path):
     assert code == EXIT_BAD_INPUT and "--robust" in err
 
 
-@pytest.mark.parametrize("command", ["check", "sample", "fit", "export", "agreement"])
+@pytest.mark.parametrize("command", ["check", "sample", "video", "fit", "export", "agreement"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([command, "--help"])
     assert stop.value.code == 0
-    assert f"usage: python -m kpcal_core {command}" in capsys.readouterr().out
+    assert f"usage: kpcal {command}" in capsys.readouterr().out
 
 
 def test_usage_errors_exit_2(capsys):

@@ -1,0 +1,232 @@
+"""Every chart kpcal draws, as Altair charts, and one colour per bodypart.
+
+The app shows these charts (``st.altair_chart``) and ``kpcal export`` writes
+:func:`fit_chart` as PNG (:func:`chart_png`), so a figure in a paper is the
+figure on the fit page. :func:`bodypart_colours` gives each bodypart one
+colour used everywhere: the chart points and the markers on the annotate view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+
+from .errors import KpcalError
+
+#: Categorical palette (Tableau 10, then 10 lighter tones): colour-blind aware, distinct.
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#a0cbe8",
+    "#ffbe7d",
+    "#ff9d9a",
+    "#86bcb6",
+    "#8cd17d",
+    "#f1ce63",
+    "#d4a6c8",
+    "#fabfd2",
+    "#d7b5a6",
+    "#79706e",
+)
+LINE_DASHES = {"least-squares": [1, 0], "theil-sen": [6, 3], "huber": [2, 2]}
+
+
+def bodypart_colours(bodyparts: Sequence[str]) -> dict[str, str]:
+    """``{bodypart: "#rrggbb"}``, by position in the project's bodypart list (stable)."""
+    return {str(b): PALETTE[i % len(PALETTE)] for i, b in enumerate(bodyparts)}
+
+
+def hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` as an ``(r, g, b)`` tuple of 0–255 integers."""
+    text = colour.lstrip("#")
+    return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
+
+
+def _colour_scale(bodyparts: Sequence[str]) -> alt.Scale:
+    colours = bodypart_colours(bodyparts)
+    return alt.Scale(domain=list(colours), range=list(colours.values()))
+
+
+def fit_chart(
+    points: pd.DataFrame,
+    lines: Sequence[Mapping],
+    conf_threshold: float | None = None,
+    *,
+    bodyparts: Sequence[str] | None = None,
+    part_lines: pd.DataFrame | None = None,
+    selection: alt.Parameter | None = None,
+    width: int | str = 560,
+    height: int = 400,
+) -> alt.LayerChart:
+    """The scatter of log10(error + 1) against log10(confidence) with the fitted lines.
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`.
+    lines
+        Lines to draw, each ``{"method", "slope", "intercept"}``.
+    conf_threshold
+        Drawn as a dashed vertical rule at ``log10(conf_threshold)``.
+    bodyparts
+        The project's bodyparts, for :func:`bodypart_colours` (default: those in ``points``).
+    part_lines
+        ``bodypart, x, y`` rows of each bodypart's own line (two per bodypart).
+    selection
+        An Altair point selection added to the scatter (the fit page picks a
+        threshold by clicking a point).
+    """
+    columns = ["recording", "frame", "bodypart", "confidence", "error_px"]
+    data = points[columns + ["log10_confidence", "log10_error"]].copy()
+    names = list(bodyparts) if bodyparts is not None else sorted(data["bodypart"].unique())
+    colour = alt.Color("bodypart:N", scale=_colour_scale(names), title="bodypart")
+    scatter = (
+        alt.Chart(data)
+        .mark_circle(size=55, opacity=0.8)
+        .encode(
+            x=alt.X("log10_confidence:Q", title="log10(confidence)"),
+            y=alt.Y("log10_error:Q", title="log10(error + 1)"),
+            color=colour,
+            tooltip=[
+                "recording:N",
+                "frame:Q",
+                "bodypart:N",
+                alt.Tooltip("confidence:Q", format=".4f"),
+                alt.Tooltip("error_px:Q", title="error (px)", format=".2f"),
+            ],
+        )
+    )
+    if selection is not None:
+        scatter = scatter.add_params(selection)
+    layers: list = [scatter]
+    if lines and len(data):
+        low, high = float(data["log10_confidence"].min()), float(data["log10_confidence"].max())
+        rows = [
+            {"x": x, "y": line["slope"] * x + line["intercept"], "line": line["method"]}
+            for line in lines
+            for x in (low, high)
+        ]
+        methods = list(dict.fromkeys(line["method"] for line in lines))
+        layers.append(
+            alt.Chart(pd.DataFrame(rows))
+            .mark_line(color="black")
+            .encode(
+                x="x:Q",
+                y="y:Q",
+                strokeDash=alt.StrokeDash(
+                    "line:N",
+                    title="line",
+                    scale=alt.Scale(domain=methods, range=[LINE_DASHES[m] for m in methods]),
+                ),
+            )
+        )
+    if part_lines is not None and len(part_lines):
+        layers.append(
+            alt.Chart(part_lines)
+            .mark_line(opacity=0.6)
+            .encode(x="x:Q", y="y:Q", color=colour, detail="bodypart:N")
+        )
+    if conf_threshold is not None and conf_threshold > 0:
+        layers.append(
+            alt.Chart(pd.DataFrame({"x": [math.log10(conf_threshold)]}))
+            .mark_rule(strokeDash=[6, 4], color="gray")
+            .encode(x="x:Q")
+        )
+    title = f"log10(error + 1) against log10(confidence), n = {len(data)}"
+    if lines:
+        first = lines[0]
+        title = f"{first['method']}: slope {first['slope']:.4f}, intercept {first['intercept']:.4f}, n = {len(data)}"
+    return alt.layer(*layers).properties(width=width, height=height, title=title)
+
+
+def histogram_chart(histogram: Mapping) -> alt.LayerChart:
+    """The setup page's confidence histogram: filled bars, bin edges, samples per bin.
+
+    Parameters
+    ----------
+    histogram
+        :func:`kpcal_core.workflows.sampling_histogram` output (``bars``, ``bins``).
+    """
+    bars = histogram["bars"]
+    bins = histogram["bins"]
+    top = max(1.0, float(bars["keypoints"].max()))
+    bar_layer = (
+        alt.Chart(bars)
+        .mark_rect(color="#4e79a7", opacity=0.85)
+        .encode(
+            x=alt.X("start:Q", title="log10(confidence + pseudocount)"),
+            x2="end:Q",
+            y=alt.Y(
+                "keypoints:Q",
+                title="keypoints (square-root scale)",
+                scale=alt.Scale(type="sqrt", domain=[0, top * 1.15], nice=False),
+            ),
+            y2=alt.datum(0),
+            tooltip=[alt.Tooltip("keypoints:Q", format=",")],
+        )
+    )
+    edges = pd.DataFrame({"edge": list(bins["start"]) + [float(bins["end"].iloc[-1])]})
+    rules = alt.Chart(edges).mark_rule(color="#e15759", strokeDash=[4, 3]).encode(x="edge:Q")
+    labelled = bins.assign(label=[f"{n}" for n in bins["samples"]], y=top * 1.08)
+    labels = (
+        alt.Chart(labelled)
+        .mark_text(color="#e15759", fontWeight="bold")
+        .encode(
+            x="mid:Q",
+            y=alt.Y("y:Q"),
+            text="label:N",
+            tooltip=[alt.Tooltip("samples:Q", title="samples drawn from this bin")],
+        )
+    )
+    return alt.layer(bar_layer, rules, labels).properties(height=260)
+
+
+def running_chart(running: pd.DataFrame) -> alt.LayerChart:
+    """The slope after each annotation with its interval (``running_fit`` output)."""
+    band = (
+        alt.Chart(running)
+        .mark_area(opacity=0.25)
+        .encode(
+            x=alt.X("n:Q", title="annotations"),
+            y=alt.Y("slope_low:Q", title="slope"),
+            y2="slope_high:Q",
+        )
+    )
+    return band + alt.Chart(running).mark_line().encode(x="n:Q", y="slope:Q")
+
+
+def distances_chart(distances: Sequence[float]) -> alt.Chart:
+    """Histogram of the distances between annotators' clicks (pixels)."""
+    table = pd.DataFrame({"distance_px": [float(d) for d in distances]})
+    return (
+        alt.Chart(table)
+        .mark_bar()
+        .encode(
+            x=alt.X("distance_px:Q", bin=alt.Bin(maxbins=30), title="distance between clicks (px)"),
+            y=alt.Y("count():Q", title="samples"),
+        )
+        .properties(height=180)
+    )
+
+
+def chart_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    """PNG bytes of an Altair chart, rendered by vl-convert (no browser needed)."""
+    try:
+        import vl_convert
+    except ImportError:
+        raise KpcalError(
+            "writing the chart as PNG needs vl-convert-python: pip install -r requirements.txt "
+            "(or pass --no-png)"
+        ) from None
+    return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)

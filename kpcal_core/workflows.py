@@ -1,0 +1,675 @@
+"""The steps a person or a script takes on a project, each written once.
+
+The app's pages and the command line (:mod:`kpcal_core.cli`) call these
+functions and nothing lower for the same jobs, so both give the same numbers
+and write the same files:
+
+- :func:`choose_sources`: point a project at its keypoint files and videos
+  (checked by reading them before anything is written; creates ``config.yml``);
+- :func:`open_project`: the project's config, keypoints and videos;
+  :func:`recordings_report`: which video each recording uses and whether it fits;
+- :func:`draw_samples`: the samples to annotate (annotated ones kept, recordings
+  that cannot be annotated left out and named), saved in the session;
+  :func:`fill_frame_cache`: decode their frames into the project's frame cache
+  without keeping them in memory;
+- :func:`record_annotation`: keep one click (or clear / not visible) and save
+  under the project lock (keypoint-MoSeq's files from 20 annotations on);
+- :func:`calibration_fit` and :func:`save_calibration`: the line (least squares
+  or robust) and saving it to ``config.yml`` under the lock; the method saved is
+  remembered, so autosave keeps using it;
+- :func:`export`: the annotations CSV, the error table and the chart as PNG.
+
+Every problem a user can fix raises :class:`~kpcal_core.errors.KpcalError`
+naming what is at fault, before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .annotations import CLEARED, Annotation, format_annotations
+from .atomic import atomic_write
+from .config import config_path, load_config, save_params, setup_project
+from .diagnostics import ProjectFit, fit_project
+from .errors import KpcalError
+from .fitting import FIT_METHODS, fit_by_method
+from .keypoints import load_keypoints
+from .paths import resolve_user_path
+from .project import (
+    ProjectData,
+    SaveResult,
+    load_project_data,
+    load_working_annotations,
+    project_lock,
+    save_use_bodyparts,
+    save_work,
+    video_dir_of,
+)
+from .recordings import check_videos
+from .samplekeys import SampleKey
+from .sampling import confidence_histogram, sample_error_frames
+from .session import (
+    KEYPOINTS_FILENAME,
+    CalibrationSession,
+    frame_cache_dir,
+    load_session,
+    save_session,
+    session_dir,
+)
+
+#: ``recordings_report`` statuses that make a recording impossible to annotate.
+BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
+#: Samples decoded per call while filling the frame cache (bounds memory).
+FRAME_BATCH = 16
+
+Progress = Callable[[int, int], None]
+
+
+class ProjectFolderMissing(KpcalError):
+    """The project folder does not exist yet (the caller may offer to create it)."""
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def project_folder(project_dir: str | os.PathLike, *, create: bool = False) -> Path:
+    """The project folder, checked: a folder that exists (or is created when ``create``).
+
+    Raises
+    ------
+    ProjectFolderMissing
+        It does not exist and ``create`` is false.
+    KpcalError
+        It is a file, or it cannot be created or written.
+    """
+    folder = Path(os.path.expanduser(str(project_dir)))
+    if folder.exists() and not folder.is_dir():
+        raise KpcalError(
+            f"project folder {str(folder)!r} is a file, not a folder: give the folder that "
+            "holds (or will hold) config.yml"
+        )
+    if not folder.exists():
+        if not create:
+            raise ProjectFolderMissing(
+                f"project folder {str(folder)!r} does not exist: check the path, or create it"
+            )
+        try:
+            folder.mkdir(parents=True)
+        except OSError as error:
+            raise KpcalError(
+                f"cannot create the project folder {str(folder)!r}: {error.strerror or error}"
+            ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise KpcalError(
+            f"project folder {str(folder)!r} cannot be written (permissions or a read-only "
+            "disk): choose a folder you can write to"
+        )
+    return folder
+
+
+@dataclass
+class Sources:
+    """Where a project's keypoints and videos are, as the user typed them.
+
+    Relative paths are taken from the project folder, as keypoint-MoSeq does.
+    """
+
+    keypoints: str
+    format: str | None = None
+    video_dir: str = ""
+    video_extension: str | None = None
+    recording_name_suffix: str = ""
+
+
+@dataclass
+class SourcesChosen:
+    """What :func:`choose_sources` did: the session saved and the bodyparts read."""
+
+    session: CalibrationSession
+    bodyparts: list[str]
+    created_config: bool
+
+
+def choose_sources(
+    project_dir: str | os.PathLike, sources: Sources, *, create: bool = False
+) -> SourcesChosen:
+    """Point a project at its keypoint files and video folder, after reading them.
+
+    The keypoint files are read first (a wrong path never replaces a working
+    one); then the session is saved and, when the project has none,
+    ``config.yml`` is created from the keypoints' bodyparts.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    sources
+        The keypoint files (file, folder or glob), format, video folder and
+        matching options.
+    create
+        Create the project folder when it does not exist (else
+        :class:`ProjectFolderMissing`).
+    """
+    folder = project_folder(project_dir, create=create)
+    keypoints_path = resolve_user_path(sources.keypoints, folder, what="keypoint path")
+    video_dir = None
+    if sources.video_dir.strip():
+        video_dir = resolve_user_path(sources.video_dir, folder, what="video folder")
+        if not video_dir.is_dir():
+            raise KpcalError(
+                f"video folder {sources.video_dir.strip()!r} is not a folder"
+                + (" (it is a file: give the folder that holds it)" if video_dir.exists() else "")
+            )
+    _, _, bodyparts = load_keypoints(str(keypoints_path), sources.format or None)
+    with project_lock(folder):
+        session = load_session(folder) or CalibrationSession()
+        session.keypoints_path = sources.keypoints.strip()
+        session.keypoints_format = sources.format or None
+        session.video_dir = sources.video_dir.strip()
+        session.video_extension = (sources.video_extension or "").strip().lstrip(".") or None
+        session.recording_name_suffix = sources.recording_name_suffix
+        created = not config_path(folder).exists()
+        if created:
+            setup_project(
+                folder, bodyparts=list(bodyparts), video_dir=str(video_dir) if video_dir else ""
+            )
+        save_session(folder, session)
+    return SourcesChosen(session=session, bodyparts=list(bodyparts), created_config=created)
+
+
+def open_project(
+    project_dir: str | os.PathLike, session: CalibrationSession | None = None
+) -> ProjectData:
+    """The project's config, keypoints and videos, or a message saying what is missing."""
+    folder = project_folder(project_dir)
+    if not config_path(folder).exists():
+        raise KpcalError(
+            f"{config_path(folder)} does not exist: choose the keypoint files (setup page, or "
+            "`kpcal sample PROJECT --keypoints FILES --video-dir VIDEOS`) to create it"
+        )
+    session = session if session is not None else (load_session(folder) or CalibrationSession())
+    if not session.keypoints_path and not (session_dir(folder) / KEYPOINTS_FILENAME).exists():
+        raise KpcalError(
+            f"project {str(folder)!r} has no keypoints yet: choose the keypoint files on the "
+            "setup page, or pass --keypoints to `kpcal sample`"
+        )
+    return load_project_data(folder, session)
+
+
+def recordings_report(data: ProjectData) -> pd.DataFrame:
+    """Per recording, the video it uses and whether the video fits the keypoints.
+
+    See :func:`kpcal_core.recordings.check_videos` for the columns; recordings
+    whose ``status`` is in :data:`BLOCKING_STATUSES` cannot be annotated.
+    """
+    session = data.session
+    video_dir = video_dir_of(data.project_dir, session, data.config)
+    return check_videos(
+        data.coordinates,
+        video_dir if video_dir is not None and video_dir.is_dir() else None,
+        data.video_frame_indexes,
+        video_extension=session.video_extension,
+        recording_name_suffix=session.recording_name_suffix,
+        video_paths={k: v for k, v in data.video_paths.items() if v},
+    )
+
+
+def set_video(project_dir: str | os.PathLike, recording: str, video: str | None) -> None:
+    """Use ``video`` for ``recording`` from now on (``None`` or ``""``: back to matching)."""
+    folder = project_folder(project_dir)
+    with project_lock(folder):
+        session = load_session(folder) or CalibrationSession()
+        if video:
+            path = resolve_user_path(video, folder, what=f"video of recording {recording!r}")
+            if not path.is_file():
+                raise KpcalError(f"video {video!r} for recording {recording!r} is not a file")
+            session.video_paths[recording] = str(path)
+        else:
+            session.video_paths.pop(recording, None)
+        save_session(folder, session)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+@dataclass
+class SampleDraw:
+    """What :func:`draw_samples` did, with the counts a user is told.
+
+    Attributes
+    ----------
+    sample_keys
+        The project's samples from now on: annotated ones kept first, then new ones.
+    asked
+        ``num_samples`` as asked.
+    kept
+        Annotated samples kept (positions and "not visible"; cleared ones are not).
+    new
+        Samples drawn now.
+    available
+        Keypoints that could be drawn (a position, a used bodypart, a usable video,
+        not already annotated).
+    left_out
+        ``{recording: status}`` of recordings left out (no usable video).
+    left_out_keypoints
+        Keypoints of the used bodyparts in those recordings.
+    seed
+        The seed used.
+    """
+
+    sample_keys: list[SampleKey]
+    asked: int
+    kept: int
+    new: int
+    available: int
+    left_out: dict[str, str] = field(default_factory=dict)
+    left_out_keypoints: int = 0
+    seed: int = 0
+
+    @property
+    def message(self) -> str:
+        """One paragraph: asked, kept, drawn, and why the total differs from what was asked."""
+        total = len(self.sample_keys)
+        text = (
+            f"Asked for {_count(self.asked, 'sample')}: kept {self.kept} already annotated, "
+            f"drew {self.new} new; {_count(total, 'sample')} in all (seed {self.seed})."
+        )
+        if self.kept > self.asked:
+            text += " More samples are annotated than asked for: all of them are kept."
+        elif total < self.asked:
+            text += (
+                f" Only {_count(self.available, 'keypoint')} could be drawn (a position, a "
+                "bodypart in use_bodyparts, a usable video, not annotated yet)."
+            )
+        if self.left_out:
+            names = ", ".join(f"{name!r} ({status})" for name, status in self.left_out.items())
+            text += (
+                f" Left out {_count(len(self.left_out), 'recording')} with "
+                f"{_count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
+            )
+        return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def draw_samples(
+    data: ProjectData,
+    *,
+    use_bodyparts: Sequence[str] | None = None,
+    num_bins: int | None = None,
+    num_samples: int | None = None,
+    conf_pseudocount: float | None = None,
+    seed: int | None = None,
+    report: pd.DataFrame | None = None,
+) -> SampleDraw:
+    """Draw the samples to annotate and save them in the project's session.
+
+    Annotated samples (positions and "not visible") are kept and count towards
+    ``num_samples``; the rest are drawn by
+    :func:`~kpcal_core.sampling.sample_error_frames` among keypoints not
+    annotated yet, of recordings whose video can be used (a recording whose
+    status in :func:`recordings_report` is blocking is left out and named).
+    ``use_bodyparts`` is saved to ``config.yml`` when it changes. Parameters
+    left ``None`` come from the session (``seed``: a new random one).
+
+    Parameters
+    ----------
+    report
+        :func:`recordings_report` of ``data`` when the caller has it already.
+    """
+    session = data.session
+    use = list(use_bodyparts) if use_bodyparts else data.use_bodyparts
+    num_bins = int(session.num_bins if num_bins is None else num_bins)
+    asked = int(session.num_samples if num_samples is None else num_samples)
+    pseudocount = float(session.conf_pseudocount if conf_pseudocount is None else conf_pseudocount)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    report = recordings_report(data) if report is None else report
+    blocked = report[report["status"].isin(BLOCKING_STATUSES)]
+    left_out = dict(zip(blocked["recording"], blocked["status"], strict=True))
+    if len(left_out) == len(data.coordinates):
+        raise KpcalError(
+            f"no recording can be annotated ({len(left_out)} of {len(left_out)} have no usable "
+            "video): fix the video folder or set each recording's video first"
+        )
+    columns = [data.bodyparts.index(b) for b in use if b in data.bodyparts]
+    if len(columns) != len(use):
+        unknown = [b for b in use if b not in data.bodyparts]
+        raise KpcalError(f"bodypart(s) {unknown} are not in the keypoints ({data.bodyparts})")
+    records = load_working_annotations(data.project_dir)
+    kept = [k for k, a in records.items() if a.status != CLEARED and k[0] in data.coordinates]
+    confidences = _sampleable_confidences(data, left_out, kept)
+    left_out_keypoints = sum(
+        int(np.isfinite(data.coordinates[r][:, columns, 0]).sum()) for r in left_out
+    )
+    available = sum(
+        int(np.isfinite(c[:, columns]).sum() if c is not None else 0) for c in confidences.values()
+    )
+    wanted = max(0, asked - len(kept))
+    new = []
+    if wanted and available:
+        new = sample_error_frames(
+            {r: c for r, c in confidences.items()},
+            data.bodyparts,
+            use,
+            num_bins,
+            wanted,
+            pseudocount,
+            coordinates={r: data.coordinates[r] for r in confidences},
+            seed=seed,
+        )
+    sample_keys = list(dict.fromkeys([*kept, *new]))
+    if use != data.use_bodyparts:
+        data.config = save_use_bodyparts(data.project_dir, use)
+    with project_lock(data.project_dir):
+        on_disk = load_session(data.project_dir) or session
+        on_disk.num_bins, on_disk.num_samples = num_bins, asked
+        on_disk.conf_pseudocount, on_disk.seed = pseudocount, int(seed)
+        on_disk.sample_keys = sample_keys
+        save_session(data.project_dir, on_disk)
+    data.session.num_bins, data.session.num_samples = num_bins, asked
+    data.session.conf_pseudocount, data.session.seed = pseudocount, int(seed)
+    data.session.sample_keys = sample_keys
+    return SampleDraw(
+        sample_keys=sample_keys,
+        asked=asked,
+        kept=len(kept),
+        new=len(new),
+        available=available,
+        left_out=left_out,
+        left_out_keypoints=left_out_keypoints,
+        seed=int(seed),
+    )
+
+
+def _sampleable_confidences(
+    data: ProjectData, left_out: Mapping[str, str], annotated: Sequence[SampleKey]
+) -> dict[str, np.ndarray]:
+    """Confidences of the recordings that can be annotated, annotated keypoints hidden (NaN).
+
+    Only recordings holding an annotated sample are copied.
+    """
+    by_recording: dict[str, list[tuple[int, int]]] = {}
+    for recording, frame, bodypart in annotated:
+        if bodypart in data.bodyparts and frame < len(data.confidences[recording]):
+            by_recording.setdefault(recording, []).append((frame, data.bodyparts.index(bodypart)))
+    result = {}
+    for recording, conf in data.confidences.items():
+        if recording in left_out:
+            continue
+        if recording in by_recording:
+            conf = np.array(conf, dtype=np.float64 if conf.dtype.kind != "f" else conf.dtype)
+            frames, parts = zip(*by_recording[recording], strict=True)
+            conf[list(frames), list(parts)] = np.nan
+        result[recording] = conf
+    return result
+
+
+def fill_frame_cache(
+    data: ProjectData,
+    sample_keys: Sequence[SampleKey] | None = None,
+    *,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Decode the samples' frames into the project's frame cache; keep none in memory.
+
+    Parameters
+    ----------
+    sample_keys
+        Default: the session's samples. Samples of recordings without a video are skipped.
+    progress
+        Called as ``progress(done, total)`` (samples) after each batch.
+    should_stop
+        Checked between batches; ``True`` stops (frames decoded so far stay cached).
+
+    Returns
+    -------
+    int
+        Samples whose frame is now in the cache.
+    """
+    from .videos import load_sampled_frames
+
+    keys = list(data.session.sample_keys if sample_keys is None else sample_keys)
+    ordered = sorted(
+        (k for k in keys if data.video_paths.get(k[0])), key=lambda k: (k[0], int(k[1]))
+    )
+    done = 0
+    for start in range(0, len(ordered), FRAME_BATCH):
+        if should_stop is not None and should_stop():
+            break
+        batch = ordered[start : start + FRAME_BATCH]
+        load_sampled_frames(
+            batch,
+            "",
+            data.video_frame_indexes,
+            cache_dir=frame_cache_dir(data.project_dir),
+            video_paths={r: data.video_paths[r] for r in {s[0] for s in batch}},
+        )
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(ordered))
+    return done
+
+
+def sampling_histogram(
+    data: ProjectData,
+    use_bodyparts: Sequence[str],
+    conf_pseudocount: float,
+    num_bins: int,
+    sample_keys: Sequence[SampleKey] = (),
+) -> dict:
+    """The confidence histogram of the used bodyparts, the sampling bins, samples per bin.
+
+    Returns
+    -------
+    dict
+        ``bars``: DataFrame ``start, end, keypoints`` (log10 units);
+        ``bins``: DataFrame ``start, end, mid, samples`` (one row per sampling bin);
+        ``no_position``: keypoints with a confidence but no position (never sampled).
+    """
+    counts, hist_edges, sample_edges = confidence_histogram(
+        data.confidences, data.bodyparts, use_bodyparts, conf_pseudocount, int(num_bins)
+    )
+    columns = [data.bodyparts.index(b) for b in use_bodyparts if b in data.bodyparts]
+    no_position = sum(
+        int((np.isnan(data.coordinates[r][:, columns, 0]) & ~np.isnan(c[:, columns])).sum())
+        for r, c in data.confidences.items()
+    )
+    sampled = [k for k in sample_keys if k[0] in data.confidences and k[2] in use_bodyparts]
+    logs = np.array(
+        [
+            math.log10(float(data.confidences[r][f, data.bodyparts.index(b)]) + conf_pseudocount)
+            for r, f, b in sampled
+        ],
+        dtype=float,
+    )
+    per_bin = np.zeros(len(sample_edges) - 1, dtype=int)
+    if logs.size:
+        index = np.clip(np.searchsorted(sample_edges, logs, side="right") - 1, 0, len(per_bin) - 1)
+        per_bin = np.bincount(index, minlength=len(per_bin))
+    bars = pd.DataFrame({"start": hist_edges[:-1], "end": hist_edges[1:], "keypoints": counts})
+    bins = pd.DataFrame(
+        {
+            "start": sample_edges[:-1],
+            "end": sample_edges[1:],
+            "mid": (sample_edges[:-1] + sample_edges[1:]) / 2,
+            "samples": per_bin,
+        }
+    )
+    return {"bars": bars, "bins": bins, "no_position": no_position}
+
+
+# --------------------------------------------------------------------------- annotating
+
+
+def record_annotation(
+    data: ProjectData,
+    records: dict[SampleKey, Annotation],
+    key: SampleKey,
+    annotation: Annotation,
+) -> SaveResult:
+    """Keep one edit and save at once (merged with what other sessions saved).
+
+    ``records`` is updated in place to the merged annotations of the project.
+    When another session holds the project's lock for too long, the edit stays
+    in ``records`` and is saved with the next one (the result says so).
+    """
+    records[key] = annotation
+    try:
+        result = save_work(data, records)
+    except TimeoutError:
+        return SaveResult(
+            dict(records),
+            0,
+            False,
+            None,
+            "Not saved yet: another session holds the project's lock; your edit is kept here "
+            "and saved with your next one.",
+        )
+    records.clear()
+    records.update(result.records)
+    return result
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class CalibrationFit:
+    """The project's fit and the line of the chosen method.
+
+    Attributes
+    ----------
+    project
+        :class:`~kpcal_core.diagnostics.ProjectFit` (least squares, points, counts).
+    method
+        One of :data:`~kpcal_core.fitting.FIT_METHODS`.
+    line
+        ``{"method", "slope", "intercept"}`` of that method.
+    """
+
+    project: ProjectFit
+    method: str
+    line: dict
+
+
+def calibration_fit(
+    data: ProjectData,
+    records: Mapping[SampleKey, Annotation] | None = None,
+    method: str = "least-squares",
+) -> CalibrationFit:
+    """Fit the project's annotations; the line of ``method`` is what would be saved."""
+    result = fit_project(data=data, records=records)
+    line = fit_by_method(result.points, method)
+    return CalibrationFit(project=result, method=line["method"], line=line)
+
+
+def save_calibration(
+    data: ProjectData,
+    *,
+    slope: float,
+    intercept: float,
+    conf_threshold: float,
+    method: str = "least-squares",
+) -> dict:
+    """Save the line and threshold to ``config.yml`` under the project lock.
+
+    The method is remembered in the session, so autosave after the next click
+    fits with it too (until another method is saved).
+
+    Returns
+    -------
+    dict
+        ``path, method, slope, intercept, conf_threshold``.
+    """
+    if method not in FIT_METHODS:
+        raise KpcalError(f"unknown fit method {method!r}: use one of {', '.join(FIT_METHODS)}")
+    for name, value in (
+        ("slope", slope),
+        ("intercept", intercept),
+        ("conf_threshold", conf_threshold),
+    ):
+        if not math.isfinite(float(value)):
+            raise KpcalError(f"{name} must be a finite number, got {value!r}")
+    with project_lock(data.project_dir):
+        data.config = save_params(
+            data.project_dir,
+            {
+                "slope": float(slope),
+                "intercept": float(intercept),
+                "conf_threshold": float(conf_threshold),
+            },
+        )
+        session = load_session(data.project_dir) or data.session
+        session.fit_method = method
+        save_session(data.project_dir, session)
+    data.session.fit_method = method
+    return {
+        "path": str(config_path(data.project_dir)),
+        "method": method,
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "conf_threshold": float(conf_threshold),
+    }
+
+
+def export(
+    data: ProjectData,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    records: Mapping[SampleKey, Annotation] | None = None,
+    conf_threshold: float | None = None,
+    png: bool = True,
+) -> dict[str, Path]:
+    """Write the annotations CSV, the error table (with residuals) and the chart PNG.
+
+    The annotations are always written; the error table and chart need a fit
+    (else :class:`~kpcal_core.errors.NotEnoughAnnotations`, after the CSV).
+
+    Returns
+    -------
+    dict
+        ``{"annotations": path, "points": path, "chart": path}`` (what was written).
+    """
+    from .charts import chart_png, fit_chart
+
+    records = load_working_annotations(data.project_dir) if records is None else dict(records)
+    folder = Path(out_dir) if out_dir else session_dir(data.project_dir) / "export"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise KpcalError(f"cannot create the export folder {str(folder)!r}: {error}") from None
+    kept = {k: v for k, v in records.items() if v.status != CLEARED}
+    written = {
+        "annotations": atomic_write(
+            folder / "error_annotations.csv", format_annotations(kept, data.video_frame_indexes)
+        )
+    }
+    result = fit_project(data=data, records=records)
+    points = result.points.copy()
+    line = result.fit["slope"] * points["log10_confidence"] + result.fit["intercept"]
+    points["residual"] = points["log10_error"] - line
+    written["points"] = atomic_write(folder / "error_points.csv", points.to_csv(index=False))
+    if png:
+        threshold = (
+            float(conf_threshold)
+            if conf_threshold is not None
+            else float(load_config(data.project_dir).get("conf_threshold", 0.5))
+        )
+        chart = fit_chart(result.points, [_least_squares_line(result.fit)], threshold)
+        written["chart"] = atomic_write(folder / "error_fit.png", chart_png(chart))
+    return written
+
+
+def _least_squares_line(fit: Mapping) -> dict:
+    return {"method": "least-squares", "slope": fit["slope"], "intercept": fit["intercept"]}
