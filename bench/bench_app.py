@@ -141,21 +141,10 @@ def main() -> None:
         )
 
         # annotate page rerun after "Next" (AppTest) on a project with samples
-        from kpcal_core.project import draw_samples
-        from kpcal_core.session import load_session, save_session
+        from kpcal_core import workflows
 
         data = load_project_data(project)
-        session = load_session(project)
-        session.sample_keys = draw_samples(
-            data,
-            [],
-            use_bodyparts=data.bodyparts,
-            num_bins=10,
-            num_samples=100,
-            conf_pseudocount=1e-3,
-            seed=0,
-        )
-        save_session(project, session)
+        workflows.draw_samples(data, num_bins=10, num_samples=100, conf_pseudocount=1e-3, seed=0)
         reruns = apptest_reruns(
             project,
             "pages/annotate.py",

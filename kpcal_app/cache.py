@@ -1,103 +1,105 @@
-"""Every cached loader of the app, in one place.
+"""Every cached loader of the app, in one place, keyed by file content.
 
-``st.cache_resource`` holds objects shared by all sessions and never copied
-(keypoint arrays, decoded frames); the keys include file modification times,
-so an edited file is read again.
+Keys are what the data was read from (paths, sizes, modification times),
+never the samples, the session's timestamps or an object's ``id()``:
+
+- :func:`project_data`: a project's keypoints and matched videos, read once per
+  change of its keypoint files and shared by every session on the server
+  (``st.cache_resource``, never copied); the session and config, which change
+  with every draw, are read fresh on each run and attached to it;
+- :func:`recordings`, :func:`histogram`, :func:`share_above`: computed from
+  those keypoints (``st.cache_data``), keyed by the same fingerprint;
+- :func:`frame`: one decoded video frame (from the project's frame cache);
+- :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kpcal_core import workflows
+from kpcal_core.config import load_config
 from kpcal_core.fitting import share_above_threshold
-from kpcal_core.project import ProjectData, load_project_data
-from kpcal_core.recordings import check_videos
-from kpcal_core.sampling import confidence_histogram
+from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
 from kpcal_core.videos import load_frame
 
 
-def _mtime(path: str | os.PathLike | None) -> float:
+def file_key(path: str | os.PathLike | None) -> tuple:
+    """``(path, size, mtime_ns)`` of a file or folder; ``(path, None, None)`` when absent."""
+    if not path:
+        return ("", None, None)
     try:
-        return os.stat(path).st_mtime if path else 0.0
+        stat = os.stat(path)
+        return (os.fspath(path), stat.st_size, stat.st_mtime_ns)
     except OSError:
-        return 0.0
+        return (os.fspath(path), None, None)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading keypoints…")
-def _project_data(
-    project: str, session_json: str, keypoints_mtime: float, stored_mtime: float
-) -> ProjectData:
-    session = CalibrationSession.from_json(session_json, "session")
-    return load_project_data(project, session)
+@st.cache_resource(max_entries=8, show_spinner="Loading keypoints…")
+def _keypoints(project: str, fingerprint: tuple) -> ProjectData:
+    session = load_session(project) or CalibrationSession()
+    return workflows.open_project(project, session)
 
 
 def project_data(project: str) -> ProjectData:
-    """The project's keypoints and videos (cached until its session or files change)."""
+    """The project's keypoints and videos, with its current session and config.
+
+    The keypoints are read once per change of the files they come from (see
+    :func:`kpcal_core.project.source_fingerprint`) and shared by every browser
+    session; drawing samples or saving a fit does not read them again.
+    """
     session = load_session(project) or CalibrationSession()
-    keypoints = session.keypoints_path
-    source = Path(project, keypoints) if keypoints and not os.path.isabs(keypoints) else keypoints
-    stored = Path(project, "calibration", "keypoints.npz")
-    data = _project_data(project, session.to_json(), _mtime(source), _mtime(stored))
-    return data
+    loaded = _keypoints(project, source_fingerprint(project, session))
+    return dataclasses.replace(loaded, session=session, config=load_config(project))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _frame(video: str, index: int, video_mtime: float, cache_dir: str) -> np.ndarray:
-    return load_frame(video, index, cache_dir)
-
-
-def frame(project: str, video: str, index: int) -> np.ndarray:
-    """Video frame ``index`` (RGB): from memory, else the project's frame cache, else decoded once."""
-    return _frame(video, int(index), _mtime(video), str(frame_cache_dir(project)))
-
-
-def _data_key(data: ProjectData) -> str:
-    """Identifies a loaded project's keypoints (a new load gives a new key)."""
-    return f"{data.project_dir}|{id(data)}"
+def _data_key(data: ProjectData) -> tuple:
+    return source_fingerprint(data.project_dir, data.session)
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking videos…")
-def recordings_table(
-    _data: ProjectData, key: str, video_dir: str | None, video_mtime: float
-) -> pd.DataFrame:
-    """The recordings-vs-videos report of :func:`kpcal_core.check_videos`."""
-    session = _data.session
-    return check_videos(
-        _data.coordinates,
-        video_dir,
-        _data.video_frame_indexes,
-        video_extension=session.video_extension,
-        recording_name_suffix=session.recording_name_suffix,
-        video_paths={k: v for k, v in _data.video_paths.items() if v},
-    )
+def _recordings(_data: ProjectData, key: tuple, videos: tuple) -> pd.DataFrame:
+    return workflows.recordings_report(_data)
 
 
-def recordings(data: ProjectData, video_dir: str | None) -> pd.DataFrame:
-    return recordings_table(data, _data_key(data), video_dir, _mtime(video_dir))
+def recordings(data: ProjectData) -> pd.DataFrame:
+    """:func:`kpcal_core.workflows.recordings_report` (cached until a file or video changes)."""
+    videos = tuple(file_key(v) for v in data.video_paths.values())
+    return _recordings(data, _data_key(data), videos)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _histogram(
-    _data: ProjectData, key: str, use: tuple[str, ...], pseudocount: float, num_bins: int
-):
-    return confidence_histogram(
-        _data.confidences, _data.bodyparts, list(use), pseudocount, num_bins
+    _data: ProjectData,
+    key: tuple,
+    use: tuple[str, ...],
+    pseudocount: float,
+    num_bins: int,
+    samples: tuple,
+) -> dict:
+    return workflows.sampling_histogram(_data, list(use), pseudocount, num_bins, list(samples))
+
+
+def histogram(data: ProjectData, use: list[str], pseudocount: float, num_bins: int) -> dict:
+    """:func:`kpcal_core.workflows.sampling_histogram` of the used bodyparts (cached)."""
+    return _histogram(
+        data,
+        _data_key(data),
+        tuple(use),
+        float(pseudocount),
+        int(num_bins),
+        tuple(data.session.sample_keys),
     )
 
 
-def histogram(data: ProjectData, use: list[str], pseudocount: float, num_bins: int):
-    """:func:`kpcal_core.sampling.confidence_histogram` of the used bodyparts (cached)."""
-    return _histogram(data, _data_key(data), tuple(use), float(pseudocount), int(num_bins))
-
-
 @st.cache_data(max_entries=256, show_spinner=False)
-def _share(_data: ProjectData, key: str, use: tuple[str, ...], threshold: float) -> float:
+def _share(_data: ProjectData, key: tuple, use: tuple[str, ...], threshold: float) -> float:
     return share_above_threshold(
         _data.confidences, _data.bodyparts, list(use), threshold, _data.conf_pseudocount
     )
@@ -106,3 +108,19 @@ def _share(_data: ProjectData, key: str, use: tuple[str, ...], threshold: float)
 def share_above(data: ProjectData, threshold: float) -> float:
     """Percentage of used keypoints above the threshold (cached per threshold)."""
     return _share(data, _data_key(data), tuple(data.use_bodyparts), float(threshold))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _frame(video: tuple, index: int, cache_dir: str) -> np.ndarray:
+    return load_frame(video[0], index, cache_dir)
+
+
+def frame(project: str, video: str, index: int) -> np.ndarray:
+    """Video frame ``index`` (RGB): from memory, else the project's frame cache, else decoded once."""
+    return _frame(file_key(video), int(index), str(frame_cache_dir(project)))
+
+
+@st.cache_data(max_entries=8, show_spinner="Bootstrapping…")
+def fit_diagnostics(points: pd.DataFrame) -> dict:
+    """:func:`kpcal_core.workflows.fit_diagnostics` (cached by the points' content)."""
+    return workflows.fit_diagnostics(points)

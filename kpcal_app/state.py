@@ -32,6 +32,7 @@ ANNOTATOR = "kpcal_annotator"  # str
 ZOOM = "kpcal_zoom"  # float
 FIT_THRESHOLD = "kpcal_fit_threshold"  # float
 REFUSED = "kpcal_refused_project"  # str: why a project in the URL was not opened
+PENDING_FOLDER = "kpcal_pending_folder"  # str: a project folder the user may create
 
 # URL query parameters
 QUERY_PROJECT = "project"
@@ -122,6 +123,16 @@ def show_error(error: Exception) -> None:
         st.error(f"{type(error).__name__}: {error}")
 
 
+def show_table(frame, **kwargs) -> None:
+    """``st.dataframe`` with blanks shown as "–" (columns holding a blank become text)."""
+    shown = frame.copy()
+    for column in shown.columns:
+        blank = shown[column].isna()
+        if blank.any():
+            shown[column] = shown[column].astype(object).where(~blank, "–").astype(str)
+    st.dataframe(shown, hide_index=True, **kwargs)
+
+
 def login_configured() -> bool:
     """True when the server's secrets configure an identity provider for ``st.login``."""
     try:
@@ -176,3 +187,83 @@ def _run_by_folder_navigation() -> bool:
 
 if __name__ == "__main__":  # opened as a page by the folder-based navigation
     ensure_app_navigation()
+
+
+# --------------------------------------------------------------------------- annotate page
+
+
+def demo_project() -> Path:
+    """The demo project (written on first use)."""
+    return demo.ensure_demo_project()
+
+
+def records(project: str) -> dict:
+    """This session's view of the project's annotations ``{sample_key: Annotation}``.
+
+    Read from the project's files the first time (a broken file raises
+    :class:`KpcalError`); updated in place by every save.
+    """
+    from kpcal_core.project import load_working_annotations
+
+    all_records = st.session_state.setdefault(RECORDS, {})
+    if project not in all_records:
+        all_records[project] = load_working_annotations(project)
+    return all_records[project]
+
+
+def sample_index(project: str, samples: list, is_done) -> int:
+    """The sample shown: the URL's ``?sample=`` (1-based) first, else the first not done."""
+    positions = st.session_state.setdefault(SAMPLE_INDEX, {})
+    if project not in positions:
+        from_url = st.query_params.get(QUERY_SAMPLE)
+        if from_url and from_url.isdigit() and 1 <= int(from_url) <= len(samples):
+            positions[project] = int(from_url) - 1
+        else:
+            positions[project] = next((i for i, k in enumerate(samples) if not is_done(k)), 0)
+    positions[project] = min(positions[project], len(samples) - 1)
+    return positions[project]
+
+
+def set_sample_index(project: str, index: int) -> None:
+    """Show sample ``index`` (0-based) next; the URL says which (``?sample=``, 1-based)."""
+    st.session_state.setdefault(SAMPLE_INDEX, {})[project] = index
+    st.query_params[QUERY_SAMPLE] = str(index + 1)
+    new_view()
+
+
+def start_at_first_sample(project: str) -> None:
+    """After new samples are drawn: the annotate page starts at the first one not done."""
+    st.session_state.setdefault(SAMPLE_INDEX, {}).pop(project, None)
+    st.query_params.pop(QUERY_SAMPLE, None)
+
+
+def init_annotate_state() -> None:
+    st.session_state.setdefault(VIEW_NONCE, 0)
+    st.session_state.setdefault(CLICK_VIEWS, {})
+    st.session_state.setdefault(SAVE_MESSAGE, {})
+    st.session_state.setdefault(ZOOM, 1.0)
+
+
+def new_view() -> None:
+    """Give the click component a fresh key, so a click is applied once."""
+    st.session_state[VIEW_NONCE] = st.session_state.get(VIEW_NONCE, 0) + 1
+
+
+def register_click_view(index: int, zoom: float, project: str, key, view) -> str:
+    """The click component's key for this view; remembers which sample and view it shows."""
+    component_key = f"click|{index}|{zoom:g}|{st.session_state.get(VIEW_NONCE, 0)}"
+    st.session_state[CLICK_VIEWS] = {component_key: (project, key, view)}
+    return component_key
+
+
+def click_view(component_key: str):
+    """``(project, sample_key, CropView)`` the click component ``component_key`` showed."""
+    return st.session_state.get(CLICK_VIEWS, {}).get(component_key)
+
+
+def set_save_message(project: str, message: str) -> None:
+    st.session_state.setdefault(SAVE_MESSAGE, {})[project] = message
+
+
+def save_message(project: str) -> str | None:
+    return st.session_state.get(SAVE_MESSAGE, {}).get(project)

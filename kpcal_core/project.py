@@ -16,6 +16,7 @@ back in when the project is opened again.
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +46,13 @@ from .fitting import error_points, fit_by_method
 from .keypoints import load_keypoints
 from .samplekeys import SampleKey
 from .sampling import sample_error_frames
-from .session import CalibrationSession, load_session, load_session_keypoints, session_dir
+from .session import (
+    KEYPOINTS_FILENAME,
+    CalibrationSession,
+    load_session,
+    load_session_keypoints,
+    session_dir,
+)
 from .videos import match_videos
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
@@ -103,6 +110,56 @@ def video_dir_of(
 ) -> Path | None:
     """The video folder: the session's, else the config's ``video_dir``."""
     return resolve(project_dir, session.video_dir or config.get("video_dir") or None)
+
+
+def _stat_entry(path: str | os.PathLike) -> tuple:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (os.fspath(path), None, None)
+    return (os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _source_files(source: Path) -> list[str]:
+    """The files a keypoint path (file, folder or glob) may read, without reading them."""
+    text = str(source)
+    if any(c in text for c in "*?["):
+        return sorted(glob.glob(text, recursive=True))
+    if source.is_dir():
+        return sorted(
+            os.path.join(folder, name) for folder, _, names in os.walk(source) for name in names
+        )
+    return [text]
+
+
+def source_fingerprint(
+    project_dir: str | os.PathLike, session: CalibrationSession, config: dict | None = None
+) -> tuple:
+    """What a project's loaded keypoints and matched videos depend on, and nothing else.
+
+    The keypoint files' paths, sizes and modification times (or the stored
+    ``keypoints.npz``'s), the video folder's, and the session's source settings;
+    not the samples or the session's time stamp, so drawing samples or saving
+    annotations does not make the keypoints be read again.
+    """
+    files: list[tuple] = [_stat_entry(session_dir(project_dir) / KEYPOINTS_FILENAME)]
+    if session.keypoints_path:
+        source = resolve(project_dir, session.keypoints_path)
+        files += [_stat_entry(f) for f in _source_files(source)] if source else []
+    if config is None:
+        try:
+            config = load_config(project_dir)
+        except KpcalError:
+            config = {}
+    video_dir = video_dir_of(project_dir, session, config)
+    settings = (
+        session.keypoints_path,
+        session.keypoints_format,
+        session.video_extension,
+        session.recording_name_suffix,
+        tuple(sorted(session.video_paths.items())),
+    )
+    return (str(project_dir), tuple(files), _stat_entry(video_dir) if video_dir else None, settings)
 
 
 def load_project_data(

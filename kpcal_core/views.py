@@ -22,6 +22,10 @@ YELLOW = (255, 221, 0)
 RED = (255, 40, 40)
 FAINT = (120, 200, 255)
 MIN_CROP_PX = 48.0
+#: Magnifications the annotate page offers.
+ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+#: The two tones of the stripes drawn where the view extends past the video frame.
+PADDING_TONES = ((58, 52, 70), (84, 76, 100))
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class CropView:
         Video pixels per display pixel (< 1 when zoomed in: sub-pixel precision).
     display_width, display_height
         Size of the rendered image in pixels.
+    frame_width, frame_height
+        Size of the video frame (0: unknown).
     """
 
     x0: float
@@ -45,6 +51,8 @@ class CropView:
     scale: float
     display_width: int
     display_height: int
+    frame_width: int = 0
+    frame_height: int = 0
 
     def to_frame(self, u: float, v: float, shown_width: float | None = None) -> tuple[float, float]:
         """Video position of a click at display ``(u, v)``.
@@ -53,6 +61,12 @@ class CropView:
         """
         factor = self.display_width / shown_width if shown_width else 1.0
         return (self.x0 + u * factor * self.scale, self.y0 + v * factor * self.scale)
+
+    def contains(self, x: float, y: float) -> bool:
+        """True when video position ``(x, y)`` lies on the frame (pixel centres at integers)."""
+        if not (self.frame_width and self.frame_height):
+            return True
+        return -0.5 <= x <= self.frame_width - 0.5 and -0.5 <= y <= self.frame_height - 0.5
 
     def to_display(self, x: float, y: float) -> tuple[float, float]:
         """Display position of video position ``(x, y)``."""
@@ -109,6 +123,8 @@ def crop_for_sample(
         scale=float(scale),
         display_width=int(display_size),
         display_height=int(display_size),
+        frame_width=width,
+        frame_height=height,
     )
 
 
@@ -125,6 +141,7 @@ def render_view(
     keypoints_xy: np.ndarray | None = None,
     edges: Sequence[tuple[int, int]] = (),
     annotation_xy: Sequence[float] | None = None,
+    colours: Sequence[tuple[int, int, int]] | None = None,
 ) -> np.ndarray:
     """Render the crop with its markers.
 
@@ -141,6 +158,10 @@ def render_view(
         (index pairs) as the skeleton.
     annotation_xy
         The clicked position, if any: a red X.
+    colours
+        ``K`` RGB colours of the keypoints (default: one faint blue), e.g. from
+        :func:`kpcal_core.charts.bodypart_colours`, so a dot has its bodypart's
+        colour on the charts too.
 
     Returns
     -------
@@ -157,8 +178,9 @@ def render_view(
         (view.display_width, view.display_height),
         flags=interpolation,
         borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(25, 25, 25),
+        borderValue=(0, 0, 0),
     )
+    _stripe_padding(image, frame_rgb.shape, matrix)
     shift = 4
     if keypoints_xy is not None:
         overlay = image.copy()
@@ -179,12 +201,12 @@ def render_view(
                 overlay,
                 _pt(view, keypoints_xy[k], shift),
                 3 << shift,
-                FAINT,
+                FAINT if colours is None else tuple(int(c) for c in colours[k]),
                 -1,
                 cv2.LINE_AA,
                 shift,
             )
-        image = cv2.addWeighted(overlay, 0.45, image, 0.55, 0)
+        image = cv2.addWeighted(overlay, 0.6, image, 0.4, 0)
     if not np.isnan(np.asarray(target_xy, dtype=float)).any():
         cv2.circle(image, _pt(view, target_xy, shift), 9 << shift, YELLOW, 2, cv2.LINE_AA, shift)
     if annotation_xy is not None:
@@ -193,6 +215,23 @@ def render_view(
         for dx, dy in ((arm, arm), (arm, -arm)):
             cv2.line(image, (cx - dx, cy - dy), (cx + dx, cy + dy), RED, 2, cv2.LINE_AA, shift)
     return image
+
+
+def _stripe_padding(image: np.ndarray, frame_shape: Sequence[int], matrix: np.ndarray) -> None:
+    """Draw diagonal stripes where the view shows no video (outside the frame), in place."""
+    inside = cv2.warpAffine(
+        np.ones(frame_shape[:2], dtype=np.uint8),
+        matrix,
+        (image.shape[1], image.shape[0]),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    outside = inside == 0
+    if outside.any():
+        rows, cols = np.nonzero(outside)
+        stripe = ((rows + cols) // 6) % 2
+        image[rows, cols] = np.asarray(PADDING_TONES, dtype=np.uint8)[stripe]
 
 
 def encode_jpeg(image_rgb: np.ndarray, quality: int = 85) -> bytes:

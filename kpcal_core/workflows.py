@@ -36,10 +36,19 @@ import pandas as pd
 
 from .annotations import CLEARED, Annotation, format_annotations
 from .atomic import atomic_write
+from .charts import bodypart_colours, chart_png, fit_chart, hex_to_rgb
 from .config import config_path, load_config, save_params, setup_project
-from .diagnostics import ProjectFit, fit_project
+from .diagnostics import (
+    ProjectFit,
+    bootstrap_fit,
+    fit_project,
+    has_settled,
+    largest_residuals,
+    per_bodypart_fits,
+    running_fit,
+)
 from .errors import KpcalError
-from .fitting import FIT_METHODS, fit_by_method
+from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .keypoints import load_keypoints
 from .paths import resolve_user_path
 from .project import (
@@ -63,6 +72,7 @@ from .session import (
     save_session,
     session_dir,
 )
+from .views import CropView, crop_for_sample, render_view, skeleton_edges
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
 BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
@@ -541,6 +551,45 @@ def record_annotation(
     return result
 
 
+def sample_view(
+    data: ProjectData,
+    key: SampleKey,
+    frame_rgb: np.ndarray,
+    zoom: float = 1.0,
+    annotation: Annotation | None = None,
+    display_size: int = 560,
+) -> tuple[CropView, np.ndarray]:
+    """The view of one sample: the crop window and the marked-up image to click on.
+
+    Parameters
+    ----------
+    frame_rgb
+        ``(H, W, 3)`` uint8 video frame of the sample.
+    annotation
+        The sample's annotation, drawn as a red X when it has a position.
+
+    Returns
+    -------
+    tuple
+        ``(CropView, (display_size, display_size, 3) uint8 RGB image)``.
+    """
+    recording, frame, bodypart = key
+    keypoints = np.asarray(data.coordinates[recording][frame], dtype=float)
+    target = keypoints[data.bodyparts.index(bodypart)]
+    view = crop_for_sample(frame_rgb.shape, target, keypoints, zoom, display_size)
+    colours = [hex_to_rgb(c) for c in bodypart_colours(data.bodyparts).values()]
+    image = render_view(
+        frame_rgb,
+        view,
+        target_xy=target,
+        keypoints_xy=keypoints,
+        edges=skeleton_edges(data.bodyparts, data.config.get("skeleton") or []),
+        annotation_xy=annotation.xy if annotation is not None and annotation.has_position else None,
+        colours=colours,
+    )
+    return view, image
+
+
 # --------------------------------------------------------------------------- fitting
 
 
@@ -572,6 +621,83 @@ def calibration_fit(
     result = fit_project(data=data, records=records)
     line = fit_by_method(result.points, method)
     return CalibrationFit(project=result, method=line["method"], line=line)
+
+
+def fit_diagnostics(points: pd.DataFrame) -> dict:
+    """How far to trust the fit: what the fit page shows beside the line.
+
+    Returns
+    -------
+    dict
+        ``bootstrap`` (:func:`~kpcal_core.diagnostics.bootstrap_fit`), ``running``
+        (:func:`~kpcal_core.diagnostics.running_fit`), ``settled`` (``(bool, sentence)``
+        of :func:`~kpcal_core.diagnostics.has_settled`), ``per_bodypart``
+        (:func:`~kpcal_core.diagnostics.per_bodypart_fits`) and ``part_lines``
+        (``bodypart, x, y``: each bodypart's own line over the points' confidences).
+    """
+    running = running_fit(points)
+    per_bodypart = per_bodypart_fits(points)
+    ends = [float(points["log10_confidence"].min()), float(points["log10_confidence"].max())]
+    part_lines = pd.DataFrame(
+        [
+            {"bodypart": row.bodypart, "x": x, "y": row.slope * x + row.intercept}
+            for row in per_bodypart["table"].itertuples()
+            if np.isfinite(row.slope)
+            for x in ends
+        ],
+        columns=["bodypart", "x", "y"],
+    )
+    return {
+        "bootstrap": bootstrap_fit(points),
+        "running": running,
+        "settled": has_settled(running),
+        "per_bodypart": per_bodypart,
+        "part_lines": part_lines,
+    }
+
+
+def residual_rows(
+    points: pd.DataFrame, fit: Mapping, sample_keys: Sequence[SampleKey], n: int = 10
+) -> list[dict]:
+    """The annotations farthest from the line, as sentences, with their sample's index.
+
+    Returns
+    -------
+    list of dict
+        ``key`` (sample key), ``text`` (one sentence), ``sample_index`` (0-based
+        position in ``sample_keys``, or ``None`` when it is not a sample now).
+    """
+    where = {key: i for i, key in enumerate(sample_keys)}
+    rows = []
+    for row in largest_residuals(points, fit, n=n).itertuples():
+        key = (str(row.recording), int(row.frame), str(row.bodypart))
+        rows.append(
+            {
+                "key": key,
+                "sample_index": where.get(key),
+                "text": f"`{row.recording}` frame {row.frame}, {row.bodypart}: error "
+                f"{row.error_px:.1f} px where the line expects {row.line_error_px:.1f} px "
+                f"(residual {row.residual:+.3f})",
+            }
+        )
+    return rows
+
+
+def error_size_table(
+    line: Mapping,
+    conf_pseudocount: float,
+    confidences: Sequence[float] = (0.01, 0.1, 0.3, 0.5, 0.9, 1.0),
+) -> pd.DataFrame:
+    """The line in pixels: the error size keypoint-MoSeq's prior expects at a few confidences."""
+    confs = np.asarray(confidences, dtype=float)
+    return pd.DataFrame(
+        {
+            "confidence": confs,
+            "error size (px)": predicted_error_px(
+                line["slope"], line["intercept"], confs + conf_pseudocount
+            ),
+        }
+    )
 
 
 def save_calibration(
@@ -641,8 +767,6 @@ def export(
     dict
         ``{"annotations": path, "points": path, "chart": path}`` (what was written).
     """
-    from .charts import chart_png, fit_chart
-
     records = load_working_annotations(data.project_dir) if records is None else dict(records)
     folder = Path(out_dir) if out_dir else session_dir(data.project_dir) / "export"
     try:
@@ -666,10 +790,11 @@ def export(
             if conf_threshold is not None
             else float(load_config(data.project_dir).get("conf_threshold", 0.5))
         )
-        chart = fit_chart(result.points, [_least_squares_line(result.fit)], threshold)
+        chart = fit_chart(result.points, [least_squares_line(result.fit)], threshold)
         written["chart"] = atomic_write(folder / "error_fit.png", chart_png(chart))
     return written
 
 
-def _least_squares_line(fit: Mapping) -> dict:
+def least_squares_line(fit: Mapping) -> dict:
+    """``{"method": "least-squares", "slope", "intercept"}`` of a :func:`fit_points` result."""
     return {"method": "least-squares", "slope": fit["slope"], "intercept": fit["intercept"]}

@@ -1,54 +1,56 @@
-"""Setup page: choose the project, keypoints and videos; check recordings; draw samples."""
+"""Setup page: the project, its keypoint files and videos, the recordings, the samples."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import altair as alt
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from kpcal_app import cache, state
-from kpcal_core.config import config_path, load_config, setup_project
+from kpcal_core import workflows
+from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
+from kpcal_core.keypoints import FORMATS
 from kpcal_core.paths import resolve_user_path
-from kpcal_core.project import (
-    draw_samples,
-    load_working_annotations,
-    save_use_bodyparts,
-    video_dir_of,
-)
-from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session, save_session
-from kpcal_core.videos import load_sampled_frames
-
-state.ensure_app_navigation()
-
-FORMATS = ["auto", "deeplabcut", "sleap", "lightning-pose", "nwb"]
+from kpcal_core.session import CalibrationSession, load_session
 
 st.title("Set up & sample")
 project = state.project_dir()
 
+
+def open_folder(typed: str, *, create: bool = False) -> None:
+    """Open (or, after the user said so, create) the project folder typed."""
+    folder = resolve_user_path(typed, what="project folder")
+    workflows.project_folder(folder, create=create)
+    state.switch_project(str(folder))
+    st.session_state.pop(state.PENDING_FOLDER, None)
+    st.rerun()
+
+
 # ----------------------------------------------------------------- project
 with st.expander("Project folder", expanded=not Path(project).is_dir()):
     with st.form("project_form"):
-        typed = st.text_input(
-            "Project folder", value=project, help="A keypoint-MoSeq project folder."
-        )
+        typed = st.text_input("Project folder", value=project, help="A keypoint-MoSeq project.")
         recent = state.recent_projects()
-        chosen = st.selectbox("Or a recent project", ["—"] + recent) if recent else "—"
+        chosen = st.selectbox("Or a recent project", ["–"] + recent) if recent else "–"
         opened = st.form_submit_button("Open project")
     if opened:
+        target = chosen if chosen != "–" else typed
         try:
-            target = chosen if chosen != "—" else typed
-            state.switch_project(str(resolve_user_path(target, what="project folder")))
-            st.rerun()
+            open_folder(target)
+        except workflows.ProjectFolderMissing as error:
+            st.session_state[state.PENDING_FOLDER] = target
+            st.warning(str(error))
+        except KpcalError as error:
+            state.show_error(error)
+    pending = st.session_state.get(state.PENDING_FOLDER)
+    if pending and st.button(f"Create the folder {pending!r}"):
+        try:
+            open_folder(pending, create=True)
         except KpcalError as error:
             state.show_error(error)
     if st.button("Open the demo project"):
-        from kpcal_core import demo
-
-        state.switch_project(str(demo.ensure_demo_project()))
+        state.switch_project(str(state.demo_project()))
         st.rerun()
 
 try:
@@ -59,6 +61,7 @@ except KpcalError as error:
 
 # ----------------------------------------------------------------- sources
 st.subheader("Keypoints and videos")
+formats = ["auto", *FORMATS]
 with st.form("sources"):
     left, right = st.columns(2)
     keypoints_text = left.text_input(
@@ -68,8 +71,8 @@ with st.form("sources"):
     )
     fmt = right.selectbox(
         "Format",
-        FORMATS,
-        index=FORMATS.index(session.keypoints_format or "auto"),
+        formats,
+        index=formats.index(session.keypoints_format or "auto"),
         help="'auto' detects the format from each file's content.",
     )
     video_text = left.text_input("Video folder", value=session.video_dir or "")
@@ -78,36 +81,30 @@ with st.form("sources"):
     )
     suffix = left.text_input("Recording-name suffix", value=session.recording_name_suffix or "")
     applied = st.form_submit_button("Load keypoints", type="primary")
-if applied:
+sources = workflows.Sources(
+    keypoints_text, None if fmt == "auto" else fmt, video_text, extension, suffix
+)
+create = st.session_state.get(state.PENDING_FOLDER) == project and st.button(
+    f"Create the folder {project!r} and load the keypoints"
+)
+if applied or create:
     try:
-        keypoints_path = str(resolve_user_path(keypoints_text, project, what="keypoint path"))
-        video_dir = (
-            str(resolve_user_path(video_text, project, what="video folder")) if video_text else ""
-        )
-        from kpcal_core.keypoints import load_keypoints
-
-        # Read them before saving anything: a wrong path must not replace a working one.
-        _, _, bodyparts = load_keypoints(keypoints_path, None if fmt == "auto" else fmt)
-        session.keypoints_path = keypoints_text.strip()
-        session.keypoints_format = None if fmt == "auto" else fmt
-        session.video_dir = video_text.strip()
-        session.video_extension = extension.strip() or None
-        session.recording_name_suffix = suffix
-        Path(project).mkdir(parents=True, exist_ok=True)
-        if not config_path(project).exists():
-            setup_project(project, bodyparts=bodyparts, video_dir=video_dir)
-            st.toast(f"Created {config_path(project)} from the keypoints' bodyparts")
-        save_session(project, session)
+        chosen = workflows.choose_sources(project, sources, create=create)
+        st.session_state.pop(state.PENDING_FOLDER, None)
+        if chosen.created_config:
+            st.toast(f"Created config.yml from the keypoints' {len(chosen.bodyparts)} bodyparts")
         st.rerun()
+    except workflows.ProjectFolderMissing as error:
+        st.session_state[state.PENDING_FOLDER] = project
+        st.warning(f"{error}. Nothing was created yet.")
     except KpcalError as error:
         state.show_error(error)
 
-if not config_path(project).exists():
+if not (Path(project) / "config.yml").exists():
     st.info("This folder has no config.yml yet: load keypoint files to create it.")
     st.stop()
 
 try:
-    config = load_config(project)
     data = cache.project_data(project)
 except KpcalError as error:
     state.show_error(error)
@@ -115,53 +112,34 @@ except KpcalError as error:
 
 # ----------------------------------------------------------------- recordings
 st.subheader("Recordings")
-video_dir = video_dir_of(project, session, config)
-try:
-    table = cache.recordings(data, str(video_dir)) if video_dir is not None else None
-except KpcalError as error:
-    table = None
-    state.show_error(error)
-if table is not None:
-    problems = table[table["status"] != "ok"]
-
-    def _highlight(row: pd.Series) -> list[str]:
-        colour = {"ok": "", "length differs": "background-color: #fff3cd"}.get(
-            row["status"], "background-color: #f8d7da"
-        )
-        return [colour] * len(row)
-
-    st.dataframe(
-        table.style.apply(_highlight, axis=1),
-        hide_index=True,
-        width="stretch",
-        column_order=[
-            "recording",
-            "status",
-            "reason",
-            "video_frames",
-            "keypoint_frames",
-            "max_frame_needed",
-            "video",
-        ],
-    )
-    if len(problems):
-        st.warning(
-            f"{len(problems)} of {len(table)} recordings need attention: see the reason column."
-        )
-else:
-    st.warning("Choose the video folder above.")
+table = cache.recordings(data)
+problems = table[table["status"] != "ok"]
+state.show_table(
+    table,
+    width="stretch",
+    column_order=["status", "recording", "video_frames", "keypoint_frames", "video", "reason"],
+    column_config={"reason": st.column_config.TextColumn("reason", width="large")},
+)
+if len(problems):
+    st.warning(f"{len(problems)} of {len(table)} recordings need attention:")
+    for row in problems.itertuples():
+        st.markdown(f"- **{row.recording}** ({row.status}): {row.reason}")
+with st.expander("Set the video of a recording"):
+    with st.form("video_form"):
+        recording = st.selectbox("Recording", list(table["recording"]))
+        video_path = st.text_input("Video file (empty: find it by name again)")
+        if st.form_submit_button("Use this video"):
+            try:
+                workflows.set_video(project, recording, video_path.strip() or None)
+                st.rerun()
+            except KpcalError as error:
+                state.show_error(error)
 
 # ----------------------------------------------------------------- sampling
 st.subheader("Sampling")
 use = st.multiselect(
     "Bodyparts to calibrate (use_bodyparts)", data.bodyparts, default=data.use_bodyparts
 )
-if use and use != data.use_bodyparts:
-    try:
-        data.config = save_use_bodyparts(project, use)
-        st.toast("use_bodyparts saved to config.yml")
-    except KpcalError as error:
-        state.show_error(error)
 cols = st.columns(4)
 num_bins = cols[0].number_input("num_bins", 1, 100, int(session.num_bins))
 num_samples = cols[1].number_input("num_samples", 1, 10000, int(session.num_samples))
@@ -171,133 +149,57 @@ pseudocount = cols[2].number_input(
 seed_text = cols[3].text_input(
     "seed (empty: random)", "" if session.seed is None else str(session.seed)
 )
-
-# Drawn again after "Sample frames", so its counts are those of the new samples.
-chart_slot = st.empty()
+chart_slot = st.empty()  # drawn again after "Sample frames", with the new samples' counts
 
 
-def confidence_chart(sample_keys) -> None:
-    """The histogram of confidences with the bin edges and the samples drawn from each bin."""
-    if not use:
-        return
-    box = chart_slot.container()
-    try:
-        counts, hist_edges, sample_edges = cache.histogram(data, use, pseudocount, int(num_bins))
-        hist = pd.DataFrame({"start": hist_edges[:-1], "end": hist_edges[1:], "keypoints": counts})
-        sampled = [k for k in sample_keys if k[0] in data.confidences and k[2] in data.bodyparts]
-        sample_logs = (
-            np.log10(
-                [
-                    float(data.confidences[r][f, data.bodyparts.index(b)]) + pseudocount
-                    for r, f, b in sampled
-                ]
+def confidence_chart() -> None:
+    if use:
+        box = chart_slot.container()
+        histogram = cache.histogram(data, use, pseudocount, int(num_bins))
+        box.altair_chart(histogram_chart(histogram), width="stretch")
+        caption = "Red dashed lines: sampling bins; red numbers: samples drawn from each bin."
+        if histogram["no_position"]:
+            caption += (
+                f" {histogram['no_position']:,} keypoints have a confidence but no position: "
+                "not shown, never sampled."
             )
-            if sampled
-            else np.array([])
-        )
-        per_bin = (
-            np.bincount(
-                np.clip(
-                    np.searchsorted(sample_edges, sample_logs, side="right") - 1,
-                    0,
-                    len(sample_edges) - 2,
-                ),
-                minlength=len(sample_edges) - 1,
-            )
-            if len(sample_logs)
-            else np.zeros(len(sample_edges) - 1, int)
-        )
-        bins = pd.DataFrame(
-            {
-                "edge": sample_edges[:-1],
-                "mid": (sample_edges[:-1] + sample_edges[1:]) / 2,
-                "samples": per_bin,
-            }
-        )
-        bars = (
-            alt.Chart(hist)
-            .mark_bar(color="#4c78a8")
-            .encode(
-                x=alt.X("start:Q", title="log10(confidence + pseudocount)"),
-                x2="end:Q",
-                y=alt.Y(
-                    "keypoints:Q", title="keypoints (symlog scale)", scale=alt.Scale(type="symlog")
-                ),
-                tooltip=["keypoints:Q"],
-            )
-        )
-        rules = (
-            alt.Chart(pd.DataFrame({"edge": sample_edges}))
-            .mark_rule(color="#e45756", strokeDash=[4, 3])
-            .encode(x="edge:Q")
-        )
-        labels = (
-            alt.Chart(bins)
-            .mark_text(dy=-6, color="#e45756")
-            .encode(
-                x="mid:Q",
-                y=alt.value(12),
-                text=alt.Text("samples:Q"),
-                tooltip=[alt.Tooltip("samples:Q", title="samples in this bin")],
-            )
-        )
-        box.altair_chart(bars + rules + labels, width="stretch")
-        box.caption(
-            "Red dashed lines: sampling bin edges; red numbers: samples drawn from each bin."
-        )
-    except KpcalError as error:
-        box.error(str(error))
+        box.caption(caption)
 
 
-confidence_chart(session.sample_keys)
-
+confidence_chart()
 if st.button("Sample frames", type="primary", disabled=not use):
-    try:
-        seed = int(seed_text) if seed_text.strip() else int(np.random.default_rng().integers(2**31))
-    except ValueError:
-        st.error(f"seed must be a whole number, got {seed_text!r}")
+    seed = seed_text.strip()
+    if seed and not seed.isdigit():
+        st.error(f"seed must be a whole number >= 0 or empty, got {seed!r}")
         st.stop()
     try:
-        annotated = list(load_working_annotations(project))
-        samples = draw_samples(
+        draw = workflows.draw_samples(
             data,
-            annotated,
             use_bodyparts=use,
             num_bins=int(num_bins),
             num_samples=int(num_samples),
             conf_pseudocount=float(pseudocount),
-            seed=seed,
+            seed=int(seed) if seed else None,
+            report=table,
         )
-        missing = sorted({r for r, _, _ in samples if not data.video_paths.get(r)})
-        if missing:
-            raise KpcalError(f"recording {missing[0]!r} has no video: fix the video folder first")
-        session.num_bins, session.num_samples = int(num_bins), int(num_samples)
-        session.conf_pseudocount, session.seed = float(pseudocount), seed
-        session.sample_keys = samples
-        save_session(project, session)
-        confidence_chart(samples)
-        st.session_state.setdefault(state.SAMPLE_INDEX, {})[project] = 0
-        st.query_params.pop(state.QUERY_SAMPLE, None)
-        st.success(f"Drew {len(samples)} samples ({len(annotated)} already annotated kept).")
-        st.page_link(
-            "pages/annotate.py",
-            label="Start annotating (frames keep loading)",
-            icon=":material/ads_click:",
-        )
-        bar = st.progress(0.0, text="Decoding frames…")
-        load_sampled_frames(
-            samples,
-            "",
-            data.video_frame_indexes,
-            cache_dir=frame_cache_dir(project),
-            video_paths={r: data.video_paths[r] for r in {s[0] for s in samples}},
-            progress=lambda done, total: bar.progress(
-                done / max(total, 1), text=f"Decoded {done} of {total} frames"
-            ),
-        )
-        bar.progress(1.0, text="All frames ready.")
     except KpcalError as error:
         state.show_error(error)
+        st.stop()
+    confidence_chart()
+    state.start_at_first_sample(project)
+    st.success(draw.message)
+    link = st.empty()
+    link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
+    bar = st.progress(0.0, text="Decoding frames…")
+    workflows.fill_frame_cache(
+        data,
+        progress=lambda done, total: bar.progress(
+            done / max(total, 1), text=f"Frames of {done} of {total} samples ready"
+        ),
+    )
+    bar.progress(1.0, text="All frames ready.")
+    link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
 elif session.sample_keys:
-    st.caption(f"{len(session.sample_keys)} samples drawn (seed {session.seed}).")
+    n = len(session.sample_keys)
+    st.caption(f"{n} sample{'' if n == 1 else 's'} drawn (seed {session.seed}).")
     st.page_link("pages/annotate.py", label="Annotate", icon=":material/ads_click:")

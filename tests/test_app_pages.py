@@ -30,7 +30,12 @@ if str(REPO) not in sys.path:
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from kpcal_core import fit_error_model, load_annotations, noise_calibration  # noqa: E402
+from kpcal_core import (  # noqa: E402
+    fit_error_model,
+    load_annotations,
+    noise_calibration,
+    workflows,  # noqa: E402
+)
 from kpcal_core.annotations import save_annotations  # noqa: E402
 from kpcal_core.config import setup_project  # noqa: E402
 from kpcal_core.demo import (  # noqa: E402
@@ -40,8 +45,9 @@ from kpcal_core.demo import (  # noqa: E402
     make_demo_project,
 )
 from kpcal_core.keypoints import load_keypoints  # noqa: E402
-from kpcal_core.project import draft_path, draw_samples, load_project_data  # noqa: E402
-from kpcal_core.session import load_session, save_session  # noqa: E402
+from kpcal_core.project import draft_path, load_project_data  # noqa: E402
+from kpcal_core.sampling import sample_error_frames  # noqa: E402
+from kpcal_core.session import load_session  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402
 
 APP = str(REPO / "app.py")
@@ -199,20 +205,7 @@ def true_display_position(project: Path, sample: dict) -> tuple[float, float]:
 
 def draw_demo_samples(project: Path, seed: int = 0) -> list[tuple[str, int, str]]:
     """What "Sample frames" stores, without decoding the frames."""
-    data = load_project_data(project)
-    session = data.session
-    session.sample_keys = draw_samples(
-        data,
-        [],
-        use_bodyparts=data.use_bodyparts,
-        num_bins=session.num_bins,
-        num_samples=session.num_samples,
-        conf_pseudocount=session.conf_pseudocount,
-        seed=seed,
-    )
-    session.seed = seed
-    save_session(project, session)
-    return session.sample_keys
+    return workflows.draw_samples(load_project_data(project), seed=seed).sample_keys
 
 
 def annotate_truly(project: Path, keys) -> dict:
@@ -296,16 +289,19 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     at = open_page(new_app(), SETUP)
     assert sum(chart_sample_counts(at)) == 0
     check(button(at, "Sample frames").click().run())
-    assert any("Drew 100 samples" in s.value for s in at.success), page_text(at)
+    message = "Asked for 100 samples: kept 0 already annotated, drew 100 new; 100 samples in all"
+    assert any(message in s.value for s in at.success), page_text(at)
     assert sum(chart_sample_counts(at)) == 100  # the histogram shows the new samples at once
     first = load_session(demo).sample_keys
-    assert len(first) == 100 and first == draw_samples(
-        load_project_data(demo),
-        [],
-        use_bodyparts=DEMO_BODYPARTS,
-        num_bins=10,
-        num_samples=100,
-        conf_pseudocount=1e-3,
+    data = load_project_data(demo)
+    assert len(first) == 100 and first == sample_error_frames(
+        data.confidences,
+        data.bodyparts,
+        DEMO_BODYPARTS,
+        10,
+        100,
+        1e-3,
+        coordinates=data.coordinates,
         seed=0,
     )
 
@@ -313,9 +309,10 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     annotate_truly(demo, annotated)
     widget(at.text_input, "seed (empty: random)").input("7")
     check(button(at, "Sample frames").click().run())
-    assert any("(3 already annotated kept)" in s.value for s in at.success), page_text(at)
+    message = "Asked for 100 samples: kept 3 already annotated, drew 97 new; 100 samples in all"
+    assert any(message in s.value for s in at.success), page_text(at)
     again = load_session(demo).sample_keys
-    assert set(annotated) <= set(again)
+    assert set(annotated) <= set(again) and len(again) == 100
     assert set(again[:3]) == set(annotated)  # annotated samples come first
     assert again != first and len(set(again)) == len(again)
 
@@ -324,15 +321,19 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     assert "3 of these samples done" in page_text(at)
 
 
-def test_sampling_with_a_recording_without_video_is_an_error(demo):
+def test_sampling_leaves_out_a_recording_without_video_and_says_so(demo):
     (demo / "videos" / "mouse2.mp4").rename(demo / "videos" / "elsewhere.mkv")
     at = open_page(new_app(), SETUP)
     assert at.warning, "the recordings table should flag the recording without video"
     table = at.dataframe[0].value
     assert (table["status"] != "ok").sum() == 1
     check(button(at, "Sample frames").click().run())
-    assert any("has no video" in e for e in errors(at)), page_text(at)
-    assert load_session(demo).sample_keys == []
+    shown = " ".join(s.value for s in at.success)
+    mouse2 = "mouse2DLC_resnet50_demoNov24shuffle1_100000"
+    assert "Left out 1 recording with 1,200 keypoints" in shown, page_text(at)
+    assert f"'{mouse2}' (no video)" in shown, page_text(at)
+    samples = load_session(demo).sample_keys
+    assert len(samples) == 100 and all(key[0] != mouse2 for key in samples)
 
 
 # --------------------------------------------------------------------------- annotate page
@@ -502,9 +503,14 @@ def test_malformed_config_opened_with_the_project_form(broken_project, demo, tmp
     for page in (ANNOTATE, FIT, SETUP):
         at = open_page(at, page)
         assert any("config.yml" in e for e in errors(at)), (page, page_text(at))
-    # A folder that does not exist yet: an invitation to load keypoints, not a traceback.
+    # A folder that does not exist yet is created only when the user says so, then it is an
+    # invitation to load keypoints, not a traceback.
     widget(at.text_input, "Project folder").input(str(tmp_path / "not-yet"))
     check(button(at, "Open project").click().run())
+    assert any("does not exist" in w.value for w in at.warning), page_text(at)
+    assert not (tmp_path / "not-yet").exists()
+    check(button(at, f"Create the folder {str(tmp_path / 'not-yet')!r}").click().run())
+    assert (tmp_path / "not-yet").is_dir()
     assert any("no config.yml yet" in i.value for i in at.info), page_text(at)
     assert state_recent(tmp_path)[:2] == [str(tmp_path / "not-yet"), str(broken_project)]
 

@@ -52,15 +52,14 @@ for folder in (REPO, REPO / "tests"):
 
 from browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
-from kpcal_core import load_annotations  # noqa: E402
+from kpcal_core import load_annotations, workflows  # noqa: E402
 from kpcal_core.annotations import now_utc  # noqa: E402
 from kpcal_core.demo import make_demo_project  # noqa: E402
 from kpcal_core.project import (  # noqa: E402
-    draw_samples,
     load_project_data,
     load_working_annotations,
 )
-from kpcal_core.session import frame_cache_dir, load_session, save_session  # noqa: E402
+from kpcal_core.session import frame_cache_dir, load_session  # noqa: E402
 from kpcal_core.videos import load_sampled_frames  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402
 
@@ -209,17 +208,10 @@ def prepare_project(folder: Path, seed: int) -> list:
     """A demo project with samples drawn and their frames decoded (as the setup page does)."""
     make_demo_project(folder, n_frames=80, seed=seed)
     data = load_project_data(folder)
-    session = load_session(folder)
-    session.sample_keys = draw_samples(
-        data,
-        [],
-        use_bodyparts=data.bodyparts,
-        num_bins=10,
-        num_samples=N_SAMPLES,
-        conf_pseudocount=1e-3,
-        seed=seed,
+    workflows.draw_samples(
+        data, num_bins=10, num_samples=N_SAMPLES, conf_pseudocount=1e-3, seed=seed
     )
-    save_session(folder, session)
+    session = load_session(folder)
     load_sampled_frames(
         session.sample_keys,
         folder / "videos",

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kpcal_core import videos
+from kpcal_core import videos, workflows
 from kpcal_core.demo import make_demo_project
-from kpcal_core.project import draw_samples, load_project_data
-from kpcal_core.session import frame_cache_dir, load_session, save_session
+from kpcal_core.project import load_project_data
+from kpcal_core.session import frame_cache_dir, load_session
 from kpcal_core.views import crop_for_sample, encode_jpeg, render_view
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,17 +28,8 @@ def sampled_project(tmp_path, monkeypatch):
     project = tmp_path / "demo"
     make_demo_project(project, n_frames=60)
     data = load_project_data(project)
+    workflows.draw_samples(data, num_bins=5, num_samples=12, conf_pseudocount=1e-3, seed=1)
     session = load_session(project)
-    session.sample_keys = draw_samples(
-        data,
-        [],
-        use_bodyparts=data.bodyparts,
-        num_bins=5,
-        num_samples=12,
-        conf_pseudocount=1e-3,
-        seed=1,
-    )
-    save_session(project, session)
     monkeypatch.setenv("KPCAL_PROJECT", str(project))
     monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
     return project, data, session
