@@ -21,13 +21,13 @@ Modes
 Output lines of the save loop::
 
     loop PID
-    saved INDEX COUNTER EXPORTED SLOPE
+    saved INDEX COUNTER EXPORTED SLOPE INTERCEPT
 
 ``INDEX`` is the sample key index in :func:`sample_keys`, ``COUNTER`` the
 global number of the edit (it is stored as the annotator, ``crash#COUNTER``,
 so the parent can tell which edit of a sample a file holds), ``EXPORTED`` 1
 when ``error_annotations.csv`` was written, ``SLOPE`` the slope saved to
-``config.yml`` (``-`` when none).
+``config.yml`` (``-`` when none), ``INTERCEPT`` likewise.
 """
 
 from __future__ import annotations
@@ -136,8 +136,9 @@ def run_loop(data: ProjectData, start: int, count: int | None, report=say) -> No
         records[key] = Annotation(x, y, f"{CRASH_PREFIX}{counter}", now_utc())
         result = save_work(data, records)
         records = dict(result.records)
-        slope = repr(result.fit["slope"]) if result.fit is not None else "-"
-        report(f"saved {index} {counter} {int(result.exported)} {slope}")
+        fit = result.fit
+        slope, intercept = (repr(fit["slope"]), repr(fit["intercept"])) if fit else ("-", "-")
+        report(f"saved {index} {counter} {int(result.exported)} {slope} {intercept}")
         counter += 1
 
 

@@ -20,7 +20,7 @@ from kpcal_core.project import load_project_data
 from kpcal_core.session import frame_cache_dir, load_session
 from kpcal_core.views import crop_for_sample, encode_jpeg, render_view
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()

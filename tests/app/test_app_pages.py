@@ -22,223 +22,47 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from apptest_support import (
+    ANNOTATE,
+    FIT,
+    SETUP,
+    annotate_truly,
+    button,
+    chart_sample_counts,
+    check,
+    click_image,
+    current_sample,
+    draft_keys,
+    draw_demo_samples,
+    errors,
+    image_component,
+    new_app,
+    open_page,
+    page_text,
+    true_display_position,
+    widget,
+)
+from streamlit.testing.v1 import AppTest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from kpcal_core import (  # noqa: E402
+from kpcal_core import (
     fit_error_model,
     load_annotations,
     noise_calibration,
-    workflows,  # noqa: E402
 )
-from kpcal_core.annotations import save_annotations  # noqa: E402
-from kpcal_core.config import setup_project  # noqa: E402
-from kpcal_core.demo import (  # noqa: E402
+from kpcal_core.config import setup_project
+from kpcal_core.demo import (
     DEMO_BODYPARTS,
     DEMO_SKELETON,
     load_ground_truth,
     make_demo_project,
 )
-from kpcal_core.keypoints import load_keypoints  # noqa: E402
-from kpcal_core.project import draft_path, load_project_data  # noqa: E402
-from kpcal_core.sampling import sample_error_frames  # noqa: E402
-from kpcal_core.session import load_session  # noqa: E402
-from kpcal_core.views import crop_for_sample  # noqa: E402
+from kpcal_core.keypoints import load_keypoints
+from kpcal_core.project import load_project_data
+from kpcal_core.sampling import sample_error_frames
+from kpcal_core.session import load_session
 
-APP = str(REPO / "app.py")
-SETUP, ANNOTATE, FIT = "pages/setup.py", "pages/annotate.py", "pages/fit.py"
 ANNOTATE_BUTTONS = ["Previous", "Next", "Next unannotated", "Clear"]
-SAMPLE_CAPTION = re.compile(
-    r"^Sample (\d+) of (\d+) · recording `([^`]+)` · keypoint frame (\d+)", re.MULTILINE
-)
-TARGET_LINE = re.compile(r"Target bodypart = (\S+) \| .* Completed annotations = (\d+)")
 BROKEN_YAML = "bodyparts: [nose, tail\nuse_bodyparts: {: oops\n"
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    """One demo project written once; tests work on copies of it."""
-    folder = tmp_path_factory.mktemp("demo-template") / "demo"
-    make_demo_project(folder)
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def app_env(monkeypatch, tmp_path):
-    """Temporary demo and state folders, no project from the outside, and AppTest's page mode.
-
-    AppTest resets ``PagesManager.uses_pages_directory`` to ``None`` before
-    every run, so with a ``pages/`` folder beside ``app.py`` each run first
-    starts in Streamlit's folder-based navigation and the page's
-    :func:`kpcal_app.state.ensure_app_navigation` reruns it, which drops button
-    clicks. A real server leaves that mode for good on its first request; the
-    wrapper below does the same for AppTest.
-    """
-    monkeypatch.setenv("KPCAL_DEMO_DIR", str(tmp_path / "no-demo-here"))
-    monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.delenv("KPCAL_PROJECT", raising=False)
-    monkeypatch.setattr(sys, "argv", ["streamlit"])
-    from kpcal_app import state
-
-    monkeypatch.setattr(state, "RECENT_FILE", tmp_path / "state" / "recent.json")
-    original_init = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture
-def demo(tmp_path, demo_template, monkeypatch) -> Path:
-    """A copy of the demo project, opened by the app as its demo project."""
-    folder = tmp_path / "demo"
-    shutil.copytree(demo_template, folder)
-    monkeypatch.setenv("KPCAL_DEMO_DIR", str(folder))
-    return folder
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def new_app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=60)
-
-
-def check(at: AppTest) -> AppTest:
-    """No traceback on the page."""
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def open_page(at: AppTest, page: str) -> AppTest:
-    if not at._finished_page_script_hash:  # switch_page needs the pages of one run
-        check(at.run())
-    return check(at.switch_page(page).run())
-
-
-def button(at: AppTest, label: str):
-    found = [b for b in at.button if b.label == label]
-    assert len(found) == 1, f"{len(found)} buttons {label!r}; have {[b.label for b in at.button]}"
-    return found[0]
-
-
-def widget(elements, label: str):
-    found = [w for w in elements if w.label == label]
-    assert len(found) == 1, f"no single widget {label!r}; have {[w.label for w in elements]}"
-    return found[0]
-
-
-def page_text(at: AppTest) -> str:
-    parts = [e.value for e in at.title]
-    for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success):
-        parts += [str(e.value) for e in kind]
-    return "\n".join(parts)
-
-
-def errors(at: AppTest) -> list[str]:
-    return [str(e.value) for e in at.error]
-
-
-def current_sample(at: AppTest) -> dict:
-    """What the annotate page shows: sample index (1-based), recording, frame, bodypart, count."""
-    text = page_text(at)
-    caption = SAMPLE_CAPTION.search(text)
-    target = TARGET_LINE.search(text)
-    assert caption and target, text
-    return {
-        "index": int(caption[1]),
-        "n": int(caption[2]),
-        "recording": caption[3],
-        "frame": int(caption[4]),
-        "bodypart": target[1],
-        "completed": int(target[2]),
-    }
-
-
-def image_component(at: AppTest):
-    found = [
-        e
-        for e in at.main
-        if getattr(e, "type", None) == "component_instance"
-        and "streamlit_image_coordinates" in e.proto.component_name
-    ]
-    assert len(found) == 1, [type(e).__name__ for e in at.main]
-    return found[0]
-
-
-def click_image(at: AppTest, u: float, v: float, *, also_click: str | None = None) -> AppTest:
-    """Send what the image component sends on a click at display ``(u, v)``, and rerun.
-
-    ``also_click``: a button clicked before the rerun arrives (both in one rerun).
-    """
-    component = image_component(at)
-    if also_click:
-        button(at, also_click).click()
-    states = at._tree.get_widget_states()
-    state = states.widgets.add()
-    state.id = component.proto.id
-    state.json_value = json.dumps(
-        {"x": round(u), "y": round(v), "width": 560, "height": 560, "unix_time": 1}
-    )
-    return check(at._run(states))
-
-
-def true_display_position(project: Path, sample: dict) -> tuple[float, float]:
-    """Where the true position of the shown sample is in the 560 px image (zoom 1)."""
-    data = load_project_data(project)
-    truth = load_ground_truth(project)["true_coordinates"]
-    k = DEMO_BODYPARTS.index(sample["bodypart"])
-    keypoints = data.coordinates[sample["recording"]][sample["frame"]]
-    view = crop_for_sample((360, 480), keypoints[k], keypoints, zoom=1.0)
-    return view.to_display(*truth[sample["recording"]][sample["frame"], k])
-
-
-def draw_demo_samples(project: Path, seed: int = 0) -> list[tuple[str, int, str]]:
-    """What "Sample frames" stores, without decoding the frames."""
-    return workflows.draw_samples(load_project_data(project), seed=seed).sample_keys
-
-
-def annotate_truly(project: Path, keys) -> dict:
-    """Save annotations of ``keys`` at the demo's true positions (as error_annotations.csv)."""
-    truth = load_ground_truth(project)["true_coordinates"]
-    data = load_project_data(project)
-    annotations = {
-        key: tuple(float(c) for c in truth[key[0]][key[1], DEMO_BODYPARTS.index(key[2])])
-        for key in keys
-    }
-    save_annotations(project, annotations, data.video_frame_indexes)
-    return annotations
-
-
-def chart_sample_counts(at: AppTest) -> list[int]:
-    """The red per-bin sample counts of the setup page's confidence histogram."""
-    import pyarrow as pa
-
-    for element in at.main:
-        if getattr(element, "type", None) != "vega_lite_chart":
-            continue
-        for dataset in element.proto.datasets:
-            table = pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
-            if "samples" in table:
-                return [int(c) for c in table["samples"]]
-    raise AssertionError("no histogram with sample counts on the page")
-
-
-def draft_keys(project: Path) -> dict:
-    from kpcal_core.annotations import parse_annotations
-
-    path = draft_path(project)
-    return parse_annotations(path.read_text(), str(path)) if path.exists() else {}
 
 
 # --------------------------------------------------------------------------- setup page

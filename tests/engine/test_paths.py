@@ -23,7 +23,7 @@ from kpcal_core.session import (
 )
 from kpcal_core.videos import read_cached_frame
 
-CORE = Path(__file__).resolve().parents[1] / "kpcal_core"
+CORE = Path(__file__).resolve().parents[2] / "kpcal_core"
 
 
 @pytest.fixture

@@ -205,7 +205,7 @@ class CrashChecker:
 
 
 def parse_saved(line: str) -> tuple[int, int, int, str]:
-    _, index, counter, exported, slope = line.split()
+    _, index, counter, exported, slope, _intercept = line.split()
     return int(index), int(counter), int(exported), slope
 
 

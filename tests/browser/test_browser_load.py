@@ -36,7 +36,6 @@ import contextlib
 import math
 import re
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +44,9 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-for folder in (REPO, REPO / "tests"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+REPO = Path(__file__).resolve().parents[2]
 
-from browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 from kpcal_core import load_annotations, workflows  # noqa: E402
 from kpcal_core.annotations import now_utc  # noqa: E402

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -24,12 +23,9 @@ import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-for folder in (REPO, REPO / "tests"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+REPO = Path(__file__).resolve().parents[2]
 
-from browser import CHROMIUM, chromium, streamlit_server  # noqa: E402
+from browser_support import CHROMIUM, chromium, streamlit_server  # noqa: E402
 
 from kpcal_core import fit_error_model, load_annotations  # noqa: E402
 from kpcal_core.demo import load_ground_truth  # noqa: E402

@@ -21,7 +21,7 @@ from kpcal_core.demo import make_demo_project
 from kpcal_core.project import draft_path, load_working_annotations
 from kpcal_core.session import frame_cache_dir, load_session, session_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = dict(n_frames=80, width=200, height=160)
 
 

@@ -1,0 +1,160 @@
+"""What the AppTest page tests share: running the app, finding widgets, reading the page.
+
+Clicks on the annotate image (a custom component AppTest cannot click) are
+simulated by sending the component's value, ``{x, y, width, height}`` in
+display pixels, exactly as its frontend does; that runs the page's own click
+handler. The real click is covered by the browser tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from kpcal_core import workflows
+from kpcal_core.annotations import save_annotations
+from kpcal_core.demo import DEMO_BODYPARTS, load_ground_truth
+from kpcal_core.project import draft_path, load_project_data
+from kpcal_core.views import crop_for_sample
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+SETUP, ANNOTATE, FIT = "pages/setup.py", "pages/annotate.py", "pages/fit.py"
+SAMPLE_CAPTION = re.compile(
+    r"^Sample (\d+) of (\d+) · recording `([^`]+)` · keypoint frame (\d+)", re.MULTILINE
+)
+TARGET_LINE = re.compile(r"Target bodypart = (\S+) \| .* Completed annotations = (\d+)")
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def check(at: AppTest) -> AppTest:
+    """No traceback on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    if not at._finished_page_script_hash:  # switch_page needs the pages of one run
+        check(at.run())
+    return check(at.switch_page(page).run())
+
+
+def button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert len(found) == 1, f"{len(found)} buttons {label!r}; have {[b.label for b in at.button]}"
+    return found[0]
+
+
+def widget(elements, label: str):
+    found = [w for w in elements if w.label == label]
+    assert len(found) == 1, f"no single widget {label!r}; have {[w.label for w in elements]}"
+    return found[0]
+
+
+def page_text(at: AppTest) -> str:
+    parts = [e.value for e in at.title]
+    for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success):
+        parts += [str(e.value) for e in kind]
+    return "\n".join(parts)
+
+
+def errors(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.error]
+
+
+def current_sample(at: AppTest) -> dict:
+    """What the annotate page shows: sample index (1-based), recording, frame, bodypart, count."""
+    text = page_text(at)
+    caption = SAMPLE_CAPTION.search(text)
+    target = TARGET_LINE.search(text)
+    assert caption and target, text
+    return {
+        "index": int(caption[1]),
+        "n": int(caption[2]),
+        "recording": caption[3],
+        "frame": int(caption[4]),
+        "bodypart": target[1],
+        "completed": int(target[2]),
+    }
+
+
+def image_component(at: AppTest):
+    found = [
+        e
+        for e in at.main
+        if getattr(e, "type", None) == "component_instance"
+        and "streamlit_image_coordinates" in e.proto.component_name
+    ]
+    assert len(found) == 1, [type(e).__name__ for e in at.main]
+    return found[0]
+
+
+def click_image(at: AppTest, u: float, v: float, *, also_click: str | None = None) -> AppTest:
+    """Send what the image component sends on a click at display ``(u, v)``, and rerun.
+
+    ``also_click``: a button clicked before the rerun arrives (both in one rerun).
+    """
+    component = image_component(at)
+    if also_click:
+        button(at, also_click).click()
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = component.proto.id
+    state.json_value = json.dumps(
+        {"x": round(u), "y": round(v), "width": 560, "height": 560, "unix_time": 1}
+    )
+    return check(at._run(states))
+
+
+def true_display_position(project: Path, sample: dict) -> tuple[float, float]:
+    """Where the true position of the shown sample is in the 560 px image (zoom 1)."""
+    data = load_project_data(project)
+    truth = load_ground_truth(project)["true_coordinates"]
+    k = DEMO_BODYPARTS.index(sample["bodypart"])
+    keypoints = data.coordinates[sample["recording"]][sample["frame"]]
+    view = crop_for_sample((360, 480), keypoints[k], keypoints, zoom=1.0)
+    return view.to_display(*truth[sample["recording"]][sample["frame"], k])
+
+
+def draw_demo_samples(project: Path, seed: int = 0) -> list[tuple[str, int, str]]:
+    """What "Sample frames" stores, without decoding the frames."""
+    return workflows.draw_samples(load_project_data(project), seed=seed).sample_keys
+
+
+def annotate_truly(project: Path, keys) -> dict:
+    """Save annotations of ``keys`` at the demo's true positions (as error_annotations.csv)."""
+    truth = load_ground_truth(project)["true_coordinates"]
+    data = load_project_data(project)
+    annotations = {
+        key: tuple(float(c) for c in truth[key[0]][key[1], DEMO_BODYPARTS.index(key[2])])
+        for key in keys
+    }
+    save_annotations(project, annotations, data.video_frame_indexes)
+    return annotations
+
+
+def chart_sample_counts(at: AppTest) -> list[int]:
+    """The red per-bin sample counts of the setup page's confidence histogram."""
+    import pyarrow as pa
+
+    for element in at.main:
+        if getattr(element, "type", None) != "vega_lite_chart":
+            continue
+        for dataset in element.proto.datasets:
+            table = pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+            if "samples" in table:
+                return [int(c) for c in table["samples"]]
+    raise AssertionError("no histogram with sample counts on the page")
+
+
+def draft_keys(project: Path) -> dict:
+    from kpcal_core.annotations import parse_annotations
+
+    path = draft_path(project)
+    return parse_annotations(path.read_text(), str(path)) if path.exists() else {}
