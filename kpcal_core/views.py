@@ -6,6 +6,14 @@ large enough to show the animal, smaller as ``zoom`` grows) and returns a
 pixels; :func:`render_view` draws the crop with the detected position (yellow
 open circle), the other keypoints and skeleton (faint) and the annotation (red
 X). Pure numpy/OpenCV: no Streamlit here, so every conversion is testable.
+
+Pixel convention (kpcal's, everywhere): positions are pixel-centre based, the
+centre of a frame's top-left pixel is (0, 0), as in OpenCV, DeepLabCut and
+SLEAP files of format 1.1 on. The view is resampled and its markers drawn in
+that convention, and a click reported by the browser (its offset from the
+image's corner, rounded to whole shown pixels) maps back to it without bias;
+see :class:`CropView`. ``tests/test_views.py`` and
+``tests/test_browser_click_accuracy.py`` pin it to a twentieth of a pixel.
 """
 
 from __future__ import annotations
