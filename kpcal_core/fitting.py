@@ -435,12 +435,11 @@ def fit_by_method(points: pd.DataFrame, method: str = "least-squares") -> dict:
     Returns
     -------
     dict
-        ``{"method", "slope", "intercept"}`` (robust lines add what
-        :func:`robust_fit` reports).
+        ``method``, ``slope``, ``intercept``, ``n``, and what :func:`fit_points`
+        (least squares) or :func:`robust_fit` report beside them.
     """
     if method not in FIT_METHODS:
         raise KpcalError(f"unknown fit method {method!r}: use one of {', '.join(FIT_METHODS)}")
     if method == "least-squares":
-        fit = fit_points(points)
-        return {"method": method, "slope": fit["slope"], "intercept": fit["intercept"]}
+        return {"method": method, **fit_points(points)}
     return robust_fit(points, method)

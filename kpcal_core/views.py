@@ -6,6 +6,14 @@ large enough to show the animal, smaller as ``zoom`` grows) and returns a
 pixels; :func:`render_view` draws the crop with the detected position (yellow
 open circle), the other keypoints and skeleton (faint) and the annotation (red
 X). Pure numpy/OpenCV: no Streamlit here, so every conversion is testable.
+
+Pixel convention (kpcal's, everywhere): positions are pixel-centre based, the
+centre of a frame's top-left pixel is (0, 0), as in OpenCV, DeepLabCut and
+SLEAP files of format 1.1 on. The view is resampled and its markers drawn in
+that convention, and a click reported by the browser (its offset from the
+image's corner, rounded to whole shown pixels) maps back to it without bias;
+see :class:`CropView`. ``tests/test_views.py`` and
+``tests/test_browser_click_accuracy.py`` pin it to a twentieth of a pixel.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ YELLOW = (255, 221, 0)
 RED = (255, 40, 40)
 FAINT = (120, 200, 255)
 MIN_CROP_PX = 48.0
-#: Magnifications the annotate page offers.
+#: The zoom levels the annotate page offers (magnification over the zoom-1 crop).
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 #: The two tones of the stripes drawn where the view extends past the video frame.
 PADDING_TONES = ((58, 52, 70), (84, 76, 100))
@@ -32,12 +40,25 @@ PADDING_TONES = ((58, 52, 70), (84, 76, 100))
 class CropView:
     """A window of a video frame shown at a display size.
 
-    Display pixel ``(u, v)`` shows video position ``(x0 + u * scale, y0 + v * scale)``.
+    Coordinates follow one convention everywhere in kpcal: pixel-centre based,
+    as OpenCV, DeepLabCut and current SLEAP files. In video coordinates the
+    centre of the top-left pixel is (0, 0) and pixel ``i`` covers
+    ``[i - 0.5, i + 0.5]``; in the rendered image likewise display pixel ``u``
+    covers ``[u - 0.5, u + 0.5]``, and its centre shows video position
+    ``x0 + u * scale`` (:meth:`pixel_to_frame`, :meth:`frame_to_pixel`, and
+    what :func:`render_view` draws).
+
+    The browser reports a click differently: as its offset from the image's
+    top-left *corner*, in pixels of the image as shown (``shown_width`` wide),
+    rounded by Chromium to the nearest whole pixel (offset ``k`` stands for a
+    click anywhere in ``[k - 0.5, k + 0.5)``, on average at ``k``).
+    :meth:`to_frame` and :meth:`to_display` convert between that offset and
+    video positions, exactly inverse to each other at any zoom and shown width.
 
     Attributes
     ----------
     x0, y0
-        Video position (pixels) shown at display pixel (0, 0).
+        Video position shown at the centre of display pixel (0, 0).
     scale
         Video pixels per display pixel (< 1 when zoomed in: sub-pixel precision).
     display_width, display_height
@@ -54,13 +75,13 @@ class CropView:
     frame_width: int = 0
     frame_height: int = 0
 
-    def to_frame(self, u: float, v: float, shown_width: float | None = None) -> tuple[float, float]:
-        """Video position of a click at display ``(u, v)``.
+    def _shown_per_display(self, shown_width: float | None) -> float:
+        """Shown (CSS) pixels per display pixel: 1 unless the browser resized the image."""
+        return float(shown_width) / self.display_width if shown_width else 1.0
 
-        ``shown_width``: the width the browser drew the image at, if it was resized.
-        """
-        factor = self.display_width / shown_width if shown_width else 1.0
-        return (self.x0 + u * factor * self.scale, self.y0 + v * factor * self.scale)
+    def pixel_to_frame(self, u: float, v: float) -> tuple[float, float]:
+        """Video position shown at display position ``(u, v)`` (pixel-centre based)."""
+        return (self.x0 + u * self.scale, self.y0 + v * self.scale)
 
     def contains(self, x: float, y: float) -> bool:
         """True when video position ``(x, y)`` lies on the frame (pixel centres at integers)."""
@@ -68,9 +89,41 @@ class CropView:
             return True
         return -0.5 <= x <= self.frame_width - 0.5 and -0.5 <= y <= self.frame_height - 0.5
 
-    def to_display(self, x: float, y: float) -> tuple[float, float]:
-        """Display position of video position ``(x, y)``."""
+    def frame_to_pixel(self, x: float, y: float) -> tuple[float, float]:
+        """Display position (pixel-centre based) showing video position ``(x, y)``."""
         return ((x - self.x0) / self.scale, (y - self.y0) / self.scale)
+
+    def to_frame(self, u: float, v: float, shown_width: float | None = None) -> tuple[float, float]:
+        """Video position of a click the browser reported at offset ``(u, v)``.
+
+        Parameters
+        ----------
+        u, v
+            The click's offset from the image's top-left corner in shown pixels
+            (the component's ``x``, ``y``: Chromium's ``offsetX``/``offsetY``).
+        shown_width
+            The width the browser drew the image at (the component's
+            ``width``); ``None``: the image's own width.
+
+        Returns
+        -------
+        tuple of float
+            ``(x, y)`` in video pixels, pixel-centre based.
+        """
+        per = self._shown_per_display(shown_width)
+        # corner-based shown offset -> corner-based display -> centre-based display
+        return self.pixel_to_frame(u / per - 0.5, v / per - 0.5)
+
+    def to_display(
+        self, x: float, y: float, shown_width: float | None = None
+    ) -> tuple[float, float]:
+        """Offset from the image's top-left corner, in shown pixels, of video position ``(x, y)``.
+
+        The exact inverse of :meth:`to_frame`: where to click to mark ``(x, y)``.
+        """
+        per = self._shown_per_display(shown_width)
+        u, v = self.frame_to_pixel(x, y)
+        return ((u + 0.5) * per, (v + 0.5) * per)
 
 
 def animal_extent(points: np.ndarray, center: np.ndarray) -> float:
@@ -117,9 +170,11 @@ def crop_for_sample(
     side = min(max(side, MIN_CROP_PX * 2), float(max(height, width)))
     side = max(side / max(float(zoom), 1e-3), 8.0)
     scale = side / display_size
+    # The window [x0 - scale/2, x0 + (display_size - 1/2) * scale] is ``side`` wide and
+    # centred on the keypoint (x0 is the centre of display pixel 0, half a pixel in).
     return CropView(
-        x0=float(center[0] - side / 2),
-        y0=float(center[1] - side / 2),
+        x0=float(center[0] - side / 2 + scale / 2),
+        y0=float(center[1] - side / 2 + scale / 2),
         scale=float(scale),
         display_width=int(display_size),
         display_height=int(display_size),
@@ -129,7 +184,11 @@ def crop_for_sample(
 
 
 def _pt(view: CropView, xy, shift: int) -> tuple[int, int]:
-    u, v = view.to_display(float(xy[0]), float(xy[1]))
+    """``xy`` (video) as OpenCV's fixed-point drawing coordinates (``shift`` fractional bits).
+
+    OpenCV draws pixel-centre based, as :meth:`CropView.frame_to_pixel` counts.
+    """
+    u, v = view.frame_to_pixel(float(xy[0]), float(xy[1]))
     return (int(round(u * (1 << shift))), int(round(v * (1 << shift))))
 
 
@@ -168,19 +227,20 @@ def render_view(
     numpy.ndarray
         ``(display_height, display_width, 3)`` uint8 RGB image.
     """
-    matrix = np.array(
-        [[1 / view.scale, 0, -view.x0 / view.scale], [0, 1 / view.scale, -view.y0 / view.scale]]
-    )
-    interpolation = cv2.INTER_AREA if view.scale > 1 else cv2.INTER_LINEAR
+    # Display pixel (u, v) samples the frame at video position (x0 + u*scale, y0 + v*scale):
+    # that map given as is (WARP_INVERSE_MAP), both sides pixel-centre based as OpenCV counts.
+    # warpAffine interpolates bilinearly (it has no area averaging: INTER_AREA would be
+    # taken as INTER_LINEAR), with source positions rounded to 1/32 pixel.
+    inverse = np.array([[view.scale, 0.0, view.x0], [0.0, view.scale, view.y0]])
     image = cv2.warpAffine(
         frame_rgb,
-        matrix,
+        inverse,
         (view.display_width, view.display_height),
-        flags=interpolation,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(0, 0, 0),
     )
-    _stripe_padding(image, frame_rgb.shape, matrix)
+    _stripe_padding(image, view, frame_rgb.shape)
     shift = 4
     if keypoints_xy is not None:
         overlay = image.copy()
@@ -217,19 +277,15 @@ def render_view(
     return image
 
 
-def _stripe_padding(image: np.ndarray, frame_shape: Sequence[int], matrix: np.ndarray) -> None:
-    """Draw diagonal stripes where the view shows no video (outside the frame), in place."""
-    inside = cv2.warpAffine(
-        np.ones(frame_shape[:2], dtype=np.uint8),
-        matrix,
-        (image.shape[1], image.shape[0]),
-        flags=cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
-    outside = inside == 0
-    if outside.any():
-        rows, cols = np.nonzero(outside)
+def _stripe_padding(image: np.ndarray, view: CropView, frame_shape: Sequence[int]) -> None:
+    """Draw diagonal stripes on display pixels that show no video (off the frame), in place."""
+    height, width = int(frame_shape[0]), int(frame_shape[1])
+    x = view.x0 + np.arange(image.shape[1]) * view.scale
+    y = view.y0 + np.arange(image.shape[0]) * view.scale
+    off_x = (x < -0.5) | (x > width - 0.5)
+    off_y = (y < -0.5) | (y > height - 0.5)
+    if off_x.any() or off_y.any():
+        rows, cols = np.nonzero(off_y[:, None] | off_x[None, :])
         stripe = ((rows + cols) // 6) % 2
         image[rows, cols] = np.asarray(PADDING_TONES, dtype=np.uint8)[stripe]
 
