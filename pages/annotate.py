@@ -103,8 +103,8 @@ def record(key, status: str = POSITION, xy=(math.nan, math.nan)) -> None:
         state.set_save_message(project, result.message)
     except KpcalError as error:
         state.set_save_message(project, f"Not saved: {error}")
-        state.show_error(error)
-    state.new_view()
+    if status != POSITION:  # the image keeps its click value otherwise: start it afresh
+        state.new_view()
 
 
 def on_click(component_key: str) -> None:
@@ -117,7 +117,6 @@ def on_click(component_key: str) -> None:
     xy = view.to_frame(float(value["x"]), float(value["y"]), float(value.get("width") or 0) or None)
     if not view.contains(*xy):
         state.set_save_message(project, "That click was outside the video frame: not saved.")
-        state.new_view()
         return
     record(key, xy=xy)
 
@@ -203,7 +202,8 @@ def annotator() -> None:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = state.save_message(project)
     if message:
-        st.caption(message)
+        refused = message.startswith(("Not saved", "That click"))
+        (st.warning if refused else st.caption)(message)
     st.caption(
         "Click the true position of the target bodypart (yellow circle: the network's guess; "
         "red X: your annotation). Keys: ← previous, → next, N next unannotated, Delete clear, "
