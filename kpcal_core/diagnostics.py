@@ -44,6 +44,7 @@ from .annotations import CLEARED, NOT_VISIBLE, POSITION, Annotation, parse_annot
 from .errors import KpcalError
 from .fitting import error_points, fit_points
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
+from .textio import read_user_text
 
 SampleKey = tuple[str, int, str]
 
@@ -976,16 +977,9 @@ def load_annotator_files(
     loaded = []
     for path in paths:
         path = Path(path)
-        try:
-            with open(path, encoding="utf-8", newline="") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise KpcalError(f"annotation file {str(path)!r} does not exist") from None
-        except UnicodeDecodeError as error:
-            raise KpcalError(f"{path}: not UTF-8 text ({error.reason})") from None
-        except OSError as error:
-            raise KpcalError(f"cannot read annotation file {str(path)!r}: {error}") from None
-        records = parse_annotations(text, str(path))
+        if not path.exists():
+            raise KpcalError(f"annotation file {str(path)!r} does not exist")
+        records = parse_annotations(read_user_text(path), str(path))
         names = {a.annotator for a in records.values() if a.annotator}
         loaded.append((names.pop() if len(names) == 1 else str(path), str(path), records))
     labels = [label for label, _, _ in loaded]

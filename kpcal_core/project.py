@@ -45,6 +45,7 @@ from .fitting import error_points, fit_points
 from .keypoints import load_keypoints
 from .sampling import sample_error_frames
 from .session import CalibrationSession, load_session, load_session_keypoints, session_dir
+from .textio import read_user_text
 from .videos import match_videos
 
 SampleKey = tuple[str, int, str]
@@ -198,14 +199,6 @@ def project_lock(project_dir: str | os.PathLike, timeout: float = 60.0) -> FileL
     return FileLock(str(lock_path(project_dir)), timeout=timeout)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:  # as load_annotation_records
-            return handle.read()
-    except UnicodeDecodeError as error:
-        raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-
 def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
     """Saved annotations merged with the working copy (the newer edit of a sample wins).
 
@@ -215,7 +208,7 @@ def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, 
     records = dict(load_annotation_records(project_dir))
     path = draft_path(project_dir)
     if path.exists():
-        records = merge_records(records, parse_annotations(_read_text(path), str(path)))
+        records = merge_records(records, parse_annotations(read_user_text(path), str(path)))
     return records
 
 
@@ -232,7 +225,7 @@ def broken_annotation_files(project_dir: str | os.PathLike) -> list[Path]:
     for path in (annotations_path(project_dir), draft_path(project_dir)):
         if path.exists():
             try:
-                parse_annotations(_read_text(path), str(path))
+                parse_annotations(read_user_text(path), str(path))
             except KpcalError:
                 broken.append(path)
     return broken

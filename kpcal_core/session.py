@@ -22,6 +22,7 @@ import numpy as np
 from .annotations import now_utc
 from .atomic import atomic_write
 from .errors import KpcalError
+from .textio import read_user_text
 
 SampleKey = tuple[str, int, str]
 
@@ -140,11 +141,7 @@ def load_session(project_dir: str | os.PathLike) -> CalibrationSession | None:
     path = session_dir(project_dir) / SESSION_FILENAME
     if not path.exists():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise KpcalError(f"{path}: not UTF-8 text") from None
-    return CalibrationSession.from_json(text, str(path))
+    return CalibrationSession.from_json(read_user_text(path), str(path))
 
 
 def save_session_keypoints(
