@@ -53,8 +53,8 @@ from .diagnostics import (
     running_fit,
 )
 from .errors import KpcalError
-from .keypoints import FORMATS as KEYPOINT_FORMATS
-from .keypoints import load_keypoints
+from .formats import FORMATS as KEYPOINT_FORMATS
+from .formats import load_keypoints
 from .project import (
     draw_samples,
     load_project_data,
@@ -189,7 +189,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         data.video_frame_indexes,
         video_extension=session.video_extension,
         recording_name_suffix=session.recording_name_suffix,
-        video_paths={k: v for k, v in data.video_paths.items() if v},
+        video_choices=data.video_choices,
     )
     blocking = table[table["status"].isin(BLOCKING_STATUSES)]
     if args.json:

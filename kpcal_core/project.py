@@ -42,11 +42,11 @@ from .calibration import merge_samples
 from .config import load_config, save_params, update_config
 from .errors import KpcalError
 from .fitting import error_points, fit_points
-from .keypoints import load_keypoints
+from .formats import read_keypoints
+from .recording_videos import VideoChoice, resolve_videos
 from .sampling import sample_error_frames
 from .session import CalibrationSession, load_session, load_session_keypoints, session_dir
 from .textio import read_user_text
-from .videos import match_videos
 
 SampleKey = tuple[str, int, str]
 
@@ -71,6 +71,13 @@ class ProjectData:
         ``{recording: (T,)}`` video frame of each keypoint frame.
     video_paths
         ``{recording: video path or None}``.
+    video_choices
+        ``{recording: VideoChoice}``: the video, the rule that found it
+        (:data:`kpcal_core.recording_videos.RULES`) and why.
+    skeleton
+        Edges stored in the keypoint files (SLEAP, NWB), ``[[a, b], ...]``.
+    keypoint_warnings
+        Sentences about the keypoint files (e.g. duplicate outputs left out).
     """
 
     project_dir: Path
@@ -81,6 +88,9 @@ class ProjectData:
     bodyparts: list[str]
     video_frame_indexes: dict[str, np.ndarray]
     video_paths: dict[str, str | None] = field(default_factory=dict)
+    video_choices: dict[str, VideoChoice] = field(default_factory=dict)
+    skeleton: list[list[str]] = field(default_factory=list)
+    keypoint_warnings: list[str] = field(default_factory=list)
 
     @property
     def use_bodyparts(self) -> list[str]:
@@ -108,9 +118,18 @@ def video_dir_of(
 
 
 def load_project_data(
-    project_dir: str | os.PathLike, session: CalibrationSession | None = None
+    project_dir: str | os.PathLike,
+    session: CalibrationSession | None = None,
+    *,
+    duplicates: str = "unfiltered",
 ) -> ProjectData:
-    """Load a project's keypoints and match its videos.
+    """Load a project's keypoints and choose each recording's video.
+
+    Videos are chosen by :func:`kpcal_core.recording_videos.resolve_videos`:
+    the session's per-recording ``video_paths`` (set by the user) win, then
+    the video the keypoint file stores, then keypoint-MoSeq's prefix match in
+    the video folder. ``duplicates`` is passed to
+    :func:`kpcal_core.formats.read_keypoints` (one file per video by default).
 
     Raises :class:`KpcalError` when the project has no keypoints yet (no
     keypoint files in the session and none stored) or they cannot be read.
@@ -121,32 +140,39 @@ def load_project_data(
         session if session is not None else (load_session(project_dir) or CalibrationSession())
     )
     stored = load_session_keypoints(project_dir) if not session.keypoints_path else None
+    stored_videos: dict[str, str] = {}
+    keypoint_files: dict[str, str] = {}
+    skeleton: list[list[str]] = []
+    warnings: list[str] = []
     if stored is not None:
         coordinates, confidences, bodyparts, indexes = stored
     elif session.keypoints_path:
         source = resolve(project_dir, session.keypoints_path)
-        coordinates, confidences, bodyparts = load_keypoints(
-            str(source), session.keypoints_format or None
+        loaded = read_keypoints(
+            str(source), session.keypoints_format or None, duplicates=duplicates
         )
+        coordinates, confidences, bodyparts = (
+            loaded.coordinates,
+            loaded.confidences,
+            loaded.bodyparts,
+        )
+        stored_videos, keypoint_files = loaded.stored_videos, loaded.files
+        skeleton, warnings = loaded.skeleton, loaded.warnings
         indexes = {name: np.arange(len(c)) for name, c in coordinates.items()}
     else:
         raise KpcalError(
             f"project {str(project_dir)!r} has no keypoints yet: choose the keypoint files on the setup page"
         )
     video_dir = video_dir_of(project_dir, session, config)
-    if video_dir is not None and video_dir.is_dir():
-        matched = match_videos(
-            coordinates,
-            video_dir,
-            recording_name_suffix=session.recording_name_suffix,
-            video_extension=session.video_extension,
-        )
-    else:
-        matched = dict.fromkeys(coordinates)
-    video_paths = {k: (str(v) if v is not None else None) for k, v in matched.items()}
-    for name, path in session.video_paths.items():
-        if name in video_paths and path and Path(path).exists():
-            video_paths[name] = str(path)
+    choices = resolve_videos(
+        coordinates,
+        video_dir=video_dir if video_dir is not None and video_dir.is_dir() else None,
+        stored_videos=stored_videos,
+        keypoint_files=keypoint_files,
+        user_videos=session.video_paths,
+        recording_name_suffix=session.recording_name_suffix,
+        video_extension=session.video_extension,
+    )
     return ProjectData(
         project_dir=project_dir,
         config=config,
@@ -155,7 +181,10 @@ def load_project_data(
         confidences=confidences,
         bodyparts=list(bodyparts),
         video_frame_indexes=indexes,
-        video_paths=video_paths,
+        video_paths={name: choice.path for name, choice in choices.items()},
+        video_choices=choices,
+        skeleton=skeleton,
+        keypoint_warnings=warnings,
     )
 
 

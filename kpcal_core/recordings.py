@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import KpcalError
-from .recording_videos import resolve_videos
+from .recording_videos import VideoChoice, resolve_videos
 from .validate import check_coordinates, check_video_frame_indexes
 from .videos import VIDEO_EXTENSIONS, video_info
 
@@ -57,6 +57,7 @@ def check_videos(
     stored_videos: Mapping[str, str] | None = None,
     keypoint_files: Mapping[str, str | os.PathLike] | None = None,
     user_videos: Mapping[str, str | os.PathLike] | None = None,
+    video_choices: Mapping[str, VideoChoice] | None = None,
 ) -> pd.DataFrame:
     """Report, per recording, which video it uses and whether the video fits.
 
@@ -92,6 +93,10 @@ def check_videos(
         :func:`kpcal_core.formats.read_keypoints`.
     user_videos
         ``{recording: video path}`` set by the user; wins when it exists.
+    video_choices
+        ``{recording: VideoChoice}`` already made (e.g.
+        :attr:`kpcal_core.project.ProjectData.video_choices`): used as they
+        are for the recordings they cover, instead of choosing again.
 
     Returns
     -------
@@ -118,7 +123,7 @@ def check_videos(
     if video_paths is not None and not isinstance(video_paths, Mapping):
         raise KpcalError("video_paths must be a dict {recording name: video path}")
     choices = resolve_videos(
-        lengths,
+        [name for name in lengths if name not in (video_choices or {})],
         video_dir=video_dir,
         stored_videos=stored_videos,
         keypoint_files=keypoint_files,
@@ -128,6 +133,7 @@ def check_videos(
         video_extension=video_extension,
         recursive=recursive,
     )
+    choices.update({str(k): v for k, v in (video_choices or {}).items() if str(k) in lengths})
     if video_dir is None or os.fspath(video_dir) == "":
         where = None
     else:

@@ -12,6 +12,7 @@ import streamlit as st
 from kpcal_app import cache, state
 from kpcal_core.config import config_path, load_config, setup_project
 from kpcal_core.errors import KpcalError
+from kpcal_core.formats import FORMATS as KEYPOINT_FORMATS
 from kpcal_core.paths import resolve_user_path
 from kpcal_core.project import (
     draw_samples,
@@ -24,7 +25,7 @@ from kpcal_core.videos import load_sampled_frames
 
 state.ensure_app_navigation()
 
-FORMATS = ["auto", "deeplabcut", "sleap", "lightning-pose", "nwb"]
+FORMATS = ["auto", *KEYPOINT_FORMATS]  # the registry's list (kpcal_core.formats)
 
 st.title("Set up & sample")
 project = state.project_dir()
