@@ -217,7 +217,10 @@ def downsample(
 
 def _no_video_reason(name: str, where: str | None, suffix: str, note: str) -> str:
     if where is None:
-        text = f"No video folder was given and recording {name!r} has no entry in video_paths."
+        text = (
+            f"No video folder was given, and recording {name!r} has no video stored in its "
+            "keypoint file, set for it, or given in video_paths."
+        )
     else:
         text = (
             f"No video in {where} has a file name (without extension) that starts the "

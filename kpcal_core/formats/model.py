@@ -13,9 +13,14 @@ in its docstring what its files store and what it converts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .probe import FileProbe
 
 #: ``{suffix: (coordinates (T, K, 2), confidences (T, K))}`` of one file.
 Tracks = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -123,6 +128,6 @@ class PoseFormat:
     name: str
     label: str
     extensions: tuple[str, ...]
-    recognise: object  # Callable[[FileProbe], bool]
-    read: object  # Callable[[FileProbe, ReadOptions], PoseFile]
+    recognise: Callable[[FileProbe], bool]
+    read: Callable[[FileProbe, ReadOptions], PoseFile]
     variant_of: str | None = None
