@@ -121,15 +121,17 @@ def load_project_data(
     project_dir: str | os.PathLike,
     session: CalibrationSession | None = None,
     *,
-    duplicates: str = "unfiltered",
+    duplicates: str | None = None,
 ) -> ProjectData:
     """Load a project's keypoints and choose each recording's video.
 
     Videos are chosen by :func:`kpcal_core.recording_videos.resolve_videos`:
     the session's per-recording ``video_paths`` (set by the user) win, then
     the video the keypoint file stores, then keypoint-MoSeq's prefix match in
-    the video folder. ``duplicates`` is passed to
-    :func:`kpcal_core.formats.read_keypoints` (one file per video by default).
+    the video folder. ``duplicates`` (default: the session's
+    ``keypoints_duplicates``, ``"unfiltered"``) is passed to
+    :func:`kpcal_core.formats.read_keypoints`: which of several outputs for
+    one video to load.
 
     Raises :class:`KpcalError` when the project has no keypoints yet (no
     keypoint files in the session and none stored) or they cannot be read.
@@ -149,7 +151,9 @@ def load_project_data(
     elif session.keypoints_path:
         source = resolve(project_dir, session.keypoints_path)
         loaded = read_keypoints(
-            str(source), session.keypoints_format or None, duplicates=duplicates
+            str(source),
+            session.keypoints_format or None,
+            duplicates=duplicates or session.keypoints_duplicates,
         )
         coordinates, confidences, bodyparts = (
             loaded.coordinates,

@@ -43,6 +43,10 @@ class CalibrationSession:
         are stored in the session (``keypoints.npz``).
     keypoints_format
         Format name for :func:`kpcal_core.load_keypoints`, or ``None`` to detect.
+    keypoints_duplicates
+        Which of several outputs for one video to load: ``"unfiltered"``,
+        ``"filtered"`` or ``"all"`` (``duplicates`` of
+        :func:`kpcal_core.formats.read_keypoints`).
     video_dir, video_extension, recording_name_suffix
         How recordings are matched to videos.
     num_bins, num_samples, conf_pseudocount, seed
@@ -55,6 +59,7 @@ class CalibrationSession:
 
     keypoints_path: str | None = None
     keypoints_format: str | None = None
+    keypoints_duplicates: str = "unfiltered"
     video_dir: str = ""
     video_extension: str | None = None
     recording_name_suffix: str = ""
@@ -111,6 +116,7 @@ class CalibrationSession:
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "keypoints_path": (str, type(None)),
     "keypoints_format": (str, type(None)),
+    "keypoints_duplicates": (str,),
     "video_dir": (str,),
     "video_extension": (str, type(None)),
     "recording_name_suffix": (str,),

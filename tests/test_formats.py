@@ -318,3 +318,22 @@ def test_real_centered_pair_project_uses_its_own_video(shared_data, tmp_path):
     }
     assert {c.rule for c in data.video_choices.values()} == {STORED_NAME_BESIDE_KEYPOINTS}
     assert ["neck", "head"] in data.skeleton
+
+
+def test_real_dlc_tiny_project_keeps_the_duplicate_choice_of_its_session(shared_data, tmp_path):
+    from kpcal_core.config import setup_project
+    from kpcal_core.project import load_project_data
+    from kpcal_core.session import CalibrationSession, load_session, save_session
+
+    folder = shared_data / "dlc_tiny"
+    setup_project(tmp_path, bodyparts=["bodypart1", "bodypart2", "bodypart3", "objectA"])
+    session = CalibrationSession(keypoints_path=str(folder), video_dir=str(folder))
+    data = load_project_data(tmp_path, session)
+    assert list(data.coordinates) == ["vid1_camera-1DLC_resnet50_TESTNov4shuffle1_10"]
+    assert len(data.keypoint_warnings) == 1 and "filtered.csv" in data.keypoint_warnings[0]
+    assert {c.rule for c in data.video_choices.values()} == {PREFIX_MATCH}
+    session.keypoints_duplicates = "filtered"
+    save_session(tmp_path, session)
+    data = load_project_data(tmp_path, load_session(tmp_path))
+    assert list(data.coordinates) == ["vid1_camera-1DLC_resnet50_TESTNov4shuffle1_10filtered"]
+    assert len(load_project_data(tmp_path, session, duplicates="all").coordinates) == 2
