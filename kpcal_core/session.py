@@ -22,6 +22,7 @@ import numpy as np
 from .annotations import now_utc
 from .atomic import atomic_write
 from .errors import KpcalError
+from .formats.model import keypoint_float
 from .textio import read_user_text
 
 SampleKey = tuple[str, int, str]
@@ -164,8 +165,8 @@ def save_session_keypoints(
         "bodyparts": np.array(list(bodyparts), dtype=str),
     }
     for i, name in enumerate(names):
-        arrays[f"coordinates_{i}"] = np.asarray(coordinates[name], dtype=np.float64)
-        arrays[f"confidences_{i}"] = np.asarray(confidences[name], dtype=np.float64)
+        arrays[f"coordinates_{i}"] = keypoint_float(coordinates[name])  # float32 stays float32
+        arrays[f"confidences_{i}"] = keypoint_float(confidences[name])
         arrays[f"video_frame_indexes_{i}"] = np.asarray(video_frame_indexes[name], dtype=np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

@@ -337,3 +337,17 @@ def test_real_dlc_tiny_project_keeps_the_duplicate_choice_of_its_session(shared_
     data = load_project_data(tmp_path, load_session(tmp_path))
     assert list(data.coordinates) == ["vid1_camera-1DLC_resnet50_TESTNov4shuffle1_10filtered"]
     assert len(load_project_data(tmp_path, session, duplicates="all").coordinates) == 2
+
+
+def test_keypoints_stored_in_the_session_keep_float32(tmp_path):
+    from kpcal_core.session import load_session_keypoints, save_session_keypoints
+
+    coords = {"a": np.full((3, 2, 2), 1 / 3, np.float32), "b": np.full((2, 2, 2), 1 / 3)}
+    conf = {"a": np.full((3, 2), 0.1, np.float32), "b": np.arange(4).reshape(2, 2)}
+    indexes = {"a": np.arange(3), "b": np.arange(2)}
+    save_session_keypoints(tmp_path, coords, conf, ["x", "y"], indexes)
+    got_coords, got_conf, _, _ = load_session_keypoints(tmp_path)
+    assert got_coords["a"].dtype == np.float32 and got_conf["a"].dtype == np.float32
+    assert got_coords["b"].dtype == np.float64 and got_conf["b"].dtype == np.float64
+    np.testing.assert_array_equal(got_coords["a"], coords["a"])
+    np.testing.assert_array_equal(got_conf["b"], conf["b"])

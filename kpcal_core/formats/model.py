@@ -71,6 +71,17 @@ class PoseFile:
     skeleton: list[list[str]] = field(default_factory=list)
 
 
+def keypoint_float(values) -> np.ndarray:
+    """``values`` as a float array at their stored precision.
+
+    float32 (and narrower floats) become float32, as keypoint-MoSeq keeps
+    SLEAP's arrays; anything else becomes float64. Values are unchanged.
+    """
+    array = np.asarray(values)
+    kind = np.float32 if array.dtype.kind == "f" and array.dtype.itemsize <= 4 else np.float64
+    return np.asarray(array, dtype=kind)
+
+
 def text(value) -> str:
     """An HDF5 string attribute or element as ``str``."""
     if isinstance(value, np.ndarray) and value.shape == ():

@@ -38,7 +38,15 @@ import h5py
 import numpy as np
 
 from ..errors import KpcalError
-from .model import PoseFile, PoseFormat, ReadOptions, named_edges, text, track_suffixes
+from .model import (
+    PoseFile,
+    PoseFormat,
+    ReadOptions,
+    keypoint_float,
+    named_edges,
+    text,
+    track_suffixes,
+)
 from .probe import FileProbe
 
 NAME = "sleap"
@@ -94,12 +102,6 @@ def slp_format_id(handle: h5py.File) -> float | None:
 # --------------------------------------------------------------------------- analysis .h5
 
 
-def _stored_float(array: np.ndarray) -> np.ndarray:
-    """float32 data stays float32 (as keypoint-MoSeq keeps it); anything else becomes float64."""
-    kind = np.float32 if array.dtype.kind == "f" and array.dtype.itemsize <= 4 else np.float64
-    return np.asarray(array, dtype=kind)
-
-
 def _stored_dims(dataset: h5py.Dataset) -> list[str] | None:
     """Axis names from sleap-io's JSON ``dims`` attribute, or None if absent."""
     if "dims" not in dataset.attrs:
@@ -133,7 +135,7 @@ def _read_analysis(probe: FileProbe) -> PoseFile:
             "(tracks, 2, nodes, frames)"
         )
     order = [dims.index(d) for d in ("track", "frame", "node", "xy")]
-    tracks = np.transpose(_stored_float(dataset[()]), order)  # (tracks, frames, nodes, xy)
+    tracks = np.transpose(keypoint_float(dataset[()]), order)  # (tracks, frames, nodes, xy)
     if tracks.shape[3] != 2:
         raise KpcalError(
             f"file {path!r} holds {tracks.shape[3]}-D keypoints ('tracks' shape "
@@ -150,7 +152,7 @@ def _read_analysis(probe: FileProbe) -> PoseFile:
                 "(tracks, nodes, frames)"
             )
         order = [score_dims.index(d) for d in ("track", "frame", "node")]
-        scores = np.transpose(_stored_float(scores_set[()]), order)
+        scores = np.transpose(keypoint_float(scores_set[()]), order)
     else:
         scores = np.ones((n_tracks, n_frames, n_nodes), dtype=tracks.dtype)
     video = text(handle["video_path"][()]) if "video_path" in handle else None
