@@ -17,6 +17,7 @@ from kpcal_core.errors import KpcalError
 from kpcal_core.formats import (
     FORMATS,
     REGISTRY,
+    PoseFormat,
     choose_anterior_posterior,
     detect_format,
     get_format,
@@ -50,6 +51,22 @@ def test_every_list_of_formats_comes_from_the_registry(capsys):
     for fmt in REGISTRY:
         assert get_format(fmt.name.upper().replace("-", "_")) is fmt
         assert fmt.extensions and all(e.startswith(".") for e in fmt.extensions)
+
+
+def test_every_format_module_is_registered():
+    """Adding a format is one module defining FORMAT plus its line in REGISTRY."""
+    import importlib
+    import pkgutil
+
+    import kpcal_core.formats as package
+
+    defined = []
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if isinstance(getattr(module, "FORMAT", None), PoseFormat):
+            defined.append(module.FORMAT)
+    assert sorted(f.name for f in defined) == sorted(FORMATS)
+    assert all(f in REGISTRY for f in defined)
 
 
 def test_a_variant_is_detected_as_itself_and_read_under_either_name(tmp_path):
