@@ -33,6 +33,7 @@ ZOOM = "kpcal_zoom"  # float
 FIT_THRESHOLD = "kpcal_fit_threshold"  # float
 REFUSED = "kpcal_refused_project"  # str: why a project in the URL was not opened
 PENDING_FOLDER = "kpcal_pending_folder"  # str: a project folder the user may create
+SOURCE_NOTES = "kpcal_source_notes"  # list[str]: what loading the keypoint files noticed
 
 # URL query parameters
 QUERY_PROJECT = "project"

@@ -11,7 +11,11 @@ Modules, one concern each:
 - ``annotations``: the ``error_annotations.csv`` file
 - ``fitting``: the error-vs-confidence line
 - ``config``: the project's ``config.yml``
-- ``keypoints``: reading DeepLabCut, SLEAP, Lightning Pose and NWB files
+- ``formats``: reading DeepLabCut, SLEAP, Lightning Pose and NWB files (a
+  registry, one module per format, file discovery, duplicate outputs);
+  ``keypoints`` re-exports keypoint-MoSeq's loader names
+- ``recording_videos``: which video each recording uses, by named rules
+- ``textio``: the one reader of text files a user may have edited
 - ``recordings``: the recordings-vs-videos check, downsampling
 - ``session``: the calibration session under ``{project}/calibration/``
 - ``calibration``: the notebook entry point (:func:`noise_calibration`)
@@ -42,7 +46,14 @@ from .diagnostics import (
 )
 from .errors import KpcalError
 from .fitting import fit_error_model, predicted_error_px, robust_fit
-from .keypoints import detect_format, load_keypoints, stored_video_paths
+from .formats import (
+    choose_anterior_posterior,
+    detect_format,
+    load_keypoints,
+    read_keypoints,
+    stored_skeleton,
+    stored_video_paths,
+)
 from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
 from .videos import find_matching_videos, load_sampled_frames
@@ -55,6 +66,7 @@ __all__ = [
     "annotator_agreement",
     "bootstrap_fit",
     "check_videos",
+    "choose_anterior_posterior",
     "detect_format",
     "downsample",
     "find_matching_videos",
@@ -70,12 +82,14 @@ __all__ = [
     "noise_calibration",
     "per_bodypart_fits",
     "predicted_error_px",
+    "read_keypoints",
     "robust_fit",
     "running_fit",
     "sample_error_frames",
     "save_annotations",
     "save_params",
     "setup_project",
+    "stored_skeleton",
     "stored_video_paths",
     "update_config",
 ]

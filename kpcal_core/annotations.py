@@ -27,6 +27,7 @@ import numpy as np
 from .atomic import atomic_write
 from .errors import KpcalError
 from .samplekeys import SampleKey, check_sample_key
+from .textio import read_user_text
 
 ANNOTATIONS_FILENAME = "error_annotations.csv"
 HEADER_COMMENTS = (
@@ -287,14 +288,7 @@ def load_annotation_records(project_dir: str | os.PathLike) -> dict[SampleKey, A
     path = annotations_path(project_dir)
     if not path.exists():
         return {}
-    try:
-        # newline="": keep "\r" inside quoted recording names (no newline translation);
-        # utf-8-sig: a byte order mark (Excel, Notepad) is skipped, as pandas does
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-    except UnicodeDecodeError as error:
-        raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    return parse_annotations(text, str(path))
+    return parse_annotations(read_user_text(path), str(path))
 
 
 def load_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, tuple[float, float]]:

@@ -52,7 +52,8 @@ from .diagnostics import (
 )
 from .errors import KpcalError
 from .fitting import FIT_METHODS
-from .keypoints import FORMATS as KEYPOINT_FORMATS
+from .formats import DUPLICATE_CHOICES
+from .formats import FORMATS as KEYPOINT_FORMATS
 from .session import CalibrationSession, frame_cache_dir, load_session, session_dir
 
 EXIT_OK = 0
@@ -109,7 +110,7 @@ def _sources(project: Path, args: argparse.Namespace) -> workflows.Sources | Non
     """The keypoint and video options given, over the session's (``None``: none given)."""
     given = [
         getattr(args, name, None)
-        for name in ("keypoints", "format", "video_dir", "video_extension")
+        for name in ("keypoints", "format", "video_dir", "video_extension", "duplicates")
     ]
     if not any(given) and getattr(args, "recording_name_suffix", None) is None:
         return None
@@ -129,6 +130,7 @@ def _sources(project: Path, args: argparse.Namespace) -> workflows.Sources | Non
         video_dir=_stored_path(project, args.video_dir) if args.video_dir else session.video_dir,
         video_extension=args.video_extension or session.video_extension,
         recording_name_suffix=session.recording_name_suffix if suffix is None else suffix,
+        duplicates=args.duplicates or session.keypoints_duplicates,
     )
 
 
@@ -138,6 +140,13 @@ def _open(args: argparse.Namespace, err: TextIO, *, create: bool = False):
     sources = _sources(project, args)
     if sources is not None:
         chosen = workflows.choose_sources(project, sources, create=create)
+        for warning in chosen.warnings:
+            err.write(f"kpcal: {warning}\n")
+        if chosen.ask_anatomy:
+            err.write(
+                "kpcal: the bodypart names do not say which are front and back: set "
+                "anterior_bodyparts and posterior_bodyparts in config.yml\n"
+            )
         if chosen.created_config:
             err.write(f"kpcal: created {project / 'config.yml'} from the keypoints' bodyparts\n")
     return workflows.open_project(project)
@@ -416,6 +425,12 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--video-dir", help="folder of the videos")
     group.add_argument("--video-extension", help="only videos with this extension")
     group.add_argument("--recording-name-suffix", help="text after the video name in recordings")
+    group.add_argument(
+        "--duplicates",
+        choices=DUPLICATE_CHOICES,
+        help="several outputs of one video (DeepLabCut .h5 and filtered .csv): keep the "
+        "unfiltered one (default), the filtered one, or all",
+    )
 
 
 def _whole(minimum: int):

@@ -29,6 +29,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 
 from .atomic import atomic_write
 from .errors import KpcalError
+from .textio import read_user_text
 
 CONFIG_FILENAME = "config.yml"
 
@@ -233,10 +234,7 @@ def _check_anatomy(config: dict, path: Path) -> None:
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise KpcalError(f"{path}: no config.yml in this project (create one with setup_project)")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return read_user_text(path)
 
 
 def load_config(project_dir: str | os.PathLike, check_if_valid: bool = True) -> dict:

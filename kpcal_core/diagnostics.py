@@ -59,6 +59,7 @@ from .fitting import (
 )
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
 from .samplekeys import SampleKey, check_sample_key
+from .textio import read_user_text
 
 #: Elements of the ``(resamples, n)`` index matrix built at once; bounds the
 #: bootstrap's temporary memory (about 5 arrays of this many float64).
@@ -791,16 +792,9 @@ def load_annotator_files(
     loaded = []
     for path in paths:
         path = Path(path)
-        try:
-            with open(path, encoding="utf-8", newline="") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise KpcalError(f"annotation file {str(path)!r} does not exist") from None
-        except UnicodeDecodeError as error:
-            raise KpcalError(f"{path}: not UTF-8 text ({error.reason})") from None
-        except OSError as error:
-            raise KpcalError(f"cannot read annotation file {str(path)!r}: {error}") from None
-        records = parse_annotations(text, str(path))
+        if not path.exists():
+            raise KpcalError(f"annotation file {str(path)!r} does not exist")
+        records = parse_annotations(read_user_text(path), str(path))
         names = {a.annotator for a in records.values() if a.annotator}
         loaded.append((names.pop() if len(names) == 1 else str(path), str(path), records))
     labels = [label for label, _, _ in loaded]

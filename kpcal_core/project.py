@@ -2,8 +2,7 @@
 
 :func:`load_project_data` gathers a project's config, calibration session,
 keypoints (from the keypoint files named in the session, or the arrays a
-notebook stored) and the video of each recording. :func:`draw_samples`
-samples again while keeping every annotated sample.
+notebook stored) and the video of each recording (:mod:`kpcal_core.recording_videos`).
 
 Saving follows keypoint-MoSeq's autosave rule for the files keypoint-MoSeq
 reads: nothing is written to ``error_annotations.csv`` or ``config.yml``
@@ -39,13 +38,12 @@ from .annotations import (
     save_annotations,
 )
 from .atomic import atomic_write
-from .calibration import merge_samples
 from .config import config_path, load_config, save_params, update_config
 from .errors import KpcalError
 from .fitting import error_points, fit_by_method
-from .keypoints import load_keypoints
+from .formats import choose_anterior_posterior, read_keypoints
+from .recording_videos import VideoChoice, resolve_videos
 from .samplekeys import SampleKey
-from .sampling import sample_error_frames
 from .session import (
     KEYPOINTS_FILENAME,
     CalibrationSession,
@@ -53,7 +51,7 @@ from .session import (
     load_session_keypoints,
     session_dir,
 )
-from .videos import match_videos
+from .textio import read_user_text
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
 DRAFT_FILENAME = "annotations_draft.csv"
@@ -76,6 +74,13 @@ class ProjectData:
         ``{recording: (T,)}`` video frame of each keypoint frame.
     video_paths
         ``{recording: video path or None}``.
+    video_choices
+        ``{recording: VideoChoice}``: the video, the rule that found it
+        (:data:`kpcal_core.recording_videos.RULES`) and why.
+    skeleton
+        Edges stored in the keypoint files (SLEAP, NWB), ``[[a, b], ...]``.
+    keypoint_warnings
+        Sentences about the keypoint files (e.g. duplicate outputs left out).
     """
 
     project_dir: Path
@@ -86,6 +91,9 @@ class ProjectData:
     bodyparts: list[str]
     video_frame_indexes: dict[str, np.ndarray]
     video_paths: dict[str, str | None] = field(default_factory=dict)
+    video_choices: dict[str, VideoChoice] = field(default_factory=dict)
+    skeleton: list[list[str]] = field(default_factory=list)
+    keypoint_warnings: list[str] = field(default_factory=list)
 
     @property
     def use_bodyparts(self) -> list[str]:
@@ -155,6 +163,7 @@ def source_fingerprint(
     settings = (
         session.keypoints_path,
         session.keypoints_format,
+        session.keypoints_duplicates,
         session.video_extension,
         session.recording_name_suffix,
         tuple(sorted(session.video_paths.items())),
@@ -163,9 +172,20 @@ def source_fingerprint(
 
 
 def load_project_data(
-    project_dir: str | os.PathLike, session: CalibrationSession | None = None
+    project_dir: str | os.PathLike,
+    session: CalibrationSession | None = None,
+    *,
+    duplicates: str | None = None,
 ) -> ProjectData:
-    """Load a project's keypoints and match its videos.
+    """Load a project's keypoints and choose each recording's video.
+
+    Videos are chosen by :func:`kpcal_core.recording_videos.resolve_videos`:
+    the session's per-recording ``video_paths`` (set by the user) win, then
+    the video the keypoint file stores, then keypoint-MoSeq's prefix match in
+    the video folder. ``duplicates`` (default: the session's
+    ``keypoints_duplicates``, ``"unfiltered"``) is passed to
+    :func:`kpcal_core.formats.read_keypoints`: which of several outputs for
+    one video to load.
 
     Raises :class:`KpcalError` when the project has no keypoints yet (no
     keypoint files in the session and none stored) or they cannot be read.
@@ -176,32 +196,41 @@ def load_project_data(
         session if session is not None else (load_session(project_dir) or CalibrationSession())
     )
     stored = load_session_keypoints(project_dir) if not session.keypoints_path else None
+    stored_videos: dict[str, str] = {}
+    keypoint_files: dict[str, str] = {}
+    skeleton: list[list[str]] = []
+    warnings: list[str] = []
     if stored is not None:
         coordinates, confidences, bodyparts, indexes = stored
     elif session.keypoints_path:
         source = resolve(project_dir, session.keypoints_path)
-        coordinates, confidences, bodyparts = load_keypoints(
-            str(source), session.keypoints_format or None
+        loaded = read_keypoints(
+            str(source),
+            session.keypoints_format or None,
+            duplicates=duplicates or session.keypoints_duplicates,
         )
+        coordinates, confidences, bodyparts = (
+            loaded.coordinates,
+            loaded.confidences,
+            loaded.bodyparts,
+        )
+        stored_videos, keypoint_files = loaded.stored_videos, loaded.files
+        skeleton, warnings = loaded.skeleton, loaded.warnings
         indexes = {name: np.arange(len(c)) for name, c in coordinates.items()}
     else:
         raise KpcalError(
             f"project {str(project_dir)!r} has no keypoints yet: choose the keypoint files on the setup page"
         )
     video_dir = video_dir_of(project_dir, session, config)
-    if video_dir is not None and video_dir.is_dir():
-        matched = match_videos(
-            coordinates,
-            video_dir,
-            recording_name_suffix=session.recording_name_suffix,
-            video_extension=session.video_extension,
-        )
-    else:
-        matched = dict.fromkeys(coordinates)
-    video_paths = {k: (str(v) if v is not None else None) for k, v in matched.items()}
-    for name, path in session.video_paths.items():
-        if name in video_paths and path and Path(path).exists():
-            video_paths[name] = str(path)
+    choices = resolve_videos(
+        coordinates,
+        video_dir=video_dir if video_dir is not None and video_dir.is_dir() else None,
+        stored_videos=stored_videos,
+        keypoint_files=keypoint_files,
+        user_videos=session.video_paths,
+        recording_name_suffix=session.recording_name_suffix,
+        video_extension=session.video_extension,
+    )
     return ProjectData(
         project_dir=project_dir,
         config=config,
@@ -210,32 +239,11 @@ def load_project_data(
         confidences=confidences,
         bodyparts=list(bodyparts),
         video_frame_indexes=indexes,
-        video_paths=video_paths,
+        video_paths={name: choice.path for name, choice in choices.items()},
+        video_choices=choices,
+        skeleton=skeleton,
+        keypoint_warnings=warnings,
     )
-
-
-def draw_samples(
-    data: ProjectData,
-    annotated: Sequence[SampleKey],
-    *,
-    use_bodyparts: Sequence[str],
-    num_bins: int,
-    num_samples: int,
-    conf_pseudocount: float,
-    seed: int | None,
-) -> list[SampleKey]:
-    """New samples, with every already annotated sample kept first in the list."""
-    samples = sample_error_frames(
-        data.confidences,
-        data.bodyparts,
-        use_bodyparts,
-        num_bins,
-        num_samples,
-        conf_pseudocount,
-        coordinates=data.coordinates,
-        seed=seed,
-    )
-    return merge_samples(samples, [k for k in annotated if k[0] in data.coordinates])
 
 
 # --------------------------------------------------------------------------- saving work
@@ -254,14 +262,6 @@ def project_lock(project_dir: str | os.PathLike, timeout: float = 60.0) -> FileL
     return FileLock(str(lock_path(project_dir)), timeout=timeout)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:  # as load_annotation_records
-            return handle.read()
-    except UnicodeDecodeError as error:
-        raise KpcalError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-
 def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
     """Saved annotations merged with the working copy (the newer edit of a sample wins).
 
@@ -271,7 +271,7 @@ def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, 
     records = dict(load_annotation_records(project_dir))
     path = draft_path(project_dir)
     if path.exists():
-        records = merge_records(records, parse_annotations(_read_text(path), str(path)))
+        records = merge_records(records, parse_annotations(read_user_text(path), str(path)))
     return records
 
 
@@ -281,7 +281,7 @@ def broken_annotation_files(project_dir: str | os.PathLike) -> list[Path]:
     for path in (annotations_path(project_dir), draft_path(project_dir)):
         if path.exists():
             try:
-                parse_annotations(_read_text(path), str(path))
+                parse_annotations(read_user_text(path), str(path))
             except KpcalError:
                 broken.append(path)
     return broken
@@ -426,7 +426,9 @@ def save_use_bodyparts(project_dir: str | os.PathLike, use_bodyparts: Sequence[s
     config = load_config(project_dir)
     use = list(use_bodyparts)
     updates: dict = {"use_bodyparts": use}
-    for key, default in (("anterior_bodyparts", use[:1]), ("posterior_bodyparts", use[-1:])):
+    anterior, posterior = choose_anterior_posterior(use)
+    defaults = ([anterior] if anterior else use[:1], [posterior] if posterior else use[-1:])
+    for key, default in zip(("anterior_bodyparts", "posterior_bodyparts"), defaults, strict=True):
         kept = [b for b in config.get(key) or [] if b in use]
         updates[key] = kept or default
     return update_config(project_dir, **updates)

@@ -1,8 +1,9 @@
 """Recordings and their videos: the pre-flight report and frame thinning.
 
-Owns :func:`check_videos`, which reports, one row per recording, whether a
-video was found (in the video folder, or through a fallback path such as the
-one a SLEAP file stores) and whether it has the frames the keypoints need;
+Owns :func:`check_videos`, which reports, one row per recording, which video
+was found and by which rule (:func:`kpcal_core.recording_videos.resolve_videos`:
+set by the user, stored in the keypoint file, prefix match in the video
+folder, a fallback path) and whether it has the frames the keypoints need;
 and :func:`downsample`, which keeps every ``rate``-th keypoint frame together
 with the video frame each kept frame came from.
 
@@ -23,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import KpcalError
+from .recording_videos import VideoChoice, resolve_videos
 from .validate import check_coordinates, check_video_frame_indexes
-from .videos import VIDEO_EXTENSIONS, match_videos, video_info
+from .videos import VIDEO_EXTENSIONS, video_info
 
 #: Columns of the :func:`check_videos` report, in order.
 REPORT_COLUMNS = (
@@ -35,6 +37,7 @@ REPORT_COLUMNS = (
     "max_frame_needed",
     "status",
     "reason",
+    "rule",
 )
 
 #: Values of the report's ``status`` column. ``length differs`` is a warning:
@@ -51,13 +54,19 @@ def check_videos(
     *,
     video_paths: Mapping[str, str | os.PathLike] | None = None,
     recursive: bool = True,
+    stored_videos: Mapping[str, str] | None = None,
+    keypoint_files: Mapping[str, str | os.PathLike] | None = None,
+    user_videos: Mapping[str, str | os.PathLike] | None = None,
+    video_choices: Mapping[str, VideoChoice] | None = None,
 ) -> pd.DataFrame:
     """Report, per recording, which video it uses and whether the video fits.
 
-    A recording's video is the one :func:`kpcal_core.videos.match_videos`
-    finds in ``video_dir`` (the longest video name that starts the recording
-    name); when there is none, ``video_paths[recording]`` is used if that file
-    exists.
+    A recording's video is chosen by
+    :func:`kpcal_core.recording_videos.resolve_videos`: a path set by the user,
+    the video its keypoint file stores (as stored, by name in ``video_dir``,
+    by name beside the keypoint file), keypoint-MoSeq's prefix match in
+    ``video_dir`` (the longest video name that starts the recording name),
+    then ``video_paths[recording]`` if that file exists.
 
     Parameters
     ----------
@@ -74,10 +83,20 @@ def check_videos(
         Text that follows the video name in every recording name.
     video_paths
         ``{recording: video path}`` fallbacks for recordings the folder does
-        not match, e.g. from :func:`kpcal_core.keypoints.stored_video_paths`.
+        not match, e.g. from :func:`kpcal_core.formats.stored_video_paths`.
         Entries for other recordings are ignored.
     recursive
         Search sub-folders of ``video_dir`` too.
+    stored_videos, keypoint_files
+        ``{recording: video path stored in its keypoint file}`` and
+        ``{recording: keypoint file}``, e.g. from
+        :func:`kpcal_core.formats.read_keypoints`.
+    user_videos
+        ``{recording: video path}`` set by the user; wins when it exists.
+    video_choices
+        ``{recording: VideoChoice}`` already made (e.g.
+        :attr:`kpcal_core.project.ProjectData.video_choices`): used as they
+        are for the recordings they cover, instead of choosing again.
 
     Returns
     -------
@@ -88,7 +107,8 @@ def check_videos(
         ``max_frame_needed`` (the highest video frame the keypoints use: the
         largest video frame index, or ``T - 1``; -1 when ``T`` is 0);
         ``status`` (one of :data:`STATUSES`); ``reason`` (what is wrong and
-        how to fix it, or why the row is ok).
+        how to fix it, or why the row is ok); ``rule`` (the rule that found
+        the video, one of :data:`kpcal_core.recording_videos.RULES`, or "").
 
     Raises
     ------
@@ -102,14 +122,21 @@ def check_videos(
     indexes = check_video_frame_indexes(video_frame_indexes, lengths)
     if video_paths is not None and not isinstance(video_paths, Mapping):
         raise KpcalError("video_paths must be a dict {recording name: video path}")
-    fallbacks = {str(k): os.fspath(v) for k, v in (video_paths or {}).items() if v}
+    choices = resolve_videos(
+        [name for name in lengths if name not in (video_choices or {})],
+        video_dir=video_dir,
+        stored_videos=stored_videos,
+        keypoint_files=keypoint_files,
+        user_videos=user_videos,
+        video_paths=video_paths,
+        recording_name_suffix=recording_name_suffix,
+        video_extension=video_extension,
+        recursive=recursive,
+    )
+    choices.update({str(k): v for k, v in (video_choices or {}).items() if str(k) in lengths})
     if video_dir is None or os.fspath(video_dir) == "":
-        matched: dict[str, object] = {name: None for name in lengths}
         where = None
     else:
-        matched = match_videos(
-            lengths, video_dir, recursive, recording_name_suffix, video_extension
-        )
         exts = ("." + str(video_extension).lstrip("."),) if video_extension else VIDEO_EXTENSIONS
         where = f"{os.fspath(video_dir)!r} ({', '.join(exts)})"
 
@@ -125,14 +152,15 @@ def check_videos(
             "keypoint_frames": n_frames,
             "max_frame_needed": needed,
         }
-        video, note = _pick_video(name, matched[name], fallbacks.get(name))
-        if video is None:
+        choice = choices[name]
+        row["rule"] = choice.rule or ""
+        if choice.path is None:
             row["status"] = "no video"
-            row["reason"] = _no_video_reason(name, where, recording_name_suffix, note)
+            row["reason"] = _no_video_reason(name, where, recording_name_suffix, choice.reason)
         else:
-            row["video"] = video
-            row.update(_judge_video(video, needed, step, n_frames))
-            row["reason"] += note
+            row["video"] = choice.path
+            row.update(_judge_video(choice.path, needed, step, n_frames))
+            row["reason"] += " " + choice.reason
         rows.append(row)
     return _report_frame(rows)
 
@@ -187,36 +215,21 @@ def downsample(
 # --------------------------------------------------------------------------- helpers
 
 
-def _pick_video(name: str, matched, fallback: str | None) -> tuple[str | None, str]:
-    """The video to use and a note on where it came from (for the reason)."""
-    if matched is not None:
-        return str(matched), ""
-    if fallback is None:
-        return None, ""
-    if os.path.isfile(fallback):
-        return fallback, (
-            " No video in the video folder matches this recording, so the video path given "
-            f"for it in video_paths (e.g. stored in its SLEAP file) is used: {fallback!r}."
-        )
-    return None, (
-        f" The video path given for it in video_paths (e.g. stored in its SLEAP file), "
-        f"{fallback!r}, does not exist on this machine."
-    )
-
-
 def _no_video_reason(name: str, where: str | None, suffix: str, note: str) -> str:
     if where is None:
-        text = f"No video folder was given and recording {name!r} has no entry in video_paths."
+        text = (
+            f"No video folder was given, and recording {name!r} has no video stored in its "
+            "keypoint file, set for it, or given in video_paths."
+        )
     else:
         text = (
             f"No video in {where} has a file name (without extension) that starts the "
             f"recording name {name!r}"
             + (f" followed by {suffix!r}" if suffix else "")
             + ". Rename the video or the keypoint file so the video name is the start of "
-            "the recording name, set recording_name_suffix, or point at the video in "
-            "video_paths."
+            "the recording name, set recording_name_suffix, or set this recording's video."
         )
-    return text + note
+    return f"{text} {note}".strip()
 
 
 def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> dict:

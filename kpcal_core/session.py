@@ -23,7 +23,9 @@ from .annotations import now_utc
 from .atomic import atomic_write
 from .errors import KpcalError
 from .fitting import FIT_METHODS
+from .formats.model import keypoint_float
 from .samplekeys import SampleKey
+from .textio import read_user_text
 
 SESSION_DIRNAME = "calibration"
 SESSION_FILENAME = "session.json"
@@ -42,6 +44,10 @@ class CalibrationSession:
         are stored in the session (``keypoints.npz``).
     keypoints_format
         Format name for :func:`kpcal_core.load_keypoints`, or ``None`` to detect.
+    keypoints_duplicates
+        Which of several outputs for one video to load: ``"unfiltered"``,
+        ``"filtered"`` or ``"all"`` (``duplicates`` of
+        :func:`kpcal_core.formats.read_keypoints`).
     video_dir, video_extension, recording_name_suffix
         How recordings are matched to videos.
     num_bins, num_samples, conf_pseudocount, seed
@@ -57,6 +63,7 @@ class CalibrationSession:
 
     keypoints_path: str | None = None
     keypoints_format: str | None = None
+    keypoints_duplicates: str = "unfiltered"
     video_dir: str = ""
     video_extension: str | None = None
     recording_name_suffix: str = ""
@@ -119,6 +126,7 @@ class CalibrationSession:
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "keypoints_path": (str, type(None)),
     "keypoints_format": (str, type(None)),
+    "keypoints_duplicates": (str,),
     "video_dir": (str,),
     "video_extension": (str, type(None)),
     "recording_name_suffix": (str,),
@@ -150,11 +158,7 @@ def load_session(project_dir: str | os.PathLike) -> CalibrationSession | None:
     path = session_dir(project_dir) / SESSION_FILENAME
     if not path.exists():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise KpcalError(f"{path}: not UTF-8 text") from None
-    return CalibrationSession.from_json(text, str(path))
+    return CalibrationSession.from_json(read_user_text(path), str(path))
 
 
 def save_session_keypoints(
@@ -171,8 +175,8 @@ def save_session_keypoints(
         "bodyparts": np.array(list(bodyparts), dtype=str),
     }
     for i, name in enumerate(names):
-        arrays[f"coordinates_{i}"] = np.asarray(coordinates[name], dtype=np.float64)
-        arrays[f"confidences_{i}"] = np.asarray(confidences[name], dtype=np.float64)
+        arrays[f"coordinates_{i}"] = keypoint_float(coordinates[name])  # float32 stays float32
+        arrays[f"confidences_{i}"] = keypoint_float(confidences[name])
         arrays[f"video_frame_indexes_{i}"] = np.asarray(video_frame_indexes[name], dtype=np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

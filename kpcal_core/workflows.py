@@ -37,7 +37,7 @@ import pandas as pd
 from .annotations import CLEARED, Annotation, format_annotations
 from .atomic import atomic_write
 from .charts import bodypart_colours, chart_png, fit_chart, hex_to_rgb
-from .config import config_path, load_config, save_params, setup_project
+from .config import config_path, load_config, save_params, setup_project, update_config
 from .diagnostics import (
     ProjectFit,
     bootstrap_fit,
@@ -49,7 +49,7 @@ from .diagnostics import (
 )
 from .errors import KpcalError
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
-from .keypoints import load_keypoints
+from .formats import choose_anterior_posterior, read_keypoints
 from .paths import resolve_user_path
 from .project import (
     ProjectData,
@@ -136,15 +136,33 @@ class Sources:
     video_dir: str = ""
     video_extension: str | None = None
     recording_name_suffix: str = ""
+    duplicates: str = "unfiltered"
 
 
 @dataclass
 class SourcesChosen:
-    """What :func:`choose_sources` did: the session saved and the bodyparts read."""
+    """What :func:`choose_sources` did.
+
+    Attributes
+    ----------
+    session
+        The session saved.
+    bodyparts
+        The bodyparts the keypoint files name.
+    created_config
+        ``config.yml`` was created (skeleton from the files, front and back
+        bodyparts from their names where they say so).
+    ask_anatomy
+        The names do not say which bodyparts are front and back: ask the user.
+    warnings
+        Sentences about the files (e.g. outputs of one video left out).
+    """
 
     session: CalibrationSession
     bodyparts: list[str]
     created_config: bool
+    ask_anatomy: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 def choose_sources(
@@ -177,21 +195,49 @@ def choose_sources(
                 f"video folder {sources.video_dir.strip()!r} is not a folder"
                 + (" (it is a file: give the folder that holds it)" if video_dir.exists() else "")
             )
-    _, _, bodyparts = load_keypoints(str(keypoints_path), sources.format or None)
+    loaded = read_keypoints(
+        str(keypoints_path), sources.format or None, duplicates=sources.duplicates
+    )
+    bodyparts = list(loaded.bodyparts)
+    anterior, posterior = choose_anterior_posterior(bodyparts)
     with project_lock(folder):
         session = load_session(folder) or CalibrationSession()
         session.keypoints_path = sources.keypoints.strip()
         session.keypoints_format = sources.format or None
+        session.keypoints_duplicates = sources.duplicates
         session.video_dir = sources.video_dir.strip()
         session.video_extension = (sources.video_extension or "").strip().lstrip(".") or None
         session.recording_name_suffix = sources.recording_name_suffix
         created = not config_path(folder).exists()
         if created:
             setup_project(
-                folder, bodyparts=list(bodyparts), video_dir=str(video_dir) if video_dir else ""
+                folder,
+                bodyparts=bodyparts,
+                skeleton=loaded.skeleton or None,
+                video_dir=str(video_dir) if video_dir else "",
+                anterior_bodyparts=[anterior or bodyparts[0]],
+                posterior_bodyparts=[posterior or bodyparts[-1]],
             )
         save_session(folder, session)
-    return SourcesChosen(session=session, bodyparts=list(bodyparts), created_config=created)
+    return SourcesChosen(
+        session=session,
+        bodyparts=bodyparts,
+        created_config=created,
+        ask_anatomy=created and (anterior is None or posterior is None),
+        warnings=loaded.warnings,
+    )
+
+
+def set_anatomy(
+    project_dir: str | os.PathLike, anterior: Sequence[str], posterior: Sequence[str]
+) -> dict:
+    """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` in ``config.yml``."""
+    if not anterior or not posterior:
+        raise KpcalError("choose at least one front (anterior) and one back (posterior) bodypart")
+    with project_lock(project_folder(project_dir)):
+        return update_config(
+            project_dir, anterior_bodyparts=list(anterior), posterior_bodyparts=list(posterior)
+        )
 
 
 def open_project(
@@ -227,7 +273,7 @@ def recordings_report(data: ProjectData) -> pd.DataFrame:
         data.video_frame_indexes,
         video_extension=session.video_extension,
         recording_name_suffix=session.recording_name_suffix,
-        video_paths={k: v for k, v in data.video_paths.items() if v},
+        video_choices=data.video_choices,
     )
 
 

@@ -10,9 +10,15 @@ from kpcal_app import cache, state
 from kpcal_core import workflows
 from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
-from kpcal_core.keypoints import FORMATS
+from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
 from kpcal_core.paths import resolve_user_path
 from kpcal_core.session import CalibrationSession, load_session
+
+DUPLICATE_LABELS = {
+    "unfiltered": "keep one per video, unfiltered",
+    "filtered": "keep one per video, filtered",
+    "all": "keep all (each is a recording)",
+}
 
 st.title("Set up & sample")
 project = state.project_dir()
@@ -80,9 +86,15 @@ with st.form("sources"):
         "Video extension (empty: mp4, avi, mov)", value=session.video_extension or ""
     )
     suffix = left.text_input("Recording-name suffix", value=session.recording_name_suffix or "")
+    duplicates = right.selectbox(
+        "Several outputs of one video (e.g. DeepLabCut's .h5 and filtered .csv)",
+        DUPLICATE_CHOICES,
+        index=DUPLICATE_CHOICES.index(session.keypoints_duplicates),
+        format_func=DUPLICATE_LABELS.get,
+    )
     applied = st.form_submit_button("Load keypoints", type="primary")
 sources = workflows.Sources(
-    keypoints_text, None if fmt == "auto" else fmt, video_text, extension, suffix
+    keypoints_text, None if fmt == "auto" else fmt, video_text, extension, suffix, duplicates
 )
 create = st.session_state.get(state.PENDING_FOLDER) == project and st.button(
     f"Create the folder {project!r} and load the keypoints"
@@ -93,6 +105,11 @@ if applied or create:
         st.session_state.pop(state.PENDING_FOLDER, None)
         if chosen.created_config:
             st.toast(f"Created config.yml from the keypoints' {len(chosen.bodyparts)} bodyparts")
+        st.session_state[state.SOURCE_NOTES] = chosen.warnings + (
+            ["The bodypart names do not say which are front and back: set them below."]
+            if chosen.ask_anatomy
+            else []
+        )
         st.rerun()
     except workflows.ProjectFolderMissing as error:
         st.session_state[state.PENDING_FOLDER] = project
@@ -109,6 +126,20 @@ try:
 except KpcalError as error:
     state.show_error(error)
     st.stop()
+
+for note in st.session_state.get(state.SOURCE_NOTES, []):
+    st.warning(note)
+with st.expander("Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)"):
+    with st.form("anatomy"):
+        front = st.multiselect("Front", data.bodyparts, data.config.get("anterior_bodyparts"))
+        back = st.multiselect("Back", data.bodyparts, data.config.get("posterior_bodyparts"))
+        if st.form_submit_button("Save to config.yml"):
+            try:
+                workflows.set_anatomy(project, front, back)
+                st.session_state.pop(state.SOURCE_NOTES, None)
+                st.rerun()
+            except KpcalError as error:
+                state.show_error(error)
 
 # ----------------------------------------------------------------- recordings
 st.subheader("Recordings")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers_save_loop
 import yaml
 from apptest_support import (
     ANNOTATE,
@@ -37,7 +38,7 @@ from kpcal_core.fitting import fit_by_method
 from kpcal_core.project import load_project_data, load_working_annotations
 from kpcal_core.session import load_session
 
-HELPER = Path(__file__).resolve().parents[1] / "helpers_save_loop.py"
+HELPER = Path(helpers_save_loop.__file__)
 
 
 def cli(*argv) -> str:

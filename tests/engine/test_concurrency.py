@@ -38,7 +38,7 @@ from kpcal_core.project import (
     save_work,
 )
 
-HELPER = Path(__file__).with_name("helpers_save_loop.py")
+HELPER = Path(helper.__file__)
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 

@@ -68,7 +68,7 @@ pytestmark = pytest.mark.skipif(
     not hasattr(os, "fork") or sys.platform == "win32", reason="needs fork and SIGKILL (POSIX)"
 )
 
-HELPER = Path(__file__).with_name("helpers_save_loop.py")
+HELPER = Path(helper.__file__)
 FORK_TRIALS = 120
 EARLY_TRIALS = 5  # killed within 20 ms, so that some kills land before the first export
 FRESH_TRIALS = 3

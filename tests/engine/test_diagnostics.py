@@ -31,7 +31,12 @@ from kpcal_core import (
     running_fit,
     sample_error_frames,
 )
-from kpcal_core.annotations import NOT_VISIBLE, format_annotations
+from kpcal_core.annotations import (
+    NOT_VISIBLE,
+    annotations_path,
+    format_annotations,
+    load_annotation_records,
+)
 from kpcal_core.demo import make_demo_project
 from kpcal_core.diagnostics import (
     _bootstrap_lines,
@@ -40,7 +45,7 @@ from kpcal_core.diagnostics import (
     project_points,
 )
 from kpcal_core.fitting import robust_fit
-from kpcal_core.project import load_project_data
+from kpcal_core.project import load_project_data, load_working_annotations
 
 TRUE_SLOPE, TRUE_INTERCEPT = -0.55, 0.2
 
@@ -486,3 +491,30 @@ def test_annotator_files_are_labelled_by_their_annotator(tmp_path):
         load_annotator_files([tmp_path / "nope.csv"])
     with pytest.raises(KpcalError, match="given twice"):
         load_annotator_files([paths[0], paths[0]])
+
+
+def test_excel_saved_csv_with_bom_loads_as_project_annotations_and_for_agreement(tmp_path):
+    """One text reader: a byte order mark (Excel's "CSV UTF-8") is skipped everywhere."""
+    by_name = three_annotators()
+    paths = []
+    for name in ("ann", "bob"):
+        project = tmp_path / name
+        project.mkdir()
+        path = annotations_path(project)
+        path.write_bytes(format_annotations(by_name[name], None).encode("utf-8-sig"))
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+        assert load_annotation_records(project) == by_name[name]
+        assert load_working_annotations(project) == by_name[name]
+        paths.append(path)
+    loaded = load_annotator_files(paths)
+    assert sorted(loaded) == ["ann", "bob"]
+    assert annotator_agreement(loaded)["n_pairs"] == 2
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(
+        format_annotations({("é", 0, "nose"): by_name["ann"][("rec", 0, "nose")]}, None).encode(
+            "latin-1"
+        )
+    )
+    with pytest.raises(KpcalError, match="not UTF-8") as info:
+        load_annotator_files([paths[0], latin])
+    assert "latin.csv" in str(info.value) and "byte" in str(info.value)

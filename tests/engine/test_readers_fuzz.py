@@ -613,6 +613,7 @@ def test_config_encodings(tmp_path, encoding):
 SESSION_TYPES = {
     "keypoints_path": (str, type(None)),
     "keypoints_format": (str, type(None)),
+    "keypoints_duplicates": (str,),
     "video_dir": (str,),
     "video_extension": (str, type(None)),
     "recording_name_suffix": (str,),

@@ -1,0 +1,277 @@
+"""SLEAP files: labels/predictions ``.slp`` and analysis ``.h5``.
+
+Owns the ``sleap`` format.
+
+Recognised by content (HDF5):
+
+- ``.slp``: a ``metadata`` group beside ``frames`` or ``videos_json``; read
+  through ``sleap_io`` (the SLEAP team's reader), as keypoint-MoSeq does;
+- analysis ``.h5``: datasets ``tracks``, ``node_names`` and usually
+  ``point_scores``; read with h5py. SLEAP writes ``tracks`` as (tracks, 2,
+  nodes, frames); sleap-io can write other axis orders and then names them in
+  each dataset's ``dims`` attribute, which is followed.
+
+A file with more than one track gives one recording per track (suffix
+``_track{i}``). The stored video path and the skeleton's edges are kept.
+
+Precision: coordinates and scores are returned at the precision keypoint-MoSeq
+gets: float32 from ``.slp`` (``sleap_io.Labels.numpy``), and the stored
+precision of an analysis file's datasets (float32 stays float32; other types
+become float64).
+
+Pixel convention. SLEAP files of format 1.1 and later (``format_id`` in the
+``metadata`` group's attributes) store pixel-centre coordinates, kpcal's
+convention. Files written before format 1.1 put (0, 0) at the top-left
+corner of the first pixel; their coordinates are shifted by -0.5 on reading.
+sleap-io (0.9.5, the version kpcal pins) already applies that shift when it
+reads such a file, so kpcal checks what sleap-io returned against the raw
+points and shifts only if sleap-io did not (never twice). Analysis ``.h5``
+files carry no format version: they are returned as stored (SLEAP and
+sleap-io write them in the pixel-centre convention).
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+
+from ..errors import KpcalError
+from .model import (
+    PoseFile,
+    PoseFormat,
+    ReadOptions,
+    keypoint_float,
+    named_edges,
+    text,
+    track_suffixes,
+)
+from .probe import FileProbe
+
+NAME = "sleap"
+
+#: The first ``.slp`` format version whose coordinates are pixel-centre based.
+PIXEL_CENTRE_FORMAT_ID = 1.1
+#: What files of earlier formats need added to be pixel-centre based.
+LEGACY_SHIFT = -0.5
+
+_TRACKS_DIMS = ("track", "xy", "node", "frame")  # SLEAP's (MATLAB-style) axis order
+
+
+# --------------------------------------------------------------------------- recognising
+
+
+def _is_slp(handle: h5py.File) -> bool:
+    return "metadata" in handle and ("frames" in handle or "videos_json" in handle)
+
+
+def recognise(probe: FileProbe) -> bool:
+    """A ``.slp`` or an analysis ``.h5``; refuses 3-D (sleap-anipose) ``tracks``."""
+    if not probe.is_hdf5:
+        return False
+    handle = probe.h5
+    if _is_slp(handle):
+        return True
+    if "tracks" not in handle:
+        return False
+    if "node_names" in handle:
+        return True
+    shape = handle["tracks"].shape
+    if len(shape) == 4 and shape[-1] == 3:
+        raise KpcalError(
+            f"file {probe.path!r} holds 3-D keypoints (sleap-anipose layout, tracks "
+            f"{shape}); error calibration works on 2-D keypoints in video frames"
+        )
+    raise KpcalError(
+        f"file {probe.path!r} has a 'tracks' dataset but no 'node_names': "
+        "it is not a SLEAP analysis file"
+    )
+
+
+def slp_format_id(handle: h5py.File) -> float | None:
+    """The ``format_id`` a ``.slp`` stores in its ``metadata`` attributes, or None."""
+    if "metadata" not in handle or "format_id" not in handle["metadata"].attrs:
+        return None
+    try:
+        return float(handle["metadata"].attrs["format_id"])
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- analysis .h5
+
+
+def _stored_dims(dataset: h5py.Dataset) -> list[str] | None:
+    """Axis names from sleap-io's JSON ``dims`` attribute, or None if absent."""
+    if "dims" not in dataset.attrs:
+        return None
+    try:
+        dims = json.loads(text(dataset.attrs["dims"]))
+    except ValueError:
+        return None
+    return [str(d) for d in dims] if isinstance(dims, list) else None
+
+
+def _analysis_dims(dataset: h5py.Dataset, handle: h5py.File) -> list[str]:
+    dims = _stored_dims(dataset)
+    if dims is not None:
+        return dims
+    if not bool(
+        handle.attrs.get("transpose", True)
+    ):  # very old exports: (frames, nodes, 2, tracks)
+        return ["frame", "node", "xy", "track"]
+    return list(_TRACKS_DIMS)
+
+
+def _read_analysis(probe: FileProbe) -> PoseFile:
+    """SLEAP analysis .h5: ``tracks``, ``point_scores`` and ``node_names``."""
+    path, handle = probe.path, probe.h5
+    dataset = handle["tracks"]
+    dims = _analysis_dims(dataset, handle)
+    if dataset.ndim != 4 or sorted(dims) != sorted(_TRACKS_DIMS):
+        raise KpcalError(
+            f"file {path!r}: 'tracks' has shape {dataset.shape} (axes {dims}), not SLEAP's "
+            "(tracks, 2, nodes, frames)"
+        )
+    order = [dims.index(d) for d in ("track", "frame", "node", "xy")]
+    tracks = np.transpose(keypoint_float(dataset[()]), order)  # (tracks, frames, nodes, xy)
+    if tracks.shape[3] != 2:
+        raise KpcalError(
+            f"file {path!r} holds {tracks.shape[3]}-D keypoints ('tracks' shape "
+            f"{dataset.shape}); error calibration works on 2-D keypoints in video frames"
+        )
+    n_tracks, n_frames, n_nodes, _ = tracks.shape
+    bodyparts = [text(n) for n in handle["node_names"][()]]
+    if "point_scores" in handle:
+        scores_set = handle["point_scores"]
+        score_dims = _stored_dims(scores_set) or [d for d in dims if d != "xy"]
+        if scores_set.ndim != 3 or sorted(score_dims) != ["frame", "node", "track"]:
+            raise KpcalError(
+                f"file {path!r}: 'point_scores' has shape {scores_set.shape}, expected "
+                "(tracks, nodes, frames)"
+            )
+        order = [score_dims.index(d) for d in ("track", "frame", "node")]
+        scores = np.transpose(keypoint_float(scores_set[()]), order)
+    else:
+        scores = np.ones((n_tracks, n_frames, n_nodes), dtype=tracks.dtype)
+    video = text(handle["video_path"][()]) if "video_path" in handle else None
+    edges = handle["edge_names"][()] if "edge_names" in handle else []
+    if len(bodyparts) != n_nodes:
+        raise KpcalError(
+            f"file {path!r}: {len(bodyparts)} node_names but 'tracks' has {n_nodes} nodes"
+        )
+    if scores.shape != tracks.shape[:3]:
+        raise KpcalError(
+            f"file {path!r}: 'point_scores' do not match 'tracks' ({scores.shape} for "
+            f"{n_tracks} tracks, {n_frames} frames, {n_nodes} nodes)"
+        )
+    if n_tracks == 0:
+        raise KpcalError(f"file {path!r} has no tracks")
+    out = {
+        suffix: (np.ascontiguousarray(tracks[i]), np.ascontiguousarray(scores[i]))
+        for i, suffix in enumerate(track_suffixes(n_tracks))
+    }
+    return PoseFile(path, NAME, bodyparts, out, video or None, named_edges(edges, bodyparts))
+
+
+# --------------------------------------------------------------------------- .slp
+
+
+def _raw_min_x(handle: h5py.File) -> float | None:
+    """The smallest x of a visible point in the file's point tables, as stored."""
+    values = []
+    for name in ("points", "pred_points"):
+        if name in handle and len(handle[name]):
+            table = handle[name][()]
+            x = np.asarray(table["x"], dtype=np.float64)[np.asarray(table["visible"], dtype=bool)]
+            x = x[np.isfinite(x)]
+            if x.size:
+                values.append(x.min())
+    return float(min(values)) if values else None
+
+
+def _legacy_shift_left(handle: h5py.File, labels) -> float:
+    """What must still be added to sleap-io's coordinates of a pre-1.1 file (0 or -0.5).
+
+    sleap-io converts such files itself (0.9.5 does); this compares the
+    smallest visible x sleap-io returned with the raw tables', so the shift is
+    applied exactly once whatever the sleap-io version.
+    """
+    raw = _raw_min_x(handle)
+    got = [
+        np.nanmin(points[:, 0])
+        for frame in labels.labeled_frames
+        for instance in frame.instances
+        if np.isfinite((points := instance.numpy())[:, 0]).any()
+    ]
+    if raw is None or not got:
+        return 0.0
+    return 0.0 if abs(float(min(got)) - (raw + LEGACY_SHIFT)) < 1e-3 else LEGACY_SHIFT
+
+
+def _read_slp(probe: FileProbe) -> PoseFile:
+    """SLEAP .slp through sleap_io: every track, or instances in frame order if untracked.
+
+    Frames run from 0 to the last labelled frame (the video is not opened).
+    As in keypoint-MoSeq (``Labels.numpy``), a user-labelled instance replaces
+    the prediction of its track with confidence 1, and instances without a
+    track are left out when the file has tracks.
+    """
+    import sleap_io
+
+    path = probe.path
+    format_id = slp_format_id(probe.h5)
+    labels = sleap_io.load_slp(path, open_videos=False)
+    if len(labels.skeletons) != 1:
+        raise KpcalError(
+            f"file {path!r} has {len(labels.skeletons)} skeletons; kpcal reads files with one"
+        )
+    if not labels.labeled_frames:
+        raise KpcalError(f"file {path!r} has no labelled frames (no predictions)")
+    used = {id(lf.video) for lf in labels.labeled_frames}
+    if len(used) > 1:
+        raise KpcalError(
+            f"file {path!r} holds predictions for {len(used)} videos; kpcal needs one video "
+            "per file: save each video's predictions in its own .slp"
+        )
+    shift = 0.0
+    if format_id is not None and format_id < PIXEL_CENTRE_FORMAT_ID:
+        shift = _legacy_shift_left(probe.h5, labels)
+    video = next(lf.video for lf in labels.labeled_frames)
+    skeleton = labels.skeletons[0]
+    bodyparts = [node.name for node in skeleton.nodes]
+    # (frames, tracks, nodes, 3): x, y, score (float32); frames run from 0 to the last labelled
+    array = labels.numpy(video=video, untracked=not labels.tracks, return_confidence=True)
+    if labels.tracks and np.isnan(array[..., :2]).all():  # tracks exist but nothing is on one
+        array = labels.numpy(video=video, untracked=True, return_confidence=True)
+    if array.shape[1] == 0:
+        raise KpcalError(f"file {path!r} has no instances to read")
+    if shift:
+        array[..., :2] += np.float32(shift)
+    tracks = {
+        suffix: (
+            np.ascontiguousarray(array[:, i, :, :2]),
+            np.ascontiguousarray(array[:, i, :, 2]),
+        )
+        for i, suffix in enumerate(track_suffixes(array.shape[1]))
+    }
+    stored = video.filename if isinstance(video.filename, str) else None  # list: image files
+    if stored and stored.lower().endswith(".slp"):
+        stored = None  # frames embedded in a .slp, not a video file
+    edges = [[edge.source.name, edge.destination.name] for edge in skeleton.edges]
+    return PoseFile(path, NAME, bodyparts, tracks, stored, named_edges(edges, bodyparts))
+
+
+def read(probe: FileProbe, options: ReadOptions) -> PoseFile:
+    """Read a ``.slp`` or an analysis ``.h5`` (chosen by content)."""
+    return _read_analysis(probe) if "tracks" in probe.h5 else _read_slp(probe)
+
+
+FORMAT = PoseFormat(
+    name=NAME,
+    label="SLEAP (.slp, analysis .h5)",
+    extensions=(".slp", ".h5", ".hdf5"),
+    recognise=recognise,
+    read=read,
+)

@@ -1,0 +1,237 @@
+"""Which video each recording uses, chosen by named rules.
+
+Owns :func:`resolve_videos`, which gives every recording a
+:class:`VideoChoice` (the video, the rule that found it, and why), and
+:func:`stored_video_near`, the lookup of a video path stored in a pose file
+(SLEAP, NWB) that was written on another machine.
+
+The rules, in order (the first that finds an existing file wins):
+
+``set by user``
+    An explicit per-recording path (kept in the project's session).
+``stored path``
+    The path stored in the keypoint file exists (absolute, or relative to
+    the keypoint file's folder).
+``stored name in video folder``
+    The stored path's file name is found in the video folder.
+``stored name beside keypoint file``
+    The stored path's file name is found in the keypoint file's folder.
+``prefix match``
+    keypoint-MoSeq's rule (:func:`kpcal_core.videos.find_matching_videos`):
+    the longest video name in the video folder that starts the recording name.
+``video_paths``
+    A fallback path given by the caller (``check_videos(video_paths=...)``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .videos import list_videos, match_videos
+
+SET_BY_USER = "set by user"
+STORED_PATH = "stored path"
+STORED_NAME_IN_VIDEO_FOLDER = "stored name in video folder"
+STORED_NAME_BESIDE_KEYPOINTS = "stored name beside keypoint file"
+PREFIX_MATCH = "prefix match"
+GIVEN_PATH = "video_paths"
+
+#: Every rule, in the order they are tried.
+RULES = (
+    SET_BY_USER,
+    STORED_PATH,
+    STORED_NAME_IN_VIDEO_FOLDER,
+    STORED_NAME_BESIDE_KEYPOINTS,
+    PREFIX_MATCH,
+    GIVEN_PATH,
+)
+
+
+@dataclass(frozen=True)
+class VideoChoice:
+    """A recording's video and how it was found.
+
+    Attributes
+    ----------
+    path
+        The video file, or None when no rule found one.
+    rule
+        One of :data:`RULES`, or None.
+    reason
+        A sentence: which rule found it, or why none did and what to do.
+    """
+
+    path: str | None
+    rule: str | None
+    reason: str
+
+
+def _file_name(stored: str) -> str:
+    """The file name of a stored path written on Windows or POSIX."""
+    return re.split(r"[\\/]", stored)[-1]
+
+
+def stored_video_near(
+    stored: str, keypoint_file: str | os.PathLike | None
+) -> tuple[str, str] | None:
+    """Find a stored video path: as written, else by its name beside the keypoint file.
+
+    Parameters
+    ----------
+    stored
+        The video path a pose file stores.
+    keypoint_file
+        That pose file (for relative paths and its folder), or None.
+
+    Returns
+    -------
+    (path, rule) or None
+        The existing file and :data:`STORED_PATH` or
+        :data:`STORED_NAME_BESIDE_KEYPOINTS`; None when neither exists.
+    """
+    name = _file_name(stored)
+    if not name:
+        return None
+    folder = os.path.dirname(os.path.abspath(keypoint_file)) if keypoint_file else None
+    candidates = [stored] if os.path.isabs(stored) or folder is None else []
+    if folder is not None and not os.path.isabs(stored):
+        candidates.append(os.path.join(folder, stored))
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return os.path.normpath(candidate), STORED_PATH
+    if folder is not None and os.path.isfile(os.path.join(folder, name)):
+        return os.path.normpath(os.path.join(folder, name)), STORED_NAME_BESIDE_KEYPOINTS
+    return None
+
+
+def resolve_videos(
+    recordings: Iterable[str],
+    *,
+    video_dir: str | os.PathLike | None = None,
+    stored_videos: Mapping[str, str] | None = None,
+    keypoint_files: Mapping[str, str | os.PathLike] | None = None,
+    user_videos: Mapping[str, str | os.PathLike] | None = None,
+    video_paths: Mapping[str, str | os.PathLike] | None = None,
+    recording_name_suffix: str = "",
+    video_extension: str | None = None,
+    recursive: bool = True,
+) -> dict[str, VideoChoice]:
+    """Choose each recording's video by the rules of this module, in order.
+
+    Parameters
+    ----------
+    recordings
+        Recording names.
+    video_dir
+        The video folder, or None. Must exist when given (see
+        :func:`kpcal_core.videos.list_videos`).
+    stored_videos
+        ``{recording: video path stored in its keypoint file}``
+        (:attr:`kpcal_core.formats.LoadedKeypoints.stored_videos`).
+    keypoint_files
+        ``{recording: keypoint file}`` (:attr:`~kpcal_core.formats.LoadedKeypoints.files`).
+    user_videos
+        ``{recording: path}`` set by the user; wins when the file exists.
+    video_paths
+        ``{recording: path}`` fallbacks, tried last.
+    recording_name_suffix, video_extension, recursive
+        As for :func:`kpcal_core.videos.find_matching_videos`.
+
+    Returns
+    -------
+    dict
+        ``{recording: VideoChoice}`` in the order of ``recordings``.
+    """
+    names = [str(r) for r in recordings]
+    stored_videos = {str(k): str(v) for k, v in (stored_videos or {}).items() if v}
+    keypoint_files = {str(k): os.fspath(v) for k, v in (keypoint_files or {}).items() if v}
+    user_videos = {str(k): os.fspath(v) for k, v in (user_videos or {}).items() if v}
+    video_paths = {str(k): os.fspath(v) for k, v in (video_paths or {}).items() if v}
+    has_folder = video_dir is not None and os.fspath(video_dir) != ""
+    prefix = (
+        match_videos(names, video_dir, recursive, recording_name_suffix, video_extension)
+        if has_folder
+        else dict.fromkeys(names)
+    )
+    by_name: dict[str, Path] = {}
+    if has_folder and stored_videos:
+        for path in list_videos(video_dir, video_extension, recursive):
+            by_name.setdefault(path.name, path)
+
+    out = {}
+    for name in names:
+        notes = []
+        user = user_videos.get(name)
+        if user is not None:
+            if os.path.isfile(user):
+                out[name] = VideoChoice(user, SET_BY_USER, f"The video set for {name!r}: {user!r}.")
+                continue
+            notes.append(f"The video set for it, {user!r}, does not exist.")
+        stored = stored_videos.get(name)
+        choice = _stored_choice(name, stored, keypoint_files.get(name), by_name)
+        if choice is None and prefix[name] is not None:
+            choice = VideoChoice(
+                str(prefix[name]),
+                PREFIX_MATCH,
+                f"Video {os.path.basename(prefix[name])!r} in the video folder starts the "
+                f"recording name {name!r} (keypoint-MoSeq's rule).",
+            )
+        if choice is None and name in video_paths:
+            given = video_paths[name]
+            if os.path.isfile(given):
+                choice = VideoChoice(
+                    given,
+                    GIVEN_PATH,
+                    "No video in the video folder matches this recording, so the video path "
+                    f"given for it in video_paths (e.g. stored in its SLEAP file) is used: "
+                    f"{given!r}.",
+                )
+            else:
+                notes.append(
+                    f"The video path given for it in video_paths (e.g. stored in its SLEAP "
+                    f"file), {given!r}, does not exist on this machine."
+                )
+        if stored is not None and choice is None:
+            notes.append(
+                f"Its keypoint file names the video {stored!r}, which is not on this machine, "
+                f"nor by the name {_file_name(stored)!r} in the video folder or beside the "
+                "keypoint file."
+            )
+        if choice is None:
+            out[name] = VideoChoice(None, None, " ".join(notes))
+        else:
+            out[name] = VideoChoice(choice.path, choice.rule, " ".join([choice.reason, *notes]))
+    return out
+
+
+def _stored_choice(
+    name: str, stored: str | None, keypoint_file: str | None, by_name: Mapping[str, Path]
+) -> VideoChoice | None:
+    """The stored-path rules for one recording, in order."""
+    if stored is None:
+        return None
+    found = stored_video_near(stored, keypoint_file)
+    if found is not None and found[1] == STORED_PATH:
+        return VideoChoice(
+            found[0], STORED_PATH, f"The video stored in its keypoint file: {found[0]!r}."
+        )
+    in_folder = by_name.get(_file_name(stored))
+    if in_folder is not None:
+        return VideoChoice(
+            str(in_folder),
+            STORED_NAME_IN_VIDEO_FOLDER,
+            f"Its keypoint file names the video {stored!r}; a file of that name is in the "
+            f"video folder: {str(in_folder)!r}.",
+        )
+    if found is not None:
+        return VideoChoice(
+            found[0],
+            STORED_NAME_BESIDE_KEYPOINTS,
+            f"Its keypoint file names the video {stored!r}; a file of that name is beside the "
+            f"keypoint file: {found[0]!r}.",
+        )
+    return None

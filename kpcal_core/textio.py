@@ -1,0 +1,73 @@
+"""Reading text files a user may have edited: the one place that decodes them.
+
+Owns :func:`read_user_text`, used by every reader of a CSV, YAML or JSON
+file that a person may have opened in Excel, Notepad or an editor
+(``error_annotations.csv``, the working copy, ``config.yml``,
+``calibration/session.json``, other annotators' CSV files, the header of a
+DeepLabCut or Lightning Pose CSV). One rule for all of them:
+
+- UTF-8, with or without a byte order mark (Excel and Notepad write one; it
+  is skipped, as pandas and PyYAML do);
+- line endings kept as they are (``newline=""``), so the CSV reader sees a
+  ``"\\r"`` inside a quoted field as written;
+- anything else (UTF-16, Latin-1, binary) raises
+  :class:`~kpcal_core.errors.KpcalError` naming the file and the byte offset
+  of the first byte that is not UTF-8.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+
+from .errors import KpcalError
+
+__all__ = ["read_user_text"]
+
+
+def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> str:
+    """The text of a user-editable file, decoded as UTF-8 (a BOM is skipped).
+
+    Parameters
+    ----------
+    path
+        The file.
+    max_lines
+        Read only the first ``max_lines`` lines (e.g. a CSV header of a large
+        file); None reads the whole file.
+
+    Returns
+    -------
+    str
+        The text, line endings as in the file, without the byte order mark.
+
+    Raises
+    ------
+    KpcalError
+        The file does not exist or cannot be read, or is not UTF-8 (the
+        message names the file and the byte offset, counted from the start
+        of the file, of the first byte that is not UTF-8).
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            if max_lines is None:
+                data = handle.read()
+            else:
+                # "\n" never occurs inside a multi-byte UTF-8 sequence: splitting bytes is safe
+                data = b"".join(handle.readline() for _ in range(max(0, int(max_lines))))
+    except FileNotFoundError:
+        raise KpcalError(f"file {name!r} does not exist") from None
+    except IsADirectoryError:
+        raise KpcalError(f"{name!r} is a folder, not a file") from None
+    except OSError as error:
+        raise KpcalError(f"file {name!r} cannot be read: {error.strerror or error}") from None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = start + error.start
+        raise KpcalError(
+            f"{name}: not UTF-8 text ({error.reason} at byte {offset}); save it as UTF-8 "
+            "(in Excel: 'CSV UTF-8'; in an editor: encoding UTF-8)"
+        ) from None
