@@ -148,7 +148,15 @@ problems = table[table["status"] != "ok"]
 state.show_table(
     table,
     width="stretch",
-    column_order=["status", "recording", "video_frames", "keypoint_frames", "video", "reason"],
+    column_order=[
+        "status",
+        "recording",
+        "video_frames",
+        "keypoint_frames",
+        "video",
+        "rule",
+        "reason",
+    ],
     column_config={"reason": st.column_config.TextColumn("reason", width="large")},
 )
 if len(problems):
