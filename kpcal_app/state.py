@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_core import demo
+from kpcal_core import demo, workflows
 from kpcal_core.errors import KpcalError
 from kpcal_core.paths import resolve_user_path
 
@@ -116,12 +116,25 @@ def annotator() -> str:
     return st.session_state[ANNOTATOR]
 
 
-def show_error(error: Exception) -> None:
-    """A readable message for bad input; nothing else is shown as a traceback."""
+def show_error(error: Exception, project: str | None = None) -> None:
+    """A readable message for bad input; nothing else is shown as a traceback.
+
+    With ``project`` and a broken ``config.yml``, also offers to keep it as a
+    backup and start it over (the annotations are in other files and stay).
+    """
     if isinstance(error, KpcalError):
         st.error(str(error))
     else:
         st.error(f"{type(error).__name__}: {error}")
+    if project is not None and workflows.broken_config(project):
+        st.write(
+            "Your annotations are in other files and are not affected. Fix config.yml by hand, "
+            "or start it over from the keypoint files: the broken file is kept beside it."
+        )
+        if st.button("Start config.yml over (keep the broken file as a backup)"):
+            backup, _ = workflows.start_config_over(project)
+            st.toast(f"Kept the broken config as {backup.name}")
+            st.rerun()
 
 
 def show_table(frame, **kwargs) -> None:
@@ -268,3 +281,31 @@ def set_save_message(project: str, message: str) -> None:
 
 def save_message(project: str) -> str | None:
     return st.session_state.get(SAVE_MESSAGE, {}).get(project)
+
+
+# --------------------------------------------------------------------------- small views
+
+
+def demo_banner(project: str) -> None:
+    """On the demo project, say what it is and what answer to expect."""
+    truth = demo.demo_truth(project)
+    if truth is not None:
+        st.info(
+            "**Demo project**: synthetic videos of a moving animal whose network errors follow a "
+            f"known line (slope {truth['slope']:g}, intercept {truth['intercept']:g}). Click the "
+            "centre of the dot the yellow circle is meant for; after a few dozen clicks the fit "
+            "page should find about that line.",
+            icon=":material/school:",
+        )
+
+
+def bodypart_legend(bodyparts: list[str], target: str) -> None:
+    """Which dot colour is which bodypart (the target in bold), as on the charts."""
+    from kpcal_core.colours import bodypart_colours
+
+    items = [
+        f"<span style='color:{colour}'>&#9679;</span> "
+        + (f"<b>{name}</b>" if name == target else name)
+        for name, colour in bodypart_colours(bodyparts).items()
+    ]
+    st.markdown(" &nbsp; ".join(items), unsafe_allow_html=True)

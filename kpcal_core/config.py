@@ -231,6 +231,19 @@ def _check_anatomy(config: dict, path: Path) -> None:
                 raise KpcalError(f"{path}: {key} entry {b!r} is not in use_bodyparts")
 
 
+def _yaml_problem(error: yaml.YAMLError, text: str) -> str:
+    """Where and what a YAML error is: line, column, the offending line and the problem."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    what = f"{problem}" + (f" ({context})" if context else "")
+    if mark is None:
+        return what
+    lines = text.splitlines()
+    shown = lines[mark.line] if mark.line < len(lines) else ""
+    return f"line {mark.line + 1}, column {mark.column + 1}: {what}: {shown.strip()!r}"
+
+
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise KpcalError(f"{path}: no config.yml in this project (create one with setup_project)")
@@ -256,8 +269,10 @@ def load_config(project_dir: str | os.PathLike, check_if_valid: bool = True) -> 
     text = _read_text(path)
     try:
         config = _safe_load(text)
-    except (yaml.YAMLError, RecursionError) as error:  # RecursionError: nested too deeply
-        raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    except RecursionError:
+        raise KpcalError(f"{path}: not valid YAML (nested too deeply)") from None
+    except yaml.YAMLError as error:
+        raise KpcalError(f"{path}: not valid YAML, {_yaml_problem(error, text)}") from None
     if check_if_valid:
         _check_config(config, path)
     elif not isinstance(config, dict):

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .colours import bodypart_colours, hex_to_rgb
 from .config import setup_project
 from .errors import KpcalError
 from .session import CalibrationSession, save_session
@@ -41,14 +42,7 @@ DEMO_SKELETON = [
 _BODY_OFFSETS = np.array(
     [[46.0, 0.0], [30.0, 13.0], [30.0, -13.0], [18.0, 0.0], [-8.0, 0.0], [-38.0, 0.0]]
 )
-_COLOURS = [
-    (255, 80, 80),
-    (255, 200, 60),
-    (120, 230, 90),
-    (70, 200, 255),
-    (150, 120, 255),
-    (255, 110, 220),
-]
+_COLOURS = [hex_to_rgb(c) for c in bodypart_colours(DEMO_BODYPARTS).values()]
 DEMO_SCORER = "DLC_resnet50_demoNov24shuffle1_100000"
 GROUND_TRUTH_FILENAME = "demo_ground_truth.npz"
 PSEUDOCOUNT = 1e-3
@@ -307,6 +301,16 @@ def load_ground_truth(project_dir: str | os.PathLike) -> dict:
             "noise_sd": float(data["noise_sd"]),
             "true_coordinates": {n: data[f"true_{i}"] for i, n in enumerate(names)},
         }
+
+
+def demo_truth(project_dir: str | os.PathLike) -> dict | None:
+    """:func:`load_ground_truth` of a demo project, ``None`` for any other project."""
+    if not (Path(project_dir) / GROUND_TRUTH_FILENAME).is_file():
+        return None
+    try:
+        return load_ground_truth(project_dir)
+    except (KpcalError, OSError, ValueError, KeyError):
+        return None
 
 
 def default_demo_dir() -> Path:

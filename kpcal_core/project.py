@@ -405,17 +405,36 @@ def save_work(
             )
         except KpcalError:
             fit = None
+        config_problem = None
         if fit is not None:
-            config = load_config(project_dir)
-            threshold = (
-                conf_threshold if conf_threshold is not None else config.get("conf_threshold", 0.5)
-            )
-            data.config = save_params(
-                project_dir,
-                {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
-            )
+            try:
+                config = load_config(project_dir)
+                threshold = (
+                    conf_threshold
+                    if conf_threshold is not None
+                    else config.get("conf_threshold", 0.5)
+                )
+                data.config = save_params(
+                    project_dir,
+                    {
+                        "slope": fit["slope"],
+                        "intercept": fit["intercept"],
+                        "conf_threshold": threshold,
+                    },
+                )
+            except KpcalError as error:  # the annotations are saved; say so plainly
+                config_problem = str(error)
     when = datetime.now().strftime("%H:%M:%S")
     message = f"Saved {n} annotations to {annotations_path(project_dir).name}"
+    if config_problem is not None:
+        return SaveResult(
+            merged,
+            n,
+            True,
+            None,
+            f"{message} at {when}, but config.yml was NOT updated: {config_problem}. Your "
+            "annotations are safe; fix config.yml (or start it over on the setup page).",
+        )
     if fit is not None:
         message += f" and the {fit['method']} line to {config_path(project_dir).name}"
     return SaveResult(merged, n, True, fit, f"{message} at {when} (in {project_dir}).")

@@ -36,7 +36,8 @@ import pandas as pd
 
 from .annotations import CLEARED, Annotation, format_annotations
 from .atomic import atomic_write
-from .charts import bodypart_colours, chart_png, fit_chart, hex_to_rgb
+from .charts import chart_png, fit_chart
+from .colours import bodypart_colours, hex_to_rgb
 from .config import config_path, load_config, save_params, setup_project, update_config
 from .diagnostics import (
     ProjectFit,
@@ -54,6 +55,7 @@ from .paths import resolve_user_path
 from .project import (
     ProjectData,
     SaveResult,
+    backup_file,
     load_project_data,
     load_working_annotations,
     project_lock,
@@ -238,6 +240,48 @@ def set_anatomy(
         return update_config(
             project_dir, anterior_bodyparts=list(anterior), posterior_bodyparts=list(posterior)
         )
+
+
+def broken_config(project_dir: str | os.PathLike) -> str | None:
+    """Why the project's ``config.yml`` cannot be read, or ``None`` (fine, or absent)."""
+    if not config_path(project_dir).is_file():
+        return None
+    try:
+        load_config(project_dir)
+    except KpcalError as error:
+        return str(error)
+    return None
+
+
+def start_config_over(project_dir: str | os.PathLike) -> tuple[Path, bool]:
+    """Keep a broken ``config.yml`` as ``config.yml.broken-TIMESTAMP`` and write a new one.
+
+    The new config is made from the session's keypoint files (as when they
+    were first chosen); without them the project simply has no config yet.
+
+    Returns
+    -------
+    tuple
+        ``(backup path, True when a new config.yml was written)``.
+    """
+    folder = project_folder(project_dir)
+    with project_lock(folder):
+        backup = backup_file(config_path(folder))
+    session = load_session(folder)
+    if session is None or not session.keypoints_path:
+        return backup, False
+    choose_sources(
+        folder,
+        Sources(
+            session.keypoints_path,
+            session.keypoints_format,
+            session.video_dir,
+            session.video_extension,
+            session.recording_name_suffix,
+            session.keypoints_duplicates,
+        ),
+    )
+    return backup, True
 
 
 def open_project(

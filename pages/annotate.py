@@ -50,9 +50,10 @@ project = state.project_dir()
 try:
     data = cache.project_data(project)
 except KpcalError as error:
-    state.show_error(error)
+    state.show_error(error, project)
     st.page_link("pages/setup.py", label="Go to setup", icon=":material/tune:")
     st.stop()
+state.demo_banner(project)
 samples = data.session.sample_keys
 if not samples:
     st.info("No samples yet: draw them on the setup page.")
@@ -198,6 +199,7 @@ def annotator() -> None:
         on_click=functools.partial(on_click, component_key),
         cursor="crosshair",
     )
+    state.bodypart_legend(data.bodyparts, bodypart)
     if annotation is not None and annotation.status == NOT_VISIBLE:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = state.save_message(project)
@@ -206,8 +208,8 @@ def annotator() -> None:
         (st.warning if refused else st.caption)(message)
     st.caption(
         "Click the true position of the target bodypart (yellow circle: the network's guess; "
-        "red X: your annotation). Keys: ← previous, → next, N next unannotated, Delete clear, "
-        "V not visible."
+        "coloured dots: the other bodyparts; red X: your annotation; striped: outside the "
+        "video). Keys: ← previous, → next, N next unannotated, Delete clear, V not visible."
     )
 
 

@@ -30,7 +30,7 @@ try:
     data = cache.project_data(project)
     records = state.records(project)
 except KpcalError as error:
-    state.show_error(error)
+    state.show_error(error, project)
     st.stop()
 
 # --------------------------------------------------------------------- other annotators

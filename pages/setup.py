@@ -22,6 +22,7 @@ DUPLICATE_LABELS = {
 
 st.title("Set up & sample")
 project = state.project_dir()
+state.demo_banner(project)
 
 
 def open_folder(typed: str, *, create: bool = False) -> None:
@@ -124,7 +125,7 @@ if not (Path(project) / "config.yml").exists():
 try:
     data = cache.project_data(project)
 except KpcalError as error:
-    state.show_error(error)
+    state.show_error(error, project)
     st.stop()
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):

@@ -311,6 +311,27 @@ def test_malformed_config_opened_with_the_environment(broken_project, monkeypatc
     assert_every_page_shows_an_error(new_app())
 
 
+def test_a_broken_config_names_line_and_column_and_can_be_started_over(
+    broken_project, demo_template, monkeypatch
+):
+    monkeypatch.setenv("KPCAL_PROJECT", str(broken_project))
+    shutil.copy(demo_template / "config.yml", broken_project / "config.yml")
+    annotate_truly(broken_project, load_session(broken_project).sample_keys[:5])
+    (broken_project / "config.yml").write_text(BROKEN_YAML)
+    at = open_page(new_app(), ANNOTATE)
+    shown = errors(at)
+    assert any("line 2, column 14" in e and "'use_bodyparts: {: oops'" in e for e in shown), shown
+    check(button(at, "Start config.yml over (keep the broken file as a backup)").click().run())
+    backups = list(broken_project.glob("config.yml.broken-*"))
+    assert len(backups) == 1 and backups[0].read_text() == BROKEN_YAML
+    assert (
+        yaml.safe_load((broken_project / "config.yml").read_text())["bodyparts"] == DEMO_BODYPARTS
+    )
+    at = open_page(at, ANNOTATE)
+    assert not errors(at), page_text(at)
+    assert current_sample(at)["completed"] == 5  # the annotations were never touched
+
+
 def test_malformed_config_opened_with_the_url(broken_project, demo):
     at = new_app()
     at.query_params["project"] = str(broken_project)

@@ -293,3 +293,16 @@ def test_save_work_fsyncs_each_file_it_replaces_and_then_its_folder(project):
         assert before[:2] == ("fsync", "file") and before[2] == replaced[2], calls
         assert after[:2] == ("fsync", "folder") and after[2] == call[2], calls
     assert np.isfinite(estimator(project)["slope"])
+
+
+def test_a_config_broken_during_annotation_loses_no_annotation_and_says_so(project):
+    data = load_project_data(project)
+    every = list(true_annotations(project, 26).items())
+    save_work(data, dict(every[:25]))
+    (project / "config.yml").write_text("bodyparts: [nose\n")  # broken by hand meanwhile
+    result = save_work(data, dict(every))
+    assert result.exported and result.fit is None
+    assert "config.yml was NOT updated" in result.message, result.message
+    assert "line 2" in result.message and "annotations are safe" in result.message
+    assert len(csv_rows(project)) == 26
+    assert (project / "config.yml").read_text() == "bodyparts: [nose\n"  # left as it was
