@@ -4,29 +4,37 @@ The first names keep keypoint-MoSeq's calibration API (names, parameters,
 defaults, file formats), so ``from kpcal_core import noise_calibration``
 replaces ``from keypoint_moseq import noise_calibration``.
 
-Modules, one concern each:
+Layers, from the top:
 
+- ``workflows``: the steps a user or a script takes (choose sources, open a
+  project, the recordings report, draw samples, fill the frame cache, record
+  an annotation, fit, save, export). The app's pages and ``cli`` call these.
+- ``cli``: ``kpcal {check,sample,video,fit,export,agreement}``: parses and prints.
+- ``charts`` (every Altair chart), ``colours`` (one colour per bodypart),
+  ``views`` (the cropped, marked-up image a person clicks on).
+
+The engine, one concern per module:
+
+- ``project``: a project's loaded data (:class:`~kpcal_core.project.ProjectData`)
+  and how its work is saved (lock, merge, working copy, autosave)
 - ``sampling``: which keypoints to annotate (:func:`sample_error_frames`)
-- ``videos``: matching videos, reading frames exactly, the frame cache
-- ``annotations``: the ``error_annotations.csv`` file
-- ``fitting``: the error-vs-confidence line
+- ``fitting``: the error-vs-confidence line, least squares or robust
+- ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
+  fit, per-bodypart lines, annotator agreement
+- ``annotations``: the ``error_annotations.csv`` file and the merge rule
 - ``config``: the project's ``config.yml``
-- ``formats``: reading DeepLabCut, SLEAP, Lightning Pose and NWB files (a
-  registry, one module per format, file discovery, duplicate outputs);
-  ``keypoints`` re-exports keypoint-MoSeq's loader names
-- ``recording_videos``: which video each recording uses, by named rules
-- ``textio``: the one reader of text files a user may have edited
-- ``recordings``: the recordings-vs-videos check, downsampling
 - ``session``: the calibration session under ``{project}/calibration/``
+- ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,
+  one module per format, file discovery, duplicate outputs); ``keypoints``
+  re-exports keypoint-MoSeq's loader names
+- ``recording_videos``: which video each recording uses, by named rules;
+  ``recordings``: the recordings-vs-videos check, downsampling
+- ``videos``: reading frames exactly, the frame cache
 - ``calibration``: the notebook entry point (:func:`noise_calibration`)
-- ``project``: everything the app needs about one project, in one object
-- ``views``: the cropped, marked-up image a person clicks on
 - ``demo``: a synthetic project with a known answer
-- ``diagnostics``: the project's fit (:func:`fit_project`, shared by the app
-  and the command line) and how far to trust it: bootstrap intervals, the
-  running fit, per-bodypart and robust lines, annotator agreement
-- ``cli``: ``python -m kpcal_core {check,sample,fit,export,agreement}``
-- ``atomic``, ``validate``, ``errors``: atomic writes, input checks, the error type
+- ``samplekeys``, ``textio``, ``paths``, ``atomic``, ``validate``, ``errors``:
+  the sample key, the text reader, typed paths, atomic writes, input checks,
+  the error type
 """
 
 from .annotations import Annotation, load_annotations, save_annotations

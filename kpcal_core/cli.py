@@ -466,6 +466,27 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _command(
+    commands,
+    name: str,
+    func,
+    *,
+    help: str,
+    description: str,
+    project: str | None = "project folder",
+    sources: bool = True,
+) -> argparse.ArgumentParser:
+    """One subcommand: its PROJECT argument, the source options, ``--json`` and its function."""
+    parser = commands.add_parser(name, help=help, description=description)
+    if project:
+        parser.add_argument("project", help=project)
+    if sources:
+        _add_sources(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=func, subparser=parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -476,26 +497,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser(
+    _command(
+        commands,
         "check",
+        cmd_check,
         help="the recordings table: which video each recording uses, and whether it fits",
         description="Print each recording's video and status. Exit 3 when a recording has "
         "no usable video (no video, video too short, video unreadable).",
+        project="project folder (with config.yml)",
     )
-    check.add_argument("project", help="project folder (with config.yml)")
-    _add_sources(check)
-    check.add_argument("--json", action="store_true", help="machine-readable output")
-    check.set_defaults(func=cmd_check)
 
-    sample = commands.add_parser(
+    sample = _command(
+        commands,
         "sample",
+        cmd_sample,
         help="draw the keypoints to annotate and cache their frames",
         description="Draw samples (already annotated samples are kept), save the session "
         "like the app's setup page, and decode their frames into the frame cache. Options "
         "given are saved in the session; the others come from it.",
+        project="project folder (created with --keypoints if missing)",
     )
-    sample.add_argument("project", help="project folder (created with --keypoints if missing)")
-    _add_sources(sample)
     sample.add_argument("--num-samples", type=_whole(1), help="samples to draw")
     sample.add_argument("--num-bins", type=_whole(1), help="log-spaced confidence bins")
     sample.add_argument("--conf-pseudocount", type=_non_negative, help="added to confidences")
@@ -506,30 +527,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--use-bodyparts", help="comma-separated bodyparts to calibrate (saved to config.yml)"
     )
     sample.add_argument("--no-frames", action="store_true", help="do not decode frames")
-    sample.add_argument("--json", action="store_true", help="machine-readable output")
-    sample.set_defaults(func=cmd_sample)
 
-    video = commands.add_parser(
+    video = _command(
+        commands,
         "video",
+        cmd_video,
         help="set the video of one recording (when matching by name does not find it)",
         description="Use PATH as the video of RECORDING from now on (kept in the project's "
         "session, as the app's setup page does); --unset goes back to matching by name.",
+        sources=False,
     )
-    video.add_argument("project", help="project folder")
     video.add_argument("recording", help="recording name (see the check command)")
     video.add_argument("path", nargs="?", help="the video file")
     video.add_argument("--unset", action="store_true", help="forget the video set for it")
-    video.set_defaults(func=cmd_video)
 
-    fit = commands.add_parser(
+    fit = _command(
+        commands,
         "fit",
+        cmd_fit,
         help="fit the error line to the project's annotations (same numbers as the app)",
         description="Fit log10(error + 1) = slope * log10(confidence) + intercept to the "
         "positioned annotations (error_annotations.csv merged with the working copy) by "
         "least squares, as the app and keypoint-MoSeq do. Exit 4 with too few annotations.",
     )
-    fit.add_argument("project", help="project folder")
-    _add_sources(fit)
     fit.add_argument("--save", action="store_true", help="save slope, intercept to config.yml")
     fit.add_argument(
         "--conf-threshold",
@@ -561,32 +581,32 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--bootstrap", type=_whole(1), default=1000, help="bootstrap resamples")
     fit.add_argument("--level", type=_fraction, default=0.95, help="interval coverage")
     fit.add_argument("--seed", type=_whole(0), default=0, help="bootstrap seed")
-    fit.add_argument("--json", action="store_true", help="machine-readable output")
-    fit.set_defaults(func=cmd_fit)
 
-    export = commands.add_parser(
+    export = _command(
+        commands,
         "export",
+        cmd_export,
         help="write the annotations CSV, the error table and a PNG of the chart",
         description="Write error_annotations.csv (every annotation: saved file merged with "
         "the working copy), error_points.csv (confidence, error and residual of each fitted "
         "annotation) and error_fit.png (the chart) into --out.",
     )
-    export.add_argument("project", help="project folder")
-    _add_sources(export)
     export.add_argument("--out", help="output folder (default: PROJECT/calibration/export)")
     export.add_argument(
         "--conf-threshold", type=_non_negative, help="threshold drawn (default: the config's)"
     )
     export.add_argument("--no-png", action="store_true", help="skip the chart")
-    export.add_argument("--json", action="store_true", help="machine-readable output")
-    export.set_defaults(func=cmd_export)
 
-    agreement = commands.add_parser(
+    agreement = _command(
+        commands,
         "agreement",
+        cmd_agreement,
         help="how far apart annotators click on the same samples (one CSV each)",
         description="Distances between the clicks of several annotators on the samples they "
         "all positioned: the human error floor. Give one error_annotations.csv per annotator. "
         "Exit 4 when no sample is shared.",
+        project=None,
+        sources=False,
     )
     agreement.add_argument("csv", nargs="+", help="two or more annotation CSV files")
     agreement.add_argument("--distances", help="write every distance to this CSV")
@@ -599,8 +619,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="with --mean-out: keep samples positioned by at least this many",
     )
-    agreement.add_argument("--json", action="store_true", help="machine-readable output")
-    agreement.set_defaults(func=cmd_agreement, subparser=agreement)
     return parser
 
 
