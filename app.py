@@ -51,4 +51,4 @@ with st.sidebar:
     if project:
         st.caption(f"Project: `{project}`")
     state.annotator_control()
-navigation.run()
+state.run_page(navigation)

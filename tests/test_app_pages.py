@@ -27,7 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from kpcal_core import fit_error_model, load_annotations, noise_calibration  # noqa: E402
@@ -67,15 +66,7 @@ def demo_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path):
-    """Temporary demo and state folders, no project from the outside, and AppTest's page mode.
-
-    AppTest resets ``PagesManager.uses_pages_directory`` to ``None`` before
-    every run, so with a ``pages/`` folder beside ``app.py`` each run first
-    starts in Streamlit's folder-based navigation and the page's
-    :func:`kpcal_app.state.ensure_app_navigation` reruns it, which drops button
-    clicks. A real server leaves that mode for good on its first request; the
-    wrapper below does the same for AppTest.
-    """
+    """Temporary demo and state folders, no project from the outside."""
     monkeypatch.setenv("KPCAL_DEMO_DIR", str(tmp_path / "no-demo-here"))
     monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
@@ -83,13 +74,6 @@ def app_env(monkeypatch, tmp_path):
     from kpcal_app import state
 
     monkeypatch.setattr(state, "RECENT_FILE", tmp_path / "state" / "recent.json")
-    original_init = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture
@@ -115,7 +99,7 @@ def check(at: AppTest) -> AppTest:
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    if not at._finished_page_script_hash:  # switch_page needs the pages of one run
+    if "kpcal_project" not in at.session_state:  # switch_page needs the pages of one run
         check(at.run())
     return check(at.switch_page(page).run())
 
@@ -249,6 +233,21 @@ def draft_keys(project: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- setup page
+
+
+def test_every_page_opened_by_its_address_runs_inside_the_app(demo):
+    """Each AppTest run starts in Streamlit's folder-based navigation (a ``pages/`` folder
+    stands beside app.py): a page opened by its address still shows app.py's frame, and a
+    button pressed in that run still counts."""
+    draw_demo_samples(demo)
+    at = new_app()
+    for page, title in ((SETUP, "Set up & sample"), (FIT, "Fit & save"), (ANNOTATE, "Annotate")):
+        at = open_page(at, page)
+        assert [t.value for t in at.title] == [title]
+        assert f"Project: `{demo.resolve()}`" in [c.value for c in at.sidebar.caption], page
+        assert widget(at.sidebar.text_input, "Annotator")
+    check(button(at, "Next").click().run())  # a click in a run that started page-first
+    assert current_sample(at)["index"] == 2
 
 
 def test_setup_page_widgets_on_a_fresh_demo(tmp_path, monkeypatch):
