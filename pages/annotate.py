@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 import streamlit as st
-from streamlit_image_coordinates import streamlit_image_coordinates
 
 from kpcal_app import cache, state
+from kpcal_app.click import click_image
 from kpcal_core.annotations import CLEARED, NOT_VISIBLE, Annotation, now_utc
 from kpcal_core.errors import KpcalError
 from kpcal_core.project import (
@@ -32,24 +32,6 @@ state.ensure_app_navigation()
 ZOOMS = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 
 st.title("Annotate")
-# A click on the image moves the keyboard focus into the image's iframe, where
-# the shortcuts (arrows, N, Delete, V) do not reach the page: hand it back.
-st.html(
-    """<script>
-    if (!window.kpcalRefocus) {
-      window.kpcalRefocus = true;
-      window.addEventListener("blur", () => setTimeout(() => {
-        const active = document.activeElement;
-        if (active && active.tagName === "IFRAME"
-            && active.title.startsWith("streamlit_image_coordinates")) {
-          active.blur();
-          window.focus();
-        }
-      }, 0));
-    }
-    </script>""",
-    unsafe_allow_javascript=True,
-)
 project = state.project_dir()
 try:
     data = cache.project_data(project)
@@ -236,14 +218,7 @@ def annotator() -> None:
     )
     component_key = f"click|{index}|{zoom:g}|{st.session_state[state.VIEW_NONCE]}"
     st.session_state[state.CLICK_VIEWS] = {component_key: (project, key, view)}
-    streamlit_image_coordinates(
-        rendered,
-        key=component_key,
-        image_format="JPEG",
-        jpeg_quality=85,
-        on_click=functools.partial(on_click, component_key),
-        cursor="crosshair",
-    )
+    click_image(rendered, key=component_key, on_click=functools.partial(on_click, component_key))
     if annotation is not None and annotation.status == NOT_VISIBLE:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = st.session_state[state.SAVE_MESSAGE].get(project)

@@ -21,8 +21,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kpcal_app.click import IFRAME_TITLE
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
+# The click view's iframe (kpcal_app.click).
+IMAGE_IFRAME = f'iframe[title="{IFRAME_TITLE}"]'
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -169,3 +173,38 @@ def chromium(headless: bool = True):
             yield browser
         finally:
             browser.close()
+
+
+def prepared_demo_project(
+    folder: Path, *, seed: int, num_samples: int, n_frames: int = 80
+) -> list[tuple[str, int, str]]:
+    """A demo project with samples drawn and their frames decoded (as the setup page does).
+
+    Returns the sample keys, in order.
+    """
+    from kpcal_core.demo import make_demo_project
+    from kpcal_core.project import draw_samples, load_project_data
+    from kpcal_core.session import frame_cache_dir, load_session, save_session
+    from kpcal_core.videos import load_sampled_frames
+
+    make_demo_project(folder, n_frames=n_frames, seed=seed)
+    data = load_project_data(folder)
+    session = load_session(folder)
+    session.sample_keys = draw_samples(
+        data,
+        [],
+        use_bodyparts=data.bodyparts,
+        num_bins=10,
+        num_samples=num_samples,
+        conf_pseudocount=1e-3,
+        seed=seed,
+    )
+    save_session(folder, session)
+    load_sampled_frames(
+        session.sample_keys,
+        folder / "videos",
+        data.video_frame_indexes,
+        cache_dir=frame_cache_dir(folder),
+        video_paths={k: v for k, v in data.video_paths.items() if v},
+    )
+    return list(session.sample_keys)
