@@ -70,8 +70,8 @@ INDEX_HTML = """<!DOCTYPE html>
           const below = window.parent.innerHeight - pageTop(frame) - BOTTOM_MARGIN;
           const column = Math.floor(document.body.getBoundingClientRect().width);
           const tallest = Math.floor(below * img.naturalWidth / img.naturalHeight);
-          const width = Math.max(MIN_WIDTH, Math.min(column, tallest));
-          img.style.width = width + "px";
+          const width = Math.max(MIN_WIDTH, Math.min(column, tallest)) + "px";
+          if (img.style.width !== width) img.style.width = width;
           img.style.height = "auto";
           Streamlit.setFrameHeight(img.height);
         }
@@ -79,7 +79,14 @@ INDEX_HTML = """<!DOCTYPE html>
         Streamlit.events.addEventListener(Streamlit.RENDER_EVENT, fit);
         window.addEventListener("resize", fit);
         window.parent.addEventListener("resize", fit);
-        window.addEventListener("pagehide", () => window.parent.removeEventListener("resize", fit));
+        // Content above the image that grows or shrinks (a spinner, a message) moves it:
+        // every element around the frame changes size then.
+        const moved = new ResizeObserver(fit);
+        for (let e = window.frameElement; e; e = e.parentElement) moved.observe(e);
+        window.addEventListener("pagehide", () => {
+          window.parent.removeEventListener("resize", fit);
+          moved.disconnect();
+        });
       })();
     </script>
   </body>

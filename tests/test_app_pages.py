@@ -8,7 +8,8 @@ every run the test checks that nothing was shown as a traceback
 Clicks on the annotate image (a custom component AppTest cannot click) are
 simulated by sending the component's value, ``{x, y, width, height}`` in
 display pixels, exactly as its frontend does; that runs the page's own click
-handler. The real click is covered by ``test_browser_e2e.py``.
+handler. The real click is covered by ``test_browser_e2e.py`` and, at three window
+sizes, ``test_browser_app.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if str(REPO) not in sys.path:
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from kpcal_app.click import IFRAME_TITLE  # noqa: E402
 from kpcal_core import fit_error_model, load_annotations, noise_calibration  # noqa: E402
 from kpcal_core.annotations import save_annotations  # noqa: E402
 from kpcal_core.config import setup_project  # noqa: E402
@@ -148,25 +150,40 @@ def image_component(at: AppTest):
         e
         for e in at.main
         if getattr(e, "type", None) == "component_instance"
-        and "streamlit_image_coordinates" in e.proto.component_name
+        and e.proto.component_name == IFRAME_TITLE
     ]
     assert len(found) == 1, [type(e).__name__ for e in at.main]
     return found[0]
 
 
-def click_image(at: AppTest, u: float, v: float, *, also_click: str | None = None) -> AppTest:
-    """Send what the image component sends on a click at display ``(u, v)``, and rerun.
+def click_image(
+    at: AppTest, u: float, v: float, *, shown: int = 560, also_click: str | None = None
+) -> AppTest:
+    """Send what the click view sends on a click at ``(u, v)`` of the 560 px image, and rerun.
 
+    ``shown``: the width the browser drew the image at (the click view fits the window),
+    so the click arrives in those pixels, rounded as the browser rounds them.
     ``also_click``: a button clicked before the rerun arrives (both in one rerun).
+
+    AppTest has no public way to give a custom component a value (it shows as an
+    element without ``set_value``): this is the one place that uses AppTest's
+    private ``_tree``/``_run``, to send the widget state the component's frontend sends.
     """
     component = image_component(at)
     if also_click:
         button(at, also_click).click()
+    factor = shown / 560
     states = at._tree.get_widget_states()
     state = states.widgets.add()
     state.id = component.proto.id
     state.json_value = json.dumps(
-        {"x": round(u), "y": round(v), "width": 560, "height": 560, "unix_time": 1}
+        {
+            "x": round(u * factor),
+            "y": round(v * factor),
+            "width": shown,
+            "height": shown,
+            "unix_time": 1,
+        }
     )
     return check(at._run(states))
 
@@ -376,7 +393,7 @@ def test_a_click_annotates_the_sample_it_was_made_on(demo):
     assert first["index"] == 1
     key1 = (first["recording"], first["frame"], first["bodypart"])
     assert key1 == samples[0]
-    click_image(at, *true_display_position(demo, first))
+    click_image(at, *true_display_position(demo, first), shown=840)  # a large window
     assert current_sample(at)["completed"] == 1
     assert not button(at, "Clear").disabled
     saved = draft_keys(demo)
@@ -392,7 +409,7 @@ def test_a_click_annotates_the_sample_it_was_made_on(demo):
     second = current_sample(at)
     key2 = (second["recording"], second["frame"], second["bodypart"])
     assert second["index"] == 2 and key2 == samples[1]
-    click_image(at, *true_display_position(demo, second), also_click="Next")
+    click_image(at, *true_display_position(demo, second), shown=350, also_click="Next")
     third = current_sample(at)
     assert third["index"] == 3 and third["completed"] == 2
     saved = draft_keys(demo)

@@ -57,8 +57,13 @@ LIVE_IMAGE_JS = """
   if (img.style.width !== img.width + 'px') return null;
   const frame = frames[0].getBoundingClientRect();
   if (Math.abs(frame.height - img.height) > 0.5) return null;  // the frame holds the image
-  return {width: img.width, height: img.height, natural: img.naturalWidth,
-          column: frame.width, top: frame.top, bottom: frame.bottom, src: frames[0].src};
+  const live = {width: img.width, height: img.height, natural: img.naturalWidth,
+                column: frame.width, top: frame.top, bottom: frame.bottom, src: frames[0].src};
+  // Settled: the same for 10 animation frames in a row.
+  const same = JSON.stringify(live) === window.kpcalLastLive;
+  window.kpcalLastLive = JSON.stringify(live);
+  window.kpcalSameLive = same ? (window.kpcalSameLive || 0) + 1 : 0;
+  return window.kpcalSameLive >= 10 ? live : null;
 }
 """ % IMAGE_IFRAME.replace("'", "\\'")
 
@@ -99,7 +104,7 @@ def test_the_first_request_for_a_page_shows_it_inside_the_app(
         assert urlparse(page.url).path == f"/{address}"
         if address == "annotate":
             page.get_by_text(re.compile(r"^Sample 3 of 12 · ")).wait_for()
-            live = page.wait_for_function(LIVE_IMAGE_JS).json_value()
+            live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
             # The click view's page: the image element before the component's scripts.
             served = page.request.get(live["src"]).text()
             assert served.index('id="image"') < served.index("<script"), served
@@ -141,7 +146,7 @@ def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, t
         page.set_default_timeout(60_000)
         page.goto(f"{server.url}/annotate?{query}")
         page.get_by_text(re.compile(f"^Sample {index} of ")).wait_for()
-        live = page.wait_for_function(LIVE_IMAGE_JS).json_value()
+        live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
         shown = live["width"]
         assert live["natural"] == view.display_width
         assert live["bottom"] <= height, (size, live)  # the whole image above the fold
