@@ -204,8 +204,7 @@ def click_image(
     ``main.js`` (``width="stretch"``: as wide as the column; our page then
     caps the width to the window's height).
     """
-    st.html(REFOCUS_SCRIPT, unsafe_allow_javascript=True)
-    return _component()(
+    clicked = _component()(
         src=encode_image(image, jpeg_quality),
         height=None,
         width="stretch",
@@ -216,3 +215,5 @@ def click_image(
         cursor="crosshair",
         default=None,
     )
+    st.html(REFOCUS_SCRIPT, unsafe_allow_javascript=True)  # after the view: not above it
+    return clicked
