@@ -78,6 +78,7 @@ INDEX_HTML = """<!DOCTYPE html>
         img.addEventListener("load", fit);
         Streamlit.events.addEventListener(Streamlit.RENDER_EVENT, fit);
         window.addEventListener("resize", fit);
+        if (!window.frameElement) return;  // served from another origin: the column decides
         window.parent.addEventListener("resize", fit);
         // Content above the image that grows or shrinks (a spinner, a message) moves it:
         // every element around the frame changes size then.

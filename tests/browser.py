@@ -69,6 +69,7 @@ def start_streamlit(
     *,
     app_args: Sequence[str] = (),
     timeout: float = 60.0,
+    script: Path = APP,
 ) -> StreamlitServer:
     """Start the app on a free port and wait until ``/_stcore/health`` answers ``ok``.
 
@@ -82,6 +83,8 @@ def start_streamlit(
         Arguments after ``--`` (e.g. ``["--project", DIR]``).
     timeout
         Seconds to wait for the server.
+    script
+        The app to run (default: kpcal's ``app.py``).
     """
     port = free_port()
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
@@ -90,7 +93,7 @@ def start_streamlit(
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(script),
         "--server.headless=true",
         f"--server.port={port}",
         "--server.address=127.0.0.1",
@@ -151,9 +154,10 @@ def streamlit_server(
     *,
     app_args: Sequence[str] = (),
     timeout: float = 60.0,
+    script: Path = APP,
 ) -> Iterator[StreamlitServer]:
     """:func:`start_streamlit` as a context manager that always stops the server."""
-    server = start_streamlit(env, log_path, app_args=app_args, timeout=timeout)
+    server = start_streamlit(env, log_path, app_args=app_args, timeout=timeout, script=script)
     try:
         yield server
     finally:

@@ -6,6 +6,11 @@
 * The click view is our own declared component (``kpcal_app.click``): served
   with the image element before the scripts, registered once (no
   "overriding previously-registered" warning in the server log).
+* The first-render race of streamlit-image-coordinates 0.4.1, made
+  deterministic: the component's page is served with its end held back (as a
+  busy browser parses it late). The package's own page (scripts before the
+  image) stays blank with "Cannot read properties of null"; ours shows the
+  image on its first render.
 * The click view fits the window at three window sizes: the whole image is
   above the fold, and a click on a known display point saves the video
   position the view maps it to, within half a display pixel.
@@ -13,8 +18,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -34,7 +43,7 @@ from browser import (  # noqa: E402
     streamlit_server,
 )
 
-from kpcal_app.click import BOTTOM_MARGIN, package_frontend  # noqa: E402
+from kpcal_app.click import BOTTOM_MARGIN, INDEX_HTML, package_frontend  # noqa: E402
 from kpcal_core.annotations import parse_annotations  # noqa: E402
 from kpcal_core.project import draft_path, load_project_data  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402
@@ -167,3 +176,108 @@ def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, t
     print(
         f"\n{width}×{height}: view shown {shown}×{live['height']} px, bottom {live['bottom']:.0f}"
     )
+
+
+# ----------------------------------------------------------------- the first-render race
+
+HELD_BACK_S = 1.5  # how long the end of the component's page is held back
+AFTER_SCRIPTS = '<script src="./main.js"></script>'
+RACE_APP = """
+import os
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+which = st.query_params["which"]
+component = components.declare_component(which, url=os.environ["RACE_URL"] + which + "/")
+# One white pixel; the arguments streamlit-image-coordinates' wrapper sends its main.js.
+src = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHw"
+    "AFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+component(src=src, height=None, width=100, use_column_width=None, key="view",
+          click_and_drag=False, cursor="crosshair", default=None)
+"""
+
+
+@contextlib.contextmanager
+def late_page_server():
+    """The component's frontend over HTTP, each page's end held back after its scripts.
+
+    ``/original/``: streamlit-image-coordinates' own ``index.html``; ``/kpcal/``:
+    ours. Both pages are sent up to the end of their ``main.js`` script element,
+    then the rest after :data:`HELD_BACK_S`; the scripts come from the package.
+    """
+    pages = {"original": (package_frontend() / "index.html").read_text(), "kpcal": INDEX_HTML}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            which, _, name = self.path.split("?")[0].strip("/").partition("/")
+            with contextlib.suppress(ConnectionError):
+                if name in ("", "index.html"):
+                    page = pages[which]
+                    cut = page.index(AFTER_SCRIPTS) + len(AFTER_SCRIPTS)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.end_headers()
+                    self.wfile.write(page[:cut].encode())
+                    self.wfile.flush()
+                    time.sleep(HELD_BACK_S)  # the page's end arrives late
+                    self.wfile.write(page[cut:].encode())
+                else:
+                    body = (package_frontend() / name).read_bytes()
+                    kind = "text/css" if name.endswith(".css") else "text/javascript"
+                    self.send_response(200)
+                    self.send_header("Content-Type", kind)
+                    self.end_headers()
+                    self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_first_render_race_blanks_the_package_page_and_not_ours(tmp_path):
+    app = tmp_path / "race_app.py"
+    app.write_text(RACE_APP)
+    with (
+        late_page_server() as url,
+        streamlit_server({"RACE_URL": url}, tmp_path / "streamlit.log", script=app) as server,
+        chromium() as browser,
+    ):
+        seen = {}
+        for which in ("original", "kpcal"):
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+            page.goto(f"{server.url}/?which={which}")
+            frame = page.frame_locator("iframe")
+            frame.locator("#image").wait_for(state="attached")
+            # The whole page has arrived and no render is pending any more.
+            frame.locator("body").evaluate(
+                "() => new Promise((done) => document.readyState === 'complete' ? done()"
+                " : window.addEventListener('load', () => done()))"
+            )
+            if which == "kpcal":
+                frame.locator("#image").evaluate(
+                    "(img) => new Promise((done) => img.complete && img.naturalWidth ? done()"
+                    " : img.addEventListener('load', () => done()))"
+                )
+            seen[which] = (frame.locator("#image").evaluate("(img) => img.naturalWidth"), errors)
+            page.close()
+    width, errors = seen["original"]
+    assert width == 0, seen  # blank: its first render found no image element
+    assert any("Cannot read properties of null" in e for e in errors), seen
+    width, errors = seen["kpcal"]
+    assert width == 1 and not errors, seen  # shown on the first render
