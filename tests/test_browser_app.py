@@ -136,8 +136,17 @@ def draft(project: Path) -> dict:
     return parse_annotations(path.read_text(), str(path)) if path.exists() else {}
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for the window-size tests (each opens its own project with ``?project=``)."""
+    folder = tmp_path_factory.mktemp("shared-server")
+    with streamlit_server(server_env(folder), folder / "streamlit.log") as server:
+        yield server
+    assert "Traceback" not in server.log(), server.log()[-4000:]
+
+
 @pytest.mark.parametrize("size", [(1280, 720), (1400, 1000), (1920, 1080)])
-def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, tmp_path):
+def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, shared_server):
     width, height = size
     data = load_project_data(project)
     samples = data.session.sample_keys
@@ -147,13 +156,10 @@ def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, t
     keypoints = np.asarray(data.coordinates[recording][frame], dtype=float)
     view = crop_for_sample(FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
     query = urlencode({"project": str(project), "sample": str(index)})
-    with (
-        streamlit_server(server_env(tmp_path), tmp_path / "streamlit.log") as server,
-        chromium() as browser,
-    ):
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(60_000)
-        page.goto(f"{server.url}/annotate?{query}")
+        page.goto(f"{shared_server.url}/annotate?{query}")
         page.get_by_text(re.compile(f"^Sample {index} of ")).wait_for()
         live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
         shown = live["width"]
