@@ -23,7 +23,6 @@ import functools
 import hashlib
 import importlib.util
 import io
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -33,6 +32,8 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 from PIL import Image
+
+from kpcal_app import state
 
 NAME = "kpcal_click"
 # What the browser shows as the component's iframe title (Streamlit names a declared
@@ -121,10 +122,6 @@ def package_frontend() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "frontend"
 
 
-def _state_dir() -> Path:
-    return Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal"))
-
-
 def frontend_folder(parent: Path | None = None) -> Path:
     """The component's folder: the package's frontend files and our ``index.html``.
 
@@ -141,7 +138,7 @@ def frontend_folder(parent: Path | None = None) -> Path:
     digest = hashlib.sha256()
     for name, content in sorted(files.items()):
         digest.update(name.encode() + b"\0" + content + b"\0")
-    for base in [parent] if parent else [_state_dir(), Path(tempfile.gettempdir())]:
+    for base in [parent] if parent else [state.state_dir(), Path(tempfile.gettempdir())]:
         try:
             return _write_folder(base / f"click-frontend-{digest.hexdigest()[:16]}", files)
         except OSError:

@@ -45,9 +45,13 @@ _STARTED_BY_APP: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "kpcal_started_by_app", default=False
 )
 
-RECENT_FILE = (
-    Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal")) / "recent.json"
-)
+
+def state_dir() -> Path:
+    """Where the app keeps its own files: ``KPCAL_STATE_DIR``, else ``~/.config/kpcal``."""
+    return Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal"))
+
+
+RECENT_FILE = state_dir() / "recent.json"
 
 
 def command_line_project() -> str | None:
