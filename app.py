@@ -9,14 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from kpcal_app import state
-from kpcal_app.click import use_fixed_click_frontend
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
 
 st.set_page_config(
     page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
 )
-use_fixed_click_frontend()  # before any page draws the click component
 
 if state.login_configured() and not st.user.is_logged_in:
     st.title("kpcal")
@@ -51,4 +49,4 @@ with st.sidebar:
     if project:
         st.caption(f"Project: `{project}`")
     state.annotator_control()
-navigation.run()
+state.run_page(navigation)

@@ -1,8 +1,10 @@
 """kpcal_app: what the Streamlit pages share and nothing computes.
 
-- ``state``: every ``st.session_state`` key and URL query parameter, the project in use, the annotator
+- ``state``: every ``st.session_state`` key and URL query parameter, the project in use, the annotator,
+  and the guard that shows a page inside ``app.py``'s navigation however its run started
 - ``cache``: every cached loader, keyed by file content (path, size, mtime)
-- ``click``: the click view (streamlit-image-coordinates)
+- ``click``: the click view (streamlit-image-coordinates' frontend as our own declared
+  component, image before scripts, sized to the window)
 
 Kept outside ``pages/`` so that Streamlit's folder-based page discovery never sees these modules.
 """

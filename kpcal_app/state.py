@@ -9,9 +9,11 @@ line, else ``KPCAL_PROJECT``, else the demo project.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import getpass
 import json
 import os
+import runpy
 import sys
 from pathlib import Path
 
@@ -39,9 +41,19 @@ SOURCE_NOTES = "kpcal_source_notes"  # list[str]: what loading the keypoint file
 QUERY_PROJECT = "project"
 QUERY_SAMPLE = "sample"
 
-RECENT_FILE = (
-    Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal")) / "recent.json"
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
+# True while app.py's navigation runs a page (a plain context variable: per script run).
+_STARTED_BY_APP: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "kpcal_started_by_app", default=False
 )
+
+
+def state_dir() -> Path:
+    """Where the app keeps its own files: ``KPCAL_STATE_DIR``, else ``~/.config/kpcal``."""
+    return Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal"))
+
+
+RECENT_FILE = state_dir() / "recent.json"
 
 
 def command_line_project() -> str | None:
@@ -165,42 +177,35 @@ def annotator_control() -> None:
     del name
 
 
+def run_page(page: st.Page) -> None:
+    """Run the page ``app.py``'s ``st.navigation`` chose, marked as started by ``app.py``."""
+    token = _STARTED_BY_APP.set(True)
+    try:
+        page.run()
+    finally:
+        _STARTED_BY_APP.reset(token)
+
+
 def ensure_app_navigation() -> None:
-    """Make sure the page runs under ``app.py``'s ``st.navigation``.
+    """Show the calling page inside ``app.py``'s navigation, however its run started.
 
-    A folder named ``pages/`` next to ``app.py`` makes Streamlit start in its
-    older folder-based navigation, which runs a page script directly when the
-    first request after a server start asks for its URL. Switching that mode
-    off and rerunning hands the request to ``app.py`` (same URL, same page).
-
-    The mode is a server-wide flag read when a run starts, so when several
-    sessions start at once, one may run its page in the old mode after
-    another session already switched it off: the test is whether this run
-    came from the folder-based navigation, not the flag.
+    Called first by every page script. With a folder named ``pages/`` beside
+    ``app.py``, Streamlit starts in its folder-based navigation: until a
+    session calls ``st.navigation``, a request for a page's URL (the first one
+    after a server start, for example ``/annotate``) runs that page script
+    alone, without ``app.py``. Streamlit documents that once ``st.navigation``
+    is called, in any session, the ``pages/`` folder is ignored in all
+    sessions. So a page that finds it was not started by ``app.py`` (see
+    :func:`run_page`) runs ``app.py`` instead and stops: ``app.py``'s
+    ``st.navigation`` picks the same page from the URL (same ``url_path``, same
+    query parameters) and runs it inside the app's frame, in this same run (no
+    rerun, so a button press of this run is not lost), and every later run
+    starts from ``app.py``. Sessions that start at the same moment each do
+    the same, whichever mode their run started in.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory or _run_by_folder_navigation():
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-def _run_by_folder_navigation() -> bool:
-    """True when this page was started by Streamlit's folder-based navigation, not ``app.py``."""
-    app = Path(__file__).resolve().parents[1] / "app.py"
-    frame = sys._getframe(1)
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name == "_mpa_v1" and "streamlit" in code.co_filename:
-            return True
-        if code.co_filename.endswith("app.py") and Path(code.co_filename).resolve() == app:
-            return False
-        frame = frame.f_back
-    return False
-
-
-if __name__ == "__main__":  # opened as a page by the folder-based navigation
-    ensure_app_navigation()
+    if not _STARTED_BY_APP.get():
+        runpy.run_path(str(APP_SCRIPT))
+        st.stop()
 
 
 # --------------------------------------------------------------------------- annotate page

@@ -11,9 +11,9 @@ import functools
 import math
 
 import streamlit as st
-from streamlit_image_coordinates import streamlit_image_coordinates
 
 from kpcal_app import cache, state
+from kpcal_app.click import click_image
 from kpcal_core import workflows
 from kpcal_core.annotations import (
     CLEARED,
@@ -27,25 +27,9 @@ from kpcal_core.errors import KpcalError
 from kpcal_core.project import backup_file, broken_annotation_files
 from kpcal_core.views import ZOOMS
 
+state.ensure_app_navigation()
+
 st.title("Annotate")
-# A click on the image moves the keyboard focus into the image's iframe, where
-# the shortcuts (arrows, N, Delete, V) do not reach the page: hand it back.
-st.html(
-    """<script>
-    if (!window.kpcalRefocus) {
-      window.kpcalRefocus = true;
-      window.addEventListener("blur", () => setTimeout(() => {
-        const active = document.activeElement;
-        if (active && active.tagName === "IFRAME"
-            && active.title.startsWith("streamlit_image_coordinates")) {
-          active.blur();
-          window.focus();
-        }
-      }, 0));
-    }
-    </script>""",
-    unsafe_allow_javascript=True,
-)
 project = state.project_dir()
 try:
     data = cache.project_data(project)
@@ -191,14 +175,7 @@ def annotator() -> None:
     annotation = records.get(key)
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
     component_key = state.register_click_view(current, zoom, project, key, view)
-    streamlit_image_coordinates(
-        rendered,
-        key=component_key,
-        image_format="JPEG",
-        jpeg_quality=85,
-        on_click=functools.partial(on_click, component_key),
-        cursor="crosshair",
-    )
+    click_image(rendered, key=component_key, on_click=functools.partial(on_click, component_key))
     state.bodypart_legend(data.bodyparts, bodypart)
     if annotation is not None and annotation.status == NOT_VISIBLE:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")

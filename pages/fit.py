@@ -24,6 +24,8 @@ METHOD_LABELS = {
     "huber": "Robust (Huber)",
 }
 
+state.ensure_app_navigation()
+
 st.title("Fit & save")
 project = state.project_dir()
 try:

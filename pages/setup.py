@@ -20,6 +20,8 @@ DUPLICATE_LABELS = {
     "all": "keep all (each is a recording)",
 }
 
+state.ensure_app_navigation()
+
 st.title("Set up & sample")
 project = state.project_dir()
 state.demo_banner(project)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from kpcal_app.click import IFRAME_TITLE
 from kpcal_core import workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.demo import DEMO_BODYPARTS, load_ground_truth
@@ -40,7 +41,7 @@ def check(at: AppTest) -> AppTest:
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    if not at._finished_page_script_hash:  # switch_page needs the pages of one run
+    if "kpcal_project" not in at.session_state:  # switch_page needs the pages of one run
         check(at.run())
     return check(at.switch_page(page).run())
 
@@ -89,25 +90,40 @@ def image_component(at: AppTest):
         e
         for e in at.main
         if getattr(e, "type", None) == "component_instance"
-        and "streamlit_image_coordinates" in e.proto.component_name
+        and e.proto.component_name == IFRAME_TITLE
     ]
     assert len(found) == 1, [type(e).__name__ for e in at.main]
     return found[0]
 
 
-def click_image(at: AppTest, u: float, v: float, *, also_click: str | None = None) -> AppTest:
-    """Send what the image component sends on a click at display ``(u, v)``, and rerun.
+def click_image(
+    at: AppTest, u: float, v: float, *, shown: int = 560, also_click: str | None = None
+) -> AppTest:
+    """Send what the click view sends on a click at ``(u, v)`` of the 560 px image, and rerun.
 
+    ``shown``: the width the browser drew the image at (the click view fits the window),
+    so the click arrives in those pixels, rounded as the browser rounds them.
     ``also_click``: a button clicked before the rerun arrives (both in one rerun).
+
+    AppTest has no public way to give a custom component a value (it shows as an
+    element without ``set_value``): this is the one place that uses AppTest's
+    private ``_tree``/``_run``, to send the widget state the component's frontend sends.
     """
     component = image_component(at)
     if also_click:
         button(at, also_click).click()
+    factor = shown / 560
     states = at._tree.get_widget_states()
     state = states.widgets.add()
     state.id = component.proto.id
     state.json_value = json.dumps(
-        {"x": round(u), "y": round(v), "width": 560, "height": 560, "unix_time": 1}
+        {
+            "x": round(u * factor),
+            "y": round(v * factor),
+            "width": shown,
+            "height": shown,
+            "unix_time": 1,
+        }
     )
     return check(at._run(states))
 

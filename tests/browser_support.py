@@ -21,8 +21,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kpcal_app.click import IFRAME_TITLE
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
+# The click view's iframe (kpcal_app.click).
+IMAGE_IFRAME = f'iframe[title="{IFRAME_TITLE}"]'
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,6 +69,7 @@ def start_streamlit(
     *,
     app_args: Sequence[str] = (),
     timeout: float = 60.0,
+    script: Path = APP,
 ) -> StreamlitServer:
     """Start the app on a free port and wait until ``/_stcore/health`` answers ``ok``.
 
@@ -78,6 +83,8 @@ def start_streamlit(
         Arguments after ``--`` (e.g. ``["--project", DIR]``).
     timeout
         Seconds to wait for the server.
+    script
+        The app to run (default: kpcal's ``app.py``).
     """
     port = free_port()
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
@@ -86,7 +93,7 @@ def start_streamlit(
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(script),
         "--server.headless=true",
         f"--server.port={port}",
         "--server.address=127.0.0.1",
@@ -147,9 +154,10 @@ def streamlit_server(
     *,
     app_args: Sequence[str] = (),
     timeout: float = 60.0,
+    script: Path = APP,
 ) -> Iterator[StreamlitServer]:
     """:func:`start_streamlit` as a context manager that always stops the server."""
-    server = start_streamlit(env, log_path, app_args=app_args, timeout=timeout)
+    server = start_streamlit(env, log_path, app_args=app_args, timeout=timeout, script=script)
     try:
         yield server
     finally:
@@ -169,3 +177,21 @@ def chromium(headless: bool = True):
             yield browser
         finally:
             browser.close()
+
+
+def prepared_demo_project(
+    folder: Path, *, seed: int, num_samples: int, n_frames: int = 80
+) -> list[tuple[str, int, str]]:
+    """A demo project with samples drawn and their frames decoded (as the setup page does).
+
+    Returns the sample keys, in order.
+    """
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+    from kpcal_core.project import load_project_data
+
+    make_demo_project(folder, n_frames=n_frames, seed=seed)
+    data = load_project_data(folder)
+    draw = workflows.draw_samples(data, num_bins=10, num_samples=num_samples, seed=seed)
+    workflows.fill_frame_cache(data)
+    return list(draw.sample_keys)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 
 from kpcal_core.demo import make_demo_project
 
@@ -22,15 +21,7 @@ def demo_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path):
-    """Temporary demo and state folders, no project from the outside, and AppTest's page mode.
-
-    AppTest resets ``PagesManager.uses_pages_directory`` to ``None`` before
-    every run, so with a ``pages/`` folder beside ``app.py`` each run first
-    starts in Streamlit's folder-based navigation and the page's
-    :func:`kpcal_app.state.ensure_app_navigation` reruns it, which drops button
-    clicks. A real server leaves that mode for good on its first request; the
-    wrapper below does the same for AppTest.
-    """
+    """Temporary demo and state folders, no project from the outside."""
     monkeypatch.setenv("KPCAL_DEMO_DIR", str(tmp_path / "no-demo-here"))
     monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
@@ -38,13 +29,6 @@ def app_env(monkeypatch, tmp_path):
     from kpcal_app import state
 
     monkeypatch.setattr(state, "RECENT_FILE", tmp_path / "state" / "recent.json")
-    original_init = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture

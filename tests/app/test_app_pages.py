@@ -8,7 +8,8 @@ every run the test checks that nothing was shown as a traceback
 Clicks on the annotate image (a custom component AppTest cannot click) are
 simulated by sending the component's value, ``{x, y, width, height}`` in
 display pixels, exactly as its frontend does; that runs the page's own click
-handler. The real click is covered by ``test_browser_e2e.py``.
+handler. The real click is covered by ``test_browser_e2e.py`` and, at three window
+sizes, ``test_browser_app.py``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,21 @@ BROKEN_YAML = "bodyparts: [nose, tail\nuse_bodyparts: {: oops\n"
 
 
 # --------------------------------------------------------------------------- setup page
+
+
+def test_every_page_opened_by_its_address_runs_inside_the_app(demo):
+    """Each AppTest run starts in Streamlit's folder-based navigation (a ``pages/`` folder
+    stands beside app.py): a page opened by its address still shows app.py's frame, and a
+    button pressed in that run still counts."""
+    draw_demo_samples(demo)
+    at = new_app()
+    for page, title in ((SETUP, "Set up & sample"), (FIT, "Fit & save"), (ANNOTATE, "Annotate")):
+        at = open_page(at, page)
+        assert [t.value for t in at.title] == [title]
+        assert f"Project: `{demo.resolve()}`" in [c.value for c in at.sidebar.caption], page
+        assert widget(at.sidebar.text_input, "Annotator")
+    check(button(at, "Next").click().run())  # a click in a run that started page-first
+    assert current_sample(at)["index"] == 2
 
 
 def test_setup_page_widgets_on_a_fresh_demo(tmp_path, monkeypatch):
@@ -202,7 +218,7 @@ def test_a_click_annotates_the_sample_it_was_made_on(demo):
     assert first["index"] == 1
     key1 = (first["recording"], first["frame"], first["bodypart"])
     assert key1 == samples[0]
-    click_image(at, *true_display_position(demo, first))
+    click_image(at, *true_display_position(demo, first), shown=840)  # a large window
     assert current_sample(at)["completed"] == 1
     assert not button(at, "Clear").disabled
     saved = draft_keys(demo)
@@ -218,7 +234,7 @@ def test_a_click_annotates_the_sample_it_was_made_on(demo):
     second = current_sample(at)
     key2 = (second["recording"], second["frame"], second["bodypart"])
     assert second["index"] == 2 and key2 == samples[1]
-    click_image(at, *true_display_position(demo, second), also_click="Next")
+    click_image(at, *true_display_position(demo, second), shown=350, also_click="Next")
     third = current_sample(at)
     assert third["index"] == 3 and third["completed"] == 2
     saved = draft_keys(demo)

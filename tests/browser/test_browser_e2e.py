@@ -25,7 +25,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
-from browser_support import CHROMIUM, chromium, streamlit_server  # noqa: E402
+from browser_support import CHROMIUM, IMAGE_IFRAME, chromium, streamlit_server  # noqa: E402
 
 from kpcal_core import fit_error_model, load_annotations  # noqa: E402
 from kpcal_core.demo import load_ground_truth  # noqa: E402
@@ -49,21 +49,22 @@ SLOPE_TOLERANCE = 0.1
 INTERCEPT_TOLERANCE = 0.15
 HURRIED_AT = 10
 NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
-IMAGE_IFRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
 CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
 TARGET = re.compile(
     r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
 )
 
-# The image in the component's iframe once it is live (loaded, listening to clicks) and
-# new: another iframe than the last one seen (a new sample), or another picture (a mark).
+# The image in the component's iframe once it is live (loaded, sized to the window,
+# listening to clicks) and new: another iframe than the last one seen (a new sample), or
+# another picture (a mark). Returns its source.
 FRESH_IMAGE_JS = """
 ([newFrame, previousSrc]) => {
   const frames = document.querySelectorAll('%s');
   if (frames.length !== 1) return null;
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
-  if (!img || !img.complete || img.naturalWidth !== 560 || img.width !== 560) return null;
+  if (!img || !img.complete || img.naturalWidth !== 560) return null;
+  if (img.style.width !== img.width + 'px') return null;
   if (typeof img.onclick !== 'function') return null;
   if (newFrame ? frame === window.kpcalTestFrame : img.src === previousSrc) return null;
   window.kpcalTestFrame = frame;
@@ -144,9 +145,11 @@ class AnnotatePage:
         return true_xy, view.to_display(*true_xy)
 
     def click_true_position(self, key) -> None:
+        """Click where the image, as shown (sized to the window), shows the true position."""
         _, (u, v) = self.true_position(key)
         assert 0 <= u < 560 and 0 <= v < 560, (key, u, v)
-        self.image.click(position={"x": u, "y": v})
+        factor = self.image.evaluate("(img) => img.width") / 560  # as shown now
+        self.image.click(position={"x": u * factor, "y": v * factor})
 
 
 def take_screenshot(page, path: Path, height: int) -> None:

@@ -46,17 +46,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IMAGE_IFRAME,
+    prepared_demo_project,
+    streamlit_server,
+)
 
-from kpcal_core import load_annotations, workflows  # noqa: E402
+from kpcal_core import load_annotations  # noqa: E402
 from kpcal_core.annotations import now_utc  # noqa: E402
-from kpcal_core.demo import make_demo_project  # noqa: E402
 from kpcal_core.project import (  # noqa: E402
     load_project_data,
     load_working_annotations,
 )
-from kpcal_core.session import frame_cache_dir, load_session  # noqa: E402
-from kpcal_core.videos import load_sampled_frames  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402
 
 pytestmark = [
@@ -70,7 +73,6 @@ SHARED_B_START = 11  # session B's first sample (1-based): overlap 11..20 with A
 FRAME_SHAPE = (360, 480)  # the demo videos' height, width
 TIMEOUT_MS = 60_000
 
-IMAGE_IFRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
 ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
 TARGET = re.compile(
@@ -109,16 +111,16 @@ WATCH_JS = _js("""
   new MutationObserver(look).observe(document, { childList: true, subtree: true });
 })();
 """)
-# The live image (loaded, shown at its own size, listening to clicks), else null.
+# The live image (loaded, sized to the window, listening to clicks), else null.
 IMAGE_JS = _js("""
 () => {
   const frames = document.querySelectorAll('IMAGE_IFRAME');
   if (frames.length !== 1) return null;
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
-  if (!img || !img.complete || !img.naturalWidth || img.width !== img.naturalWidth) return null;
+  if (!img || !img.complete || !img.naturalWidth || img.style.width !== img.width + 'px') return null;
   if (typeof img.onclick !== 'function') return null;
-  return { frame, src: img.src, width: img.naturalWidth, height: img.naturalHeight };
+  return { frame, src: img.src, width: img.width, height: img.height };
 }
 """).strip()
 # Sample ``i`` shown with its image in another iframe than the last one seen (a new sample).
@@ -178,8 +180,8 @@ DIAGNOSE_JS = """() => ({ errors: window.kpcalErrors, page: window.kpcalMessages
 class Click:
     index: int  # 1-based sample number shown
     key: tuple[str, int, str]
-    display_xy: tuple[int, int]
-    display_size: int
+    display_xy: tuple[int, int]  # in the pixels of the image as shown
+    shown_width: int  # the width the image was shown at
     started: str  # UTC ISO, just before the click
     answered: str  # UTC ISO, once the mark was drawn
     round_trip: float  # seconds
@@ -200,33 +202,13 @@ class Plan:
     errors: list[str] = field(default_factory=list)
 
 
-def prepare_project(folder: Path, seed: int) -> list:
-    """A demo project with samples drawn and their frames decoded (as the setup page does)."""
-    make_demo_project(folder, n_frames=80, seed=seed)
-    data = load_project_data(folder)
-    workflows.draw_samples(
-        data, num_bins=10, num_samples=N_SAMPLES, conf_pseudocount=1e-3, seed=seed
-    )
-    session = load_session(folder)
-    load_sampled_frames(
-        session.sample_keys,
-        folder / "videos",
-        data.video_frame_indexes,
-        cache_dir=frame_cache_dir(folder),
-        video_paths={k: v for k, v in data.video_paths.items() if v},
-    )
-    return list(session.sample_keys)
-
-
 def clicked_position(project_data, click: Click) -> tuple[float, float]:
     """Video position of ``click`` in the image of its sample."""
     recording, frame, bodypart = click.key
     keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
     k = project_data.bodyparts.index(bodypart)
-    view = crop_for_sample(
-        FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0, display_size=click.display_size
-    )
-    return view.to_frame(*click.display_xy)
+    view = crop_for_sample(FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    return view.to_frame(*click.display_xy, click.shown_width)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -307,9 +289,8 @@ async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Pa
             await page.wait_for_function(f"() => !({IDLE_JS})()", timeout=2_000, polling=20)
         await page.wait_for_function(IDLE_JS)
         live = await (await page.wait_for_function(CURRENT_IMAGE_JS)).json_value()
-        src, size = live["src"], live["width"]
-        assert live["height"] == size, live  # a square view centred on the sampled keypoint
-        x, y = size // 2 + plan.offset[0], size // 2 + plan.offset[1]
+        src = live["src"]
+        assert live["height"] == live["width"], live  # a square view centred on the keypoint
 
     image = page.frame_locator(IMAGE_IFRAME).locator("#image")
     for n in range(N_CLICKS):
@@ -320,6 +301,8 @@ async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Pa
             assert view["key"] == samples[view["index"] - 1], (plan.name, view)
             if not plan.shared:
                 assert view["completed"] == n, (plan.name, view)
+            size = await image.evaluate("(img) => img.width")  # as shown now
+            x, y = size // 2 + plan.offset[0], size // 2 + plan.offset[1]
             started, t0 = now_utc(), time.monotonic()
             await image.click(position={"x": x, "y": y})
             # A separate project counts exactly; the shared one at least this session's.
@@ -388,7 +371,10 @@ def test_five_sessions_annotate_at_once(tmp_path, monkeypatch):
     started = time.monotonic()
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
     projects = [tmp_path / f"project{i}" for i in range(1, 5)]
-    samples = {p: prepare_project(p, seed=i) for i, p in enumerate(projects, 1)}
+    samples = {
+        p: prepared_demo_project(p, seed=i, num_samples=N_SAMPLES)
+        for i, p in enumerate(projects, 1)
+    }
     for keys in samples.values():
         assert len(keys) >= SHARED_B_START - 1 + N_CLICKS and len(set(keys)) == len(keys)
     separate, shared = projects[:3], projects[3]

@@ -1,0 +1,285 @@
+"""The app's frame in a real browser: navigation from the very first request, the click view.
+
+* A fresh server whose first request is a page's address (``/annotate``,
+  ``/fit``) shows that page inside ``app.py``'s navigation, with its
+  ``?project=`` and ``?sample=`` kept (``kpcal_app.state.ensure_app_navigation``).
+* The click view is our own declared component (``kpcal_app.click``): served
+  with the image element before the scripts, registered once (no
+  "overriding previously-registered" warning in the server log).
+* The first-render race of streamlit-image-coordinates 0.4.1, made
+  deterministic: the component's page is served with its end held back (as a
+  busy browser parses it late). The package's own page (scripts before the
+  image) stays blank with "Cannot read properties of null"; ours shows the
+  image on its first render.
+* The click view fits the window at three window sizes: the whole image is
+  above the fold, and a click on a known display point saves the video
+  position the view maps it to, within half a display pixel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    IMAGE_IFRAME,
+    chromium,
+    prepared_demo_project,
+    streamlit_server,
+)
+
+from kpcal_app.click import BOTTOM_MARGIN, INDEX_HTML, package_frontend  # noqa: E402
+from kpcal_core.annotations import parse_annotations  # noqa: E402
+from kpcal_core.project import draft_path, load_project_data  # noqa: E402
+from kpcal_core.views import crop_for_sample  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+FRAME_SHAPE = (360, 480)  # the demo videos' height, width
+NAVIGATION = ["Set up & sample", "Annotate", "Fit & save"]
+OVERRIDING = "overriding previously-registered"
+# The click view once it is live (loaded, sized to the window, listening to clicks).
+LIVE_IMAGE_JS = """
+() => {
+  const frames = document.querySelectorAll('%s');
+  if (frames.length !== 1) return null;
+  const img = frames[0].contentDocument && frames[0].contentDocument.getElementById('image');
+  if (!img || !img.complete || !img.naturalWidth || typeof img.onclick !== 'function') return null;
+  if (img.style.width !== img.width + 'px') return null;
+  const frame = frames[0].getBoundingClientRect();
+  if (Math.abs(frame.height - img.height) > 0.5) return null;  // the frame holds the image
+  const live = {width: img.width, height: img.height, natural: img.naturalWidth,
+                column: frame.width, top: frame.top, bottom: frame.bottom, src: frames[0].src};
+  // Settled: the same for 10 animation frames in a row.
+  const same = JSON.stringify(live) === window.kpcalLastLive;
+  window.kpcalLastLive = JSON.stringify(live);
+  window.kpcalSameLive = same ? (window.kpcalSameLive || 0) + 1 : 0;
+  return window.kpcalSameLive >= 10 ? live : null;
+}
+""" % IMAGE_IFRAME.replace("'", "\\'")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    folder = tmp_path / "project"
+    prepared_demo_project(folder, seed=1, num_samples=12, n_frames=40)
+    return folder
+
+
+def server_env(tmp_path: Path) -> dict[str, str]:
+    return {"KPCAL_DEMO_DIR": str(tmp_path / "demo"), "KPCAL_STATE_DIR": str(tmp_path / "state")}
+
+
+@pytest.mark.parametrize("address, title", [("annotate", "Annotate"), ("fit", "Fit & save")])
+def test_the_first_request_for_a_page_shows_it_inside_the_app(
+    address, title, project, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("KPCAL_PROJECT", raising=False)
+    query = {"project": str(project), "sample": "3"}
+    with (
+        streamlit_server(server_env(tmp_path), tmp_path / "streamlit.log") as server,
+        chromium() as browser,
+    ):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page_errors: list[str] = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        page.goto(f"{server.url}/{address}?{urlencode(query)}")  # the server's first page
+        page.locator("h1").filter(has_text=re.compile(f"^{re.escape(title)}$")).wait_for()
+        page.get_by_text(f"Project: {project}").wait_for()  # app.py's sidebar caption
+        navigation = page.locator('[data-testid="stSidebarNav"] a')
+        # app.py's pages (after their icons' names), not the folder-based navigation's
+        # (app, annotate, fit, setup).
+        assert [t.split("\n")[-1] for t in navigation.all_inner_texts()] == NAVIGATION
+        assert parse_qs(urlparse(page.url).query) == {k: [v] for k, v in query.items()}
+        assert urlparse(page.url).path == f"/{address}"
+        if address == "annotate":
+            page.get_by_text(re.compile(r"^Sample 3 of 12 · ")).wait_for()
+            live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
+            # The click view's page: the image element before the component's scripts.
+            served = page.request.get(live["src"]).text()
+            assert served.index('id="image"') < served.index("<script"), served
+            original = (package_frontend() / "index.html").read_text()
+            assert original.index("<script") < original.index('id="image"')  # 0.4.1's race
+            navigation.filter(has_text="Fit & save").click()
+            page.locator("h1").filter(has_text="Fit & save").wait_for()
+        else:
+            page.get_by_text("No fit yet").wait_for()
+            navigation.filter(has_text="Annotate").click()
+            page.get_by_text(re.compile(r"^Sample \d+ of 12 · ")).wait_for()
+        assert not page_errors, page_errors
+    log = server.log()
+    assert "Traceback" not in log, log[-4000:]
+    assert OVERRIDING not in log, log[-4000:]
+
+
+def draft(project: Path) -> dict:
+    path = draft_path(project)
+    return parse_annotations(path.read_text(), str(path)) if path.exists() else {}
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for the window-size tests (each opens its own project with ``?project=``)."""
+    folder = tmp_path_factory.mktemp("shared-server")
+    with streamlit_server(server_env(folder), folder / "streamlit.log") as server:
+        yield server
+    assert "Traceback" not in server.log(), server.log()[-4000:]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1400, 1000), (1920, 1080)])
+def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, shared_server):
+    width, height = size
+    data = load_project_data(project)
+    samples = data.session.sample_keys
+    index = 2  # 1-based sample shown
+    recording, frame, bodypart = samples[index - 1]
+    k = data.bodyparts.index(bodypart)
+    keypoints = np.asarray(data.coordinates[recording][frame], dtype=float)
+    view = crop_for_sample(FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    query = urlencode({"project": str(project), "sample": str(index)})
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(60_000)
+        page.goto(f"{shared_server.url}/annotate?{query}")
+        page.get_by_text(re.compile(f"^Sample {index} of ")).wait_for()
+        live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
+        shown = live["width"]
+        assert live["natural"] == view.display_width
+        assert live["bottom"] <= height, (size, live)  # the whole image above the fold
+        # As large as it can be: as wide as the column, or reaching the window's bottom.
+        fills_column = shown == int(live["column"])
+        reaches_bottom = height - BOTTOM_MARGIN - live["bottom"] < 2
+        assert fills_column or reaches_bottom, (size, live)
+
+        # A click on a whole display pixel near the keypoint (another spot at each size).
+        u, v = (round(c * shown / view.display_width) for c in view.to_display(*keypoints[k]))
+        u, v = u + width % 7 - 3, v - height % 5 + 2
+        page.frame_locator(IMAGE_IFRAME).locator("#image").click(position={"x": u, "y": v})
+        page.get_by_text("Completed annotations = 1").wait_for()
+        saved = np.asarray(draft(project)[samples[index - 1]].xy)
+        expected = np.asarray(view.to_frame(u, v, shown))
+        half_pixel = 0.5 * view.scale * view.display_width / shown  # video px
+        assert np.all(np.abs(saved - expected) <= half_pixel + 1e-6), (size, saved, expected)
+    print(
+        f"\n{width}×{height}: view shown {shown}×{live['height']} px, bottom {live['bottom']:.0f}"
+    )
+
+
+# ----------------------------------------------------------------- the first-render race
+
+HELD_BACK_S = 1.5  # how long the end of the component's page is held back
+AFTER_SCRIPTS = '<script src="./main.js"></script>'
+RACE_APP = """
+import os
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+which = st.query_params["which"]
+component = components.declare_component(which, url=os.environ["RACE_URL"] + which + "/")
+# One white pixel; the arguments streamlit-image-coordinates' wrapper sends its main.js.
+src = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHw"
+    "AFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+component(src=src, height=None, width=100, use_column_width=None, key="view",
+          click_and_drag=False, cursor="crosshair", default=None)
+"""
+
+
+@contextlib.contextmanager
+def late_page_server():
+    """The component's frontend over HTTP, each page's end held back after its scripts.
+
+    ``/original/``: streamlit-image-coordinates' own ``index.html``; ``/kpcal/``:
+    ours. Both pages are sent up to the end of their ``main.js`` script element,
+    then the rest after :data:`HELD_BACK_S`; the scripts come from the package.
+    """
+    pages = {"original": (package_frontend() / "index.html").read_text(), "kpcal": INDEX_HTML}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            which, _, name = self.path.split("?")[0].strip("/").partition("/")
+            with contextlib.suppress(ConnectionError):
+                if name in ("", "index.html"):
+                    page = pages[which]
+                    cut = page.index(AFTER_SCRIPTS) + len(AFTER_SCRIPTS)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.end_headers()
+                    self.wfile.write(page[:cut].encode())
+                    self.wfile.flush()
+                    time.sleep(HELD_BACK_S)  # the page's end arrives late
+                    self.wfile.write(page[cut:].encode())
+                else:
+                    body = (package_frontend() / name).read_bytes()
+                    kind = "text/css" if name.endswith(".css") else "text/javascript"
+                    self.send_response(200)
+                    self.send_header("Content-Type", kind)
+                    self.end_headers()
+                    self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_first_render_race_blanks_the_package_page_and_not_ours(tmp_path):
+    app = tmp_path / "race_app.py"
+    app.write_text(RACE_APP)
+    with (
+        late_page_server() as url,
+        streamlit_server({"RACE_URL": url}, tmp_path / "streamlit.log", script=app) as server,
+        chromium() as browser,
+    ):
+        seen = {}
+        for which in ("original", "kpcal"):
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+            page.goto(f"{server.url}/?which={which}")
+            frame = page.frame_locator("iframe")
+            frame.locator("#image").wait_for(state="attached")
+            # The whole page has arrived and no render is pending any more.
+            frame.locator("body").evaluate(
+                "() => new Promise((done) => document.readyState === 'complete' ? done()"
+                " : window.addEventListener('load', () => done()))"
+            )
+            if which == "kpcal":
+                frame.locator("#image").evaluate(
+                    "(img) => new Promise((done) => img.complete && img.naturalWidth ? done()"
+                    " : img.addEventListener('load', () => done()))"
+                )
+            seen[which] = (frame.locator("#image").evaluate("(img) => img.naturalWidth"), errors)
+            page.close()
+    width, errors = seen["original"]
+    assert width == 0, seen  # blank: its first render found no image element
+    assert any("Cannot read properties of null" in e for e in errors), seen
+    width, errors = seen["kpcal"]
+    assert width == 1 and not errors, seen  # shown on the first render
