@@ -292,10 +292,10 @@ def save_message(project: str) -> str | None:
 
 
 def demo_banner(project: str) -> None:
-    """On the demo project, say what it is and what answer to expect."""
+    """On the demo project, say in the sidebar what it is and what answer to expect."""
     truth = demo.demo_truth(project)
     if truth is not None:
-        st.info(
+        st.sidebar.info(
             "**Demo project**: synthetic videos of a moving animal whose network errors follow a "
             f"known line (slope {truth['slope']:g}, intercept {truth['intercept']:g}). Click the "
             "centre of the dot the yellow circle is meant for; after a few dozen clicks the fit "

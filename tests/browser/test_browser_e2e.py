@@ -192,7 +192,7 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
         sample_button.wait_for(timeout=60_000)
         sample_button.click()
         page.get_by_text("All frames ready").wait_for(timeout=60_000)
-        page.get_by_text("Drew 100 samples").wait_for()
+        page.get_by_text("drew 100 new; 100 samples in all").wait_for()
         take_screenshot(page, shots / "setup.png", 1900)
 
         # ------------------------------------------------ annotate 25 samples
@@ -225,7 +225,7 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
                 assert draft_path(project).exists()
                 assert not (project / "error_annotations.csv").exists()
             elif n + 1 == AUTOSAVE_AT:
-                page.get_by_text("Annotations saved to").wait_for()
+                page.get_by_text("annotations to error_annotations.csv").wait_for()
                 assert len(load_annotations(project)) == AUTOSAVE_AT
             if hurried:
                 # The click went to the sample it was made on, the next one has none.
@@ -290,7 +290,7 @@ def test_sample_annotate_fit_and_save_in_chromium(tmp_path, monkeypatch):
         assert float(shown_fit[1]) == pytest.approx(fit["slope"], abs=1e-4)
         assert float(shown_fit[2]) == pytest.approx(fit["intercept"], abs=1e-4)
         page.get_by_role("button", name="Save to config.yml").click()
-        page.get_by_text(re.compile(r"^Saved slope")).wait_for()
+        page.get_by_text(re.compile(r"^Saved the least-squares line")).wait_for()
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         take_screenshot(page, shots / "fit.png", 2000)
         estimator = yaml.safe_load((project / "config.yml").read_text())["error_estimator"]
