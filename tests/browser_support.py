@@ -27,6 +27,25 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
 # The click view's iframe (kpcal_app.click).
 IMAGE_IFRAME = f'iframe[title="{IFRAME_TITLE}"]'
+# The click view once it is live (loaded, sized to the window, listening to clicks).
+LIVE_IMAGE_JS = """
+() => {
+  const frames = document.querySelectorAll('%s');
+  if (frames.length !== 1) return null;
+  const img = frames[0].contentDocument && frames[0].contentDocument.getElementById('image');
+  if (!img || !img.complete || !img.naturalWidth || typeof img.onclick !== 'function') return null;
+  if (img.style.width !== img.width + 'px') return null;
+  const frame = frames[0].getBoundingClientRect();
+  if (Math.abs(frame.height - img.height) > 0.5) return null;  // the frame holds the image
+  const live = {width: img.width, height: img.height, natural: img.naturalWidth,
+                column: frame.width, top: frame.top, bottom: frame.bottom, src: frames[0].src};
+  // Settled: the same for 10 animation frames in a row.
+  const same = JSON.stringify(live) === window.kpcalLastLive;
+  window.kpcalLastLive = JSON.stringify(live);
+  window.kpcalSameLive = same ? (window.kpcalSameLive || 0) + 1 : 0;
+  return window.kpcalSameLive >= 10 ? live : null;
+}
+""" % IMAGE_IFRAME.replace("'", "\\'")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

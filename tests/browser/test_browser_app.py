@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 from browser_support import (  # noqa: E402
     CHROMIUM,
     IMAGE_IFRAME,
+    LIVE_IMAGE_JS,
     chromium,
     prepared_demo_project,
     streamlit_server,
@@ -52,25 +53,6 @@ pytestmark = [
 FRAME_SHAPE = (360, 480)  # the demo videos' height, width
 NAVIGATION = ["Set up & sample", "Annotate", "Fit & save"]
 OVERRIDING = "overriding previously-registered"
-# The click view once it is live (loaded, sized to the window, listening to clicks).
-LIVE_IMAGE_JS = """
-() => {
-  const frames = document.querySelectorAll('%s');
-  if (frames.length !== 1) return null;
-  const img = frames[0].contentDocument && frames[0].contentDocument.getElementById('image');
-  if (!img || !img.complete || !img.naturalWidth || typeof img.onclick !== 'function') return null;
-  if (img.style.width !== img.width + 'px') return null;
-  const frame = frames[0].getBoundingClientRect();
-  if (Math.abs(frame.height - img.height) > 0.5) return null;  // the frame holds the image
-  const live = {width: img.width, height: img.height, natural: img.naturalWidth,
-                column: frame.width, top: frame.top, bottom: frame.bottom, src: frames[0].src};
-  // Settled: the same for 10 animation frames in a row.
-  const same = JSON.stringify(live) === window.kpcalLastLive;
-  window.kpcalLastLive = JSON.stringify(live);
-  window.kpcalSameLive = same ? (window.kpcalSameLive || 0) + 1 : 0;
-  return window.kpcalSameLive >= 10 ? live : null;
-}
-""" % IMAGE_IFRAME.replace("'", "\\'")
 
 
 @pytest.fixture
