@@ -7,6 +7,8 @@ replaces ``from keypoint_moseq import noise_calibration``.
 Modules, one concern each:
 
 - ``sampling``: which keypoints to annotate (:func:`sample_error_frames`)
+- ``planning``: the planned annotation order (:func:`plan_annotation_order`) and
+  the population the line is applied to (:func:`population_of`)
 - ``videos``: matching videos, reading frames exactly, the frame cache
 - ``annotations``: the ``error_annotations.csv`` file
 - ``fitting``: the error-vs-confidence line
@@ -20,7 +22,8 @@ Modules, one concern each:
 - ``demo``: a synthetic project with a known answer
 - ``diagnostics``: the project's fit (:func:`fit_project`, shared by the app
   and the command line) and how far to trust it: bootstrap intervals, the
-  running fit, per-bodypart and robust lines, annotator agreement
+  running fit, the stop rule (:func:`stop_rule`), per-bodypart and robust
+  lines, annotator agreement
 - ``cli``: ``python -m kpcal_core {check,sample,fit,export,agreement}``
 - ``atomic``, ``validate``, ``errors``: atomic writes, input checks, the error type
 """
@@ -38,12 +41,15 @@ from .diagnostics import (
     largest_residuals,
     mean_click_annotations,
     per_bodypart_fits,
+    prediction_band,
     robust_fit,
     running_fit,
+    stop_rule,
 )
 from .errors import KpcalError
 from .fitting import fit_error_model, predicted_error_px
 from .keypoints import detect_format, load_keypoints, stored_video_paths
+from .planning import Population, plan_annotation_order, population_of
 from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
 from .videos import find_matching_videos, load_sampled_frames
@@ -52,6 +58,7 @@ __all__ = [
     "Annotation",
     "KpcalError",
     "NotEnoughAnnotations",
+    "Population",
     "annotation_counts",
     "annotator_agreement",
     "bootstrap_fit",
@@ -70,6 +77,9 @@ __all__ = [
     "mean_click_annotations",
     "noise_calibration",
     "per_bodypart_fits",
+    "plan_annotation_order",
+    "population_of",
+    "prediction_band",
     "predicted_error_px",
     "robust_fit",
     "running_fit",
@@ -77,6 +87,7 @@ __all__ = [
     "save_annotations",
     "save_params",
     "setup_project",
+    "stop_rule",
     "stored_video_paths",
     "update_config",
 ]
