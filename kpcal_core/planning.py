@@ -426,7 +426,7 @@ def plan_annotation_order(
     pools, starts = np.unique(pool_of[arrange], return_index=True)
     queues = {
         (int(p) // n_keypoints, int(p) % n_keypoints): queue
-        for p, queue in zip(pools, np.split(arrange, starts[1:]), strict=True)
+        for p, queue in zip(pools, np.split(arrange, starts[1:]) if arrange.size else [])
     }
     pointer = {pool: 0 for pool in queues}
 
