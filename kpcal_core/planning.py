@@ -40,8 +40,9 @@ curved truth needs); then each next pick is the next keypoint of the bin whose
 next keypoint most reduces the criterion, except every third pick, which goes
 round-robin over the bins (so no bin is starved and a bent line shows). Within
 a bin keypoints come in random (seeded) order; where several bodyparts are
-used, each bin serves the bodypart with the fewest picks so far, so every
-bodypart gets its share.
+used, each bin serves its bodyparts in turn (the one with the fewest picks in
+that bin, then overall), so every bodypart gets its share in every part of the
+confidence range and bodypart is not confounded with confidence.
 """
 
 from __future__ import annotations
@@ -281,7 +282,8 @@ def plan_annotation_order(
     prediction variance ``trace((X^T X)^{-1} M)``, every third pick
     (:data:`ROUND_ROBIN_EVERY`) going round-robin over the bins instead.
     Within a bin keypoints are in seeded random order, and the bin serves the
-    used bodypart with the fewest picks so far (ties in a seeded random order).
+    used bodypart with the fewest picks in that bin, then overall (ties in a
+    seeded random order per bin).
 
     Parameters
     ----------
@@ -434,6 +436,7 @@ def plan_annotation_order(
     s0 = s1 = s2 = 0.0
     bin_picks = np.zeros(num_bins, np.int64)
     part_picks = np.zeros(n_keypoints, np.int64)
+    bin_part_picks = np.zeros((num_bins, n_keypoints), np.int64)
     for r, frame, k in done:
         value = float(np.asarray(confidences[names[r]])[frame, k]) + conf_pseudocount
         if not value > 0:  # NaN confidence: not part of the design
@@ -443,16 +446,26 @@ def plan_annotation_order(
         s0, s1, s2 = s0 + 1, s1 + x, s2 + x * x
         bin_picks[b] += 1
         part_picks[k] += 1
-    tie = np.random.default_rng(tie_seed).permutation(n_keypoints)  # bodypart tie-break
+        bin_part_picks[b, k] += 1
+    # bodypart tie-break: a random order of the bodyparts for each bin
+    tie = np.argsort(np.random.default_rng(tie_seed).random((num_bins, n_keypoints)), axis=1)
+    tie = np.argsort(tie, axis=1)  # tie[b, k]: rank of bodypart k in bin b's order
 
     def next_of(b: int) -> int | None:
-        """Index of bin ``b``'s next keypoint: the least-picked bodypart's next one."""
+        """Index of bin ``b``'s next keypoint: that of the bodypart least picked in the bin.
+
+        Ties go to the bodypart least picked overall, then to the bin's own
+        random order of the bodyparts. Balancing within each bin (not only
+        overall) keeps bodypart and confidence uncorrelated in the design: an
+        overall turn-taking would fall into step with the bins' pattern (two
+        greedy picks, one round-robin) and give one bodypart the low bins.
+        """
         best, best_rank = None, None
         for k in range(n_keypoints):
             queue = queues.get((b, k))
             if queue is None or pointer[(b, k)] >= queue.size:
                 continue
-            rank = (int(part_picks[k]), int(tie[k]))
+            rank = (int(bin_part_picks[b, k]), int(part_picks[k]), int(tie[b, k]))
             if best_rank is None or rank < best_rank:
                 best, best_rank = k, rank
         return None if best is None else int(queues[(b, best)][pointer[(b, best)]])
@@ -490,5 +503,6 @@ def plan_annotation_order(
         s0, s1, s2 = s0 + 1, s1 + x, s2 + x * x
         bin_picks[b] += 1
         part_picks[k] += 1
+        bin_part_picks[b, k] += 1
         plan.append((str(names[int(rec_of[i])]), int(frame_of[i]), bodyparts[k]))
     return plan

@@ -97,6 +97,14 @@ def test_bodyparts_take_turns(project):
     )
     counts = [sum(1 for _, _, b in plan if b == part) for part in used]
     assert max(counts) - min(counts) <= 1, counts
+    # and in every bin: bodypart is not confounded with confidence
+    edges = confidence_bin_edges(confidences, bodyparts, used, 10, PC)
+    x = x_of(confidences, bodyparts, plan)
+    bins = np.clip(np.searchsorted(edges, 10**x, side="right") - 1, 0, 9)
+    parts = np.array([b for _, _, b in plan])
+    for b in range(10):
+        in_bin = [int(np.sum((bins == b) & (parts == part))) for part in used]
+        assert max(in_bin) - min(in_bin) <= 1, (b, in_bin)
 
 
 def replay(confidences, bodyparts, used, plan, num_bins=10):
