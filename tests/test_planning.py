@@ -252,8 +252,8 @@ def test_population_is_the_positioned_used_keypoints(project):
         xs.append(np.log10(part[ok] + PC))
     x = np.concatenate(xs)
     assert population.n == x.size == int(population.hist_counts.sum())
-    assert population.mean == pytest.approx(x.mean(), rel=1e-12)
-    assert population.variance == pytest.approx(x.var(), rel=1e-9)
+    assert population.mean == pytest.approx(x.mean(), rel=1e-6)  # single-precision logs
+    assert population.variance == pytest.approx(x.var(), rel=1e-5)
     assert population.hist_edges[0] == pytest.approx(x.min())
     assert population.hist_edges[-1] == pytest.approx(x.max())
     same = Population.from_x(x)
