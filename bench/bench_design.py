@@ -125,7 +125,7 @@ def make_pool(generator: str, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 
 def ends_order(conf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Flat indices: one per bin, then alternately the lowest and highest non-empty bin."""
+    """Flat indices: one per bin, then alternately the lowest and highest bin not used up."""
     flat = conf.ravel()
     names = [f"bp{i}" for i in range(conf.shape[1])]
     edges = confidence_bin_edges({"pool": conf}, names, names, NUM_BINS, PC)
@@ -137,9 +137,11 @@ def ends_order(conf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     for b in filled:
         out.append(members[b][0])
         used[b] = 1
-    ends = (filled[0], filled[-1])
     while len(out) < n:
-        b = ends[len(out) % 2]
+        left = [b for b in filled if used[b] < members[b].size]  # bins not yet used up
+        if not left:
+            break
+        b = left[0] if len(out) % 2 else left[-1]
         out.append(members[b][used[b]])
         used[b] += 1
     return np.array(out[:n])
