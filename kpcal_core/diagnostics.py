@@ -43,7 +43,7 @@ import pandas as pd
 from .annotations import CLEARED, NOT_VISIBLE, POSITION, Annotation, parse_annotations
 from .errors import KpcalError
 from .fitting import error_points, fit_points
-from .planning import Population
+from .planning import Population, population_of
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
 
 SampleKey = tuple[str, int, str]
@@ -539,6 +539,23 @@ def _population_moments(
             "planning.population_of(...) or an array of log10(confidence + pseudocount)"
         )
     return float(x.mean()), float(x.var())
+
+
+def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
+    """The population a project's line is applied to, for :func:`stop_rule` and :func:`prediction_band`.
+
+    :func:`~kpcal_core.planning.population_of` of the loaded project: its
+    ``use_bodyparts``' keypoints with a confidence and a position, with the
+    session's ``conf_pseudocount``.
+    """
+    return population_of(
+        data.confidences,
+        data.bodyparts,
+        data.use_bodyparts,
+        data.conf_pseudocount,
+        coordinates=data.coordinates,
+        n_hist_bins=n_hist_bins,
+    )
 
 
 def stop_numbers(

@@ -41,6 +41,7 @@ from kpcal_core.diagnostics import (
     load_annotator_files,
     prediction_band,
     project_points,
+    project_population,
     settled_mask,
     stop_numbers,
     stop_rule,
@@ -364,6 +365,19 @@ def test_stop_rule_says_what_is_missing_and_how_many_more():
     assert "not negative" in positive.missing
     none = stop_rule(synthetic_points(2, seed=9), pop)
     assert not none.settled and "no line yet" in none.missing and none.more_needed == 18
+
+
+def test_the_demo_projects_fit_is_judged_over_its_keypoints(demo, data):
+    population = project_population(data)
+    assert population.n == sum(c.size for c in demo.confidences.values())  # all positioned
+    points = fit_project(data=data, records=annotate_truth(demo, 40, seed=4)).points
+    check = stop_rule(points, population)
+    assert check.settled, check.statement  # the demo's noise is small
+    assert check.slope == pytest.approx(TRUE_SLOPE, abs=check.slope_half_width)
+    band = prediction_band(points, population)
+    truth = TRUE_SLOPE * band["log10_confidence"] + TRUE_INTERCEPT
+    inside = (band["band_low"] <= truth) & (truth <= band["band_high"])
+    assert np.average(inside, weights=band["keypoints"]) > 0.9
 
 
 def test_prediction_band_over_the_population():
