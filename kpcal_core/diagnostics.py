@@ -13,6 +13,11 @@ This module owns
   vectorised), :func:`running_fit` and :func:`has_settled` (is annotating
   more still changing the slope?), :func:`per_bodypart_fits` (does a bodypart
   follow a line of its own?);
+- when to stop annotating: :func:`stop_rule` (is the line known where the
+  keypoints are?), built on :func:`stop_numbers` (vectorised over prefixes
+  and repetitions, for the simulation bench), and :func:`prediction_band`
+  (the line and its band over the histogram of the population, for the fit
+  page); :func:`project_population` gives a loaded project's population;
 - alternatives and checks: :func:`robust_fit` (Theil-Sen or Huber),
   :func:`largest_residuals`, :func:`annotation_counts`;
 - several annotators: :func:`load_annotator_files`,
