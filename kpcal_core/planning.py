@@ -466,31 +466,29 @@ def plan_annotation_order(
     tie = np.argsort(np.random.default_rng(tie_seed).random((num_bins, n_keypoints)), axis=1)
     tie = np.argsort(tie, axis=1)  # tie[b, k]: rank of bodypart k in bin b's order
 
-    def next_of(b: int) -> int | None:
-        """Index of bin ``b``'s next keypoint: that of the bodypart least picked in the bin.
-
-        Ties go to the bodypart least picked overall, then to the bin's own
-        random order of the bodyparts. Balancing within each bin (not only
-        overall) keeps bodypart and confidence uncorrelated in the design: an
-        overall turn-taking would fall into step with the bins' pattern (two
-        greedy picks, one round-robin) and give one bodypart the low bins.
-        """
-        best, best_rank = None, None
-        for k in range(n_keypoints):
-            queue = queues.get((b, k))
-            if queue is None or pointer[(b, k)] >= queue.size:
-                continue
-            rank = (int(bin_part_picks[b, k]), int(part_picks[k]), int(tie[b, k]))
-            if best_rank is None or rank < best_rank:
-                best, best_rank = k, rank
-        return None if best is None else int(queues[(b, best)][pointer[(b, best)]])
-
+    # Which bodypart each bin serves next: the one least picked in the bin, then
+    # overall, then in the bin's own random order. Balancing within each bin
+    # (not only overall) keeps bodypart and confidence uncorrelated in the
+    # design: an overall turn-taking would fall into step with the bins'
+    # pattern (two greedy picks, one round-robin) and give one bodypart the low bins.
+    left = np.zeros((num_bins, n_keypoints), np.int64)  # keypoints left in each queue
+    for (b, k), queue in queues.items():
+        left[b, k] = queue.size
+    span = n_keypoints + 1
+    closed = np.iinfo(np.int64).max
     plan: list[SampleKey] = []
     n_done = int(s0)
     while len(plan) < num_samples:
-        heads = {b: i for b in range(num_bins) if (i := next_of(b)) is not None}
-        if not heads:
+        rank = (bin_part_picks * (num_samples + len(done) + 1) + part_picks[None, :]) * span + tie
+        rank = np.where(left > 0, rank, closed)
+        serve = rank.argmin(axis=1)  # (num_bins,) bodypart each bin serves next
+        open_bins = np.flatnonzero(left[np.arange(num_bins), serve] > 0)
+        if open_bins.size == 0:
             break
+        heads = {
+            int(b): int(queues[(int(b), int(serve[b]))][pointer[(int(b), int(serve[b]))]])
+            for b in open_bins
+        }
         unseen = [b for b in heads if bin_picks[b] == 0]
         inv = _inverse(s0, s1, s2)
         step = n_done + len(plan) + 1
@@ -514,6 +512,7 @@ def plan_annotation_order(
         i = heads[b]
         k = int(col_of[i])
         pointer[(b, k)] += 1
+        left[b, k] -= 1
         x = float(x_of[i])
         s0, s1, s2 = s0 + 1, s1 + x, s2 + x * x
         bin_picks[b] += 1
