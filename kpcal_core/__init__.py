@@ -18,9 +18,11 @@ The engine, one concern per module:
 - ``project``: a project's loaded data (:class:`~kpcal_core.project.ProjectData`)
   and how its work is saved (lock, merge, working copy, autosave)
 - ``sampling``: which keypoints to annotate (:func:`sample_error_frames`)
+- ``planning``: the planned annotation order (:func:`plan_annotation_order`) and
+  the population the line is applied to (:func:`population_of`)
 - ``fitting``: the error-vs-confidence line, least squares or robust
 - ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
-  fit, per-bodypart lines, annotator agreement
+  fit, the stop rule (:func:`stop_rule`), per-bodypart lines, annotator agreement
 - ``annotations``: the ``error_annotations.csv`` file and the merge rule
 - ``config``: the project's ``config.yml``
 - ``session``: the calibration session under ``{project}/calibration/``
@@ -50,7 +52,9 @@ from .diagnostics import (
     largest_residuals,
     mean_click_annotations,
     per_bodypart_fits,
+    prediction_band,
     running_fit,
+    stop_rule,
 )
 from .errors import KpcalError
 from .fitting import fit_error_model, predicted_error_px, robust_fit
@@ -62,6 +66,7 @@ from .formats import (
     stored_skeleton,
     stored_video_paths,
 )
+from .planning import Population, plan_annotation_order, population_of
 from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
 from .videos import find_matching_videos, load_sampled_frames
@@ -70,6 +75,7 @@ __all__ = [
     "Annotation",
     "KpcalError",
     "NotEnoughAnnotations",
+    "Population",
     "annotation_counts",
     "annotator_agreement",
     "bootstrap_fit",
@@ -89,6 +95,9 @@ __all__ = [
     "mean_click_annotations",
     "noise_calibration",
     "per_bodypart_fits",
+    "plan_annotation_order",
+    "population_of",
+    "prediction_band",
     "predicted_error_px",
     "read_keypoints",
     "robust_fit",
@@ -97,6 +106,7 @@ __all__ = [
     "save_annotations",
     "save_params",
     "setup_project",
+    "stop_rule",
     "stored_skeleton",
     "stored_video_paths",
     "update_config",

@@ -13,6 +13,11 @@ This module owns
   vectorised), :func:`running_fit` and :func:`has_settled` (is annotating
   more still changing the slope?), :func:`per_bodypart_fits` (does a bodypart
   follow a line of its own?);
+- when to stop annotating: :func:`stop_rule` (is the line known where the
+  keypoints are?), built on :func:`stop_numbers` (vectorised over prefixes
+  and repetitions, for the simulation bench), and :func:`prediction_band`
+  (the line and its band over the histogram of the population, for the fit
+  page); :func:`project_population` gives a loaded project's population;
 - alternatives and checks: :func:`robust_fit` (Theil-Sen or Huber),
   :func:`largest_residuals`, :func:`annotation_counts`;
 - several annotators: :func:`load_annotator_files`,
@@ -57,6 +62,7 @@ from .fitting import (
     points_xy,
     require_line,
 )
+from .planning import Population, population_of
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
 from .samplekeys import SampleKey, check_sample_key
 from .textio import read_user_text
@@ -273,6 +279,7 @@ def running_fit(
     level: float = 0.95,
     seed: int | None = 0,
     bootstrap_steps: int = 20,
+    population: Population | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The line fitted to the first ``k`` annotations, for every ``k``, with its interval.
 
@@ -306,6 +313,10 @@ def running_fit(
         Seed of the bootstrap.
     bootstrap_steps
         How many steps get a bootstrap interval.
+    population
+        Optional :class:`~kpcal_core.planning.Population` (or ``(m,)`` x
+        array): adds the column ``rms_half_width`` (:func:`stop_numbers`), the
+        number :func:`stop_rule` compares with its target, at every step.
 
     Returns
     -------
@@ -371,6 +382,10 @@ def running_fit(
     )
     table.attrs["level"] = level
     table.attrs["interval"] = "OLS standard error x Student t (normal theory)"
+    if population is not None:
+        mu, var = _population_moments(population)
+        rms = stop_numbers(x, y, mu, var, level)["rms_half_width"] if n_total else []
+        table["rms_half_width"] = np.where(valid, rms, np.nan) if n_total else np.nan
     if n_resamples > 0:
         for column in ("boot_slope_low", "boot_slope_high", "boot_intercept_low"):
             table[column] = np.nan
@@ -399,13 +414,19 @@ def running_fit(
     return table
 
 
-def has_settled(running: pd.DataFrame, window: int = 10) -> tuple[bool, str]:
+def has_settled(
+    running: pd.DataFrame, window: int = 10, slope_target: float = 0.1
+) -> tuple[bool, str]:
     """Whether the running fit has settled, as a yes/no and a sentence for the user.
 
-    Settled means: over the last ``window`` annotations the slope moved (its
-    largest minus its smallest value over those ``window + 1`` steps) by
-    less than the half-width of its current interval. So annotating more is
-    unlikely to change the line by more than it is already uncertain.
+    Settled means all of: over the last ``window`` annotations the slope
+    moved (its largest minus its smallest value over those ``window + 1``
+    steps) by less than the half-width of its current interval; that
+    half-width is at most ``slope_target``; and the slope is negative. A
+    slope that stopped moving but is still imprecise (an interval of -1.65 to
+    +1.21 says nothing) or not negative is not settled. :func:`stop_rule` is
+    the rule that judges the line over the keypoints it will be applied to;
+    this one only watches the slope.
 
     Parameters
     ----------
@@ -413,12 +434,15 @@ def has_settled(running: pd.DataFrame, window: int = 10) -> tuple[bool, str]:
         The table from :func:`running_fit`.
     window
         How many of the latest annotations to look back over.
+    slope_target
+        Largest half-width of the slope's interval that counts as precise.
 
     Returns
     -------
     tuple
         ``(settled, statement)``: ``bool`` and a plain sentence that says
-        which, with the numbers.
+        which, with the numbers, and what is missing ("annotate about N more"
+        where that can be estimated from the ``(half-width / target)^2`` law).
     """
     window = check_whole(window, "window", 1)
     for column in ("slope", "half_width"):
@@ -437,18 +461,433 @@ def has_settled(running: pd.DataFrame, window: int = 10) -> tuple[bool, str]:
     last = fitted.iloc[-(window + 1) :]
     moved = float(last["slope"].max() - last["slope"].min())
     half = float(fitted["half_width"].iloc[-1])
+    slope = float(fitted["slope"].iloc[-1])
     start, end = int(last["n"].iloc[0]), int(last["n"].iloc[-1])
-    if moved < half:
+    if moved < half and half <= slope_target and slope < 0:
         return True, (
             f"Settled: over the last {window} annotations (n = {start} to {end}) the slope "
             f"moved by at most {moved:.4f}, less than the half-width {half:.4f} of its "
-            f"{level:.0%} interval."
+            f"{level:.0%} interval, which is within ±{slope_target}, and the slope "
+            f"{slope:.4f} is negative."
         )
-    return False, (
-        f"Not settled yet: over the last {window} annotations (n = {start} to {end}) the slope "
-        f"moved by {moved:.4f}, not less than the half-width {half:.4f} of its {level:.0%} "
-        "interval; annotate more."
+    gaps = []
+    if moved >= half:
+        gaps.append(
+            f"over the last {window} annotations (n = {start} to {end}) the slope moved by "
+            f"{moved:.4f}, not less than the half-width {half:.4f} of its {level:.0%} interval"
+        )
+    if half > slope_target:
+        gaps.append(
+            f"the slope's {level:.0%} interval is {slope - half:.4f} to {slope + half:.4f}, "
+            f"wider than ±{slope_target}"
+        )
+    if slope >= 0:
+        gaps.append(f"the slope {slope:.4f} is not negative")
+    advice = "annotate more"
+    if slope >= 0 and slope - half > 0:
+        advice = "check that the clicks are on the true positions"
+    elif half > slope_target:
+        advice = f"annotate about {max(math.ceil(end * (half / slope_target) ** 2) - end, 1)} more"
+    return False, f"Not settled yet: {'; '.join(gaps)}; {advice}."
+
+
+# --------------------------------------------------------------------------- the stop rule
+
+#: The stop rule's thresholds (see :func:`stop_rule`).
+STOP_MIN_ANNOTATIONS = 20
+STOP_RMS_HALF_WIDTH = 0.073
+STOP_SLOPE_HALF_WIDTH = 0.1
+
+
+def _population_moments(
+    population: Population | np.ndarray | Sequence[float],
+) -> tuple[float, float]:
+    """``(mean, variance)`` of the population's x, from a Population or an ``(m,)`` x array."""
+    if isinstance(population, Population):
+        return population.mean, population.variance
+    x = np.asarray(population, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise KpcalError(
+            "the population has no keypoint with a finite log10 confidence: pass "
+            "planning.population_of(...) or an array of log10(confidence + pseudocount)"
+        )
+    return float(x.mean()), float(x.var())
+
+
+def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
+    """The population a project's line is applied to, for :func:`stop_rule` and :func:`prediction_band`.
+
+    :func:`~kpcal_core.planning.population_of` of the loaded project: its
+    ``use_bodyparts``' keypoints with a confidence and a position, with the
+    session's ``conf_pseudocount``.
+    """
+    return population_of(
+        data.confidences,
+        data.bodyparts,
+        data.use_bodyparts,
+        data.conf_pseudocount,
+        coordinates=data.coordinates,
+        n_hist_bins=n_hist_bins,
     )
+
+
+def stop_numbers(
+    x: np.ndarray,
+    y: np.ndarray,
+    population_mean: float | np.ndarray,
+    population_variance: float | np.ndarray,
+    level: float = 0.95,
+) -> dict[str, np.ndarray]:
+    """The stop rule's numbers after every prefix of the annotations, vectorised.
+
+    For the first ``k`` annotations (least squares of ``y`` on ``x``,
+    ``s^2 = SSR / (k - 2)``, ``t`` the Student quantile with ``k - 2`` degrees
+    of freedom), the half-width of the mean line's interval at ``x0`` is
+    ``t s sqrt(1/k + (x0 - xbar)^2 / Sxx)``. Its root mean square over the
+    population (mean ``mu``, variance ``var``) is, because the population mean
+    of ``(x0 - xbar)^2`` is ``var + (mu - xbar)^2``,
+    ``rms_half_width = t s sqrt(1/k + (var + (mu - xbar)^2) / Sxx)``
+    (``= t s sqrt(trace((X^T X)^{-1} M))``, see :mod:`kpcal_core.planning`),
+    and the slope's half-width is ``t s / sqrt(Sxx)``.
+
+    Parameters
+    ----------
+    x, y
+        ``(..., n)`` log10 confidence and log10(error + 1) in annotation order
+        (leading axes: independent series, e.g. simulation repetitions).
+    population_mean, population_variance
+        Scalars or arrays broadcasting against ``(..., 1)``.
+    level
+        Coverage of the intervals.
+
+    Returns
+    -------
+    dict
+        ``(..., n)`` arrays ``slope``, ``intercept``, ``slope_half_width``,
+        ``rms_half_width`` (NaN for prefixes of fewer than 3 annotations or
+        one confidence) and ``n`` (``(n,)``, 1-based prefix length).
+    """
+    level = _check_level(level)
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n_total = x.shape[-1]
+    k = np.arange(1, n_total + 1, dtype=float)
+    x0 = x.mean(axis=-1, keepdims=True) if n_total else 0.0
+    y0 = y.mean(axis=-1, keepdims=True) if n_total else 0.0
+    xc, yc = x - x0, y - y0
+    mx = np.cumsum(xc, axis=-1) / k
+    my = np.cumsum(yc, axis=-1) / k
+    sxx = np.cumsum(xc * xc, axis=-1) - k * mx * mx
+    sxy = np.cumsum(xc * yc, axis=-1) - k * mx * my
+    syy = np.cumsum(yc * yc, axis=-1) - k * my * my
+    mu = np.asarray(population_mean, dtype=float)
+    var = np.asarray(population_variance, dtype=float)
+    if mu.ndim:
+        mu = mu.reshape(mu.shape + (1,))
+    if var.ndim:
+        var = var.reshape(var.shape + (1,))
+    scale = np.maximum(np.abs(sxx).max(axis=-1, keepdims=True) if n_total else 1.0, 1e-300)
+    valid = (k >= 3) & (sxx > 1e-12 * scale)
+    t = _t_quantile(0.5 + level / 2, np.maximum(k - 2, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(valid, sxy / sxx, np.nan)
+        intercept = (my + y0) - slope * (mx + x0)
+        s2 = np.maximum(syy - slope * sxy, 0.0) / (k - 2)
+        slope_hw = t * np.sqrt(s2 / sxx)
+        rms_hw = t * np.sqrt(s2 * (1 / k + (var + (mu - (mx + x0)) ** 2) / sxx))
+    return {
+        "n": k.astype(np.int64),
+        "slope": slope,
+        "intercept": np.where(valid, intercept, np.nan),
+        "slope_half_width": np.where(valid, slope_hw, np.nan),
+        "rms_half_width": np.where(valid, rms_hw, np.nan),
+    }
+
+
+def settled_mask(
+    numbers: Mapping[str, np.ndarray],
+    min_annotations: int = STOP_MIN_ANNOTATIONS,
+    rms_target: float = STOP_RMS_HALF_WIDTH,
+    slope_target: float = STOP_SLOPE_HALF_WIDTH,
+) -> np.ndarray:
+    """``(..., n)`` booleans: the stop rule's verdict after each prefix of :func:`stop_numbers`."""
+    with np.errstate(invalid="ignore"):
+        return (
+            (numbers["n"] >= min_annotations)
+            & (numbers["rms_half_width"] <= rms_target)
+            & (numbers["slope_half_width"] <= slope_target)
+            & (numbers["slope"] < 0)
+        )
+
+
+@dataclass(frozen=True)
+class StopCheck:
+    """The stop rule's verdict on the annotations so far (see :func:`stop_rule`).
+
+    Attributes
+    ----------
+    settled
+        True when annotating more is no longer needed.
+    n
+        Annotations used.
+    slope, slope_half_width
+        The least-squares slope and the half-width of its interval (NaN when
+        there is no line yet).
+    rms_half_width
+        Root mean square, over the population's keypoints, of the half-width
+        of the mean line's interval, in log10(error + 1) units.
+    more_needed
+        About how many more annotations reach the targets (0 when settled;
+        None when more annotations would not help: the slope is precisely
+        not negative).
+    missing
+        What is missing, as a sentence ("" when settled).
+    statement
+        The whole verdict as a sentence for the user, with the numbers.
+    level, rms_target, slope_target, min_annotations
+        The rule's settings.
+    """
+
+    settled: bool
+    n: int
+    slope: float
+    slope_half_width: float
+    rms_half_width: float
+    more_needed: int | None
+    missing: str
+    statement: str
+    level: float = 0.95
+    rms_target: float = STOP_RMS_HALF_WIDTH
+    slope_target: float = STOP_SLOPE_HALF_WIDTH
+    min_annotations: int = STOP_MIN_ANNOTATIONS
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict (for JSON)."""
+        return dict(self.__dict__)
+
+
+def stop_rule(
+    points: pd.DataFrame,
+    population: Population | np.ndarray | Sequence[float],
+    *,
+    level: float = 0.95,
+    min_annotations: int = STOP_MIN_ANNOTATIONS,
+    rms_target: float = STOP_RMS_HALF_WIDTH,
+    slope_target: float = STOP_SLOPE_HALF_WIDTH,
+) -> StopCheck:
+    """Has annotating done its job? The rule that judges the line where it is used.
+
+    Settled when all hold:
+
+    - at least ``min_annotations`` (20) positioned annotations;
+    - the root mean square, over every keypoint of the population (the used
+      bodyparts' keypoints with a position: what keypoint-MoSeq will weigh),
+      of the 95% half-width of the fitted mean line is at most ``rms_target``
+      (0.073 in log10(error + 1) units, i.e. the predicted error is known to
+      within a factor of about 10^0.073 = 1.18 where the keypoints are);
+    - the slope's 95% half-width is at most ``slope_target`` (0.1);
+    - the slope is negative (errors shrink as confidence grows).
+
+    The half-widths are the normal-theory ones of :func:`stop_numbers`. The
+    estimate of annotations still needed scales the current count by
+    ``(half-width / target)^2`` (half-widths shrink as ``1/sqrt(n)`` when the
+    design keeps its shape, as the planned order does), taking the larger of
+    the two.
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`
+        (order does not matter).
+    population
+        :class:`~kpcal_core.planning.Population` (from
+        :func:`~kpcal_core.planning.population_of`) or an ``(m,)`` array of
+        the population's ``log10(confidence + pseudocount)``.
+    level, min_annotations, rms_target, slope_target
+        The rule's settings.
+
+    Returns
+    -------
+    StopCheck
+    """
+    x, y = points_xy(points)
+    mu, var = _population_moments(population)
+    min_annotations = check_whole(min_annotations, "min_annotations", 3)
+    n = len(x)
+    if n:
+        numbers = stop_numbers(x, y, mu, var, level)
+        last = {key: float(value[-1]) for key, value in numbers.items() if key != "n"}
+    else:
+        last = dict.fromkeys(("slope", "slope_half_width", "rms_half_width"), math.nan)
+    slope, slope_hw, rms_hw = last["slope"], last["slope_half_width"], last["rms_half_width"]
+    settings = dict(
+        level=level,
+        rms_target=rms_target,
+        slope_target=slope_target,
+        min_annotations=min_annotations,
+    )
+    if not math.isfinite(slope_hw) or not math.isfinite(rms_hw):
+        more = max(min_annotations - n, 1)
+        missing = (
+            f"no line yet ({n} annotation(s); a line needs annotations at three or more "
+            "confidences)"
+        )
+        return StopCheck(
+            False,
+            n,
+            slope,
+            slope_hw,
+            rms_hw,
+            more,
+            missing,
+            f"Not settled yet: {missing}; annotate about {more} more.",
+            **settings,
+        )
+    numbers_text = (
+        f"the line is known to ±{rms_hw:.3f} (RMS over your keypoints, target ≤ {rms_target}) "
+        f"and the slope {slope:.3f} to ±{slope_hw:.3f} (target ≤ {slope_target}), "
+        f"{level:.0%} intervals, from {n} annotations"
+    )
+    settled = (
+        n >= min_annotations and rms_hw <= rms_target and slope_hw <= slope_target and slope < 0
+    )
+    if settled:
+        return StopCheck(
+            True, n, slope, slope_hw, rms_hw, 0, "", f"Settled: {numbers_text}.", **settings
+        )
+    gaps = []
+    if n < min_annotations:
+        gaps.append(f"at least {min_annotations} annotations are needed")
+    if rms_hw > rms_target:
+        gaps.append(f"the line over your keypoints is known to ±{rms_hw:.3f}, not ±{rms_target}")
+    if slope_hw > slope_target:
+        gaps.append(f"the slope is known to ±{slope_hw:.3f}, not ±{slope_target}")
+    if slope >= 0:
+        gaps.append(f"the slope {slope:.3f} is not negative")
+    missing = "; ".join(gaps)
+    if slope >= 0 and slope - slope_hw > 0:
+        # precisely not negative: more of the same will not turn it
+        return StopCheck(
+            False,
+            n,
+            slope,
+            slope_hw,
+            rms_hw,
+            None,
+            missing,
+            f"Not settled: {numbers_text}. The error grows with confidence here, which "
+            "more annotations will not change: check that the clicks are on the true "
+            "positions and that the confidences belong to these keypoints.",
+            **settings,
+        )
+    factor = max((rms_hw / rms_target) ** 2, (slope_hw / slope_target) ** 2, 1.0)
+    if slope >= 0:
+        factor = max(factor, ((slope_hw + abs(slope)) / slope_hw) ** 2 if slope_hw > 0 else 1.0)
+    more = max(math.ceil(n * factor) - n, min_annotations - n, 1)
+    return StopCheck(
+        False,
+        n,
+        slope,
+        slope_hw,
+        rms_hw,
+        more,
+        missing,
+        f"Not settled yet: {missing} ({numbers_text}); annotate about {more} more.",
+        **settings,
+    )
+
+
+PREDICTION_BAND_COLUMNS = (
+    "log10_confidence",
+    "bin_low",
+    "bin_high",
+    "confidence",
+    "keypoints",
+    "share",
+    "predicted",
+    "band_low",
+    "band_high",
+    "predicted_px",
+    "px_low",
+    "px_high",
+)
+
+
+def prediction_band(
+    points: pd.DataFrame, population: Population, level: float = 0.95
+) -> pd.DataFrame:
+    """The fitted error line with its interval over the population's confidences, for a plot.
+
+    One row per histogram bin of the population (``population.hist_edges``):
+    the bin and how many keypoints it holds (the histogram to draw beneath
+    the line), and at the bin's centre the line's prediction with the
+    ``level`` interval of the mean line (``± t s sqrt(1/n + (x - xbar)^2 / Sxx)``),
+    in log10(error + 1) and in pixels. Where the band is narrow and the bars
+    are tall, the line is trusted where it matters.
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`.
+    population
+        :func:`~kpcal_core.planning.population_of` of the project.
+    level
+        Coverage of the band.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PREDICTION_BAND_COLUMNS`: ``log10_confidence`` (bin
+        centre; log10 of confidence + pseudocount), ``bin_low``, ``bin_high``,
+        ``confidence`` (``10**log10_confidence``), ``keypoints`` (count),
+        ``share`` (of the population), ``predicted``, ``band_low``,
+        ``band_high`` (log10(error + 1)) and ``predicted_px``, ``px_low``,
+        ``px_high`` (``10**value - 1`` pixels).
+
+    Raises
+    ------
+    NotEnoughAnnotations
+        Fewer than three annotations or one confidence.
+    """
+    x, y = points_xy(points)
+    level = _check_level(level)
+    if not isinstance(population, Population):
+        raise KpcalError("population must come from planning.population_of")
+    n = len(x)
+    if n < 3 or len(np.unique(x)) < 2:
+        raise NotEnoughAnnotations(
+            f"the prediction band needs annotations at two or more confidences and at least "
+            f"3 in all; have {n}: annotate more"
+        )
+    slope, intercept = fit_line(x, y)
+    xbar = float(x.mean())
+    sxx = float(((x - xbar) ** 2).sum())
+    s2 = float(((y - (slope * x + intercept)) ** 2).sum()) / (n - 2)
+    t = float(_t_quantile(0.5 + level / 2, n - 2))
+    edges = np.asarray(population.hist_edges, dtype=float)
+    centre = (edges[:-1] + edges[1:]) / 2
+    predicted = slope * centre + intercept
+    half = t * np.sqrt(s2 * (1 / n + (centre - xbar) ** 2 / sxx))
+    counts = np.asarray(population.hist_counts, dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "log10_confidence": centre,
+            "bin_low": edges[:-1],
+            "bin_high": edges[1:],
+            "confidence": 10**centre,
+            "keypoints": counts,
+            "share": counts / max(int(counts.sum()), 1),
+            "predicted": predicted,
+            "band_low": predicted - half,
+            "band_high": predicted + half,
+            "predicted_px": 10**predicted - 1,
+            "px_low": 10 ** (predicted - half) - 1,
+            "px_high": 10 ** (predicted + half) - 1,
+        }
+    )
+    table.attrs.update(level=level, slope=slope, intercept=intercept, n=n)
+    return table
 
 
 # --------------------------------------------------------------------------- per bodypart

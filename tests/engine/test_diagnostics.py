@@ -39,12 +39,19 @@ from kpcal_core.annotations import (
 )
 from kpcal_core.demo import make_demo_project
 from kpcal_core.diagnostics import (
+    PREDICTION_BAND_COLUMNS,
     _bootstrap_lines,
     _t_quantile,
     load_annotator_files,
+    prediction_band,
     project_points,
+    project_population,
+    settled_mask,
+    stop_numbers,
+    stop_rule,
 )
 from kpcal_core.fitting import robust_fit
+from kpcal_core.planning import Population
 from kpcal_core.project import load_project_data, load_working_annotations
 
 TRUE_SLOPE, TRUE_INTERCEPT = -0.55, 0.2
@@ -266,6 +273,137 @@ def test_not_settled_while_the_slope_still_moves():
     running = running_fit(pd.concat([points, outliers], ignore_index=True))
     settled, statement = has_settled(running, window=10)
     assert not settled and statement.startswith("Not settled yet")
+
+
+def test_a_fit_that_says_nothing_is_not_settled():
+    """Issue 11 item 6: a slope interval of about -1.65 to +1.21 never counts as settled."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-0.3, 0, 40)  # little spread in confidence, much noise: R^2 ~ 0
+    points = synthetic_points(40, seed=11)
+    points["log10_confidence"] = x
+    points["log10_error"] = 0.5 + rng.normal(0, 0.3, 40)
+    running = running_fit(points)
+    assert running["half_width"].iloc[-1] > 0.5
+    settled, statement = has_settled(running, window=10)
+    assert not settled
+    assert "wider than ±0.1" in statement and "annotate about" in statement
+
+
+def test_a_precise_positive_slope_is_not_settled():
+    points = synthetic_points(60, seed=12, slope=0.4)
+    settled, statement = has_settled(running_fit(points), window=10)
+    assert not settled and "not negative" in statement and "true positions" in statement
+
+
+# --------------------------------------------------------------------------- the stop rule
+
+
+def population_x(n=20_000, seed=0):
+    """log10 confidences of a typical population: mostly confident, a low tail."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    conf = np.where(u < 0.8, rng.beta(8, 1, n), 10 ** rng.uniform(-3, 0, n))
+    return np.log10(conf + 1e-3)
+
+
+def test_stop_numbers_are_the_population_rms_of_the_mean_line_half_width():
+    points = synthetic_points(30, seed=4, noise=0.2)
+    x, y = points["log10_confidence"].to_numpy(), points["log10_error"].to_numpy()
+    pop = population_x()
+    numbers = stop_numbers(x, y, pop.mean(), pop.var())
+    # straight from the matrices, at the prefix of 25 annotations
+    k = 25
+    design = np.stack([np.ones(k), x[:k]], axis=1)
+    beta, ssr, *_ = np.linalg.lstsq(design, y[:k], rcond=None)
+    s2 = float(ssr[0]) / (k - 2)
+    t = float(_t_quantile(0.975, k - 2))
+    inverse = np.linalg.inv(design.T @ design)
+    population = np.stack([np.ones_like(pop), pop], axis=1)
+    half = t * np.sqrt(s2 * np.einsum("ij,jk,ik->i", population, inverse, population))
+    moment = population.T @ population / len(pop)
+    assert numbers["slope"][k - 1] == pytest.approx(beta[1], rel=1e-9)
+    assert numbers["rms_half_width"][k - 1] == pytest.approx(np.sqrt(np.mean(half**2)), rel=1e-9)
+    assert numbers["rms_half_width"][k - 1] == pytest.approx(
+        t * np.sqrt(s2 * np.trace(inverse @ moment)), rel=1e-9
+    )
+    assert numbers["slope_half_width"][k - 1] == pytest.approx(t * np.sqrt(s2 * inverse[1, 1]))
+    assert np.isnan(numbers["rms_half_width"][:2]).all()
+    # vectorised over leading axes: two series at once give each one's numbers
+    both = stop_numbers(np.stack([x, x[::-1]]), np.stack([y, y[::-1]]), pop.mean(), pop.var())
+    np.testing.assert_allclose(both["rms_half_width"][0], numbers["rms_half_width"])
+    mask = settled_mask(both)
+    assert mask.shape == (2, 30) and not mask[:, :19].any()
+
+
+def test_stop_rule_settles_on_a_precise_negative_line():
+    pop = Population.from_x(population_x())
+    points = synthetic_points(60, seed=5, noise=0.1)
+    check = stop_rule(points, pop)
+    assert check.settled and check.more_needed == 0 and check.missing == ""
+    assert check.rms_half_width <= 0.073 and check.slope_half_width <= 0.1 and check.slope < 0
+    assert check.statement.startswith("Settled") and "±" in check.statement
+    assert stop_rule(points, population_x()).rms_half_width == pytest.approx(
+        check.rms_half_width, rel=1e-6
+    )
+    assert check.as_dict()["n"] == 60
+    running = running_fit(points, population=pop)
+    assert running["rms_half_width"].iloc[-1] == pytest.approx(check.rms_half_width)
+
+
+def test_stop_rule_says_what_is_missing_and_how_many_more():
+    pop = Population.from_x(population_x())
+    few = stop_rule(synthetic_points(12, seed=6, noise=0.1), pop)
+    assert not few.settled and "at least 20 annotations" in few.missing
+    assert few.more_needed >= 8
+    noisy = synthetic_points(30, seed=7, noise=0.45)
+    check = stop_rule(noisy, pop)
+    assert not check.settled and check.more_needed > 0
+    assert "known to" in check.missing and f"annotate about {check.more_needed} more" in (
+        check.statement
+    )
+    # the (half-width / target)^2 law: that many more from the same design about reach the target
+    more = synthetic_points(30 + check.more_needed, seed=8, noise=0.45)
+    after = stop_rule(more, pop)
+    assert after.rms_half_width <= 0.073 * 1.25 and after.slope_half_width <= 0.1 * 1.25
+    positive = stop_rule(synthetic_points(60, seed=9, slope=0.5), pop)
+    assert not positive.settled and positive.more_needed is None
+    assert "not negative" in positive.missing
+    none = stop_rule(synthetic_points(2, seed=9), pop)
+    assert not none.settled and "no line yet" in none.missing and none.more_needed == 18
+
+
+def test_the_demo_projects_fit_is_judged_over_its_keypoints(demo, data):
+    population = project_population(data)
+    assert population.n == sum(c.size for c in demo.confidences.values())  # all positioned
+    points = fit_project(data=data, records=annotate_truth(demo, 40, seed=4)).points
+    check = stop_rule(points, population)
+    assert check.settled, check.statement  # the demo's noise is small
+    assert check.slope == pytest.approx(TRUE_SLOPE, abs=check.slope_half_width)
+    band = prediction_band(points, population)
+    truth = TRUE_SLOPE * band["log10_confidence"] + TRUE_INTERCEPT
+    inside = (band["band_low"] <= truth) & (truth <= band["band_high"])
+    assert np.average(inside, weights=band["keypoints"]) > 0.9
+
+
+def test_prediction_band_over_the_population():
+    pop = Population.from_x(population_x(), n_hist_bins=40)
+    points = synthetic_points(50, seed=10, noise=0.2)
+    band = prediction_band(points, pop)
+    assert list(band.columns) == list(PREDICTION_BAND_COLUMNS) and len(band) == 40
+    assert band["keypoints"].sum() == pop.n
+    assert (band["band_low"] < band["predicted"]).all()
+    assert (band["predicted"] < band["band_high"]).all()
+    slope, intercept = np.polyfit(points["log10_confidence"], points["log10_error"], 1)
+    np.testing.assert_allclose(band["predicted"], slope * band["log10_confidence"] + intercept)
+    width = band["band_high"] - band["band_low"]
+    centre = points["log10_confidence"].mean()
+    narrowest = band["log10_confidence"].iloc[int(np.argmin(width))]
+    assert abs(narrowest - centre) <= (pop.hist_edges[1] - pop.hist_edges[0])
+    # its RMS over the population is the stop rule's number
+    rms = np.sqrt(np.average((width / 2) ** 2, weights=band["keypoints"]))
+    assert rms == pytest.approx(stop_rule(points, pop).rms_half_width, rel=0.05)
+    with pytest.raises(NotEnoughAnnotations):
+        prediction_band(points.iloc[:2], pop)
 
 
 # --------------------------------------------------------------------------- per bodypart
