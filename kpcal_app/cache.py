@@ -24,6 +24,7 @@ import streamlit as st
 
 from kpcal_core import workflows
 from kpcal_core.config import load_config
+from kpcal_core.diagnostics import project_population
 from kpcal_core.fitting import share_above_threshold
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
@@ -120,7 +121,18 @@ def frame(project: str, video: str, index: int) -> np.ndarray:
     return _frame(file_key(video), int(index), str(frame_cache_dir(project)))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _population(_data: ProjectData, key: tuple, use: tuple[str, ...], pseudocount: float):
+    return project_population(_data)
+
+
 @st.cache_data(max_entries=8, show_spinner="Bootstrapping…")
-def fit_diagnostics(points: pd.DataFrame) -> dict:
-    """:func:`kpcal_core.workflows.fit_diagnostics` (cached by the points' content)."""
-    return workflows.fit_diagnostics(points)
+def _fit_diagnostics(points: pd.DataFrame, _population, key: tuple) -> dict:
+    return workflows.fit_diagnostics(points, _population)
+
+
+def fit_diagnostics(data: ProjectData, points: pd.DataFrame) -> dict:
+    """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints (cached by
+    the points' content and the keypoints' fingerprint)."""
+    key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
+    return _fit_diagnostics(points, _population(data, *key), key)

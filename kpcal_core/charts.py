@@ -159,6 +159,45 @@ def histogram_chart(histogram: Mapping) -> alt.LayerChart:
     return alt.layer(bar_layer, rules, labels).properties(height=260)
 
 
+def band_chart(band: pd.DataFrame) -> alt.VConcatChart:
+    """The predicted error with its 95% band over the confidences, the keypoints beneath.
+
+    Parameters
+    ----------
+    band
+        :func:`kpcal_core.diagnostics.prediction_band` output (one row per
+        histogram bin of the project's keypoints).
+    """
+    x = alt.X("log10_confidence:Q", title="log10(confidence)")
+    tooltip = [
+        alt.Tooltip("confidence:Q", format=".3f"),
+        alt.Tooltip("predicted_px:Q", title="error (px)", format=".2f"),
+        alt.Tooltip("px_low:Q", title="low (px)", format=".2f"),
+        alt.Tooltip("px_high:Q", title="high (px)", format=".2f"),
+    ]
+    area = (
+        alt.Chart(band)
+        .mark_area(opacity=0.25, color="#4e79a7")
+        .encode(x=x, y=alt.Y("px_low:Q", title="predicted error (px)"), y2="px_high:Q")
+    )
+    line = (
+        alt.Chart(band).mark_line(color="#4e79a7").encode(x=x, y="predicted_px:Q", tooltip=tooltip)
+    )
+    bars = (
+        alt.Chart(band)
+        .mark_rect(color="#bab0ac")
+        .encode(
+            x=alt.X("bin_low:Q", title="log10(confidence)"),
+            x2="bin_high:Q",
+            y=alt.Y("keypoints:Q", title="keypoints"),
+            y2=alt.datum(0),
+            tooltip=[alt.Tooltip("keypoints:Q", format=",")],
+        )
+        .properties(height=110)
+    )
+    return alt.vconcat((area + line).properties(height=220), bars).resolve_scale(x="shared")
+
+
 def running_chart(running: pd.DataFrame) -> alt.LayerChart:
     """The slope after each annotation with its interval (``running_fit`` output)."""
     band = (

@@ -45,10 +45,10 @@ from .diagnostics import (
     NotEnoughAnnotations,
     annotator_agreement,
     bootstrap_fit,
-    has_settled,
     load_annotator_files,
     mean_click_annotations,
-    running_fit,
+    project_population,
+    stop_rule,
 )
 from .errors import KpcalError
 from .fitting import FIT_METHODS
@@ -208,6 +208,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         num_samples=args.num_samples,
         conf_pseudocount=args.conf_pseudocount,
         seed=seed,
+        order=args.order,
     )
     interactive = err.isatty() if hasattr(err, "isatty") else False
 
@@ -228,6 +229,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "available": draw.available,
         "left_out": draw.left_out,
         "seed": draw.seed,
+        "order": draw.order,
         "num_bins": int(session.num_bins),
         "num_samples": int(session.num_samples),
         "conf_pseudocount": float(session.conf_pseudocount),
@@ -270,7 +272,7 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
     project = result.project
     fit = project.fit
     boot = bootstrap_fit(project.points, args.bootstrap, args.seed, args.level)
-    settled, statement = has_settled(running_fit(project.points, level=args.level))
+    stop = stop_rule(project.points, project_population(project.data), level=args.level)
     return {
         "project": str(project.data.project_dir),
         "slope": fit["slope"],
@@ -289,8 +291,9 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
             "slope": [boot["slope_low"], boot["slope_high"]],
             "intercept": [boot["intercept_low"], boot["intercept_high"]],
         },
-        "settled": settled,
-        "settled_statement": statement,
+        "settled": stop.settled,
+        "settled_statement": stop.statement,
+        "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,
         "saved": None,
@@ -525,6 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument(
         "--use-bodyparts", help="comma-separated bodyparts to calibrate (saved to config.yml)"
+    )
+    sample.add_argument(
+        "--order",
+        choices=workflows.SAMPLE_ORDERS,
+        help="planned (default: the order that teaches the line most) or keypoint-moseq "
+        "(equal numbers per confidence bin)",
     )
     sample.add_argument("--no-frames", action="store_true", help="do not decode frames")
 

@@ -56,6 +56,8 @@ class CalibrationSession:
         ``(recording, frame, bodypart)`` samples to annotate, in order.
     video_paths
         ``{recording: video path}`` set explicitly (overrides matching).
+    sample_order
+        How the samples were chosen: ``"planned"`` or ``"keypoint-moseq"``.
     fit_method
         The line last saved to ``config.yml`` (one of
         :data:`~kpcal_core.fitting.FIT_METHODS`); autosave fits with it.
@@ -74,6 +76,7 @@ class CalibrationSession:
     sample_keys: list[SampleKey] = field(default_factory=list)
     video_paths: dict[str, str] = field(default_factory=dict)
     fit_method: str = "least-squares"
+    sample_order: str = "planned"
     updated_at: str = ""
 
     def to_json(self) -> str:
@@ -133,6 +136,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "seed": (int, type(None)),
     "video_paths": (dict,),
     "fit_method": (str,),
+    "sample_order": (str,),
     "updated_at": (str,),
 }
 

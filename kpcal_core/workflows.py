@@ -25,6 +25,7 @@ naming what is at fault, before anything is written.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -46,12 +47,15 @@ from .diagnostics import (
     has_settled,
     largest_residuals,
     per_bodypart_fits,
+    prediction_band,
     running_fit,
+    stop_rule,
 )
 from .errors import KpcalError
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .formats import choose_anterior_posterior, read_keypoints
 from .paths import resolve_user_path
+from .planning import Population, plan_annotation_order
 from .project import (
     ProjectData,
     SaveResult,
@@ -78,6 +82,8 @@ from .views import CropView, crop_for_sample, render_view, skeleton_edges
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
 BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
+#: How the samples are chosen: the planned order (default) or keypoint-MoSeq's equal bins.
+SAMPLE_ORDERS = ("planned", "keypoint-moseq")
 #: Samples decoded per call while filling the frame cache (bounds memory).
 FRAME_BATCH = 16
 
@@ -372,6 +378,7 @@ class SampleDraw:
     left_out: dict[str, str] = field(default_factory=dict)
     left_out_keypoints: int = 0
     seed: int = 0
+    order: str = "planned"
 
     @property
     def message(self) -> str:
@@ -379,7 +386,8 @@ class SampleDraw:
         total = len(self.sample_keys)
         text = (
             f"Asked for {_count(self.asked, 'sample')}: kept {self.kept} already annotated, "
-            f"drew {self.new} new; {_count(total, 'sample')} in all (seed {self.seed})."
+            f"drew {self.new} new; {_count(total, 'sample')} in all (seed {self.seed}, "
+            f"{'planned order' if self.order == 'planned' else 'as keypoint-MoSeq'})."
         )
         if self.kept > self.asked:
             text += " More samples are annotated than asked for: all of them are kept."
@@ -409,6 +417,7 @@ def draw_samples(
     num_samples: int | None = None,
     conf_pseudocount: float | None = None,
     seed: int | None = None,
+    order: str | None = None,
     report: pd.DataFrame | None = None,
 ) -> SampleDraw:
     """Draw the samples to annotate and save them in the project's session.
@@ -423,6 +432,11 @@ def draw_samples(
 
     Parameters
     ----------
+    order
+        ``"planned"`` (default): :func:`~kpcal_core.planning.plan_annotation_order`,
+        the order that teaches the line most, annotated in that order;
+        ``"keypoint-moseq"``: keypoint-MoSeq's equal numbers per confidence bin
+        (:func:`~kpcal_core.sampling.sample_error_frames`). Recorded in the session.
     report
         :func:`recordings_report` of ``data`` when the caller has it already.
     """
@@ -431,6 +445,9 @@ def draw_samples(
     num_bins = int(session.num_bins if num_bins is None else num_bins)
     asked = int(session.num_samples if num_samples is None else num_samples)
     pseudocount = float(session.conf_pseudocount if conf_pseudocount is None else conf_pseudocount)
+    order = session.sample_order if order is None else order
+    if order not in SAMPLE_ORDERS:
+        raise KpcalError(f"unknown sample order {order!r}: use one of {', '.join(SAMPLE_ORDERS)}")
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
     report = recordings_report(data) if report is None else report
@@ -457,8 +474,12 @@ def draw_samples(
     wanted = max(0, asked - len(kept))
     new = []
     if wanted and available:
-        new = sample_error_frames(
-            {r: c for r, c in confidences.items()},
+        if order == "planned":  # the annotations made count in the design
+            draw = functools.partial(plan_annotation_order, annotated=kept)
+        else:
+            draw = sample_error_frames
+        new = draw(
+            confidences,
             data.bodyparts,
             use,
             num_bins,
@@ -474,11 +495,11 @@ def draw_samples(
         on_disk = load_session(data.project_dir) or session
         on_disk.num_bins, on_disk.num_samples = num_bins, asked
         on_disk.conf_pseudocount, on_disk.seed = pseudocount, int(seed)
-        on_disk.sample_keys = sample_keys
+        on_disk.sample_keys, on_disk.sample_order = sample_keys, order
         save_session(data.project_dir, on_disk)
     data.session.num_bins, data.session.num_samples = num_bins, asked
     data.session.conf_pseudocount, data.session.seed = pseudocount, int(seed)
-    data.session.sample_keys = sample_keys
+    data.session.sample_keys, data.session.sample_order = sample_keys, order
     return SampleDraw(
         sample_keys=sample_keys,
         asked=asked,
@@ -488,6 +509,7 @@ def draw_samples(
         left_out=left_out,
         left_out_keypoints=left_out_keypoints,
         seed=int(seed),
+        order=order,
     )
 
 
@@ -713,7 +735,7 @@ def calibration_fit(
     return CalibrationFit(project=result, method=line["method"], line=line)
 
 
-def fit_diagnostics(points: pd.DataFrame) -> dict:
+def fit_diagnostics(points: pd.DataFrame, population: Population | None = None) -> dict:
     """How far to trust the fit: what the fit page shows beside the line.
 
     Returns
@@ -721,7 +743,9 @@ def fit_diagnostics(points: pd.DataFrame) -> dict:
     dict
         ``bootstrap`` (:func:`~kpcal_core.diagnostics.bootstrap_fit`), ``running``
         (:func:`~kpcal_core.diagnostics.running_fit`), ``settled`` (``(bool, sentence)``
-        of :func:`~kpcal_core.diagnostics.has_settled`), ``per_bodypart``
+        of the stop rule), ``stop`` (:func:`~kpcal_core.diagnostics.stop_rule` over
+        ``population``: the project's keypoints), ``band``
+        (:func:`~kpcal_core.diagnostics.prediction_band`), ``per_bodypart``
         (:func:`~kpcal_core.diagnostics.per_bodypart_fits`) and ``part_lines``
         (``bodypart, x, y``: each bodypart's own line over the points' confidences).
     """
@@ -737,10 +761,13 @@ def fit_diagnostics(points: pd.DataFrame) -> dict:
         ],
         columns=["bodypart", "x", "y"],
     )
+    stop = stop_rule(points, population) if population is not None else None
     return {
         "bootstrap": bootstrap_fit(points),
         "running": running,
-        "settled": has_settled(running),
+        "settled": (stop.settled, stop.statement) if stop is not None else has_settled(running),
+        "stop": stop,
+        "band": prediction_band(points, population) if population is not None else None,
         "per_bodypart": per_bodypart,
         "part_lines": part_lines,
     }

@@ -12,7 +12,7 @@ import streamlit as st
 from kpcal_app import cache, state
 from kpcal_core import workflows
 from kpcal_core.annotations import CLEARED, format_annotations, parse_annotations
-from kpcal_core.charts import distances_chart, fit_chart, running_chart
+from kpcal_core.charts import band_chart, distances_chart, fit_chart, running_chart
 from kpcal_core.diagnostics import NotEnoughAnnotations, annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import FIT_METHODS
@@ -85,7 +85,7 @@ if result.project.n_left_out:
         f"{result.project.n_left_out} annotations are of recordings or bodyparts not loaded; "
         "left out of the fit."
     )
-diag = cache.fit_diagnostics(points)
+diag = cache.fit_diagnostics(data, points)
 boot = diag["bootstrap"]
 settled, statement = diag["settled"]
 
@@ -103,6 +103,12 @@ st.caption(
     f"{boot['slope_high']:.4f}, intercept {boot['intercept_low']:.4f} to {boot['intercept_high']:.4f}."
 )
 (st.success if settled else st.warning)(statement)
+stop = diag["stop"]
+st.caption(
+    f"Stop rule: the line's 95% half-width over all your keypoints (RMS) "
+    f"{stop.rms_half_width:.3f} (≤ 0.073) and the slope's {stop.slope_half_width:.3f} (≤ 0.1), "
+    "with a negative slope, from 20 annotations on."
+)
 if result.project.counts.get("not_visible"):
     st.caption(
         f"{result.project.counts['not_visible']} samples marked not visible: kept in the CSV, "
@@ -149,9 +155,16 @@ st.altair_chart(
 )
 
 # --------------------------------------------------------------------- details
-stability, parts, residuals, pixels = st.tabs(
-    ["Has it settled?", "Per bodypart", "Largest residuals", "In pixels"]
+trust, stability, parts, residuals, pixels = st.tabs(
+    ["Where is it trusted?", "Has it settled?", "Per bodypart", "Largest residuals", "In pixels"]
 )
+with trust:
+    st.altair_chart(band_chart(diag["band"]), width="stretch")
+    st.caption(
+        "The error the line predicts, with its 95% band, over the confidences of all your "
+        "keypoints (grey bars beneath): the line is trusted where the band is narrow and the "
+        "bars are tall."
+    )
 with stability:
     st.altair_chart(running_chart(diag["running"]), width="stretch")
     st.caption(

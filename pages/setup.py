@@ -22,6 +22,8 @@ DUPLICATE_LABELS = {
 
 state.ensure_app_navigation()
 
+ORDER_LABELS = {"planned": "Planned (fewest clicks)", "keypoint-moseq": "As keypoint-MoSeq"}
+
 st.title("Set up & sample")
 project = state.project_dir()
 state.demo_banner(project)
@@ -191,6 +193,16 @@ pseudocount = cols[2].number_input(
 seed_text = cols[3].text_input(
     "seed (empty: random)", "" if session.seed is None else str(session.seed)
 )
+order = st.radio(
+    "Order",
+    workflows.SAMPLE_ORDERS,
+    index=workflows.SAMPLE_ORDERS.index(session.sample_order),
+    format_func=ORDER_LABELS.get,
+    horizontal=True,
+    help="Planned: each next keypoint is the one that narrows the line most where your "
+    "keypoints are (fewer clicks to a trustworthy line). As keypoint-MoSeq: equal numbers "
+    "from each confidence bin, in random order.",
+)
 chart_slot = st.empty()  # drawn again after "Sample frames", with the new samples' counts
 
 
@@ -222,6 +234,7 @@ if st.button("Sample frames", type="primary", disabled=not use):
             num_samples=int(num_samples),
             conf_pseudocount=float(pseudocount),
             seed=int(seed) if seed else None,
+            order=order,
             report=table,
         )
     except KpcalError as error:

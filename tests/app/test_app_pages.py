@@ -59,7 +59,7 @@ from kpcal_core.demo import (
 )
 from kpcal_core.keypoints import load_keypoints
 from kpcal_core.project import load_project_data
-from kpcal_core.sampling import sample_error_frames
+from kpcal_core.planning import plan_annotation_order
 from kpcal_core.session import load_session
 
 ANNOTATE_BUTTONS = ["Previous", "Next", "Next unannotated", "Clear"]
@@ -134,7 +134,7 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     assert sum(chart_sample_counts(at)) == 100  # the histogram shows the new samples at once
     first = load_session(demo).sample_keys
     data = load_project_data(demo)
-    assert len(first) == 100 and first == sample_error_frames(
+    assert len(first) == 100 and first == plan_annotation_order(
         data.confidences,
         data.bodyparts,
         DEMO_BODYPARTS,
