@@ -16,9 +16,11 @@ from kpcal_core.session import load_session
 st.set_page_config(
     page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
 )
+state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 use_fixed_click_frontend()  # before any page draws the click component
 
 if state.login_configured() and not st.user.is_logged_in:
+    # Before sign-in nothing else runs: no page, no ?project= or ?sample= is read.
     st.title("kpcal")
     st.write("This server records who made each annotation: please sign in.")
     st.button("Sign in", on_click=st.login, type="primary")

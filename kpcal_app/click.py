@@ -30,19 +30,19 @@ def use_fixed_click_frontend() -> None:
     streamlit-image-coordinates 0.4.1 loads its scripts in ``<head>`` and reports
     "ready" before its ``<img>`` exists; on a busy browser or server its first
     render then fails on a null element and the view stays blank (seen in the
-    five-session load test). The fix is assembled at run time in a temporary
-    folder from the installed package's own files plus the page above, and
-    registered under the same component name (the iframe keeps its title).
+    five-session load test). The fix is assembled at run time in the state
+    folder (:func:`kpcal_core.statedir.state_dir`) from the installed package's
+    own files plus the page above, and registered under the same component name (the iframe keeps its title).
     Only for that version.
     """
     import shutil
-    import tempfile
 
     import streamlit_image_coordinates
     from streamlit import runtime
     from streamlit.components.v1.custom_component import CustomComponent
 
     from kpcal_core.atomic import atomic_write
+    from kpcal_core.statedir import state_dir
 
     try:
         version = importlib.metadata.version("streamlit-image-coordinates")
@@ -50,7 +50,7 @@ def use_fixed_click_frontend() -> None:
         return
     if version != "0.4.1" or not runtime.exists():
         return
-    folder = Path(tempfile.gettempdir()) / f"kpcal-click-frontend-{version}"
+    folder = state_dir() / f"click-frontend-{version}"
     registry = runtime.get_instance().component_registry
     if registry.get_component_path(CLICK_COMPONENT) == str(folder):
         return

@@ -43,6 +43,7 @@ from .config import load_config, save_params, update_config
 from .errors import KpcalError
 from .fitting import error_points, fit_points
 from .keypoints import load_keypoints
+from .logs import log_event
 from .sampling import sample_error_frames
 from .session import CalibrationSession, load_session, load_session_keypoints, session_dir
 from .videos import match_videos
@@ -297,6 +298,7 @@ def save_work(
     *,
     conf_threshold: float | None = None,
     force_export: bool = False,
+    user: str | None = None,
 ) -> SaveResult:
     """Save after a change, merging with what other sessions saved meanwhile.
 
@@ -317,6 +319,9 @@ def save_work(
     force_export
         Write ``error_annotations.csv`` (and the fit, if one can be made) even
         below the autosave minimum.
+    user
+        Who saved, for the log line (:func:`kpcal_core.logs.log_event`); default:
+        the annotator of the newest record in ``records``.
     """
     project_dir = data.project_dir
     session_dir(project_dir).mkdir(parents=True, exist_ok=True)
@@ -329,6 +334,7 @@ def save_work(
         csv_exists = annotations_path(project_dir).exists()
         if n < AUTOSAVE_MIN_ANNOTATIONS and not force_export and not csv_exists:
             remaining = AUTOSAVE_MIN_ANNOTATIONS - n
+            _log_save(project_dir, records, user, n, exported=False)
             return SaveResult(
                 merged,
                 n,
@@ -362,10 +368,25 @@ def save_work(
                 project_dir,
                 {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
             )
+    _log_save(project_dir, records, user, n, exported=True)
     when = datetime.now().strftime("%H:%M:%S")
     return SaveResult(
         merged, n, True, fit, f"Annotations saved to {annotations_path(project_dir)} at {when}"
     )
+
+
+def _log_save(
+    project_dir: Path,
+    records: Mapping[SampleKey, Annotation],
+    user: str | None,
+    n: int,
+    *,
+    exported: bool,
+) -> None:
+    """The ``event=save`` log line of :func:`save_work`."""
+    if user is None and records:
+        user = max(records.values(), key=lambda r: r.annotated_at or "").annotator
+    log_event("save", user=user or "", project=project_dir, annotations=n, exported=exported)
 
 
 def save_use_bodyparts(project_dir: str | os.PathLike, use_bodyparts: Sequence[str]) -> dict:

@@ -46,9 +46,7 @@ with st.expander("Project folder", expanded=not Path(project).is_dir()):
         except KpcalError as error:
             state.show_error(error)
     if st.button("Open the demo project"):
-        from kpcal_core import demo
-
-        state.switch_project(str(demo.ensure_demo_project()))
+        state.switch_project(state.demo_project())
         st.rerun()
 
 try:
