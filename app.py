@@ -19,11 +19,18 @@ st.set_page_config(
 state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 use_fixed_click_frontend()  # before any page draws the click component
 
-if state.login_configured() and not st.user.is_logged_in:
-    # Before sign-in nothing else runs: no page, no ?project= or ?sample= is read.
+
+def sign_in_page() -> None:
+    """The only page before sign-in (any address shows it)."""
     st.title("kpcal")
     st.write("This server records who made each annotation: please sign in.")
     st.button("Sign in", on_click=st.login, type="primary")
+
+
+if state.login_configured() and not st.user.is_logged_in:
+    # Before sign-in nothing else runs: no other page (nor their names in the sidebar),
+    # no ?project= or ?sample= is read, nothing is written.
+    st.navigation([st.Page(sign_in_page, title="Sign in", default=True)], position="hidden").run()
     st.stop()
 
 try:

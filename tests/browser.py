@@ -8,18 +8,34 @@ Playwright (Playwright's own browser download is not used).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import math
 import os
+import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+
+from kpcal_core.annotations import now_utc
+from kpcal_core.demo import make_demo_project
+from kpcal_core.project import draw_samples, load_project_data
+from kpcal_core.session import frame_cache_dir, load_session, save_session
+from kpcal_core.videos import load_sampled_frames
+from kpcal_core.views import crop_for_sample
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
@@ -264,25 +280,35 @@ class NginxProxy:
     process: subprocess.Popen
     port: int
     folder: Path
+    kept: dict = field(default_factory=dict)  # the logs, kept when nginx stops
 
     @property
     def url(self) -> str:
         """The app's address through the proxy (no trailing slash)."""
         return f"http://127.0.0.1:{self.port}/kpcal"
 
+    def _log(self, name: str) -> str:
+        if name in self.kept:
+            return self.kept[name]
+        path = self.folder / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def error_log(self) -> str:
-        return (self.folder / "error.log").read_text(errors="replace")
+        return self._log("error.log")
 
     def access_log(self) -> str:
-        return (self.folder / "access.log").read_text(errors="replace")
+        return self._log("access.log")
 
 
 @contextlib.contextmanager
-def nginx_proxy(upstream_port: int, timeout: float = 20.0) -> Iterator[NginxProxy]:
+def nginx_proxy(
+    upstream_port: int, port: int | None = None, timeout: float = 20.0
+) -> Iterator[NginxProxy]:
     """Debian's nginx in the foreground, unprivileged, serving the shipped site on a free port.
 
     Its configuration, pid file, logs and temporary folders are in a fresh
-    temporary folder (removed afterwards). Run as root, nginx is started as
+    temporary folder (removed afterwards). ``port``: where it listens (default:
+    a free port). Run as root, nginx is started as
     ``nobody`` (it never needs privileges here). Always stopped on exit.
     """
     import pwd
@@ -290,7 +316,7 @@ def nginx_proxy(upstream_port: int, timeout: float = 20.0) -> Iterator[NginxProx
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="kpcal-nginx-"))
-    port = free_port()
+    port = port or free_port()
     user = {}
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
@@ -340,6 +366,7 @@ http {{
             yield proxy
         finally:
             stop_process(process)
+            proxy.kept = {name: proxy._log(name) for name in ("access.log", "error.log")}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -417,3 +444,442 @@ async def sign_in_async(page, app_url: str, email: str, timeout: float = 120_000
     await page.locator('input[name="sub"]').fill(email, timeout=timeout)
     await page.get_by_role("button", name="Authorize").click()
     await page.get_by_text(f"Annotator: {email}").wait_for(timeout=timeout)
+
+
+def sign_out(page, timeout: float = 60_000) -> None:
+    """Press the sidebar's "Sign out", confirm on the mock's end-session form, back at sign-in."""
+    page.get_by_role("button", name="Sign out").click(timeout=timeout)
+    page.get_by_role("button", name="End session").click(timeout=timeout)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=timeout)
+
+
+# ---------------------------------------------------------------- sessions annotating at once
+# Used by tests/test_browser_load.py (five sessions) and tests/test_deploy.py (ten, signed
+# in, through the proxy). Playwright's async API: one coroutine per browser session.
+
+DEMO_FRAME_SHAPE = (360, 480)  # the demo videos' height, width
+LOAD_TIMEOUT_MS = 60_000
+
+IMAGE_IFRAME = 'iframe[title="streamlit_image_coordinates.streamlit_image_coordinates"]'
+ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
+TARGET = re.compile(
+    r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
+)
+NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
+NEXT_UNANNOTATED = re.compile(r"^Next unannotated")
+
+
+def _js(text: str) -> str:
+    return text.replace("IMAGE_IFRAME", IMAGE_IFRAME.replace("'", "\\'")).replace(
+        "ERROR_SELECTOR", ERROR_SELECTOR.replace("'", "\\'")
+    )
+
+
+# In every document (the page and the component's iframes): each Streamlit exception or
+# error box ever shown, even for a moment, and each JavaScript error, go to the page's
+# kpcalErrors; the component messages each document receives go to its kpcalMessages.
+WATCH_JS = _js("""
+(() => {
+  const top = window.top;
+  if (window === top) window.kpcalErrors = [];
+  const report = (text) => { try { top.kpcalErrors.push(text); } catch (e) {} };
+  window.addEventListener('error', (e) =>
+    report(`JavaScript error in ${location.pathname}: ${e.message} (${e.filename}:${e.lineno})`));
+  window.kpcalMessages = [];
+  window.addEventListener('message', (e) => {
+    if (!e.data || !e.data.type) return;
+    window.kpcalMessages.push([Date.now() % 1000000, e.data.type]);
+    if (window.kpcalMessages.length > 40) window.kpcalMessages.shift();
+  });
+  if (window !== top) return;
+  const look = () => document.querySelectorAll('ERROR_SELECTOR').forEach((e) => {
+    if (!e.dataset.kpcalSeen) { e.dataset.kpcalSeen = '1'; report(e.innerText); }
+  });
+  new MutationObserver(look).observe(document, { childList: true, subtree: true });
+})();
+""")
+# The live image (loaded, shown at its own size, listening to clicks), else null.
+IMAGE_JS = _js("""
+() => {
+  const frames = document.querySelectorAll('IMAGE_IFRAME');
+  if (frames.length !== 1) return null;
+  const frame = frames[0];
+  const img = frame.contentDocument && frame.contentDocument.getElementById('image');
+  if (!img || !img.complete || !img.naturalWidth || img.width !== img.naturalWidth) return null;
+  if (typeof img.onclick !== 'function') return null;
+  return { frame, src: img.src, width: img.naturalWidth, height: img.naturalHeight };
+}
+""").strip()
+# Sample ``i`` shown with its image in another iframe than the last one seen (a new sample).
+NEW_SAMPLE_JS = (
+    """
+(i) => {
+  const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .some((e) => e.innerText.startsWith(`Sample ${i} of `));
+  const live = (%s)();
+  if (!shown || !live || live.frame === window.kpcalFrame) return null;
+  window.kpcalFrame = live.frame;
+  return live.src;
+}
+"""
+    % IMAGE_JS
+)
+# The same iframe's image redrawn (a new mark) with at least / exactly ``n`` completed.
+REDRAWN_JS = (
+    """
+([previousSrc, n, exact]) => {
+  const live = (%s)();
+  if (!live || live.frame !== window.kpcalFrame || live.src === previousSrc) return null;
+  const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+    .map((e) => /Completed annotations = (\\d+)/.exec(e.innerText)).find((m) => m);
+  if (!count || (exact ? Number(count[1]) !== n : Number(count[1]) < n)) return null;
+  return live.src;
+}
+"""
+    % IMAGE_JS
+)
+CURRENT_IMAGE_JS = (
+    """
+() => { const live = (%s)(); if (live) window.kpcalFrame = live.frame; return live; }
+"""
+    % IMAGE_JS
+)
+COMPLETED_JS = """
+(n) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(
+  (e) => { const m = /Completed annotations = (\\d+)/.exec(e.innerText); return m && m[1] === String(n); })
+"""
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.dataset.testScriptState === 'notRunning';
+}"""
+# For a failure report: the component iframes and the messages around them.
+DIAGNOSE_JS = """() => ({ errors: window.kpcalErrors, page: window.kpcalMessages,
+  frames: [...document.querySelectorAll('iframe')].map((f) => {
+    const img = f.contentDocument && f.contentDocument.getElementById('image');
+    return { title: f.title, height: f.height, newest: f === window.kpcalFrame,
+      messages: f.contentWindow && f.contentWindow.kpcalMessages,
+      image: img && { complete: img.complete, width: img.width, src: img.src.length,
+                      onclick: typeof img.onclick } };
+  }) })"""
+
+
+@dataclass
+class Click:
+    index: int  # 1-based sample number shown
+    key: tuple[str, int, str]
+    display_xy: tuple[int, int]
+    display_size: int
+    started: str  # UTC ISO, just before the click
+    answered: str  # UTC ISO, once the mark was drawn
+    round_trip: float  # seconds
+
+
+@dataclass
+class Plan:
+    """What one browser session does, and what it saw."""
+
+    name: str  # annotator name, typed in the sidebar (or the e-mail signed in)
+    project: Path
+    start: int  # first sample (1-based)
+    navigation: str  # "next", "unannotated" or "alternate"
+    offset: tuple[int, int]  # where this session clicks: display pixels from the centre
+    shared: bool = False
+    n_clicks: int = 20
+    signed_in: bool = False  # sign in as ``name`` (an e-mail) instead of typing it
+    clicks: list[Click] = field(default_factory=list)
+    navigation_times: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def prepare_project(folder: Path, seed: int, n_samples: int = 60) -> list:
+    """A demo project with samples drawn and their frames decoded (as the setup page does)."""
+    make_demo_project(folder, n_frames=80, seed=seed)
+    data = load_project_data(folder)
+    session = load_session(folder)
+    session.sample_keys = draw_samples(
+        data,
+        [],
+        use_bodyparts=data.bodyparts,
+        num_bins=10,
+        num_samples=n_samples,
+        conf_pseudocount=1e-3,
+        seed=seed,
+    )
+    save_session(folder, session)
+    load_sampled_frames(
+        session.sample_keys,
+        folder / "videos",
+        data.video_frame_indexes,
+        cache_dir=frame_cache_dir(folder),
+        video_paths={k: v for k, v in data.video_paths.items() if v},
+    )
+    return list(session.sample_keys)
+
+
+def clicked_position(project_data, click: Click) -> tuple[float, float]:
+    """Video position of ``click`` in the image of its sample."""
+    recording, frame, bodypart = click.key
+    keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
+    k = project_data.bodyparts.index(bodypart)
+    view = crop_for_sample(
+        DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0, display_size=click.display_size
+    )
+    return view.to_frame(*click.display_xy)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+@contextlib.asynccontextmanager
+async def async_chromium():
+    """:func:`browser.chromium` for Playwright's async API."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def shown(page) -> dict:
+    """The sample number, key and completed count the page shows."""
+    caption = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text=re.compile(r"^Sample \d+ of \d+")
+    )
+    target = page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text="Target bodypart ="
+    )
+    caption_text, target_text = await caption.first.inner_text(), await target.first.inner_text()
+    c, t = CAPTION.search(caption_text), TARGET.search(target_text)
+    assert c and t, (caption_text, target_text)
+    return {
+        "index": int(c[1]),
+        "n": int(c[2]),
+        "key": (c[3], int(c[4]), t[1]),
+        "completed": int(t[2]),
+    }
+
+
+async def collect_errors(page, plan: Plan) -> None:
+    """Move what the page's watcher saw to ``plan.errors`` (plus any error shown now)."""
+    seen = await page.evaluate("() => window.kpcalErrors.splice(0)")
+    now = await page.locator(ERROR_SELECTOR).all_inner_texts()
+    plan.errors += list(seen) + [e for e in now if e not in seen]
+
+
+@contextlib.asynccontextmanager
+async def reported(page, plan: Plan, folder: Path, step: str):
+    """On a failure inside, save the page's screenshot and component state to ``folder``."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(folder / f"{plan.name}.png"))
+            state = await page.evaluate(DIAGNOSE_JS)
+            (folder / f"{plan.name}.txt").write_text(f"failed while {step}\n{state}\n")
+        raise
+
+
+async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Path):
+    """Open the annotate page of ``plan.project`` and make ``plan.n_clicks`` annotations.
+
+    Signs in as ``plan.name`` first when ``plan.signed_in``, else types the
+    name in the sidebar's "Annotator" box.
+    """
+    page = await context.new_page()
+    page.on("pageerror", lambda error: plan.errors.append(f"pageerror: {error}"))
+    query = {"project": str(plan.project)}
+    if plan.start != 1:
+        query["sample"] = str(plan.start)
+    async with reported(page, plan, folder, "opening the page"):
+        if plan.signed_in:
+            await sign_in_async(page, base_url, plan.name)
+            await page.wait_for_function(IDLE_JS)
+        await page.goto(f"{base_url}/annotate?{urlencode(query)}")
+        await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.start, timeout=120_000)
+
+        if not plan.signed_in:
+            # The annotator's name: committed with Enter (a full rerun), saved with every click.
+            box = page.locator('input[aria-label="Annotator"]')
+            await box.fill(plan.name)
+            await box.press("Enter")
+            with contextlib.suppress(Exception):  # the rerun may be over before we look
+                await page.wait_for_function(f"() => !({IDLE_JS})()", timeout=2_000, polling=20)
+            await page.wait_for_function(IDLE_JS)
+        live = await (await page.wait_for_function(CURRENT_IMAGE_JS)).json_value()
+        src, size = live["src"], live["width"]
+        assert live["height"] == size, live  # a square view centred on the sampled keypoint
+        x, y = size // 2 + plan.offset[0], size // 2 + plan.offset[1]
+
+    image = page.frame_locator(IMAGE_IFRAME).locator("#image")
+    for n in range(plan.n_clicks):
+        async with reported(page, plan, folder, f"clicking annotation {n + 1}"):
+            view = await shown(page)
+            assert view["index"] == plan.start + n, (plan.name, view)
+            assert view["n"] == len(samples), (plan.name, view)
+            assert view["key"] == samples[view["index"] - 1], (plan.name, view)
+            if not plan.shared:
+                assert view["completed"] == n, (plan.name, view)
+            started, t0 = now_utc(), time.monotonic()
+            await image.click(position={"x": x, "y": y})
+            # A separate project counts exactly; the shared one at least this session's.
+            handle = await page.wait_for_function(
+                REDRAWN_JS, arg=[src, n + 1, not plan.shared], polling="raf"
+            )
+            t1, answered = time.monotonic(), now_utc()
+            src = await handle.json_value()
+            plan.clicks.append(
+                Click(view["index"], view["key"], (x, y), size, started, answered, t1 - t0)
+            )
+            await collect_errors(page, plan)
+        if n + 1 == plan.n_clicks:
+            break
+        unannotated = plan.navigation == "unannotated" or (
+            plan.navigation == "alternate" and n % 2 == 0
+        )
+        async with reported(page, plan, folder, f"going on from sample {view['index']}"):
+            t0 = time.monotonic()
+            await page.get_by_role("button", name=NEXT_UNANNOTATED if unannotated else NEXT).click()
+            handle = await page.wait_for_function(
+                NEW_SAMPLE_JS, arg=view["index"] + 1, polling="raf"
+            )
+            plan.navigation_times.append(time.monotonic() - t0)
+            src = await handle.json_value()
+    return page
+
+
+async def reload_and_count(page, plan: Plan, expected: int, folder: Path) -> None:
+    """Reload: the page opens on the last sample with the project's full count."""
+    async with reported(page, plan, folder, "reloading"):
+        await page.reload()
+        await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.clicks[-1].index)
+        await page.wait_for_function(COMPLETED_JS, arg=expected)
+        assert (await shown(page))["completed"] == expected, plan.name
+        await collect_errors(page, plan)
+
+
+async def run_all(
+    base_url: str,
+    plans: list[Plan],
+    samples: dict,
+    expected: dict,
+    folder: Path,
+    also: Sequence[Callable[[Any], Awaitable[None]]] = (),
+) -> None:
+    """Every plan in its own browser context at once (plus ``also(browser)`` coroutines).
+
+    Then each page is reloaded and must show ``expected[plan.project]`` completed.
+    """
+    async with async_chromium() as browser:
+        contexts = []
+        for _ in plans:
+            context = await browser.new_context(viewport={"width": 1400, "height": 1200})
+            context.set_default_timeout(LOAD_TIMEOUT_MS)
+            await context.add_init_script(WATCH_JS)
+            contexts.append(context)
+        *pages, _ = await asyncio.gather(
+            *(
+                annotate(context, base_url, plan, samples[plan.project], folder)
+                for context, plan in zip(contexts, plans)
+            ),
+            asyncio.gather(*(task(browser) for task in also)),
+        )
+        await asyncio.gather(
+            *(
+                reload_and_count(page, plan, expected[plan.project], folder)
+                for page, plan in zip(pages, plans)
+            )
+        )
+        for context in contexts:
+            await context.close()
+
+
+def check_own_project(plan: Plan) -> None:
+    """A project one session annotated alone holds exactly its clicks.
+
+    Each saved in ``error_annotations.csv`` at the clicked position, and in the
+    working copy with the session's annotator and a time within the click's
+    round trip.
+    """
+    from kpcal_core import load_annotations
+    from kpcal_core.project import load_working_annotations
+
+    data = load_project_data(plan.project)
+    saved = load_annotations(plan.project)
+    records = load_working_annotations(plan.project)
+    clicked = {c.key: c for c in plan.clicks}
+    assert [c.index for c in plan.clicks] == list(range(plan.start, plan.start + plan.n_clicks))
+    assert len(saved) == plan.n_clicks and set(saved) == set(clicked), plan.name
+    assert set(records) == set(clicked), plan.name
+    for key, click in clicked.items():
+        assert records[key].annotator == plan.name, (plan.name, records[key])
+        assert click.started <= records[key].annotated_at <= click.answered, (key, records[key])
+        assert np.allclose(saved[key], clicked_position(data, click)), key
+
+
+def check_shared_project(project: Path, plans: Sequence[Plan]) -> tuple[int, int]:
+    """A project several sessions annotated at once holds the union, the later click kept.
+
+    Every sample clicked by any session is saved at the position of one of its
+    clicks, with that click's annotator and a time within its round trip, and
+    no click on it came certainly later (started after the kept one's answer).
+
+    Returns
+    -------
+    tuple of int
+        Samples clicked by more than one session, and among them those whose
+        clicks were all round trips apart (so which came later is known).
+    """
+    from kpcal_core import load_annotations
+    from kpcal_core.project import load_working_annotations
+
+    data = load_project_data(project)
+    saved = load_annotations(project)
+    records = load_working_annotations(project)
+    by_plan = [{c.key: c for c in plan.clicks} for plan in plans]
+    union = set().union(*by_plan)
+    for plan in plans:
+        assert [c.index for c in plan.clicks] == list(range(plan.start, plan.start + plan.n_clicks))
+    assert set(saved) == union and set(records) == union, (len(saved), len(union))
+    assert all(r.has_position for r in records.values())
+    overlaps = separated = 0
+    for key in union:
+        clicks = sorted(
+            [(plan, by[key]) for plan, by in zip(plans, by_plan) if key in by],
+            key=lambda pc: pc[1].started,
+        )
+        record = records[key]
+        kept = [
+            (plan, click)
+            for plan, click in clicks
+            if plan.name == record.annotator
+            and click.started <= record.annotated_at <= click.answered
+        ]
+        assert len(kept) == 1, (key, record, [(p.name, c) for p, c in clicks])
+        _, click = kept[0]
+        later = [p.name for p, c in clicks if c.started > click.answered]
+        assert not later, (key, record, "a later click was lost", later)
+        assert np.allclose(saved[key], clicked_position(data, click)), key
+        if len(clicks) > 1:
+            overlaps += 1
+            separated += all(
+                a.answered < b.started for (_, a), (_, b) in itertools.pairwise(clicks)
+            )
+    return overlaps, separated
+
+
+def round_trip_summary(plans: Sequence[Plan]) -> str:
+    """Click -> mark round trip median, p95 and max over every click of ``plans``."""
+    round_trips = [c.round_trip for plan in plans for c in plan.clicks]
+    return (
+        f"click -> mark round trip median {1000 * statistics.median(round_trips):.0f} ms, "
+        f"p95 {1000 * percentile(round_trips, 0.95):.0f} ms, "
+        f"max {1000 * max(round_trips):.0f} ms over {len(round_trips)} clicks"
+    )
