@@ -6,7 +6,6 @@ Registered from ``app.py`` on every run, before any page draws the component.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from pathlib import Path
 
 CLICK_COMPONENT = "streamlit_image_coordinates.streamlit_image_coordinates"
@@ -35,8 +34,6 @@ def use_fixed_click_frontend() -> None:
     own files plus the page above, and registered under the same component name (the iframe keeps its title).
     Only for that version.
     """
-    import shutil
-
     import streamlit_image_coordinates
     from streamlit import runtime
     from streamlit.components.v1.custom_component import CustomComponent
@@ -57,10 +54,8 @@ def use_fixed_click_frontend() -> None:
     installed = Path(streamlit_image_coordinates.__file__).parent / "frontend"
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("main.js", "streamlit-component-lib.js", "style.css"):
-        if not (folder / name).exists():
-            tmp = folder / f".{name}.{os.getpid()}"
-            shutil.copyfile(installed / name, tmp)
-            os.replace(tmp, folder / name)
+        if not (folder / name).exists():  # sessions start at once: each write is atomic
+            atomic_write(folder / name, (installed / name).read_bytes())
     atomic_write(folder / "index.html", CLICK_INDEX_HTML)
     registry.register_component(
         CustomComponent(
