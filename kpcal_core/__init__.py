@@ -22,6 +22,8 @@ Modules, one concern each:
   and the command line) and how far to trust it: bootstrap intervals, the
   running fit, per-bodypart and robust lines, annotator agreement
 - ``cli``: ``python -m kpcal_core {check,sample,fit,export,agreement}``
+- ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``)
+- ``logs``: one parseable log line per save and per error, on stderr
 - ``atomic``, ``validate``, ``errors``: atomic writes, input checks, the error type
 """
 

@@ -28,6 +28,7 @@ from kpcal_core.diagnostics import (
 )
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import predicted_error_px
+from kpcal_core.logs import log_event
 from kpcal_core.project import load_working_annotations
 
 state.ensure_app_navigation()
@@ -306,6 +307,9 @@ with pixels:
 if st.button("Save to config.yml", type="primary"):
     try:
         save_params(project, {"slope": slope, "intercept": intercept, "conf_threshold": threshold})
+        log_event(
+            "params", user=state.annotator(), project=project, slope=slope, intercept=intercept
+        )
         st.success(
             f"Saved slope {slope:.4f}, intercept {intercept:.4f}, conf_threshold {threshold:.4f} "
             f"to {project}/config.yml"

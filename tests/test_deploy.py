@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import os
 import shutil
 import stat
 import statistics
@@ -213,6 +214,9 @@ def test_every_page_through_nginx_under_a_path(tmp_path, clean_env):
         downloaded = parse_annotations(csv_text, "download")
         assert set(downloaded) == set(load_annotations(project)) and len(downloaded) == 25
 
+        page.get_by_role("button", name="Save to config.yml").click()
+        page.get_by_text("Saved slope").wait_for()
+
         # An error shown to the user: a project outside the data root.
         page.goto(f"{proxy.url}/setup?{q}")
         page.get_by_role("heading", name="Set up & sample").wait_for()
@@ -234,6 +238,8 @@ def test_every_page_through_nginx_under_a_path(tmp_path, clean_env):
     saves = log_events(log, "save")
     assert [s["project"] for s in saves] == [str(project)], saves
     assert saves[0]["annotations"] == "25" and saves[0]["exported"] == "yes"
+    params = log_events(log, "params")
+    assert [p["project"] for p in params] == [str(project)] and "slope" in params[0], params
     errors = log_events(log, "error")
     assert len(errors) == 1 and "outside the data folder" in errors[0]["message"], errors
     assert errors[0]["project"] == str(project) and errors[0]["kind"] == "KpcalError"
@@ -404,8 +410,11 @@ def test_read_only_code_and_home_write_only_the_state_folder(tmp_path, clean_env
 
 # ---------------------------------------------------------------- 4. ten annotators at once
 
-N_CLICKS = 30  # per session
-SHARED_STEP = 6  # each sharing session starts 6 samples after the previous one
+# Clicks per session: 12 by default, so that the test stays within a few minutes on a busy
+# 2-core machine; KPCAL_LOAD_CLICKS=30 runs the full scenario of issue 13 (about 10 minutes
+# with a load average of 30 from other jobs, see the README).
+N_CLICKS = int(os.environ.get("KPCAL_LOAD_CLICKS", "12"))
+SHARED_STEP = max(1, N_CLICKS // 5)  # each sharing session starts this many samples later
 
 
 class RssSampler:
@@ -465,6 +474,7 @@ def resampler(base_url: str, project: Path, email: str, rounds: int, errors: lis
     return run
 
 
+@pytest.mark.timeout(900)
 def test_ten_signed_in_annotators_at_once_through_nginx(tmp_path, clean_env):
     started = time.monotonic()
     data_root = tmp_path / "data"
