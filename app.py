@@ -20,6 +20,9 @@ state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 use_fixed_click_frontend()  # before any page draws the click component
 
 
+URL_PATHS = ("setup", "annotate", "fit")  # the pages' url_path, below
+
+
 def sign_in_page() -> None:
     """The only page before sign-in (any address shows it)."""
     st.title("kpcal")
@@ -30,7 +33,12 @@ def sign_in_page() -> None:
 if state.login_configured() and not st.user.is_logged_in:
     # Before sign-in nothing else runs: no other page (nor their names in the sidebar),
     # no ?project= or ?sample= is read, nothing is written.
-    st.navigation([st.Page(sign_in_page, title="Sign in", default=True)], position="hidden").run()
+    # The pages' addresses show the sign-in page too (not "page not found").
+    st.navigation(
+        [st.Page(sign_in_page, title="Sign in", default=True)]
+        + [st.Page(sign_in_page, title="Sign in", url_path=path) for path in URL_PATHS],
+        position="hidden",
+    ).run()
     st.stop()
 
 try:

@@ -270,7 +270,14 @@ def test_sign_in_two_users_and_sign_out_through_nginx(tmp_path, clean_env):
             anonymous.wait_for_function(IDLE_JS)
             body = anonymous.locator("body").inner_text()
             assert "please sign in" in body
-            for hidden in ("Sample 3", "Annotate", "Set up", "Fit & save", str(project)):
+            for hidden in (
+                "Sample 3",
+                "Annotate",
+                "Set up",
+                "Fit & save",
+                str(project),
+                "not found",
+            ):
                 assert hidden not in body, (address, hidden, body)
             assert anonymous.locator('iframe[title^="streamlit_image"]').count() == 0
         assert not (project / "calibration" / "annotations_draft.csv").exists()
