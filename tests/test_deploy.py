@@ -538,7 +538,7 @@ def test_ten_signed_in_annotators_at_once_through_nginx(tmp_path, clean_env):
     overlaps, separated = check_shared_project(shared, sharing)
     assert overlaps == union - 2 * SHARED_STEP  # every sample but the first and last six
     assert separated > 0  # the later-click rule was checked where the order is known
-    saved = sum(len(load_annotations(p)) for p in [*own, shared])
+    saved = sum(len(load_working_annotations(p)) for p in [*own, shared])
     # One save line per click, with the signed-in user and the project.
     saves = log_events(log, "save")
     for plan in everyone:
