@@ -11,8 +11,10 @@ from .cli import main
 from .statedir import set_state_dir
 
 
-def run(argv: list[str]) -> int:
-    """Take ``--state-dir DIR`` off ``argv``, then run :func:`kpcal_core.cli.main`."""
+def run(argv: list[str] | None = None) -> int:
+    """Take ``--state-dir DIR`` off ``argv`` (default ``sys.argv[1:]``), then run
+    :func:`kpcal_core.cli.main`."""
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--state-dir")
     known, rest = parser.parse_known_args(argv)
@@ -22,4 +24,4 @@ def run(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(sys.argv[1:]))
+    raise SystemExit(run())

@@ -63,7 +63,6 @@ from browser import (  # noqa: E402
     free_port,
     nginx_proxy,
     oidc_provider,
-    percentile,
     prepare_project,
     round_trip_summary,
     run_all,
@@ -545,7 +544,6 @@ def test_ten_signed_in_annotators_at_once_through_nginx(tmp_path, clean_env):
         mine = [s for s in saves if s["user"] == plan.name]
         assert len(mine) == N_CLICKS and {s["project"] for s in mine} == {str(plan.project)}
 
-    round_trips = [c.round_trip for plan in everyone for c in plan.clicks]
     print(
         f"\nten signed-in annotators through nginx: clicks saved {saved} of "
         f"{5 * N_CLICKS + union} expected ({10 * N_CLICKS} clicks, {overlaps} samples clicked by "
@@ -557,5 +555,5 @@ def test_ten_signed_in_annotators_at_once_through_nginx(tmp_path, clean_env):
         + f" ms; re-sampling rounds {', '.join(f'{t:.1f}' for t in resample_times)} s; "
         f"server RSS start {rss.start / 2**20:.0f} MiB, peak {rss.peak / 2**20:.0f} MiB, "
         f"end {rss.last / 2**20:.0f} MiB; browsing {browsing:.1f} s, total "
-        f"{time.monotonic() - started:.1f} s; p95 {1000 * percentile(round_trips, 0.95):.0f} ms"
+        f"{time.monotonic() - started:.1f} s"
     )
