@@ -242,6 +242,7 @@ def test_every_page_through_nginx_under_a_path(tmp_path, clean_env):
     errors = log_events(log, "error")
     assert len(errors) == 1 and "outside the data folder" in errors[0]["message"], errors
     assert errors[0]["project"] == str(project) and errors[0]["kind"] == "KpcalError"
+    assert errors[0]["page"] == "setup" and errors[0]["user"] == getpass.getuser()
 
 
 # ---------------------------------------------------------------- 2. sign-in
