@@ -1,9 +1,16 @@
 """Shared helpers of the browser tests: a Streamlit server in a subprocess, and Chromium.
 
 The server is ``python -m streamlit run app.py`` on a free port, with the
-environment a test gives (always ``KPCAL_DEMO_DIR`` and ``KPCAL_STATE_DIR``
-pointing at temporary folders). The browser is Debian's Chromium driven by
-Playwright (Playwright's own browser download is not used).
+environment a test gives (always ``KPCAL_STATE_DIR``, and ``KPCAL_DEMO_DIR``
+or ``KPCAL_DATA_ROOT``, pointing at temporary folders). The browser is
+Debian's Chromium driven by Playwright (Playwright's own browser download is
+not used).
+
+Also here: the deployment of ``deploy/`` (Debian's nginx serving the shipped
+site, the unit's ``streamlit run`` options, ``oidc-provider-mock`` and the
+sign-in form), and the machinery of several sessions annotating at once
+(Playwright's async API: :class:`Plan`, :func:`run_all`, and the checks
+:func:`check_own_project` and :func:`check_shared_project`).
 """
 
 from __future__ import annotations
