@@ -15,11 +15,28 @@ from kpcal_core.session import load_session
 st.set_page_config(
     page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
 )
+state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 
-if state.login_configured() and not st.user.is_logged_in:
+
+URL_PATHS = ("setup", "annotate", "fit")  # the pages' url_path, below
+
+
+def sign_in_page() -> None:
+    """The only page before sign-in (any address shows it)."""
     st.title("kpcal")
     st.write("This server records who made each annotation: please sign in.")
     st.button("Sign in", on_click=st.login, type="primary")
+
+
+if state.login_configured() and not st.user.is_logged_in:
+    # Before sign-in nothing else runs: no other page (nor their names in the sidebar),
+    # no ?project= or ?sample= is read, nothing is written.
+    # The pages' addresses show the sign-in page too (not "page not found").
+    st.navigation(
+        [st.Page(sign_in_page, title="Sign in", default=True)]
+        + [st.Page(sign_in_page, title="Sign in", url_path=path) for path in URL_PATHS],
+        position="hidden",
+    ).run()
     st.stop()
 
 try:

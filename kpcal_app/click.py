@@ -33,7 +33,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 from PIL import Image
 
-from kpcal_app import state
+from kpcal_core import statedir
 
 NAME = "kpcal_click"
 # What the browser shows as the component's iframe title (Streamlit names a declared
@@ -126,7 +126,7 @@ def frontend_folder(parent: Path | None = None) -> Path:
     """The component's folder: the package's frontend files and our ``index.html``.
 
     Written once per content under ``parent`` (default: the state folder,
-    ``KPCAL_STATE_DIR`` or ``~/.config/kpcal``; the temporary folder if that
+    see :mod:`kpcal_core.statedir`; the temporary folder if that
     cannot be written), as ``click-frontend-<digest of the content>``. It is
     filled in a private temporary folder and renamed into place, so servers
     starting at the same moment never see a half-written folder: the first
@@ -138,7 +138,7 @@ def frontend_folder(parent: Path | None = None) -> Path:
     digest = hashlib.sha256()
     for name, content in sorted(files.items()):
         digest.update(name.encode() + b"\0" + content + b"\0")
-    for base in [parent] if parent else [state.state_dir(), Path(tempfile.gettempdir())]:
+    for base in [parent] if parent else [statedir.state_dir(), Path(tempfile.gettempdir())]:
         try:
             return _write_folder(base / f"click-frontend-{digest.hexdigest()[:16]}", files)
         except OSError:

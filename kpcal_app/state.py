@@ -19,8 +19,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_core import demo, workflows
+from kpcal_core import demo, statedir, workflows
+from kpcal_core.atomic import atomic_write
 from kpcal_core.errors import KpcalError
+from kpcal_core.logs import log_event
 from kpcal_core.paths import resolve_user_path
 
 # st.session_state keys
@@ -46,22 +48,46 @@ APP_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
 _STARTED_BY_APP: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "kpcal_started_by_app", default=False
 )
+RECENT_FILE_NAME = "recent.json"  # in the state folder (per user when signed in)
 
 
-def state_dir() -> Path:
-    """Where the app keeps its own files: ``KPCAL_STATE_DIR``, else ``~/.config/kpcal``."""
-    return Path(os.environ.get("KPCAL_STATE_DIR", Path.home() / ".config" / "kpcal"))
-
-
-RECENT_FILE = state_dir() / "recent.json"
+def _command_line() -> argparse.Namespace:
+    """``--project DIR`` and ``--state-dir DIR`` after ``--`` on the ``streamlit run`` line."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--project")
+    parser.add_argument("--state-dir")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return known
 
 
 def command_line_project() -> str | None:
     """``--project DIR`` after ``--`` on the ``streamlit run`` line, if given."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--project")
-    known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.project
+    return _command_line().project
+
+
+def use_command_line_state_dir() -> None:
+    """Apply ``--state-dir DIR`` (after ``--`` on the ``streamlit run`` line), if given."""
+    given = _command_line().state_dir
+    if given and os.environ.get(statedir.STATE_DIR_ENV) != str(Path(given).expanduser().resolve()):
+        statedir.set_state_dir(given)
+
+
+def signed_in_user() -> str | None:
+    """The signed-in user's e-mail on a server with sign-in, else ``None``."""
+    if not login_configured() or not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    return str(email) if email else None
+
+
+def recent_file() -> Path:
+    """The recent-projects list of this user (the state folder's, or the signed-in user's)."""
+    return statedir.user_state_dir(signed_in_user()) / RECENT_FILE_NAME
+
+
+def demo_project() -> str:
+    """The demo project of this user (one per signed-in user on a server), written on first use."""
+    return str(demo.ensure_demo_project(user=signed_in_user()).resolve())
 
 
 def default_project() -> str:
@@ -69,7 +95,7 @@ def default_project() -> str:
     given = command_line_project() or os.environ.get("KPCAL_PROJECT")
     if given:
         return str(Path(given).expanduser().resolve())
-    return str(demo.ensure_demo_project().resolve())
+    return demo_project()
 
 
 def project_dir() -> str:
@@ -97,22 +123,21 @@ def switch_project(folder: str) -> None:
 
 
 def recent_projects() -> list[str]:
+    """The last ten projects opened (newest first); empty when the list cannot be read."""
     try:
-        items = json.loads(RECENT_FILE.read_text())
+        items = json.loads(recent_file().read_text())
         return [str(p) for p in items if isinstance(p, str)][:10]
     except (OSError, ValueError):
         return []
 
 
 def remember_recent(folder: str) -> None:
+    """Put ``folder`` first in the recent-projects list."""
     items = [folder] + [p for p in recent_projects() if p != folder]
     try:
-        RECENT_FILE.parent.mkdir(parents=True, exist_ok=True)
-        from kpcal_core.atomic import atomic_write
-
-        atomic_write(RECENT_FILE, json.dumps(items[:10]))
-    except OSError:
-        pass  # a read-only home: recent projects are a convenience
+        atomic_write(recent_file(), json.dumps(items[:10]))
+    except (OSError, KpcalError):
+        pass  # no writable state folder: recent projects are a convenience
 
 
 def annotator() -> str:
@@ -131,13 +156,20 @@ def annotator() -> str:
 def show_error(error: Exception, project: str | None = None) -> None:
     """A readable message for bad input; nothing else is shown as a traceback.
 
-    With ``project`` and a broken ``config.yml``, also offers to keep it as a
-    backup and start it over (the annotations are in other files and stay).
+    Also writes one ``event=error`` line on stderr (:func:`kpcal_core.logs.log_event`).
+    With ``project`` and a broken ``config.yml``, offers to keep it as a backup and
+    start it over (the annotations are in other files and stay).
     """
-    if isinstance(error, KpcalError):
-        st.error(str(error))
-    else:
-        st.error(f"{type(error).__name__}: {error}")
+    message = str(error) if isinstance(error, KpcalError) else f"{type(error).__name__}: {error}"
+    log_event(
+        "error",
+        user=annotator(),
+        project=st.session_state.get(PROJECT, ""),
+        page=_page_name(),
+        kind=type(error).__name__,
+        message=message,
+    )
+    st.error(message)
     if project is not None and workflows.broken_config(project):
         st.write(
             "Your annotations are in other files and are not affected. Fix config.yml by hand, "
@@ -147,6 +179,14 @@ def show_error(error: Exception, project: str | None = None) -> None:
             backup, _ = workflows.start_config_over(project)
             st.toast(f"Kept the broken config as {backup.name}")
             st.rerun()
+
+
+def _page_name() -> str:
+    """The URL path of the page running (``setup``, ``annotate``, ``fit``), or ``""``."""
+    try:
+        return st.context.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    except Exception:  # no browser session (AppTest without a URL)
+        return ""
 
 
 def show_table(frame, **kwargs) -> None:
@@ -172,6 +212,8 @@ def annotator_control() -> None:
     name = annotator()
     if login_configured():
         st.caption(f"Annotator: {name}")
+        if st.user.is_logged_in:
+            st.button("Sign out", on_click=st.logout, key="kpcal_sign_out")
     else:
         st.text_input("Annotator", key=ANNOTATOR, help="Recorded with every annotation you make.")
     del name
@@ -209,11 +251,6 @@ def ensure_app_navigation() -> None:
 
 
 # --------------------------------------------------------------------------- annotate page
-
-
-def demo_project() -> Path:
-    """The demo project (written on first use)."""
-    return demo.ensure_demo_project()
 
 
 def records(project: str) -> dict:

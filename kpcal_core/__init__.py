@@ -34,6 +34,8 @@ The engine, one concern per module:
 - ``videos``: reading frames exactly, the frame cache
 - ``calibration``: the notebook entry point (:func:`noise_calibration`)
 - ``demo``: a synthetic project with a known answer
+- ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``);
+  ``logs``: one parseable log line per save and per error, on stderr
 - ``samplekeys``, ``textio``, ``paths``, ``atomic``, ``validate``, ``errors``:
   the sample key, the text reader, typed paths, atomic writes, input checks,
   the error type

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from .colours import bodypart_colours, hex_to_rgb
 from .config import setup_project
 from .errors import KpcalError
 from .session import CalibrationSession, save_session
+from .statedir import state_dir, user_state_dir
 
 DEMO_BODYPARTS = ["nose", "left_ear", "right_ear", "neck", "back", "tail_base"]
 DEMO_SKELETON = [
@@ -313,23 +313,29 @@ def demo_truth(project_dir: str | os.PathLike) -> dict | None:
         return None
 
 
-def default_demo_dir() -> Path:
-    """A user-writable folder for the demo project (``KPCAL_DEMO_DIR`` overrides it)."""
+def default_demo_dir(user: str | None = None) -> Path:
+    """Where the demo project lives: in the state folder, one per signed-in user.
+
+    Parameters
+    ----------
+    user
+        The signed-in user (e-mail) on a server with sign-in: the demo project
+        is then ``{state folder}/users/{user}/demo-project``, never shared.
+        ``None`` on a laptop: ``KPCAL_DEMO_DIR`` when set, else
+        ``{state folder}/demo-project`` (see :mod:`kpcal_core.statedir`).
+    """
+    if user:
+        return user_state_dir(user) / "demo-project"
     if os.environ.get("KPCAL_DEMO_DIR"):
         return Path(os.environ["KPCAL_DEMO_DIR"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        if os.access(base, os.W_OK):
-            return base / "kpcal" / "demo-project"
-    except OSError:
-        pass
-    return Path(tempfile.gettempdir()) / "kpcal-demo-project"
+    return state_dir() / "demo-project"
 
 
-def ensure_demo_project(project_dir: str | os.PathLike | None = None) -> Path:
-    """The demo project's folder, written on first use."""
-    folder = Path(project_dir) if project_dir is not None else default_demo_dir()
+def ensure_demo_project(
+    project_dir: str | os.PathLike | None = None, *, user: str | None = None
+) -> Path:
+    """The demo project's folder (default: :func:`default_demo_dir` of ``user``), written on first use."""
+    folder = Path(project_dir) if project_dir is not None else default_demo_dir(user)
     if not (folder / GROUND_TRUTH_FILENAME).exists() or not (folder / "config.yml").exists():
         make_demo_project(folder, overwrite=True)
     return folder

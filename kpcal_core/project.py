@@ -42,6 +42,7 @@ from .config import config_path, load_config, save_params, update_config
 from .errors import KpcalError
 from .fitting import error_points, fit_by_method
 from .formats import choose_anterior_posterior, read_keypoints
+from .logs import log_event
 from .recording_videos import VideoChoice, resolve_videos
 from .samplekeys import SampleKey
 from .session import (
@@ -346,6 +347,7 @@ def save_work(
     *,
     conf_threshold: float | None = None,
     force_export: bool = False,
+    user: str | None = None,
 ) -> SaveResult:
     """Save after a change, merging with what other sessions saved meanwhile.
 
@@ -366,6 +368,9 @@ def save_work(
     force_export
         Write ``error_annotations.csv`` (and the fit, if one can be made) even
         below the autosave minimum.
+    user
+        Who saved, for the log line (:func:`kpcal_core.logs.log_event`); default:
+        the annotator of the newest record in ``records``.
     """
     project_dir = data.project_dir
     session_dir(project_dir).mkdir(parents=True, exist_ok=True)
@@ -378,6 +383,7 @@ def save_work(
         csv_exists = annotations_path(project_dir).exists()
         if n < AUTOSAVE_MIN_ANNOTATIONS and not force_export and not csv_exists:
             remaining = AUTOSAVE_MIN_ANNOTATIONS - n
+            _log_save(project_dir, records, user, n, exported=False)
             return SaveResult(
                 merged,
                 n,
@@ -424,6 +430,7 @@ def save_work(
                 )
             except KpcalError as error:  # the annotations are saved; say so plainly
                 config_problem = str(error)
+    _log_save(project_dir, records, user, n, exported=True)
     when = datetime.now().strftime("%H:%M:%S")
     message = f"Saved {n} annotations to {annotations_path(project_dir).name}"
     if config_problem is not None:
@@ -438,6 +445,20 @@ def save_work(
     if fit is not None:
         message += f" and the {fit['method']} line to {config_path(project_dir).name}"
     return SaveResult(merged, n, True, fit, f"{message} at {when} (in {project_dir}).")
+
+
+def _log_save(
+    project_dir: Path,
+    records: Mapping[SampleKey, Annotation],
+    user: str | None,
+    n: int,
+    *,
+    exported: bool,
+) -> None:
+    """The ``event=save`` log line of :func:`save_work`."""
+    if user is None and records:
+        user = max(records.values(), key=lambda r: r.annotated_at or "").annotator
+    log_event("save", user=user or "", project=project_dir, annotations=n, exported=exported)
 
 
 def save_use_bodyparts(project_dir: str | os.PathLike, use_bodyparts: Sequence[str]) -> dict:

@@ -54,6 +54,7 @@ from .diagnostics import (
 from .errors import KpcalError
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .formats import choose_anterior_posterior, read_keypoints
+from .logs import log_event
 from .paths import resolve_user_path
 from .planning import Population, plan_annotation_order
 from .project import (
@@ -824,6 +825,7 @@ def save_calibration(
     intercept: float,
     conf_threshold: float,
     method: str = "least-squares",
+    user: str = "",
 ) -> dict:
     """Save the line and threshold to ``config.yml`` under the project lock.
 
@@ -857,6 +859,15 @@ def save_calibration(
         session.fit_method = method
         save_session(data.project_dir, session)
     data.session.fit_method = method
+    log_event(
+        "params",
+        user=user,
+        project=str(data.project_dir),
+        method=method,
+        slope=float(slope),
+        intercept=float(intercept),
+        conf_threshold=float(conf_threshold),
+    )
     return {
         "path": str(config_path(data.project_dir)),
         "method": method,

@@ -207,6 +207,7 @@ if st.button("Save to config.yml", type="primary"):
             intercept=line["intercept"],
             conf_threshold=threshold,
             method=method,
+            user=state.annotator(),
         )
         st.success(
             f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "

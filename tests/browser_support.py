@@ -1,27 +1,47 @@
 """Shared helpers of the browser tests: a Streamlit server in a subprocess, and Chromium.
 
 The server is ``python -m streamlit run app.py`` on a free port, with the
-environment a test gives (always ``KPCAL_DEMO_DIR`` and ``KPCAL_STATE_DIR``
-pointing at temporary folders). The browser is Debian's Chromium driven by
-Playwright (Playwright's own browser download is not used).
+environment a test gives (always ``KPCAL_STATE_DIR``, and ``KPCAL_DEMO_DIR``
+or ``KPCAL_DATA_ROOT``, pointing at temporary folders). The browser is
+Debian's Chromium driven by Playwright (Playwright's own browser download is
+not used).
+
+Also here: the deployment of ``deploy/`` (Debian's nginx serving the shipped
+site, the unit's ``streamlit run`` options, ``oidc-provider-mock`` and the
+sign-in form), and the machinery of several sessions annotating at once
+(Playwright's async API: :class:`Plan`, :func:`run_all`, and the checks
+:func:`check_own_project` and :func:`check_shared_project`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import math
 import os
+import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
 
 from kpcal_app.click import IFRAME_TITLE
+from kpcal_core.annotations import now_utc
+from kpcal_core.demo import make_demo_project
+from kpcal_core.project import load_project_data
+from kpcal_core.views import crop_for_sample
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
@@ -65,15 +85,16 @@ def free_port() -> int:
 
 @dataclass
 class StreamlitServer:
-    """A running ``streamlit run`` subprocess."""
+    """A running ``streamlit run`` subprocess (``base_path``: its ``--server.baseUrlPath``)."""
 
     process: subprocess.Popen
     port: int
     log_path: Path
+    base_path: str = ""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.port}" + (f"/{self.base_path}" if self.base_path else "")
 
     def log(self) -> str:
         try:
@@ -88,7 +109,8 @@ def start_streamlit(
     *,
     app_args: Sequence[str] = (),
     timeout: float = 60.0,
-    script: Path = APP,
+    options: Sequence[str] = (),
+    app: str | os.PathLike = APP,
 ) -> StreamlitServer:
     """Start the app on a free port and wait until ``/_stcore/health`` answers ``ok``.
 
@@ -102,23 +124,31 @@ def start_streamlit(
         Arguments after ``--`` (e.g. ``["--project", DIR]``).
     timeout
         Seconds to wait for the server.
-    script
-        The app to run (default: kpcal's ``app.py``).
+    options
+        More ``streamlit run`` options (e.g. :func:`service_options`); a
+        ``--server.baseUrlPath`` among them is used for the health check.
+    app
+        The ``app.py`` to run; the server's working directory is its folder.
     """
     port = free_port()
+    base_path = ""
+    for option, value in zip(options, [*options[1:], ""]):
+        if option.startswith("--server.baseUrlPath"):
+            base_path = (option.partition("=")[2] or value).strip("/")
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(script),
+        str(app),
         "--server.headless=true",
         f"--server.port={port}",
         "--server.address=127.0.0.1",
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--server.runOnSave=false",
+        *options,
     ]
     if app_args:
         command += ["--", *app_args]
@@ -126,14 +156,14 @@ def start_streamlit(
     log = open(log_path, "wb")  # noqa: SIM115 - closed by the child's exit
     process = subprocess.Popen(
         command,
-        cwd=REPO,
+        cwd=Path(app).parent,
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     log.close()
-    server = StreamlitServer(process, port, log_path)
+    server = StreamlitServer(process, port, log_path, base_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -153,7 +183,11 @@ def start_streamlit(
 
 def stop_streamlit(server: StreamlitServer, timeout: float = 10.0) -> None:
     """Stop the server started by :func:`start_streamlit` (its own process group only)."""
-    process = server.process
+    stop_process(server.process, timeout)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process started here with ``start_new_session=True`` (its own group only)."""
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -173,10 +207,13 @@ def streamlit_server(
     *,
     app_args: Sequence[str] = (),
     timeout: float = 60.0,
-    script: Path = APP,
+    options: Sequence[str] = (),
+    app: str | os.PathLike = APP,
 ) -> Iterator[StreamlitServer]:
     """:func:`start_streamlit` as a context manager that always stops the server."""
-    server = start_streamlit(env, log_path, app_args=app_args, timeout=timeout, script=script)
+    server = start_streamlit(
+        env, log_path, app_args=app_args, timeout=timeout, options=options, app=app
+    )
     try:
         yield server
     finally:
@@ -206,7 +243,6 @@ def prepared_demo_project(
     Returns the sample keys, in order.
     """
     from kpcal_core import workflows
-    from kpcal_core.demo import make_demo_project
     from kpcal_core.project import load_project_data
 
     make_demo_project(folder, n_frames=n_frames, seed=seed)
@@ -214,3 +250,668 @@ def prepared_demo_project(
     draw = workflows.draw_samples(data, num_bins=10, num_samples=num_samples, seed=seed)
     workflows.fill_frame_cache(data)
     return list(draw.sample_keys)
+
+
+# ---------------------------------------------------------------- the deployment (deploy/)
+
+DEPLOY = REPO / "deploy"
+NGINX_SITE = DEPLOY / "nginx-kpcal.conf"
+SERVICE_UNIT = DEPLOY / "kpcal.service"
+NGINX = Path("/usr/sbin/nginx")
+SHIPPED_SECRETS = "/etc/kpcal/secrets.toml"
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Wait until ``url`` answers 200 (raise with ``log``'s end if ``process`` exits first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}:\n{text}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.1)  # polling a port that opens soon: nothing to wait on instead
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def service_options(secrets_file: str | os.PathLike | None) -> list[str]:
+    """The ``streamlit run app.py`` options of ``deploy/kpcal.service``'s ExecStart.
+
+    Port, address and headless are left out (:func:`start_streamlit` gives a
+    free port on 127.0.0.1); the shipped secrets path is replaced by
+    ``secrets_file``, or the option left out when ``None``.
+    """
+    unit = SERVICE_UNIT.read_text()
+    lines = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert len(lines) == 1, lines
+    words = lines[0].split()
+    assert words[1:3] == ["run", "app.py"], words
+    options, rest = [], words[3:]
+    assert len(rest) % 2 == 0, rest
+    pairs = dict(zip(rest[::2], rest[1::2]))
+    assert pairs["--server.address"] == "127.0.0.1" and pairs["--secrets.files"] == SHIPPED_SECRETS
+    for option, value in pairs.items():
+        if option in ("--server.port", "--server.address", "--server.headless"):
+            continue
+        if option == "--secrets.files":
+            if secrets_file is None:
+                continue
+            value = str(secrets_file)
+        options += [option, value]
+    return options
+
+
+def render_nginx_site(listen_port: int, upstream_port: int) -> str:
+    """``deploy/nginx-kpcal.conf`` with its ``listen`` line and upstream address made local."""
+    site = NGINX_SITE.read_text()
+    for old, new in (
+        ("    listen 80;", f"    listen 127.0.0.1:{listen_port};"),
+        ("    server 127.0.0.1:8501;", f"    server 127.0.0.1:{upstream_port};"),
+    ):
+        assert site.count(old) == 1, f"{NGINX_SITE} must hold {old.strip()!r} once"
+        site = site.replace(old, new)
+    return site
+
+
+@dataclass
+class NginxProxy:
+    """A running nginx serving ``deploy/nginx-kpcal.conf`` on 127.0.0.1."""
+
+    process: subprocess.Popen
+    port: int
+    folder: Path
+    kept: dict = field(default_factory=dict)  # the logs, kept when nginx stops
+
+    @property
+    def url(self) -> str:
+        """The app's address through the proxy (no trailing slash)."""
+        return f"http://127.0.0.1:{self.port}/kpcal"
+
+    def _log(self, name: str) -> str:
+        if name in self.kept:
+            return self.kept[name]
+        path = self.folder / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def error_log(self) -> str:
+        return self._log("error.log")
+
+    def access_log(self) -> str:
+        return self._log("access.log")
+
+
+@contextlib.contextmanager
+def nginx_proxy(
+    upstream_port: int, port: int | None = None, timeout: float = 20.0
+) -> Iterator[NginxProxy]:
+    """Debian's nginx in the foreground, unprivileged, serving the shipped site on a free port.
+
+    Its configuration, pid file, logs and temporary folders are in a fresh
+    temporary folder (removed afterwards). ``port``: where it listens (default:
+    a free port). Run as root, nginx is started as
+    ``nobody`` (it never needs privileges here). Always stopped on exit.
+    """
+    import pwd
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="kpcal-nginx-"))
+    port = port or free_port()
+    user = {}
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+    try:
+        (folder / "kpcal.conf").write_text(render_nginx_site(port, upstream_port))
+        (folder / "nginx.conf").write_text(
+            f"""worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {folder}/access.log;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    include {folder}/kpcal.conf;
+}}
+"""
+        )
+        if user:
+            os.chown(folder, user["user"], user["group"])
+        log = folder / "stderr.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [
+                    str(NGINX),
+                    "-p",
+                    str(folder),
+                    "-c",
+                    str(folder / "nginx.conf"),
+                    "-e",
+                    str(folder / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **user,
+            )
+        proxy = NginxProxy(process, port, folder)
+        try:
+            wait_for_http(f"{proxy.url}/_stcore/health", process, timeout, log)
+            yield proxy
+        finally:
+            stop_process(process)
+            proxy.kept = {name: proxy._log(name) for name in ("access.log", "error.log")}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def oidc_provider(log_path: str | os.PathLike, timeout: float = 30.0) -> Iterator[str]:
+    """``oidc-provider-mock`` on a free port of 127.0.0.1; yields its address. Always stopped.
+
+    Any client id and secret are accepted; its sign-in form takes the user's
+    ``sub``, which becomes the ``email`` claim (see :func:`sign_in`).
+    """
+    port = free_port()
+    log_path = Path(log_path)
+    with open(log_path, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "oidc_provider_mock",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1"},
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/.well-known/openid-configuration", process, timeout, log_path)
+        yield url
+    finally:
+        stop_process(process)
+
+
+def write_secrets(path: str | os.PathLike, app_url: str, provider_url: str) -> Path:
+    """A ``secrets.toml`` with the ``[auth]`` section for the mock provider.
+
+    ``redirect_uri`` is the app's address as the browser sees it (through the
+    proxy, with the path) plus ``/oauth2callback``.
+    """
+    import secrets
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "[auth]\n"
+        f'redirect_uri = "{app_url}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_hex(32)}"\n'
+        'client_id = "kpcal-test"\n'
+        'client_secret = "kpcal-test-secret"\n'
+        f'server_metadata_url = "{provider_url}/.well-known/openid-configuration"\n'
+    )
+    return path
+
+
+SIGN_IN_TEXT = "please sign in"
+
+
+def sign_in(page, app_url: str, email: str, timeout: float = 60_000) -> None:
+    """Sign ``email`` in through the app's "Sign in" button and the mock's form (sync API)."""
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click(timeout=timeout)
+    page.locator('input[name="sub"]').fill(email, timeout=timeout)
+    page.get_by_role("button", name="Authorize").click()
+    page.get_by_text(f"Annotator: {email}").wait_for(timeout=timeout)
+
+
+async def sign_in_async(page, app_url: str, email: str, timeout: float = 120_000) -> None:
+    """:func:`sign_in` for Playwright's async API."""
+    await page.goto(app_url)
+    await page.get_by_role("button", name="Sign in").click(timeout=timeout)
+    await page.locator('input[name="sub"]').fill(email, timeout=timeout)
+    await page.get_by_role("button", name="Authorize").click()
+    await page.get_by_text(f"Annotator: {email}").wait_for(timeout=timeout)
+
+
+def sign_out(page, timeout: float = 60_000) -> None:
+    """Press the sidebar's "Sign out", confirm on the mock's end-session form, back at sign-in."""
+    page.get_by_role("button", name="Sign out").click(timeout=timeout)
+    page.get_by_role("button", name="End session").click(timeout=timeout)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=timeout)
+
+
+# ---------------------------------------------------------------- sessions annotating at once
+# Used by tests/test_browser_load.py (five sessions) and tests/test_deploy.py (ten, signed
+# in, through the proxy). Playwright's async API: one coroutine per browser session.
+
+DEMO_FRAME_SHAPE = (360, 480)  # the demo videos' height, width
+LOAD_TIMEOUT_MS = 60_000
+
+ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
+TARGET = re.compile(
+    r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
+)
+NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
+NEXT_UNANNOTATED = re.compile(r"^Next unannotated")
+
+
+def _js(text: str) -> str:
+    return text.replace("IMAGE_IFRAME", IMAGE_IFRAME.replace("'", "\\'")).replace(
+        "ERROR_SELECTOR", ERROR_SELECTOR.replace("'", "\\'")
+    )
+
+
+# In every document (the page and the component's iframes): each Streamlit exception or
+# error box ever shown, even for a moment, and each JavaScript error, go to the page's
+# kpcalErrors; the component messages each document receives go to its kpcalMessages.
+WATCH_JS = _js("""
+(() => {
+  const top = window.top;
+  if (window === top) window.kpcalErrors = [];
+  const report = (text) => { try { top.kpcalErrors.push(text); } catch (e) {} };
+  window.addEventListener('error', (e) =>
+    report(`JavaScript error in ${location.pathname}: ${e.message} (${e.filename}:${e.lineno})`));
+  window.kpcalMessages = [];
+  window.addEventListener('message', (e) => {
+    if (!e.data || !e.data.type) return;
+    window.kpcalMessages.push([Date.now() % 1000000, e.data.type]);
+    if (window.kpcalMessages.length > 40) window.kpcalMessages.shift();
+  });
+  if (window !== top) return;
+  const look = () => document.querySelectorAll('ERROR_SELECTOR').forEach((e) => {
+    if (!e.dataset.kpcalSeen) { e.dataset.kpcalSeen = '1'; report(e.innerText); }
+  });
+  new MutationObserver(look).observe(document, { childList: true, subtree: true });
+})();
+""")
+# The live image (loaded, shown at its own size, listening to clicks), else null.
+IMAGE_JS = _js("""
+() => {
+  const frames = document.querySelectorAll('IMAGE_IFRAME');
+  if (frames.length !== 1) return null;
+  const frame = frames[0];
+  const img = frame.contentDocument && frame.contentDocument.getElementById('image');
+  if (!img || !img.complete || !img.naturalWidth || img.style.width !== img.width + 'px') return null;
+  if (typeof img.onclick !== 'function') return null;
+  return { frame, src: img.src, width: img.width, height: img.height };
+}
+""").strip()
+# Sample ``i`` shown with its image in another iframe than the last one seen (a new sample).
+NEW_SAMPLE_JS = (
+    """
+(i) => {
+  const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .some((e) => e.innerText.startsWith(`Sample ${i} of `));
+  const live = (%s)();
+  if (!shown || !live || live.frame === window.kpcalFrame) return null;
+  window.kpcalFrame = live.frame;
+  return live.src;
+}
+"""
+    % IMAGE_JS
+)
+# The same iframe's image redrawn (a new mark) with at least / exactly ``n`` completed.
+REDRAWN_JS = (
+    """
+([previousSrc, n, exact]) => {
+  const live = (%s)();
+  if (!live || live.frame !== window.kpcalFrame || live.src === previousSrc) return null;
+  const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+    .map((e) => /Completed annotations = (\\d+)/.exec(e.innerText)).find((m) => m);
+  if (!count || (exact ? Number(count[1]) !== n : Number(count[1]) < n)) return null;
+  return live.src;
+}
+"""
+    % IMAGE_JS
+)
+CURRENT_IMAGE_JS = (
+    """
+() => { const live = (%s)(); if (live) window.kpcalFrame = live.frame; return live; }
+"""
+    % IMAGE_JS
+)
+COMPLETED_JS = """
+(n) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(
+  (e) => { const m = /Completed annotations = (\\d+)/.exec(e.innerText); return m && m[1] === String(n); })
+"""
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.dataset.testScriptState === 'notRunning';
+}"""
+# For a failure report: the component iframes and the messages around them.
+DIAGNOSE_JS = """() => ({ errors: window.kpcalErrors, page: window.kpcalMessages,
+  frames: [...document.querySelectorAll('iframe')].map((f) => {
+    const img = f.contentDocument && f.contentDocument.getElementById('image');
+    return { title: f.title, height: f.height, newest: f === window.kpcalFrame,
+      messages: f.contentWindow && f.contentWindow.kpcalMessages,
+      image: img && { complete: img.complete, width: img.width, src: img.src.length,
+                      onclick: typeof img.onclick } };
+  }) })"""
+
+
+@dataclass
+class Click:
+    index: int  # 1-based sample number shown
+    key: tuple[str, int, str]
+    display_xy: tuple[int, int]  # in the pixels of the image as shown
+    shown_width: int  # the width the image was shown at
+    started: str  # UTC ISO, just before the click
+    answered: str  # UTC ISO, once the mark was drawn
+    round_trip: float  # seconds
+
+
+@dataclass
+class Plan:
+    """What one browser session does, and what it saw."""
+
+    name: str  # annotator name, typed in the sidebar (or the e-mail signed in)
+    project: Path
+    start: int  # first sample (1-based)
+    navigation: str  # "next", "unannotated" or "alternate"
+    offset: tuple[int, int]  # where this session clicks: display pixels from the centre
+    shared: bool = False
+    n_clicks: int = 20
+    signed_in: bool = False  # sign in as ``name`` (an e-mail) instead of typing it
+    clicks: list[Click] = field(default_factory=list)
+    navigation_times: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def clicked_position(project_data, click: Click) -> tuple[float, float]:
+    """Video position of ``click`` in the image of its sample."""
+    recording, frame, bodypart = click.key
+    keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
+    k = project_data.bodyparts.index(bodypart)
+    view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    return view.to_frame(*click.display_xy, click.shown_width)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+@contextlib.asynccontextmanager
+async def async_chromium():
+    """:func:`browser.chromium` for Playwright's async API."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def shown(page) -> dict:
+    """The sample number, key and completed count the page shows."""
+    caption = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text=re.compile(r"^Sample \d+ of \d+")
+    )
+    target = page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text="Target bodypart ="
+    )
+    caption_text, target_text = await caption.first.inner_text(), await target.first.inner_text()
+    c, t = CAPTION.search(caption_text), TARGET.search(target_text)
+    assert c and t, (caption_text, target_text)
+    return {
+        "index": int(c[1]),
+        "n": int(c[2]),
+        "key": (c[3], int(c[4]), t[1]),
+        "completed": int(t[2]),
+    }
+
+
+async def collect_errors(page, plan: Plan) -> None:
+    """Move what the page's watcher saw to ``plan.errors`` (plus any error shown now)."""
+    seen = await page.evaluate("() => window.kpcalErrors.splice(0)")
+    now = await page.locator(ERROR_SELECTOR).all_inner_texts()
+    plan.errors += list(seen) + [e for e in now if e not in seen]
+
+
+@contextlib.asynccontextmanager
+async def reported(page, plan: Plan, folder: Path, step: str):
+    """On a failure inside, save the page's screenshot and component state to ``folder``."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(folder / f"{plan.name}.png"))
+            state = await page.evaluate(DIAGNOSE_JS)
+            (folder / f"{plan.name}.txt").write_text(f"failed while {step}\n{state}\n")
+        raise
+
+
+async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Path):
+    """Open the annotate page of ``plan.project`` and make ``plan.n_clicks`` annotations.
+
+    Signs in as ``plan.name`` first when ``plan.signed_in``, else types the
+    name in the sidebar's "Annotator" box.
+    """
+    page = await context.new_page()
+    page.on("pageerror", lambda error: plan.errors.append(f"pageerror: {error}"))
+    query = {"project": str(plan.project)}
+    if plan.start != 1:
+        query["sample"] = str(plan.start)
+    async with reported(page, plan, folder, "opening the page"):
+        if plan.signed_in:
+            await sign_in_async(page, base_url, plan.name)
+            await page.wait_for_function(IDLE_JS)
+        await page.goto(f"{base_url}/annotate?{urlencode(query)}")
+        await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.start, timeout=120_000)
+
+        if not plan.signed_in:
+            # The annotator's name: committed with Enter (a full rerun), saved with every click.
+            box = page.locator('input[aria-label="Annotator"]')
+            await box.fill(plan.name)
+            await box.press("Enter")
+            with contextlib.suppress(Exception):  # the rerun may be over before we look
+                await page.wait_for_function(f"() => !({IDLE_JS})()", timeout=2_000, polling=20)
+            await page.wait_for_function(IDLE_JS)
+        live = await (await page.wait_for_function(CURRENT_IMAGE_JS)).json_value()
+        src = live["src"]
+        assert live["height"] == live["width"], live  # a square view centred on the keypoint
+
+    image = page.frame_locator(IMAGE_IFRAME).locator("#image")
+    for n in range(plan.n_clicks):
+        async with reported(page, plan, folder, f"clicking annotation {n + 1}"):
+            view = await shown(page)
+            assert view["index"] == plan.start + n, (plan.name, view)
+            assert view["n"] == len(samples), (plan.name, view)
+            assert view["key"] == samples[view["index"] - 1], (plan.name, view)
+            if not plan.shared:
+                assert view["completed"] == n, (plan.name, view)
+            size = await image.evaluate("(img) => img.width")  # as shown now
+            x, y = size // 2 + plan.offset[0], size // 2 + plan.offset[1]
+            started, t0 = now_utc(), time.monotonic()
+            await image.click(position={"x": x, "y": y})
+            # A separate project counts exactly; the shared one at least this session's.
+            handle = await page.wait_for_function(
+                REDRAWN_JS, arg=[src, n + 1, not plan.shared], polling="raf"
+            )
+            t1, answered = time.monotonic(), now_utc()
+            src = await handle.json_value()
+            plan.clicks.append(
+                Click(view["index"], view["key"], (x, y), size, started, answered, t1 - t0)
+            )
+            await collect_errors(page, plan)
+        if n + 1 == plan.n_clicks:
+            break
+        unannotated = plan.navigation == "unannotated" or (
+            plan.navigation == "alternate" and n % 2 == 0
+        )
+        async with reported(page, plan, folder, f"going on from sample {view['index']}"):
+            t0 = time.monotonic()
+            await page.get_by_role("button", name=NEXT_UNANNOTATED if unannotated else NEXT).click()
+            handle = await page.wait_for_function(
+                NEW_SAMPLE_JS, arg=view["index"] + 1, polling="raf"
+            )
+            plan.navigation_times.append(time.monotonic() - t0)
+            src = await handle.json_value()
+    return page
+
+
+async def reload_and_count(page, plan: Plan, expected: int, folder: Path) -> None:
+    """Reload: the page opens on the last sample with the project's full count."""
+    async with reported(page, plan, folder, "reloading"):
+        await page.reload()
+        await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.clicks[-1].index)
+        await page.wait_for_function(COMPLETED_JS, arg=expected)
+        assert (await shown(page))["completed"] == expected, plan.name
+        await collect_errors(page, plan)
+
+
+async def run_all(
+    base_url: str,
+    plans: list[Plan],
+    samples: dict,
+    expected: dict,
+    folder: Path,
+    also: Sequence[Callable[[Any], Awaitable[None]]] = (),
+) -> None:
+    """Every plan in its own browser context at once (plus ``also(browser)`` coroutines).
+
+    Then each page is reloaded and must show ``expected[plan.project]`` completed.
+    """
+    async with async_chromium() as browser:
+        contexts = []
+        for _ in plans:
+            context = await browser.new_context(viewport={"width": 1400, "height": 1200})
+            context.set_default_timeout(LOAD_TIMEOUT_MS)
+            await context.add_init_script(WATCH_JS)
+            contexts.append(context)
+        *pages, _ = await asyncio.gather(
+            *(
+                annotate(context, base_url, plan, samples[plan.project], folder)
+                for context, plan in zip(contexts, plans)
+            ),
+            asyncio.gather(*(task(browser) for task in also)),
+        )
+        await asyncio.gather(
+            *(
+                reload_and_count(page, plan, expected[plan.project], folder)
+                for page, plan in zip(pages, plans)
+            )
+        )
+        for context in contexts:
+            await context.close()
+
+
+def check_own_project(plan: Plan) -> None:
+    """A project one session annotated alone holds exactly its clicks.
+
+    Each in the working copy (``calibration/annotations_draft.csv``) at the
+    clicked position, with the session's annotator and a time within the
+    click's round trip; and in ``error_annotations.csv`` when there are enough
+    for it (:data:`kpcal_core.project.AUTOSAVE_MIN_ANNOTATIONS`), else that
+    file is not written.
+    """
+    from kpcal_core.project import load_working_annotations
+
+    data = load_project_data(plan.project)
+    saved = exported_annotations(plan.project, plan.n_clicks)
+    records = load_working_annotations(plan.project)
+    clicked = {c.key: c for c in plan.clicks}
+    assert [c.index for c in plan.clicks] == list(range(plan.start, plan.start + plan.n_clicks))
+    assert len(records) == plan.n_clicks and set(records) == set(clicked), plan.name
+    for key, click in clicked.items():
+        assert records[key].annotator == plan.name, (plan.name, records[key])
+        assert click.started <= records[key].annotated_at <= click.answered, (key, records[key])
+        assert np.allclose(records[key].xy, clicked_position(data, click)), key
+        assert saved is None or np.allclose(saved[key], records[key].xy), key
+
+
+def exported_annotations(project: Path, n: int) -> dict | None:
+    """``error_annotations.csv`` of ``project``, which must hold ``n`` annotations when
+    ``n`` reaches the autosave minimum; ``None`` (and no file) below it."""
+    from kpcal_core import load_annotations
+    from kpcal_core.project import AUTOSAVE_MIN_ANNOTATIONS
+
+    if n < AUTOSAVE_MIN_ANNOTATIONS:
+        assert not (project / "error_annotations.csv").exists(), project
+        return None
+    saved = load_annotations(project)
+    assert len(saved) == n, (project, len(saved), n)
+    return saved
+
+
+def check_shared_project(project: Path, plans: Sequence[Plan]) -> tuple[int, int]:
+    """A project several sessions annotated at once holds the union, the later click kept.
+
+    Every sample clicked by any session is saved at the position of one of its
+    clicks, with that click's annotator and a time within its round trip, and
+    no click on it came certainly later (started after the kept one's answer).
+
+    Returns
+    -------
+    tuple of int
+        Samples clicked by more than one session, and among them those whose
+        clicks were all round trips apart (so which came later is known).
+    """
+    from kpcal_core.project import load_working_annotations
+
+    data = load_project_data(project)
+    records = load_working_annotations(project)
+    by_plan = [{c.key: c for c in plan.clicks} for plan in plans]
+    union = set().union(*by_plan)
+    saved = exported_annotations(project, len(union))
+    for plan in plans:
+        assert [c.index for c in plan.clicks] == list(range(plan.start, plan.start + plan.n_clicks))
+    assert set(records) == union, (len(records), len(union))
+    assert all(r.has_position for r in records.values())
+    overlaps = separated = 0
+    for key in union:
+        clicks = sorted(
+            [(plan, by[key]) for plan, by in zip(plans, by_plan) if key in by],
+            key=lambda pc: pc[1].started,
+        )
+        record = records[key]
+        kept = [
+            (plan, click)
+            for plan, click in clicks
+            if plan.name == record.annotator
+            and click.started <= record.annotated_at <= click.answered
+        ]
+        assert len(kept) == 1, (key, record, [(p.name, c) for p, c in clicks])
+        _, click = kept[0]
+        later = [p.name for p, c in clicks if c.started > click.answered]
+        assert not later, (key, record, "a later click was lost", later)
+        assert np.allclose(record.xy, clicked_position(data, click)), key
+        assert saved is None or np.allclose(saved[key], record.xy), key
+        if len(clicks) > 1:
+            overlaps += 1
+            separated += all(
+                a.answered < b.started for (_, a), (_, b) in itertools.pairwise(clicks)
+            )
+    return overlaps, separated
+
+
+def round_trip_summary(plans: Sequence[Plan]) -> str:
+    """Click -> mark round trip median, p95 and max over every click of ``plans``."""
+    round_trips = [c.round_trip for plan in plans for c in plan.clicks]
+    return (
+        f"click -> mark round trip median {1000 * statistics.median(round_trips):.0f} ms, "
+        f"p95 {1000 * percentile(round_trips, 0.95):.0f} ms, "
+        f"max {1000 * max(round_trips):.0f} ms over {len(round_trips)} clicks"
+    )

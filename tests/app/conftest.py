@@ -26,9 +26,6 @@ def app_env(monkeypatch, tmp_path):
     monkeypatch.setenv("KPCAL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
     monkeypatch.setattr(sys, "argv", ["streamlit"])
-    from kpcal_app import state
-
-    monkeypatch.setattr(state, "RECENT_FILE", tmp_path / "state" / "recent.json")
 
 
 @pytest.fixture

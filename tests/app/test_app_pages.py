@@ -58,8 +58,8 @@ from kpcal_core.demo import (
     make_demo_project,
 )
 from kpcal_core.keypoints import load_keypoints
-from kpcal_core.project import load_project_data
 from kpcal_core.planning import plan_annotation_order
+from kpcal_core.project import load_project_data
 from kpcal_core.session import load_session
 
 ANNOTATE_BUTTONS = ["Previous", "Next", "Next unannotated", "Clear"]

@@ -236,7 +236,7 @@ def test_the_first_render_race_blanks_the_package_page_and_not_ours(tmp_path):
     app.write_text(RACE_APP)
     with (
         late_page_server() as url,
-        streamlit_server({"RACE_URL": url}, tmp_path / "streamlit.log", script=app) as server,
+        streamlit_server({"RACE_URL": url}, tmp_path / "streamlit.log", app=app) as server,
         chromium() as browser,
     ):
         seen = {}

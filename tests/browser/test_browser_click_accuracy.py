@@ -36,7 +36,7 @@ from browser_support import (  # noqa: E402
     streamlit_server,
 )
 from test_browser_e2e import NEXT, AnnotatePage  # noqa: E402
-from test_browser_load import IDLE_JS, N_SAMPLES  # noqa: E402
+from browser_support import IDLE_JS  # noqa: E402
 
 from kpcal_core.project import load_working_annotations  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402
@@ -92,7 +92,7 @@ def set_zoom(page, zoom: float) -> None:
 
 def test_mean_click_error_is_zero_at_1x_3x_6x_in_chromium(tmp_path, monkeypatch):
     project = tmp_path / "demo"
-    samples = prepared_demo_project(project, seed=3, num_samples=N_SAMPLES)
+    samples = prepared_demo_project(project, seed=3, num_samples=60)
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
     env = {"KPCAL_DEMO_DIR": str(tmp_path / "unused"), "KPCAL_STATE_DIR": str(tmp_path / "st")}
     report = []

@@ -1,0 +1,83 @@
+"""One log line per save and per error, on stderr, in a plain parseable format.
+
+Every line is ``kpcal`` followed by ``key=value`` pairs (logfmt), for example::
+
+    kpcal time=2026-11-30T06:01:02Z event=save user=ana@lab.example project=/data/p1 annotations=21 exported=yes
+
+A value holding a space, ``=``, ``"`` or nothing at all is written in double
+quotes with ``\\`` and ``"`` escaped, so ``grep`` and any logfmt parser read it.
+Events: ``save`` (annotations saved), ``params`` (slope and intercept saved
+from the fit page), ``error`` (an error shown to a user), ``warning``.
+
+The lines go through the ``logging`` logger ``kpcal`` (a server's operator can
+add handlers to it); when nothing else handles it, they go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+
+LOGGER_NAME = "kpcal"
+_PLAIN = re.compile(r'^[^\s="\\]+$')
+
+
+def logger() -> logging.Logger:
+    """The ``kpcal`` logger, writing to stderr unless the program configured it."""
+    log = logging.getLogger(LOGGER_NAME)
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+def format_value(value: object) -> str:
+    """``value`` as logfmt text: bare when plain, else double-quoted and escaped."""
+    if value is None:
+        return '""'
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).replace("\n", " ")
+    if _PLAIN.match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_event(event: str, **fields: object) -> str:
+    """The line :func:`log_event` writes (without the newline)."""
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pairs = [("time", when), ("event", event), *fields.items()]
+    return "kpcal " + " ".join(f"{key}={format_value(value)}" for key, value in pairs)
+
+
+def log_event(event: str, **fields: object) -> None:
+    """Write one line for ``event`` with ``fields`` (see the module docstring).
+
+    Parameters
+    ----------
+    event
+        ``save``, ``params``, ``error`` or ``warning``.
+    **fields
+        ``user``, ``project``, ``annotations``, ``exported``, ``message``... in
+        the order given. ``True``/``False`` are written ``yes``/``no``.
+    """
+    level = logging.ERROR if event == "error" else logging.INFO
+    logger().log(level, format_event(event, **fields))
+
+
+def parse_line(line: str) -> dict[str, str] | None:
+    """The fields of a line :func:`log_event` wrote, or ``None`` for any other line."""
+    if not line.startswith("kpcal "):
+        return None
+    fields: dict[str, str] = {}
+    for match in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line[len("kpcal ") :]):
+        key, value = match[1], match[2]
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        fields[key] = value
+    return fields if "event" in fields else None
