@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from kpcal_app import cache, state
-from kpcal_core import workflows
+from kpcal_core import statedir, workflows
 from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
 from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
@@ -60,6 +60,7 @@ with st.expander("Project folder", expanded=not Path(project).is_dir()):
             open_folder(pending, create=True)
         except KpcalError as error:
             state.show_error(error)
+    st.caption(statedir.describe_state_dir())
     if st.button("Open the demo project"):
         state.switch_project(str(state.demo_project()))
         st.rerun()
