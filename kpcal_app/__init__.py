@@ -5,6 +5,8 @@
 - ``cache``: every cached loader, keyed by file content (path, size, mtime)
 - ``click``: the click view (streamlit-image-coordinates' frontend as our own declared
   component, image before scripts, sized to the window)
+- ``panels``: self-contained page sections (project picker, front and back bodyparts, a
+  recording's video, other annotators' clicks)
 
 Kept outside ``pages/`` so that Streamlit's folder-based page discovery never sees these modules.
 """

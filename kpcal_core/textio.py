@@ -62,12 +62,18 @@ def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> 
         raise KpcalError(f"{name!r} is a folder, not a file") from None
     except OSError as error:
         raise KpcalError(f"file {name!r} cannot be read: {error.strerror or error}") from None
+    return decode_user_text(data, name)
+
+
+def decode_user_text(data: bytes, source: str) -> str:
+    """``data`` (the bytes of a user-editable file, e.g. an upload) decoded as
+    :func:`read_user_text` decodes a file; ``source`` names it in the error."""
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[start:].decode("utf-8")
     except UnicodeDecodeError as error:
         offset = start + error.start
         raise KpcalError(
-            f"{name}: not UTF-8 text ({error.reason} at byte {offset}); save it as UTF-8 "
+            f"{source}: not UTF-8 text ({error.reason} at byte {offset}); save it as UTF-8 "
             "(in Excel: 'CSV UTF-8'; in an editor: encoding UTF-8)"
         ) from None

@@ -9,11 +9,11 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from kpcal_app import cache, state
+from kpcal_app import cache, panels, state
 from kpcal_core import workflows
-from kpcal_core.annotations import CLEARED, format_annotations, parse_annotations
-from kpcal_core.charts import band_chart, distances_chart, fit_chart, running_chart
-from kpcal_core.diagnostics import NotEnoughAnnotations, annotator_agreement, mean_click_annotations
+from kpcal_core.annotations import CLEARED, format_annotations
+from kpcal_core.charts import band_chart, fit_chart, running_chart
+from kpcal_core.diagnostics import NotEnoughAnnotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import FIT_METHODS
 
@@ -35,31 +35,7 @@ except KpcalError as error:
     state.show_error(error, project)
     st.stop()
 
-# --------------------------------------------------------------------- other annotators
-fit_records = records
-with st.expander("Compare with other annotators"):
-    uploads = st.file_uploader(
-        "Other annotators' error_annotations.csv files of this project",
-        type=["csv"],
-        accept_multiple_files=True,
-    )
-    others = {}
-    for upload in uploads or []:
-        try:
-            others[upload.name] = parse_annotations(
-                upload.getvalue().decode("utf-8-sig"), upload.name
-            )
-        except (KpcalError, UnicodeDecodeError) as error:
-            st.error(f"{upload.name}: {error}")
-    if others:
-        everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
-        everyone.update(others)
-        agreement = annotator_agreement(everyone)
-        st.write(agreement["statement"])
-        if agreement["n_shared_samples"]:
-            st.altair_chart(distances_chart(agreement["distances"]), width="stretch")
-            if st.checkbox("Fit the mean of everyone's clicks", value=False):
-                fit_records = mean_click_annotations(everyone)
+fit_records = panels.annotator_comparison(records)
 
 method = st.radio(
     "Line to save",

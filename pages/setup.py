@@ -6,64 +6,22 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_app import cache, state
-from kpcal_core import statedir, workflows
+from kpcal_app import cache, panels, state
+from kpcal_core import workflows
 from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
 from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
-from kpcal_core.paths import resolve_user_path
 from kpcal_core.session import CalibrationSession, load_session
-
-DUPLICATE_LABELS = {
-    "unfiltered": "keep one per video, unfiltered",
-    "filtered": "keep one per video, filtered",
-    "all": "keep all (each is a recording)",
-}
 
 state.ensure_app_navigation()
 
-ORDER_LABELS = {"planned": "Planned (fewest clicks)", "keypoint-moseq": "As keypoint-MoSeq"}
 
 st.title("Set up & sample")
 project = state.project_dir()
 state.demo_banner(project)
 
 
-def open_folder(typed: str, *, create: bool = False) -> None:
-    """Open (or, after the user said so, create) the project folder typed."""
-    folder = resolve_user_path(typed, what="project folder")
-    workflows.project_folder(folder, create=create)
-    state.switch_project(str(folder))
-    st.session_state.pop(state.PENDING_FOLDER, None)
-    st.rerun()
-
-
-# ----------------------------------------------------------------- project
-with st.expander("Project folder", expanded=not Path(project).is_dir()):
-    with st.form("project_form"):
-        typed = st.text_input("Project folder", value=project, help="A keypoint-MoSeq project.")
-        recent = state.recent_projects()
-        chosen = st.selectbox("Or a recent project", ["–"] + recent) if recent else "–"
-        opened = st.form_submit_button("Open project")
-    if opened:
-        target = chosen if chosen != "–" else typed
-        try:
-            open_folder(target)
-        except workflows.ProjectFolderMissing as error:
-            st.session_state[state.PENDING_FOLDER] = target
-            st.warning(str(error))
-        except KpcalError as error:
-            state.show_error(error)
-    pending = st.session_state.get(state.PENDING_FOLDER)
-    if pending and st.button(f"Create the folder {pending!r}"):
-        try:
-            open_folder(pending, create=True)
-        except KpcalError as error:
-            state.show_error(error)
-    st.caption(statedir.describe_state_dir())
-    if st.button("Open the demo project"):
-        state.switch_project(str(state.demo_project()))
-        st.rerun()
+panels.project_picker(project)
 
 try:
     session = load_session(project) or CalibrationSession()
@@ -96,7 +54,7 @@ with st.form("sources"):
         "Several outputs of one video (e.g. DeepLabCut's .h5 and filtered .csv)",
         DUPLICATE_CHOICES,
         index=DUPLICATE_CHOICES.index(session.keypoints_duplicates),
-        format_func=DUPLICATE_LABELS.get,
+        format_func=panels.DUPLICATE_LABELS.get,
     )
     applied = st.form_submit_button("Load keypoints", type="primary")
 sources = workflows.Sources(
@@ -135,17 +93,7 @@ except KpcalError as error:
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):
     st.warning(note)
-with st.expander("Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)"):
-    with st.form("anatomy"):
-        front = st.multiselect("Front", data.bodyparts, data.config.get("anterior_bodyparts"))
-        back = st.multiselect("Back", data.bodyparts, data.config.get("posterior_bodyparts"))
-        if st.form_submit_button("Save to config.yml"):
-            try:
-                workflows.set_anatomy(project, front, back)
-                st.session_state.pop(state.SOURCE_NOTES, None)
-                st.rerun()
-            except KpcalError as error:
-                state.show_error(error)
+panels.anatomy_form(project, data)
 
 # ----------------------------------------------------------------- recordings
 st.subheader("Recordings")
@@ -169,16 +117,7 @@ if len(problems):
     st.warning(f"{len(problems)} of {len(table)} recordings need attention:")
     for row in problems.itertuples():
         st.markdown(f"- **{row.recording}** ({row.status}): {row.reason}")
-with st.expander("Set the video of a recording"):
-    with st.form("video_form"):
-        recording = st.selectbox("Recording", list(table["recording"]))
-        video_path = st.text_input("Video file (empty: find it by name again)")
-        if st.form_submit_button("Use this video"):
-            try:
-                workflows.set_video(project, recording, video_path.strip() or None)
-                st.rerun()
-            except KpcalError as error:
-                state.show_error(error)
+panels.video_form(project, list(table["recording"]))
 
 # ----------------------------------------------------------------- sampling
 st.subheader("Sampling")
@@ -198,7 +137,7 @@ order = st.radio(
     "Order",
     workflows.SAMPLE_ORDERS,
     index=workflows.SAMPLE_ORDERS.index(session.sample_order),
-    format_func=ORDER_LABELS.get,
+    format_func=panels.ORDER_LABELS.get,
     horizontal=True,
     help="Planned: each next keypoint is the one that narrows the line most where your "
     "keypoints are (fewer clicks to a trustworthy line). As keypoint-MoSeq: equal numbers "

@@ -30,13 +30,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 from browser_support import (  # noqa: E402
     CHROMIUM,
+    IDLE_JS,  # noqa: E402
     IMAGE_IFRAME,
     chromium,
     prepared_demo_project,
     streamlit_server,
 )
 from test_browser_e2e import NEXT, AnnotatePage  # noqa: E402
-from browser_support import IDLE_JS  # noqa: E402
 
 from kpcal_core.project import load_working_annotations  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402

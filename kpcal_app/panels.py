@@ -1,0 +1,129 @@
+"""Self-contained sections of the pages: each reads its widgets and calls one workflow.
+
+- :func:`project_picker`: open, create (after asking) or go back to a project folder;
+- :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
+- :func:`video_form`: set the video of one recording;
+- :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from kpcal_app import state
+from kpcal_core import statedir, workflows
+from kpcal_core.annotations import CLEARED, parse_annotations
+from kpcal_core.charts import distances_chart
+from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
+from kpcal_core.errors import KpcalError
+from kpcal_core.paths import resolve_user_path
+from kpcal_core.project import ProjectData
+from kpcal_core.textio import decode_user_text
+
+DUPLICATE_LABELS = {
+    "unfiltered": "keep one per video, unfiltered",
+    "filtered": "keep one per video, filtered",
+    "all": "keep all (each is a recording)",
+}
+ORDER_LABELS = {"planned": "Planned (fewest clicks)", "keypoint-moseq": "As keypoint-MoSeq"}
+
+
+def open_folder(typed: str, *, create: bool = False) -> None:
+    """Open (or, after the user said so, create) the project folder typed."""
+    folder = resolve_user_path(typed, what="project folder")
+    workflows.project_folder(folder, create=create)
+    state.switch_project(str(folder))
+    st.session_state.pop(state.PENDING_FOLDER, None)
+    st.rerun()
+
+
+def project_picker(project: str) -> None:
+    """The project folder section: a typed or recent folder, the demo project."""
+    with st.expander("Project folder", expanded=not Path(project).is_dir()):
+        with st.form("project_form"):
+            typed = st.text_input("Project folder", value=project, help="A keypoint-MoSeq project.")
+            recent = state.recent_projects()
+            chosen = st.selectbox("Or a recent project", ["–"] + recent) if recent else "–"
+            opened = st.form_submit_button("Open project")
+        if opened:
+            target = chosen if chosen != "–" else typed
+            try:
+                open_folder(target)
+            except workflows.ProjectFolderMissing as error:
+                st.session_state[state.PENDING_FOLDER] = target
+                st.warning(str(error))
+            except KpcalError as error:
+                state.show_error(error)
+        pending = st.session_state.get(state.PENDING_FOLDER)
+        if pending and st.button(f"Create the folder {pending!r}"):
+            try:
+                open_folder(pending, create=True)
+            except KpcalError as error:
+                state.show_error(error)
+        st.caption(statedir.describe_state_dir())
+        if st.button("Open the demo project"):
+            state.switch_project(str(state.demo_project()))
+            st.rerun()
+
+
+def anatomy_form(project: str, data: ProjectData) -> None:
+    """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` (keypoint-MoSeq's heading)."""
+    with st.expander("Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)"):
+        with st.form("anatomy"):
+            front = st.multiselect("Front", data.bodyparts, data.config.get("anterior_bodyparts"))
+            back = st.multiselect("Back", data.bodyparts, data.config.get("posterior_bodyparts"))
+            if st.form_submit_button("Save to config.yml"):
+                try:
+                    workflows.set_anatomy(project, front, back)
+                    st.session_state.pop(state.SOURCE_NOTES, None)
+                    st.rerun()
+                except KpcalError as error:
+                    state.show_error(error)
+
+
+def video_form(project: str, recordings: list[str]) -> None:
+    """Use a video file for one recording (kept in the project's session)."""
+    with st.expander("Set the video of a recording"):
+        with st.form("video_form"):
+            recording = st.selectbox("Recording", recordings)
+            video_path = st.text_input("Video file (empty: find it by name again)")
+            if st.form_submit_button("Use this video"):
+                try:
+                    workflows.set_video(project, recording, video_path.strip() or None)
+                    st.rerun()
+                except KpcalError as error:
+                    state.show_error(error)
+
+
+def annotator_comparison(records: dict) -> dict:
+    """Other annotators' CSV files of this project: how far apart the clicks are.
+
+    Returns the annotations to fit: ``records``, or the mean of everyone's clicks
+    when the user asks for it.
+    """
+    fit_records = records
+    with st.expander("Compare with other annotators"):
+        uploads = st.file_uploader(
+            "Other annotators' error_annotations.csv files of this project",
+            type=["csv"],
+            accept_multiple_files=True,
+        )
+        others = {}
+        for upload in uploads or []:
+            try:
+                text = decode_user_text(upload.getvalue(), upload.name)
+                others[upload.name] = parse_annotations(text, upload.name)
+            except KpcalError as error:
+                st.error(f"{upload.name}: {error}")
+        if others:
+            everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
+            everyone.update(others)
+            agreement = annotator_agreement(everyone)
+            st.write(agreement["statement"])
+            if agreement["n_shared_samples"]:
+                st.altair_chart(distances_chart(agreement["distances"]), width="stretch")
+                if st.checkbox("Fit the mean of everyone's clicks", value=False):
+                    fit_records = mean_click_annotations(everyone)
+    return fit_records
