@@ -250,7 +250,7 @@ def test_cache_second_call_decodes_nothing(video_dir, tmp_path, monkeypatch):
     keys = [("coded_h264", t, "nose") for t in (0, 5, 260, 599)] + [("coded_mp4v", 30, "ear")]
     mapping = {"coded_h264": np.arange(600), "coded_mp4v": np.arange(90)}
     first = load_sampled_frames(keys, video_dir, mapping, cache_dir=cache)
-    assert any(cache.rglob("*.npy"))
+    assert any(cache.rglob("*.png"))
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video on the cached call")
