@@ -242,6 +242,7 @@ def read_frames_av(
     threads: int | None = None,
     first: int | None = None,
     on_packet: DecodeHook | None = None,
+    raw: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame index, RGB uint8 (H, W, 3))`` for each wanted frame, exactly.
 
@@ -259,6 +260,8 @@ def read_frames_av(
         A wanted frame to deliver as early as possible (its group is decoded first).
     on_packet
         Called with ``path`` for every packet sent to the decoder.
+    raw
+        Yield PyAV ``VideoFrame`` objects instead (:func:`to_rgb` converts them).
 
     Raises
     ------
@@ -289,7 +292,7 @@ def read_frames_av(
             codec.thread_count = 1
         for group in plan_groups(index, wanted, first):
             yield from _decode_group(
-                container, stream, codec, index, frame_of_pts, group, str(path), on_packet
+                container, stream, codec, index, frame_of_pts, group, str(path), on_packet, raw
             )
     finally:
         container.close()
@@ -335,7 +338,7 @@ def _seek(container, stream, index, frame_of_pts, key, path):
     raise NotDecodable(f"{path!r}: a seek did not land on or before its keyframe")
 
 
-def _decode_group(container, stream, codec, index, frame_of_pts, group, path, on_packet):
+def _decode_group(container, stream, codec, index, frame_of_pts, group, path, on_packet, raw):
     pending = set(group.frames)
     last_position = max(int(index.decode_pos[f]) for f in group.frames)
     packets = _seek(container, stream, index, frame_of_pts, group.key, path)
@@ -348,7 +351,7 @@ def _decode_group(container, stream, codec, index, frame_of_pts, group, path, on
             number = frame_of_pts.get(int(frame.pts))
             if number in pending:
                 pending.discard(number)
-                yield number, to_rgb(frame)
+                yield number, frame if raw else to_rgb(frame)
 
     try:
         for packet in packets:

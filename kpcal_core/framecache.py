@@ -1,18 +1,31 @@
-"""The on-disk frame cache: lossless PNG frames, a size cap, least recently used evicted.
+"""The on-disk frame cache: lossless compressed frames, a size cap, least recently used evicted.
 
-Owns where a decoded frame is stored (``{cache_dir}/{video stem}-{hash}/{index:08d}.png``,
+Owns where a decoded frame is stored (``{cache_dir}/{video stem}-{hash}/{index:08d}.kpf``,
 the hash over the video's resolved path, size and modification time, so a
 changed video never serves stale frames), how it is stored and read back, and
 how big the cache may grow.
 
-Format. PNG through OpenCV at compression level 1 (zlib's fastest): lossless,
-pixels read back identical. A frame whose three channels are equal (grey
-behaviour videos stored as RGB) is stored as a one-channel PNG and widened on
-reading. Measured on 1280×1024 frames: 5–25% of the raw size, written in
-30–50 ms and read in 10–20 ms (WebP lossless is about half the size but takes
-~300 ms to write a frame; PNG level 3 is 10% smaller and 1.5x slower to read).
-Caches of older kpcal versions stored raw ``.npy`` files; those are still read
-(safely: ``allow_pickle=False``) and rewritten as PNG on first read.
+Format. One file per frame, ``{index:08d}.kpf``: the magic ``KPF1``, a
+2-byte header length, a small JSON header, then a PNG (OpenCV, zlib level 1,
+the fastest that still compresses well). What the PNG holds is lossless for
+the RGB frame the app shows:
+
+- ``i420``: a frame decoded by PyAV as 4:2:0 YUV (nearly every H.264/MPEG-4
+  video) is stored as its decoded planes (1.5 bytes per pixel instead of 3),
+  with the pixel format, colour space and range in the header; reading
+  converts it to RGB with the very call that made the RGB frame in the first
+  place (:func:`kpcal_core.decoding.to_rgb`), so the pixels are identical.
+  This is checked on the first frame of each video per process; a video
+  where it does not hold is stored as RGB.
+- ``grey``: an RGB frame whose three channels are equal, one channel.
+- ``rgb``: anything else.
+
+Measured on 1280×1024 frames (bench/bench_frames.py): 3–25% of the raw RGB
+size on behaviour and test videos, ~36% on a noisy colour video (where a PNG
+of the RGB frame takes 63%); read back in 10–20 ms. WebP lossless is smaller
+but takes ~200–300 ms to write a frame. Caches of older kpcal versions stored
+raw ``.npy`` files; those are still read (safely: ``allow_pickle=False``) and
+rewritten in the new format on first read.
 
 Size cap. Each cache directory (one per project) holds at most ``max_bytes``
 (default :data:`DEFAULT_MAX_BYTES`, 2 GiB, about 20,000 frames of 1280×1024
@@ -28,6 +41,7 @@ others wrote since the last scan.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -36,6 +50,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import decoding
 from .errors import KpcalError
 
 #: Default size cap of one project's frame cache, in bytes (2 GiB).
@@ -45,7 +60,8 @@ LOW_WATER = 0.9
 #: zlib level of the PNG files (0–9): 1 is the fastest that still compresses well.
 PNG_LEVEL = 1
 
-_SUFFIXES = (".png", ".npy")
+_SUFFIXES = (".kpf", ".npy")
+MAGIC = b"KPF1"
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,9 @@ def video_cache_folder(cache_dir: str | os.PathLike, video_path: str | os.PathLi
     return Path(cache_dir) / f"{path.stem[:40]}-{digest}"
 
 
-def png_file(folder: Path, index: int) -> Path:
-    """The PNG file of frame ``index`` in a video's cache folder."""
-    return folder / f"{int(index):08d}.png"
+def frame_file(folder: Path, index: int) -> Path:
+    """The cache file of frame ``index`` in a video's cache folder."""
+    return folder / f"{int(index):08d}.kpf"
 
 
 def npy_file(folder: Path, index: int) -> Path:
@@ -76,36 +92,102 @@ def npy_file(folder: Path, index: int) -> Path:
 
 # --------------------------------------------------------------------------- encoding
 
+_checked_lock = threading.Lock()
+_i420_ok: dict[str, bool] = {}  # video cache folder -> YUV storage verified identical
 
-def encode_frame(frame: np.ndarray) -> bytes:
-    """PNG bytes of an RGB uint8 ``(H, W, 3)`` frame (one channel if it is grey)."""
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise KpcalError(
-            f"a cached frame must be an RGB uint8 (H, W, 3) array, not {frame.dtype} {frame.shape}"
-        )
-    red, green, blue = frame[..., 0], frame[..., 1], frame[..., 2]
-    if np.array_equal(red, green) and np.array_equal(green, blue):
-        image = np.ascontiguousarray(red)
-    else:
-        image = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+
+def _png(image: np.ndarray) -> bytes:
     ok, buffer = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
         raise KpcalError("OpenCV could not encode a frame as PNG")
     return buffer.tobytes()
 
 
+def _pack(header: dict, png: bytes) -> bytes:
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return MAGIC + len(head).to_bytes(2, "little") + head + png
+
+
+def _encode_rgb(frame: np.ndarray) -> bytes:
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise KpcalError(
+            f"a cached frame must be an RGB uint8 (H, W, 3) array, not {frame.dtype} {frame.shape}"
+        )
+    red, green, blue = frame[..., 0], frame[..., 1], frame[..., 2]
+    if np.array_equal(red, green) and np.array_equal(green, blue):
+        return _pack({"layout": "grey"}, _png(np.ascontiguousarray(red)))
+    return _pack({"layout": "rgb"}, _png(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)))
+
+
+def _encode_i420(frame) -> bytes | None:
+    """The ``i420`` encoding of a PyAV frame, or ``None`` if it does not apply."""
+    if frame.format.name not in ("yuv420p", "yuvj420p") or frame.width % 2 or frame.height % 2:
+        return None
+    header = {
+        "layout": "i420",
+        "format": frame.format.name,
+        "colorspace": int(frame.colorspace),
+        "range": int(frame.color_range),
+    }
+    return _pack(header, _png(frame.to_ndarray()))
+
+
+def encode_frame(frame, check_key: str | None = None) -> bytes:
+    """The cache file's bytes for a frame.
+
+    Parameters
+    ----------
+    frame
+        An RGB uint8 ``(H, W, 3)`` array, or a decoded PyAV ``VideoFrame``.
+    check_key
+        For a PyAV frame: the first time a key is seen, decoding the result is
+        compared with the RGB frame; if they differ, frames under this key are
+        stored as RGB.
+    """
+    if isinstance(frame, np.ndarray):
+        return _encode_rgb(frame)
+    with _checked_lock:
+        verdict = _i420_ok.get(check_key) if check_key is not None else True
+    data = _encode_i420(frame) if verdict is not False else None
+    if data is not None and verdict is None:
+        rgb = decoding.to_rgb(frame)
+        back = decode_frame(data)
+        verdict = back is not None and np.array_equal(back, rgb)
+        with _checked_lock:
+            _i420_ok[check_key] = verdict
+        if not verdict:
+            return _encode_rgb(rgb)
+    if data is None:
+        return _encode_rgb(decoding.to_rgb(frame))
+    return data
+
+
 def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
     """The RGB uint8 ``(H, W, 3)`` frame of :func:`encode_frame`'s bytes; ``None`` if corrupt."""
     buffer = np.frombuffer(data, np.uint8) if isinstance(data, bytes | bytearray) else data
-    if buffer.size == 0:
+    if buffer.size < 6 or buffer[:4].tobytes() != MAGIC:
         return None
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    size = int.from_bytes(buffer[4:6].tobytes(), "little")
+    try:
+        header = json.loads(buffer[6 : 6 + size].tobytes())
+    except ValueError:
+        return None
+    image = cv2.imdecode(buffer[6 + size :], cv2.IMREAD_UNCHANGED)
     if image is None or image.dtype != np.uint8:
         return None
-    if image.ndim == 2:
+    layout = header.get("layout") if isinstance(header, dict) else None
+    if layout == "grey" and image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.ndim == 3 and image.shape[2] == 3:
+    if layout == "rgb" and image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if layout == "i420" and image.ndim == 2 and decoding.av is not None:
+        try:
+            frame = decoding.av.VideoFrame.from_ndarray(image, format=header["format"])
+            frame.colorspace = int(header["colorspace"])
+            frame.color_range = int(header["range"])
+            return decoding.to_rgb(frame)
+        except (KeyError, ValueError, TypeError):
+            return None
     return None
 
 
@@ -182,13 +264,13 @@ def read_cached_frame(
     """The cached RGB uint8 ``(H, W, 3)`` frame ``index`` of a video, or ``None``.
 
     Marks the frame as just used. A frame cached by an older kpcal as ``.npy``
-    is read (never unpickled) and rewritten as PNG.
+    is read (never unpickled) and rewritten in the current format.
     """
     try:
         folder = video_cache_folder(cache_dir, video_path)
     except OSError:
         return None
-    file = png_file(folder, index)
+    file = frame_file(folder, index)
     try:
         data = np.fromfile(file, np.uint8)
     except (FileNotFoundError, OSError):
@@ -226,13 +308,16 @@ def write_cached_frame(
     cache_dir: str | os.PathLike,
     video_path: str | os.PathLike,
     index: int,
-    frame: np.ndarray,
+    frame,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> int:
-    """Store RGB uint8 ``(H, W, 3)`` frame ``index`` of a video (atomically).
+    """Store frame ``index`` of a video (atomically).
 
     Parameters
     ----------
+    frame
+        An RGB uint8 ``(H, W, 3)`` array or a decoded PyAV ``VideoFrame``
+        (stored as its YUV planes where that is lossless, see the module docstring).
     max_bytes
         The cache's size cap; least recently used frames are deleted when a
         write takes the cache over it. ``None``: no cap.
@@ -247,10 +332,10 @@ def write_cached_frame(
     )
 
 
-def _write(cache_dir, folder: Path, index: int, frame: np.ndarray, max_bytes: int | None) -> int:
-    data = encode_frame(frame)
+def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) -> int:
+    data = encode_frame(frame, check_key=str(folder))
     folder.mkdir(parents=True, exist_ok=True)
-    target = png_file(folder, index)
+    target = frame_file(folder, index)
     tmp = folder / f".{index:08d}.{os.getpid()}.{threading.get_ident()}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)

@@ -214,6 +214,7 @@ def read_frames(
     threads: int | None = None,
     first: int | None = None,
     on_packet: Callable[[str], None] | None = None,
+    raw: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(index, RGB uint8 (H, W, 3) frame)`` for the given video frame indexes, exactly.
 
@@ -237,6 +238,9 @@ def read_frames(
         A wanted frame to deliver as early as possible.
     on_packet
         PyAV only: called with ``path`` for every packet sent to the decoder.
+    raw
+        Frames PyAV decoded come as PyAV ``VideoFrame`` objects (for the frame
+        cache, which stores their YUV planes); :func:`as_rgb` converts either kind.
     """
     wanted = sorted(set(int(i) for i in frame_indexes))
     if not wanted:
@@ -246,7 +250,7 @@ def read_frames(
     done: set[int] = set()
     try:
         for index, frame in decoding.read_frames_av(
-            path, wanted, threads=threads, first=first, on_packet=on_packet
+            path, wanted, threads=threads, first=first, on_packet=on_packet, raw=raw
         ):
             done.add(index)
             yield index, frame
@@ -254,6 +258,11 @@ def read_frames(
     except decoding.NotDecodable:
         pass
     yield from read_frames_opencv(path, [i for i in wanted if i not in done], seek_gap)
+
+
+def as_rgb(frame) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)`` of what :func:`read_frames` yields (array or PyAV frame)."""
+    return frame if isinstance(frame, np.ndarray) else decoding.to_rgb(frame)
 
 
 def read_frames_opencv(
@@ -310,14 +319,14 @@ _cache_file = framecache.npy_file  # the legacy raw-frame file
 
 
 def _is_cached(cache_dir, video: str, index: int) -> bool:
-    """Whether frame ``index`` of ``video`` is cached (PNG or legacy .npy); marks it used."""
+    """Whether frame ``index`` of ``video`` is cached (or in the legacy .npy); marks it used."""
     try:
         folder = framecache.video_cache_folder(cache_dir, video)
     except OSError:
         return False
-    png = framecache.png_file(folder, index)
+    file = framecache.frame_file(folder, index)
     try:
-        os.utime(png)
+        os.utime(file)
         return True
     except OSError:
         return framecache.npy_file(folder, index).is_file()
@@ -368,7 +377,7 @@ def _decode_parallel(
                 return
             start = first[1] if first is not None and first[0] == video else None
             for index, frame in read_frames(
-                video, to_decode[video], threads=threads, first=start, on_packet=check
+                video, to_decode[video], threads=threads, first=start, on_packet=check, raw=True
             ):
                 if stop.is_set():
                     return
@@ -538,10 +547,10 @@ def load_sampled_frames(
     if progress is not None:
         progress(len(frames), total)
 
-    def keep(video: str, index: int, frame: np.ndarray) -> np.ndarray:
+    def keep(video: str, index: int, frame) -> np.ndarray:
         if cache_dir is not None:
             write_cached_frame(cache_dir, video, index, frame, max_cache_bytes)
-        return frame
+        return as_rgb(frame)
 
     if to_decode:
         for video, index, frame in _decode_parallel(to_decode, keep, threading.Event()):
@@ -645,7 +654,7 @@ def fill_frame_cache(
 
     evicted = [0]
 
-    def store(video: str, index: int, frame: np.ndarray) -> None:
+    def store(video: str, index: int, frame) -> None:
         evicted[0] += write_cached_frame(cache_dir, video, index, frame, max_bytes)
 
     written, stopped = 0, False
@@ -684,8 +693,8 @@ def load_frame(
         cached = read_cached_frame(cache_dir, video_path, index)
         if cached is not None:
             return cached
-    frames = dict(read_frames(video_path, [int(index)]))
+    frames = dict(read_frames(video_path, [int(index)], raw=True))
     frame = frames[int(index)]
     if cache_dir is not None:
         write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
-    return frame
+    return as_rgb(frame)
