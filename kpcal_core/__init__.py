@@ -7,7 +7,11 @@ replaces ``from keypoint_moseq import noise_calibration``.
 Modules, one concern each:
 
 - ``sampling``: which keypoints to annotate (:func:`sample_error_frames`)
-- ``videos``: matching videos, reading frames exactly, the frame cache
+- ``videos``: matching videos, reading frames exactly, filling the frame cache
+- ``decoding``: PyAV decoding near the codec's floor (frame index from packet
+  timestamps, one seek per group of pictures, non-reference frames skipped)
+- ``framecache``: the on-disk frame cache (lossless, compact, LRU size cap)
+- ``prefetch``: the next samples' frames prepared in the background
 - ``annotations``: the ``error_annotations.csv`` file
 - ``fitting``: the error-vs-confidence line
 - ``config``: the project's ``config.yml``

@@ -340,10 +340,15 @@ class _Stopped(Exception):
 
 
 def _plan_threads(n_videos: int) -> tuple[int, int]:
-    """``(parallel videos, decoder threads per video)`` for this machine."""
+    """``(parallel videos, decoder threads per video)`` for this machine.
+
+    One video per core, and frame threading with one thread per core in each:
+    frame threading decodes no packet twice, and on a machine shared with
+    other work it keeps the cores busy while one video waits (measured on 2
+    loaded cores: 2-3x less wall time than one thread per video, same CPU).
+    """
     cpus = os.cpu_count() or 1
-    workers = max(1, min(n_videos, cpus))
-    return workers, max(1, cpus // workers)
+    return max(1, min(n_videos, cpus)), cpus
 
 
 def _decode_parallel(
@@ -693,7 +698,7 @@ def load_frame(
         cached = read_cached_frame(cache_dir, video_path, index)
         if cached is not None:
             return cached
-    frames = dict(read_frames(video_path, [int(index)], raw=True))
+    frames = dict(read_frames(video_path, [int(index)], raw=True, threads=os.cpu_count()))
     frame = frames[int(index)]
     if cache_dir is not None:
         write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
