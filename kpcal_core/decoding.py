@@ -14,10 +14,11 @@ codec allows:
   video's path, size and modification time.
 - **One seek per group of pictures.** Wanted frames are grouped by the keyframe
   they depend on (the last keyframe at or before them in decode order whose pts
-  is not after theirs). For each group the reader seeks once, to that keyframe's
-  decode timestamp, checks where it landed (from the first packet's pts), and
-  decodes forward only up to the group's last wanted packet; then it drains the
-  decoder. No frame is decoded twice.
+  is not after theirs). For each group the reader seeks once, to that keyframe
+  (by its pts, or by its decode timestamp for containers that seek by that),
+  checks where it landed (from the first packet's pts), and decodes forward only
+  up to the group's last wanted packet; then it drains the decoder. No frame is
+  decoded twice. The group of the frame a user waits for can go first.
 - **Frames nothing refers to are not decoded.** Every packet that is not a
   wanted frame is sent with ``skip_frame = NONREF``: the decoder drops it if no
   other frame refers to it (e.g. non-reference B-frames), which cannot change
@@ -44,6 +45,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -181,15 +183,61 @@ def build_frame_index(path: str | os.PathLike) -> FrameIndex:
     )
 
 
-def frame_index(path: str | os.PathLike) -> FrameIndex:
-    """The :class:`FrameIndex` of a video, built once per path, size and mtime (per process)."""
+INDEX_FILE = "frame_index.npz"
+_ARRAYS = ("pts", "decode_pos", "key_pos", "key_pts", "key_dts")
+
+
+def _load_index(path: str | os.PathLike, folder: str | os.PathLike) -> FrameIndex | None:
+    try:
+        with np.load(Path(folder) / INDEX_FILE, allow_pickle=False) as stored:
+            arrays = {name: np.asarray(stored[name], dtype=np.int64) for name in _ARRAYS}
+    except (OSError, KeyError, ValueError):
+        return None
+    n, k = len(arrays["pts"]), len(arrays["key_pos"])
+    if (
+        n == 0
+        or k == 0
+        or len(arrays["decode_pos"]) != n
+        or not (len(arrays["key_pts"]) == len(arrays["key_dts"]) == k)
+    ):
+        return None
+    if np.any(np.diff(arrays["pts"]) <= 0):
+        return None
+    return FrameIndex(path=str(path), **arrays)
+
+
+def _save_index(index: FrameIndex, folder: str | os.PathLike) -> None:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tmp = Path(folder) / f".{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **{name: getattr(index, name) for name in _ARRAYS})
+        os.replace(tmp, Path(folder) / INDEX_FILE)
+    except OSError:
+        pass  # a read-only cache only costs a rescan next time
+
+
+def frame_index(path: str | os.PathLike, store: str | os.PathLike | None = None) -> FrameIndex:
+    """The :class:`FrameIndex` of a video, built once per path, size and mtime.
+
+    Kept in memory per process; with ``store`` (a folder that belongs to this
+    version of the video, e.g. its frame-cache folder) also on disk, so other
+    processes do not scan the video again.
+    """
     key = _file_key(path)
     with _index_lock:
         found = _index_cache.get(key)
         if found is not None:
             _index_cache.move_to_end(key)
-            return found
-    index = build_frame_index(path)
+    if found is not None:
+        if store is not None and not (Path(store) / INDEX_FILE).exists():
+            _save_index(found, store)
+        return found
+    index = _load_index(path, store) if store is not None else None
+    if index is None:
+        index = build_frame_index(path)
+        if store is not None:
+            _save_index(index, store)
     with _index_lock:
         _index_cache[key] = index
         while len(_index_cache) > INDEX_CACHE_SIZE:
@@ -243,6 +291,7 @@ def read_frames_av(
     first: int | None = None,
     on_packet: DecodeHook | None = None,
     raw: bool = False,
+    index_store: str | os.PathLike | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame index, RGB uint8 (H, W, 3))`` for each wanted frame, exactly.
 
@@ -262,6 +311,8 @@ def read_frames_av(
         Called with ``path`` for every packet sent to the decoder.
     raw
         Yield PyAV ``VideoFrame`` objects instead (:func:`to_rgb` converts them).
+    index_store
+        Folder where the video's frame index is kept on disk (:func:`frame_index`).
 
     Raises
     ------
@@ -273,7 +324,7 @@ def read_frames_av(
     wanted = sorted(set(int(f) for f in frames))
     if not wanted:
         return
-    index = frame_index(path)
+    index = frame_index(path, index_store)
     if wanted[0] < 0:
         raise KpcalError(f"video {str(path)!r}: negative frame index {wanted[0]}")
     if wanted[-1] >= index.n_frames:

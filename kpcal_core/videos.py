@@ -215,6 +215,7 @@ def read_frames(
     first: int | None = None,
     on_packet: Callable[[str], None] | None = None,
     raw: bool = False,
+    index_store: str | os.PathLike | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(index, RGB uint8 (H, W, 3) frame)`` for the given video frame indexes, exactly.
 
@@ -241,6 +242,8 @@ def read_frames(
     raw
         Frames PyAV decoded come as PyAV ``VideoFrame`` objects (for the frame
         cache, which stores their YUV planes); :func:`as_rgb` converts either kind.
+    index_store
+        PyAV only: folder that keeps the video's frame index on disk.
     """
     wanted = sorted(set(int(i) for i in frame_indexes))
     if not wanted:
@@ -250,7 +253,13 @@ def read_frames(
     done: set[int] = set()
     try:
         for index, frame in decoding.read_frames_av(
-            path, wanted, threads=threads, first=first, on_packet=on_packet, raw=raw
+            path,
+            wanted,
+            threads=threads,
+            first=first,
+            on_packet=on_packet,
+            raw=raw,
+            index_store=index_store,
         ):
             done.add(index)
             yield index, frame
@@ -335,6 +344,16 @@ def _is_cached(cache_dir, video: str, index: int) -> bool:
 # --------------------------------------------------------------------------- parallel decoding
 
 
+def _index_store(cache_dir, video) -> Path | None:
+    """The video's cache folder (where its frame index is kept), if there is one."""
+    if cache_dir is None:
+        return None
+    try:
+        return framecache.video_cache_folder(cache_dir, video)
+    except OSError:  # missing video: reading it reports that
+        return None
+
+
 class _Stopped(Exception):
     """Raised inside a worker when the caller gave up."""
 
@@ -357,6 +376,7 @@ def _decode_parallel(
     stop: threading.Event,
     first: tuple[str, int] | None = None,
     poll: Callable[[], bool] | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Iterator[tuple[str, int, object]]:
     """Decode videos in parallel threads; yield ``(video, index, handle(...))`` in the caller.
 
@@ -366,7 +386,8 @@ def _decode_parallel(
     video of ``first`` starts first and decodes ``first``'s group first.
     ``poll`` is called about every 0.1 s in the calling thread; when it returns
     True (or the caller stops iterating) the workers stop at their next packet.
-    A worker's error is raised after all workers have ended.
+    A worker's error is raised after all workers have ended. With
+    ``cache_dir`` each video's frame index is kept in its cache folder.
     """
     arrivals: queue.Queue = queue.Queue()
     order = sorted(to_decode, key=lambda video: first is None or video != first[0])
@@ -381,8 +402,15 @@ def _decode_parallel(
             if stop.is_set():
                 return
             start = first[1] if first is not None and first[0] == video else None
+            store = _index_store(cache_dir, video)
             for index, frame in read_frames(
-                video, to_decode[video], threads=threads, first=start, on_packet=check, raw=True
+                video,
+                to_decode[video],
+                threads=threads,
+                first=start,
+                on_packet=check,
+                raw=True,
+                index_store=store,
             ):
                 if stop.is_set():
                     return
@@ -558,7 +586,9 @@ def load_sampled_frames(
         return as_rgb(frame)
 
     if to_decode:
-        for video, index, frame in _decode_parallel(to_decode, keep, threading.Event()):
+        for video, index, frame in _decode_parallel(
+            to_decode, keep, threading.Event(), cache_dir=cache_dir
+        ):
             frames[(video, index)] = frame
             if progress is not None:
                 progress(len(frames), total)
@@ -666,7 +696,12 @@ def fill_frame_cache(
     if to_decode and not (should_stop is not None and should_stop()):
         stop = threading.Event()
         for video, index, _ in _decode_parallel(
-            to_decode, store, stop, first=None if first_cached else first, poll=should_stop
+            to_decode,
+            store,
+            stop,
+            first=None if first_cached else first,
+            poll=should_stop,
+            cache_dir=cache_dir,
         ):
             written += 1
             if first_ready is None and (video, index) == first:
@@ -698,7 +733,10 @@ def load_frame(
         cached = read_cached_frame(cache_dir, video_path, index)
         if cached is not None:
             return cached
-    frames = dict(read_frames(video_path, [int(index)], raw=True, threads=os.cpu_count()))
+    store = _index_store(cache_dir, video_path)
+    frames = dict(
+        read_frames(video_path, [int(index)], raw=True, threads=os.cpu_count(), index_store=store)
+    )
     frame = frames[int(index)]
     if cache_dir is not None:
         write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)

@@ -137,6 +137,25 @@ def test_index_is_built_once_per_file_version(tmp_path):
     assert decoding.frame_index(path).n_frames == 25
 
 
+def test_index_is_kept_in_the_cache_for_other_processes(coded, tmp_path, monkeypatch):
+    path = coded["offset_mp4"]
+    cache = tmp_path / "c"
+    videos.fill_frame_cache(cache, [(str(path), 10)])
+    store = framecache.video_cache_folder(cache, path)
+    assert (store / decoding.INDEX_FILE).is_file()
+    built = decoding.frame_index(path)
+
+    def refuse(_path):
+        raise AssertionError("the video was scanned again")
+
+    monkeypatch.setattr(decoding, "_index_cache", decoding.OrderedDict())  # a new process
+    monkeypatch.setattr(decoding, "build_frame_index", refuse)
+    again = decoding.frame_index(path, store)
+    np.testing.assert_array_equal(again.pts, built.pts)
+    np.testing.assert_array_equal(again.decode_pos, built.decode_pos)
+    assert framecache.cache_size(cache).frames == 1  # the index is not counted as a frame
+
+
 def test_opencv_reads_what_pyav_cannot(coded, monkeypatch):
     path = coded["bpyramid"]
 
