@@ -570,13 +570,17 @@ def load_sampled_frames(
     total = sum(len(v) for v in wanted.values())
     frames: dict[tuple[str, int], np.ndarray] = {}
     to_decode: dict[str, list[int]] = {}
-    for video, indexes in wanted.items():
-        for index in sorted(indexes):
-            cached = read_cached_frame(cache_dir, video, index) if cache_dir is not None else None
-            if cached is None:
-                to_decode.setdefault(video, []).append(index)
-            else:
-                frames[(video, index)] = cached
+    pairs = [(video, index) for video, indexes in wanted.items() for index in sorted(indexes)]
+    if cache_dir is not None and pairs:  # PNG decoding releases the GIL: read in parallel
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            found = list(pool.map(lambda pair: read_cached_frame(cache_dir, *pair), pairs))
+    else:
+        found = [None] * len(pairs)
+    for (video, index), cached in zip(pairs, found, strict=True):
+        if cached is None:
+            to_decode.setdefault(video, []).append(index)
+        else:
+            frames[(video, index)] = cached
     if progress is not None:
         progress(len(frames), total)
 
@@ -678,11 +682,7 @@ def fill_frame_cache(
         else:
             to_decode.setdefault(video, []).append(index)
     first = ordered[0] if ordered else None
-    first_cached = (
-        first is not None
-        and first[0] not in to_decode
-        or (first is not None and first[1] not in to_decode.get(first[0], ()))
-    )
+    first_cached = first is not None and first[1] not in to_decode.get(first[0], ())
     first_ready = 0.0 if first_cached else None
     if progress is not None:
         progress(cached, len(ordered), first if first_cached else None)
