@@ -5,16 +5,20 @@ name that prefixes the recording name wins), :func:`video_info`, and
 :func:`load_sampled_frames`, which decodes the frames behind a list of samples.
 
 Frame-accurate reading. The frame for video index ``i`` is the ``i``-th frame
-sequential decoding gives. Frames are read per video in sorted order: the
-reader steps forward with ``grab()`` when the next wanted frame is near, and
-seeks when it is far. After every seek the reader's reported position is
-checked; if the container cannot say it landed on the wanted frame, that video
-is re-read sequentially from the start, which is always exact.
+sequential decoding gives. :func:`read_frames` decodes with PyAV
+(:mod:`kpcal_core.decoding`: frame numbers from packet timestamps, one seek per
+group of pictures, frames nothing refers to skipped, no frame decoded twice)
+and falls back to OpenCV (:func:`read_frames_opencv`: step or seek, every seek's
+landing checked, else sequential from the start) for what PyAV cannot read
+exactly.
 
-Videos are decoded in parallel threads (OpenCV releases the GIL while
-decoding). With ``cache_dir``, decoded frames are stored as ``.npy`` files
-keyed by the video's path, size and modification time, so a second call
-decodes nothing.
+Videos are decoded in parallel threads, one per core, each with frame
+threading (both libraries release the GIL while decoding). With ``cache_dir``
+each decoded frame goes to the frame cache (:mod:`kpcal_core.framecache`:
+lossless, compact, size-capped) as soon as it is decoded, so a second call
+decodes nothing. :func:`fill_frame_cache` fills the cache without keeping the
+frames (bounded memory, the first sample first, cancellable);
+:func:`load_sampled_frames` (keypoint-MoSeq's API) returns them.
 """
 
 from __future__ import annotations
