@@ -387,7 +387,8 @@ def _decode_parallel(
     ``handle`` runs in the worker thread as soon as a frame is decoded (e.g.
     writes it to the cache and returns ``None``, so no frame is kept); at most
     a few frames per video exist at once beyond what ``handle`` keeps. The
-    video of ``first`` starts first and decodes ``first``'s group first.
+    video of ``first`` decodes ``first``'s group first, and the other videos
+    wait until that frame is out, so it has every core to itself.
     ``poll`` is called about every 0.1 s in the calling thread; when it returns
     True (or the caller stops iterating) the workers stop at their next packet.
     A worker's error is raised after all workers have ended. With
@@ -401,11 +402,18 @@ def _decode_parallel(
         if stop.is_set():
             raise _Stopped
 
+    head_start = threading.Event()  # set once first's frame is out
+    if first is None or first[0] not in to_decode:
+        head_start.set()
+
     def decode(video: str) -> None:
+        start = first[1] if first is not None and first[0] == video else None
         try:
+            while start is None and not head_start.wait(0.05):
+                if stop.is_set():
+                    return
             if stop.is_set():
                 return
-            start = first[1] if first is not None and first[0] == video else None
             store = _index_store(cache_dir, video)
             for index, frame in read_frames(
                 video,
@@ -419,11 +427,15 @@ def _decode_parallel(
                 if stop.is_set():
                     return
                 arrivals.put((video, index, handle(video, index, frame)))
+                if index == start:
+                    head_start.set()
         except _Stopped:
             pass
         except BaseException as error:  # reported in the calling thread
             arrivals.put(error)
         finally:
+            if start is not None:
+                head_start.set()
             arrivals.put(None)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
