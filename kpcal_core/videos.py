@@ -738,6 +738,60 @@ def fill_frame_cache(
     )
 
 
+def fill_sample_frames(
+    cache_dir: str | os.PathLike,
+    sample_keys: Sequence[SampleKey],
+    video_frame_indexes: Mapping[str, np.ndarray],
+    *,
+    video_paths: Mapping[str, str | os.PathLike] | None = None,
+    video_dir: str | os.PathLike = "",
+    video_extension: str | None = None,
+    recording_name_suffix: str = "",
+    progress: Callable[[int, int, list[SampleKey]], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_bytes: int | None = framecache.DEFAULT_MAX_BYTES,
+) -> FillSummary:
+    """:func:`fill_frame_cache` for sample keys (what the setup page and the CLI call).
+
+    The first sample's frame is decoded first. ``progress(done, total, ready)``
+    counts distinct video frames and gives the sample keys whose frame just
+    became ready (at the start: those already cached), so a page can show the
+    first sample as soon as ``sample_keys[0]`` is among them. Other parameters
+    are those of :func:`load_sampled_frames` and :func:`fill_frame_cache`.
+    """
+    video_of = sample_video_frames(
+        sample_keys,
+        video_dir,
+        video_frame_indexes,
+        video_extension,
+        video_paths=video_paths,
+        recording_name_suffix=recording_name_suffix,
+    )
+    samples_of: dict[tuple[str, int], list[SampleKey]] = {}
+    for key, pair in video_of.items():
+        samples_of.setdefault(pair, []).append(key)
+    report = None
+    if progress is not None:
+        started = []
+
+        def report(done: int, total: int, ready: tuple[str, int] | None) -> None:
+            if not started:  # the first call: the frames already cached
+                started.append(True)
+                cached = {pair for pair in samples_of if _is_cached(cache_dir, *pair)}
+                keys = [k for k, pair in video_of.items() if pair in cached] if done else []
+            else:
+                keys = list(samples_of.get(ready, [])) if ready is not None else []
+            progress(done, total, keys)
+
+    return fill_frame_cache(
+        cache_dir,
+        list(video_of.values()),
+        progress=report,
+        should_stop=should_stop,
+        max_bytes=max_bytes,
+    )
+
+
 def load_frame(
     video_path: str | os.PathLike,
     index: int,

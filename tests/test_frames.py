@@ -351,6 +351,25 @@ def test_fill_stops_when_asked(coded, tmp_path):
     assert framecache.cache_size(tmp_path / "c").frames == summary.written
 
 
+def test_fill_sample_frames_reports_sample_keys_first_sample_first(coded, tmp_path):
+    keys = [("b", 250, "nose"), ("a", 5, "ear"), ("b", 3, "nose"), ("b", 250, "tail")]
+    paths = {"a": coded["mp4v"], "b": coded["no_b"]}
+    mapping = {"a": np.arange(N), "b": np.arange(N)}
+    calls = []
+    summary = videos.fill_sample_frames(
+        tmp_path / "c", keys, mapping, video_paths=paths, progress=lambda *a: calls.append(a)
+    )
+    assert summary.written == 3
+    assert calls[0] == (0, 3, [])
+    assert calls[1] == (1, 3, [keys[0], keys[3]])  # both samples on that frame
+    assert sorted(k for _, _, ready in calls for k in ready) == sorted(keys)
+    again = []
+    videos.fill_sample_frames(
+        tmp_path / "c", keys, mapping, video_paths=paths, progress=lambda *a: again.append(a)
+    )
+    assert again == [(3, 3, keys)]  # all ready at once
+
+
 def test_load_sampled_frames_fills_the_cache(coded, tmp_path):
     keys = [("rec", t, "nose") for t in (4, 150, 299)]
     out = videos.load_sampled_frames(
