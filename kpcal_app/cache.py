@@ -9,7 +9,7 @@ never the samples, the session's timestamps or an object's ``id()``:
   with every draw, are read fresh on each run and attached to it;
 - :func:`recordings`, :func:`histogram`, :func:`share_above`: computed from
   those keypoints (``st.cache_data``), keyed by the same fingerprint;
-- :func:`frame`: one decoded video frame (from the project's frame cache);
+- :func:`frames`: the samples' frames, the next ones prepared in the background;
 - :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -26,9 +25,10 @@ from kpcal_core import workflows
 from kpcal_core.config import load_config
 from kpcal_core.diagnostics import project_population
 from kpcal_core.fitting import share_above_threshold
+from kpcal_core.prefetch import Prefetcher, sample_frame_loader
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
-from kpcal_core.videos import load_frame
+from kpcal_core.videos import sample_video_frames
 
 
 def file_key(path: str | os.PathLike | None) -> tuple:
@@ -40,6 +40,10 @@ def file_key(path: str | os.PathLike | None) -> tuple:
         return (os.fspath(path), stat.st_size, stat.st_mtime_ns)
     except OSError:
         return (os.fspath(path), None, None)
+
+
+#: Frames held in memory per project (about 4 MB each at 1280×1024).
+FRAMES_HELD = 12
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading keypoints…")
@@ -111,14 +115,21 @@ def share_above(data: ProjectData, threshold: float) -> float:
     return _share(data, _data_key(data), tuple(data.use_bodyparts), float(threshold))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _frame(video: tuple, index: int, cache_dir: str) -> np.ndarray:
-    return load_frame(video[0], index, cache_dir)
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _frames(cache_dir: str, video_of: tuple) -> Prefetcher:
+    return Prefetcher(sample_frame_loader(cache_dir, dict(video_of)), capacity=FRAMES_HELD)
 
 
-def frame(project: str, video: str, index: int) -> np.ndarray:
-    """Video frame ``index`` (RGB): from memory, else the project's frame cache, else decoded once."""
-    return _frame(file_key(video), int(index), str(frame_cache_dir(project)))
+def frames(data: ProjectData) -> Prefetcher:
+    """The frames of the project's samples, shared by every session on the project.
+
+    ``get(sample_key)`` returns the RGB frame (from memory, else the project's
+    frame cache, else decoded once); ``prepare(keys)`` loads the next ones in
+    the background. At most :data:`FRAMES_HELD` frames are held per project.
+    """
+    keys = [k for k in data.session.sample_keys if data.video_paths.get(k[0])]
+    video_of = sample_video_frames(keys, "", data.video_frame_indexes, video_paths=data.video_paths)
+    return _frames(str(frame_cache_dir(data.project_dir)), tuple(video_of.items()))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -24,6 +24,9 @@ The engine, one concern per module:
 - ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
   fit, the stop rule (:func:`stop_rule`), per-bodypart lines, annotator agreement
 - ``annotations``: the ``error_annotations.csv`` file and the merge rule
+- ``videos``: reading frames exactly, filling the frame cache; ``decoding``: PyAV
+  decoding near the codec's floor; ``framecache``: the on-disk frame cache (lossless,
+  compact, LRU size cap); ``prefetch``: the next samples' frames prepared in the background
 - ``config``: the project's ``config.yml``
 - ``session``: the calibration session under ``{project}/calibration/``
 - ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,

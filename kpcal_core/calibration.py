@@ -29,7 +29,7 @@ from .validate import (
     check_coordinates,
     check_video_frame_indexes,
 )
-from .videos import find_matching_videos, load_sampled_frames, video_info
+from .videos import fill_frame_cache, find_matching_videos, sample_video_frames, video_info
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -173,14 +173,10 @@ def noise_calibration(
     )
     # Decode the frames now (as keypoint-MoSeq does) so the app opens on ready samples;
     # a video that cannot give a needed frame fails here, before anything is written.
-    load_sampled_frames(
-        session.sample_keys,
-        video_dir,
-        indexes,
-        video_extension,
-        cache_dir=frame_cache_dir(project_dir),
-        video_paths=session.video_paths,
+    video_of = sample_video_frames(
+        session.sample_keys, video_dir, indexes, video_extension, video_paths=session.video_paths
     )
+    fill_frame_cache(frame_cache_dir(project_dir), video_of.values())  # frames not kept in memory
     save_session_keypoints(project_dir, coordinates, confidences, bodyparts, indexes)
     save_session(project_dir, session)
     command = app_command(project_dir)

@@ -212,9 +212,9 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     interactive = err.isatty() if hasattr(err, "isatty") else False
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, ready: list) -> None:
         if interactive:
-            err.write(f"\rkpcal: frames for {done} of {total} samples")
+            err.write(f"\rkpcal: {done} of {total} frames ready")
             err.flush()
 
     cached = 0 if args.no_frames else workflows.fill_frame_cache(data, progress=progress)
@@ -243,7 +243,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(draw.message + f" Saved in {session_dir(data.project_dir) / 'session.json'}.\n")
         if not args.no_frames:
-            out.write(f"Frames of {cached} samples ready in {frame_cache_dir(data.project_dir)}\n")
+            out.write(f"{cached} frames ready. {workflows.frame_cache_summary(data)}\n")
     return EXIT_OK
 
 

@@ -54,6 +54,7 @@ from .diagnostics import (
 from .errors import KpcalError
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .formats import choose_anterior_posterior, read_keypoints
+from .framecache import DEFAULT_MAX_BYTES, cache_size
 from .logs import log_event
 from .paths import resolve_user_path
 from .planning import Population, plan_annotation_order
@@ -79,14 +80,13 @@ from .session import (
     save_session,
     session_dir,
 )
+from .videos import fill_sample_frames
 from .views import CropView, crop_for_sample, render_view, skeleton_edges
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
 BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
 #: How the samples are chosen: the planned order (default) or keypoint-MoSeq's equal bins.
 SAMPLE_ORDERS = ("planned", "keypoint-moseq")
-#: Samples decoded per call while filling the frame cache (bounds memory).
-FRAME_BATCH = 16
 
 Progress = Callable[[int, int], None]
 
@@ -541,47 +541,54 @@ def fill_frame_cache(
     data: ProjectData,
     sample_keys: Sequence[SampleKey] | None = None,
     *,
-    progress: Progress | None = None,
+    progress: Callable[[int, int, list[SampleKey]], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> int:
     """Decode the samples' frames into the project's frame cache; keep none in memory.
+
+    The first sample's frame comes first, so annotating can start at once;
+    at most a few frames per video are in memory at any time
+    (:func:`kpcal_core.videos.fill_sample_frames`).
 
     Parameters
     ----------
     sample_keys
         Default: the session's samples. Samples of recordings without a video are skipped.
     progress
-        Called as ``progress(done, total)`` (samples) after each batch.
+        Called as ``progress(done, total, ready)``: video frames cached so far, of
+        ``total``, and the sample keys whose frame just became ready.
     should_stop
-        Checked between batches; ``True`` stops (frames decoded so far stay cached).
+        Checked between frames; ``True`` stops (frames cached so far stay).
 
     Returns
     -------
     int
-        Samples whose frame is now in the cache.
+        Distinct video frames now in the cache.
     """
-    from .videos import load_sampled_frames
-
     keys = list(data.session.sample_keys if sample_keys is None else sample_keys)
-    ordered = sorted(
-        (k for k in keys if data.video_paths.get(k[0])), key=lambda k: (k[0], int(k[1]))
+    keys = [k for k in keys if data.video_paths.get(k[0])]
+    if not keys:
+        return 0
+    summary = fill_sample_frames(
+        frame_cache_dir(data.project_dir),
+        keys,
+        data.video_frame_indexes,
+        video_paths={r: p for r, p in data.video_paths.items() if p},
+        progress=progress,
+        should_stop=should_stop,
     )
-    done = 0
-    for start in range(0, len(ordered), FRAME_BATCH):
-        if should_stop is not None and should_stop():
-            break
-        batch = ordered[start : start + FRAME_BATCH]
-        load_sampled_frames(
-            batch,
-            "",
-            data.video_frame_indexes,
-            cache_dir=frame_cache_dir(data.project_dir),
-            video_paths={r: data.video_paths[r] for r in {s[0] for s in batch}},
-        )
-        done += len(batch)
-        if progress is not None:
-            progress(done, len(ordered))
-    return done
+    return summary.cached_before + summary.written
+
+
+def frame_cache_summary(data: ProjectData) -> str:
+    """One sentence: where the project's frame cache is, its size and its cap."""
+    folder = frame_cache_dir(data.project_dir)
+    size = cache_size(folder)
+    cap = DEFAULT_MAX_BYTES / 2**30
+    return (
+        f"Frame cache: {size.frames:,} frames, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
+        f"(least recently used frames go first) in {folder}."
+    )
 
 
 def sampling_histogram(
@@ -633,6 +640,18 @@ def sampling_histogram(
 
 
 # --------------------------------------------------------------------------- annotating
+
+
+def samples_ahead(
+    sample_keys: Sequence[SampleKey], index: int, is_done: Callable[[SampleKey], bool], n: int = 3
+) -> list[SampleKey]:
+    """The samples a user may open next from sample ``index``: the next ``n``, the previous
+    one and the next not done (what the annotate page prepares in the background)."""
+    after = list(sample_keys[index + 1 : index + 1 + n])
+    ahead = [*after, *sample_keys[max(0, index - 1) : index]]
+    later = (k for k in [*sample_keys[index + 1 :], *sample_keys[:index]] if not is_done(k))
+    ahead.append(next(later, sample_keys[index]))
+    return list(dict.fromkeys(ahead))
 
 
 def record_annotation(

@@ -167,11 +167,13 @@ def annotator() -> None:
         f"{sum(is_done(s) for s in samples)} of these samples done · "
         f"{counts['not_visible']} marked not visible"
     )
+    frames = cache.frames(data)
     try:
-        image = cache.frame(project, video, video_frame)
+        image = frames.get(key)
     except KpcalError as error:
         state.show_error(error)
         return
+    frames.prepare(workflows.samples_ahead(samples, current, is_done))
     annotation = records.get(key)
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
     component_key = state.register_click_view(current, zoom, project, key, view)

@@ -184,16 +184,18 @@ if st.button("Sample frames", type="primary", disabled=not use):
     state.start_at_first_sample(project)
     st.success(draw.message)
     link = st.empty()
-    link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
+    link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
     bar = st.progress(0.0, text="Decoding frames…")
-    workflows.fill_frame_cache(
-        data,
-        progress=lambda done, total: bar.progress(
-            done / max(total, 1), text=f"Frames of {done} of {total} samples ready"
-        ),
-    )
+
+    def on_progress(done: int, total: int, ready: list) -> None:
+        if draw.sample_keys and draw.sample_keys[0] in ready:
+            link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
+        bar.progress(done / max(total, 1), text=f"{done} of {total} frames ready")
+
+    workflows.fill_frame_cache(data, progress=on_progress)
     bar.progress(1.0, text="All frames ready.")
     link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
+    st.caption(workflows.frame_cache_summary(data))
 elif session.sample_keys:
     n = len(session.sample_keys)
     st.caption(f"{n} sample{'' if n == 1 else 's'} drawn (seed {session.seed}).")

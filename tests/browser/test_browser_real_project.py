@@ -9,6 +9,7 @@ file stores, all 27 recordings are ``ok``, and 20 clicks autosave a fit.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import yaml
@@ -66,16 +67,19 @@ def test_sleap_centered_pair_from_setup_to_fit_in_chromium(shared_data, tmp_path
         image = page.frame_locator(IMAGE_IFRAME).locator("#image")
         previous = None
         for n in range(N_CLICKS):
-            live = page.wait_for_function(
-                f"(src) => {{ const live = ({LIVE_IMAGE_JS})(); return live && live.src !== src && live; }}",
-                arg=previous,
-                polling="raf",
-            ).json_value()
-            previous = live["src"]
+            # the new sample's picture, live (loaded, sized, listening to clicks)
+            deadline = time.monotonic() + 90
+            while True:
+                live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
+                if image.evaluate("(img) => img.src") != previous:
+                    break
+                assert time.monotonic() < deadline, f"sample {n + 1}'s picture never came"
+                page.wait_for_timeout(50)
             # near the network's position (the view's centre), a few pixels off
             dx, dy = 3 + n % 5, -2 - n % 3
             image.click(position={"x": live["width"] / 2 + dx, "y": live["height"] / 2 + dy})
             page.get_by_text(f"Completed annotations = {n + 1}").wait_for()
+            previous = image.evaluate("(img) => img.src")  # marked: the next one differs
             if n < N_CLICKS - 1:
                 page.get_by_role("button", name=re.compile("^Next unannotated")).click()
                 page.get_by_text(re.compile(rf"^Sample {n + 2} of 30 · ")).wait_for()

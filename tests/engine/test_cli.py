@@ -237,7 +237,7 @@ def test_sample_keeps_annotated_samples_and_caches_frames(fresh):
     session = load_session(fresh.project_dir)
     assert len(session.sample_keys) == 12 and session.seed == 7
     assert session.keypoints_path == "keypoints"  # untouched: the demo's session
-    cached = list(frame_cache_dir(fresh.project_dir).rglob("*.npy"))
+    cached = list(frame_cache_dir(fresh.project_dir).rglob("*.kpf"))
     assert len(cached) == len({(r, f) for r, f, _ in session.sample_keys})
     done = {k: Annotation(1.0, 2.0, "x", "2025") for k in session.sample_keys[:3]}
     draft_path(fresh.project_dir).write_text(format_annotations(done, None))

@@ -2,61 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from frame_videos import H, W, coded_frame, decode_number, ffmpeg, write_mp4v
 
 import kpcal_core.videos as videos
 from kpcal_core import KpcalError, find_matching_videos, load_sampled_frames
 from kpcal_core.videos import SEEK_GAP, read_frames, read_frames_sequentially
-
-FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
-W, H = 160, 120
-BITS = 10  # frame numbers up to 1023 drawn as 10 black/white blocks
-
-
-# --------------------------------------------------------------------------- test videos
-
-
-def coded_frame(index: int) -> np.ndarray:
-    """BGR frame showing ``index`` in binary (one 16x16 block per bit) over a gradient."""
-    frame = np.zeros((H, W, 3), np.uint8)
-    frame[:, :, 0] = np.linspace(0, 120, W, dtype=np.uint8)[None, :]
-    frame[:, :, 1] = (index * 7) % 120
-    for bit in range(BITS):
-        value = 255 if (index >> bit) & 1 else 0
-        frame[40:72, bit * 16 : bit * 16 + 16] = value
-    return frame
-
-
-def decode_number(frame_rgb: np.ndarray) -> int:
-    """The number :func:`coded_frame` drew (read from the block centres)."""
-    number = 0
-    for bit in range(BITS):
-        if frame_rgb[48:64, bit * 16 + 4 : bit * 16 + 12].mean() > 128:
-            number |= 1 << bit
-    return number
-
-
-def write_mp4v(path: Path, frames) -> Path:
-    frames = list(frames)
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
-    assert writer.isOpened()
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def ffmpeg(*args: str, stdin: bytes | None = None) -> None:
-    subprocess.run(
-        [FFMPEG, "-loglevel", "error", "-y", *args], input=stdin, check=True, capture_output=True
-    )
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +205,7 @@ def test_cache_second_call_decodes_nothing(video_dir, tmp_path, monkeypatch):
     keys = [("coded_h264", t, "nose") for t in (0, 5, 260, 599)] + [("coded_mp4v", 30, "ear")]
     mapping = {"coded_h264": np.arange(600), "coded_mp4v": np.arange(90)}
     first = load_sampled_frames(keys, video_dir, mapping, cache_dir=cache)
-    assert any(cache.rglob("*.npy"))
+    assert any(cache.rglob("*.kpf"))
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video on the cached call")
@@ -439,8 +394,6 @@ def test_video_dir_that_is_a_file(tmp_path):
 def test_a_caller_that_gives_up_stops_the_decoding_soon(tmp_path):
     """When progress() raises (Streamlit stopping a page), workers stop after one frame."""
     import time
-
-    import cv2
 
     from kpcal_core import videos
 

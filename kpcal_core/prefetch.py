@@ -1,0 +1,185 @@
+"""Views prepared ahead: the next samples' frames are loaded in the background.
+
+Owns :class:`Prefetcher`, a bounded least-recently-used store of values (video
+frames, or anything a page renders from them) filled by one background thread,
+and :func:`sample_frame_loader`, the loader a page gives it for sample frames.
+No Streamlit here: a page keeps one prefetcher per browser session (e.g. in
+``st.session_state``), calls ``prefetcher.prepare(next_keys)`` after showing a
+sample and ``prefetcher.get(key)`` to show the next one.
+
+Memory is bounded by ``capacity`` values per prefetcher (6 frames of 1280×1024
+RGB are 23 MB), whatever the number of samples.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from . import framecache
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: Values a prefetcher keeps by default (the one shown, a few behind, the next ones).
+DEFAULT_CAPACITY = 6
+
+
+#: Seconds without a request after which the background thread ends (a new one starts on
+#: the next :meth:`Prefetcher.prepare`): an unused prefetcher holds no thread.
+IDLE_EXIT_S = 30.0
+
+
+class Prefetcher(Generic[K, V]):
+    """Loads values ahead in a background thread and keeps the last ``capacity`` used.
+
+    Parameters
+    ----------
+    load
+        ``load(key) -> value``; called in the background thread for prepared
+        keys, in the caller's thread by :meth:`get` for keys not prepared.
+        A background failure is not kept: :meth:`get` then loads again (and
+        raises in the caller).
+    capacity
+        How many values are kept (least recently used dropped first).
+    """
+
+    def __init__(self, load: Callable[[K], V], capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._load = load
+        self.capacity = int(capacity)
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._queue: deque[K] = deque()
+        self._loading: K | None = None
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def prepare(self, keys: Iterable[K]) -> None:
+        """Load ``keys`` in the background, in this order, replacing earlier requests.
+
+        Keys already held or being loaded are not loaded again. Only the first
+        ``capacity - 1`` keys are taken, so preparing never evicts what it prepares.
+        """
+        with self._cond:
+            if self._closed:
+                return
+            wanted = []
+            for key in keys:
+                if key not in wanted and key not in self._values and key != self._loading:
+                    wanted.append(key)
+            self._queue = deque(wanted[: max(1, self.capacity - 1)])
+            if self._queue and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="kpcal-prefetch", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def get(self, key: K) -> V:
+        """The value of ``key``: held, or awaited from the background, or loaded now."""
+        with self._cond:
+            while True:
+                if key in self._values:
+                    self._values.move_to_end(key)
+                    return self._values[key]
+                if self._loading == key:
+                    self._cond.wait()
+                    continue
+                try:
+                    self._queue.remove(key)
+                except ValueError:
+                    pass
+                break
+        value = self._load(key)
+        self._store(key, value)
+        return value
+
+    def peek(self, key: K) -> V | None:
+        """The value of ``key`` if it is held now, else ``None`` (never loads or waits)."""
+        with self._cond:
+            return self._values.get(key)
+
+    def held(self) -> list[K]:
+        """Keys held now, least recently used first."""
+        with self._cond:
+            return list(self._values)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every prepared key is loaded; False if ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def close(self) -> None:
+        """Stop the background thread and drop every value."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._values.clear()
+            self._cond.notify_all()
+
+    def __contains__(self, key: object) -> bool:
+        with self._cond:
+            return key in self._values
+
+    # ------------------------------------------------------------------ internals
+
+    def _store(self, key: K, value: V) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.capacity:
+                self._values.popitem(last=False)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._closed, IDLE_EXIT_S)
+                if self._closed or not self._queue:  # closed, or idle: the thread ends
+                    self._thread = None  # (prepare starts another), nothing keeps self alive
+                    return
+                key = self._queue.popleft()
+                if key in self._values:
+                    continue
+                self._loading, self._busy = key, True
+            try:
+                value = self._load(key)
+            except Exception:  # get() loads again and raises in the caller
+                value, failed = None, True
+            else:
+                failed = False
+            if not failed:
+                self._store(key, value)
+            with self._cond:
+                self._loading, self._busy = None, False
+                self._cond.notify_all()
+
+
+def sample_frame_loader(
+    cache_dir: str | os.PathLike | None,
+    video_of: Mapping[Hashable, tuple[str, int]],
+    max_cache_bytes: int | None = framecache.DEFAULT_MAX_BYTES,
+) -> Callable[[Hashable], np.ndarray]:
+    """``load(sample_key) -> RGB uint8 (H, W, 3)``: from the frame cache, else decoded and cached.
+
+    ``video_of``: ``{sample key: (video path, video frame)}``, e.g. from
+    :func:`kpcal_core.videos.sample_video_frames`.
+    """
+    from .videos import load_frame  # videos imports nothing from here; avoid a cycle anyway
+
+    def load(key: Hashable) -> np.ndarray:
+        video, index = video_of[key]
+        return load_frame(video, index, cache_dir, max_cache_bytes)
+
+    return load
