@@ -9,11 +9,11 @@ file stores, all 27 recordings are ``ok``, and 20 clicks autosave a fit.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import yaml
-from browser_support import CHROMIUM, IMAGE_IFRAME, LIVE_IMAGE_JS, chromium, streamlit_server
+from browser_support import CHROMIUM, IMAGE_IFRAME, chromium, streamlit_server
+from test_browser_e2e import COMPLETED_JS, FRESH_IMAGE_JS
 
 from kpcal_core import load_annotations, workflows
 
@@ -65,24 +65,18 @@ def test_sleap_centered_pair_from_setup_to_fit_in_chromium(shared_data, tmp_path
 
         page.get_by_text(re.compile(r"^Sample 1 of 30 · ")).wait_for()
         image = page.frame_locator(IMAGE_IFRAME).locator("#image")
-        previous = None
+        src = page.wait_for_function(FRESH_IMAGE_JS, arg=[True, None]).json_value()
         for n in range(N_CLICKS):
-            # the new sample's picture, live (loaded, sized, listening to clicks)
-            deadline = time.monotonic() + 90
-            while True:
-                live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
-                if image.evaluate("(img) => img.src") != previous:
-                    break
-                assert time.monotonic() < deadline, f"sample {n + 1}'s picture never came"
-                page.wait_for_timeout(50)
+            shown = image.evaluate("(img) => img.width")
             # near the network's position (the view's centre), a few pixels off
             dx, dy = 3 + n % 5, -2 - n % 3
-            image.click(position={"x": live["width"] / 2 + dx, "y": live["height"] / 2 + dy})
-            page.get_by_text(f"Completed annotations = {n + 1}").wait_for()
-            previous = image.evaluate("(img) => img.src")  # marked: the next one differs
+            image.click(position={"x": shown / 2 + dx, "y": shown / 2 + dy})
+            page.wait_for_function(COMPLETED_JS, arg=n + 1, polling="raf")
+            src = page.wait_for_function(FRESH_IMAGE_JS, arg=[False, src]).json_value()  # the X
             if n < N_CLICKS - 1:
                 page.get_by_role("button", name=re.compile("^Next unannotated")).click()
                 page.get_by_text(re.compile(rf"^Sample {n + 2} of 30 · ")).wait_for()
+                src = page.wait_for_function(FRESH_IMAGE_JS, arg=[True, src]).json_value()
         page.get_by_text(re.compile("annotations to error_annotations.csv")).wait_for()
 
         page.goto(f"{server.url}/fit?project={project}")
