@@ -167,6 +167,9 @@ def test_sampling_leaves_out_a_recording_without_video_and_says_so(demo):
     assert at.warning, "the recordings table should flag the recording without video"
     table = at.dataframe[0].value
     assert (table["status"] != "ok").sum() == 1
+    missing = table[table["status"] == "no video"].iloc[0]
+    assert missing["video"] == "–" and missing["video_frames"] == "–"  # blanks, not "None"
+    assert any(missing["reason"] in m.value for m in at.markdown)  # the whole reason, wrapped
     check(button(at, "Sample frames").click().run())
     shown = " ".join(s.value for s in at.success)
     mouse2 = "mouse2DLC_resnet50_demoNov24shuffle1_100000"
