@@ -197,17 +197,24 @@ def read_frames_sequentially(path: str | os.PathLike, frame_indexes: Iterable[in
     try:
         position = 0
         for target in wanted:
-            while position < target:
-                if not capture.grab():
-                    raise _too_short(path, target, position)
-                position += 1
-            ok, frame = capture.read()
-            if not ok:
-                raise _too_short(path, target, position)
-            position += 1
-            yield target, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            position, frame = _step_to(capture, path, position, target)
+            yield target, frame
     finally:
         capture.release()
+
+
+def _step_to(
+    capture: cv2.VideoCapture, path: str | os.PathLike, position: int, target: int
+) -> tuple[int, np.ndarray]:
+    """Decode forward from frame ``position`` to ``target``: ``(next position, RGB frame)``."""
+    while position < target:
+        if not capture.grab():
+            raise _too_short(path, target, position)
+        position += 1
+    ok, frame = capture.read()
+    if not ok:
+        raise _too_short(path, target, position)
+    return position + 1, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 def read_frames(
@@ -308,15 +315,8 @@ def read_frames_opencv(
                     capture.release()
                     capture = _open(path)
                     position = 0
-            while position < target:
-                if not capture.grab():
-                    raise _too_short(path, target, position)
-                position += 1
-            ok, frame = capture.read()
-            if not ok:
-                raise _too_short(path, target, position)
-            position += 1
-            yield target, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            position, frame = _step_to(capture, path, position, target)
+            yield target, frame
     finally:
         capture.release()
 
