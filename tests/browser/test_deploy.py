@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 for folder in (REPO, REPO / "tests"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
@@ -52,6 +52,7 @@ from browser_support import (  # noqa: E402
     CURRENT_IMAGE_JS,
     IDLE_JS,
     IMAGE_IFRAME,
+    LIVE_IMAGE_JS,
     NGINX,
     WATCH_JS,
     Click,
@@ -151,8 +152,8 @@ def annotate_first(project: Path, n: int, annotator: str) -> None:
 
 def click_centre(page, n_completed: int) -> dict:
     """Click the live image's centre; wait until the page counts ``n_completed`` annotations."""
-    live = page.wait_for_function(CURRENT_IMAGE_JS).json_value()
-    size = live["width"]
+    page.wait_for_function(LIVE_IMAGE_JS, polling="raf")  # loaded and done resizing
+    size = page.frame_locator(IMAGE_IFRAME).locator("#image").evaluate("(img) => img.width")
     started = now_utc()
     page.frame_locator(IMAGE_IFRAME).locator("#image").click(
         position={"x": size // 2, "y": size // 2}

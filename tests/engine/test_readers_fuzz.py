@@ -726,10 +726,13 @@ def test_load_keypoints_dlc_csv_with_random_cells(n_rows, data, header_noise):
     if n_rows and data.draw(st.booleans()):
         rows[-1] = rows[-1][: data.draw(st.integers(1, 6))]  # a short (truncated) last row
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(header + rows)
+    # "\r\n" line ends (DeepLabCut on Windows): a cell holding a bare "\r" or "\n" is then
+    # quoted. With "\n" line ends a bare "\r" in a cell is written unquoted, and is a line
+    # break to every reader (universal newlines): another file than the one meant.
+    csv.writer(buffer, lineterminator="\r\n").writerows(header + rows)
     with scratch() as folder:
         path = folder / "rec.csv"
-        path.write_text(buffer.getvalue(), encoding="utf-8")
+        path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
         try:
             coordinates, confidences, names = load_keypoints(str(path))
         except KpcalError as error:
