@@ -14,6 +14,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from kpcal_app.state import PROJECT
 from kpcal_core import workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.demo import DEMO_BODYPARTS, load_ground_truth
@@ -40,7 +41,7 @@ def check(at: AppTest) -> AppTest:
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    if not at._finished_page_script_hash:  # switch_page needs the pages of one run
+    if PROJECT not in at.session_state:  # not run yet: switch_page needs the pages of one run
         check(at.run())
     return check(at.switch_page(page).run())
 
