@@ -1,9 +1,12 @@
-"""Paths typed by a user, kept inside the data root on a shared server.
+"""Paths typed by a user: read as meant, refused with a message naming them, kept inside
+the data root on a shared server.
 
-With ``KPCAL_DATA_ROOT`` set, every path the app takes from a user (project,
-keypoint files, videos) is resolved (``~``, ``..``, symlinks) and refused
-unless it lies inside that root. Without it, any path is allowed, as on a
-laptop.
+A typed path loses surrounding spaces and one pair of quotes; an empty path, a NUL
+character and a path longer than the system allows are refused (:class:`KpcalError`
+naming the path) before anything touches the disk. With ``KPCAL_DATA_ROOT`` set,
+every path the app takes from a user (project, keypoint files, videos) is
+resolved (``~``, ``..``, symlinks) and refused unless it lies inside that root.
+Without it, any path is allowed, as on a laptop.
 """
 
 from __future__ import annotations
