@@ -37,6 +37,7 @@ import numpy as np
 
 from . import decoding, framecache
 from .errors import KpcalError
+from .paths import MAX_SEARCHED
 from .samplekeys import SampleKey, check_sample_key
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's list
@@ -68,8 +69,18 @@ def list_videos(
     if not folder.is_dir():
         raise KpcalError(f"video folder {str(folder)!r} does not exist or is not a folder")
     extensions = {e.lower() for e in _normalise_extensions(video_extension)}
-    walker = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted(p for p in walker if p.suffix.lower() in extensions and p.is_file())
+    found, seen = [], 0
+    for root, dirs, files in os.walk(folder):  # unreadable sub-folders are skipped
+        seen += len(dirs) + len(files)
+        if seen > MAX_SEARCHED:  # e.g. "/" or a whole disk typed
+            raise KpcalError(
+                f"video folder {str(folder)!r} holds more than {MAX_SEARCHED:,} files and "
+                "folders: give the folder that holds the videos"
+            )
+        found += [Path(root, f) for f in files if os.path.splitext(f)[1].lower() in extensions]
+        if not recursive:
+            break
+    return sorted(p for p in found if p.is_file())
 
 
 def match_videos(

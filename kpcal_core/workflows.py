@@ -56,7 +56,7 @@ from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .formats import choose_anterior_posterior, read_keypoints
 from .framecache import DEFAULT_MAX_BYTES, cache_size
 from .logs import log_event
-from .paths import resolve_user_path
+from .paths import clean_user_path, resolve_user_path
 from .planning import Population, plan_annotation_order
 from .project import (
     ProjectData,
@@ -80,7 +80,7 @@ from .session import (
     save_session,
     session_dir,
 )
-from .videos import fill_sample_frames
+from .videos import fill_sample_frames, list_videos
 from .views import CropView, crop_for_sample, render_view, skeleton_edges
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
@@ -109,12 +109,21 @@ def project_folder(project_dir: str | os.PathLike, *, create: bool = False) -> P
         It is a file, or it cannot be created or written.
     """
     folder = Path(os.path.expanduser(str(project_dir)))
-    if folder.exists() and not folder.is_dir():
+    try:
+        exists, is_dir = folder.exists(), folder.is_dir()
+    except OSError as error:  # e.g. a name too long for the disk, no permission to look
+        raise KpcalError(
+            f"cannot open the project folder {str(folder)!r}: {error.strerror or error}"
+        ) from None
+    if exists and not is_dir:
         raise KpcalError(
             f"project folder {str(folder)!r} is a file, not a folder: give the folder that "
             "holds (or will hold) config.yml"
         )
-    if not folder.exists():
+    if not exists:
+        blocker = _cannot_create(folder)
+        if blocker:
+            raise KpcalError(f"project folder {str(folder)!r} cannot be created: {blocker}")
         if not create:
             raise ProjectFolderMissing(
                 f"project folder {str(folder)!r} does not exist: check the path, or create it"
@@ -131,6 +140,25 @@ def project_folder(project_dir: str | os.PathLike, *, create: bool = False) -> P
             "disk): choose a folder you can write to"
         )
     return folder
+
+
+def _cannot_create(folder: Path) -> str | None:
+    """Why ``folder`` (which does not exist) cannot be created, or ``None`` when it can."""
+    parent = folder.parent
+    while True:
+        try:
+            if parent.exists():
+                break
+        except OSError as error:
+            return f"{str(parent)!r} cannot be read ({error.strerror or error})"
+        if parent == parent.parent:
+            return None
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{str(parent)!r} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{str(parent)!r} cannot be written (permissions or a read-only disk)"
+    return None
 
 
 @dataclass
@@ -195,15 +223,22 @@ def choose_sources(
         :class:`ProjectFolderMissing`).
     """
     folder = project_folder(project_dir, create=create)
+    keypoints_typed = clean_user_path(sources.keypoints, what="keypoint path")
     keypoints_path = resolve_user_path(sources.keypoints, folder, what="keypoint path")
-    video_dir = None
+    video_typed, video_dir = "", None
     if sources.video_dir.strip():
+        video_typed = clean_user_path(sources.video_dir, what="video folder")
         video_dir = resolve_user_path(sources.video_dir, folder, what="video folder")
         if not video_dir.is_dir():
             raise KpcalError(
-                f"video folder {sources.video_dir.strip()!r} is not a folder"
-                + (" (it is a file: give the folder that holds it)" if video_dir.exists() else "")
+                f"video folder {video_typed!r} is not a folder"
+                + (
+                    " (it is a file: give the folder that holds it)"
+                    if video_dir.exists()
+                    else f" (nothing is at {str(video_dir)!r})"
+                )
             )
+        list_videos(video_dir, sources.video_extension or None)  # refuses a whole disk
     loaded = read_keypoints(
         str(keypoints_path), sources.format or None, duplicates=sources.duplicates
     )
@@ -211,10 +246,10 @@ def choose_sources(
     anterior, posterior = choose_anterior_posterior(bodyparts)
     with project_lock(folder):
         session = load_session(folder) or CalibrationSession()
-        session.keypoints_path = sources.keypoints.strip()
+        session.keypoints_path = keypoints_typed
         session.keypoints_format = sources.format or None
         session.keypoints_duplicates = sources.duplicates
-        session.video_dir = sources.video_dir.strip()
+        session.video_dir = video_typed
         session.video_extension = (sources.video_extension or "").strip().lstrip(".") or None
         session.recording_name_suffix = sources.recording_name_suffix
         created = not config_path(folder).exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from kpcal_app.click import IFRAME_TITLE
+from kpcal_app.state import PROJECT
 from kpcal_core import workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.demo import DEMO_BODYPARTS, load_ground_truth
@@ -41,7 +42,7 @@ def check(at: AppTest) -> AppTest:
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    if "kpcal_project" not in at.session_state:  # switch_page needs the pages of one run
+    if PROJECT not in at.session_state:  # not run yet: switch_page needs the pages of one run
         check(at.run())
     return check(at.switch_page(page).run())
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need on a fresh Debian machine (chromium, ffmpeg, nginx), then run
-# the whole suite.
+# the whole suite, then the page tests (tests/app) on the lowest supported streamlit. Fails if
+# either run fails.
 # Usage: bash tests/install_and_run.sh [extra pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-python -m pytest -q -p no:cacheprovider "$@"
+status=0
+python -m pytest -q -p no:cacheprovider "$@" || status=$?
+
+# The page tests again on the lowest supported versions (tests/constraints-lowest.txt: the floor
+# of streamlit in pyproject.toml), in a separate venv. It sees the packages installed above and
+# installs only what the constraints change, which keeps this run to a couple of minutes.
+# KPCAL_SKIP_LOWEST=1 skips it.
+if [ "${KPCAL_SKIP_LOWEST:-0}" != 1 ]; then
+  lowest="${TMPDIR:-/tmp}/kpcal-lowest-venv"
+  rm -rf "$lowest"
+  python -m venv --system-site-packages "$lowest"
+  "$lowest/bin/python" -m pip install -q --disable-pip-version-check \
+    -c tests/constraints-lowest.txt -e .
+  "$lowest/bin/python" -c 'import streamlit; print("Page tests on the lowest supported streamlit", streamlit.__version__)'
+  "$lowest/bin/python" -m pytest -q -p no:cacheprovider tests/app || status=$?
+fi
+exit "$status"

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import KpcalError
+from ..paths import MAX_SEARCHED
 
 #: Choices of :func:`choose_duplicates`.
 DUPLICATE_CHOICES = ("unfiltered", "filtered", "all")
@@ -58,7 +59,15 @@ def list_files(pattern, extensions: tuple[str, ...], recursive: bool) -> list[st
         if recursive:
             for match in list(matches):
                 if os.path.isdir(match):
-                    matches += glob.glob(os.path.join(glob.escape(match), "**"), recursive=True)
+                    found_below = glob.iglob(os.path.join(glob.escape(match), "**"), recursive=True)
+                    for entry in found_below:
+                        matches.append(entry)
+                        if len(matches) > MAX_SEARCHED:  # e.g. "/" or a whole disk typed
+                            raise KpcalError(
+                                f"the keypoint path {text!r} holds more than {MAX_SEARCHED:,} "
+                                "files and folders: give the folder that holds the keypoint "
+                                "files (or a glob such as 'folder/*.h5')"
+                            )
         for match in matches:
             if os.path.splitext(match)[1].lower() in extensions and os.path.isfile(match):
                 add(match)

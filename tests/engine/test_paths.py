@@ -10,9 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kpcal_core import videos
 from kpcal_core.demo import make_demo_project
 from kpcal_core.errors import KpcalError
-from kpcal_core.paths import DATA_ROOT_ENV, data_root, resolve_user_path
+from kpcal_core.formats import discovery
+from kpcal_core.paths import (
+    DATA_ROOT_ENV,
+    check_path_length,
+    clean_user_path,
+    data_root,
+    resolve_user_path,
+)
 from kpcal_core.project import load_project_data
 from kpcal_core.session import (
     CalibrationSession,
@@ -22,6 +30,7 @@ from kpcal_core.session import (
     session_dir,
 )
 from kpcal_core.videos import read_cached_frame
+from kpcal_core.workflows import ProjectFolderMissing, project_folder
 
 CORE = Path(__file__).resolve().parents[2] / "kpcal_core"
 
@@ -266,3 +275,83 @@ def test_config_yaml_loader_is_a_safe_one():
     assert config._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
     with pytest.raises(yaml.constructor.ConstructorError):
         config._safe_load("!!python/object/apply:os.system ['echo hacked']")
+
+
+# --------------------------------------------------------------------------- typed paths
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("'/data/my project'", "/data/my project"),
+        ('  "/data/x"\t', "/data/x"),
+        ('"/data/x', '"/data/x'),  # unmatched: kept as typed
+        ("'it''s'", "it''s"),  # one pair only
+    ],
+)
+def test_surrounding_quotes_and_spaces_are_not_part_of_the_path(typed, meant):
+    assert clean_user_path(typed) == meant
+    assert resolve_user_path(typed) == Path(meant).resolve()
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "''", '" "'])
+def test_nothing_inside_the_quotes_is_an_empty_path(typed):
+    with pytest.raises(KpcalError, match="the keypoint path is empty"):
+        resolve_user_path(typed, what="keypoint path")
+
+
+def test_a_nul_character_is_refused_naming_the_path():
+    with pytest.raises(KpcalError, match=r"'a\\x00b' contains a NUL character"):
+        resolve_user_path("a\x00b", what="video folder")
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [("x" * 300, "has a name of 300 bytes"), ("/".join(["y" * 200] * 30), "bytes long")],
+)
+def test_a_path_too_long_is_refused_before_the_system_refuses_it(tmp_path, typed, why):
+    with pytest.raises(KpcalError, match=why) as error:
+        resolve_user_path(typed, tmp_path, what="project folder")
+    assert typed[:80] in str(error.value)
+    with pytest.raises(KpcalError, match=why):
+        check_path_length(Path(tmp_path, typed), typed)
+
+
+def test_a_link_loop_is_refused_naming_the_path(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    try:
+        resolved = resolve_user_path("loop/inside", tmp_path)
+    except KpcalError as error:
+        assert "'loop/inside'" in str(error)
+    else:  # Python versions that resolve loops leniently: the folder check refuses it
+        with pytest.raises(KpcalError, match="loop"):
+            project_folder(resolved)
+
+
+def test_a_project_folder_below_a_file_cannot_be_created_and_is_not_offered(tmp_path):
+    (tmp_path / "a file").write_text("x")
+    for create in (False, True):
+        with pytest.raises(KpcalError, match=r"cannot be created: '.*a file' is a file") as error:
+            project_folder(tmp_path / "a file" / "new" / "deeper", create=create)
+        assert not isinstance(error.value, ProjectFolderMissing)
+
+
+def test_a_missing_project_folder_is_created_only_when_asked(tmp_path):
+    with pytest.raises(ProjectFolderMissing, match="does not exist"):
+        project_folder(tmp_path / "new" / "deeper")
+    assert not (tmp_path / "new").exists()
+    assert project_folder(tmp_path / "new" / "deeper", create=True).is_dir()
+
+
+def test_searching_a_folder_too_large_is_refused_for_keypoints_and_videos(tmp_path, monkeypatch):
+    for i in range(30):
+        (tmp_path / "big" / f"sub{i % 3}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "big" / f"sub{i % 3}" / f"f{i}.txt").write_text("")
+    monkeypatch.setattr(discovery, "MAX_SEARCHED", 10)
+    monkeypatch.setattr(videos, "MAX_SEARCHED", 10)
+    with pytest.raises(KpcalError, match=r"'.*big' holds more than 10 files and folders"):
+        discovery.list_files(str(tmp_path / "big"), (".csv",), True)
+    with pytest.raises(KpcalError, match=r"video folder '.*big' holds more than 10 files"):
+        videos.list_videos(tmp_path / "big")
+    monkeypatch.setattr(videos, "MAX_SEARCHED", 100)
+    assert videos.list_videos(tmp_path / "big", "txt") == sorted((tmp_path / "big").rglob("*.txt"))
