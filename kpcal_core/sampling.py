@@ -90,6 +90,7 @@ def _column_extremes(conf: np.ndarray, rows: int = 256) -> tuple[np.ndarray, np.
 def _chunk_bins(
     conf: np.ndarray,
     coords: np.ndarray | None,
+    mask: np.ndarray | None,
     used: np.ndarray,
     edges: np.ndarray,
     conf_pseudocount: float,
@@ -117,6 +118,8 @@ def _chunk_bins(
     bad |= ~used[None, :]
     if coords is not None:
         bad |= np.isnan(coords).any(axis=-1)
+    if mask is not None:
+        bad |= mask
     out[bad] = invalid
     return out
 
@@ -153,6 +156,7 @@ def sample_error_frames(
     conf_pseudocount: float = 1e-3,
     *,
     coordinates: Mapping[str, np.ndarray] | None = None,
+    missing: Mapping[str, np.ndarray] | None = None,
     seed: int | None = None,
 ) -> list[SampleKey]:
     """Randomly sample keypoints to annotate, enriched for low confidence.
@@ -178,6 +182,12 @@ def sample_error_frames(
     coordinates
         Optional ``{recording: (T, K, 2) array}``; keypoints with a NaN
         coordinate are never drawn.
+    missing
+        Optional ``{recording: (T, K) bool array}``, True where a keypoint may
+        not be drawn (no position, already annotated); the same as NaN
+        coordinates without reading them (e.g.
+        :attr:`kpcal_core.project.ProjectData.missing`). May be given with
+        ``coordinates``.
     seed
         Seed of the random generator; the same seed gives the same list.
 
@@ -191,6 +201,13 @@ def sample_error_frames(
     check_confidences(confidences, bodyparts)
     if coordinates is not None:
         check_coordinates(coordinates, confidences, bodyparts)
+    if missing is not None:
+        for name, conf in confidences.items():
+            if name not in missing or np.shape(missing[name]) != np.shape(conf):
+                raise KpcalError(
+                    f"recording {name!r}: the mask of missing positions must have the "
+                    f"confidences' shape {np.shape(conf)}"
+                )
     if not _is_whole(num_bins) or num_bins < 1:
         raise KpcalError(f"num_bins must be a whole number >= 1, got {num_bins!r}")
     if not _is_whole(num_samples) or num_samples < 0:
@@ -219,6 +236,7 @@ def sample_error_frames(
     for r, name in enumerate(names):
         conf = np.asarray(confidences[name])
         coords = None if coordinates is None else np.asarray(coordinates[name])
+        mask = None if missing is None else np.asarray(missing[name], dtype=bool)
         n_frames, n_keypoints = conf.shape
         rows = max(1, CHUNK_SIZE // max(n_keypoints, 1))
         bins = np.empty(conf.shape, dtype=dtype)
@@ -227,6 +245,7 @@ def sample_error_frames(
             block = _chunk_bins(
                 conf[start:stop],
                 None if coords is None else coords[start:stop],
+                None if mask is None else mask[start:stop],
                 used,
                 edges,
                 conf_pseudocount,
