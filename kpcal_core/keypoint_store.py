@@ -101,6 +101,11 @@ def position_missing(coordinates: np.ndarray) -> np.ndarray:
     return out
 
 
+def _write_array(path: Path, array: np.ndarray) -> None:
+    """``array`` as ``.npy`` at ``path`` (a new file in a folder no one reads yet)."""
+    np.save(path, np.ascontiguousarray(array))
+
+
 def _load_stored(
     folder: Path, key: Mapping
 ) -> tuple[LoadedKeypoints, dict[str, np.ndarray], list[str]] | None:
@@ -207,9 +212,9 @@ def read_project_keypoints(
         i = len(names) - 1
         folder = state["folder"]
         try:
-            np.save(folder / f"{i}.coordinates.npy", np.ascontiguousarray(coords))
-            np.save(folder / f"{i}.confidences.npy", conf)
-            np.save(folder / f"{i}.missing.npy", missing[name])
+            _write_array(folder / f"{i}.coordinates.npy", coords)
+            _write_array(folder / f"{i}.confidences.npy", conf)
+            _write_array(folder / f"{i}.missing.npy", missing[name])
             return np.load(folder / f"{i}.coordinates.npy", mmap_mode="r"), conf
         except OSError:
             state["failed"] = True

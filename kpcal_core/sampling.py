@@ -322,5 +322,7 @@ def confidence_histogram(
         for k in columns:
             values = np.asarray(conf)[:, k].astype(np.float64) + conf_pseudocount
             values = np.log10(values[~np.isnan(values)])
-            counts += np.histogram(values, bins=hist_edges)[0]
+            # Equal-width bins given by number and range: numpy bins by arithmetic
+            # (same counts as the edges, no sort of the values).
+            counts += np.histogram(values, bins=n_hist_bins, range=(low, high))[0]
     return counts, hist_edges, log_edges
