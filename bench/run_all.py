@@ -12,7 +12,13 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["bench_sampling.py", "bench_frames.py", "bench_load_dlc.py", "bench_app.py"]
+SCRIPTS = [
+    "bench_sampling.py",
+    "bench_frames.py",
+    "bench_load_dlc.py",
+    "bench_keypoints_scale.py",
+    "bench_app.py",
+]
 
 
 def main() -> int:

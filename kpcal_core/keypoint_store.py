@@ -17,6 +17,12 @@ never read; the copy is checked against the key it was written for before
 use. Copies are written into a temporary folder and renamed into place
 (atomic); older copies are removed when a new one is in place.
 
+The read that made a copy is handed once to the next read of the same key
+in the process (within :data:`HANDOFF_SECONDS`): choosing the files on the
+setup page (or ``kpcal sample --keypoints``) checks them by reading them, and
+the project opened right after uses those arrays instead of loading the copy
+again. At most one such result is held.
+
 When the project folder cannot be written (read-only, disk full), the
 keypoints are kept in memory instead, without an error. Set
 ``KPCAL_KEYPOINT_STORE=0`` in the environment (or :data:`ENABLED` to False)
@@ -31,6 +37,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +53,10 @@ INDEX_FILENAME = "index.json"
 #: Store coordinates on disk (memory-mapped); False: every array in memory.
 ENABLED = os.environ.get("KPCAL_KEYPOINT_STORE", "1").strip().lower() not in ("0", "false", "no")
 _VERSION = 1
+#: How long a freshly read result waits for the next read of the same files.
+HANDOFF_SECONDS = 120.0
+_handoff: dict[tuple[str, str], tuple[float, tuple]] = {}
+_handoff_lock = threading.Lock()
 
 
 def store_dir(project_dir: str | os.PathLike) -> Path:
@@ -104,6 +115,13 @@ def position_missing(coordinates: np.ndarray) -> np.ndarray:
 def _write_array(path: Path, array: np.ndarray) -> None:
     """``array`` as ``.npy`` at ``path`` (a new file in a folder no one reads yet)."""
     np.save(path, np.ascontiguousarray(array))
+
+
+def _stored_key(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / INDEX_FILENAME).read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _load_stored(
@@ -191,6 +209,11 @@ def read_project_keypoints(
     key = source_key(source, format, duplicates)
     digest = _digest(key)
     store = store_dir(project_dir)
+    with _handoff_lock:
+        handed = _handoff.pop((str(store), digest), None)
+    if handed is not None and time.monotonic() - handed[0] < HANDOFF_SECONDS:
+        if _stored_key(store / digest) == json.loads(json.dumps(key)):
+            return handed[1]
     found = _load_stored(store / digest, key)
     if found is not None:
         return found
@@ -255,4 +278,8 @@ def read_project_keypoints(
         shutil.rmtree(folder, ignore_errors=True)
         return loaded, missing, loaded.warnings
     _remove_others(store, digest)
-    return loaded, missing, loaded.warnings
+    result = (loaded, missing, loaded.warnings)
+    with _handoff_lock:
+        _handoff.clear()
+        _handoff[(str(store), digest)] = (time.monotonic(), result)
+    return result

@@ -183,6 +183,12 @@ def load_project_data(
     :func:`kpcal_core.formats.read_keypoints`: which of several outputs for
     one video to load.
 
+    Keypoint files are read by
+    :func:`kpcal_core.keypoint_store.read_project_keypoints`: one at a time,
+    once per change of the files; coordinates are memory-mapped from the
+    project's stored copy (in memory when the project folder cannot be
+    written), confidences kept in memory as stored.
+
     Raises :class:`KpcalError` when the project has no keypoints yet (no
     keypoint files in the session and none stored) or they cannot be read.
     """

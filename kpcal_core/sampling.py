@@ -319,10 +319,11 @@ def confidence_histogram(
     counts = np.zeros(n_hist_bins, dtype=np.int64)
     columns = [list(bodyparts).index(b) for b in check_bodyparts(bodyparts, use_bodyparts)]
     for conf in confidences.values():
-        for k in columns:
-            values = np.asarray(conf)[:, k].astype(np.float64) + conf_pseudocount
-            values = np.log10(values[~np.isnan(values)])
-            # Equal-width bins given by number and range: numpy bins by arithmetic
-            # (same counts as the edges, no sort of the values).
-            counts += np.histogram(values, bins=n_hist_bins, range=(low, high))[0]
+        values = np.asarray(conf)[:, columns].astype(np.float64)  # one recording at a time
+        values += conf_pseudocount
+        values = values[~np.isnan(values)]
+        np.log10(values, out=values)
+        # Equal-width bins given by number and range: numpy bins by arithmetic
+        # (the same counts as with the edges, without sorting the values).
+        counts += np.histogram(values, bins=n_hist_bins, range=(low, high))[0]
     return counts, hist_edges, log_edges

@@ -199,3 +199,13 @@ def test_a_copy_that_fails_half_way_is_not_kept(demo, monkeypatch):
     for r in memory.coordinates:
         np.testing.assert_array_equal(data.coordinates[r], memory.coordinates[r])
     assert copies(demo.project_dir) == []
+
+
+def test_the_read_that_made_the_copy_is_handed_once_to_the_next_open(demo):
+    made = workflows.open_project(demo.project_dir)
+    handed = workflows.open_project(demo.project_dir)
+    loaded = workflows.open_project(demo.project_dir)
+    recording = sorted(made.coordinates)[0]
+    assert handed.confidences[recording] is made.confidences[recording]
+    assert loaded.confidences[recording] is not made.confidences[recording]
+    np.testing.assert_array_equal(loaded.confidences[recording], made.confidences[recording])
