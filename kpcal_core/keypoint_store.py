@@ -4,8 +4,8 @@ Owns :func:`read_project_keypoints`, the app's and the command line's way to
 read a project's keypoint files lean: the files are read one at a time
 (:func:`kpcal_core.formats.read_keypoints` with a ``keep`` hook); each
 recording's coordinates are written to ``calibration/keypoint_store/KEY/`` as
-``.npy`` and memory-mapped back (``np.load(mmap_mode="r")``: a view needs one
-frame's keypoints, the fit a few hundred), while confidences (needed whole by
+``.npy`` and memory-mapped back (``np.load(mmap_mode="r")``: a view needs
+one frame's keypoints, the fit a few hundred), while confidences (needed whole by
 sampling and the histogram) stay in memory at their stored precision, with a
 ``(T, K)`` boolean mask of missing positions (what sampling needs from the
 coordinates).
@@ -138,9 +138,11 @@ def _load_stored(
         loaded = LoadedKeypoints({}, {}, list(index["bodyparts"]))
         missing = {}
         for i, name in enumerate(index["recordings"]):
-            loaded.coordinates[name] = np.load(folder / f"{i}.coordinates.npy", mmap_mode="r")
-            loaded.confidences[name] = np.load(folder / f"{i}.confidences.npy")
-            missing[name] = np.load(folder / f"{i}.missing.npy")
+            loaded.coordinates[name] = np.load(
+                folder / f"{i}.coordinates.npy", mmap_mode="r", allow_pickle=False
+            )
+            loaded.confidences[name] = np.load(folder / f"{i}.confidences.npy", allow_pickle=False)
+            missing[name] = np.load(folder / f"{i}.missing.npy", allow_pickle=False)
         loaded.files = dict(index["files"])
         loaded.formats = dict(index["formats"])
         loaded.stored_videos = dict(index["stored_videos"])
@@ -238,7 +240,7 @@ def read_project_keypoints(
             _write_array(folder / f"{i}.coordinates.npy", coords)
             _write_array(folder / f"{i}.confidences.npy", conf)
             _write_array(folder / f"{i}.missing.npy", missing[name])
-            return np.load(folder / f"{i}.coordinates.npy", mmap_mode="r"), conf
+            return np.load(folder / f"{i}.coordinates.npy", mmap_mode="r", allow_pickle=False), conf
         except OSError:
             state["failed"] = True
             return coords, conf
