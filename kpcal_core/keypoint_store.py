@@ -108,7 +108,10 @@ def position_missing(coordinates: np.ndarray) -> np.ndarray:
     out = np.empty(coordinates.shape[:2], dtype=bool)
     rows = max(1, (1 << 20) // max(1, coordinates.shape[1]))
     for start in range(0, len(coordinates), rows):
-        np.isnan(coordinates[start : start + rows]).any(axis=-1, out=out[start : start + rows])
+        block = coordinates[start : start + rows]
+        part = out[start : start + rows]
+        np.isnan(block[..., 0], out=part)
+        part |= np.isnan(block[..., 1])  # faster than .any(axis=-1) over pairs
     return out
 
 
