@@ -321,9 +321,9 @@ def confidence_histogram(
     for conf in confidences.values():
         values = np.asarray(conf)[:, columns].astype(np.float64)  # one recording at a time
         values += conf_pseudocount
-        values = values[~np.isnan(values)]
         np.log10(values, out=values)
         # Equal-width bins given by number and range: numpy bins by arithmetic
-        # (the same counts as with the edges, without sorting the values).
+        # (the same counts as with the edges, without sorting the values) and
+        # leaves out what is outside the range, NaN included.
         counts += np.histogram(values, bins=n_hist_bins, range=(low, high))[0]
     return counts, hist_edges, log_edges
