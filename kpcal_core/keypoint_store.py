@@ -64,6 +64,18 @@ def store_dir(project_dir: str | os.PathLike) -> Path:
     return session_dir(project_dir) / STORE_DIRNAME
 
 
+def store_bytes(project_dir: str | os.PathLike) -> int:
+    """Bytes the project's stored keypoint copies take on disk (0 when there is none)."""
+    total = 0
+    for folder, _, names in os.walk(store_dir(project_dir)):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def stat_entry(path: str | os.PathLike) -> tuple:
     """``(path, size, mtime_ns)``; ``(path, None, None)`` when it cannot be read."""
     try:

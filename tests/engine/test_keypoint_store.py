@@ -65,6 +65,8 @@ def test_memory_mapped_project_gives_the_same_samples_fit_and_views(demo, monkey
         np.testing.assert_array_equal(lean.missing[r], memory.missing[r])
         np.testing.assert_array_equal(lean.missing[r], np.isnan(demo.coordinates[r]).any(axis=-1))
     assert lean.missing[sorted(lean.missing)[0]].any()
+    coordinate_bytes = sum(c.nbytes for c in memory.coordinates.values())
+    assert coordinate_bytes < keypoint_store.store_bytes(demo.project_dir) < 3 * coordinate_bytes
 
     draws = [workflows.draw_samples(d, num_samples=40, seed=3) for d in (lean, memory)]
     assert draws[0].sample_keys == draws[1].sample_keys
@@ -181,6 +183,7 @@ def test_a_project_folder_that_cannot_be_written_keeps_the_keypoints_in_memory(d
         np.testing.assert_array_equal(data.coordinates[r], memory.coordinates[r])
     assert workflows.draw_samples(data, num_samples=10, seed=0).new == 10
     assert store_dir(demo.project_dir).read_text() == "not a folder"
+    assert keypoint_store.store_bytes(demo.project_dir) == 0
 
 
 def test_a_copy_that_fails_half_way_is_not_kept(demo, monkeypatch):
