@@ -17,6 +17,7 @@ SCRIPTS = [
     "bench_design.py",
     "bench_frames.py",
     "bench_load_dlc.py",
+    "bench_keypoints_scale.py",
     "bench_app.py",
 ]
 

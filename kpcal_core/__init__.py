@@ -32,6 +32,8 @@ The engine, one concern per module:
 - ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,
   one module per format, file discovery, duplicate outputs); ``keypoints``
   re-exports keypoint-MoSeq's loader names
+- ``keypoint_store``: a project's keypoints read once per file change, with
+  coordinates memory-mapped from a stored copy under ``calibration/``
 - ``recording_videos``: which video each recording uses, by named rules;
   ``recordings``: the recordings-vs-videos check, downsampling
 - ``videos``: reading frames exactly, the frame cache

@@ -412,6 +412,11 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
         document = rt.load(text)
     except (yaml.YAMLError, RuamelYAMLError, RecursionError) as error:
         raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    except ValueError as error:  # ruamel.yaml 0.19's float resolver on keys like "._"
+        raise KpcalError(
+            f"{path}: cannot be edited keeping its comments (ruamel.yaml: {error}); "
+            "fix the odd key by hand"
+        ) from None
     if not isinstance(document, dict):
         raise KpcalError(f"{path}: expected a YAML mapping of settings")
     for key, value in kwargs.items():
@@ -439,7 +444,7 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
         new_text = lead + new_text.lstrip("\n")
         # ruamel can emit text PyYAML cannot read (e.g. some nested empty keys): check it here
         checked = _safe_load(new_text)
-    except (RuamelYAMLError, yaml.YAMLError, RecursionError) as error:
+    except (RuamelYAMLError, yaml.YAMLError, RecursionError, ValueError) as error:
         raise KpcalError(
             f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
         ) from None

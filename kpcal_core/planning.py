@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import KpcalError
-from .sampling import CHUNK_SIZE, SampleKey, _chunk_bins, _is_whole, confidence_bin_edges
+from .sampling import CHUNK_SIZE, SampleKey, bin_chunk, confidence_bin_edges, is_whole
 from .validate import check_bodyparts, check_confidences, check_coordinates
 
 #: Every how-many-th pick of the planned order goes round-robin over the bins.
@@ -120,7 +120,7 @@ def _check_args(
     check_confidences(confidences, bodyparts)
     if coordinates is not None:
         check_coordinates(coordinates, confidences, bodyparts)
-    if not _is_whole(num_bins) or num_bins < 1:
+    if not is_whole(num_bins) or num_bins < 1:
         raise KpcalError(f"num_bins must be a whole number >= 1, got {num_bins!r}")
     if (
         isinstance(conf_pseudocount, bool)
@@ -164,7 +164,7 @@ def population_of(
     use_bodyparts = _check_args(
         confidences, bodyparts, use_bodyparts, 1, conf_pseudocount, coordinates
     )
-    if not _is_whole(n_hist_bins) or n_hist_bins < 1:
+    if not is_whole(n_hist_bins) or n_hist_bins < 1:
         raise KpcalError(f"n_hist_bins must be a whole number >= 1, got {n_hist_bins!r}")
     bodyparts = [str(b) for b in bodyparts]
     edges = np.log10(
@@ -336,9 +336,9 @@ def plan_annotation_order(
     use_bodyparts = _check_args(
         confidences, bodyparts, use_bodyparts, num_bins, conf_pseudocount, coordinates
     )
-    if not _is_whole(num_samples) or num_samples < 0:
+    if not is_whole(num_samples) or num_samples < 0:
         raise KpcalError(f"num_samples must be a whole number >= 0, got {num_samples!r}")
-    if seed is not None and (not _is_whole(seed) or seed < 0):
+    if seed is not None and (not is_whole(seed) or seed < 0):
         raise KpcalError(f"seed must be None or a whole number >= 0, got {seed!r}")
     num_bins, num_samples = int(num_bins), int(num_samples)
     bodyparts = [str(b) for b in bodyparts]
@@ -361,7 +361,7 @@ def plan_annotation_order(
         if r is None or str(bodypart) not in use_bodyparts:
             continue
         conf = np.asarray(confidences[names[r]])
-        if not _is_whole(frame) or not 0 <= int(frame) < conf.shape[0]:
+        if not is_whole(frame) or not 0 <= int(frame) < conf.shape[0]:
             continue
         done.add((r, int(frame), bodyparts.index(str(bodypart))))
 
@@ -374,7 +374,7 @@ def plan_annotation_order(
     for r, name, start, stop in _chunks(confidences, n_keypoints):
         conf = np.asarray(confidences[name])[start:stop]
         coords = None if coordinates is None else np.asarray(coordinates[name])[start:stop]
-        bins = _chunk_bins(conf, coords, used, edges, conf_pseudocount, num_bins, code_dtype)
+        bins = bin_chunk(conf, coords, None, used, edges, conf_pseudocount, num_bins, code_dtype)
         good = bins != num_bins
         _add_moments(_chunk_x(conf, good, conf_pseudocount), int(np.count_nonzero(good)), sums)
         bins *= code_dtype.type(n_keypoints)

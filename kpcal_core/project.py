@@ -15,7 +15,6 @@ back in when the project is opened again.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,8 @@ from .atomic import atomic_write
 from .config import config_path, load_config, save_params, update_config
 from .errors import KpcalError
 from .fitting import error_points, fit_by_method
-from .formats import choose_anterior_posterior, read_keypoints
+from .formats import choose_anterior_posterior
+from .keypoint_store import position_missing, read_project_keypoints, source_files, stat_entry
 from .logs import log_event
 from .recording_videos import VideoChoice, resolve_videos
 from .samplekeys import SampleKey
@@ -82,6 +82,16 @@ class ProjectData:
         Edges stored in the keypoint files (SLEAP, NWB), ``[[a, b], ...]``.
     keypoint_warnings
         Sentences about the keypoint files (e.g. duplicate outputs left out).
+    missing
+        ``{recording: (T, K) bool}``: True where a keypoint has no position
+        (x or y NaN); what sampling needs from the coordinates. Computed from
+        ``coordinates`` for recordings not given.
+
+    Notes
+    -----
+    Loaded by :func:`load_project_data`, ``coordinates`` are read-only
+    memory-mapped arrays (:mod:`kpcal_core.keypoint_store`): index them (one
+    frame, a few keypoints) rather than reading them whole.
     """
 
     project_dir: Path
@@ -95,6 +105,12 @@ class ProjectData:
     video_choices: dict[str, VideoChoice] = field(default_factory=dict)
     skeleton: list[list[str]] = field(default_factory=list)
     keypoint_warnings: list[str] = field(default_factory=list)
+    missing: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, coords in self.coordinates.items():
+            if name not in self.missing:
+                self.missing[name] = position_missing(np.asarray(coords))
 
     @property
     def use_bodyparts(self) -> list[str]:
@@ -121,26 +137,6 @@ def video_dir_of(
     return resolve(project_dir, session.video_dir or config.get("video_dir") or None)
 
 
-def _stat_entry(path: str | os.PathLike) -> tuple:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return (os.fspath(path), None, None)
-    return (os.fspath(path), stat.st_size, stat.st_mtime_ns)
-
-
-def _source_files(source: Path) -> list[str]:
-    """The files a keypoint path (file, folder or glob) may read, without reading them."""
-    text = str(source)
-    if any(c in text for c in "*?["):
-        return sorted(glob.glob(text, recursive=True))
-    if source.is_dir():
-        return sorted(
-            os.path.join(folder, name) for folder, _, names in os.walk(source) for name in names
-        )
-    return [text]
-
-
 def source_fingerprint(
     project_dir: str | os.PathLike, session: CalibrationSession, config: dict | None = None
 ) -> tuple:
@@ -151,10 +147,10 @@ def source_fingerprint(
     not the samples or the session's time stamp, so drawing samples or saving
     annotations does not make the keypoints be read again.
     """
-    files: list[tuple] = [_stat_entry(session_dir(project_dir) / KEYPOINTS_FILENAME)]
+    files: list[tuple] = [stat_entry(session_dir(project_dir) / KEYPOINTS_FILENAME)]
     if session.keypoints_path:
         source = resolve(project_dir, session.keypoints_path)
-        files += [_stat_entry(f) for f in _source_files(source)] if source else []
+        files += [stat_entry(f) for f in source_files(source)] if source else []
     if config is None:
         try:
             config = load_config(project_dir)
@@ -169,7 +165,7 @@ def source_fingerprint(
         session.recording_name_suffix,
         tuple(sorted(session.video_paths.items())),
     )
-    return (str(project_dir), tuple(files), _stat_entry(video_dir) if video_dir else None, settings)
+    return (str(project_dir), tuple(files), stat_entry(video_dir) if video_dir else None, settings)
 
 
 def load_project_data(
@@ -188,6 +184,12 @@ def load_project_data(
     :func:`kpcal_core.formats.read_keypoints`: which of several outputs for
     one video to load.
 
+    Keypoint files are read by
+    :func:`kpcal_core.keypoint_store.read_project_keypoints`: one at a time,
+    once per change of the files; coordinates are memory-mapped from the
+    project's stored copy (in memory when the project folder cannot be
+    written), confidences kept in memory as stored.
+
     Raises :class:`KpcalError` when the project has no keypoints yet (no
     keypoint files in the session and none stored) or they cannot be read.
     """
@@ -201,11 +203,13 @@ def load_project_data(
     keypoint_files: dict[str, str] = {}
     skeleton: list[list[str]] = []
     warnings: list[str] = []
+    missing: dict[str, np.ndarray] = {}
     if stored is not None:
         coordinates, confidences, bodyparts, indexes = stored
     elif session.keypoints_path:
         source = resolve(project_dir, session.keypoints_path)
-        loaded = read_keypoints(
+        loaded, missing, warnings = read_project_keypoints(
+            project_dir,
             str(source),
             session.keypoints_format or None,
             duplicates=duplicates or session.keypoints_duplicates,
@@ -216,7 +220,7 @@ def load_project_data(
             loaded.bodyparts,
         )
         stored_videos, keypoint_files = loaded.stored_videos, loaded.files
-        skeleton, warnings = loaded.skeleton, loaded.warnings
+        skeleton = loaded.skeleton
         indexes = {name: np.arange(len(c)) for name, c in coordinates.items()}
     else:
         raise KpcalError(
@@ -244,6 +248,7 @@ def load_project_data(
         video_choices=choices,
         skeleton=skeleton,
         keypoint_warnings=warnings,
+        missing=missing,
     )
 
 

@@ -87,9 +87,10 @@ def _column_extremes(conf: np.ndarray, rows: int = 256) -> tuple[np.ndarray, np.
     )
 
 
-def _chunk_bins(
+def bin_chunk(
     conf: np.ndarray,
     coords: np.ndarray | None,
+    mask: np.ndarray | None,
     used: np.ndarray,
     edges: np.ndarray,
     conf_pseudocount: float,
@@ -117,6 +118,8 @@ def _chunk_bins(
     bad |= ~used[None, :]
     if coords is not None:
         bad |= np.isnan(coords).any(axis=-1)
+    if mask is not None:
+        bad |= mask
     out[bad] = invalid
     return out
 
@@ -138,7 +141,7 @@ def _bin_quotas(counts: np.ndarray, num_samples: int) -> np.ndarray:
     return quotas
 
 
-def _is_whole(value) -> bool:
+def is_whole(value) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         return False
     return bool(np.isfinite(value)) and int(value) == value
@@ -153,6 +156,7 @@ def sample_error_frames(
     conf_pseudocount: float = 1e-3,
     *,
     coordinates: Mapping[str, np.ndarray] | None = None,
+    missing: Mapping[str, np.ndarray] | None = None,
     seed: int | None = None,
 ) -> list[SampleKey]:
     """Randomly sample keypoints to annotate, enriched for low confidence.
@@ -178,6 +182,12 @@ def sample_error_frames(
     coordinates
         Optional ``{recording: (T, K, 2) array}``; keypoints with a NaN
         coordinate are never drawn.
+    missing
+        Optional ``{recording: (T, K) bool array}``, True where a keypoint may
+        not be drawn (no position, already annotated); the same as NaN
+        coordinates without reading them (e.g.
+        :attr:`kpcal_core.project.ProjectData.missing`). May be given with
+        ``coordinates``.
     seed
         Seed of the random generator; the same seed gives the same list.
 
@@ -191,9 +201,16 @@ def sample_error_frames(
     check_confidences(confidences, bodyparts)
     if coordinates is not None:
         check_coordinates(coordinates, confidences, bodyparts)
-    if not _is_whole(num_bins) or num_bins < 1:
+    if missing is not None:
+        for name, conf in confidences.items():
+            if name not in missing or np.shape(missing[name]) != np.shape(conf):
+                raise KpcalError(
+                    f"recording {name!r}: the mask of missing positions must have the "
+                    f"confidences' shape {np.shape(conf)}"
+                )
+    if not is_whole(num_bins) or num_bins < 1:
         raise KpcalError(f"num_bins must be a whole number >= 1, got {num_bins!r}")
-    if not _is_whole(num_samples) or num_samples < 0:
+    if not is_whole(num_samples) or num_samples < 0:
         raise KpcalError(f"num_samples must be a whole number >= 0, got {num_samples!r}")
     if (
         isinstance(conf_pseudocount, bool)
@@ -202,7 +219,7 @@ def sample_error_frames(
         or conf_pseudocount < 0
     ):
         raise KpcalError(f"conf_pseudocount must be a number >= 0, got {conf_pseudocount!r}")
-    if seed is not None and (not _is_whole(seed) or seed < 0):
+    if seed is not None and (not is_whole(seed) or seed < 0):
         raise KpcalError(f"seed must be None or a whole number >= 0, got {seed!r}")
     num_bins, num_samples = int(num_bins), int(num_samples)
 
@@ -219,14 +236,16 @@ def sample_error_frames(
     for r, name in enumerate(names):
         conf = np.asarray(confidences[name])
         coords = None if coordinates is None else np.asarray(coordinates[name])
+        mask = None if missing is None else np.asarray(missing[name], dtype=bool)
         n_frames, n_keypoints = conf.shape
         rows = max(1, CHUNK_SIZE // max(n_keypoints, 1))
         bins = np.empty(conf.shape, dtype=dtype)
         for start in range(0, n_frames, rows):
             stop = min(start + rows, n_frames)
-            block = _chunk_bins(
+            block = bin_chunk(
                 conf[start:stop],
                 None if coords is None else coords[start:stop],
+                None if mask is None else mask[start:stop],
                 used,
                 edges,
                 conf_pseudocount,
@@ -300,8 +319,11 @@ def confidence_histogram(
     counts = np.zeros(n_hist_bins, dtype=np.int64)
     columns = [list(bodyparts).index(b) for b in check_bodyparts(bodyparts, use_bodyparts)]
     for conf in confidences.values():
-        for k in columns:
-            values = np.asarray(conf)[:, k].astype(np.float64) + conf_pseudocount
-            values = np.log10(values[~np.isnan(values)])
-            counts += np.histogram(values, bins=hist_edges)[0]
+        values = np.asarray(conf)[:, columns].astype(np.float64)  # one recording at a time
+        values += conf_pseudocount
+        np.log10(values, out=values)
+        # Equal-width bins given by number and range: numpy bins by arithmetic
+        # (the same counts as with the edges, without sorting the values) and
+        # leaves out what is outside the range, NaN included.
+        counts += np.histogram(values, bins=n_hist_bins, range=(low, high))[0]
     return counts, hist_edges, log_edges

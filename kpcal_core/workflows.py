@@ -53,8 +53,9 @@ from .diagnostics import (
 )
 from .errors import KpcalError
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
-from .formats import choose_anterior_posterior, read_keypoints
+from .formats import choose_anterior_posterior
 from .framecache import DEFAULT_MAX_BYTES, cache_size
+from .keypoint_store import read_project_keypoints
 from .logs import log_event
 from .paths import clean_user_path, resolve_user_path
 from .planning import Population, plan_annotation_order
@@ -65,6 +66,7 @@ from .project import (
     load_project_data,
     load_working_annotations,
     project_lock,
+    resolve,
     save_use_bodyparts,
     save_work,
     video_dir_of,
@@ -224,7 +226,7 @@ def choose_sources(
     """
     folder = project_folder(project_dir, create=create)
     keypoints_typed = clean_user_path(sources.keypoints, what="keypoint path")
-    keypoints_path = resolve_user_path(sources.keypoints, folder, what="keypoint path")
+    resolve_user_path(sources.keypoints, folder, what="keypoint path")  # allowed here?
     video_typed, video_dir = "", None
     if sources.video_dir.strip():
         video_typed = clean_user_path(sources.video_dir, what="video folder")
@@ -239,8 +241,13 @@ def choose_sources(
                 )
             )
         list_videos(video_dir, sources.video_extension or None)  # refuses a whole disk
-    loaded = read_keypoints(
-        str(keypoints_path), sources.format or None, duplicates=sources.duplicates
+    # Read (and checked) through the project's keypoint store under the path the
+    # session will hold, so that opening the project next reuses the stored copy.
+    loaded, _, keypoint_warnings = read_project_keypoints(
+        folder,
+        str(resolve(folder, keypoints_typed)),
+        sources.format or None,
+        duplicates=sources.duplicates,
     )
     bodyparts = list(loaded.bodyparts)
     anterior, posterior = choose_anterior_posterior(bodyparts)
@@ -268,7 +275,7 @@ def choose_sources(
         bodyparts=bodyparts,
         created_config=created,
         ask_anatomy=created and (anterior is None or posterior is None),
-        warnings=loaded.warnings,
+        warnings=keypoint_warnings,
     )
 
 
@@ -500,20 +507,27 @@ def draw_samples(
         raise KpcalError(f"bodypart(s) {unknown} are not in the keypoints ({data.bodyparts})")
     records = load_working_annotations(data.project_dir)
     kept = [k for k, a in records.items() if a.status != CLEARED and k[0] in data.coordinates]
-    confidences = _sampleable_confidences(data, left_out, kept)
-    left_out_keypoints = sum(
-        int(np.isfinite(data.coordinates[r][:, columns, 0]).sum()) for r in left_out
-    )
-    available = sum(
-        int(np.isfinite(c[:, columns]).sum() if c is not None else 0) for c in confidences.values()
+    confidences, excluded = _sampleable(data, left_out, kept)
+    left_out_keypoints = sum(int((~data.missing[r][:, columns]).sum()) for r in left_out)
+    annotated_here = {
+        (r, int(f), data.bodyparts.index(b))
+        for r, f, b in kept
+        if r in confidences and b in use and int(f) < len(confidences[r])
+    }
+    available = sum(int(np.isfinite(c[:, columns]).sum()) for c in confidences.values()) - sum(
+        1 for r, f, k in annotated_here if np.isfinite(confidences[r][f, k])
     )
     wanted = max(0, asked - len(kept))
     new = []
     if wanted and available:
         if order == "planned":  # the annotations made count in the design
-            draw = functools.partial(plan_annotation_order, annotated=kept)
+            draw = functools.partial(
+                plan_annotation_order,
+                annotated=kept,
+                coordinates={r: data.coordinates[r] for r in confidences},
+            )
         else:
-            draw = sample_error_frames
+            draw = functools.partial(sample_error_frames, missing=excluded)
         new = draw(
             confidences,
             data.bodyparts,
@@ -521,7 +535,6 @@ def draw_samples(
             num_bins,
             wanted,
             pseudocount,
-            coordinates={r: data.coordinates[r] for r in confidences},
             seed=seed,
         )
     sample_keys = list(dict.fromkeys([*kept, *new]))
@@ -549,27 +562,31 @@ def draw_samples(
     )
 
 
-def _sampleable_confidences(
+def _sampleable(
     data: ProjectData, left_out: Mapping[str, str], annotated: Sequence[SampleKey]
-) -> dict[str, np.ndarray]:
-    """Confidences of the recordings that can be annotated, annotated keypoints hidden (NaN).
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Confidences of the recordings that can be annotated, and what may not be drawn.
 
-    Only recordings holding an annotated sample are copied.
+    Returns ``({recording: (T, K) confidences}, {recording: (T, K) bool})``:
+    the confidences as loaded (never copied) and a mask, True where a keypoint
+    has no position or is annotated already (only recordings holding an
+    annotated sample get a copy of the mask: 1 byte per keypoint).
     """
     by_recording: dict[str, list[tuple[int, int]]] = {}
     for recording, frame, bodypart in annotated:
         if bodypart in data.bodyparts and frame < len(data.confidences[recording]):
             by_recording.setdefault(recording, []).append((frame, data.bodyparts.index(bodypart)))
-    result = {}
+    confidences, excluded = {}, {}
     for recording, conf in data.confidences.items():
         if recording in left_out:
             continue
+        mask = data.missing[recording]
         if recording in by_recording:
-            conf = np.array(conf, dtype=np.float64 if conf.dtype.kind != "f" else conf.dtype)
+            mask = mask.copy()
             frames, parts = zip(*by_recording[recording], strict=True)
-            conf[list(frames), list(parts)] = np.nan
-        result[recording] = conf
-    return result
+            mask[list(frames), list(parts)] = True
+        confidences[recording], excluded[recording] = conf, mask
+    return confidences, excluded
 
 
 def fill_frame_cache(
@@ -647,7 +664,7 @@ def sampling_histogram(
     )
     columns = [data.bodyparts.index(b) for b in use_bodyparts if b in data.bodyparts]
     no_position = sum(
-        int((np.isnan(data.coordinates[r][:, columns, 0]) & ~np.isnan(c[:, columns])).sum())
+        int((data.missing[r][:, columns] & ~np.isnan(c[:, columns])).sum())
         for r, c in data.confidences.items()
     )
     sampled = [k for k in sample_keys if k[0] in data.confidences and k[2] in use_bodyparts]

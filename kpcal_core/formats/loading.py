@@ -15,7 +15,7 @@ and nothing is returned unless every file loaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,8 @@ from .model import PoseFile, ReadOptions
 from .registry import get_format, read_pose_file, search_extensions
 
 Pattern = str | os.PathLike | Sequence[str | os.PathLike]
+#: ``keep(recording, coordinates, confidences) -> (coordinates, confidences)``.
+Keep = Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -89,11 +91,14 @@ def read_keypoints(
     path_sep: str = "-",
     remove_extension: bool = True,
     exclude_individuals: Iterable[str] = ("single",),
+    keep: Keep | None = None,
 ) -> LoadedKeypoints:
     """Load keypoints, the videos and skeleton the files store, in one read.
 
     The loader the app and the command line call. Arguments as for
-    :func:`load_keypoints`, plus ``duplicates``.
+    :func:`load_keypoints`, plus ``duplicates`` and ``keep``. Files are read
+    one at a time: at most one file's arrays are held besides what ``keep``
+    returns.
 
     Parameters
     ----------
@@ -106,6 +111,12 @@ def read_keypoints(
         ``.csv`` in both), ``"all"`` loads every file. The groups found are
         in :attr:`LoadedKeypoints.duplicates` and
         :attr:`LoadedKeypoints.warnings`.
+    keep
+        Called as ``keep(recording, coordinates, confidences)`` with each
+        recording's checked ``(T, K, 2)`` and ``(T, K)`` arrays (bodyparts in
+        the order of :attr:`LoadedKeypoints.bodyparts`) as soon as its file is
+        read; what it returns, ``(coordinates, confidences)``, is stored instead
+        (e.g. a memory-mapped copy). Default: the arrays themselves.
 
     Returns
     -------
@@ -132,8 +143,8 @@ def read_keypoints(
         )
     paths, groups = choose_duplicates(paths, duplicates)
     options = ReadOptions(exclude_individuals=exclude)
-    poses = [read_pose_file(path, format_name, options) for path in paths]
-    loaded = _combine(poses, path_in_name, path_sep, remove_extension)
+    poses = (read_pose_file(path, format_name, options) for path in paths)  # one at a time
+    loaded = _combine(poses, path_in_name, path_sep, remove_extension, keep)
     loaded.duplicates, loaded.duplicates_choice = groups, duplicates
     return loaded
 
@@ -281,13 +292,23 @@ def stored_skeleton(filepath_pattern: Pattern, format: str | None = None, **kwar
 
 
 def _combine(
-    poses: list[PoseFile], path_in_name: bool, path_sep: str, remove_extension: bool
+    poses: Iterable[PoseFile],
+    path_in_name: bool,
+    path_sep: str,
+    remove_extension: bool,
+    keep: Keep | None = None,
 ) -> LoadedKeypoints:
-    """Check the files agree (2-D, frames, bodyparts, names) and gather their recordings."""
-    reference = poses[0]
-    bodyparts = list(reference.bodyparts)
+    """Check the files agree (2-D, frames, bodyparts, names) and gather their recordings.
+
+    ``poses`` may be a generator: each file is dropped once its recordings are kept.
+    """
+    reference: PoseFile | None = None
+    bodyparts: list[str] = []
     loaded = LoadedKeypoints({}, {}, bodyparts)
     for pose in poses:
+        if reference is None:
+            reference = pose
+            bodyparts.extend(pose.bodyparts)
         if not pose.tracks or not pose.bodyparts:
             raise KpcalError(f"file {pose.path!r} holds no tracks or no bodyparts")
         if set(pose.bodyparts) != set(bodyparts):
@@ -319,6 +340,8 @@ def _combine(
                 )
             if reorder:
                 coords, conf = coords[:, order], conf[:, order]
+            if keep is not None:
+                coords, conf = keep(name, coords, conf)
             loaded.coordinates[name] = coords
             loaded.confidences[name] = conf
             loaded.files[name] = pose.path
@@ -327,4 +350,6 @@ def _combine(
                 loaded.stored_videos[name] = pose.video
         if not loaded.skeleton and pose.skeleton:
             loaded.skeleton = [list(edge) for edge in pose.skeleton]
+        pose.tracks = {}  # let the file's arrays go before the next file is read
+        coords = conf = None
     return loaded

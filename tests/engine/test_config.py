@@ -587,3 +587,19 @@ def test_save_params_fast_path_and_round_trip_editor_agree(tmp_path):
     assert save_params(plain, values) == save_params(flow, values)
     assert yaml.safe_load(config_text(plain)) == yaml.safe_load(config_text(flow))
     assert "# kept" in config_text(flow)
+
+
+def test_a_key_ruamel_cannot_read_is_an_error_naming_the_file(tmp_path):
+    """ruamel.yaml 0.19 raises a bare ValueError on a key such as "._" (its float resolver);
+    PyYAML and keypoint-MoSeq read the file. An edit says so and writes nothing."""
+    from ruamel.yaml import YAML
+
+    with pytest.raises(ValueError):  # the library's bug, as it is
+        YAML().load("bodyparts:\n  ._: null\n")
+    setup_project(tmp_path, bodyparts=["nose", "tail"])
+    path = tmp_path / "config.yml"
+    text = path.read_text().replace("bodyparts:\n- nose\n- tail\n", "bodyparts:\n  ._: null\n", 1)
+    path.write_text(text)
+    with pytest.raises(KpcalError, match="config.yml"):
+        update_config(tmp_path, conf_threshold=0.3)
+    assert path.read_text() == text

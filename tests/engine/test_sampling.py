@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpcal_core import KpcalError, sample_error_frames
-from kpcal_core.sampling import confidence_bin_edges
+from kpcal_core.sampling import confidence_bin_edges, confidence_histogram
 
 BODYPARTS = ["nose", "ear", "tail"]
 PC = 1e-3
@@ -404,3 +404,23 @@ def test_many_bins_do_not_need_a_huge_count_array():
         confidences, ["a", "b", "c"], ["a", "b", "c"], num_bins=300, num_samples=50, seed=0
     )
     assert len(samples) == 50 and len(set(samples)) == 50
+
+
+def test_confidence_histogram_counts_every_used_confidence_once_nan_left_out():
+    rng = np.random.default_rng(5)
+    confidences = {
+        f"r{i}": rng.beta(2, 1, size=(500 + i, 4)).astype(dtype)
+        for i, dtype in enumerate((np.float64, np.float32, np.float64))
+    }
+    confidences["r0"][::3, 1] = np.nan
+    confidences["r2"][5, :] = 0.0
+    bodyparts = ["a", "b", "c", "d"]
+    counts, hist_edges, _ = confidence_histogram(
+        confidences, bodyparts, ["a", "b", "d"], 1e-3, 8, 30
+    )
+    values = np.concatenate(
+        [c[:, [0, 1, 3]].astype(np.float64).ravel() for c in confidences.values()]
+    )
+    values = np.log10(values[~np.isnan(values)] + 1e-3)
+    np.testing.assert_array_equal(counts, np.histogram(values, bins=hist_edges)[0])
+    assert counts.sum() == values.size

@@ -1,0 +1,307 @@
+"""A project's stored copy of its keypoints: coordinates memory-mapped, read once per file change.
+
+Owns :func:`read_project_keypoints`, the app's and the command line's way to
+read a project's keypoint files lean: the files are read one at a time
+(:func:`kpcal_core.formats.read_keypoints` with a ``keep`` hook); each
+recording's coordinates are written to ``calibration/keypoint_store/KEY/`` as
+``.npy`` and memory-mapped back (``np.load(mmap_mode="r")``: a view needs
+one frame's keypoints, the fit a few hundred), while confidences (needed whole by
+sampling and the histogram) stay in memory at their stored precision, with a
+``(T, K)`` boolean mask of missing positions (what sampling needs from the
+coordinates).
+
+``KEY`` is a digest of the keypoint source (path, format, duplicate choice)
+and the paths, sizes and modification times of the files it may read
+(:func:`source_key`): a changed file gives a new key, so a stale copy is
+never read; the copy is checked against the key it was written for before
+use. Copies are written into a temporary folder and renamed into place
+(atomic); older copies are removed when a new one is in place.
+
+The read that made a copy is handed once to the next read of the same key
+in the process (within :data:`HANDOFF_SECONDS`): choosing the files on the
+setup page (or ``kpcal sample --keypoints``) checks them by reading them, and
+the project opened right after uses those arrays instead of loading the copy
+again. At most one such result is held.
+
+When the project folder cannot be written (read-only, disk full), the
+keypoints are kept in memory instead, without an error. Set
+``KPCAL_KEYPOINT_STORE=0`` in the environment (or :data:`ENABLED` to False)
+to always keep them in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import _UMASK
+from .formats import LoadedKeypoints, read_keypoints
+from .session import session_dir
+
+STORE_DIRNAME = "keypoint_store"
+INDEX_FILENAME = "index.json"
+#: Store coordinates on disk (memory-mapped); False: every array in memory.
+ENABLED = os.environ.get("KPCAL_KEYPOINT_STORE", "1").strip().lower() not in ("0", "false", "no")
+_VERSION = 1
+#: How long a freshly read result waits for the next read of the same files.
+HANDOFF_SECONDS = 120.0
+_handoff: dict[tuple[str, str], tuple[float, tuple]] = {}
+_handoff_lock = threading.Lock()
+
+
+def store_dir(project_dir: str | os.PathLike) -> Path:
+    """``calibration/keypoint_store`` of a project."""
+    return session_dir(project_dir) / STORE_DIRNAME
+
+
+def store_bytes(project_dir: str | os.PathLike) -> int:
+    """Bytes the project's stored keypoint copies take on disk (0 when there is none)."""
+    total = 0
+    for folder, _, names in os.walk(store_dir(project_dir)):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def stat_entry(path: str | os.PathLike) -> tuple:
+    """``(path, size, mtime_ns)``; ``(path, None, None)`` when it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (os.fspath(path), None, None)
+    return (os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+def source_files(source: str | os.PathLike) -> list[str]:
+    """The files a keypoint path (file, folder or glob) may read, without reading them."""
+    text = str(source)
+    if any(c in text for c in "*?["):
+        return sorted(glob.glob(text, recursive=True))
+    if os.path.isdir(text):
+        return sorted(
+            os.path.join(folder, name) for folder, _, names in os.walk(text) for name in names
+        )
+    return [text]
+
+
+def source_key(source: str | os.PathLike, format: str | None, duplicates: str) -> dict:
+    """What a keypoint read depends on: the source, its options and its files' stats."""
+    return {
+        "version": _VERSION,
+        "source": os.fspath(source),
+        "format": format or None,
+        "duplicates": duplicates,
+        "files": [list(stat_entry(f)) for f in source_files(source)],
+    }
+
+
+def _digest(key: Mapping) -> str:
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def position_missing(coordinates: np.ndarray) -> np.ndarray:
+    """``(T, K)`` bool: True where a keypoint has no position (x or y is NaN).
+
+    Read in blocks, so a memory-mapped ``(T, K, 2)`` array is never copied whole.
+    """
+    out = np.empty(coordinates.shape[:2], dtype=bool)
+    rows = max(1, (1 << 20) // max(1, coordinates.shape[1]))
+    for start in range(0, len(coordinates), rows):
+        block = coordinates[start : start + rows]
+        part = out[start : start + rows]
+        np.isnan(block[..., 0], out=part)
+        part |= np.isnan(block[..., 1])  # faster than .any(axis=-1) over pairs
+    return out
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
+    """``array`` as ``.npy`` at ``path`` (a new file in a folder no one reads yet)."""
+    np.save(path, np.ascontiguousarray(array))
+
+
+def _stored_key(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / INDEX_FILENAME).read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _load_stored(
+    folder: Path, key: Mapping
+) -> tuple[LoadedKeypoints, dict[str, np.ndarray], list[str]] | None:
+    """The copy in ``folder`` when it was written for ``key``, else None."""
+    try:
+        index = json.loads((folder / INDEX_FILENAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if index.get("key") != json.loads(json.dumps(key)):
+        return None
+    try:
+        loaded = LoadedKeypoints({}, {}, list(index["bodyparts"]))
+        missing = {}
+        for i, name in enumerate(index["recordings"]):
+            loaded.coordinates[name] = np.load(
+                folder / f"{i}.coordinates.npy", mmap_mode="r", allow_pickle=False
+            )
+            loaded.confidences[name] = np.load(folder / f"{i}.confidences.npy", allow_pickle=False)
+            missing[name] = np.load(folder / f"{i}.missing.npy", allow_pickle=False)
+        loaded.files = dict(index["files"])
+        loaded.formats = dict(index["formats"])
+        loaded.stored_videos = dict(index["stored_videos"])
+        loaded.skeleton = [list(edge) for edge in index["skeleton"]]
+        warnings = [str(w) for w in index["warnings"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return loaded, missing, warnings
+
+
+def _remove_others(store: Path, keep: str) -> None:
+    """Remove every copy but ``keep`` (and other processes' unfinished ones younger than a day)."""
+    try:
+        entries = list(store.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == keep:
+            continue
+        if entry.name.startswith(".tmp-"):
+            try:
+                if time.time() - entry.stat().st_mtime < 86400:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def read_project_keypoints(
+    project_dir: str | os.PathLike,
+    source: str | os.PathLike,
+    format: str | None = None,
+    *,
+    duplicates: str = "unfiltered",
+) -> tuple[LoadedKeypoints, dict[str, np.ndarray], list[str]]:
+    """A project's keypoints, lean: from its stored copy, or read and stored.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder (the copy goes to ``calibration/keypoint_store``).
+    source, format, duplicates
+        As for :func:`kpcal_core.formats.read_keypoints`.
+
+    Returns
+    -------
+    loaded : LoadedKeypoints
+        Coordinates ``{recording: (T, K, 2)}`` memory-mapped read-only (in
+        memory when the copy cannot be written or :data:`ENABLED` is False),
+        confidences ``{recording: (T, K)}`` in memory as stored.
+    missing : dict
+        ``{recording: (T, K) bool}``, True where a keypoint has no position.
+    warnings : list of str
+        Sentences about the files (duplicate outputs left out).
+
+    Raises
+    ------
+    KpcalError
+        As :func:`kpcal_core.formats.read_keypoints`; nothing is written then.
+    """
+    source = os.fspath(source)
+    if not ENABLED:
+        loaded = read_keypoints(source, format, duplicates=duplicates)
+        missing = {name: position_missing(c) for name, c in loaded.coordinates.items()}
+        return loaded, missing, loaded.warnings
+    key = source_key(source, format, duplicates)
+    digest = _digest(key)
+    store = store_dir(project_dir)
+    with _handoff_lock:
+        handed = _handoff.pop((str(store), digest), None)
+    if handed is not None and time.monotonic() - handed[0] < HANDOFF_SECONDS:
+        if _stored_key(store / digest) == json.loads(json.dumps(key)):
+            return handed[1]
+    found = _load_stored(store / digest, key)
+    if found is not None:
+        return found
+
+    missing: dict[str, np.ndarray] = {}
+    names: list[str] = []
+    state: dict = {"folder": None, "failed": False}
+    made = [p for p in (store.parent, store) if not p.exists()]  # removed again on bad input
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        state["folder"] = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store))
+    except OSError:
+        state["failed"] = True
+
+    def keep(name: str, coords: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        missing[name] = position_missing(coords)
+        names.append(name)
+        if state["failed"]:
+            return coords, conf
+        i = len(names) - 1
+        folder = state["folder"]
+        try:
+            _write_array(folder / f"{i}.coordinates.npy", coords)
+            _write_array(folder / f"{i}.confidences.npy", conf)
+            _write_array(folder / f"{i}.missing.npy", missing[name])
+            return np.load(folder / f"{i}.coordinates.npy", mmap_mode="r", allow_pickle=False), conf
+        except OSError:
+            state["failed"] = True
+            return coords, conf
+
+    try:
+        loaded = read_keypoints(source, format, duplicates=duplicates, keep=keep)
+    except BaseException:  # bad input writes nothing: not even the empty folders
+        if state["folder"] is not None:
+            shutil.rmtree(state["folder"], ignore_errors=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    folder = state["folder"]
+    if folder is None:
+        return loaded, missing, loaded.warnings
+    if state["failed"] or source_key(source, format, duplicates) != key:
+        # A file changed while it was read, or the copy could not be written: keep
+        # what was read (memory-mapped arrays stay valid) but store nothing.
+        shutil.rmtree(folder, ignore_errors=True)
+        return loaded, missing, loaded.warnings
+    index = {
+        "key": key,
+        "bodyparts": list(loaded.bodyparts),
+        "recordings": names,
+        "files": loaded.files,
+        "formats": loaded.formats,
+        "stored_videos": loaded.stored_videos,
+        "skeleton": loaded.skeleton,
+        "warnings": loaded.warnings,
+    }
+    try:
+        (folder / INDEX_FILENAME).write_text(json.dumps(index))
+        os.chmod(folder, 0o777 & ~_UMASK)  # mkdtemp made it private
+        target = store / digest
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        os.rename(folder, target)
+    except OSError:  # another process put its copy in place first, or the disk is full
+        shutil.rmtree(folder, ignore_errors=True)
+        return loaded, missing, loaded.warnings
+    _remove_others(store, digest)
+    result = (loaded, missing, loaded.warnings)
+    with _handoff_lock:
+        _handoff.clear()
+        _handoff[(str(store), digest)] = (time.monotonic(), result)
+    return result
