@@ -54,8 +54,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import KpcalError
-from .sampling import CHUNK_SIZE, SampleKey, bin_chunk, confidence_bin_edges, is_whole
-from .validate import check_bodyparts, check_confidences, check_coordinates
+from .sampling import (
+    CHUNK_SIZE,
+    SampleKey,
+    bin_chunk,
+    check_sampling_args,
+    confidence_bin_edges,
+    is_whole,
+)
 
 #: Every how-many-th pick of the planned order goes round-robin over the bins.
 ROUND_ROBIN_EVERY = 3
@@ -108,30 +114,6 @@ class Population:
         )
 
 
-def _check_args(
-    confidences: Mapping[str, np.ndarray],
-    bodyparts: Sequence[str],
-    use_bodyparts: Sequence[str],
-    num_bins: int,
-    conf_pseudocount: float,
-    coordinates: Mapping[str, np.ndarray] | None,
-) -> list[str]:
-    use_bodyparts = check_bodyparts(bodyparts, use_bodyparts)
-    check_confidences(confidences, bodyparts)
-    if coordinates is not None:
-        check_coordinates(coordinates, confidences, bodyparts)
-    if not is_whole(num_bins) or num_bins < 1:
-        raise KpcalError(f"num_bins must be a whole number >= 1, got {num_bins!r}")
-    if (
-        isinstance(conf_pseudocount, bool)
-        or not isinstance(conf_pseudocount, (int, float, np.number))
-        or not np.isfinite(conf_pseudocount)
-        or conf_pseudocount < 0
-    ):
-        raise KpcalError(f"conf_pseudocount must be a number >= 0, got {conf_pseudocount!r}")
-    return use_bodyparts
-
-
 def _chunks(confidences: Mapping[str, np.ndarray], n_keypoints: int):
     """``(recording index, name, start, stop)`` of every chunk of rows."""
     rows = max(1, CHUNK_SIZE // max(n_keypoints, 1))
@@ -161,7 +143,7 @@ def population_of(
     -------
     Population
     """
-    use_bodyparts = _check_args(
+    use_bodyparts = check_sampling_args(
         confidences, bodyparts, use_bodyparts, 1, conf_pseudocount, coordinates
     )
     if not is_whole(n_hist_bins) or n_hist_bins < 1:
@@ -333,7 +315,7 @@ def plan_annotation_order(
         to annotate, without duplicates; ``min(num_samples, candidates left)``
         entries.
     """
-    use_bodyparts = _check_args(
+    use_bodyparts = check_sampling_args(
         confidences, bodyparts, use_bodyparts, num_bins, conf_pseudocount, coordinates
     )
     if not is_whole(num_samples) or num_samples < 0:

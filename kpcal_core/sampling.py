@@ -147,6 +147,42 @@ def is_whole(value) -> bool:
     return bool(np.isfinite(value)) and int(value) == value
 
 
+def check_sampling_args(
+    confidences: Mapping[str, np.ndarray],
+    bodyparts: Sequence[str],
+    use_bodyparts: Sequence[str],
+    num_bins: int,
+    conf_pseudocount: float,
+    coordinates: Mapping[str, np.ndarray] | None = None,
+    missing: Mapping[str, np.ndarray] | None = None,
+) -> list[str]:
+    """Check what a sampler is given (one check for every sampler); the used bodyparts.
+
+    Raises :class:`KpcalError` naming the recording or the parameter at fault.
+    """
+    use_bodyparts = check_bodyparts(bodyparts, use_bodyparts)
+    check_confidences(confidences, bodyparts)
+    if coordinates is not None:
+        check_coordinates(coordinates, confidences, bodyparts)
+    if missing is not None:
+        for name, conf in confidences.items():
+            if name not in missing or np.shape(missing[name]) != np.shape(conf):
+                raise KpcalError(
+                    f"recording {name!r}: the mask of missing positions must have the "
+                    f"confidences' shape {np.shape(conf)}"
+                )
+    if not is_whole(num_bins) or num_bins < 1:
+        raise KpcalError(f"num_bins must be a whole number >= 1, got {num_bins!r}")
+    if (
+        isinstance(conf_pseudocount, bool)
+        or not isinstance(conf_pseudocount, (int, float, np.number))
+        or not np.isfinite(conf_pseudocount)
+        or conf_pseudocount < 0
+    ):
+        raise KpcalError(f"conf_pseudocount must be a number >= 0, got {conf_pseudocount!r}")
+    return use_bodyparts
+
+
 def sample_error_frames(
     confidences: Mapping[str, np.ndarray],
     bodyparts: Sequence[str],
@@ -197,28 +233,11 @@ def sample_error_frames(
         ``(recording, frame, bodypart)`` as ``(str, int, str)``, in random order,
         without duplicates; ``min(num_samples, number of candidates)`` entries.
     """
-    use_bodyparts = check_bodyparts(bodyparts, use_bodyparts)
-    check_confidences(confidences, bodyparts)
-    if coordinates is not None:
-        check_coordinates(coordinates, confidences, bodyparts)
-    if missing is not None:
-        for name, conf in confidences.items():
-            if name not in missing or np.shape(missing[name]) != np.shape(conf):
-                raise KpcalError(
-                    f"recording {name!r}: the mask of missing positions must have the "
-                    f"confidences' shape {np.shape(conf)}"
-                )
-    if not is_whole(num_bins) or num_bins < 1:
-        raise KpcalError(f"num_bins must be a whole number >= 1, got {num_bins!r}")
+    use_bodyparts = check_sampling_args(
+        confidences, bodyparts, use_bodyparts, num_bins, conf_pseudocount, coordinates, missing
+    )
     if not is_whole(num_samples) or num_samples < 0:
         raise KpcalError(f"num_samples must be a whole number >= 0, got {num_samples!r}")
-    if (
-        isinstance(conf_pseudocount, bool)
-        or not isinstance(conf_pseudocount, (int, float, np.number))
-        or not np.isfinite(conf_pseudocount)
-        or conf_pseudocount < 0
-    ):
-        raise KpcalError(f"conf_pseudocount must be a number >= 0, got {conf_pseudocount!r}")
     if seed is not None and (not is_whole(seed) or seed < 0):
         raise KpcalError(f"seed must be None or a whole number >= 0, got {seed!r}")
     num_bins, num_samples = int(num_bins), int(num_samples)

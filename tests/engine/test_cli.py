@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from demo_support import annotate_truth
 
-from kpcal_core import Annotation, fit_error_model, fit_project, sample_error_frames
+from kpcal_core import Annotation, fit_error_model, fit_project
 from kpcal_core.annotations import NOT_VISIBLE, format_annotations, parse_annotations
 from kpcal_core.cli import EXIT_BAD_INPUT, EXIT_NOT_ENOUGH, EXIT_OK, EXIT_USAGE, main
 from kpcal_core.demo import make_demo_project
@@ -45,23 +46,7 @@ def run_process(*argv: str) -> subprocess.CompletedProcess:
 
 
 def truth_records(demo, n: int, seed: int = 1) -> dict:
-    keys = sample_error_frames(
-        demo.confidences,
-        demo.bodyparts,
-        demo.bodyparts,
-        10,
-        n,
-        1e-3,
-        coordinates=demo.coordinates,
-        seed=seed,
-    )
-    records = {}
-    for i, (recording, frame, bodypart) in enumerate(keys):
-        x, y = demo.true_coordinates[recording][frame, demo.bodyparts.index(bodypart)]
-        records[(recording, frame, bodypart)] = Annotation(
-            float(x), float(y), "cli-test", f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}"
-        )
-    return records
+    return annotate_truth(demo, n, seed, annotator="cli-test")
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from demo_support import annotate_truth
 
 from kpcal_core import (
     Annotation,
@@ -29,7 +30,6 @@ from kpcal_core import (
     mean_click_annotations,
     per_bodypart_fits,
     running_fit,
-    sample_error_frames,
 )
 from kpcal_core.annotations import (
     NOT_VISIBLE,
@@ -67,32 +67,6 @@ def demo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def data(demo):
     return load_project_data(demo.project_dir)
-
-
-def annotate_truth(demo, n, seed=1, offsets=None):
-    """``{key: Annotation}`` at the true positions of ``n`` samples, clicked one per second.
-
-    ``offsets`` maps a bodypart to an (dx, dy) added to its clicks (a biased annotator).
-    """
-    keys = sample_error_frames(
-        demo.confidences,
-        demo.bodyparts,
-        demo.bodyparts,
-        10,
-        n,
-        1e-3,
-        coordinates=demo.coordinates,
-        seed=seed,
-    )
-    records = {}
-    for i, (recording, frame, bodypart) in enumerate(keys):
-        x, y = demo.true_coordinates[recording][frame, demo.bodyparts.index(bodypart)]
-        dx, dy = (offsets or {}).get(bodypart, (0.0, 0.0))
-        stamp = f"2025-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000000+00:00"
-        records[(recording, frame, bodypart)] = Annotation(
-            float(x + dx), float(y + dy), "tester", stamp
-        )
-    return records
 
 
 def synthetic_points(n, seed=0, noise=0.05, slope=TRUE_SLOPE, intercept=TRUE_INTERCEPT):
