@@ -1,19 +1,28 @@
-"""The click view: streamlit-image-coordinates' frontend, declared as our own component.
+"""The click view: one image, sized to the window, that reports each click once.
 
-:func:`click_image` shows an image and reports a click on it, with the
-frontend of ``streamlit-image-coordinates`` (its ``main.js``, unchanged)
-served from a folder assembled at run time (:func:`frontend_folder`) with
-our own ``index.html``, declared through Streamlit's public
-``components.v1.declare_component``. Our page differs from the package's in
-two ways:
+The view is a custom component declared through Streamlit's public
+``components.v1.declare_component``, served from a folder assembled at run
+time (:func:`frontend_folder`): streamlit-image-coordinates' frontend library
+and style (``streamlit-component-lib.js``, ``style.css``, unchanged) with our
+own ``index.html`` and ``click.js``. Three things differ from the package's
+own page and ``main.js``:
 
+* **one view for every sample**: the component keeps one key, so Next sends the
+  iframe only the new image (no new iframe loading its scripts each time). Each
+  image comes with a *view token* naming the sample and zoom it shows; a click
+  reports the token of the image it was made on, and the page applies it to that
+  view, once (:func:`click_image`). While a new image is loading, the old one
+  takes no clicks;
 * the image element comes before the scripts: 0.4.1 loads its scripts in
-  ``<head>`` and says "ready" before its ``<img>`` exists, so on a busy
-  browser its first render can fail on a null element and stay blank;
+  ``<head>`` and says "ready" before its ``<img>`` exists, so on a busy browser
+  its first render can fail on a null element and stay blank;
 * the image is sized to the window: as wide as the column allows, but never
-  taller than the window below the image's top (the whole view above the
-  fold), always a whole number of pixels wide. A click reports that width,
-  and :meth:`kpcal_core.views.CropView.to_frame` maps the click with it.
+  taller than the window below the image's top (the whole view above the fold),
+  always a whole number of pixels wide. A click reports that width, and
+  :meth:`kpcal_core.views.CropView.to_frame` maps the click with it.
+
+The click's position is what the package reports (the click event's
+``offsetX``/``offsetY`` on the image), so the mapping is unchanged.
 """
 
 from __future__ import annotations
@@ -40,60 +49,96 @@ NAME = "kpcal_click"
 # component after the declaring module).
 IFRAME_TITLE = f"{__name__}.{NAME}"
 PACKAGE = "streamlit_image_coordinates"
-PACKAGE_FILES = ("streamlit-component-lib.js", "main.js", "style.css")
+PACKAGE_FILES = ("streamlit-component-lib.js", "style.css")
 MIN_WIDTH = 240  # px: the view never shrinks below this, however small the window
 BOTTOM_MARGIN = 16  # px left free below the image
+
+CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's component library is
+// loaded before this script; the image element exists before both.
+(function () {
+  const img = document.getElementById("image");
+  let wanted = null;  // {src, view} of the latest render
+  let shownView = null;  // view token of the image on screen, once loaded
+
+  function pageTop(element) {
+    let top = element.getBoundingClientRect().top;
+    for (let e = element.parentElement; e; e = e.parentElement) top += e.scrollTop;
+    return top + window.parent.scrollY;
+  }
+  // Fit the image in the window. The component is served by the app's own server
+  // (same origin), so the iframe can read its place in the page; from another
+  // origin, the column decides.
+  function fit() {
+    if (!img.naturalWidth) return;
+    const column = Math.floor(document.body.getBoundingClientRect().width);
+    let width = column;
+    const frame = window.frameElement;
+    if (frame) {
+      const below = window.parent.innerHeight - pageTop(frame) - BOTTOM_MARGIN;
+      width = Math.min(column, Math.floor(below * img.naturalWidth / img.naturalHeight));
+    }
+    width = Math.max(MIN_WIDTH, width) + "px";
+    if (img.style.width !== width) img.style.width = width;
+    img.style.height = "auto";
+    Streamlit.setFrameHeight(img.height);
+  }
+
+  img.addEventListener("load", () => {
+    if (wanted && img.src === wanted.src) {
+      shownView = wanted.view;
+      img.dataset.view = shownView;  // what the image shows, for people and tests
+    }
+    fit();
+  });
+  // A click reports where it was made on the image and which view the image showed.
+  img.onclick = (event) => {
+    if (!wanted || shownView !== wanted.view || !img.complete) return;  // a new image is loading
+    Streamlit.setComponentValue({
+      x: event.offsetX, y: event.offsetY, width: img.width, height: img.height,
+      unix_time: Date.now(), view: shownView,
+    });
+  };
+  Streamlit.events.addEventListener(Streamlit.RENDER_EVENT, (event) => {
+    const {src, view, cursor} = event.detail.args;
+    img.style.cursor = cursor || "crosshair";
+    if (!wanted || wanted.src !== src) {
+      wanted = {src, view};
+      img.src = src;
+    } else if (wanted.view !== view) {  // the same picture for another view
+      wanted.view = shownView = img.dataset.view = view;
+    }
+    fit();
+  });
+  window.addEventListener("resize", fit);
+  if (window.frameElement) {
+    window.parent.addEventListener("resize", fit);
+    // Content above the image that grows or shrinks (a spinner, a message) moves it:
+    // every element around the frame changes size then.
+    const moved = new ResizeObserver(fit);
+    for (let e = window.frameElement; e; e = e.parentElement) moved.observe(e);
+    window.addEventListener("pagehide", () => {
+      window.parent.removeEventListener("resize", fit);
+      moved.disconnect();
+    });
+  }
+  Streamlit.setComponentReady();
+})();
+""".replace("BOTTOM_MARGIN", str(BOTTOM_MARGIN)).replace("MIN_WIDTH", str(MIN_WIDTH))
 
 INDEX_HTML = """<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="UTF-8" />
     <link rel="stylesheet" href="./style.css" />
-    <style>#image-container { overflow: hidden; }</style>
+    <style>#image-container { overflow: hidden; } #image { display: block; }</style>
   </head>
   <body>
     <div id="image-container"><img id="image" draggable="false" /></div>
     <script src="./streamlit-component-lib.js"></script>
-    <script src="./main.js"></script>
-    <script>
-      // kpcal: fit the image in the window. The component is served by the app's own
-      // server (same origin), so the iframe can read its place in the page.
-      (function () {
-        const img = document.getElementById("image");
-        function pageTop(element) {
-          let top = element.getBoundingClientRect().top;
-          for (let e = element.parentElement; e; e = e.parentElement) top += e.scrollTop;
-          return top + window.parent.scrollY;
-        }
-        function fit() {
-          const frame = window.frameElement;
-          if (!frame || !img.naturalWidth) return;
-          const below = window.parent.innerHeight - pageTop(frame) - BOTTOM_MARGIN;
-          const column = Math.floor(document.body.getBoundingClientRect().width);
-          const tallest = Math.floor(below * img.naturalWidth / img.naturalHeight);
-          const width = Math.max(MIN_WIDTH, Math.min(column, tallest)) + "px";
-          if (img.style.width !== width) img.style.width = width;
-          img.style.height = "auto";
-          Streamlit.setFrameHeight(img.height);
-        }
-        img.addEventListener("load", fit);
-        Streamlit.events.addEventListener(Streamlit.RENDER_EVENT, fit);
-        window.addEventListener("resize", fit);
-        if (!window.frameElement) return;  // served from another origin: the column decides
-        window.parent.addEventListener("resize", fit);
-        // Content above the image that grows or shrinks (a spinner, a message) moves it:
-        // every element around the frame changes size then.
-        const moved = new ResizeObserver(fit);
-        for (let e = window.frameElement; e; e = e.parentElement) moved.observe(e);
-        window.addEventListener("pagehide", () => {
-          window.parent.removeEventListener("resize", fit);
-          moved.disconnect();
-        });
-      })();
-    </script>
+    <script src="./click.js"></script>
   </body>
 </html>
-""".replace("BOTTOM_MARGIN", str(BOTTOM_MARGIN)).replace("MIN_WIDTH", str(MIN_WIDTH))
+"""
 
 # A click on the image moves the keyboard focus into the image's iframe, where the
 # page's shortcuts (arrows, N, Delete, V) do not reach: hand it back.
@@ -135,6 +180,7 @@ def frontend_folder(parent: Path | None = None) -> Path:
     source = package_frontend()
     files = {name: (source / name).read_bytes() for name in PACKAGE_FILES}
     files["index.html"] = INDEX_HTML.encode()
+    files["click.js"] = CLICK_JS.encode()
     digest = hashlib.sha256()
     for name, content in sorted(files.items()):
         digest.update(name.encode() + b"\0" + content + b"\0")
@@ -190,27 +236,37 @@ def click_image(
     image: np.ndarray,
     *,
     key: str,
+    view: str,
     on_click: Callable[[], None] | None = None,
     jpeg_quality: int = 85,
 ) -> dict | None:
     """Show ``image`` (``(H, W, 3)`` uint8 RGB) sized to the window; return the last click.
 
-    The click is ``{"x", "y", "width", "height", "unix_time"}``: the position in
-    the pixels of the image as shown, and the size it was shown at (pass
-    ``width`` to :meth:`kpcal_core.views.CropView.to_frame`). The arguments
-    are the ones streamlit-image-coordinates' own wrapper sends its
-    ``main.js`` (``width="stretch"``: as wide as the column; our page then
-    caps the width to the window's height).
+    Parameters
+    ----------
+    key
+        The component's key: keep it the same from one sample to the next, so the
+        browser keeps its view and swaps in the new image.
+    view
+        A token naming what ``image`` shows (sample and zoom); a click reports the
+        token of the image it was made on.
+    on_click
+        Called once for each new click, before the rerun.
+
+    Returns
+    -------
+    dict or None
+        The last click, ``{"x", "y", "width", "height", "unix_time", "view"}``:
+        the position in the pixels of the image as shown, the size it was shown
+        at (pass ``width`` to :meth:`kpcal_core.views.CropView.to_frame`), when,
+        and the view token of the image clicked.
     """
     clicked = _component()(
         src=encode_image(image, jpeg_quality),
-        height=None,
-        width="stretch",
-        use_column_width=None,
-        key=key,
-        click_and_drag=False,
-        on_change=on_click,
+        view=view,
         cursor="crosshair",
+        key=key,
+        on_change=on_click,
         default=None,
     )
     st.html(REFOCUS_SCRIPT, unsafe_allow_javascript=True)  # after the view: not above it

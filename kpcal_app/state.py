@@ -29,8 +29,8 @@ from kpcal_core.paths import resolve_user_path
 PROJECT = "kpcal_project"  # str: project folder in use
 RECORDS = "kpcal_records"  # {project: {sample_key: Annotation}}
 SAMPLE_INDEX = "kpcal_sample_index"  # {project: int}
-VIEW_NONCE = "kpcal_view_nonce"  # int: bumps to give the click component a fresh key
-CLICK_VIEWS = "kpcal_click_views"  # {component key: (project, sample_key, CropView)}
+CLICK_VIEWS = "kpcal_click_views"  # {view token: (project, sample_key, CropView)}, recent
+CLICK_VIEW = "kpcal_click_view"  # the click component's key: one view for every sample
 SAVE_MESSAGE = "kpcal_save_message"  # {project: str}
 ANNOTATOR = "kpcal_annotator"  # str
 ZOOM = "kpcal_zoom"  # float
@@ -284,7 +284,6 @@ def set_sample_index(project: str, index: int) -> None:
     """Show sample ``index`` (0-based) next; the URL says which (``?sample=``, 1-based)."""
     st.session_state.setdefault(SAMPLE_INDEX, {})[project] = index
     st.query_params[QUERY_SAMPLE] = str(index + 1)
-    new_view()
 
 
 def start_at_first_sample(project: str) -> None:
@@ -294,27 +293,32 @@ def start_at_first_sample(project: str) -> None:
 
 
 def init_annotate_state() -> None:
-    st.session_state.setdefault(VIEW_NONCE, 0)
     st.session_state.setdefault(CLICK_VIEWS, {})
     st.session_state.setdefault(SAVE_MESSAGE, {})
     st.session_state.setdefault(ZOOM, 1.0)
 
 
-def new_view() -> None:
-    """Give the click component a fresh key, so a click is applied once."""
-    st.session_state[VIEW_NONCE] = st.session_state.get(VIEW_NONCE, 0) + 1
+RECENT_VIEWS = 8  # views a late click can still be applied to
 
 
-def register_click_view(index: int, zoom: float, project: str, key, view) -> str:
-    """The click component's key for this view; remembers which sample and view it shows."""
-    component_key = f"click|{index}|{zoom:g}|{st.session_state.get(VIEW_NONCE, 0)}"
-    st.session_state[CLICK_VIEWS] = {component_key: (project, key, view)}
-    return component_key
+def register_click_view(zoom: float, project: str, key, view) -> str:
+    """The view token of sample ``key`` at ``zoom``; remembers its crop for the clicks on it.
+
+    The last :data:`RECENT_VIEWS` views are kept, so a click made just before the
+    image changed is applied to the sample it was made on.
+    """
+    token = f"{key[0]}/{key[1]}/{key[2]}@{zoom:g}"
+    views = st.session_state.setdefault(CLICK_VIEWS, {})
+    views.pop(token, None)
+    views[token] = (project, key, view)
+    while len(views) > RECENT_VIEWS:
+        views.pop(next(iter(views)))
+    return token
 
 
-def click_view(component_key: str):
-    """``(project, sample_key, CropView)`` the click component ``component_key`` showed."""
-    return st.session_state.get(CLICK_VIEWS, {}).get(component_key)
+def click_view(token: str):
+    """``(project, sample_key, CropView)`` of the view ``token``, if recent; else ``None``."""
+    return st.session_state.get(CLICK_VIEWS, {}).get(token)
 
 
 def set_save_message(project: str, message: str) -> None:

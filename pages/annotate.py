@@ -7,7 +7,6 @@ Frames come from the project's frame cache; every change is saved at once by
 
 from __future__ import annotations
 
-import functools
 import math
 
 import streamlit as st
@@ -88,15 +87,16 @@ def record(key, status: str = POSITION, xy=(math.nan, math.nan)) -> None:
         state.set_save_message(project, result.message)
     except KpcalError as error:
         state.set_save_message(project, f"Not saved: {error}")
-    if status != POSITION:  # the image keeps its click value otherwise: start it afresh
-        state.new_view()
 
 
-def on_click(component_key: str) -> None:
-    """Apply a click to the sample it was made on, once."""
-    value = st.session_state.get(component_key)
-    entry = state.click_view(component_key)
-    if not value or entry is None or "x" not in value or entry[0] != project:
+def on_click() -> None:
+    """Apply a new click to the sample whose image it was made on."""
+    value = st.session_state.get(state.CLICK_VIEW)
+    if not value or "x" not in value:
+        return
+    entry = state.click_view(str(value.get("view")))
+    if entry is None or entry[0] != project:
+        state.set_save_message(project, "That click was on an image no longer shown: not saved.")
         return
     _, key, view = entry
     xy = view.to_frame(float(value["x"]), float(value["y"]), float(value.get("width") or 0) or None)
@@ -176,8 +176,8 @@ def annotator() -> None:
     frames.prepare(workflows.samples_ahead(samples, current, is_done))
     annotation = records.get(key)
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
-    component_key = state.register_click_view(current, zoom, project, key, view)
-    click_image(rendered, key=component_key, on_click=functools.partial(on_click, component_key))
+    token = state.register_click_view(zoom, project, key, view)
+    click_image(rendered, key=state.CLICK_VIEW, view=token, on_click=on_click)
     state.bodypart_legend(data.bodyparts, bodypart)
     if annotation is not None and annotation.status == NOT_VISIBLE:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -111,6 +112,7 @@ def click_image(
     private ``_tree``/``_run``, to send the widget state the component's frontend sends.
     """
     component = image_component(at)
+    view = json.loads(component.proto.json_args)["view"]  # the token of the image shown
     if also_click:
         button(at, also_click).click()
     factor = shown / 560
@@ -123,7 +125,8 @@ def click_image(
             "y": round(v * factor),
             "width": shown,
             "height": shown,
-            "unix_time": 1,
+            "unix_time": time.time_ns(),  # each click another value, as in the browser
+            "view": view,
         }
     )
     return check(at._run(states))

@@ -542,7 +542,8 @@ WATCH_JS = _js("""
   new MutationObserver(look).observe(document, { childList: true, subtree: true });
 })();
 """)
-# The live image (loaded, shown at its own size, listening to clicks), else null.
+# The live image (loaded, shown at its own size, listening to clicks), else null. ``view``:
+# the view token of the picture shown (sample and zoom; kpcal_app.click).
 IMAGE_JS = _js("""
 () => {
   const frames = document.querySelectorAll('IMAGE_IFRAME');
@@ -550,30 +551,30 @@ IMAGE_JS = _js("""
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
   if (!img || !img.complete || !img.naturalWidth || img.style.width !== img.width + 'px') return null;
-  if (typeof img.onclick !== 'function') return null;
-  return { frame, src: img.src, width: img.width, height: img.height };
+  if (typeof img.onclick !== 'function' || !img.dataset.view) return null;
+  return { frame, src: img.src, view: img.dataset.view, width: img.width, height: img.height };
 }
 """).strip()
-# Sample ``i`` shown with its image in another iframe than the last one seen (a new sample).
+# Sample ``i`` shown with its image in another view than the last one seen (a new sample).
 NEW_SAMPLE_JS = (
     """
 (i) => {
   const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
     .some((e) => e.innerText.startsWith(`Sample ${i} of `));
   const live = (%s)();
-  if (!shown || !live || live.frame === window.kpcalFrame) return null;
-  window.kpcalFrame = live.frame;
+  if (!shown || !live || live.view === window.kpcalView) return null;
+  window.kpcalView = live.view;
   return live.src;
 }
 """
     % IMAGE_JS
 )
-# The same iframe's image redrawn (a new mark) with at least / exactly ``n`` completed.
+# The same view's image redrawn (a new mark) with at least / exactly ``n`` completed.
 REDRAWN_JS = (
     """
 ([previousSrc, n, exact]) => {
   const live = (%s)();
-  if (!live || live.frame !== window.kpcalFrame || live.src === previousSrc) return null;
+  if (!live || live.view !== window.kpcalView || live.src === previousSrc) return null;
   const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
     .map((e) => /Completed annotations = (\\d+)/.exec(e.innerText)).find((m) => m);
   if (!count || (exact ? Number(count[1]) !== n : Number(count[1]) < n)) return null;
@@ -584,7 +585,7 @@ REDRAWN_JS = (
 )
 CURRENT_IMAGE_JS = (
     """
-() => { const live = (%s)(); if (live) window.kpcalFrame = live.frame; return live; }
+() => { const live = (%s)(); if (live) window.kpcalView = live.view; return live; }
 """
     % IMAGE_JS
 )

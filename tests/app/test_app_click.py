@@ -1,7 +1,7 @@
 """The click view's frontend folder (``kpcal_app.click.frontend_folder``).
 
 Assembled at run time from the installed streamlit-image-coordinates'
-``frontend/`` files and our ``index.html``; several servers may start at the
+``frontend/`` files and our ``index.html`` and ``click.js``; several servers may start at the
 same moment and must all end with one complete folder. The browser side (the
 served page, the view fitted to the window, exact clicks) is in
 ``test_browser_app.py``.
@@ -13,7 +13,7 @@ import concurrent.futures
 import multiprocessing
 from pathlib import Path
 
-from kpcal_app.click import INDEX_HTML, PACKAGE_FILES, frontend_folder, package_frontend
+from kpcal_app.click import CLICK_JS, INDEX_HTML, PACKAGE_FILES, frontend_folder, package_frontend
 
 
 def assert_complete(folder: Path) -> None:
@@ -21,7 +21,9 @@ def assert_complete(folder: Path) -> None:
         assert (folder / name).read_bytes() == (package_frontend() / name).read_bytes(), name
     page = (folder / "index.html").read_text()
     assert page == INDEX_HTML
-    # The image element before every script: 0.4.1's scripts may run before it exists.
+    assert (folder / "click.js").read_text() == CLICK_JS
+    # The image element before every script: the package's 0.4.1 page ran its scripts before
+    # the image existed (test_browser_app.py shows the blank view it gave).
     assert page.index('<img id="image"') < page.index("<script")
 
 
@@ -35,8 +37,7 @@ def test_the_folder_holds_the_package_files_and_our_page(tmp_path):
 
 def test_a_damaged_folder_is_rebuilt(tmp_path):
     folder = frontend_folder(tmp_path)
-    (folder / "main.js").write_text("broken")
-    (folder / "index.html").unlink()
+    (folder / "click.js").write_text("broken")
     assert frontend_folder(tmp_path) == folder
     assert_complete(folder)
 

@@ -40,7 +40,7 @@ from browser_support import (  # noqa: E402
     streamlit_server,
 )
 
-from kpcal_app.click import BOTTOM_MARGIN, INDEX_HTML, package_frontend  # noqa: E402
+from kpcal_app.click import BOTTOM_MARGIN, CLICK_JS, INDEX_HTML, package_frontend  # noqa: E402
 from kpcal_core.annotations import parse_annotations  # noqa: E402
 from kpcal_core.project import draft_path, load_project_data  # noqa: E402
 from kpcal_core.views import crop_for_sample  # noqa: E402
@@ -165,7 +165,11 @@ def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, s
 # ----------------------------------------------------------------- the first-render race
 
 HELD_BACK_S = 1.5  # how long the end of the component's page is held back
-AFTER_SCRIPTS = '<script src="./main.js"></script>'
+# The last script element of each page: the package's main.js, our click.js.
+LAST_SCRIPT = {
+    "original": '<script src="./main.js"></script>',
+    "kpcal": '<script src="./click.js"></script>',
+}
 RACE_APP = """
 import os
 
@@ -174,13 +178,14 @@ import streamlit.components.v1 as components
 
 which = st.query_params["which"]
 component = components.declare_component(which, url=os.environ["RACE_URL"] + which + "/")
-# One white pixel; the arguments streamlit-image-coordinates' wrapper sends its main.js.
+# One white pixel; the arguments streamlit-image-coordinates' wrapper sends its main.js, and
+# our click.js's view token.
 src = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHw"
     "AFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
 component(src=src, height=None, width=100, use_column_width=None, key="view",
-          click_and_drag=False, cursor="crosshair", default=None)
+          click_and_drag=False, cursor="crosshair", default=None, view="pixel")
 """
 
 
@@ -189,8 +194,8 @@ def late_page_server():
     """The component's frontend over HTTP, each page's end held back after its scripts.
 
     ``/original/``: streamlit-image-coordinates' own ``index.html``; ``/kpcal/``:
-    ours. Both pages are sent up to the end of their ``main.js`` script element,
-    then the rest after :data:`HELD_BACK_S`; the scripts come from the package.
+    ours. Both pages are sent up to the end of their last script element, then the
+    rest after :data:`HELD_BACK_S`; the scripts come from the package (and ours).
     """
     pages = {"original": (package_frontend() / "index.html").read_text(), "kpcal": INDEX_HTML}
 
@@ -205,7 +210,7 @@ def late_page_server():
             with contextlib.suppress(ConnectionError):
                 if name in ("", "index.html"):
                     page = pages[which]
-                    cut = page.index(AFTER_SCRIPTS) + len(AFTER_SCRIPTS)
+                    cut = page.index(LAST_SCRIPT[which]) + len(LAST_SCRIPT[which])
                     self.send_response(200)
                     self.send_header("Content-Type", "text/html; charset=utf-8")
                     self.end_headers()
@@ -214,7 +219,8 @@ def late_page_server():
                     time.sleep(HELD_BACK_S)  # the page's end arrives late
                     self.wfile.write(page[cut:].encode())
                 else:
-                    body = (package_frontend() / name).read_bytes()
+                    body = CLICK_JS.encode() if name == "click.js" else None
+                    body = body or (package_frontend() / name).read_bytes()
                     kind = "text/css" if name.endswith(".css") else "text/javascript"
                     self.send_response(200)
                     self.send_header("Content-Type", kind)

@@ -55,19 +55,19 @@ TARGET = re.compile(
 )
 
 # The image in the component's iframe once it is live (loaded, sized to the window,
-# listening to clicks) and new: another iframe than the last one seen (a new sample), or
-# another picture (a mark). Returns its source.
+# listening to clicks) and new: another view than the last one seen (a new sample), or
+# another picture of the same view (a mark). Returns its source.
 FRESH_IMAGE_JS = """
-([newFrame, previousSrc]) => {
+([newView, previousSrc]) => {
   const frames = document.querySelectorAll('%s');
   if (frames.length !== 1) return null;
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
   if (!img || !img.complete || img.naturalWidth !== 560) return null;
   if (img.style.width !== img.width + 'px') return null;
-  if (typeof img.onclick !== 'function') return null;
-  if (newFrame ? frame === window.kpcalTestFrame : img.src === previousSrc) return null;
-  window.kpcalTestFrame = frame;
+  if (typeof img.onclick !== 'function' || !img.dataset.view) return null;
+  if (newView ? img.dataset.view === window.kpcalTestView : img.src === previousSrc) return null;
+  window.kpcalTestView = img.dataset.view;
   return img.src;
 }
 """ % IMAGE_IFRAME.replace("'", "\\'")
