@@ -10,6 +10,8 @@ never the samples, the session's timestamps or an object's ``id()``:
 - :func:`recordings`, :func:`histogram`, :func:`share_above`: computed from
   those keypoints (``st.cache_data``), keyed by the same fingerprint;
 - :func:`frames`: the samples' frames, the next ones prepared in the background;
+- :func:`frame_fill`: the job filling a project's frame cache, one per project, which
+  goes on when the page that started it is left;
 - :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 
 import pandas as pd
 import streamlit as st
@@ -25,7 +28,7 @@ from kpcal_core import workflows
 from kpcal_core.config import load_config
 from kpcal_core.diagnostics import project_population
 from kpcal_core.fitting import share_above_threshold
-from kpcal_core.prefetch import Prefetcher, sample_frame_loader
+from kpcal_core.prefetch import BackgroundJob, Prefetcher, sample_frame_loader
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
 from kpcal_core.videos import sample_video_frames
@@ -49,7 +52,9 @@ FRAMES_HELD = 12
 @st.cache_resource(max_entries=8, show_spinner="Loading keypoints…")
 def _keypoints(project: str, fingerprint: tuple) -> ProjectData:
     session = load_session(project) or CalibrationSession()
-    return workflows.open_project(project, session)
+    data = workflows.open_project(project, session)
+    workflows.start_video_indexing(data)  # ready before the first "Sample frames"
+    return data
 
 
 def project_data(project: str) -> ProjectData:
@@ -147,3 +152,30 @@ def fit_diagnostics(data: ProjectData, points: pd.DataFrame) -> dict:
     the points' content and the keypoints' fingerprint)."""
     key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
     return _fit_diagnostics(points, _population(data, *key), key)
+
+
+_fills: dict[str, tuple[tuple, BackgroundJob]] = {}  # project -> (its samples, the fill)
+_fills_lock = threading.Lock()
+
+
+def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | None:
+    """The job filling the frame cache for the project's current samples.
+
+    One per project on the server, shared by its sessions. ``start``: start
+    one unless one for these samples is still running (a finished one is run
+    again: it only decodes what is not cached); a fill for other samples is
+    stopped. Without ``start``: the current job, or ``None``.
+    """
+    keys = tuple(data.session.sample_keys)
+    with _fills_lock:
+        current = _fills.get(data.project_dir)
+        if current is not None and current[0] == keys:
+            if not start or not current[1].progress().finished:
+                return current[1]
+        if not start:
+            return None
+        if current is not None:
+            current[1].stop()
+        job = workflows.start_frame_fill(data, list(keys))
+        _fills[data.project_dir] = (keys, job)
+        return job

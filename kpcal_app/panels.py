@@ -3,11 +3,13 @@
 - :func:`project_picker`: open, create (after asking) or go back to a project folder;
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`video_form`: set the video of one recording;
-- :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are.
+- :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
+- :func:`frame_fill_progress`: the frames being cached, annotating offered once the first is.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -19,6 +21,7 @@ from kpcal_core.charts import distances_chart
 from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.paths import resolve_user_path
+from kpcal_core.prefetch import BackgroundJob
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
 
@@ -127,3 +130,32 @@ def annotator_comparison(records: dict) -> dict:
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
                     fit_records = mean_click_annotations(everyone)
     return fit_records
+
+
+def frame_fill_progress(data: ProjectData, fill: BackgroundJob, poll_s: float = 0.05) -> None:
+    """Follow the frame cache filling: annotating is offered once the first sample's frame
+    is ready; the job goes on if the page is left."""
+    link, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
+    link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
+    first = data.session.sample_keys[0] if data.session.sample_keys else None
+    offered, shown = False, None
+    while True:
+        progress = fill.progress()
+        if not progress.finished and not offered and first in progress.ready:
+            link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
+            offered = True
+        if progress.finished:
+            break
+        percent = int(100 * progress.done / max(progress.total, 1))
+        if percent != shown:  # a redraw only when the bar moves
+            text = f"{progress.done} of {progress.total} frames ready"
+            bar.progress(percent / 100, text=text)
+            shown = percent
+        time.sleep(poll_s)
+    if progress.error:
+        bar.empty()
+        st.error(f"Frames could not all be cached: {progress.error}")
+    else:
+        bar.progress(1.0, text="All frames ready.")
+    link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
+    st.caption(workflows.frame_cache_summary(data))

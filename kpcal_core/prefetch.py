@@ -1,8 +1,11 @@
-"""Views prepared ahead: the next samples' frames are loaded in the background.
+"""Work done ahead, in background threads: frames before they are shown.
 
 Owns :class:`Prefetcher`, a bounded least-recently-used store of values (video
 frames, or anything a page renders from them) filled by one background thread,
-and :func:`sample_frame_loader`, the loader a page gives it for sample frames.
+:func:`sample_frame_loader`, the loader a page gives it for sample frames, and
+:class:`BackgroundJob`, one long task (filling the frame cache, indexing videos)
+whose progress any thread can read, which goes on when the page that started
+it is left.
 No Streamlit here: a page keeps one prefetcher per browser session (e.g. in
 ``st.session_state``), calls ``prefetcher.prepare(next_keys)`` after showing a
 sample and ``prefetcher.get(key)`` to show the next one.
@@ -14,14 +17,18 @@ RGB are 23 MB), whatever the number of samples.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from . import framecache
+from .errors import KpcalError
+from .logs import logger
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -183,3 +190,116 @@ def sample_frame_loader(
         return load_frame(video, index, cache_dir, max_cache_bytes)
 
     return load
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What a :class:`BackgroundJob` has done so far (a snapshot).
+
+    Attributes
+    ----------
+    done, total
+        Units done (e.g. video frames cached) and to do.
+    ready
+        Keys reported ready so far (e.g. sample keys whose frame is cached).
+    finished
+        The task returned or failed.
+    error
+        The failure's message (a :class:`~kpcal_core.errors.KpcalError` names the
+        file or frame at fault), else ``None``.
+    result
+        What the task returned, once finished.
+    """
+
+    done: int = 0
+    total: int = 0
+    ready: frozenset = field(default_factory=frozenset)
+    finished: bool = False
+    error: str | None = None
+    result: Any = None
+
+
+#: How much lower than the server's own threads background jobs run (Linux nice steps).
+BACKGROUND_NICE = 10
+
+
+def lower_thread_priority(steps: int = BACKGROUND_NICE) -> bool:
+    """Lower the calling thread's CPU priority by ``steps`` (Linux only; else nothing).
+
+    On Linux the nice value belongs to each thread (``setpriority(2)`` with a
+    thread id) and threads inherit it, so decoder threads started from here run
+    below the threads that answer people: a cache filling on a shared server
+    does not slow anyone's Next. Returns whether it was lowered.
+    """
+    if not sys.platform.startswith("linux") or steps <= 0:
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + steps)
+    except OSError:
+        return False
+    return True
+
+
+class BackgroundJob:
+    """Runs ``task(progress, should_stop)`` once in a daemon thread; anyone can watch it.
+
+    ``task`` reports with ``progress(done, total, ready_keys)`` and polls
+    ``should_stop()``. The job outlives the page run that started it (a page
+    that is left stops, the job does not); :meth:`stop` ends it early. Its
+    thread, and the threads it starts, run at a lower CPU priority
+    (:func:`lower_thread_priority`).
+
+    Parameters
+    ----------
+    task
+        The work, e.g. :func:`kpcal_core.workflows.fill_frame_cache` bound to a project.
+    name
+        The thread's name.
+    """
+
+    def __init__(
+        self,
+        task: Callable[[Callable[[int, int, Iterable[Hashable]], None], Callable[[], bool]], Any],
+        name: str = "kpcal-job",
+    ) -> None:
+        self._lock = threading.Lock()
+        self._progress = JobProgress()
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(task,), name=name, daemon=True)
+        self._thread.start()
+
+    def progress(self) -> JobProgress:
+        """The progress now."""
+        with self._lock:
+            return self._progress
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job finished; False if ``timeout`` passed first."""
+        return self._done.wait(timeout)
+
+    def stop(self) -> None:
+        """Ask the task to stop at its next check (what it did so far stays)."""
+        self._stop.set()
+
+    def _report(self, done: int, total: int, ready: Iterable[Hashable]) -> None:
+        with self._lock:
+            old = self._progress
+            keys = old.ready | frozenset(ready) if ready else old.ready
+            self._progress = JobProgress(int(done), int(total), keys)
+
+    def _run(self, task) -> None:
+        error, result = None, None
+        lower_thread_priority()
+        try:
+            result = task(self._report, self._stop.is_set)
+        except KpcalError as exc:  # bad input: its message names what is at fault
+            error = str(exc)
+        except Exception as exc:  # a bug: logged whole, reported in one line
+            logger().exception("background job %s failed", self._thread.name)
+            error = f"{type(exc).__name__}: {exc} (details in the server log)"
+        with self._lock:
+            old = self._progress
+            self._progress = JobProgress(old.done, old.total, old.ready, True, error, result)
+        self._done.set()

@@ -369,6 +369,40 @@ def _index_store(cache_dir, video) -> Path | None:
         return None
 
 
+def index_videos(
+    cache_dir: str | os.PathLike,
+    videos: Iterable[str | os.PathLike],
+    *,
+    progress: Callable[[int, int, list[str]], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Build each video's frame index now and keep it in its frame-cache folder.
+
+    Reading frames needs the index (:func:`kpcal_core.decoding.frame_index`: one
+    scan of the packets, no decoding); built ahead, the first frame of a new
+    sample set waits only for its own decoding. Videos PyAV cannot index are
+    passed over (reading them later says why, or uses OpenCV).
+
+    Returns
+    -------
+    int
+        Videos indexed (now or before).
+    """
+    videos = [str(v) for v in videos]
+    indexed = 0
+    for done, video in enumerate(videos):
+        if should_stop is not None and should_stop():
+            break
+        try:
+            decoding.frame_index(video, _index_store(cache_dir, video))
+            indexed += 1
+        except (decoding.NotDecodable, KpcalError, OSError):
+            pass
+        if progress is not None:
+            progress(done + 1, len(videos), [video])
+    return indexed
+
+
 class _Stopped(Exception):
     """Raised inside a worker when the caller gave up."""
 

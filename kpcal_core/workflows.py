@@ -59,6 +59,7 @@ from .keypoint_store import read_project_keypoints
 from .logs import log_event
 from .paths import clean_user_path, resolve_user_path
 from .planning import Population, plan_annotation_order
+from .prefetch import BackgroundJob
 from .project import (
     ProjectData,
     SaveResult,
@@ -82,7 +83,7 @@ from .session import (
     save_session,
     session_dir,
 )
-from .videos import fill_sample_frames, list_videos
+from .videos import fill_sample_frames, index_videos, list_videos
 from .views import CropView, crop_for_sample, render_view, skeleton_edges
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
@@ -630,6 +631,41 @@ def fill_frame_cache(
         should_stop=should_stop,
     )
     return summary.cached_before + summary.written
+
+
+def start_frame_fill(
+    data: ProjectData, sample_keys: Sequence[SampleKey] | None = None
+) -> BackgroundJob:
+    """:func:`fill_frame_cache` in a background thread: it goes on when the page is left.
+
+    The job's :meth:`~kpcal_core.prefetch.BackgroundJob.progress` gives the
+    frames cached so far and the sample keys whose frame is ready (the first
+    sample's comes first), so a page can offer annotating at once.
+    """
+    keys = list(data.session.sample_keys if sample_keys is None else sample_keys)
+    return BackgroundJob(
+        lambda progress, should_stop: fill_frame_cache(
+            data, keys, progress=progress, should_stop=should_stop
+        ),
+        name="kpcal-fill-frames",
+    )
+
+
+def start_video_indexing(data: ProjectData) -> BackgroundJob:
+    """Index the project's videos in the background (:func:`kpcal_core.videos.index_videos`).
+
+    Started when a project is opened, so that the first "Sample frames" does not
+    wait for a scan of each video's packets (about 0.75 s for 21,000 frames of
+    1280×1024 H.264).
+    """
+    videos = sorted({str(p) for p in data.video_paths.values() if p})
+    cache_dir = frame_cache_dir(data.project_dir)
+    return BackgroundJob(
+        lambda progress, should_stop: index_videos(
+            cache_dir, videos, progress=progress, should_stop=should_stop
+        ),
+        name="kpcal-index-videos",
+    )
 
 
 def frame_cache_summary(data: ProjectData) -> str:

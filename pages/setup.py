@@ -183,20 +183,12 @@ if st.button("Sample frames", type="primary", disabled=not use):
     confidence_chart()
     state.start_at_first_sample(project)
     st.success(draw.message)
-    link = st.empty()
-    link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
-    bar = st.progress(0.0, text="Decoding frames…")
-
-    def on_progress(done: int, total: int, ready: list) -> None:
-        if draw.sample_keys and draw.sample_keys[0] in ready:
-            link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
-        bar.progress(done / max(total, 1), text=f"{done} of {total} frames ready")
-
-    workflows.fill_frame_cache(data, progress=on_progress)
-    bar.progress(1.0, text="All frames ready.")
-    link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
-    st.caption(workflows.frame_cache_summary(data))
+    panels.frame_fill_progress(data, cache.frame_fill(data, start=True))
 elif session.sample_keys:
     n = len(session.sample_keys)
     st.caption(f"{n} sample{'' if n == 1 else 's'} drawn (seed {session.seed}).")
-    st.page_link("pages/annotate.py", label="Annotate", icon=":material/ads_click:")
+    fill = cache.frame_fill(data)
+    if fill is not None and not fill.progress().finished:
+        panels.frame_fill_progress(data, fill)
+    else:
+        st.page_link("pages/annotate.py", label="Annotate", icon=":material/ads_click:")

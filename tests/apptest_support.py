@@ -98,21 +98,33 @@ def image_component(at: AppTest):
     return found[0]
 
 
+def image_view(at: AppTest) -> str:
+    """The view token of the image shown (which sample and zoom it shows)."""
+    return json.loads(image_component(at).proto.json_args)["view"]
+
+
 def click_image(
-    at: AppTest, u: float, v: float, *, shown: int = 560, also_click: str | None = None
+    at: AppTest,
+    u: float,
+    v: float,
+    *,
+    shown: int = 560,
+    also_click: str | None = None,
+    view: str | None = None,
 ) -> AppTest:
     """Send what the click view sends on a click at ``(u, v)`` of the 560 px image, and rerun.
 
     ``shown``: the width the browser drew the image at (the click view fits the window),
     so the click arrives in those pixels, rounded as the browser rounds them.
     ``also_click``: a button clicked before the rerun arrives (both in one rerun).
+    ``view``: the view token of the image clicked (default: the one shown now).
 
     AppTest has no public way to give a custom component a value (it shows as an
     element without ``set_value``): this is the one place that uses AppTest's
     private ``_tree``/``_run``, to send the widget state the component's frontend sends.
     """
     component = image_component(at)
-    view = json.loads(component.proto.json_args)["view"]  # the token of the image shown
+    view = view or image_view(at)
     if also_click:
         button(at, also_click).click()
     factor = shown / 560

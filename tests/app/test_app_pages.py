@@ -37,6 +37,7 @@ from apptest_support import (
     draw_demo_samples,
     errors,
     image_component,
+    image_view,
     new_app,
     open_page,
     page_text,
@@ -254,6 +255,28 @@ def test_a_click_annotates_the_sample_it_was_made_on(demo):
     reloaded.query_params["sample"] = "2"
     check(reloaded.run())
     assert current_sample(reloaded)["completed"] == 1
+
+
+def test_a_late_click_goes_to_the_image_it_was_made_on_and_an_unknown_one_is_refused(demo):
+    """One click view serves every sample: each click names the view of the image clicked."""
+    samples = draw_demo_samples(demo)
+    at = check(new_app().run())
+    first = current_sample(at)
+    first_view = image_view(at)
+    check(button(at, "Next").click().run())
+    assert image_view(at) != first_view  # another sample: another view
+    # The click was made on sample 1's image before sample 2's arrived in the browser.
+    click_image(at, *true_display_position(demo, first), view=first_view)
+    saved = draft_keys(demo)
+    assert list(saved) == [samples[0]]  # not sample 2, shown now
+    truth = load_ground_truth(demo)["true_coordinates"]
+    true_xy = truth[samples[0][0]][samples[0][1], DEMO_BODYPARTS.index(samples[0][2])]
+    assert np.hypot(*(np.array(saved[samples[0]].xy) - true_xy)) < 1.0
+    assert current_sample(at)["index"] == 2
+    # A view this session never showed (or showed too long ago): nothing is saved.
+    click_image(at, 280, 280, view="elsewhere/0/nose@1")
+    assert list(draft_keys(demo)) == [samples[0]]
+    assert "no longer shown: not saved" in page_text(at)
 
 
 def test_a_sample_whose_recording_has_no_video_is_an_error(demo):

@@ -97,3 +97,26 @@ def test_view_of_a_large_frame_is_a_small_jpeg():
     jpeg = encode_jpeg(render_view(frame, view, target_xy=keypoints[0], keypoints_xy=keypoints))
     assert jpeg[:2] == b"\xff\xd8"  # JPEG, not PNG
     assert len(base64.b64encode(jpeg)) <= 300_000
+
+
+def test_one_frame_fill_per_project_goes_on_after_the_page_and_restarts_for_new_samples(
+    sampled_project,
+):
+    from kpcal_app import cache
+
+    project, data, _ = sampled_project
+    job = cache.frame_fill(data, start=True)
+    assert cache.frame_fill(data) is job  # every session on the project sees this one
+    assert job.wait(60)  # it finished with nobody following it
+    cached = frame_cache_dir(project)
+    keys = set(data.session.sample_keys)
+    assert job.progress().ready == keys and job.progress().error is None
+    assert cache.frame_fill(data) is job  # finished: still the project's latest
+    again = cache.frame_fill(data, start=True)  # "Sample frames" again: checks, decodes nothing
+    assert again is not job and again.wait(60) and again.progress().result == len(keys)
+
+    workflows.draw_samples(data, num_bins=5, num_samples=20, conf_pseudocount=1e-3, seed=2)
+    assert cache.frame_fill(data) is None  # not for these samples
+    other = cache.frame_fill(data, start=True)
+    assert other.wait(60) and other.progress().ready == set(data.session.sample_keys)
+    assert any(cached.iterdir())

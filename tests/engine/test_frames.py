@@ -13,7 +13,8 @@ import pytest
 from frame_videos import coded_frame, decode_number, encode_coded, ffmpeg, write_mp4v
 
 from kpcal_core import KpcalError, decoding, framecache, videos
-from kpcal_core.prefetch import Prefetcher, sample_frame_loader
+from kpcal_core.logs import logger
+from kpcal_core.prefetch import BACKGROUND_NICE, BackgroundJob, Prefetcher, sample_frame_loader
 
 N = 300
 X264 = ("-c:v", "libx264", "-g", "60", "-pix_fmt", "yuv420p")
@@ -431,3 +432,107 @@ def test_prefetcher_keeps_at_most_capacity_and_waits_for_a_load_in_flight():
     assert len(prefetcher.held()) == 3
     assert prefetcher.held() == ["d", "e", "f"]
     prefetcher.close()
+
+
+# --------------------------------------------------------------------------- background jobs
+
+
+def test_a_background_job_reports_progress_and_result_and_runs_below_the_server():
+    seen = {}
+
+    def task(progress, should_stop):
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        progress(1, 3, ["a"])
+        progress(2, 3, [])
+        progress(3, 3, ["b", "c"])
+        return "all done"
+
+    job = BackgroundJob(task, name="test-job")
+    assert job.wait(10)
+    progress = job.progress()
+    assert (progress.done, progress.total, progress.finished) == (3, 3, True)
+    assert progress.ready == {"a", "b", "c"} and progress.result == "all done"
+    assert progress.error is None
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen["nice"] == min(own + BACKGROUND_NICE, 19)  # decoding never slows the pages
+
+
+def test_a_background_job_reports_bad_input_by_name_and_a_bug_in_one_line(caplog):
+    def bad_input(progress, should_stop):
+        raise KpcalError("video '/data/mouse1.mp4': frame 900 is past its last frame (899)")
+
+    job = BackgroundJob(bad_input)
+    assert job.wait(10)
+    assert job.progress().finished
+    assert (
+        job.progress().error == "video '/data/mouse1.mp4': frame 900 is past its last frame (899)"
+    )
+
+    def bug(progress, should_stop):
+        return {}["missing"]
+
+    log = logger()  # it does not propagate: listen to it directly
+    log.addHandler(caplog.handler)
+    try:
+        job = BackgroundJob(bug, name="buggy")
+        assert job.wait(10)
+    finally:
+        log.removeHandler(caplog.handler)
+    assert job.progress().error == "KeyError: 'missing' (details in the server log)"
+    assert "Traceback" in caplog.text and "buggy" in caplog.text  # the whole story, in the log
+
+
+def test_the_frame_fill_goes_on_without_its_caller_and_stops_when_asked(coded, tmp_path):
+    keys = [("rec", i, "nose") for i in range(0, 300, 7)]
+    job = BackgroundJob(
+        lambda progress, should_stop: videos.fill_sample_frames(
+            tmp_path / "c",
+            keys,
+            {"rec": np.arange(N)},
+            video_paths={"rec": coded["bpyramid"]},
+            progress=progress,
+            should_stop=should_stop,
+        )
+    )
+    assert job.wait(60)  # nobody polled it meanwhile
+    progress = job.progress()
+    assert progress.result.written == len(keys) and progress.done == len(keys)
+    assert progress.ready == set(keys)
+    for key in keys:
+        frame = framecache.read_cached_frame(tmp_path / "c", str(coded["bpyramid"]), key[1])
+        assert decode_number(frame) == key[1]
+
+    many = [(str(coded["mp4v"]), i) for i in range(300)]
+    job = BackgroundJob(
+        lambda progress, should_stop: videos.fill_frame_cache(
+            tmp_path / "d", many, progress=progress, should_stop=should_stop
+        )
+    )
+    job.stop()
+    assert job.wait(60)
+    assert job.progress().result.stopped
+    assert framecache.cache_size(tmp_path / "d").frames < 300
+
+
+def test_videos_are_indexed_ahead_and_a_broken_one_is_passed_over(coded, tmp_path, monkeypatch):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    cache = tmp_path / "c"
+    names = ["bpyramid", "vfr_mp4"]
+    reports = []
+    indexed = videos.index_videos(
+        cache,
+        [coded[n] for n in names] + [broken],
+        progress=lambda *a: reports.append(a),
+    )
+    assert indexed == 2
+    assert [r[:2] for r in reports] == [(1, 3), (2, 3), (3, 3)]
+    for name in names:
+        folder = framecache.video_cache_folder(cache, coded[name])
+        assert (folder / decoding.INDEX_FILE).is_file()
+    # Reading a frame later does not scan the video again.
+    monkeypatch.setattr(decoding, "_index_cache", type(decoding._index_cache)())
+    scans = []
+    monkeypatch.setattr(decoding, "build_frame_index", lambda path: scans.append(path))
+    frame = videos.load_frame(coded["bpyramid"], 123, cache)
+    assert decode_number(frame) == 123 and scans == []
