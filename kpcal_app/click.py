@@ -269,5 +269,13 @@ def click_image(
         on_change=on_click,
         default=None,
     )
-    st.html(REFOCUS_SCRIPT, unsafe_allow_javascript=True)  # after the view: not above it
     return clicked
+
+
+def give_keys_back_to_the_page() -> None:
+    """After a click on the view, the page's keyboard shortcuts work again.
+
+    Call once per page run, below the view (an element above it would move it), and
+    outside any fragment: the script stays in the page, nothing is sent per sample.
+    """
+    st.html(REFOCUS_SCRIPT, unsafe_allow_javascript=True)

@@ -12,7 +12,7 @@ import math
 import streamlit as st
 
 from kpcal_app import cache, state
-from kpcal_app.click import click_image
+from kpcal_app.click import click_image, give_keys_back_to_the_page
 from kpcal_core import workflows
 from kpcal_core.annotations import (
     CLEARED,
@@ -193,3 +193,4 @@ def annotator() -> None:
 
 
 annotator()
+give_keys_back_to_the_page()
