@@ -900,8 +900,8 @@ def stop_status_line(check: StopCheck) -> str:
         return f"Settled: the line is trusted — you can stop ({_count(check.n, 'annotation')})."
     if check.more_needed is None:
         return (
-            f"Not settled: {check.missing}, and more annotations will not change that: "
-            "see the fit page."
+            f"Not settled ({_count(check.n, 'annotation')}): {check.missing}, and more "
+            "annotations will not change that: see the fit page."
         )
     text = f"About {_count(check.more_needed, 'more annotation')} needed ({check.n} so far"
     if math.isfinite(check.rms_half_width) and math.isfinite(check.slope_half_width):
