@@ -20,6 +20,7 @@ SCRIPTS = [
     "bench_keypoints_scale.py",
     "bench_app.py",
     "bench_stop_status.py",
+    "bench_demo_stop.py",
     "bench_browser.py",
 ]
 
