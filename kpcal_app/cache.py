@@ -9,15 +9,14 @@ never the samples, the session's timestamps or an object's ``id()``:
   with every draw, are read fresh on each run and attached to it;
 - :func:`recordings`, :func:`histogram`, :func:`share_above`: computed from
   those keypoints (``st.cache_data``), keyed by the same fingerprint;
+- :func:`stop_status`: the stop rule for the annotate page, by the annotations' content;
 - :func:`frames`: the samples' frames, the next ones prepared in the background;
-- :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content;
-- :func:`stop_status`: the stop rule for the annotate page, by the annotations' content.
+- :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
 import pandas as pd
@@ -134,6 +133,20 @@ def frames(data: ProjectData) -> Prefetcher:
     return _frames(str(frame_cache_dir(data.project_dir)), tuple(video_of.items()))
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _stop_status(_data: ProjectData, _records: dict, key: tuple, content: str) -> StopCheck:
+    return workflows.stop_status(_data, _records, _population(_data, *key))
+
+
+def stop_status(data: ProjectData, records: dict) -> StopCheck:
+    """:func:`kpcal_core.workflows.stop_status` of the session's annotations, computed once
+    per content of the annotations (a click, clear or "not visible" changes it; Next and
+    Previous do not) and per change of the keypoints."""
+    key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
+    content = repr(sorted((k, a.x, a.y, a.status) for k, a in records.items()))
+    return _stop_status(data, records, key, content)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _population(_data: ProjectData, key: tuple, use: tuple[str, ...], pseudocount: float):
     return project_population(_data)
@@ -149,18 +162,3 @@ def fit_diagnostics(data: ProjectData, points: pd.DataFrame) -> dict:
     the points' content and the keypoints' fingerprint)."""
     key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
     return _fit_diagnostics(points, _population(data, *key), key)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _stop_status(_data: ProjectData, _records: dict, key: tuple, content: str) -> StopCheck:
-    return workflows.stop_status(_data, _records, _population(_data, *key))
-
-
-def stop_status(data: ProjectData, records: dict) -> StopCheck:
-    """:func:`kpcal_core.workflows.stop_status` of the session's annotations, computed once
-    per content of the annotations (a click, clear or "not visible" changes it; Next and
-    Previous do not) and per change of the keypoints."""
-    key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
-    content = sorted((k, a.x, a.y, a.status) for k, a in records.items())
-    digest = hashlib.blake2b(repr(content).encode(), digest_size=16).hexdigest()
-    return _stop_status(data, records, key, digest)

@@ -1,10 +1,10 @@
 """Self-contained sections of the pages: each reads its widgets and calls one workflow.
 
 - :func:`project_picker`: open, create (after asking) or go back to a project folder;
+- :func:`stop_status`: on the annotate page, whether the annotator can stop;
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`video_form`: set the video of one recording;
-- :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
-- :func:`stop_status`: on the annotate page, whether the annotator can stop.
+- :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are.
 """
 
 from __future__ import annotations
@@ -98,6 +98,21 @@ def video_form(project: str, recordings: list[str]) -> None:
                     state.show_error(error)
 
 
+def stop_status(data: ProjectData, records: dict) -> None:
+    """The stop rule's verdict in one line (the fit page's rule, computed once per change of
+    the annotations): "Settled: ... you can stop" or about how many more are needed."""
+    try:
+        check = cache.stop_status(data, records)
+    except KpcalError as error:
+        st.caption(f"Cannot tell yet whether you can stop: {error}")
+        return
+    line = workflows.stop_status_line(check)
+    if check.settled:
+        st.success(line, icon=":material/check_circle:")
+    else:
+        st.caption(line)
+
+
 def annotator_comparison(records: dict) -> dict:
     """Other annotators' CSV files of this project: how far apart the clicks are.
 
@@ -128,18 +143,3 @@ def annotator_comparison(records: dict) -> dict:
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
                     fit_records = mean_click_annotations(everyone)
     return fit_records
-
-
-def stop_status(data: ProjectData, records: dict) -> None:
-    """The stop rule's verdict in one line (the fit page's rule, computed once per change of
-    the annotations): "Settled: ... you can stop" or about how many more are needed."""
-    try:
-        check = cache.stop_status(data, records)
-    except KpcalError as error:
-        st.caption(f"Cannot tell yet whether you can stop: {error}")
-        return
-    line = workflows.stop_status_line(check)
-    if check.settled:
-        st.success(line, icon=":material/check_circle:")
-    else:
-        st.caption(line)
