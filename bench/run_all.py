@@ -19,6 +19,8 @@ SCRIPTS = [
     "bench_load_dlc.py",
     "bench_keypoints_scale.py",
     "bench_app.py",
+    "bench_stop_status.py",
+    "bench_demo_stop.py",
     "bench_browser.py",
 ]
 

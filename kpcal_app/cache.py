@@ -9,6 +9,7 @@ never the samples, the session's timestamps or an object's ``id()``:
   with every draw, are read fresh on each run and attached to it;
 - :func:`recordings`, :func:`histogram`, :func:`share_above`: computed from
   those keypoints (``st.cache_data``), keyed by the same fingerprint;
+- :func:`stop_status`: the stop rule for the annotate page, by the annotations' content;
 - :func:`frames`: the samples' frames, the next ones prepared in the background;
 - :func:`frame_fill`: the job filling a project's frame cache, one per project, which
   goes on when the page that started it is left;
@@ -26,7 +27,7 @@ import streamlit as st
 
 from kpcal_core import workflows
 from kpcal_core.config import load_config
-from kpcal_core.diagnostics import project_population
+from kpcal_core.diagnostics import StopCheck, project_population
 from kpcal_core.fitting import share_above_threshold
 from kpcal_core.prefetch import BackgroundJob, Prefetcher, sample_frame_loader
 from kpcal_core.project import ProjectData, source_fingerprint
@@ -135,6 +136,20 @@ def frames(data: ProjectData) -> Prefetcher:
     keys = [k for k in data.session.sample_keys if data.video_paths.get(k[0])]
     video_of = sample_video_frames(keys, "", data.video_frame_indexes, video_paths=data.video_paths)
     return _frames(str(frame_cache_dir(data.project_dir)), tuple(video_of.items()))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _stop_status(_data: ProjectData, _records: dict, key: tuple, content: str) -> StopCheck:
+    return workflows.stop_status(_data, _records, _population(_data, *key))
+
+
+def stop_status(data: ProjectData, records: dict) -> StopCheck:
+    """:func:`kpcal_core.workflows.stop_status` of the session's annotations, computed once
+    per content of the annotations (a click, clear or "not visible" changes it; Next and
+    Previous do not) and per change of the keypoints."""
+    key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
+    content = repr(sorted((k, a.x, a.y, a.status) for k, a in records.items()))
+    return _stop_status(data, records, key, content)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

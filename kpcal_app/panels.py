@@ -1,6 +1,7 @@
 """Self-contained sections of the pages: each reads its widgets and calls one workflow.
 
 - :func:`project_picker`: open, create (after asking) or go back to a project folder;
+- :func:`stop_status`: on the annotate page, whether the annotator can stop;
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`video_form`: set the video of one recording;
 - :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_app import state
+from kpcal_app import cache, state
 from kpcal_core import statedir, workflows
 from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import distances_chart
@@ -98,6 +99,21 @@ def video_form(project: str, recordings: list[str]) -> None:
                     st.rerun()
                 except KpcalError as error:
                     state.show_error(error)
+
+
+def stop_status(data: ProjectData, records: dict) -> None:
+    """The stop rule's verdict in one line (the fit page's rule, computed once per change of
+    the annotations): "Settled: ... you can stop" or about how many more are needed."""
+    try:
+        check = cache.stop_status(data, records)
+    except KpcalError as error:
+        st.caption(f"Cannot tell yet whether you can stop: {error}")
+        return
+    line = workflows.stop_status_line(check)
+    if check.settled:
+        st.success(line, icon=":material/check_circle:")
+    else:
+        st.caption(line)
 
 
 def annotator_comparison(records: dict) -> dict:

@@ -14,6 +14,8 @@ and write the same files:
   without keeping them in memory;
 - :func:`record_annotation`: keep one click (or clear / not visible) and save
   under the project lock (keypoint-MoSeq's files from 20 annotations on);
+- :func:`stop_status`: whether the annotator can stop (the fit page's stop rule,
+  without the bootstrap), :func:`stop_status_line` its sentence;
 - :func:`calibration_fit` and :func:`save_calibration`: the line (least squares
   or robust) and saving it to ``config.yml`` under the lock; the method saved is
   remembered, so autosave keeps using it;
@@ -42,12 +44,15 @@ from .colours import bodypart_colours, hex_to_rgb
 from .config import config_path, load_config, save_params, setup_project, update_config
 from .diagnostics import (
     ProjectFit,
+    StopCheck,
     bootstrap_fit,
     fit_project,
     has_settled,
     largest_residuals,
     per_bodypart_fits,
     prediction_band,
+    project_points,
+    project_population,
     running_fit,
     stop_rule,
 )
@@ -879,6 +884,69 @@ def fit_diagnostics(points: pd.DataFrame, population: Population | None = None) 
         "per_bodypart": per_bodypart,
         "part_lines": part_lines,
     }
+
+
+def stop_status(
+    data: ProjectData,
+    records: Mapping[SampleKey, Annotation],
+    population: Population | None = None,
+) -> StopCheck:
+    """Can the annotator stop? The fit page's stop rule, without the bootstrap.
+
+    :func:`~kpcal_core.diagnostics.stop_rule` of the usable positions in
+    ``records`` (those :func:`calibration_fit` fits) over the project's
+    keypoints: the same verdict as ``fit_diagnostics(...)["stop"]`` on the fit
+    page, cheap enough for the annotate page (a least-squares line and two
+    half-widths; no resampling). Works from zero annotations on ("no line yet").
+
+    Parameters
+    ----------
+    records
+        ``{sample_key: Annotation}``: the session's annotations (cleared and
+        "not visible" ones, and samples of recordings or bodyparts not loaded,
+        are left out as in the fit).
+    population
+        :func:`~kpcal_core.diagnostics.project_population` of ``data`` when the
+        caller has it already (the app caches it).
+
+    Returns
+    -------
+    StopCheck
+        ``settled``, ``more_needed``, both half-widths and the sentence.
+
+    Raises
+    ------
+    KpcalError
+        An annotated keypoint's log10 confidence is not finite (confidence 0
+        with ``conf_pseudocount`` 0).
+    """
+    points = project_points(data, records)
+    return stop_rule(points, project_population(data) if population is None else population)
+
+
+def stop_status_line(check: StopCheck) -> str:
+    """One short sentence for the annotator from :func:`stop_status`'s verdict.
+
+    ``"Settled: the line is trusted — you can stop (n annotations)."`` or
+    ``"About N more annotations needed (...)"`` with the two half-widths and
+    their targets; when more annotations would not help (a slope that is
+    precisely not negative) it says so.
+    """
+    if check.settled:
+        return f"Settled: the line is trusted — you can stop ({_count(check.n, 'annotation')})."
+    if check.more_needed is None:
+        return (
+            f"Not settled ({_count(check.n, 'annotation')}): {check.missing}, and more "
+            "annotations will not change that: see the fit page."
+        )
+    text = f"About {_count(check.more_needed, 'more annotation')} needed ({check.n} so far"
+    if math.isfinite(check.rms_half_width) and math.isfinite(check.slope_half_width):
+        text += (
+            f": the line ±{check.rms_half_width:.3f} where your keypoints are, target "
+            f"≤ {check.rms_target}; the slope ±{check.slope_half_width:.3f}, target "
+            f"≤ {check.slope_target}"
+        )
+    return text + ")."
 
 
 def residual_rows(

@@ -11,7 +11,7 @@ import math
 
 import streamlit as st
 
-from kpcal_app import cache, state
+from kpcal_app import cache, panels, state
 from kpcal_app.click import click_image, give_keys_back_to_the_page
 from kpcal_core import workflows
 from kpcal_core.annotations import (
@@ -185,6 +185,7 @@ def annotator() -> None:
     if message:
         refused = message.startswith(("Not saved", "That click"))
         (st.warning if refused else st.caption)(message)
+    panels.stop_status(data, records)
     st.caption(
         "Click the true position of the target bodypart (yellow circle: the network's guess; "
         "coloured dots: the other bodyparts; red X: your annotation; striped: outside the "

@@ -6,8 +6,9 @@ or ``KPCAL_DATA_ROOT``, pointing at temporary folders). The browser is
 Debian's Chromium driven by Playwright (Playwright's own browser download is
 not used).
 
-Also here: the deployment of ``deploy/`` (Debian's nginx serving the shipped
-site, the unit's ``streamlit run`` options, ``oidc-provider-mock`` and the
+Also here: :class:`AnnotatePage`, the annotate page read and clicked at the
+demo's truth with Playwright's sync API; the deployment of ``deploy/`` (Debian's
+nginx serving the shipped site, the unit's ``streamlit run`` options, ``oidc-provider-mock`` and the
 sign-in form), and the machinery of several sessions annotating at once
 (Playwright's async API: :class:`Plan`, :func:`run_all`, and the checks
 :func:`check_own_project` and :func:`check_shared_project`).
@@ -39,7 +40,7 @@ import numpy as np
 
 from kpcal_app.click import IFRAME_TITLE
 from kpcal_core.annotations import now_utc
-from kpcal_core.demo import make_demo_project
+from kpcal_core.demo import load_ground_truth, make_demo_project
 from kpcal_core.project import load_project_data
 from kpcal_core.views import crop_for_sample
 
@@ -236,18 +237,33 @@ def chromium(headless: bool = True):
 
 
 def prepared_demo_project(
-    folder: Path, *, seed: int, num_samples: int, n_frames: int = 80
+    folder: Path,
+    *,
+    seed: int,
+    num_samples: int,
+    n_frames: int = 80,
+    noise_sd: float = 0.05,
+    order: str = "planned",
+    sample_seed: int | None = None,
 ) -> list[tuple[str, int, str]]:
     """A demo project with samples drawn and their frames decoded (as the setup page does).
 
-    Returns the sample keys, in order.
+    ``seed`` makes the demo's data (and draws the samples unless ``sample_seed`` is
+    given); ``order`` is :func:`kpcal_core.workflows.draw_samples`' order. Returns the
+    sample keys, in order.
     """
     from kpcal_core import workflows
     from kpcal_core.project import load_project_data
 
-    make_demo_project(folder, n_frames=n_frames, seed=seed)
+    make_demo_project(folder, n_frames=n_frames, seed=seed, noise_sd=noise_sd)
     data = load_project_data(folder)
-    draw = workflows.draw_samples(data, num_bins=10, num_samples=num_samples, seed=seed)
+    draw = workflows.draw_samples(
+        data,
+        num_bins=10,
+        num_samples=num_samples,
+        seed=seed if sample_seed is None else sample_seed,
+        order=order,
+    )
     workflows.fill_frame_cache(data)
     return list(draw.sample_keys)
 
@@ -606,6 +622,116 @@ DIAGNOSE_JS = """() => ({ errors: window.kpcalErrors, page: window.kpcalMessages
       image: img && { complete: img.complete, width: img.width, src: img.src.length,
                       onclick: typeof img.onclick } };
   }) })"""
+
+
+# ---------------------------------------------------------------- one session, synchronous
+# The annotate page read and clicked with Playwright's sync API (the end-to-end test and the
+# stop-rule test).
+
+# The image in the component's iframe once it is live (loaded, sized to the window,
+# listening to clicks) and new: another view than the last one seen (a new sample), or
+# another picture of the same view (a mark). Returns its source.
+FRESH_IMAGE_JS = """
+([newView, previousSrc]) => {
+  const frames = document.querySelectorAll('%s');
+  if (frames.length !== 1) return null;
+  const frame = frames[0];
+  const img = frame.contentDocument && frame.contentDocument.getElementById('image');
+  if (!img || !img.complete || img.naturalWidth !== 560) return null;
+  if (img.style.width !== img.width + 'px') return null;
+  if (typeof img.onclick !== 'function' || !img.dataset.view) return null;
+  if (newView ? img.dataset.view === window.kpcalTestView : img.src === previousSrc) return null;
+  window.kpcalTestView = img.dataset.view;
+  return img.src;
+}
+""" % IMAGE_IFRAME.replace("'", "\\'")
+
+# The annotate page's stop status (kpcal_core.workflows.stop_status_line) once it is that of
+# ``n`` annotations, else null.
+STOP_STATUS_JS = r"""
+(n) => {
+  const status = /(Settled: the line is trusted.*|About \d+ more annotations? needed.*|Not settled \(.*)/;
+  const where = '[data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"]';
+  for (const e of document.querySelectorAll(where)) {
+    const m = status.exec(e.innerText);
+    if (!m) continue;
+    const count = /\((\d+) annotations?\)/.exec(m[1]) || /\((\d+) so far/.exec(m[1]);
+    return count && Number(count[1]) === n ? m[1].trim() : null;
+  }
+  return null;
+}
+"""
+
+
+class AnnotatePage:
+    """The annotate page as a person sees it, read from the DOM."""
+
+    def __init__(self, page, project: Path):
+        self.page = page
+        self.project = project
+        self.data = load_project_data(project)
+        self.truth = load_ground_truth(project)["true_coordinates"]
+        self.image = page.frame_locator(IMAGE_IFRAME).locator("#image")
+        self.caption = page.locator('[data-testid="stCaptionContainer"]').filter(
+            has_text=re.compile(r"^Sample \d+ of \d+")
+        )
+        self.target = page.locator('[data-testid="stMarkdownContainer"]').filter(
+            has_text="Target bodypart ="
+        )
+        self.src: str | None = None
+
+    def wait_for_image(self, new_sample: bool) -> None:
+        """Wait until the image is live and new: a new sample's, or the same redrawn (a mark)."""
+        handle = self.page.wait_for_function(
+            FRESH_IMAGE_JS, arg=[new_sample, self.src], timeout=30_000
+        )
+        self.src = handle.json_value()
+
+    def wait_for_sample(self, index: int) -> None:
+        self.page.wait_for_function(
+            "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+            ".some((e) => e.innerText.startsWith(`Sample ${i} of `))",
+            arg=index,
+            timeout=30_000,
+        )
+        self.wait_for_image(new_sample=True)
+
+    def wait_for_completed(self, n: int) -> float:
+        """Wait for "Completed annotations = n"; return when it appeared (monotonic seconds)."""
+        self.page.wait_for_function(COMPLETED_JS, arg=n, polling="raf", timeout=30_000)
+        return time.monotonic()
+
+    def wait_for_stop_status(self, n: int) -> str:
+        """Wait for the stop status below the image to be that of ``n`` annotations; its text."""
+        handle = self.page.wait_for_function(STOP_STATUS_JS, arg=n, polling="raf", timeout=30_000)
+        return handle.json_value()
+
+    def shown(self) -> dict:
+        caption = CAPTION.search(self.caption.first.inner_text())
+        target = TARGET.search(self.target.first.inner_text())
+        assert caption and target, (self.caption.all_inner_texts(), self.target.all_inner_texts())
+        return {
+            "index": int(caption[1]),
+            "n": int(caption[2]),
+            "key": (caption[3], int(caption[4]), target[1]),
+            "completed": int(target[2]),
+        }
+
+    def true_position(self, key) -> tuple[np.ndarray, tuple[float, float]]:
+        """The true position of ``key`` in video pixels, and where the image shows it."""
+        recording, frame, bodypart = key
+        k = self.data.bodyparts.index(bodypart)
+        keypoints = self.data.coordinates[recording][frame]
+        view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+        true_xy = self.truth[recording][frame, k]
+        return true_xy, view.to_display(*true_xy)
+
+    def click_true_position(self, key) -> None:
+        """Click where the image, as shown (sized to the window), shows the true position."""
+        _, (u, v) = self.true_position(key)
+        assert 0 <= u < 560 and 0 <= v < 560, (key, u, v)
+        factor = self.image.evaluate("(img) => img.width") / 560  # as shown now
+        self.image.click(position={"x": u * factor, "y": v * factor})
 
 
 @dataclass

@@ -25,12 +25,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
-from browser_support import CHROMIUM, IMAGE_IFRAME, chromium, streamlit_server  # noqa: E402
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    NEXT,
+    AnnotatePage,
+    chromium,
+    streamlit_server,
+)
 
 from kpcal_core import fit_error_model, load_annotations  # noqa: E402
 from kpcal_core.demo import load_ground_truth  # noqa: E402
-from kpcal_core.project import draft_path, load_project_data  # noqa: E402
-from kpcal_core.views import crop_for_sample  # noqa: E402
+from kpcal_core.project import draft_path  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,33 +53,6 @@ AUTOSAVE_AT = 20
 SLOPE_TOLERANCE = 0.1
 INTERCEPT_TOLERANCE = 0.15
 HURRIED_AT = 10
-NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
-CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
-TARGET = re.compile(
-    r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
-)
-
-# The image in the component's iframe once it is live (loaded, sized to the window,
-# listening to clicks) and new: another view than the last one seen (a new sample), or
-# another picture of the same view (a mark). Returns its source.
-FRESH_IMAGE_JS = """
-([newView, previousSrc]) => {
-  const frames = document.querySelectorAll('%s');
-  if (frames.length !== 1) return null;
-  const frame = frames[0];
-  const img = frame.contentDocument && frame.contentDocument.getElementById('image');
-  if (!img || !img.complete || img.naturalWidth !== 560) return null;
-  if (img.style.width !== img.width + 'px') return null;
-  if (typeof img.onclick !== 'function' || !img.dataset.view) return null;
-  if (newView ? img.dataset.view === window.kpcalTestView : img.src === previousSrc) return null;
-  window.kpcalTestView = img.dataset.view;
-  return img.src;
-}
-""" % IMAGE_IFRAME.replace("'", "\\'")
-COMPLETED_JS = """
-(n) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(
-  (e) => { const m = /Completed annotations = (\\d+)/.exec(e.innerText); return m && m[1] === String(n); })
-"""
 
 
 def screenshot_dir(tmp_path: Path) -> Path:
@@ -84,72 +62,6 @@ def screenshot_dir(tmp_path: Path) -> Path:
         folder = tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-class AnnotatePage:
-    """The annotate page as a person sees it, read from the DOM."""
-
-    def __init__(self, page, project: Path):
-        self.page = page
-        self.project = project
-        self.data = load_project_data(project)
-        self.truth = load_ground_truth(project)["true_coordinates"]
-        self.image = page.frame_locator(IMAGE_IFRAME).locator("#image")
-        self.caption = page.locator('[data-testid="stCaptionContainer"]').filter(
-            has_text=re.compile(r"^Sample \d+ of \d+")
-        )
-        self.target = page.locator('[data-testid="stMarkdownContainer"]').filter(
-            has_text="Target bodypart ="
-        )
-        self.src: str | None = None
-
-    def wait_for_image(self, new_sample: bool) -> None:
-        """Wait until the image is live and new: a new sample's, or the same redrawn (a mark)."""
-        handle = self.page.wait_for_function(
-            FRESH_IMAGE_JS, arg=[new_sample, self.src], timeout=30_000
-        )
-        self.src = handle.json_value()
-
-    def wait_for_sample(self, index: int) -> None:
-        self.page.wait_for_function(
-            "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-            ".some((e) => e.innerText.startsWith(`Sample ${i} of `))",
-            arg=index,
-            timeout=30_000,
-        )
-        self.wait_for_image(new_sample=True)
-
-    def wait_for_completed(self, n: int) -> float:
-        """Wait for "Completed annotations = n"; return when it appeared (monotonic seconds)."""
-        self.page.wait_for_function(COMPLETED_JS, arg=n, polling="raf", timeout=30_000)
-        return time.monotonic()
-
-    def shown(self) -> dict:
-        caption = CAPTION.search(self.caption.first.inner_text())
-        target = TARGET.search(self.target.first.inner_text())
-        assert caption and target, (self.caption.all_inner_texts(), self.target.all_inner_texts())
-        return {
-            "index": int(caption[1]),
-            "n": int(caption[2]),
-            "key": (caption[3], int(caption[4]), target[1]),
-            "completed": int(target[2]),
-        }
-
-    def true_position(self, key) -> tuple[np.ndarray, tuple[float, float]]:
-        """The true position of ``key`` in video pixels, and where the image shows it."""
-        recording, frame, bodypart = key
-        k = self.data.bodyparts.index(bodypart)
-        keypoints = self.data.coordinates[recording][frame]
-        view = crop_for_sample((360, 480), keypoints[k], keypoints, zoom=1.0)
-        true_xy = self.truth[recording][frame, k]
-        return true_xy, view.to_display(*true_xy)
-
-    def click_true_position(self, key) -> None:
-        """Click where the image, as shown (sized to the window), shows the true position."""
-        _, (u, v) = self.true_position(key)
-        assert 0 <= u < 560 and 0 <= v < 560, (key, u, v)
-        factor = self.image.evaluate("(img) => img.width") / 560  # as shown now
-        self.image.click(position={"x": u * factor, "y": v * factor})
 
 
 def take_screenshot(page, path: Path, height: int) -> None:

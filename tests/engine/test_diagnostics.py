@@ -359,6 +359,30 @@ def test_the_demo_projects_fit_is_judged_over_its_keypoints(demo, data):
     assert np.average(inside, weights=band["keypoints"]) > 0.9
 
 
+def test_annotate_pages_stop_status_is_the_fit_pages_verdict(demo, data):
+    """workflows.stop_status (no bootstrap) gives the fit page's StopCheck, from the same
+    annotations: "not visible", cleared and unloaded samples are left out alike."""
+    from kpcal_core import workflows
+    from kpcal_core.annotations import CLEARED
+
+    records = annotate_truth(demo, 30, seed=5)
+    keys = list(records)
+    records[keys[0]] = Annotation(math.nan, math.nan, "tester", "2025", NOT_VISIBLE)
+    records[keys[1]] = Annotation(math.nan, math.nan, "tester", "2025", CLEARED)
+    records[("not-loaded", 0, demo.bodyparts[0])] = Annotation(1.0, 1.0, "tester", "2025")
+    population = project_population(data)
+    fit_page = workflows.fit_diagnostics(fit_project(data=data, records=records).points, population)
+    for given in (population, None):
+        status = workflows.stop_status(data, records, given)
+        assert status == fit_page["stop"] and status.n == 28
+    for n in (0, 1, 5, 19, 20):
+        part = dict(list(records.items())[2 : 2 + n])
+        status = workflows.stop_status(data, part, population)
+        rule = stop_rule(project_points(data, part), population)
+        assert (status.statement, status.more_needed) == (rule.statement, rule.more_needed)
+        assert status.settled == (n >= 20) and status.n == n
+
+
 def test_prediction_band_over_the_population():
     pop = Population.from_x(population_x(), n_hist_bins=40)
     points = synthetic_points(50, seed=10, noise=0.2)
