@@ -271,3 +271,95 @@ def test_the_first_render_race_blanks_the_package_page_and_not_ours(tmp_path):
     assert any("Cannot read properties of null" in e for e in errors), seen
     width, errors = seen["kpcal"]
     assert width == 1 and not errors, seen  # shown on the first render
+
+
+# ----------------------------------------------------------------- one view, many images
+
+SWAP_APP = """
+import json
+import os
+
+import streamlit as st
+
+from kpcal_app.click import _component
+
+PIXEL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHw"
+    "AFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+st.session_state.setdefault("which", "a")
+st.button("Swap", on_click=lambda: st.session_state.update(which="b"))
+which = st.session_state["which"]
+src = PIXEL if which == "a" else os.environ["SLOW_IMAGE_URL"]
+value = _component()(src=src, view=which, cursor="crosshair", key="view", default=None)
+st.write("value: " + json.dumps(value))
+"""
+SLOW_IMAGE_S = 3.0
+
+
+@contextlib.contextmanager
+def slow_image_server():
+    """A 2×2 PNG served after :data:`SLOW_IMAGE_S`, as a large image over a slow link."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2), (0, 0, 0)).save(buffer, format="PNG")
+    body = buffer.getvalue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            time.sleep(SLOW_IMAGE_S)
+            with contextlib.suppress(ConnectionError):
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_one_view_swaps_images_and_the_old_image_takes_no_click_while_the_new_loads(tmp_path):
+    app = tmp_path / "swap_app.py"
+    app.write_text(SWAP_APP)
+    with (
+        slow_image_server() as slow_url,
+        streamlit_server({"SLOW_IMAGE_URL": slow_url}, tmp_path / "s.log", app=app) as server,
+        chromium() as browser,
+    ):
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(server.url)
+        frame = page.frame_locator("iframe")
+        image = frame.locator("#image")
+        frame.locator("#image[data-view='a']").wait_for(state="attached")
+        page.get_by_text("value: null").wait_for()
+        page.locator("iframe").evaluate("(f) => { f.dataset.kpcalMark = 'first'; }")
+
+        page.get_by_role("button", name="Swap").click()
+        asked = """(img, url) => new Promise((done) => {
+          const check = () => (img.src === url && !img.complete ? done() : requestAnimationFrame(check));
+          check();
+        })"""
+        image.evaluate(asked, slow_url)  # the new image was asked for and has not arrived
+        image.click(position={"x": 5, "y": 5})  # on the old picture, still shown
+        page.wait_for_timeout(500)
+        assert page.get_by_text("value: null").is_visible()  # not taken
+        assert image.get_attribute("data-view") == "a"
+
+        frame.locator("#image[data-view='b']").wait_for(state="attached")  # loaded
+        assert page.locator("iframe").get_attribute("data-kpcal-mark") == "first"  # same view
+        image.click(position={"x": 5, "y": 5})
+        page.get_by_text(re.compile(r'^value: \{.*"view": "b"')).wait_for()

@@ -12,8 +12,14 @@ import re
 
 import pytest
 import yaml
-from browser_support import CHROMIUM, IMAGE_IFRAME, chromium, streamlit_server
-from test_browser_e2e import COMPLETED_JS, FRESH_IMAGE_JS
+from browser_support import (
+    CHROMIUM,
+    COMPLETED_JS,
+    FRESH_IMAGE_JS,
+    IMAGE_IFRAME,
+    chromium,
+    streamlit_server,
+)
 
 from kpcal_core import load_annotations, workflows
 
