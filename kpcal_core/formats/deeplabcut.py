@@ -9,9 +9,21 @@ Recognised by content:
 - ``.csv``: header rows ``scorer``, optional ``individuals``, ``bodyparts``,
   ``coords``, then one row per frame (the first field is the frame index);
 - ``.h5``: a pandas HDF store (PyTables) holding one DataFrame with the same
-  column levels (DeepLabCut's key is ``df_with_missing``). Before pandas reads
-  it, :func:`~kpcal_core.formats.pickle_guard.refuse_pickles` checks it holds
-  no pickle that runs code.
+  column levels (DeepLabCut's key is ``df_with_missing``). Before anything
+  reads it, :func:`~kpcal_core.formats.pickle_guard.refuse_pickles` checks it
+  holds no pickle that runs code.
+
+How an ``.h5`` is read: DeepLabCut writes pandas' "table" format, a PyTables
+table (an HDF5 compound dataset ``{key}/table``) whose rows hold the row index
+and one block of float columns (``values_block_0``), with the column labels
+in the pickled attributes ``non_index_axes`` (the frame's column order),
+``values_block_0_kind`` (the block's order) and ``info`` (the level names).
+:func:`_read_table_directly` reads that block as one ``(T, C)`` array with
+h5py (the file is already open for the safety check) and its labels with an
+unpickler that may build only plain containers, numbers and strings; every
+other layout (pandas' "fixed" format, several blocks, data columns, labels
+that are not as expected) is read by ``pandas.HDFStore`` as before. Both give
+identical arrays.
 
 Multi-animal files give one recording per individual (suffix
 ``_{individual}``), leaving out ``ReadOptions.exclude_individuals``.
@@ -25,6 +37,9 @@ stored, float64.
 
 from __future__ import annotations
 
+import io
+import pickle
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -36,6 +51,9 @@ from .probe import FileProbe, csv_header
 
 NAME = "deeplabcut"
 _COORDS = ("x", "y", "likelihood")
+#: Read DeepLabCut's usual ``.h5`` layout without pandas (False: always through
+#: ``pandas.HDFStore``, e.g. to compare the two in a benchmark).
+READ_DIRECTLY = True
 
 
 # --------------------------------------------------------------------------- recognising
@@ -151,10 +169,63 @@ def split_tracks(
                 who = f"individual {ind!r}, " if multi_animal else ""
                 raise KpcalError(f"file {path!r}: {who}bodypart {missing[0]!r} has no {coord!r}")
             idx[coord] = [position[(ind, bp, coord)] for bp in bodyparts]
-        xy = np.stack((values[:, idx["x"]], values[:, idx["y"]]), axis=-1)
-        conf = np.ascontiguousarray(values[:, idx["likelihood"]])
+        xy, conf = _gather(values, idx["x"], idx["y"], idx["likelihood"])
         tracks[f"_{ind}" if multi_animal else ""] = (xy, conf)
     return bodyparts, tracks
+
+
+def _step(indices: list[int]) -> int | None:
+    """The common difference of ``indices`` (> 0), or None if they are not evenly spaced."""
+    if len(indices) == 1:
+        return 1
+    step = indices[1] - indices[0]
+    if step <= 0 or any(b - a != step for a, b in zip(indices, indices[1:], strict=False)):
+        return None
+    return step
+
+
+def _gather(
+    values: np.ndarray, x: list[int], y: list[int], likelihood: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates ``(T, K, 2)`` and confidences ``(T, K)`` from a table's columns.
+
+    Parameters
+    ----------
+    values
+        ``(T, C)`` float64.
+    x, y, likelihood
+        The ``K`` columns of each coordinate, bodyparts in order.
+
+    Returns
+    -------
+    xy : ndarray
+        ``(T, K, 2)`` float64, C-contiguous, a copy.
+    conf : ndarray
+        ``(T, K)`` float64, C-contiguous, a copy.
+
+    Notes
+    -----
+    DeepLabCut's columns are ``x, y, likelihood`` per bodypart, so the ``x``
+    and ``y`` columns are evenly spaced with ``y`` next to ``x``: then both
+    arrays are copied from strided views of ``values`` (one pass, no index
+    arrays). Any other arrangement is gathered by index. The values are the
+    same either way.
+    """
+    n_frames, n_parts = len(values), len(x)
+    xy = np.empty((n_frames, n_parts, 2), dtype=values.dtype)
+    step = _step(x)
+    end = x[0] + (step or 0) * n_parts
+    if step is not None and step >= 2 and y == [i + 1 for i in x] and end <= values.shape[1]:
+        np.copyto(xy, values[:, x[0] : end].reshape(n_frames, n_parts, step)[:, :, :2])
+    else:
+        xy[:, :, 0] = values[:, x]
+        xy[:, :, 1] = values[:, y]
+    step = _step(likelihood)
+    if step is not None:
+        conf = np.ascontiguousarray(values[:, likelihood[0] : likelihood[-1] + 1 : step])
+    else:
+        conf = np.ascontiguousarray(values[:, likelihood])
+    return xy, conf
 
 
 def read_csv(probe: FileProbe, options: ReadOptions, format: str = NAME) -> PoseFile:
@@ -194,10 +265,180 @@ def read_csv(probe: FileProbe, options: ReadOptions, format: str = NAME) -> Pose
     return PoseFile(path, format, bodyparts, tracks)
 
 
+def _column_levels(
+    path: str, key: str, level_names, labels
+) -> tuple[list[tuple[str, str, str]], bool]:
+    """``(individual, bodypart, coord)`` per column from a table's MultiIndex labels.
+
+    Parameters
+    ----------
+    path, key
+        The file and its table, for messages.
+    level_names
+        The column levels' names (None for unnamed levels).
+    labels
+        One tuple per column, one entry per level.
+
+    Returns
+    -------
+    columns : list of (individual, bodypart, coord)
+        Individual ``""`` for single-animal files.
+    multi_animal : bool
+        The labels have an individuals level.
+    """
+    names = [str(n).lower() if n is not None else None for n in level_names]
+    nlevels = len(names)
+    if "bodyparts" in names and "coords" in names:
+        i_bp, i_coord = names.index("bodyparts"), names.index("coords")
+        i_ind = names.index("individuals") if "individuals" in names else None
+    elif nlevels in (3, 4):
+        i_bp, i_coord = nlevels - 2, nlevels - 1
+        i_ind = 1 if nlevels == 4 else None
+    else:
+        raise KpcalError(
+            f"file {path!r}: table {key!r} has column levels {list(level_names)}, "
+            "not DeepLabCut's scorer/[individuals/]bodyparts/coords"
+        )
+    columns = [
+        (str(c[i_ind]) if i_ind is not None else "", str(c[i_bp]), str(c[i_coord])) for c in labels
+    ]
+    return columns, i_ind is not None
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles only what needs no import: containers, numbers, strings, None."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refused to import {module}.{name}")
+
+
+def _plain_attr(attrs, name: str):
+    """A pickled PyTables attribute as plain Python data; raises LookupError if it is not."""
+    if name not in attrs:
+        raise LookupError(name)
+    raw = attrs[name]
+    if not isinstance(raw, (bytes, np.bytes_)):
+        raise LookupError(name)
+    try:
+        return _PlainUnpickler(io.BytesIO(bytes(raw))).load()
+    except Exception as error:  # not a plain pickle: let pandas decide
+        raise LookupError(name) from error
+
+
+def _plain_text(attrs, name: str) -> str | None:
+    value = attrs.get(name)
+    return (
+        bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, np.bytes_)) else None
+    )
+
+
+def _pandas_keys(handle: h5py.File) -> list[str]:
+    """Groups that hold a pandas object (what ``HDFStore.keys()`` lists), as ``/name``."""
+    keys = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Group) and "pandas_type" in obj.attrs:
+            keys.append("/" + name)
+
+    handle.visititems(visit)
+    return keys
+
+
+def _read_table_directly(probe: FileProbe) -> tuple[str, list, list, np.ndarray] | None:
+    """DeepLabCut's usual layout read without pandas; None for any other layout.
+
+    The usual layout: pandas' ``frame_table`` under one key (or
+    ``df_with_missing`` among several), row index ``index`` only, no data
+    columns, one block ``values_block_0`` of floats holding every column in
+    the frame's order, MultiIndex column labels.
+
+    Returns
+    -------
+    key : str
+    level_names : list
+        The column levels' names.
+    labels : list of tuple
+        One ``(scorer, [individual,] bodypart, coord)`` per column.
+    values : ndarray
+        ``(T, C)`` as stored (float64 or float32), rows in stored order (a
+        strided view of the rows read).
+    """
+    handle = probe.h5
+    keys = _pandas_keys(handle)
+    if len(keys) == 1:
+        key = keys[0]
+    elif "/df_with_missing" in keys:
+        key = "/df_with_missing"
+    else:
+        return None
+    group = handle[key]
+    if not isinstance(group, h5py.Group) or not isinstance(group.get("table"), h5py.Dataset):
+        return None
+    table = group["table"]
+    attrs = group.attrs
+    if (
+        _plain_text(attrs, "pandas_type") != "frame_table"
+        or _plain_text(attrs, "table_type") != "appendable_frame"
+    ):
+        return None
+    try:
+        values_cols = _plain_attr(attrs, "values_cols")
+        data_columns = _plain_attr(attrs, "data_columns")
+        index_cols = _plain_attr(attrs, "index_cols")
+        non_index_axes = _plain_attr(attrs, "non_index_axes")
+        info = _plain_attr(attrs, "info")
+        block_labels = _plain_attr(table.attrs, "values_block_0_kind")
+    except LookupError:
+        return None
+    if values_cols != ["values_block_0"] or data_columns != [] or len(index_cols) != 1:
+        return None
+    if not (isinstance(non_index_axes, list) and len(non_index_axes) == 1):
+        return None
+    axis, labels = non_index_axes[0]
+    if axis != 1 or not isinstance(labels, list) or labels != block_labels:
+        return None
+    if not labels or not all(isinstance(c, tuple) and len(c) == len(labels[0]) for c in labels):
+        return None
+    column_info = info.get(1) if isinstance(info, dict) else None
+    if not isinstance(column_info, dict) or column_info.get("type") != "MultiIndex":
+        return None
+    level_names = column_info.get("names")
+    if not isinstance(level_names, list) or len(level_names) != len(labels[0]):
+        return None
+    dtype = table.dtype
+    if table.ndim != 1 or dtype.names is None or "values_block_0" not in dtype.names:
+        return None
+    block = dtype.fields["values_block_0"][0]
+    if block.subdtype is None or block.subdtype[0].kind != "f":
+        return None
+    if block.subdtype[1] != (len(labels),):
+        return None
+    # Whole rows as stored (a plain copy, no type conversion), then a view of the
+    # block: reading the field alone makes HDF5 convert every row, which is slower.
+    values = table[()]["values_block_0"]
+    if values.ndim != 2 or values.shape[1] != len(labels):
+        return None
+    return key, level_names, labels, values
+
+
 def _read_h5(probe: FileProbe, options: ReadOptions) -> PoseFile:
     """DeepLabCut .h5: a pandas HDF store holding one MultiIndex-column DataFrame."""
     path = probe.path
     refuse_pickles(probe.h5, path)
+    direct = _read_table_directly(probe) if READ_DIRECTLY else None
+    if direct is not None:
+        key, level_names, labels, values = direct
+        values = values.astype(np.float64, copy=False)
+    else:
+        key, level_names, labels, values = _read_with_pandas(probe)
+    columns, multi = _column_levels(path, key, level_names, labels)
+    bodyparts, tracks = split_tracks(path, values, columns, multi, options.exclude_individuals)
+    return PoseFile(path, NAME, bodyparts, tracks)
+
+
+def _read_with_pandas(probe: FileProbe) -> tuple[str, list, list, np.ndarray]:
+    """Any pandas HDF store, read by pandas: ``(key, level names, column labels, (T, C) float64)``."""
+    path = probe.path
     probe.close()  # PyTables opens the file itself
     with pd.HDFStore(path, mode="r") as store:
         keys = store.keys()
@@ -216,31 +457,11 @@ def _read_h5(probe: FileProbe, options: ReadOptions) -> PoseFile:
             f"file {path!r} is a pandas HDF store but its table {key!r} does not have "
             "DeepLabCut's column levels scorer/bodyparts/coords"
         )
-    names = [str(n).lower() if n is not None else None for n in frame.columns.names]
-    nlevels = frame.columns.nlevels
-    if "bodyparts" in names and "coords" in names:
-        i_bp, i_coord = names.index("bodyparts"), names.index("coords")
-        i_ind = names.index("individuals") if "individuals" in names else None
-    elif nlevels in (3, 4):
-        i_bp, i_coord = nlevels - 2, nlevels - 1
-        i_ind = 1 if nlevels == 4 else None
-    else:
-        raise KpcalError(
-            f"file {path!r}: table {key!r} has column levels {frame.columns.names}, "
-            "not DeepLabCut's scorer/[individuals/]bodyparts/coords"
-        )
-    columns = [
-        (str(c[i_ind]) if i_ind is not None else "", str(c[i_bp]), str(c[i_coord]))
-        for c in frame.columns
-    ]
     try:
         values = frame.to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise KpcalError(f"file {path!r}: table {key!r} holds non-numeric values") from error
-    bodyparts, tracks = split_tracks(
-        path, values, columns, i_ind is not None, options.exclude_individuals
-    )
-    return PoseFile(path, NAME, bodyparts, tracks)
+    return key, list(frame.columns.names), list(frame.columns), values
 
 
 def read(probe: FileProbe, options: ReadOptions) -> PoseFile:
