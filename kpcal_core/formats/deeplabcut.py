@@ -208,7 +208,7 @@ def _gather(
     DeepLabCut's columns are ``x, y, likelihood`` per bodypart, so the ``x``
     and ``y`` columns are evenly spaced with ``y`` next to ``x``: then both
     arrays are copied from strided views of ``values`` (one pass, no index
-    arrays). Any other arrangement is gathered by index. The values are the
+    arrays; each ``(x, y)`` pair copied as one 16-byte item). Any other arrangement is gathered by index. The values are the
     same either way.
     """
     n_frames, n_parts = len(values), len(x)
@@ -216,7 +216,16 @@ def _gather(
     step = _step(x)
     end = x[0] + (step or 0) * n_parts
     if step is not None and step >= 2 and y == [i + 1 for i in x] and end <= values.shape[1]:
-        np.copyto(xy, values[:, x[0] : end].reshape(n_frames, n_parts, step)[:, :, :2])
+        window = values[:, x[0] : end]
+        if values.dtype == np.float64 and values.strides[1] == values.itemsize:
+            # Each (x, y) pair as one 16-byte item: numpy copies T x K items instead
+            # of T x K runs of two floats (about twice as fast, same bytes).
+            pair = np.dtype(
+                {"names": ["xy"], "formats": [np.complex128], "offsets": [0], "itemsize": 8 * step}
+            )
+            np.copyto(xy.view(np.complex128)[..., 0], window.view(pair)["xy"])
+        else:
+            np.copyto(xy, window.reshape(n_frames, n_parts, step)[:, :, :2])
     else:
         xy[:, :, 0] = values[:, x]
         xy[:, :, 1] = values[:, y]
