@@ -18,9 +18,10 @@ table (an HDF5 compound dataset ``{key}/table``) whose rows hold the row index
 and one block of float columns (``values_block_0``), with the column labels
 in the pickled attributes ``non_index_axes`` (the frame's column order),
 ``values_block_0_kind`` (the block's order) and ``info`` (the level names).
-:func:`_read_table_directly` reads that block as one ``(T, C)`` array with
-h5py (the file is already open for the safety check) and its labels with an
-unpickler that may build only plain containers, numbers and strings; every
+:func:`_read_table_directly` finds that table with h5py (the file is already
+open for the safety check) and reads its labels with an unpickler that may
+build only plain containers, numbers and strings, and :func:`_read_rows`
+copies the block into the tracks' arrays a few thousand rows at a time; every
 other layout (pandas' "fixed" format, several blocks, data columns, labels
 that are not as expected) is read by ``pandas.HDFStore`` as before. Both give
 identical arrays.
@@ -123,6 +124,37 @@ def split_tracks(
     tracks : dict
         ``{"" or "_{individual}": ((T, K, 2), (T, K))}``.
     """
+    bodyparts, where = track_columns(path, columns, multi_animal, exclude)
+    return bodyparts, {suffix: _gather(values, *cols) for suffix, cols in where.items()}
+
+
+def track_columns(
+    path: str,
+    columns: list[tuple[str, str, str]],
+    multi_animal: bool,
+    exclude: frozenset[str],
+) -> tuple[list[str], dict[str, tuple[list[int], list[int], list[int]]]]:
+    """Where each track's coordinates are in a DeepLabCut table, checked.
+
+    Parameters
+    ----------
+    path, columns, multi_animal, exclude
+        As for :func:`split_tracks`.
+
+    Returns
+    -------
+    bodyparts : list of str
+        The ``K`` bodyparts, in the first kept individual's order.
+    where : dict
+        ``{"" or "_{individual}": (x, y, likelihood)}``, each the ``K``
+        column numbers of that coordinate, bodyparts in order.
+
+    Raises
+    ------
+    KpcalError
+        3-D keypoints, a coordinate or bodypart missing, a column twice,
+        individuals with different bodyparts, every individual excluded.
+    """
     coords_present = {c for _, _, c in columns}
     if "z" in coords_present:
         raise KpcalError(
@@ -160,7 +192,7 @@ def split_tracks(
                 f"{kept[0]!r} has {bodyparts}; every individual must have the same bodyparts "
                 "(put individuals with other bodyparts in exclude_individuals)"
             )
-    tracks = {}
+    where = {}
     for ind in kept:
         idx = {}
         for coord in _COORDS:
@@ -169,9 +201,8 @@ def split_tracks(
                 who = f"individual {ind!r}, " if multi_animal else ""
                 raise KpcalError(f"file {path!r}: {who}bodypart {missing[0]!r} has no {coord!r}")
             idx[coord] = [position[(ind, bp, coord)] for bp in bodyparts]
-        xy, conf = _gather(values, idx["x"], idx["y"], idx["likelihood"])
-        tracks[f"_{ind}" if multi_animal else ""] = (xy, conf)
-    return bodyparts, tracks
+        where[f"_{ind}" if multi_animal else ""] = (idx["x"], idx["y"], idx["likelihood"])
+    return bodyparts, where
 
 
 def _step(indices: list[int]) -> int | None:
@@ -185,7 +216,11 @@ def _step(indices: list[int]) -> int | None:
 
 
 def _gather(
-    values: np.ndarray, x: list[int], y: list[int], likelihood: list[int]
+    values: np.ndarray,
+    x: list[int],
+    y: list[int],
+    likelihood: list[int],
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates ``(T, K, 2)`` and confidences ``(T, K)`` from a table's columns.
 
@@ -195,13 +230,16 @@ def _gather(
         ``(T, C)`` float64.
     x, y, likelihood
         The ``K`` columns of each coordinate, bodyparts in order.
+    out
+        ``(xy, conf)`` to fill (C-contiguous, ``values``' dtype); new arrays
+        when None.
 
     Returns
     -------
     xy : ndarray
-        ``(T, K, 2)`` float64, C-contiguous, a copy.
+        ``(T, K, 2)``, ``values``' dtype, C-contiguous, a copy.
     conf : ndarray
-        ``(T, K)`` float64, C-contiguous, a copy.
+        ``(T, K)``, ``values``' dtype, C-contiguous, a copy.
 
     Notes
     -----
@@ -212,7 +250,12 @@ def _gather(
     same either way.
     """
     n_frames, n_parts = len(values), len(x)
-    xy = np.empty((n_frames, n_parts, 2), dtype=values.dtype)
+    if out is None:
+        out = (
+            np.empty((n_frames, n_parts, 2), dtype=values.dtype),
+            np.empty((n_frames, n_parts), dtype=values.dtype),
+        )
+    xy, conf = out
     step = _step(x)
     end = x[0] + (step or 0) * n_parts
     if step is not None and step >= 2 and y == [i + 1 for i in x] and end <= values.shape[1]:
@@ -231,9 +274,9 @@ def _gather(
         xy[:, :, 1] = values[:, y]
     step = _step(likelihood)
     if step is not None:
-        conf = np.ascontiguousarray(values[:, likelihood[0] : likelihood[-1] + 1 : step])
+        np.copyto(conf, values[:, likelihood[0] : likelihood[-1] + 1 : step])
     else:
-        conf = np.ascontiguousarray(values[:, likelihood])
+        conf[...] = values[:, likelihood]
     return xy, conf
 
 
@@ -353,7 +396,7 @@ def _pandas_keys(handle: h5py.File) -> list[str]:
     return keys
 
 
-def _read_table_directly(probe: FileProbe) -> tuple[str, list, list, np.ndarray] | None:
+def _read_table_directly(probe: FileProbe) -> tuple[str, list, list, h5py.Dataset] | None:
     """DeepLabCut's usual layout read without pandas; None for any other layout.
 
     The usual layout: pandas' ``frame_table`` under one key (or
@@ -368,18 +411,18 @@ def _read_table_directly(probe: FileProbe) -> tuple[str, list, list, np.ndarray]
         The column levels' names.
     labels : list of tuple
         One ``(scorer, [individual,] bodypart, coord)`` per column.
-    values : ndarray
-        ``(T, C)`` as stored (float64 or float32), rows in stored order (a
-        strided view of the rows read).
+    table : h5py.Dataset
+        The ``(T,)`` table; :func:`_read_rows` reads it.
     """
     handle = probe.h5
-    keys = _pandas_keys(handle)
-    if len(keys) == 1:
-        key = keys[0]
-    elif "/df_with_missing" in keys:
-        key = "/df_with_missing"
+    usual = handle.get("df_with_missing")
+    if isinstance(usual, h5py.Group) and "pandas_type" in usual.attrs:
+        key = "/df_with_missing"  # pandas' choice whether it is the only table or not
     else:
-        return None
+        keys = _pandas_keys(handle)
+        if len(keys) != 1:
+            return None
+        key = keys[0]
     group = handle[key]
     if not isinstance(group, h5py.Group) or not isinstance(group.get("table"), h5py.Dataset):
         return None
@@ -422,12 +465,7 @@ def _read_table_directly(probe: FileProbe) -> tuple[str, list, list, np.ndarray]
         return None
     if block.subdtype[1] != (len(labels),):
         return None
-    # Whole rows as stored (a plain copy, no type conversion), then a view of the
-    # block: reading the field alone makes HDF5 convert every row, which is slower.
-    values = table[()]["values_block_0"]
-    if values.ndim != 2 or values.shape[1] != len(labels):
-        return None
-    return key, level_names, labels, values
+    return key, level_names, labels, table
 
 
 def _read_h5(probe: FileProbe, options: ReadOptions) -> PoseFile:
@@ -436,13 +474,59 @@ def _read_h5(probe: FileProbe, options: ReadOptions) -> PoseFile:
     refuse_pickles(probe.h5, path)
     direct = _read_table_directly(probe) if READ_DIRECTLY else None
     if direct is not None:
-        key, level_names, labels, values = direct
-        values = values.astype(np.float64, copy=False)
-    else:
-        key, level_names, labels, values = _read_with_pandas(probe)
+        key, level_names, labels, table = direct
+        columns, multi = _column_levels(path, key, level_names, labels)
+        bodyparts, where = track_columns(path, columns, multi, options.exclude_individuals)
+        return PoseFile(path, NAME, bodyparts, _read_rows(table, where, len(bodyparts)))
+    key, level_names, labels, values = _read_with_pandas(probe)
     columns, multi = _column_levels(path, key, level_names, labels)
     bodyparts, tracks = split_tracks(path, values, columns, multi, options.exclude_individuals)
     return PoseFile(path, NAME, bodyparts, tracks)
+
+
+#: Rows of a DeepLabCut table read at a time (a few MB, reused for every block).
+ROWS_PER_READ = 4096
+
+
+def _read_rows(table: h5py.Dataset, where: dict, n_parts: int) -> Tracks:
+    """Each track's arrays from a table in DeepLabCut's usual layout, read in blocks of rows.
+
+    Parameters
+    ----------
+    table
+        The ``(T,)`` compound table (``index``, ``values_block_0`` of ``C`` floats).
+    where
+        ``{suffix: (x, y, likelihood)}`` column numbers, from :func:`track_columns`.
+    n_parts
+        ``K``.
+
+    Returns
+    -------
+    dict
+        ``{suffix: ((T, K, 2), (T, K))}``, float64.
+
+    Notes
+    -----
+    Whole rows are read as stored (no type conversion by HDF5, which reading
+    the block's field alone would do, more slowly) into one buffer of
+    :data:`ROWS_PER_READ` rows, and each block is copied into the tracks'
+    arrays: the file's ``(T, C)`` table is never held whole.
+    """
+    n_frames = table.shape[0]
+    tracks = {
+        suffix: (np.empty((n_frames, n_parts, 2)), np.empty((n_frames, n_parts)))
+        for suffix in where
+    }
+    buffer = np.empty(min(n_frames, ROWS_PER_READ), dtype=table.dtype)
+    for start in range(0, n_frames, ROWS_PER_READ):
+        stop = min(n_frames, start + ROWS_PER_READ)
+        rows = buffer[: stop - start]
+        table.read_direct(rows, np.s_[start:stop], np.s_[0 : stop - start])
+        values = rows["values_block_0"].astype(np.float64, copy=False)
+        for suffix, (x, y, likelihood) in where.items():
+            xy, conf = tracks[suffix]
+            _gather(values, x, y, likelihood, out=(xy[start:stop], conf[start:stop]))
+    return tracks
 
 
 def _read_with_pandas(probe: FileProbe) -> tuple[str, list, list, np.ndarray]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 from pose_files import dlc_frame, write_dlc
 
+from kpcal_core.errors import KpcalError
 from kpcal_core.formats import deeplabcut
 from kpcal_core.formats.probe import FileProbe
 from kpcal_core.keypoints import load_keypoints
@@ -104,6 +106,7 @@ def assert_identical(direct, through_pandas) -> None:
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_each_layout_reads_the_same_directly_or_through_pandas(tmp_path, monkeypatch, layout):
+    monkeypatch.setattr(deeplabcut, "ROWS_PER_READ", 7)  # several blocks and a shorter last one
     make, how, directly = LAYOUTS[layout]
     path = tmp_path / "sessionDLC_resnet50.h5"
     frame = make()
@@ -168,3 +171,21 @@ def test_gather_equals_indexing_column_by_column(n_columns, x, y, likelihood):
         assert xy.dtype == table.dtype and xy.tobytes() == expected.tobytes()
         assert conf.tobytes() == np.ascontiguousarray(table[:, likelihood]).tobytes()
         assert xy.flags.c_contiguous and conf.flags.c_contiguous
+
+
+def test_a_table_without_rows_says_so_both_ways(tmp_path, monkeypatch):
+    path = tmp_path / "empty.h5"
+    frame = dlc_frame(BODYPARTS, n_frames=3)
+    frame.to_hdf(path, key="df_with_missing", format="table")
+    with h5py.File(path, "a") as handle:  # pandas does not write empty tables: remove the rows
+        handle["df_with_missing/table"].resize((0,))
+        handle["df_with_missing/table"].attrs["NROWS"] = np.int64(0)
+    with FileProbe(path) as probe:
+        assert deeplabcut._read_table_directly(probe) is not None
+    messages = []
+    for directly in (True, False):
+        monkeypatch.setattr(deeplabcut, "READ_DIRECTLY", directly)
+        with pytest.raises(KpcalError, match="no frames") as excinfo:
+            load_keypoints(path)
+        messages.append(str(excinfo.value))
+    assert messages[0] == messages[1]
