@@ -59,6 +59,11 @@ LAYOUTS = {
         "table",
         True,
     ),
+    "rows indexed by image names": (  # DeepLabCut's predictions on frames saved as images
+        lambda: dlc_frame(BODYPARTS, n_frames=9).set_axis([f"img{i:04d}.png" for i in range(9)]),
+        "table",
+        True,
+    ),
     "columns x.., y.., likelihood..": (
         lambda: coords_major(dlc_frame(BODYPARTS, n_frames=7)),
         "table",
