@@ -22,9 +22,9 @@ in the pickled attributes ``non_index_axes`` (the frame's column order),
 open for the safety check) and reads its labels with an unpickler that may
 build only plain containers, numbers and strings, and :func:`_read_rows`
 copies the block into the tracks' arrays a few thousand rows at a time; every
-other layout (pandas' "fixed" format, several blocks, data columns, labels
-that are not as expected) is read by ``pandas.HDFStore`` as before. Both give
-identical arrays.
+other layout (pandas' "fixed" format, several blocks, a row MultiIndex,
+labels that are not as expected) is read by ``pandas.HDFStore`` as before.
+Both give identical arrays.
 
 Multi-animal files give one recording per individual (suffix
 ``_{individual}``), leaving out ``ReadOptions.exclude_individuals``.
@@ -227,7 +227,7 @@ def _gather(
     Parameters
     ----------
     values
-        ``(T, C)`` float64.
+        ``(T, C)`` floats (float64 from every reader).
     x, y, likelihood
         The ``K`` columns of each coordinate, bodyparts in order.
     out
@@ -246,8 +246,8 @@ def _gather(
     DeepLabCut's columns are ``x, y, likelihood`` per bodypart, so the ``x``
     and ``y`` columns are evenly spaced with ``y`` next to ``x``: then both
     arrays are copied from strided views of ``values`` (one pass, no index
-    arrays; each ``(x, y)`` pair copied as one 16-byte item). Any other arrangement is gathered by index. The values are the
-    same either way.
+    arrays; each ``(x, y)`` pair copied as one 16-byte item). Any other
+    arrangement is gathered by index. The values are the same either way.
     """
     n_frames, n_parts = len(values), len(x)
     if out is None:
