@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -194,3 +196,56 @@ def test_a_table_without_rows_says_so_both_ways(tmp_path, monkeypatch):
             load_keypoints(path)
         messages.append(str(excinfo.value))
     assert messages[0] == messages[1]
+
+
+def pickled(value) -> np.bytes_:
+    return np.bytes_(pickle.dumps(value, protocol=0))
+
+
+# Changes to a DeepLabCut table's metadata: (where, attribute, new value).
+TAMPERED = {
+    "block labels differ from the frame's": (
+        "df_with_missing/table",
+        "values_block_0_kind",
+        pickled([("s", "b", "x"), ("s", "b", "y"), ("s", "a", "likelihood")]),
+    ),
+    "column labels differ from the block's": (
+        "df_with_missing",
+        "non_index_axes",
+        pickled([(1, [("s", "a", "x"), ("s", "a", "y"), ("s", "a", "likelihood")])]),
+    ),
+    "plain column index": ("df_with_missing", "info", pickled({1: {"names": [None]}, "index": {}})),
+    "two blocks named": (
+        "df_with_missing",
+        "values_cols",
+        pickled(["values_block_0", "values_block_1"]),
+    ),
+    "not a frame table": ("df_with_missing", "pandas_type", np.bytes_(b"frame")),
+    "labels not a pickle": ("df_with_missing", "non_index_axes", np.bytes_(b"not a pickle")),
+    "labels a number": ("df_with_missing", "non_index_axes", np.int64(3)),
+    "labels a pickle that imports": (
+        "df_with_missing",
+        "non_index_axes",
+        np.bytes_(b"cos\ngetcwd\n(tR."),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(TAMPERED))
+def test_altered_metadata_gives_what_pandas_gives(tmp_path, monkeypatch, change):
+    where, attribute, value = TAMPERED[change]
+    path = write_dlc(dlc_frame(["a", "b"], n_frames=6), tmp_path / "altered.h5")
+    with h5py.File(path, "a") as handle:
+        handle[where].attrs[attribute] = value
+    outcomes = []
+    for directly in (True, False):
+        monkeypatch.setattr(deeplabcut, "READ_DIRECTLY", directly)
+        try:
+            coordinates, confidences, bodyparts = load_keypoints(path)
+        except KpcalError as error:  # never another exception type
+            assert "altered.h5" in str(error)
+            outcomes.append(("error", str(error)))
+        else:
+            arrays = {n: (coordinates[n].tobytes(), confidences[n].tobytes()) for n in coordinates}
+            outcomes.append(("read", bodyparts, arrays))
+    assert outcomes[0] == outcomes[1]
