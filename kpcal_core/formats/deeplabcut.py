@@ -508,18 +508,21 @@ def _read_rows(table: h5py.Dataset, where: dict, n_parts: int) -> Tracks:
     Notes
     -----
     Whole rows are read as stored (no type conversion by HDF5, which reading
-    the block's field alone would do, more slowly) into one buffer of
-    :data:`ROWS_PER_READ` rows, and each block is copied into the tracks'
-    arrays: the file's ``(T, C)`` table is never held whole.
+    the block's field alone would do, more slowly) into one buffer of at most
+    :data:`ROWS_PER_READ` rows (whole HDF5 chunks), and each block is copied
+    into the tracks' arrays: the file's ``(T, C)`` table is never held whole.
     """
     n_frames = table.shape[0]
     tracks = {
         suffix: (np.empty((n_frames, n_parts, 2)), np.empty((n_frames, n_parts)))
         for suffix in where
     }
-    buffer = np.empty(min(n_frames, ROWS_PER_READ), dtype=table.dtype)
-    for start in range(0, n_frames, ROWS_PER_READ):
-        stop = min(n_frames, start + ROWS_PER_READ)
+    step = ROWS_PER_READ
+    if table.chunks and table.chunks[0] <= ROWS_PER_READ:  # whole chunks: HDF5 copies them once
+        step -= ROWS_PER_READ % table.chunks[0]
+    buffer = np.empty(min(n_frames, step), dtype=table.dtype)
+    for start in range(0, n_frames, step):
+        stop = min(n_frames, start + step)
         rows = buffer[: stop - start]
         table.read_direct(rows, np.s_[start:stop], np.s_[0 : stop - start])
         values = rows["values_block_0"].astype(np.float64, copy=False)

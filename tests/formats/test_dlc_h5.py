@@ -249,3 +249,13 @@ def test_altered_metadata_gives_what_pandas_gives(tmp_path, monkeypatch, change)
             arrays = {n: (coordinates[n].tobytes(), confidences[n].tobytes()) for n in coordinates}
             outcomes.append(("read", bodyparts, arrays))
     assert outcomes[0] == outcomes[1]
+
+
+def test_blocks_of_whole_chunks_read_the_same(tmp_path, monkeypatch):
+    path = write_dlc(with_nans(dlc_frame(BODYPARTS, n_frames=3000)), tmp_path / "long.h5")
+    with h5py.File(path, "r") as handle:
+        chunk = handle["df_with_missing/table"].chunks[0]
+    monkeypatch.setattr(deeplabcut, "ROWS_PER_READ", chunk + chunk // 2)  # one chunk a block
+    assert 3000 > 2 * chunk
+    direct, through_pandas = read_both_ways(path, monkeypatch)
+    assert_identical(direct, through_pandas)
