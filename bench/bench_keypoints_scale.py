@@ -7,10 +7,15 @@ it; about 1 GB) and one small video with 108,000 frames that every recording
 uses (a symbolic link per recording, so the videos are long enough and
 sampling can run). ``--quick``: 4 recordings.
 
-Measured, each in a fresh interpreter (:func:`common.run_worker`), on both
+Measured, each in a fresh interpreter (:func:`common.run_worker`), on the
 sides of ``kpcal_core.keypoint_store.ENABLED`` (in memory: every array read
 whole, as before; lean: coordinates memory-mapped from the project's stored
-copy, confidences in memory, the missing-position mask in memory):
+copy, confidences in memory, the missing-position mask in memory), and for
+the loading figures (1.) a third side, lean as it loaded before DeepLabCut
+``.h5`` files were read without pandas and the copy written in the background
+(``deeplabcut.READ_DIRECTLY`` and ``keypoint_store.BACKGROUND_WRITE`` False;
+the columns are split the new way on every side, so this side is somewhat
+faster than the code before that change was):
 
 1. "Load keypoints" as the setup page does it, through the workflow calls: ``choose_sources`` (reads and
    checks every file, creates the config), then ``open_project`` and
@@ -123,15 +128,18 @@ def make_data(workdir: Path, n_recordings: int) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------- workers
 
 
-def _set_mode(lean: bool) -> None:
+def _set_mode(lean: bool, fast_load: bool = True) -> None:
     from kpcal_core import keypoint_store
+    from kpcal_core.formats import deeplabcut
 
     keypoint_store.ENABLED = lean
+    deeplabcut.READ_DIRECTLY = fast_load  # False: pandas.HDFStore reads every .h5
+    keypoint_store.BACKGROUND_WRITE = fast_load  # False: each file's copy in line
 
 
 def worker_load(params: dict) -> dict:
     """Setup page: choose the files, then the recordings table, then the histogram."""
-    _set_mode(params["lean"])
+    _set_mode(params["lean"], params.get("fast_load", True))
     from kpcal_core import workflows
 
     project = Path(params["project"])
@@ -162,7 +170,7 @@ def worker_load(params: dict) -> dict:
 
 def worker_apptest(params: dict) -> dict:
     """The setup page in AppTest: type the files, click "Load keypoints", time the page run."""
-    _set_mode(params["lean"])
+    _set_mode(params["lean"], params.get("fast_load", True))
     sys.path.insert(0, str(ROOT / "tests"))
     import logging
 
@@ -278,10 +286,15 @@ def main() -> None:
     )
     script = str(Path(__file__).resolve())
     rows_load, rows_page, rows_server, rows_cli = [], [], [], []
-    for lean in (False, True):
-        side = "lean (stored copy, memory-mapped)" if lean else "in memory (before)"
-        project = fresh_project(workdir, "lean" if lean else "memory")
-        common = {"project": str(project), "lean": lean}
+    sides = (
+        ("in memory (before)", False, True),
+        ("lean, pandas reader + copy in line (before)", True, False),
+        ("lean (stored copy, memory-mapped)", True, True),
+    )
+    for side, lean, fast_load in sides:
+        name = ("lean" if lean else "memory") + ("" if fast_load else "-pandas")
+        project = fresh_project(workdir, name)
+        common = {"project": str(project), "lean": lean, "fast_load": fast_load}
         first = run_worker(
             script,
             {"kind": "load", "choose": True, "keypoints": str(keypoints), "videos": str(videos)}
@@ -306,11 +319,14 @@ def main() -> None:
                 "keypoints": str(keypoints),
                 "videos": str(videos),
                 "recordings": n,
-                "project": str(fresh_project(workdir, "page-lean" if lean else "page-memory")),
+                "project": str(fresh_project(workdir, "page-" + name)),
                 "lean": lean,
+                "fast_load": fast_load,
             },
         )
         rows_page.append([side, fmt_seconds(page["seconds"]), page["charts"], fmt_mb(page["peak"])])
+        if not fast_load:  # memory is the same on this side: measured on the others
+            continue
         server = run_worker(script, {"kind": "server"} | common)
         rows_server.append(
             [

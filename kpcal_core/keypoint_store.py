@@ -10,6 +10,15 @@ sampling and the histogram) stay in memory at their stored precision, with a
 ``(T, K)`` boolean mask of missing positions (what sampling needs from the
 coordinates).
 
+The copy is written while the files are read, by one background thread
+(:class:`_CopyWriter`): when a file's arrays are ready, its coordinates file
+is made at its full size and memory-mapped (what the read keeps), and the
+thread fills it, writes the confidences and the missing-position mask and
+computes that mask, while the next file is read. At most
+:data:`WRITE_AHEAD` files' arrays wait for the thread (memory stays bounded);
+the read returns only once the thread has finished, so nothing is read from
+a file before it is whole.
+
 ``KEY`` is a digest of the keypoint source (path, format, duplicate choice)
 and the paths, sizes and modification times of the files it may read
 (:func:`source_key`): a changed file gives a new key, so a stale copy is
@@ -36,6 +45,7 @@ import glob
 import hashlib
 import json
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -54,6 +64,11 @@ INDEX_FILENAME = "index.json"
 #: Store coordinates on disk (memory-mapped); False: every array in memory.
 ENABLED = os.environ.get("KPCAL_KEYPOINT_STORE", "1").strip().lower() not in ("0", "false", "no")
 _VERSION = 1
+#: Write the copy in a background thread while the next file is read (False:
+#: each file's copy is written before the next file is read, e.g. to compare).
+BACKGROUND_WRITE = True
+#: Files whose arrays may wait for the background writer.
+WRITE_AHEAD = 2
 #: How long a freshly read result waits for the next read of the same files.
 HANDOFF_SECONDS = 120.0
 _handoff: dict[tuple[str, str], tuple[float, tuple]] = {}
@@ -131,6 +146,118 @@ def position_missing(coordinates: np.ndarray) -> np.ndarray:
 def _write_array(path: Path, array: np.ndarray) -> None:
     """``array`` as ``.npy`` at ``path`` (a new file in a folder no one reads yet)."""
     np.save(path, np.ascontiguousarray(array))
+
+
+def _make_array_file(path: Path, dtype: np.dtype, shape: tuple) -> tuple[np.ndarray, int]:
+    """A ``.npy`` file of ``shape`` at its full size (not yet filled), memory-mapped read-only.
+
+    Returns the read-only memory map and the offset of the data in the file.
+    """
+    made = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    offset = made.offset
+    del made  # nothing written through it: the file is the header and a hole
+    return np.load(path, mmap_mode="r", allow_pickle=False), offset
+
+
+def _fill_array(path: Path, offset: int, array: np.ndarray) -> None:
+    """Write ``array``'s bytes into the file made by :func:`_make_array_file`."""
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+
+class _CopyWriter:
+    """Writes each recording's stored copy while the next file is read.
+
+    :meth:`add` is called (by the reading thread) with a recording's arrays;
+    it makes the coordinates file at its full size and returns its read-only
+    memory map, and hands the arrays to a thread that computes the
+    missing-position mask and writes the three files. :meth:`finish` waits for
+    the thread. After a write fails (disk full), nothing more is written and
+    the arrays of the recordings not written are kept in :attr:`in_memory`.
+
+    Parameters
+    ----------
+    folder
+        The copy's temporary folder.
+    background
+        Write in a thread (:data:`BACKGROUND_WRITE`); False: in :meth:`add`.
+    """
+
+    def __init__(self, folder: Path, background: bool):
+        self.folder = folder
+        self.names: list[str] = []
+        self.missing: dict[str, np.ndarray] = {}
+        #: ``{recording: (T, K, 2)}`` whose file could not be written.
+        self.in_memory: dict[str, np.ndarray] = {}
+        self.failed = False
+        self.cancelled = False
+        self.error: BaseException | None = None  # anything but OSError, raised by finish()
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=WRITE_AHEAD)
+            self._thread = threading.Thread(
+                target=self._run, name="kpcal-keypoint-store", daemon=True
+            )
+            self._thread.start()
+
+    def add(self, name: str, coords: np.ndarray, conf: np.ndarray) -> np.ndarray:
+        """Queue a recording's copy; the coordinates to keep (memory-mapped when writable)."""
+        i = len(self.names)
+        self.names.append(name)
+        view, offset = coords, None
+        if not self.failed:
+            try:
+                view, offset = _make_array_file(
+                    self.folder / f"{i}.coordinates.npy", coords.dtype, coords.shape
+                )
+            except OSError:
+                self.failed = True
+        job = (i, name, coords, conf, offset)
+        if self._queue is None:
+            self._write(*job)
+        else:
+            self._queue.put(job)
+        return view
+
+    def cancel(self) -> None:
+        """Write nothing more (the read failed): queued recordings are dropped."""
+        self.cancelled = True
+
+    def finish(self) -> None:
+        """Wait until every queued copy is written (or kept in memory)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                self._write(*job)
+            except BaseException as error:  # reported by finish(), in the reading thread
+                self.error = self.error or error
+                self.failed = True
+                self.in_memory[job[1]] = job[2]
+
+    def _write(self, i: int, name: str, coords, conf, offset: int | None) -> None:
+        if self.cancelled:
+            return
+        self.missing[name] = position_missing(coords)
+        if offset is None or self.failed:
+            self.failed = True
+            self.in_memory[name] = coords
+            return
+        try:
+            _fill_array(self.folder / f"{i}.coordinates.npy", offset, coords)
+            _write_array(self.folder / f"{i}.confidences.npy", conf)
+            _write_array(self.folder / f"{i}.missing.npy", self.missing[name])
+        except OSError:
+            self.failed = True
+            self.in_memory[name] = coords
 
 
 def _stored_key(folder: Path) -> dict | None:
@@ -236,47 +363,42 @@ def read_project_keypoints(
     if found is not None:
         return found
 
-    missing: dict[str, np.ndarray] = {}
-    names: list[str] = []
-    state: dict = {"folder": None, "failed": False}
+    folder: Path | None = None
     made = [p for p in (store.parent, store) if not p.exists()]  # removed again on bad input
     try:
         store.mkdir(parents=True, exist_ok=True)
-        state["folder"] = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store))
+        folder = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store))
     except OSError:
-        state["failed"] = True
+        pass
+    if folder is None:  # the project folder cannot be written: keep everything in memory
+        loaded = read_keypoints(source, format, duplicates=duplicates)
+        missing = {name: position_missing(c) for name, c in loaded.coordinates.items()}
+        return loaded, missing, loaded.warnings
+    writer = _CopyWriter(folder, BACKGROUND_WRITE)
 
     def keep(name: str, coords: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        missing[name] = position_missing(coords)
-        names.append(name)
-        if state["failed"]:
-            return coords, conf
-        i = len(names) - 1
-        folder = state["folder"]
-        try:
-            _write_array(folder / f"{i}.coordinates.npy", coords)
-            _write_array(folder / f"{i}.confidences.npy", conf)
-            _write_array(folder / f"{i}.missing.npy", missing[name])
-            return np.load(folder / f"{i}.coordinates.npy", mmap_mode="r", allow_pickle=False), conf
-        except OSError:
-            state["failed"] = True
-            return coords, conf
+        return writer.add(name, coords, conf), conf
 
     try:
-        loaded = read_keypoints(source, format, duplicates=duplicates, keep=keep)
+        try:
+            loaded = read_keypoints(source, format, duplicates=duplicates, keep=keep)
+        except BaseException:
+            writer.cancel()
+            raise
+        finally:
+            writer.finish()  # never leave the thread writing, whatever happened
     except BaseException:  # bad input writes nothing: not even the empty folders
-        if state["folder"] is not None:
-            shutil.rmtree(state["folder"], ignore_errors=True)
-        for folder in reversed(made):
+        shutil.rmtree(folder, ignore_errors=True)
+        for made_folder in reversed(made):
             with contextlib.suppress(OSError):
-                folder.rmdir()
+                made_folder.rmdir()
         raise
-    folder = state["folder"]
-    if folder is None:
-        return loaded, missing, loaded.warnings
-    if state["failed"] or source_key(source, format, duplicates) != key:
+    missing, names = writer.missing, writer.names
+    if writer.failed or source_key(source, format, duplicates) != key:
         # A file changed while it was read, or the copy could not be written: keep
-        # what was read (memory-mapped arrays stay valid) but store nothing.
+        # what was read (memory-mapped arrays of whole files stay valid, the others
+        # are in memory) but store nothing.
+        loaded.coordinates.update(writer.in_memory)
         shutil.rmtree(folder, ignore_errors=True)
         return loaded, missing, loaded.warnings
     index = {

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +15,12 @@ import pytest
 from kpcal_core import keypoint_store, workflows
 from kpcal_core.annotations import Annotation
 from kpcal_core.demo import make_demo_project, write_deeplabcut_csv
+from kpcal_core.errors import KpcalError
 from kpcal_core.formats import loading, read_keypoints
 from kpcal_core.keypoint_store import store_dir
 from kpcal_core.sampling import sample_error_frames
 
+REPO = Path(__file__).resolve().parents[2]
 SMALL = dict(n_frames=80, width=200, height=160)
 
 
@@ -217,3 +224,137 @@ def test_the_read_that_made_the_copy_is_handed_once_to_the_next_open(demo):
     assert handed.confidences[recording] is made.confidences[recording]
     assert loaded.confidences[recording] is not made.confidences[recording]
     np.testing.assert_array_equal(loaded.confidences[recording], made.confidences[recording])
+
+
+# --------------------------------------------------------------------------- the background writer
+
+
+def store_files(project) -> dict[str, bytes]:
+    (copy,) = copies(project)
+    folder = store_dir(project) / copy
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix == ".npy"}
+
+
+def test_the_copy_written_in_the_background_is_the_one_written_in_line(demo, tmp_path, monkeypatch):
+    source = str(demo.keypoints_dir)
+    background = tmp_path / "background"
+    in_line = tmp_path / "in_line"
+    loaded, missing, _ = keypoint_store.read_project_keypoints(background, source, "deeplabcut")
+    monkeypatch.setattr(keypoint_store, "BACKGROUND_WRITE", False)
+    keypoint_store.read_project_keypoints(in_line, source, "deeplabcut")
+    assert store_files(background) == store_files(in_line)
+    assert len(store_files(background)) == 3 * len(demo.coordinates)
+    expected = read_keypoints(source, "deeplabcut")
+    for name, coords in expected.coordinates.items():
+        assert isinstance(loaded.coordinates[name], np.memmap)
+        assert loaded.coordinates[name].tobytes() == coords.tobytes()
+        np.testing.assert_array_equal(missing[name], np.isnan(coords).any(axis=-1))
+
+
+def test_reading_waits_when_the_writer_is_behind(tmp_path, monkeypatch):
+    demo = make_demo_project(tmp_path / "project", n_recordings=6, **SMALL)
+    read = []
+    original_read = loading.read_pose_file
+    monkeypatch.setattr(
+        loading,
+        "read_pose_file",
+        lambda path, *a, **k: read.append(path) or original_read(path, *a, **k),
+    )
+    release = threading.Event()
+    original_fill = keypoint_store._fill_array
+
+    def slow_disk(path, offset, array):
+        assert release.wait(30)
+        original_fill(path, offset, array)
+
+    monkeypatch.setattr(keypoint_store, "_fill_array", slow_disk)
+    done = []
+    reader = threading.Thread(
+        target=lambda: done.append(
+            keypoint_store.read_project_keypoints(demo.project_dir, str(demo.keypoints_dir))
+        )
+    )
+    reader.start()
+    # The writer holds the first file; WRITE_AHEAD more wait for it; the next one is
+    # read and waits to be queued; no file after it is read.
+    bound = keypoint_store.WRITE_AHEAD + 2
+    deadline = time.monotonic() + 30
+    while len(read) < bound and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert len(read) == bound < len(demo.coordinates)
+    assert not done
+    release.set()
+    reader.join(30)
+    (loaded, _, _) = done[0]
+    for name, coords in demo.coordinates.items():
+        np.testing.assert_array_equal(loaded.coordinates[name], coords)
+    assert len(copies(demo.project_dir)) == 1
+
+
+CRASH_WHILE_WRITING = """
+import os, sys
+import numpy as np
+from kpcal_core import keypoint_store
+
+original = keypoint_store._fill_array
+
+def crash(path, offset, array):  # the process dies with the second file half written
+    if not path.name.startswith("1."):
+        return original(path, offset, array)
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        data = memoryview(np.ascontiguousarray(array)).cast("B")
+        handle.write(data[: len(data) // 2])
+    os._exit(9)
+
+keypoint_store._fill_array = crash
+keypoint_store.read_project_keypoints(sys.argv[1], sys.argv[2], "deeplabcut")
+"""
+
+
+def test_a_crash_while_writing_leaves_no_copy_that_is_trusted(demo):
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH_WHILE_WRITING, str(demo.project_dir), str(demo.keypoints_dir)],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 9, done.stderr
+    (left,) = copies(demo.project_dir)  # the unfinished copy, under a temporary name
+    assert left.startswith(".tmp-")
+    assert not (store_dir(demo.project_dir) / left / keypoint_store.INDEX_FILENAME).exists()
+    assert (store_dir(demo.project_dir) / left / "1.coordinates.npy").exists()
+
+    data = workflows.open_project(demo.project_dir)  # reads the files again
+    for name, coords in demo.coordinates.items():
+        np.testing.assert_array_equal(data.coordinates[name], coords)
+    trusted = [c for c in copies(demo.project_dir) if not c.startswith(".tmp-")]
+    assert len(trusted) == 1 and trusted[0] != left
+    workflows.open_project(demo.project_dir)  # takes the hand-over
+    again = workflows.open_project(demo.project_dir)  # from the new copy
+    for name, coords in demo.coordinates.items():
+        assert isinstance(again.coordinates[name], np.memmap)
+        np.testing.assert_array_equal(again.coordinates[name], coords)
+
+
+def test_bad_input_after_some_files_stops_the_writer_and_writes_nothing(demo):
+    bad = demo.keypoints_dir / "zz_broken.csv"
+    bad.write_text("not,a,pose,file\n")
+    with pytest.raises(KpcalError, match="zz_broken"):
+        keypoint_store.read_project_keypoints(demo.project_dir, str(demo.keypoints_dir))
+    assert not store_dir(demo.project_dir).exists()
+    assert not [t for t in threading.enumerate() if t.name == "kpcal-keypoint-store"]
+
+
+def test_a_bug_in_the_writer_is_raised_and_nothing_is_stored(demo, monkeypatch):
+    def broken(path, offset, array):
+        raise RuntimeError("writer bug")
+
+    monkeypatch.setattr(keypoint_store, "_fill_array", broken)
+    with pytest.raises(RuntimeError, match="writer bug"):
+        keypoint_store.read_project_keypoints(demo.project_dir, str(demo.keypoints_dir))
+    assert not store_dir(demo.project_dir).exists()
+    assert not [t for t in threading.enumerate() if t.name == "kpcal-keypoint-store"]
