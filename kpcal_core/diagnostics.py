@@ -527,7 +527,7 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
         data.bodyparts,
         data.use_bodyparts,
         data.conf_pseudocount,
-        coordinates=data.coordinates,
+        missing=data.missing,  # the lean mask: the coordinates stay on disk
         n_hist_bins=n_hist_bins,
     )
 

@@ -130,12 +130,15 @@ def population_of(
     conf_pseudocount: float = 1e-3,
     *,
     coordinates: Mapping[str, np.ndarray] | None = None,
+    missing: Mapping[str, np.ndarray] | None = None,
     n_hist_bins: int = 60,
 ) -> Population:
     """The population the line is applied to, from ``{recording: (T, K)}`` confidences.
 
     The keypoints of ``use_bodyparts`` with a confidence (not NaN) and, when
-    ``coordinates`` (``{recording: (T, K, 2)}``) is given, a position. Works
+    ``coordinates`` (``{recording: (T, K, 2)}``) or ``missing`` (``{recording:
+    (T, K) bool}``, True where a keypoint has no position: the lean way, which
+    never reads the coordinates) is given, a position. Works
     chunk by chunk (no copy of all confidences). The histogram spans the same
     range as the sampling bins (:func:`~kpcal_core.sampling.confidence_bin_edges`).
 
@@ -144,7 +147,7 @@ def population_of(
     Population
     """
     use_bodyparts = check_sampling_args(
-        confidences, bodyparts, use_bodyparts, 1, conf_pseudocount, coordinates
+        confidences, bodyparts, use_bodyparts, 1, conf_pseudocount, coordinates, missing
     )
     if not is_whole(n_hist_bins) or n_hist_bins < 1:
         raise KpcalError(f"n_hist_bins must be a whole number >= 1, got {n_hist_bins!r}")
@@ -162,7 +165,8 @@ def population_of(
     for _, name, start, stop in _chunks(confidences, len(bodyparts)):
         conf = np.asarray(confidences[name])[start:stop]
         coords = None if coordinates is None else np.asarray(coordinates[name])[start:stop]
-        good = _good(conf, coords, used)
+        mask = None if missing is None else np.asarray(missing[name])[start:stop]
+        good = _good(conf, coords, mask, used)
         x = _chunk_x(conf, good, conf_pseudocount)
         n_good = int(np.count_nonzero(good))
         _add_moments(x, n_good, sums)
@@ -185,12 +189,16 @@ def population_of(
     )
 
 
-def _good(conf: np.ndarray, coords: np.ndarray | None, used: np.ndarray) -> np.ndarray:
+def _good(
+    conf: np.ndarray, coords: np.ndarray | None, missing: np.ndarray | None, used: np.ndarray
+) -> np.ndarray:
     """``(t, K)`` booleans: a used bodypart with a confidence (and a position)."""
     good = ~np.isnan(conf)
     good &= used[None, :]
     if coords is not None:
         good &= ~np.isnan(coords).any(axis=-1)
+    if missing is not None:
+        good &= ~missing
     return good
 
 
@@ -266,6 +274,7 @@ def plan_annotation_order(
     conf_pseudocount: float = 1e-3,
     *,
     coordinates: Mapping[str, np.ndarray] | None = None,
+    missing: Mapping[str, np.ndarray] | None = None,
     seed: int | None = None,
     annotated: Iterable[SampleKey] = (),
 ) -> list[SampleKey]:
@@ -300,6 +309,10 @@ def plan_annotation_order(
     coordinates
         Optional ``{recording: (T, K, 2)}``; a keypoint with a NaN coordinate
         is never planned, nor counted in the population.
+    missing
+        Optional ``{recording: (T, K) bool}``, True where a keypoint has no
+        position: the same as ``coordinates`` without reading them (a project's
+        ``ProjectData.missing``).
     seed
         Seed of the random order within bins; same seed, same plan.
     annotated
@@ -316,7 +329,7 @@ def plan_annotation_order(
         entries.
     """
     use_bodyparts = check_sampling_args(
-        confidences, bodyparts, use_bodyparts, num_bins, conf_pseudocount, coordinates
+        confidences, bodyparts, use_bodyparts, num_bins, conf_pseudocount, coordinates, missing
     )
     if not is_whole(num_samples) or num_samples < 0:
         raise KpcalError(f"num_samples must be a whole number >= 0, got {num_samples!r}")
@@ -356,7 +369,8 @@ def plan_annotation_order(
     for r, name, start, stop in _chunks(confidences, n_keypoints):
         conf = np.asarray(confidences[name])[start:stop]
         coords = None if coordinates is None else np.asarray(coordinates[name])[start:stop]
-        bins = bin_chunk(conf, coords, None, used, edges, conf_pseudocount, num_bins, code_dtype)
+        mask = None if missing is None else np.asarray(missing[name])[start:stop]
+        bins = bin_chunk(conf, coords, mask, used, edges, conf_pseudocount, num_bins, code_dtype)
         good = bins != num_bins
         _add_moments(_chunk_x(conf, good, conf_pseudocount), int(np.count_nonzero(good)), sums)
         bins *= code_dtype.type(n_keypoints)

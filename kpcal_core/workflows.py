@@ -530,7 +530,7 @@ def draw_samples(
             draw = functools.partial(
                 plan_annotation_order,
                 annotated=kept,
-                coordinates={r: data.coordinates[r] for r in confidences},
+                missing={r: data.missing[r] for r in confidences},  # never reads coordinates
             )
         else:
             draw = functools.partial(sample_error_frames, missing=excluded)

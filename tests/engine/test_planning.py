@@ -262,6 +262,24 @@ def test_population_is_the_positioned_used_keypoints(project):
     assert without.n > population.n  # the keypoints with no position count only then
 
 
+def test_the_missing_mask_gives_the_plan_and_population_of_the_coordinates(project):
+    """Projects pass the lean mask (``ProjectData.missing``): the coordinates stay on disk."""
+    confidences, coordinates, bodyparts, used = project
+    missing = {name: np.isnan(c).any(axis=-1) for name, c in coordinates.items()}
+    by_coordinates = plan_annotation_order(
+        confidences, bodyparts, used, 10, 150, PC, coordinates=coordinates, seed=5
+    )
+    assert by_coordinates == plan_annotation_order(
+        confidences, bodyparts, used, 10, 150, PC, missing=missing, seed=5
+    )
+    a = population_of(confidences, bodyparts, used, PC, coordinates=coordinates)
+    b = population_of(confidences, bodyparts, used, PC, missing=missing)
+    assert (a.n, a.mean, a.second_moment) == (b.n, b.mean, b.second_moment)
+    assert np.array_equal(a.hist_counts, b.hist_counts)
+    with pytest.raises(KpcalError, match="rec2.*mask of missing positions"):
+        population_of(confidences, bodyparts, used, PC, missing={"rec1": missing["rec1"]})
+
+
 def test_population_errors():
     with pytest.raises(KpcalError, match="finite"):
         Population.from_x([math.nan])
