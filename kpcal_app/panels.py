@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -148,9 +149,16 @@ def annotator_comparison(records: dict) -> dict:
     return fit_records
 
 
-def frame_fill_progress(data: ProjectData, fill: BackgroundJob, poll_s: float = 0.05) -> None:
+def frame_fill_progress(
+    data: ProjectData,
+    fill: BackgroundJob,
+    *,
+    then: Callable[[], None] | None = None,
+    poll_s: float = 0.05,
+) -> None:
     """Follow the frame cache filling: annotating is offered once the first sample's frame
-    is ready; the job goes on if the page is left."""
+    is ready; the job goes on if the page is left. ``then`` is drawn once that is offered
+    (or the fill ended), so that it does not hold the offer back."""
     link, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
     link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
     first = data.session.sample_keys[0] if data.session.sample_keys else None
@@ -160,7 +168,11 @@ def frame_fill_progress(data: ProjectData, fill: BackgroundJob, poll_s: float = 
         if not progress.finished and not offered and first in progress.ready:
             link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
             offered = True
+            if then is not None:
+                then()
         if progress.finished:
+            if then is not None and not offered:
+                then()
             break
         percent = int(100 * progress.done / max(progress.total, 1))
         if percent != shown:  # a redraw only when the bar moves

@@ -106,6 +106,7 @@ class FrameIndex:
 
 _index_lock = threading.Lock()
 _index_cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
+_index_building: dict[tuple, threading.Event] = {}  # one scan per file at a time
 
 
 def _file_key(path: str | os.PathLike) -> tuple:
@@ -222,26 +223,38 @@ def frame_index(path: str | os.PathLike, store: str | os.PathLike | None = None)
 
     Kept in memory per process; with ``store`` (a folder that belongs to this
     version of the video, e.g. its frame-cache folder) also on disk, so other
-    processes do not scan the video again.
+    processes do not scan the video again. Threads asking for an index being
+    built wait for it (one scan per file at a time).
     """
     key = _file_key(path)
-    with _index_lock:
-        found = _index_cache.get(key)
-        if found is not None:
-            _index_cache.move_to_end(key)
+    while True:
+        with _index_lock:
+            found = _index_cache.get(key)
+            if found is not None:
+                _index_cache.move_to_end(key)
+                break
+            building = _index_building.get(key)
+            if building is None:  # this thread builds it; others wait for it
+                _index_building[key] = threading.Event()
+                break
+        building.wait()
     if found is not None:
         if store is not None and not (Path(store) / INDEX_FILE).exists():
             _save_index(found, store)
         return found
-    index = _load_index(path, store) if store is not None else None
-    if index is None:
-        index = build_frame_index(path)
-        if store is not None:
-            _save_index(index, store)
-    with _index_lock:
-        _index_cache[key] = index
-        while len(_index_cache) > INDEX_CACHE_SIZE:
-            _index_cache.popitem(last=False)
+    try:
+        index = _load_index(path, store) if store is not None else None
+        if index is None:
+            index = build_frame_index(path)
+            if store is not None:
+                _save_index(index, store)
+        with _index_lock:
+            _index_cache[key] = index
+            while len(_index_cache) > INDEX_CACHE_SIZE:
+                _index_cache.popitem(last=False)
+    finally:
+        with _index_lock:
+            _index_building.pop(key).set()  # on failure the next caller tries again
     return index
 
 

@@ -180,10 +180,10 @@ if st.button("Sample frames", type="primary", disabled=not use):
     except KpcalError as error:
         state.show_error(error)
         st.stop()
-    confidence_chart()
     state.start_at_first_sample(project)
     st.success(draw.message)
-    panels.frame_fill_progress(data, cache.frame_fill(data, start=True))
+    # The chart's new counts wait until annotating is offered: drawing it busies the browser.
+    panels.frame_fill_progress(data, cache.frame_fill(data, start=True), then=confidence_chart)
 elif session.sample_keys:
     n = len(session.sample_keys)
     st.caption(f"{n} sample{'' if n == 1 else 's'} drawn (seed {session.seed}).")

@@ -139,6 +139,48 @@ def test_index_is_built_once_per_file_version(tmp_path):
     assert decoding.frame_index(path).n_frames == 25
 
 
+def test_threads_asking_at_once_share_one_scan_and_a_failed_scan_is_tried_again(
+    tmp_path, monkeypatch
+):
+    path = write_mp4v(tmp_path / "a.avi", (coded_frame(i) for i in range(20)))
+    scans, release = [], threading.Event()
+    real = decoding.build_frame_index
+
+    def slow_scan(video):
+        scans.append(video)
+        release.wait(10)
+        return real(video)
+
+    monkeypatch.setattr(decoding, "build_frame_index", slow_scan)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(decoding.frame_index(path)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(scans) == 1 and len(results) == 4
+    assert all(r is results[0] for r in results) and results[0].n_frames == 20
+
+    broken = write_mp4v(tmp_path / "b.avi", (coded_frame(i) for i in range(5)))
+    calls = []
+
+    def fail_once(video):
+        calls.append(video)
+        if len(calls) == 1:
+            raise decoding.NotDecodable("the disk hiccupped")
+        return real(video)
+
+    monkeypatch.setattr(decoding, "build_frame_index", fail_once)
+    with pytest.raises(decoding.NotDecodable):
+        decoding.frame_index(broken)
+    assert decoding.frame_index(broken).n_frames == 5 and len(calls) == 2
+
+
 def test_index_is_kept_in_the_cache_for_other_processes(coded, tmp_path, monkeypatch):
     path = coded["offset_mp4"]
     cache = tmp_path / "c"
