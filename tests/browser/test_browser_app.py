@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -36,6 +35,7 @@ from browser_support import (  # noqa: E402
     IMAGE_IFRAME,
     LIVE_IMAGE_JS,
     chromium,
+    http_server,
     prepared_demo_project,
     streamlit_server,
 )
@@ -227,14 +227,8 @@ def late_page_server():
                     self.end_headers()
                     self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 def test_the_first_render_race_blanks_the_package_page_and_not_ours(tmp_path):
@@ -321,14 +315,8 @@ def slow_image_server():
                 self.end_headers()
                 self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/slow.png"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as url:
+        yield url + "slow.png"
 
 
 def test_one_view_swaps_images_and_the_old_image_takes_no_click_while_the_new_loads(tmp_path):
