@@ -49,12 +49,17 @@ def file_key(path: str | os.PathLike | None) -> tuple:
 #: Frames held in memory per project (about 4 MB each at 1280×1024).
 FRAMES_HELD = 12
 
+_jobs_lock = threading.Lock()
+_indexing: dict[str, BackgroundJob] = {}  # project -> its videos being indexed
+_fills: dict[str, tuple[tuple, BackgroundJob]] = {}  # project -> (its samples, the fill)
+
 
 @st.cache_resource(max_entries=8, show_spinner="Loading keypoints…")
 def _keypoints(project: str, fingerprint: tuple) -> ProjectData:
     session = load_session(project) or CalibrationSession()
     data = workflows.open_project(project, session)
-    workflows.start_video_indexing(data)  # ready before the first "Sample frames"
+    with _jobs_lock:  # ready before the first "Sample frames"
+        _indexing[project] = workflows.start_video_indexing(data)
     return data
 
 
@@ -169,20 +174,17 @@ def fit_diagnostics(data: ProjectData, points: pd.DataFrame) -> dict:
     return _fit_diagnostics(points, _population(data, *key), key)
 
 
-_fills: dict[str, tuple[tuple, BackgroundJob]] = {}  # project -> (its samples, the fill)
-_fills_lock = threading.Lock()
-
-
 def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | None:
     """The job filling the frame cache for the project's current samples.
 
     One per project on the server, shared by its sessions. ``start``: start
     one unless one for these samples is still running (a finished one is run
-    again: it only decodes what is not cached); a fill for other samples is
-    stopped. Without ``start``: the current job, or ``None``.
+    again: it only decodes what is not cached); a fill for other samples, and
+    the indexing of the project's videos, are stopped. Without ``start``: the
+    current job, or ``None``.
     """
     keys = tuple(data.session.sample_keys)
-    with _fills_lock:
+    with _jobs_lock:
         current = _fills.get(data.project_dir)
         if current is not None and current[0] == keys:
             if not start or not current[1].progress().finished:
@@ -191,6 +193,9 @@ def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | Non
             return None
         if current is not None:
             current[1].stop()
+        indexing = _indexing.pop(data.project_dir, None)
+        if indexing is not None:  # the fill indexes what it needs, its first video first
+            indexing.stop()
         job = workflows.start_frame_fill(data, list(keys))
         _fills[data.project_dir] = (keys, job)
         return job
