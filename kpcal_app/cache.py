@@ -59,7 +59,7 @@ def _keypoints(project: str, fingerprint: tuple) -> ProjectData:
     session = load_session(project) or CalibrationSession()
     data = workflows.open_project(project, session)
     with _jobs_lock:  # ready before the first "Sample frames"
-        _indexing[project] = workflows.start_video_indexing(data)
+        _indexing[str(data.project_dir)] = workflows.start_video_indexing(data)
     return data
 
 
@@ -185,7 +185,7 @@ def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | Non
     """
     keys = tuple(data.session.sample_keys)
     with _jobs_lock:
-        current = _fills.get(data.project_dir)
+        current = _fills.get(str(data.project_dir))
         if current is not None and current[0] == keys:
             if not start or not current[1].progress().finished:
                 return current[1]
@@ -193,9 +193,9 @@ def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | Non
             return None
         if current is not None:
             current[1].stop()
-        indexing = _indexing.pop(data.project_dir, None)
+        indexing = _indexing.pop(str(data.project_dir), None)
         if indexing is not None:  # the fill indexes what it needs, its first video first
             indexing.stop()
         job = workflows.start_frame_fill(data, list(keys))
-        _fills[data.project_dir] = (keys, job)
+        _fills[str(data.project_dir)] = (keys, job)
         return job

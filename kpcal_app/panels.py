@@ -157,8 +157,8 @@ def frame_fill_progress(
     poll_s: float = 0.05,
 ) -> None:
     """Follow the frame cache filling: annotating is offered once the first sample's frame
-    is ready; the job goes on if the page is left. ``then`` is drawn once that is offered
-    (or the fill ended), so that it does not hold the offer back."""
+    is ready; the job goes on if the page is left. ``then`` is drawn when the fill has
+    ended: drawn earlier (a chart), it kept the browser from showing the offer for 0.4 s."""
     link, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
     link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
     first = data.session.sample_keys[0] if data.session.sample_keys else None
@@ -168,11 +168,7 @@ def frame_fill_progress(
         if not progress.finished and not offered and first in progress.ready:
             link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
             offered = True
-            if then is not None:
-                then()
         if progress.finished:
-            if then is not None and not offered:
-                then()
             break
         percent = int(100 * progress.done / max(progress.total, 1))
         if percent != shown:  # a redraw only when the bar moves
@@ -187,3 +183,5 @@ def frame_fill_progress(
         bar.progress(1.0, text="All frames ready.")
     link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
     st.caption(workflows.frame_cache_summary(data))
+    if then is not None:
+        then()

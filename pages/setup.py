@@ -182,7 +182,7 @@ if st.button("Sample frames", type="primary", disabled=not use):
         st.stop()
     state.start_at_first_sample(project)
     st.success(draw.message)
-    # The chart's new counts wait until annotating is offered: drawing it busies the browser.
+    # The chart's new counts wait until the frames are in: drawing it busies the browser.
     panels.frame_fill_progress(data, cache.frame_fill(data, start=True), then=confidence_chart)
 elif session.sample_keys:
     n = len(session.sample_keys)
