@@ -21,8 +21,11 @@ own page and ``main.js``:
   always a whole number of pixels wide. A click reports that width, and
   :meth:`kpcal_core.views.CropView.to_frame` maps the click with it.
 
-The click's position is what the package reports (the click event's
-``offsetX``/``offsetY`` on the image), so the mapping is unchanged.
+A click reports where the pointer went down on the image, in CSS pixels to the
+fraction (the pointer event's ``offsetX``/``offsetY``; a click event's are whole
+pixels). A mouse's position is the corner of the device pixel under its tip, so
+when the position is on whole device pixels half a device pixel is added: the
+pixel's centre, where the tip is aimed.
 """
 
 from __future__ import annotations
@@ -91,10 +94,24 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
     fit();
   });
   // A click reports where it was made on the image and which view the image showed.
+  // Where the pointer went down, to the fraction of a pixel: a click event's offsets are
+  // whole CSS pixels, a pointer event's are not. A mouse on a screen reports the corner
+  // of the device pixel under its tip (its screen position is whole device pixels): the
+  // tip covers that pixel, whose centre is half a device pixel further.
+  let pressed = null;
+  img.addEventListener("pointerdown", (event) => {
+    const ratio = window.devicePixelRatio || 1;
+    const whole = (v) => Math.abs(v * ratio - Math.round(v * ratio)) < 1e-6;
+    const centre = event.pointerType === "mouse" && whole(event.screenX) && whole(event.screenY);
+    const half = centre ? 0.5 / ratio : 0;
+    pressed = {x: event.offsetX + half, y: event.offsetY + half};
+  });
   img.onclick = (event) => {
+    const at = pressed || {x: event.offsetX, y: event.offsetY};
+    pressed = null;
     if (!wanted || shownView !== wanted.view || !img.complete) return;  // a new image is loading
     Streamlit.setComponentValue({
-      x: event.offsetX, y: event.offsetY, width: img.width, height: img.height,
+      x: at.x, y: at.y, width: img.width, height: img.height,
       unix_time: Date.now(), view: shownView,
     });
   };

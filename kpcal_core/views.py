@@ -99,8 +99,9 @@ class CropView:
         Parameters
         ----------
         u, v
-            The click's offset from the image's top-left corner in shown pixels
-            (the component's ``x``, ``y``: Chromium's ``offsetX``/``offsetY``).
+            The click's offset from the image's top-left corner in shown pixels,
+            a continuous position (the click view's ``x``, ``y``: where the
+            pointer went down, see :mod:`kpcal_app.click`).
         shown_width
             The width the browser drew the image at (the component's
             ``width``); ``None``: the image's own width.

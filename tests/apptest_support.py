@@ -115,7 +115,7 @@ def click_image(
     """Send what the click view sends on a click at ``(u, v)`` of the 560 px image, and rerun.
 
     ``shown``: the width the browser drew the image at (the click view fits the window),
-    so the click arrives in those pixels, rounded as the browser rounds them.
+    so the click arrives in those pixels (to the fraction, as the click view sends it).
     ``also_click``: a button clicked before the rerun arrives (both in one rerun).
     ``view``: the view token of the image clicked (default: the one shown now).
 
@@ -133,8 +133,8 @@ def click_image(
     state.id = component.proto.id
     state.json_value = json.dumps(
         {
-            "x": round(u * factor),
-            "y": round(v * factor),
+            "x": u * factor,
+            "y": v * factor,
             "width": shown,
             "height": shown,
             "unix_time": time.time_ns(),  # each click another value, as in the browser

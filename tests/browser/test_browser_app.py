@@ -12,8 +12,8 @@
   image) stays blank with "Cannot read properties of null"; ours shows the
   image on its first render.
 * The click view fits the window at three window sizes: the whole image is
-  above the fold, and a click on a known display point saves the video
-  position the view maps it to, within half a display pixel.
+  above the fold, and a mouse click on a whole screen pixel saves the video
+  position of that pixel's centre (within Chromium's 1/64 px layout unit).
 """
 
 from __future__ import annotations
@@ -148,15 +148,20 @@ def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, s
         reaches_bottom = height - BOTTOM_MARGIN - live["bottom"] < 2
         assert fills_column or reaches_bottom, (size, live)
 
-        # A click on a whole display pixel near the keypoint (another spot at each size).
-        u, v = (round(c * shown / view.display_width) for c in view.to_display(*keypoints[k]))
-        u, v = u + width % 7 - 3, v - height % 5 + 2
-        page.frame_locator(IMAGE_IFRAME).locator("#image").click(position={"x": u, "y": v})
+        # A mouse click on a whole screen pixel near the keypoint (another spot at each
+        # size): it is saved at that pixel's centre, half a pixel right of and below the
+        # corner the browser reports for a mouse.
+        image = page.frame_locator(IMAGE_IFRAME).locator("#image")
+        box = image.bounding_box()  # CSS px in the window: where the screen's pixels are
+        u, v = (c * shown / view.display_width for c in view.to_display(*keypoints[k]))
+        u = round(box["x"] + u) + width % 7 - 3 - box["x"]  # on whole screen pixels
+        v = round(box["y"] + v) - height % 5 + 2 - box["y"]
+        image.click(position={"x": u, "y": v})
         page.get_by_text("Completed annotations = 1").wait_for()
         saved = np.asarray(draft(project)[samples[index - 1]].xy)
-        expected = np.asarray(view.to_frame(u, v, shown))
-        half_pixel = 0.5 * view.scale * view.display_width / shown  # video px
-        assert np.all(np.abs(saved - expected) <= half_pixel + 1e-6), (size, saved, expected)
+        expected = np.asarray(view.to_frame(u + 0.5, v + 0.5, shown))
+        layout_unit = view.scale * view.display_width / shown / 64  # video px
+        assert np.all(np.abs(saved - expected) <= layout_unit + 1e-6), (size, saved, expected)
     print(
         f"\n{width}×{height}: view shown {shown}×{live['height']} px, bottom {live['bottom']:.0f}"
     )
