@@ -18,7 +18,8 @@ each decoded frame goes to the frame cache (:mod:`kpcal_core.framecache`:
 lossless, compact, size-capped) as soon as it is decoded, so a second call
 decodes nothing. :func:`fill_frame_cache` fills the cache without keeping the
 frames (bounded memory, the first sample first, cancellable);
-:func:`load_sampled_frames` (keypoint-MoSeq's API) returns them.
+:func:`load_sampled_frames` (keypoint-MoSeq's API) returns them;
+:func:`index_videos` builds the videos' frame indexes before the first read.
 """
 
 from __future__ import annotations
