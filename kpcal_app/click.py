@@ -109,7 +109,9 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
   img.onclick = (event) => {
     const at = pressed || {x: event.offsetX, y: event.offsetY};
     pressed = null;
-    if (!wanted || shownView !== wanted.view || !img.complete) return;  // a new image is loading
+    // While another view's image loads, the old one takes no click (a new picture of the
+    // same view, e.g. with the click's mark, maps clicks the same way).
+    if (!wanted || shownView !== wanted.view) return;
     Streamlit.setComponentValue({
       x: at.x, y: at.y, width: img.width, height: img.height,
       unix_time: Date.now(), view: shownView,
