@@ -50,7 +50,7 @@ from .diagnostics import (
     project_population,
     stop_rule,
 )
-from .errors import KpcalError
+from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
 from .formats import DUPLICATE_CHOICES
 from .formats import FORMATS as KEYPOINT_FORMATS
@@ -655,8 +655,30 @@ def main(
         err.write(f"kpcal: not enough annotations: {error}\n")
         return EXIT_NOT_ENOUGH
     except KpcalError as error:
+        if isinstance(error, NotSaved):  # a full disk...: the operator's log says so too
+            _log_not_saved(args, error)
         err.write(f"kpcal: {error}\n")
         return EXIT_BAD_INPUT
     except OSError as error:
         err.write(f"kpcal: {error}\n")
         return EXIT_BAD_INPUT
+
+
+def _log_not_saved(args: argparse.Namespace, error: NotSaved) -> None:
+    """The ``event=error`` log line of a save the system refused, with the project and user."""
+    import getpass
+
+    from .logs import log_event
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = ""
+    log_event(
+        "error",
+        user=user,
+        project=getattr(args, "project", "") or "",
+        page=f"cli {args.command}",
+        kind="NotSaved",
+        message=str(error),
+    )

@@ -56,6 +56,7 @@ except ImportError:  # pragma: no cover - av is in requirements.txt
     av = None
 
 from .errors import KpcalError
+from .paths import check_no_link_out, check_video_to_open
 
 #: Frame indexes kept in memory (one per video; a 21,000-frame video's index is ~0.5 MB).
 INDEX_CACHE_SIZE = 64
@@ -116,6 +117,7 @@ def _file_key(path: str | os.PathLike) -> tuple:
 
 
 def _open(path: str | os.PathLike):
+    check_video_to_open(path)  # a shared server opens no video outside its data root
     if av is None:
         raise NotDecodable("PyAV is not installed")
     try:
@@ -190,6 +192,10 @@ _ARRAYS = ("pts", "decode_pos", "key_pos", "key_pts", "key_dts")
 
 def _load_index(path: str | os.PathLike, folder: str | os.PathLike) -> FrameIndex | None:
     try:
+        check_no_link_out(folder, what="frame cache folder")
+    except KpcalError:
+        return None
+    try:
         with np.load(Path(folder) / INDEX_FILE, allow_pickle=False) as stored:
             arrays = {name: np.asarray(stored[name], dtype=np.int64) for name in _ARRAYS}
     except (OSError, KeyError, ValueError):
@@ -208,6 +214,10 @@ def _load_index(path: str | os.PathLike, folder: str | os.PathLike) -> FrameInde
 
 
 def _save_index(index: FrameIndex, folder: str | os.PathLike) -> None:
+    try:
+        check_no_link_out(folder, what="frame cache folder")
+    except KpcalError:
+        return  # kept in memory only
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
         tmp = Path(folder) / f".{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"

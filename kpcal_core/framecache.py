@@ -36,6 +36,12 @@ scans the folder once per ~10% of the cap, not on every write). The running
 total is kept per process and re-measured from the disk whenever it crosses
 the cap, so several processes sharing a cache may overshoot only by what the
 others wrote since the last scan.
+
+Safety. With a data root (``KPCAL_DATA_ROOT``), a cache folder inside it that
+a symbolic link leads out of it is neither read nor written
+(:func:`kpcal_core.paths.check_no_link_out`). A write the system refuses (a
+full disk) raises :class:`~kpcal_core.errors.NotSaved` and leaves no
+temporary file.
 """
 
 from __future__ import annotations
@@ -51,7 +57,9 @@ import cv2
 import numpy as np
 
 from . import decoding
-from .errors import KpcalError
+from .atomic import not_saved
+from .errors import KpcalError, NotSaved
+from .paths import check_no_link_out
 
 #: Default size cap of one project's frame cache, in bytes (2 GiB).
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -73,11 +81,20 @@ class CacheSize:
 
 
 def video_cache_folder(cache_dir: str | os.PathLike, video_path: str | os.PathLike) -> Path:
-    """The folder of one video's frames, keyed by its resolved path, size and mtime."""
+    """The folder of one video's frames, keyed by its resolved path, size and mtime.
+
+    Raises
+    ------
+    OSError
+        The video cannot be looked at (missing).
+    KpcalError
+        With a data root, a link leads the folder out of it.
+    """
     path = Path(video_path).resolve()
     stat = path.stat()
     digest = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    return Path(cache_dir) / f"{path.stem[:40]}-{digest}"
+    folder = Path(cache_dir) / f"{path.stem[:40]}-{digest}"
+    return check_no_link_out(folder, what="frame cache folder")
 
 
 def frame_file(folder: Path, index: int) -> Path:
@@ -299,7 +316,7 @@ def _read_legacy(cache_dir, folder: Path, index: int) -> np.ndarray | None:
         with _tally_lock:
             if _key(cache_dir) in _tally:
                 _tally[_key(cache_dir)] -= size
-    except OSError:
+    except (OSError, NotSaved):
         pass
     return frame
 
@@ -326,6 +343,11 @@ def write_cached_frame(
     -------
     int
         Frames evicted by this write.
+
+    Raises
+    ------
+    NotSaved
+        The system refused the write (a full disk...); nothing is left behind.
     """
     return _write(
         cache_dir, video_cache_folder(cache_dir, video_path), int(index), frame, max_bytes
@@ -334,12 +356,19 @@ def write_cached_frame(
 
 def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) -> int:
     data = encode_frame(frame, check_key=str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
     target = frame_file(folder, index)
     tmp = folder / f".{index:08d}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except OSError as error:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise not_saved(target, error) from None
     key = _key(cache_dir)
     with _tally_lock:
         known = key in _tally

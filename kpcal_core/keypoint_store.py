@@ -33,7 +33,10 @@ the project opened right after uses those arrays instead of loading the copy
 again. At most one such result is held.
 
 When the project folder cannot be written (read-only, disk full), the
-keypoints are kept in memory instead, without an error. Set
+keypoints are kept in memory instead, without an error. With a data root
+(``KPCAL_DATA_ROOT``), a store inside it that a symbolic link leads out of it
+is neither read, written nor cleaned up: that is an error naming the link
+(:func:`kpcal_core.paths.check_no_link_out`). Set
 ``KPCAL_KEYPOINT_STORE=0`` in the environment (or :data:`ENABLED` to False)
 to always keep them in memory.
 """
@@ -57,6 +60,7 @@ import numpy as np
 
 from .atomic import _UMASK
 from .formats import LoadedKeypoints, read_keypoints
+from .paths import check_no_link_out
 from .session import session_dir
 
 STORE_DIRNAME = "keypoint_store"
@@ -345,6 +349,7 @@ def read_project_keypoints(
     ------
     KpcalError
         As :func:`kpcal_core.formats.read_keypoints`; nothing is written then.
+        Also, with a data root, when a link leads the store out of it.
     """
     source = os.fspath(source)
     if not ENABLED:
@@ -353,7 +358,8 @@ def read_project_keypoints(
         return loaded, missing, loaded.warnings
     key = source_key(source, format, duplicates)
     digest = _digest(key)
-    store = store_dir(project_dir)
+    store = check_no_link_out(store_dir(project_dir), what="keypoint store")
+    check_no_link_out(store / digest, what="keypoint store")
     with _handoff_lock:
         handed = _handoff.pop((str(store), digest), None)
     if handed is not None and time.monotonic() - handed[0] < HANDOFF_SECONDS:

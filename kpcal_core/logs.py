@@ -10,7 +10,8 @@ Events: ``save`` (annotations saved), ``params`` (slope and intercept saved
 from the fit page), ``error`` (an error shown to a user), ``warning``.
 
 The lines go through the ``logging`` logger ``kpcal`` (a server's operator can
-add handlers to it); when nothing else handles it, they go to stderr.
+add handlers to it); when nothing else handles it, they go to stderr (whatever
+``sys.stderr`` is when the line is written).
 """
 
 from __future__ import annotations
@@ -24,11 +25,24 @@ LOGGER_NAME = "kpcal"
 _PLAIN = re.compile(r'^[^\s="\\]+$')
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to ``sys.stderr`` as it is now, not as it was when made
+    (a test's capture, a server that redirects its stderr later)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler sets it; the property always looks it up
+        pass
+
+
 def logger() -> logging.Logger:
     """The ``kpcal`` logger, writing to stderr unless the program configured it."""
     log = logging.getLogger(LOGGER_NAME)
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

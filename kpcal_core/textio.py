@@ -12,7 +12,10 @@ DeepLabCut or Lightning Pose CSV). One rule for all of them:
   ``"\\r"`` inside a quoted field as written;
 - anything else (UTF-16, Latin-1, binary) raises
   :class:`~kpcal_core.errors.KpcalError` naming the file and the byte offset
-  of the first byte that is not UTF-8.
+  of the first byte that is not UTF-8;
+- with a data root, a file inside it that a symbolic link leads out of it is
+  not read (:func:`kpcal_core.paths.check_no_link_out`): no message ever
+  quotes a file outside the root.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import codecs
 import os
 
 from .errors import KpcalError
+from .paths import check_no_link_out
 
 __all__ = ["read_user_text"]
 
@@ -46,9 +50,11 @@ def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> 
     KpcalError
         The file does not exist or cannot be read, or is not UTF-8 (the
         message names the file and the byte offset, counted from the start
-        of the file, of the first byte that is not UTF-8).
+        of the file, of the first byte that is not UTF-8); with a data root, a
+        symbolic link leads the file out of it (it is not opened).
     """
     name = os.fspath(path)
+    check_no_link_out(name)
     try:
         with open(name, "rb") as handle:
             if max_lines is None:

@@ -37,8 +37,8 @@ import cv2
 import numpy as np
 
 from . import decoding, framecache
-from .errors import KpcalError
-from .paths import MAX_SEARCHED
+from .errors import KpcalError, NotSaved
+from .paths import MAX_SEARCHED, check_video_to_open
 from .samplekeys import SampleKey, check_sample_key
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's list
@@ -170,6 +170,7 @@ class VideoInfo:
 
 
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    check_video_to_open(path)  # a shared server opens no video outside its data root
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise KpcalError(f"video {str(path)!r} cannot be opened (missing, or not a video)")
@@ -842,5 +843,8 @@ def load_frame(
     )
     frame = frames[int(index)]
     if cache_dir is not None:
-        write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
+        try:
+            write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
+        except NotSaved:  # a full disk: the frame is shown all the same, decoded again next time
+            pass
     return as_rgb(frame)
