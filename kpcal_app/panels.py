@@ -22,7 +22,6 @@ from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import distances_chart
 from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
-from kpcal_core.paths import resolve_user_path
 from kpcal_core.prefetch import BackgroundJob
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
@@ -37,7 +36,7 @@ ORDER_LABELS = {"planned": "Planned (fewest clicks)", "keypoint-moseq": "As keyp
 
 def open_folder(typed: str, *, create: bool = False) -> None:
     """Open (or, after the user said so, create) the project folder typed."""
-    folder = resolve_user_path(typed, what="project folder")
+    folder = state.resolve_project(typed)
     workflows.project_folder(folder, create=create)
     state.switch_project(str(folder))
     st.session_state.pop(state.PENDING_FOLDER, None)

@@ -3,6 +3,9 @@
 The annotator is one ``st.fragment``: a click or a button reruns only it.
 Frames come from the project's frame cache; every change is saved at once by
 :func:`kpcal_core.workflows.record_annotation` (merged with other sessions).
+The counts shown are what is on disk; an edit whose save was refused (a full
+disk) is held on this page, drawn on the image and saved with the next save
+that works.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ except KpcalError as error:
     st.stop()
 
 
+held = state.held(project)  # edits a refused save kept here (a full disk), not counted
+
+
 def is_done(key) -> bool:
     return key in records and records[key].status != CLEARED
 
@@ -83,7 +89,16 @@ def record(key, status: str = POSITION, xy=(math.nan, math.nan)) -> None:
     """Keep an edit and save at once; show what other sessions saved meanwhile."""
     annotation = Annotation(float(xy[0]), float(xy[1]), state.annotator(), now_utc(), status)
     try:
-        result = workflows.record_annotation(data, records, key, annotation)
+        result = workflows.record_annotation(data, records, key, annotation, held=held)
+        state.set_save_message(project, result.message)
+    except KpcalError as error:
+        state.set_save_message(project, f"Not saved: {error}")
+
+
+def save_held() -> None:
+    """Try again to save the edits held on this page."""
+    try:
+        result = workflows.save_held_edits(data, records, held)
         state.set_save_message(project, result.message)
     except KpcalError as error:
         state.set_save_message(project, f"Not saved: {error}")
@@ -174,7 +189,7 @@ def annotator() -> None:
         state.show_error(error)
         return
     frames.prepare(workflows.samples_ahead(samples, current, is_done))
-    annotation = records.get(key)
+    annotation = held.get(key, records.get(key))  # a held click stays drawn
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
     token = state.register_click_view(zoom, project, key, view)
     click_image(rendered, key=state.CLICK_VIEW, view=token, on_click=on_click)
@@ -185,6 +200,9 @@ def annotator() -> None:
     if message:
         refused = message.startswith(("Not saved", "That click"))
         (st.warning if refused else st.caption)(message)
+    if held:
+        st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
+        st.button("Save held edits", on_click=save_held)
     panels.stop_status(data, records)
     st.caption(
         "Click the true position of the target bodypart (yellow circle: the network's guess; "

@@ -35,6 +35,10 @@ except KpcalError as error:
     state.show_error(error, project)
     st.stop()
 
+if state.held(project):  # a full disk refused them on the annotate page
+    st.warning(
+        f"{workflows.held_status(state.held(project))} on the annotate page: not in this fit."
+    )
 fit_records = panels.annotator_comparison(records)
 
 method = st.radio(
