@@ -103,6 +103,11 @@ def image_view(at: AppTest) -> str:
     return json.loads(image_component(at).proto.json_args)["view"]
 
 
+def image_src(at: AppTest) -> str:
+    """The image shown (its data URL): what is drawn on it, e.g. the red X of a click."""
+    return json.loads(image_component(at).proto.json_args)["src"]
+
+
 def click_image(
     at: AppTest,
     u: float,
