@@ -440,6 +440,56 @@ def test_a_project_prepared_in_a_notebook_opens_on_annotate(how, tmp_path, demo,
     image_component(at)
 
 
+def test_the_own_demo_project_opens_under_a_data_root_and_nothing_else_in_the_state_folder(
+    tmp_path, demo_template, monkeypatch
+):
+    """Issue 19, finding 8: "Open the demo project" under KPCAL_DATA_ROOT showed a false
+    "outside the data folder" error (the demo lives in the state folder)."""
+    root, state = tmp_path / "root", tmp_path / "state"
+    inside = root / "p"
+    shutil.copytree(demo_template, inside)
+    own = state / "demo-project"  # where the server keeps the (not signed-in) user's demo
+    shutil.copytree(demo_template, own)
+    other = state / "users" / "bob@lab.example-1234abcd" / "demo-project"
+    shutil.copytree(demo_template, other)
+    monkeypatch.delenv("KPCAL_DEMO_DIR")
+    monkeypatch.setenv("KPCAL_DATA_ROOT", str(root))
+    monkeypatch.setenv("KPCAL_PROJECT", str(inside))
+
+    def project_caption(app) -> str:
+        return next(c.value for c in app.sidebar.caption if c.value.startswith("Project:"))
+
+    at = open_page(new_app(), SETUP)
+    assert str(inside.resolve()) in project_caption(at)
+    check(button(at, "Open the demo project").click().run())
+    assert not errors(at), errors(at)
+    assert project_caption(at) == f"Project: `{own.resolve()}`"
+    check(widget(at.button, "Load keypoints").click().run())  # its own relative paths: allowed
+    assert not errors(at), errors(at)
+    assert not [w for w in at.warning if "outside" in w.value]
+
+    link = new_app()  # a link to it works for its owner
+    link.query_params["project"] = str(own)
+    check(link.run())
+    assert not errors(link) and project_caption(link) == f"Project: `{own.resolve()}`"
+
+    for elsewhere in (
+        other,
+        state,
+        state / "users",
+        own / "keypoints",
+        f"{own}/../demo-project/..",
+    ):
+        refused = new_app()
+        refused.query_params["project"] = str(elsewhere)
+        check(refused.run())
+        assert any("outside the data folder" in e for e in errors(refused)), (
+            elsewhere,
+            errors(refused),
+        )
+        assert str(inside.resolve()) in project_caption(refused)
+
+
 def test_a_project_in_the_url_outside_the_data_root_is_refused(tmp_path, monkeypatch):
     """On a shared server (KPCAL_DATA_ROOT), ?project= cannot open a folder outside the root."""
     root = tmp_path / "root"
