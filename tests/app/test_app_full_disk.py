@@ -13,17 +13,20 @@ import getpass
 
 from apptest_support import (
     FIT,
+    SETUP,
     button,
     check,
     click_image,
     current_sample,
     draft_keys,
     draw_demo_samples,
+    errors,
     image_src,
     new_app,
     open_page,
     page_text,
     true_display_position,
+    widget,
 )
 
 from kpcal_core.logs import parse_line
@@ -84,3 +87,16 @@ def test_held_edits_can_be_saved_again_without_a_new_click(demo, refuse_writes):
     check(button(at, "Save held edits").click().run())
     assert current_sample(at)["completed"] == 1 == len(draft_keys(demo))
     assert "held, not saved" not in page_text(at)
+
+
+def test_a_setup_page_save_the_disk_refuses_says_so_and_changes_nothing(demo, refuse_writes):
+    at = open_page(new_app(), SETUP)
+    session_before = (demo / "calibration" / "session.json").read_bytes()
+    config_before = (demo / "config.yml").read_bytes()
+    refuse_writes(demo)
+    check(button(at, "Sample frames").click().run())
+    assert any(e.startswith("not saved: the disk is full") for e in errors(at)), errors(at)
+    check(widget(at.button, "Load keypoints").click().run())
+    assert any("No space left on device" in e for e in errors(at)), errors(at)
+    assert (demo / "calibration" / "session.json").read_bytes() == session_before
+    assert (demo / "config.yml").read_bytes() == config_before
