@@ -954,6 +954,8 @@ def residual_rows(
 ) -> list[dict]:
     """The annotations farthest from the line, as sentences, with their sample's index.
 
+    The sentences are plain text (the recording name in quotes), not Markdown.
+
     Returns
     -------
     list of dict
@@ -968,7 +970,7 @@ def residual_rows(
             {
                 "key": key,
                 "sample_index": where.get(key),
-                "text": f"`{row.recording}` frame {row.frame}, {row.bodypart}: error "
+                "text": f"{key[0]!r} frame {row.frame}, {row.bodypart}: error "
                 f"{row.error_px:.1f} px where the line expects {row.line_error_px:.1f} px "
                 f"(residual {row.residual:+.3f})",
             }
