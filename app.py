@@ -13,9 +13,8 @@ from kpcal_app.text import code, literal
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
 
-st.set_page_config(
-    page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
-)
+# An emoji favicon is drawn in the browser; a :material/...: one is fetched from Google's servers.
+st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon="🎯", layout="wide")
 state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 
 
