@@ -9,12 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from kpcal_app import state
+from kpcal_app.text import code, literal
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
 
-st.set_page_config(
-    page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
-)
+# An emoji favicon is drawn in the browser; a :material/...: one is fetched from Google's servers.
+st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon="🎯", layout="wide")
 state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 
 
@@ -44,7 +44,7 @@ try:
     session = load_session(project)
 except KpcalError as error:
     project, session = None, None
-    st.error(str(error))
+    st.error(literal(error))
 
 
 def home() -> None:
@@ -61,9 +61,9 @@ navigation = st.navigation(
     [st.Page(home, title="kpcal", default=True, visibility="hidden"), setup, annotate, fit]
 )
 if st.session_state.get(state.REFUSED):
-    st.error(st.session_state[state.REFUSED])
+    st.error(literal(st.session_state[state.REFUSED]))
 with st.sidebar:
     if project:
-        st.caption(f"Project: `{project}`")
+        st.caption("Project: " + code(project))
     state.annotator_control()
 state.run_page(navigation)

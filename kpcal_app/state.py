@@ -27,6 +27,8 @@ from kpcal_core.errors import KpcalError
 from kpcal_core.logs import log_event
 from kpcal_core.paths import clean_user_path, resolve_user_path
 
+from .text import code, literal
+
 # st.session_state keys
 PROJECT = "kpcal_project"  # str: project folder in use
 RECORDS = "kpcal_records"  # {project: {sample_key: Annotation}}: as on disk at the last save
@@ -202,7 +204,7 @@ def show_error(error: Exception, project: str | None = None) -> None:
         kind=type(error).__name__,
         message=message,
     )
-    st.error(message)
+    st.error(literal(message))
     if project is not None and workflows.broken_config(project):
         st.write(
             "Your annotations are in other files and are not affected. Fix config.yml by hand, "
@@ -210,7 +212,7 @@ def show_error(error: Exception, project: str | None = None) -> None:
         )
         if st.button("Start config.yml over (keep the broken file as a backup)"):
             backup, _ = workflows.start_config_over(project)
-            st.toast(f"Kept the broken config as {backup.name}")
+            st.toast("Kept the broken config as " + literal(backup.name))
             st.rerun()
 
 
@@ -244,7 +246,7 @@ def annotator_control() -> None:
     """The annotator's name in the sidebar (fixed to the signed-in e-mail on a server)."""
     name = annotator()
     if login_configured():
-        st.caption(f"Annotator: {name}")
+        st.caption("Annotator: " + code(name))
         if st.user.is_logged_in:
             st.button("Sign out", on_click=st.logout, key="kpcal_sign_out")
     else:
@@ -385,12 +387,22 @@ def demo_banner(project: str) -> None:
 
 
 def bodypart_legend(bodyparts: list[str], target: str) -> None:
-    """Which dot colour is which bodypart (the target in bold), as on the charts."""
+    """Which dot colour is which bodypart (the target in bold), as on the charts.
+
+    Markdown without HTML: each dot is Streamlit's ``:color[●]{foreground="#rrggbb"}``
+    directive in the bodypart's colour (ours, from :func:`~kpcal_core.colours.bodypart_colours`),
+    each name is :func:`~kpcal_app.text.literal` text.
+    """
     from kpcal_core.colours import bodypart_colours
 
-    items = [
-        f"<span style='color:{colour}'>&#9679;</span> "
-        + (f"<b>{name}</b>" if name == target else name)
-        for name, colour in bodypart_colours(bodyparts).items()
-    ]
-    st.markdown(" &nbsp; ".join(items), unsafe_allow_html=True)
+    items = []
+    for name, colour in bodypart_colours(bodyparts).items():
+        shown = literal(name)
+        if name == target and name.strip():  # bold inside the spaces (Markdown needs it so)
+            core = name.strip()
+            start = name.index(core)
+            shown = (
+                literal(name[:start]) + f"**{literal(core)}**" + literal(name[start + len(core) :])
+            )
+        items.append(f':color[●]{{foreground="{colour}"}} {shown}')
+    st.markdown("\u00a0\u00a0 ".join(items))

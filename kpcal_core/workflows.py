@@ -1044,6 +1044,8 @@ def residual_rows(
 ) -> list[dict]:
     """The annotations farthest from the line, as sentences, with their sample's index.
 
+    The sentences are plain text (the recording name in quotes), not Markdown.
+
     Returns
     -------
     list of dict
@@ -1058,7 +1060,7 @@ def residual_rows(
             {
                 "key": key,
                 "sample_index": where.get(key),
-                "text": f"`{row.recording}` frame {row.frame}, {row.bodypart}: error "
+                "text": f"{key[0]!r} frame {row.frame}, {row.bodypart}: error "
                 f"{row.error_px:.1f} px where the line expects {row.line_error_px:.1f} px "
                 f"(residual {row.residual:+.3f})",
             }

@@ -16,6 +16,7 @@ import streamlit as st
 
 from kpcal_app import cache, panels, state
 from kpcal_app.click import click_image, give_keys_back_to_the_page
+from kpcal_app.text import code, literal
 from kpcal_core import workflows
 from kpcal_core.annotations import (
     CLEARED,
@@ -55,7 +56,7 @@ except KpcalError as error:
     )
     if st.button("Start over (keep the broken file as a backup)"):
         for path in broken_annotation_files(project):
-            st.toast(f"Kept {path.name} as {backup_file(path).name}")
+            st.toast(f"Kept {literal(path.name)} as {literal(backup_file(path).name)}")
         st.rerun()
     st.stop()
 
@@ -163,21 +164,23 @@ def annotator() -> None:
     zoom = nav[5].select_slider("Zoom", ZOOMS, key=state.ZOOM, format_func=lambda z: f"{z:g}×")
     video = data.video_paths.get(recording)
     if recording not in data.coordinates or bodypart not in data.bodyparts:
-        st.error(f"Sample {key} is not in the loaded keypoints (were they changed?): press Next.")
+        st.error(
+            f"Sample {literal(key)} is not in the loaded keypoints (were they changed?): press Next."
+        )
         return
     if video is None:
-        st.error(f"Recording {recording!r} has no video: set it on the setup page.")
+        st.error(f"Recording {code(recording)} has no video: set it on the setup page.")
         return
     counts = annotation_counts(records)
     k = data.bodyparts.index(bodypart)
     video_frame = int(data.video_frame_indexes[recording][frame_number])
     st.markdown(
-        f"**Target bodypart = {bodypart} | confidence = "
+        f"**Target bodypart = {literal(bodypart)} | confidence = "
         f"{float(data.confidences[recording][frame_number, k]):.4f} | "
         f"Completed annotations = {counts['positions']}**"
     )
     st.caption(
-        f"Sample {current + 1} of {len(samples)} · recording `{recording}` · keypoint frame "
+        f"Sample {current + 1} of {len(samples)} · recording {code(recording)} · keypoint frame "
         f"{frame_number} (video frame {video_frame}) · "
         f"{sum(is_done(s) for s in samples)} of these samples done · "
         f"{counts['not_visible']} marked not visible"
@@ -199,7 +202,7 @@ def annotator() -> None:
     message = state.save_message(project)
     if message:
         refused = message.startswith(("Not saved", "That click"))
-        (st.warning if refused else st.caption)(message)
+        (st.warning if refused else st.caption)(literal(message))
     if held:
         st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
         st.button("Save held edits", on_click=save_held)

@@ -41,11 +41,13 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    shown,
     true_display_position,
     widget,
 )
 from streamlit.testing.v1 import AppTest
 
+from kpcal_app.text import code
 from kpcal_core import (
     fit_error_model,
     load_annotations,
@@ -131,7 +133,7 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     assert sum(chart_sample_counts(at)) == 0
     check(button(at, "Sample frames").click().run())
     message = "Asked for 100 samples: kept 0 already annotated, drew 100 new; 100 samples in all"
-    assert any(message in s.value for s in at.success), page_text(at)
+    assert any(message in s for s in shown(at.success)), page_text(at)
     assert sum(chart_sample_counts(at)) == 100  # the histogram shows the new samples at once
     first = load_session(demo).sample_keys
     data = load_project_data(demo)
@@ -151,7 +153,7 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     widget(at.text_input, "seed (empty: random)").input("7")
     check(button(at, "Sample frames").click().run())
     message = "Asked for 100 samples: kept 3 already annotated, drew 97 new; 100 samples in all"
-    assert any(message in s.value for s in at.success), page_text(at)
+    assert any(message in s for s in shown(at.success)), page_text(at)
     again = load_session(demo).sample_keys
     assert set(annotated) <= set(again) and len(again) == 100
     assert set(again[:3]) == set(annotated)  # annotated samples come first
@@ -170,12 +172,12 @@ def test_sampling_leaves_out_a_recording_without_video_and_says_so(demo):
     assert (table["status"] != "ok").sum() == 1
     missing = table[table["status"] == "no video"].iloc[0]
     assert missing["video"] == "–" and missing["video_frames"] == "–"  # blanks, not "None"
-    assert any(missing["reason"] in m.value for m in at.markdown)  # the whole reason, wrapped
+    assert any(missing["reason"] in m for m in shown(at.markdown))  # the whole reason, wrapped
     check(button(at, "Sample frames").click().run())
-    shown = " ".join(s.value for s in at.success)
+    success = " ".join(shown(at.success))
     mouse2 = "mouse2DLC_resnet50_demoNov24shuffle1_100000"
-    assert "Left out 1 recording with 1,200 keypoints" in shown, page_text(at)
-    assert f"'{mouse2}' (no video)" in shown, page_text(at)
+    assert "Left out 1 recording with 1,200 keypoints" in success, page_text(at)
+    assert f"'{mouse2}' (no video)" in success, page_text(at)
     samples = load_session(demo).sample_keys
     assert len(samples) == 100 and all(key[0] != mouse2 for key in samples)
 
@@ -396,7 +398,7 @@ def test_malformed_config_opened_with_the_project_form(broken_project, demo, tmp
     check(button(at, "Open project").click().run())
     assert any("does not exist" in w.value for w in at.warning), page_text(at)
     assert not (tmp_path / "not-yet").exists()
-    check(button(at, f"Create the folder {str(tmp_path / 'not-yet')!r}").click().run())
+    check(button(at, "Create the folder " + code(tmp_path / "not-yet")).click().run())
     assert (tmp_path / "not-yet").is_dir()
     assert any("no config.yml yet" in i.value for i in at.info), page_text(at)
     assert state_recent(tmp_path)[:2] == [str(tmp_path / "not-yet"), str(broken_project)]

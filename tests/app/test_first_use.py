@@ -18,6 +18,7 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    shown,
 )
 
 from kpcal_core import workflows
@@ -46,7 +47,7 @@ def test_the_demo_is_introduced_and_each_bodypart_has_one_colour(demo):
     assert any("Demo project" in i.value and "-0.55" in i.value for i in at.sidebar.info)
     colours = bodypart_colours(DEMO_BODYPARTS)
     legend = " ".join(m.value for m in at.markdown)
-    assert all(f"color:{colours[b]}" in legend for b in DEMO_BODYPARTS), legend
+    assert all(f':color[●]{{foreground="{colours[b]}"}} ' in legend for b in DEMO_BODYPARTS), legend
     at = open_page(at, FIT)
     scatter = json.dumps(charts(at)[0])
     assert all(c in scatter for c in colours.values())  # the chart's colour scale, same colours
@@ -80,5 +81,5 @@ def test_a_click_outside_the_video_frame_is_refused(tmp_path, monkeypatch):
         check(button(at, "Next").click().run())
     assert current_sample(at)["index"] == index + 1
     at = click_image(at, 0, 280)  # the left edge of the view: off the video
-    assert any("outside the video frame: not saved" in w.value for w in at.warning), page_text(at)
+    assert any("outside the video frame: not saved" in w for w in shown(at.warning)), page_text(at)
     assert current_sample(at)["completed"] == 0 and draft_keys(project) == {}
