@@ -25,6 +25,7 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    shown,
     true_display_position,
     widget,
 )
@@ -45,7 +46,7 @@ def test_a_click_the_disk_refuses_is_held_shown_and_saved_with_the_next(demo, re
     capfd.readouterr()
 
     click_image(at, *true_display_position(demo, first))
-    warnings = [w.value for w in at.warning]
+    warnings = shown(at.warning)
     assert any(w.startswith("Not saved: the disk is full") for w in warnings), warnings
     assert any("No space left on device" in w and "kept on this page" in w for w in warnings)
     assert any(w.startswith("1 edit held, not saved") for w in warnings), warnings
