@@ -22,7 +22,8 @@ import sys
 from datetime import UTC, datetime
 
 LOGGER_NAME = "kpcal"
-_PLAIN = re.compile(r'^[^\s="\\]+$')
+_PLAIN = re.compile(r'^[^\s="\\\x00-\x1f\x7f-\x9f]+$')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -59,7 +60,10 @@ def format_value(value: object) -> str:
     text = str(value).replace("\n", " ")
     if _PLAIN.match(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    # Other control characters (a carriage return, a terminal escape from a file's name)
+    # as \xNN: one line in the journal, nothing a terminal acts on when it is read.
+    return '"' + _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text) + '"'
 
 
 def format_event(event: str, **fields: object) -> str:
@@ -84,6 +88,11 @@ def log_event(event: str, **fields: object) -> None:
     logger().log(level, format_event(event, **fields))
 
 
+def _unescape(match: re.Match) -> str:
+    code = match[1]
+    return chr(int(code[1:], 16)) if len(code) == 3 and code[0] == "x" else code
+
+
 def parse_line(line: str) -> dict[str, str] | None:
     """The fields of a line :func:`log_event` wrote, or ``None`` for any other line."""
     if not line.startswith("kpcal "):
@@ -92,6 +101,6 @@ def parse_line(line: str) -> dict[str, str] | None:
     for match in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line[len("kpcal ") :]):
         key, value = match[1], match[2]
         if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            value = re.sub(r"\\(x[0-9a-f]{2}|.)", _unescape, value[1:-1])
         fields[key] = value
     return fields if "event" in fields else None
