@@ -41,9 +41,17 @@ if state.login_configured() and not st.user.is_logged_in:
 
 try:
     project = state.project_dir()
+except KpcalError as error:  # no project given and the demo project cannot be written
+    st.error(literal(error))
+    st.info(
+        "Open a project of yours instead: add ?project=/path/to/project to the address, or "
+        "start kpcal with `streamlit run app.py -- --project /path/to/project`."
+    )
+    st.stop()
+try:
     session = load_session(project)
 except KpcalError as error:
-    project, session = None, None
+    session = None
     st.error(literal(error))
 
 

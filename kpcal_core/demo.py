@@ -139,12 +139,26 @@ def _draw_frame(
 def _write_video(path: Path, frames_bgr, fps: float, size: tuple[int, int]) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
-        raise KpcalError(f"cannot write demo video {path} (OpenCV has no mp4v encoder)")
+        raise KpcalError(
+            f"cannot write the demo video {str(path)!r}: its folder cannot be written (is the "
+            "disk full?), or this OpenCV has no mp4v encoder"
+        )
+    n_frames = 0
     try:
         for frame in frames_bgr:
             writer.write(frame)
+            n_frames += 1
     finally:
         writer.release()
+    # OpenCV's writer reports no error: a full disk leaves a short or empty video.
+    reader = cv2.VideoCapture(str(path))
+    written = int(reader.get(cv2.CAP_PROP_FRAME_COUNT)) if reader.isOpened() else 0
+    reader.release()
+    if written != n_frames:
+        raise KpcalError(
+            f"the demo video {str(path)!r} was not written whole ({written} of {n_frames} "
+            "frames): is the disk full?"
+        )
 
 
 def write_deeplabcut_csv(
