@@ -41,6 +41,9 @@ The engine, one concern per module:
 - ``demo``: a synthetic project with a known answer
 - ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``);
   ``logs``: one parseable log line per save and per error, on stderr
+- ``limits``: every size limit on input (keypoint values, columns, HDF5
+  datasets and attributes, video frames, text files), each overridable with an
+  environment variable, checked before anything is allocated
 - ``samplekeys``, ``textio``, ``paths``, ``atomic``, ``validate``, ``errors``:
   the sample key, the text reader, typed paths, atomic writes, input checks,
   the error type
