@@ -6,6 +6,9 @@ samples to annotate (``session.json``). When keypoints come from a notebook
 (:func:`kpcal_core.noise_calibration`) rather than from files, the arrays are
 stored beside it (``keypoints.npz``, plain arrays: nothing is pickled).
 Decoded frames are cached in ``frame_cache/``. Every write is atomic.
+Reading is bounded (:mod:`kpcal_core.limits`): ``session.json`` by the
+text-file size limit, ``keypoints.npz`` by its arrays' headers, checked
+before anything is allocated.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .annotations import now_utc
 from .atomic import atomic_write
 from .errors import KpcalError
@@ -200,6 +204,8 @@ def load_session_keypoints(project_dir: str | os.PathLike):
     path = session_dir(project_dir) / KEYPOINTS_FILENAME
     if not path.exists():
         return None
+    # float64 x, y and confidence per keypoint value (24 bytes): checked before NumPy allocates
+    limits.check_npz(path, "keypoint_values", 24)
     try:
         with np.load(path, allow_pickle=False) as data:
             names = [str(n) for n in data["names"]]

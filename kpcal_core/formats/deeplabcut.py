@@ -308,6 +308,15 @@ def read_csv(probe: FileProbe, options: ReadOptions, format: str = NAME) -> Pose
     wanted = [j for j, column in enumerate(columns) if column[2] in (*_COORDS, "z")]
     if not wanted:
         raise KpcalError(f"file {path!r} has no x/y/likelihood columns")
+    bodyparts, where = track_columns(path, columns, multi, options.exclude_individuals)
+    n_rows, whole = _count_rows(path, len(levels), len(bodyparts) * len(where))
+    limits.check(
+        "keypoint_values",
+        n_rows * len(bodyparts) * len(where),
+        f"file {path!r}",
+        f"it has {'' if whole else 'at least '}{n_rows:,} rows x {len(bodyparts)} bodyparts x "
+        f"{len(where)} individuals = {'' if whole else 'at least '}",
+    )
     try:
         table = pd.read_csv(
             path,
@@ -323,6 +332,64 @@ def read_csv(probe: FileProbe, options: ReadOptions, format: str = NAME) -> Pose
     values[:, wanted] = table
     bodyparts, tracks = split_tracks(path, values, columns, multi, options.exclude_individuals)
     return PoseFile(path, format, bodyparts, tracks)
+
+
+#: Bytes of a CSV read at a time while its lines are counted.
+_COUNT_BLOCK = 1024**2
+
+
+def _count_rows(path: str, n_header: int, values_per_row: int) -> tuple[int, bool]:
+    """The data rows of a CSV (lines after the header), measured before pandas reads it.
+
+    Streams the file once, a block at a time, and stops as soon as a line is
+    longer than the ``csv_line_bytes`` limit (refused here) or the rows hold
+    more than ``keypoint_values`` (refused by the caller): pandas then
+    allocates only what the limits allow.
+
+    Parameters
+    ----------
+    path
+        The CSV.
+    n_header
+        Its header lines.
+    values_per_row
+        Keypoint values a row holds (bodyparts x individuals kept).
+
+    Returns
+    -------
+    rows : int
+        Data rows (a lower bound when ``whole`` is False).
+    whole : bool
+        False when counting stopped early, at more rows than the limit allows.
+    """
+    longest = limits.limit("csv_line_bytes")
+    most_rows = limits.limit("keypoint_values") // max(1, values_per_row) + n_header
+    lines = current = 0  # whole lines; bytes of the line being read
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(_COUNT_BLOCK):
+                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+                if len(ends):
+                    first = current + int(ends[0]) + 1
+                    inner = int(np.diff(ends).max()) if len(ends) > 1 else 0
+                    current = len(block) - int(ends[-1]) - 1
+                    line = max(first, inner)
+                else:
+                    current += len(block)
+                    line = 0
+                lines += len(ends)
+                if max(line, current) > longest:
+                    limits.check(
+                        "csv_line_bytes",
+                        max(line, current),
+                        f"file {path!r}",
+                        f"a line near line {lines + 1:,} is at least ",
+                    )
+                if lines > most_rows:
+                    return lines - n_header, False  # the caller refuses it
+    except OSError as error:
+        raise KpcalError(f"file {path!r} cannot be read: {error.strerror or error}") from None
+    return max(0, lines + (current > 0) - n_header), True
 
 
 def _column_levels(
