@@ -545,7 +545,7 @@ def _small_array(group: h5py.Group, name: str, path: str) -> np.ndarray:
         raise _Layout(f"{where} holds {dataset.dtype} values, not names or numbers")
     limits.check("columns", dataset.shape[0], f"file {path!r}", f"{where} declares ")
     limits.check(
-        "hdf5_read_bytes",
+        "hdf5_metadata_bytes",
         dataset.shape[0] * dataset.dtype.itemsize,
         f"file {path!r}",
         f"{where} declares ",
@@ -598,9 +598,14 @@ def _frame_table(group: h5py.Group, key: str, path: str) -> _Store:
     n_blocks = len(values_cols) if isinstance(values_cols, list) else 0
     if not n_blocks or values_cols != [f"values_block_{i}" for i in range(n_blocks)]:
         raise _Layout(f"{where} names its value blocks {values_cols!r}")
-    if not (isinstance(non_index_axes, list) and len(non_index_axes) == 1):
+    if not (
+        isinstance(non_index_axes, list)
+        and len(non_index_axes) == 1
+        and isinstance(non_index_axes[0], (tuple, list))
+        and len(non_index_axes[0]) == 2
+    ):
         raise _Layout(f"{where} has no column labels")
-    axis, labels = non_index_axes[0] if len(non_index_axes[0]) == 2 else (None, None)
+    axis, labels = non_index_axes[0]
     if axis != 1 or not isinstance(labels, list) or not labels:
         raise _Layout(f"{where} has no column labels")
     limits.check("columns", len(labels), f"file {path!r}", f"{where} has ")
@@ -618,6 +623,8 @@ def _frame_table(group: h5py.Group, key: str, path: str) -> _Store:
         if field not in table.dtype.names:
             raise _Layout(f"{where} has no field {field!r}")
         block_labels = _plain_attr(table.attrs, f"{field}_kind", where)
+        if not isinstance(block_labels, list):
+            raise _Layout(f"{where}: block {i}'s labels are not a list")
         kind = table.dtype.fields[field][0]
         if kind.subdtype is None or kind.subdtype[1] != (len(block_labels),):
             raise _Layout(f"{where}: block {i} does not hold one value per label")
@@ -650,11 +657,10 @@ def _place_blocks(blocks, labels: list[tuple], where: str):
     filled: set[int] = set()
     placed = []
     for dataset, field, block_labels in blocks:
-        if not isinstance(block_labels, list):
-            raise _Layout(f"{where}: a block's labels are not a list")
-        columns = [
-            position.get(label if isinstance(label, tuple) else (label,)) for label in block_labels
-        ]
+        block_labels = [label if isinstance(label, tuple) else (label,) for label in block_labels]
+        if not all(all(isinstance(part, _PLAIN_LABEL) for part in label) for label in block_labels):
+            raise _Layout(f"{where}: a block's labels are not tuples of names")
+        columns = [position.get(label) for label in block_labels]
         if None in columns or filled.intersection(columns) or len(set(columns)) != len(columns):
             raise _Layout(f"{where}: a block's labels are not the frame's column labels")
         filled.update(columns)

@@ -315,6 +315,18 @@ TAMPERED = {
         np.bytes_(b"cos\ngetcwd\n(tR."),
         "refused for safety: attribute 'non_index_axes' of /df_with_missing is a pickle",
     ),
+    "block labels are lists": (
+        "df_with_missing/table",
+        "values_block_0_kind",
+        pickled([["s", bp, c] for bp in "ab" for c in ("x", "y", "likelihood")]),
+        "a block's labels are not tuples of names",
+    ),
+    "column labels not a pair": (
+        "df_with_missing",
+        "non_index_axes",
+        pickled([3]),
+        "has no column labels",
+    ),
     "a series, not a frame": (
         "df_with_missing",
         "pandas_type",
