@@ -36,16 +36,18 @@ KPCAL_MAX_COLUMNS                 20,000          columns of a DeepLabCut / Ligh
 KPCAL_MAX_CSV_LINE_BYTES          4,194,304       bytes of one line of a keypoint CSV (4 MiB):
                                                   a header of 20,000 columns of 200 bytes
 KPCAL_MAX_HDF5_READ_BYTES         1,073,741,824   declared bytes of the HDF5 datasets a reader
-                                                  loads whole from one file (1 GiB: .slp
-                                                  tables, names, NWB skeletons; keypoint
-                                                  arrays count as keypoint values instead)
+                                                  loads whole from one file (1 GiB: a .slp's
+                                                  tables; keypoint arrays count as keypoint
+                                                  values instead)
 KPCAL_MAX_HDF5_OBJECTS            50,000          groups, datasets, links and attributes of
                                                   one HDF5 file (pose files hold 10 to a few
                                                   hundred); checking one takes ~40 us, so a
                                                   file at the limit is checked in ~2 s
-KPCAL_MAX_HDF5_ATTRIBUTE_BYTES    67,108,864      bytes of attributes read from one HDF5 file
-                                                  (64 MiB; SLEAP's JSON metadata is the
-                                                  largest, kilobytes to a few MB)
+KPCAL_MAX_HDF5_METADATA_BYTES     16,777,216      bytes of attributes, and of names and JSON
+                                                  text datasets, read from one HDF5 file
+                                                  (16 MiB; SLEAP's JSON metadata is the
+                                                  largest, kilobytes to a few MB; parsed
+                                                  JSON takes ~10x its bytes)
 KPCAL_MAX_SLP_INSTANCES           1,000,000       instances in one SLEAP .slp (sleap-io keeps
                                                   ~2.5 KB and ~35 us per instance: 2.5 GB,
                                                   ~35 s; 2 h of 30 fps video with 4 animals)
@@ -153,10 +155,10 @@ _ALL = (
         "pose files hold 10 to a few hundred; each is checked (~40 us)",
     ),
     Limit(
-        "hdf5_attribute_bytes",
-        "KPCAL_MAX_HDF5_ATTRIBUTE_BYTES",
-        64 * 1024**2,
-        "bytes of attributes",
+        "hdf5_metadata_bytes",
+        "KPCAL_MAX_HDF5_METADATA_BYTES",
+        16 * 1024**2,
+        "bytes of attributes or text",
         "per HDF5 file",
         "SLEAP's JSON metadata, the largest, takes kilobytes to a few MB",
     ),

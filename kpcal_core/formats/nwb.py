@@ -117,7 +117,7 @@ def _check_sizes(handle: h5py.File, path: str) -> None:
         "keypoint_values", values, f"NWB file {path!r}", "its pose series declare, together, "
     )
     limits.check(
-        "hdf5_read_bytes", names, f"NWB file {path!r}", "its skeletons and video names declare "
+        "hdf5_metadata_bytes", names, f"NWB file {path!r}", "its skeletons and video names declare "
     )
 
 

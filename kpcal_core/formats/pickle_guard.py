@@ -20,7 +20,7 @@ file (the root too, each object once) and refuses the file when:
   external storage, a virtual dataset): kpcal reads only the file it was given;
 - the file holds more objects than :data:`~kpcal_core.limits.LIMITS`
   ``hdf5_objects`` allows, or its attributes more bytes than
-  ``hdf5_attribute_bytes``: the walk stops there, so a file with millions of
+  ``hdf5_metadata_bytes``: the walk stops there, so a file with millions of
   attributes is refused in about a second instead of hanging the server.
 
 Limit: a variable-length attribute cannot be sized before it is read (HDF5
@@ -87,7 +87,7 @@ class _Walk:
         self.path = path
         self.where = f"HDF5 file {path!r}"
         self.max_objects = limits.limit("hdf5_objects")
-        self.max_attribute_bytes = limits.limit("hdf5_attribute_bytes")
+        self.max_attribute_bytes = limits.limit("hdf5_metadata_bytes")
         self.objects = 0
         self.attribute_bytes = 0
         self.seen: set[tuple[int, int]] = set()
@@ -101,7 +101,7 @@ class _Walk:
         self.attribute_bytes += int(n)
         if self.attribute_bytes > self.max_attribute_bytes:
             limits.check(
-                "hdf5_attribute_bytes", self.attribute_bytes, self.where, "its attributes hold "
+                "hdf5_metadata_bytes", self.attribute_bytes, self.where, "its attributes hold "
             )
 
     def first_visit(self, obj) -> bool:

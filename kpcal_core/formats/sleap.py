@@ -150,7 +150,7 @@ def _small(handle: h5py.File, name: str, path: str):
     if not isinstance(dataset, h5py.Dataset):
         raise KpcalError(f"file {path!r}: {name!r} is not a dataset")
     limits.check(
-        "hdf5_read_bytes", _declared_bytes(dataset), f"file {path!r}", f"{name!r} declares "
+        "hdf5_metadata_bytes", _declared_bytes(dataset), f"file {path!r}", f"{name!r} declares "
     )
     return dataset[()]
 
@@ -283,7 +283,8 @@ def _check_slp_sizes(handle: h5py.File, path: str) -> None:
 
     Checked from dataset shapes and three small integer columns, before
     sleap-io reads anything: the bytes of every dataset (sleap-io reads them
-    whole), the labelled frames and instances (it builds an object for each),
+    whole; text, which it parses as JSON, against the smaller metadata
+    limit), the labelled frames and instances (it builds an object for each),
     and the ``(last frame + 1) x tracks x nodes`` array ``Labels.numpy``
     allocates.
     """
@@ -292,11 +293,18 @@ def _check_slp_sizes(handle: h5py.File, path: str) -> None:
     handle.visititems(
         lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None
     )
+    text_sets = [d for d in datasets if d.dtype.kind in "SUO" or d.name.endswith("_json")]
     limits.check(
         "hdf5_read_bytes",
         sum(_declared_bytes(d) for d in datasets),
         where,
         f"its {len(datasets)} datasets declare ",
+    )
+    limits.check(
+        "hdf5_metadata_bytes",
+        sum(_declared_bytes(d) for d in text_sets),
+        where,
+        f"its {len(text_sets)} text datasets ({', '.join(d.name for d in text_sets[:4])}) declare ",
     )
     frames, instances = handle.get("frames"), handle.get("instances")
     for name, table in (("frames", frames), ("instances", instances)):

@@ -105,6 +105,14 @@ def slp_far_frame(path: Path) -> Path:
     return path
 
 
+def slp_json_rows(path: Path, n_rows: int) -> Path:
+    """A real .slp whose ``videos_json`` declares ``n_rows`` rows of JSON text (never written)."""
+    write_slp(path, n_tracks=1, n_frames=2)
+    with h5py.File(path, "a") as handle:
+        grow_dataset(handle, "videos_json", (n_rows,))
+    return path
+
+
 def mjpeg_16000(path: Path) -> Path:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
@@ -161,6 +169,13 @@ KINDS = {
         slp_far_frame,
         CHOOSE,
         "KPCAL_MAX_KEYPOINT_VALUES",
+        {},
+    ),
+    ".slp, 3 M rows of JSON text": (
+        "text.slp",
+        lambda p: slp_json_rows(p, 3_000_000),
+        LOAD,
+        "KPCAL_MAX_HDF5_METADATA_BYTES",
         {},
     ),
     "NWB, 2 series of 30 M frames": (

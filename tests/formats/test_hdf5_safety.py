@@ -222,8 +222,8 @@ def test_attribute_bytes_are_bounded(tmp_path, monkeypatch):
     )
     with h5py.File(path, "a") as handle:
         handle.attrs.create("notes", "x" * 200_000, dtype=h5py.string_dtype("utf-8"))
-    monkeypatch.setenv("KPCAL_MAX_HDF5_ATTRIBUTE_BYTES", "100000")
-    with pytest.raises(KpcalError, match="KPCAL_MAX_HDF5_ATTRIBUTE_BYTES"):
+    monkeypatch.setenv("KPCAL_MAX_HDF5_METADATA_BYTES", "100000")
+    with pytest.raises(KpcalError, match="KPCAL_MAX_HDF5_METADATA_BYTES"):
         load_keypoints(path)
 
 
