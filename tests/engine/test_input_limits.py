@@ -328,3 +328,14 @@ def test_real_data_loads_under_the_default_limits(shared_data, monkeypatch):
     for pattern in ("sleap_flies_clip/*.mp4", "dlc_tiny/*.avi"):
         (video,) = shared_data.glob(pattern)
         assert load_frame(video, 1).ndim == 3
+
+
+def test_the_recordings_table_says_a_video_is_over_the_pixel_limit(shared_data, monkeypatch):
+    from kpcal_core import check_videos
+
+    (video,) = (shared_data / "dlc_tiny").glob("*.avi")  # 832 x 747
+    monkeypatch.setenv("KPCAL_MAX_VIDEO_PIXELS", "100000")
+    report = check_videos({"rec": np.zeros((5, 1, 2))}, None, video_paths={"rec": str(video)})
+    row = report.iloc[0]
+    assert row["status"] == "video unreadable"
+    assert "832 x 747" in row["reason"] and "KPCAL_MAX_VIDEO_PIXELS" in row["reason"]

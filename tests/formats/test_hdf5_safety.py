@@ -117,6 +117,14 @@ def test_a_pickle_in_the_labels_pandas_reads_is_never_unpickled(tmp_path, monkey
     assert not marker.exists()
 
 
+def test_an_array_of_pickled_objects_is_refused(tmp_path):
+    """pandas stores text columns of the 'fixed' layout as pickled objects (PyTables' VLArray)."""
+    path = tmp_path / "textDLC.h5"
+    dlc_frame(["nose"], n_frames=3).astype(str).to_hdf(path, key="df_with_missing", format="fixed")
+    with pytest.raises(KpcalError, match="textDLC.h5.*array of pickled Python objects"):
+        load_keypoints(path)
+
+
 def sleap_analysis(path: Path) -> Path:
     tracks = np.zeros((1, 5, 3, 2))
     return write_sleap_analysis(path, tracks, np.ones((1, 5, 3)), ["a", "b", "c"])
