@@ -45,6 +45,9 @@ The engine, one concern per module:
   (typed, read from a file, opened or written in a project) stays in the data root
 - ``atomic``: atomic writes, several files written together, a refused write
   (full disk...) said plainly (:class:`~kpcal_core.errors.NotSaved`)
+- ``limits``: every size limit on input (keypoint values, columns, HDF5
+  datasets and attributes, video frames, text files), each overridable with an
+  environment variable, checked before anything is allocated
 - ``samplekeys``, ``textio``, ``validate``, ``errors``: the sample key, the text
   reader, input checks, the error types
 """

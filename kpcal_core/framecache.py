@@ -27,6 +27,11 @@ but takes ~200–300 ms to write a frame. Caches of older kpcal versions stored
 raw ``.npy`` files; those are still read (safely: ``allow_pickle=False``) and
 rewritten in the new format on first read.
 
+A cache file is a file in the project's folder, which others may write: its
+image's size (the PNG header's width and height, a ``.npy``'s header) is
+checked against the ``video_pixels`` limit of :mod:`kpcal_core.limits`
+before it is decoded; a file that does not pass is treated as not cached.
+
 Size cap. Each cache directory (one per project) holds at most ``max_bytes``
 (default :data:`DEFAULT_MAX_BYTES`, 2 GiB, about 20,000 frames of 1280×1024
 behaviour video). Reading a frame marks it used (its modification time is set
@@ -56,7 +61,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import decoding
+from . import decoding, limits
 from .atomic import not_saved
 from .errors import KpcalError, NotSaved
 from .paths import check_no_link_out
@@ -179,8 +184,27 @@ def encode_frame(frame, check_key: str | None = None) -> bytes:
     return data
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_fits(png: np.ndarray) -> bool:
+    """A PNG (signature, then the IHDR chunk) whose image is within the ``video_pixels`` limit.
+
+    The ``i420`` layout stores 1.5 rows per frame row, so 1.5 times the limit is allowed.
+    """
+    head = png[:24].tobytes()
+    if len(head) < 24 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return False
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return width * height <= 1.5 * limits.limit("video_pixels")
+
+
 def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
-    """The RGB uint8 ``(H, W, 3)`` frame of :func:`encode_frame`'s bytes; ``None`` if corrupt."""
+    """The RGB uint8 ``(H, W, 3)`` frame of :func:`encode_frame`'s bytes; ``None`` if corrupt.
+
+    Also ``None`` when the stored image is not a PNG or is larger than the
+    ``video_pixels`` limit allows (checked from its header, before decoding).
+    """
     buffer = np.frombuffer(data, np.uint8) if isinstance(data, bytes | bytearray) else data
     if buffer.size < 6 or buffer[:4].tobytes() != MAGIC:
         return None
@@ -188,6 +212,8 @@ def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
     try:
         header = json.loads(buffer[6 : 6 + size].tobytes())
     except ValueError:
+        return None
+    if not _png_fits(buffer[6 + size :]):
         return None
     image = cv2.imdecode(buffer[6 + size :], cv2.IMREAD_UNCHANGED)
     if image is None or image.dtype != np.uint8:
@@ -304,8 +330,15 @@ def read_cached_frame(
 def _read_legacy(cache_dir, folder: Path, index: int) -> np.ndarray | None:
     file = npy_file(folder, index)
     try:
+        with open(file, "rb") as handle:  # the header first: shape, type, size on disk
+            shape, dtype, nbytes = limits.npy_header(handle, str(file))
+            whole = handle.tell() + nbytes == os.fstat(handle.fileno()).st_size
+        if not whole or dtype != np.uint8 or len(shape) != 3 or shape[2] != 3:
+            return None
+        if shape[0] * shape[1] > limits.limit("video_pixels"):
+            return None
         frame = np.load(file, allow_pickle=False)
-    except (FileNotFoundError, ValueError, OSError):
+    except (FileNotFoundError, ValueError, OSError):  # KpcalError too (a ValueError)
         return None
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         return None

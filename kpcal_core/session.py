@@ -10,6 +10,9 @@ data root, a ``calibration/`` folder (or a file in it) that a link leads out
 of the root is neither read nor written (:func:`kpcal_core.paths.check_no_link_out`);
 the paths the session holds are checked where they are used
 (:func:`kpcal_core.project.load_project_data`).
+Reading is bounded (:mod:`kpcal_core.limits`): ``session.json`` by the
+text-file size limit, ``keypoints.npz`` by its arrays' headers, checked
+before anything is allocated.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .annotations import now_utc
 from .atomic import atomic_write, not_saved
 from .errors import KpcalError
@@ -231,6 +235,8 @@ def load_session_keypoints(project_dir: str | os.PathLike):
     path = check_no_link_out(session_dir(project_dir) / KEYPOINTS_FILENAME, what="stored keypoints")
     if not path.exists():
         return None
+    # float64 x, y and confidence per keypoint value (24 bytes): checked before NumPy allocates
+    limits.check_npz(path, "keypoint_values", 24)
     try:
         with np.load(path, allow_pickle=False) as data:
             names = [str(n) for n in data["names"]]

@@ -12,6 +12,10 @@ and falls back to OpenCV (:func:`read_frames_opencv`: step or seek, every seek's
 landing checked, else sequential from the start) for what PyAV cannot read
 exactly.
 
+A video whose frames are larger than the ``video_pixels`` limit of
+:mod:`kpcal_core.limits` is refused when it is opened, before a frame is
+decoded (:func:`kpcal_core.decoding.check_frame_size`, for PyAV and OpenCV).
+
 Videos are decoded in parallel threads, one per core, each with frame
 threading (both libraries release the GIL while decoding). With ``cache_dir``
 each decoded frame goes to the frame cache (:mod:`kpcal_core.framecache`:
@@ -170,10 +174,18 @@ class VideoInfo:
 
 
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    """The video opened with OpenCV (headers only), its frame size checked before decoding."""
     check_video_to_open(path)  # a shared server opens no video outside its data root
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise KpcalError(f"video {str(path)!r} cannot be opened (missing, or not a video)")
+    try:
+        decoding.check_frame_size(
+            path, capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        )
+    except KpcalError:
+        capture.release()
+        raise
     return capture
 
 
