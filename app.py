@@ -9,12 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from kpcal_app import state
+from kpcal_app.text import code, literal
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
 
-st.set_page_config(
-    page_title="kpcal: keypoint error calibration", page_icon=":material/ads_click:", layout="wide"
-)
+# An emoji favicon is drawn in the browser; a :material/...: one is fetched from Google's servers.
+st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon="🎯", layout="wide")
 state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 
 
@@ -41,10 +41,18 @@ if state.login_configured() and not st.user.is_logged_in:
 
 try:
     project = state.project_dir()
+except KpcalError as error:  # no project given and the demo project cannot be written
+    st.error(literal(error))
+    st.info(
+        "Open a project of yours instead: add ?project=/path/to/project to the address, or "
+        "start kpcal with `streamlit run app.py -- --project /path/to/project`."
+    )
+    st.stop()
+try:
     session = load_session(project)
 except KpcalError as error:
-    project, session = None, None
-    st.error(str(error))
+    session = None
+    st.error(literal(error))
 
 
 def home() -> None:
@@ -61,9 +69,9 @@ navigation = st.navigation(
     [st.Page(home, title="kpcal", default=True, visibility="hidden"), setup, annotate, fit]
 )
 if st.session_state.get(state.REFUSED):
-    st.error(st.session_state[state.REFUSED])
+    st.error(literal(st.session_state[state.REFUSED]))
 with st.sidebar:
     if project:
-        st.caption(f"Project: `{project}`")
+        st.caption("Project: " + code(project))
     state.annotator_control()
 state.run_page(navigation)

@@ -11,11 +11,10 @@ Measured, each in a fresh interpreter (:func:`common.run_worker`), on the
 sides of ``kpcal_core.keypoint_store.ENABLED`` (in memory: every array read
 whole, as before; lean: coordinates memory-mapped from the project's stored
 copy, confidences in memory, the missing-position mask in memory), and for
-the loading figures (1.) a third side, lean as it loaded before DeepLabCut
-``.h5`` files were read without pandas and the copy written in the background
-(``deeplabcut.READ_DIRECTLY`` and ``keypoint_store.BACKGROUND_WRITE`` False;
-the columns are split the new way on every side, so this side is somewhat
-faster than the code before that change was):
+the loading figures (1.) a third side, lean with the copy written in line
+rather than in the background (``keypoint_store.BACKGROUND_WRITE`` False;
+pandas no longer reads any ``.h5``, so the pandas reader of earlier runs is
+gone from this side):
 
 1. "Load keypoints" as the setup page does it, through the workflow calls: ``choose_sources`` (reads and
    checks every file, creates the config), then ``open_project`` and
@@ -130,10 +129,8 @@ def make_data(workdir: Path, n_recordings: int) -> tuple[Path, Path]:
 
 def _set_mode(lean: bool, fast_load: bool = True) -> None:
     from kpcal_core import keypoint_store
-    from kpcal_core.formats import deeplabcut
 
     keypoint_store.ENABLED = lean
-    deeplabcut.READ_DIRECTLY = fast_load  # False: pandas.HDFStore reads every .h5
     keypoint_store.BACKGROUND_WRITE = fast_load  # False: each file's copy in line
 
 
@@ -288,7 +285,7 @@ def main() -> None:
     rows_load, rows_page, rows_server, rows_cli = [], [], [], []
     sides = (
         ("in memory (before)", False, True),
-        ("lean, pandas reader + copy in line (before)", True, False),
+        ("lean, copy written in line", True, False),
         ("lean (stored copy, memory-mapped)", True, True),
     )
     for side, lean, fast_load in sides:

@@ -5,6 +5,7 @@
 - ``cache``: every cached loader, keyed by file content (path, size, mtime)
 - ``click``: the click view (streamlit-image-coordinates' frontend as our own declared
   component, image before scripts, sized to the window)
+- ``text``: data (names, paths, messages) shown as text in Streamlit's Markdown, never markup
 - ``panels``: self-contained page sections (project picker, front and back bodyparts, a
   recording's video, other annotators' clicks)
 

@@ -22,10 +22,11 @@ from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import distances_chart
 from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
-from kpcal_core.paths import resolve_user_path
 from kpcal_core.prefetch import BackgroundJob
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
+
+from .text import code, literal
 
 DUPLICATE_LABELS = {
     "unfiltered": "keep one per video, unfiltered",
@@ -37,7 +38,7 @@ ORDER_LABELS = {"planned": "Planned (fewest clicks)", "keypoint-moseq": "As keyp
 
 def open_folder(typed: str, *, create: bool = False) -> None:
     """Open (or, after the user said so, create) the project folder typed."""
-    folder = resolve_user_path(typed, what="project folder")
+    folder = state.resolve_project(typed)
     workflows.project_folder(folder, create=create)
     state.switch_project(str(folder))
     st.session_state.pop(state.PENDING_FOLDER, None)
@@ -58,16 +59,16 @@ def project_picker(project: str) -> None:
                 open_folder(target)
             except workflows.ProjectFolderMissing as error:
                 st.session_state[state.PENDING_FOLDER] = target
-                st.warning(str(error))
+                st.warning(literal(error))
             except KpcalError as error:
                 state.show_error(error)
         pending = st.session_state.get(state.PENDING_FOLDER)
-        if pending and st.button(f"Create the folder {pending!r}"):
+        if pending and st.button(f"Create the folder {code(pending)}"):
             try:
                 open_folder(pending, create=True)
             except KpcalError as error:
                 state.show_error(error)
-        st.caption(statedir.describe_state_dir())
+        st.caption(literal(statedir.describe_state_dir()))
         if st.button("Open the demo project"):
             state.switch_project(str(state.demo_project()))
             st.rerun()
@@ -108,7 +109,7 @@ def stop_status(data: ProjectData, records: dict) -> None:
     try:
         check = cache.stop_status(data, records)
     except KpcalError as error:
-        st.caption(f"Cannot tell yet whether you can stop: {error}")
+        st.caption(f"Cannot tell yet whether you can stop: {literal(error)}")
         return
     line = workflows.stop_status_line(check)
     if check.settled:
@@ -136,7 +137,7 @@ def annotator_comparison(records: dict) -> dict:
                 text = decode_user_text(upload.getvalue(), upload.name)
                 others[upload.name] = parse_annotations(text, upload.name)
             except KpcalError as error:
-                st.error(f"{upload.name}: {error}")
+                st.error(f"{literal(upload.name)}: {literal(error)}")
         if others:
             everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
             everyone.update(others)
@@ -178,10 +179,10 @@ def frame_fill_progress(
         time.sleep(poll_s)
     if progress.error:
         bar.empty()
-        st.error(f"Frames could not all be cached: {progress.error}")
+        st.error(f"Frames could not all be cached: {literal(progress.error)}")
     else:
         bar.progress(1.0, text="All frames ready.")
     link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
-    st.caption(workflows.frame_cache_summary(data))
+    st.caption(literal(workflows.frame_cache_summary(data)))
     if then is not None:
         then()

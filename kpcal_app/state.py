@@ -3,7 +3,9 @@
 Every ``st.session_state`` key the app uses is a constant here. The project
 in use is resolved in one place (:func:`project_dir`): the URL's ``project``
 query parameter (typed on the setup page), else ``--project`` on the command
-line, else ``KPCAL_PROJECT``, else the demo project.
+line, else ``KPCAL_PROJECT``, else the demo project. A project from the URL or
+typed must lie inside ``KPCAL_DATA_ROOT`` on a shared server, or be this
+user's own demo project (:func:`resolve_project`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from kpcal_core import clicks, demo, statedir, workflows
 from kpcal_core.atomic import atomic_write
 from kpcal_core.errors import KpcalError
 from kpcal_core.logs import log_event
-from kpcal_core.paths import resolve_user_path
+from kpcal_core.paths import clean_user_path, resolve_user_path
+
+from .text import code, literal
 
 # st.session_state keys
 PROJECT = "kpcal_project"  # str: project folder in use
-RECORDS = "kpcal_records"  # {project: {sample_key: Annotation}}
+RECORDS = "kpcal_records"  # {project: {sample_key: Annotation}}: as on disk at the last save
+HELD = "kpcal_held"  # {project: {sample_key: Annotation}}: edits a refused save kept here
 SAMPLE_INDEX = "kpcal_sample_index"  # {project: int}
 CLICK_VIEWS = "kpcal_click_views"  # {view token: (project, sample_key, CropView)}, recent
 CLICK_VIEW = "kpcal_click_view"  # the click component's key: one view for every sample
@@ -98,12 +103,42 @@ def default_project() -> str:
     return demo_project()
 
 
+def own_demo_project() -> Path:
+    """Where this user's demo project is (it may not be written yet)."""
+    return demo.default_demo_dir(user=signed_in_user()).expanduser().resolve()
+
+
+def resolve_project(text: str) -> Path:
+    """A project folder from the URL or typed, resolved and allowed.
+
+    On a shared server (``KPCAL_DATA_ROOT``) it must lie inside the data root,
+    or be exactly this user's own demo project (in the state folder): another
+    user's demo project, or anything else in the state folder, is refused.
+
+    Raises
+    ------
+    KpcalError
+        The path cannot be used, or lies outside the data root.
+    """
+    try:
+        return resolve_user_path(text, what="project folder")
+    except KpcalError:
+        try:
+            path = Path(os.path.expanduser(clean_user_path(text))).resolve()
+            own = own_demo_project()
+        except (KpcalError, OSError, RuntimeError):
+            path, own = None, None
+        if path is not None and path == own:
+            return own
+        raise
+
+
 def project_dir() -> str:
     """The project this browser session works on."""
     from_url = st.query_params.get(QUERY_PROJECT)
     if from_url:
-        try:  # on a shared server, only inside KPCAL_DATA_ROOT
-            st.session_state[PROJECT] = str(resolve_user_path(from_url, what="project folder"))
+        try:  # on a shared server, only inside KPCAL_DATA_ROOT (or this user's demo project)
+            st.session_state[PROJECT] = str(resolve_project(from_url))
         except KpcalError as error:  # shown by app.py on every page until another project opens
             st.query_params.pop(QUERY_PROJECT, None)
             st.session_state[REFUSED] = f"{error}. Still working on the previous project."
@@ -169,7 +204,7 @@ def show_error(error: Exception, project: str | None = None) -> None:
         kind=type(error).__name__,
         message=message,
     )
-    st.error(message)
+    st.error(literal(message))
     if project is not None and workflows.broken_config(project):
         st.write(
             "Your annotations are in other files and are not affected. Fix config.yml by hand, "
@@ -177,7 +212,7 @@ def show_error(error: Exception, project: str | None = None) -> None:
         )
         if st.button("Start config.yml over (keep the broken file as a backup)"):
             backup, _ = workflows.start_config_over(project)
-            st.toast(f"Kept the broken config as {backup.name}")
+            st.toast("Kept the broken config as " + literal(backup.name))
             st.rerun()
 
 
@@ -211,7 +246,7 @@ def annotator_control() -> None:
     """The annotator's name in the sidebar (fixed to the signed-in e-mail on a server)."""
     name = annotator()
     if login_configured():
-        st.caption(f"Annotator: {name}")
+        st.caption("Annotator: " + code(name))
         if st.user.is_logged_in:
             st.button("Sign out", on_click=st.logout, key="kpcal_sign_out")
     else:
@@ -265,6 +300,12 @@ def records(project: str) -> dict:
     if project not in all_records:
         all_records[project] = load_working_annotations(project)
     return all_records[project]
+
+
+def held(project: str) -> dict:
+    """Edits of this session not on disk yet ``{sample_key: Annotation}`` (a save was refused:
+    a full disk, the lock held elsewhere); the next save that works writes them."""
+    return st.session_state.setdefault(HELD, {}).setdefault(project, {})
 
 
 def sample_index(project: str, samples: list, is_done) -> int:

@@ -42,9 +42,15 @@ The engine, one concern per module:
 - ``demo``: a synthetic project with a known answer
 - ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``);
   ``logs``: one parseable log line per save and per error, on stderr
-- ``samplekeys``, ``textio``, ``paths``, ``atomic``, ``validate``, ``errors``:
-  the sample key, the text reader, typed paths, atomic writes, input checks,
-  the error type
+- ``paths``: typed paths, and on a shared server the one check that every path
+  (typed, read from a file, opened or written in a project) stays in the data root
+- ``atomic``: atomic writes, several files written together, a refused write
+  (full disk...) said plainly (:class:`~kpcal_core.errors.NotSaved`)
+- ``limits``: every size limit on input (keypoint values, columns, HDF5
+  datasets and attributes, video frames, text files), each overridable with an
+  environment variable, checked before anything is allocated
+- ``samplekeys``, ``textio``, ``validate``, ``errors``: the sample key, the text
+  reader, input checks, the error types
 """
 
 from .annotations import Annotation, load_annotations, save_annotations

@@ -4,6 +4,11 @@ The app shows these charts (``st.altair_chart``) and ``kpcal export`` writes
 :func:`fit_chart` as PNG (:func:`chart_png`), so a figure in a paper is the
 figure on the fit page. :func:`bodypart_colours` gives each bodypart one
 colour used everywhere: the chart points and the markers on the annotate view.
+
+Names from the files (bodyparts, recordings) are only ever values in a chart's
+data: never a field name, an expression, a title or an ``href``/``url`` channel.
+Vega draws them as text (SVG text; its tooltips escape HTML), so a name holding
+markup is shown as written and no name becomes a link.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The command line: ``kpcal {check,sample,video,fit,export,agreement}`` (or ``python -m kpcal_core``).
 
-This module parses arguments and prints (text, or JSON with ``--json``);
+This module parses arguments and prints (text, or JSON with ``--json``), data in
+terminal-safe form (:func:`terminal_text`: a name holding ``ESC[`` or another control
+character cannot move the cursor, recolour or rewrite the terminal);
 every step is a function of :mod:`kpcal_core.workflows`, the same the app's
 pages call, so a script and a person in the browser take turns on one project
 and get the same numbers and files:
@@ -29,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,7 +53,7 @@ from .diagnostics import (
     project_population,
     stop_rule,
 )
-from .errors import KpcalError
+from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
 from .formats import DUPLICATE_CHOICES
 from .formats import FORMATS as KEYPOINT_FORMATS
@@ -64,6 +67,54 @@ PROG = "kpcal"
 
 
 # --------------------------------------------------------------------------- output helpers
+
+# What could rewrite a terminal or reorder a printed line: C0 controls but tab and line feed
+# (ESC starts ANSI sequences, CR and BS move back), DEL, C1 controls (CSI, OSC...) and
+# Unicode's bidirectional controls.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with every character that could rewrite a terminal shown as an escape.
+
+    Parameters
+    ----------
+    text
+        What is printed (names, paths and messages from files included).
+
+    Returns
+    -------
+    str
+        ``text`` with C0 controls other than tab and line feed, DEL, C1 controls and
+        bidirectional controls written as ``\\x1b``, ``\\u202e`` (Python's escapes).
+    """
+    return _TERMINAL_CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class TerminalStream:
+    """A text stream that writes everything through :func:`terminal_text`.
+
+    :func:`main` wraps its ``out`` and ``err`` in one, so no printed name or path can
+    hold a control sequence; :meth:`rewrite_line` is the one deliberate carriage return.
+    """
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(terminal_text(text))
+
+    def rewrite_line(self, text: str) -> None:
+        """Go back to the start of the line and write ``text`` over it (a progress line)."""
+        self.stream.write("\r" + terminal_text(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
 
 
 def _plain(value: Any) -> Any:
@@ -82,7 +133,10 @@ def _plain(value: Any) -> Any:
 
 
 def _print_json(data: Any, out: TextIO) -> None:
-    out.write(json.dumps(_plain(data), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+    text = json.dumps(_plain(data), indent=1, ensure_ascii=False, allow_nan=False)
+    # json escapes C0 controls; the rest :func:`terminal_text` would show are escaped the JSON
+    # way (they can only be inside strings), so the output stays the same JSON.
+    out.write(_TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -214,7 +268,11 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def progress(done: int, total: int, ready: list) -> None:
         if interactive:
-            err.write(f"\rkpcal: {done} of {total} frames ready")
+            line = f"kpcal: {done} of {total} frames ready"
+            if isinstance(err, TerminalStream):
+                err.rewrite_line(line)
+            else:
+                err.write("\r" + line)
             err.flush()
 
     cached = 0 if args.no_frames else workflows.fill_frame_cache(data, progress=progress)
@@ -643,8 +701,8 @@ def main(
     out, err
         Where to print; default ``sys.stdout``, ``sys.stderr``.
     """
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = TerminalStream(out or sys.stdout)
+    err = TerminalStream(err or sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "agreement" and len(args.csv) < 2:
@@ -655,8 +713,30 @@ def main(
         err.write(f"kpcal: not enough annotations: {error}\n")
         return EXIT_NOT_ENOUGH
     except KpcalError as error:
+        if isinstance(error, NotSaved):  # a full disk...: the operator's log says so too
+            _log_not_saved(args, error)
         err.write(f"kpcal: {error}\n")
         return EXIT_BAD_INPUT
     except OSError as error:
         err.write(f"kpcal: {error}\n")
         return EXIT_BAD_INPUT
+
+
+def _log_not_saved(args: argparse.Namespace, error: NotSaved) -> None:
+    """The ``event=error`` log line of a save the system refused, with the project and user."""
+    import getpass
+
+    from .logs import log_event
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = ""
+    log_event(
+        "error",
+        user=user,
+        project=getattr(args, "project", "") or "",
+        page=f"cli {args.command}",
+        kind="NotSaved",
+        message=str(error),
+    )

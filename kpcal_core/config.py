@@ -5,7 +5,10 @@ section banners and comments, so keypoint-MoSeq loads it unchanged.
 :func:`update_config` and :func:`save_params` change values in place with a
 round-trip YAML editor (ruamel.yaml): every other key, its order and every
 comment stay as they were. Every write is atomic; a missing or malformed
-config raises :class:`KpcalError` and nothing is written.
+config raises :class:`KpcalError` and nothing is written. On a shared server
+(``KPCAL_DATA_ROOT``) a ``config.yml`` that a link leads out of the root is
+neither read nor written, and a syntax error in a ``config.yml`` that is a
+link to another file names the line without quoting it.
 
 As in keypoint-MoSeq, a key that lives inside a group (``slope`` and
 ``intercept`` in ``error_estimator``, ``kappa`` in ``trans_hypparams``...) is
@@ -29,6 +32,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 
 from .atomic import atomic_write
 from .errors import KpcalError
+from .paths import check_no_link_out, data_root
 from .textio import read_user_text
 
 CONFIG_FILENAME = "config.yml"
@@ -231,20 +235,32 @@ def _check_anatomy(config: dict, path: Path) -> None:
                 raise KpcalError(f"{path}: {key} entry {b!r} is not in use_bodyparts")
 
 
-def _yaml_problem(error: yaml.YAMLError, text: str) -> str:
-    """Where and what a YAML error is: line, column, the offending line and the problem."""
+def _yaml_problem(error: yaml.YAMLError, text: str, *, quote: bool = True) -> str:
+    """Where and what a YAML error is: line, column, the problem and (``quote``) the line."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     context = getattr(error, "context", None)
     what = f"{problem}" + (f" ({context})" if context else "")
     if mark is None:
         return what
+    where = f"line {mark.line + 1}, column {mark.column + 1}: {what}"
+    if not quote:
+        return where
     lines = text.splitlines()
     shown = lines[mark.line] if mark.line < len(lines) else ""
-    return f"line {mark.line + 1}, column {mark.column + 1}: {what}: {shown.strip()!r}"
+    return f"{where}: {shown.strip()!r}"
+
+
+def _quotable(path: Path) -> bool:
+    """Whether a message may quote lines of ``path``: not, on a shared server, when
+    ``config.yml`` is a link to another file (a link out of the data root is not read at all)."""
+    return data_root() is None or not os.path.islink(path)
 
 
 def _read_text(path: Path) -> str:
+    """The config's text (a link leading out of the data root is refused, see
+    :func:`kpcal_core.textio.read_user_text`)."""
+    check_no_link_out(path, what="config file")
     if not path.exists():
         raise KpcalError(f"{path}: no config.yml in this project (create one with setup_project)")
     return read_user_text(path)
@@ -272,7 +288,8 @@ def load_config(project_dir: str | os.PathLike, check_if_valid: bool = True) -> 
     except RecursionError:
         raise KpcalError(f"{path}: not valid YAML (nested too deeply)") from None
     except yaml.YAMLError as error:
-        raise KpcalError(f"{path}: not valid YAML, {_yaml_problem(error, text)}") from None
+        problem = _yaml_problem(error, text, quote=_quotable(path))
+        raise KpcalError(f"{path}: not valid YAML, {problem}") from None
     if check_if_valid:
         _check_config(config, path)
     elif not isinstance(config, dict):

@@ -35,6 +35,12 @@ frame without a timestamp, duplicate timestamps, a seek that lands after its
 keyframe, a wanted frame the decoder never outputs) raises
 :class:`NotDecodable`; :func:`kpcal_core.videos.read_frames` then reads those
 frames with OpenCV, which is slower but always exact.
+
+Sizes (:mod:`kpcal_core.limits`): a video whose frames are larger than the
+``video_pixels`` limit (width x height, from the container, before anything
+is decoded: :func:`check_frame_size`) or that has more packets than the
+``video_frames`` limit (counted while the index is built) is refused with a
+:class:`~kpcal_core.limits.LimitExceeded`, never handed to OpenCV.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -55,7 +62,9 @@ try:  # PyAV ships its own FFmpeg; without it every video goes through OpenCV
 except ImportError:  # pragma: no cover - av is in requirements.txt
     av = None
 
+from . import limits
 from .errors import KpcalError
+from .paths import check_no_link_out, check_video_to_open
 
 #: Frame indexes kept in memory (one per video; a 21,000-frame video's index is ~0.5 MB).
 INDEX_CACHE_SIZE = 64
@@ -115,7 +124,26 @@ def _file_key(path: str | os.PathLike) -> tuple:
     return (real, stat.st_size, stat.st_mtime_ns)
 
 
+def check_frame_size(path: str | os.PathLike, width: int, height: int) -> None:
+    """Refuse a video whose frames are larger than the ``video_pixels`` limit.
+
+    Raises
+    ------
+    LimitExceeded
+        ``width x height`` is above the limit (the message names the video,
+        its size, the limit and ``KPCAL_MAX_VIDEO_PIXELS``).
+    """
+    limits.check(
+        "video_pixels",
+        int(width) * int(height),
+        f"video {str(path)!r}",
+        f"its frames are {int(width):,} x {int(height):,} = ",
+    )
+
+
 def _open(path: str | os.PathLike):
+    """The video opened with PyAV (container headers only), its frame size checked."""
+    check_video_to_open(path)  # a shared server opens no video outside its data root
     if av is None:
         raise NotDecodable("PyAV is not installed")
     try:
@@ -125,6 +153,12 @@ def _open(path: str | os.PathLike):
     if not container.streams.video:
         container.close()
         raise NotDecodable(f"{str(path)!r} has no video stream PyAV can read")
+    codec = container.streams.video[0].codec_context
+    try:
+        check_frame_size(path, codec.width, codec.height)
+    except KpcalError:
+        container.close()
+        raise
     return container
 
 
@@ -137,15 +171,20 @@ def build_frame_index(path: str | os.PathLike) -> FrameIndex:
         If PyAV cannot open it or its timestamps cannot number the frames.
     """
     container = _open(path)
+    most = limits.limit("video_frames")
     try:
         stream = container.streams.video[0]
-        pts_list: list[int] = []
-        positions: list[int] = []  # decode position of each kept packet (discards count too)
+        pts_list = array("q")
+        positions = array("q")  # decode position of each kept packet (discards count too)
         keys: list[tuple[int, int, int]] = []
         position = 0
         for packet in container.demux(stream):
             if packet.size == 0:  # the flush packet at the end
                 continue
+            if position >= most:
+                limits.check(
+                    "video_frames", position + 1, f"video {str(path)!r}", "it has at least "
+                )
             if packet.is_discard:  # before an edit list's start: never output
                 position += 1
                 continue
@@ -157,7 +196,7 @@ def build_frame_index(path: str | os.PathLike) -> FrameIndex:
                 dts = packet.dts if packet.dts is not None else packet.pts
                 keys.append((position, int(packet.pts), int(dts)))
             position += 1
-    except NotDecodable:
+    except (NotDecodable, KpcalError):
         raise
     except Exception as error:
         raise NotDecodable(f"PyAV cannot read {str(path)!r}: {error}") from None
@@ -189,10 +228,17 @@ _ARRAYS = ("pts", "decode_pos", "key_pos", "key_pts", "key_dts")
 
 
 def _load_index(path: str | os.PathLike, folder: str | os.PathLike) -> FrameIndex | None:
+    file = Path(folder) / INDEX_FILE
     try:
-        with np.load(Path(folder) / INDEX_FILE, allow_pickle=False) as stored:
+        check_no_link_out(folder, what="frame cache folder")
+    except KpcalError:
+        return None
+    try:
+        # five int64 arrays of at most one entry per frame: checked before NumPy allocates
+        limits.check_npz(file, "video_frames", 5 * 8)
+        with np.load(file, allow_pickle=False) as stored:
             arrays = {name: np.asarray(stored[name], dtype=np.int64) for name in _ARRAYS}
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError):  # KpcalError too: scanning the video again is bounded
         return None
     n, k = len(arrays["pts"]), len(arrays["key_pos"])
     if (
@@ -208,6 +254,10 @@ def _load_index(path: str | os.PathLike, folder: str | os.PathLike) -> FrameInde
 
 
 def _save_index(index: FrameIndex, folder: str | os.PathLike) -> None:
+    try:
+        check_no_link_out(folder, what="frame cache folder")
+    except KpcalError:
+        return  # kept in memory only
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
         tmp = Path(folder) / f".{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"

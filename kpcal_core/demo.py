@@ -139,12 +139,26 @@ def _draw_frame(
 def _write_video(path: Path, frames_bgr, fps: float, size: tuple[int, int]) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
-        raise KpcalError(f"cannot write demo video {path} (OpenCV has no mp4v encoder)")
+        raise KpcalError(
+            f"cannot write the demo video {str(path)!r}: its folder cannot be written (is the "
+            "disk full?), or this OpenCV has no mp4v encoder"
+        )
+    n_frames = 0
     try:
         for frame in frames_bgr:
             writer.write(frame)
+            n_frames += 1
     finally:
         writer.release()
+    # OpenCV's writer reports no error: a full disk leaves a short or empty video.
+    reader = cv2.VideoCapture(str(path))
+    written = int(reader.get(cv2.CAP_PROP_FRAME_COUNT)) if reader.isOpened() else 0
+    reader.release()
+    if written != n_frames:
+        raise KpcalError(
+            f"the demo video {str(path)!r} was not written whole ({written} of {n_frames} "
+            "frames): is the disk full?"
+        )
 
 
 def write_deeplabcut_csv(
@@ -303,14 +317,34 @@ def load_ground_truth(project_dir: str | os.PathLike) -> dict:
         }
 
 
+#: Bytes a scalar of the ground-truth file may hold, as stored (a .npy header and one number).
+_SCALAR_BYTES = 1024
+
+
 def demo_truth(project_dir: str | os.PathLike) -> dict | None:
-    """:func:`load_ground_truth` of a demo project, ``None`` for any other project."""
-    if not (Path(project_dir) / GROUND_TRUTH_FILENAME).is_file():
+    """The line a demo project was written with, ``{"slope", "intercept"}``; ``None`` otherwise.
+
+    Any project folder may hold a file of the ground truth's name (a data share is
+    written by many): only its two scalars are read, each at most
+    :data:`_SCALAR_BYTES` as stored, and a file that is not what
+    :func:`make_demo_project` writes gives ``None``, never an error.
+    """
+    path = Path(project_dir) / GROUND_TRUTH_FILENAME
+    if not path.is_file():
         return None
     try:
-        return load_ground_truth(project_dir)
-    except (KpcalError, OSError, ValueError, KeyError):
+        with np.load(path, allow_pickle=False) as data:
+            truth = {}
+            for name in ("slope", "intercept"):
+                if data.zip.getinfo(f"{name}.npy").file_size > _SCALAR_BYTES:
+                    return None
+                value = data[name]
+                if value.shape != () or value.dtype.kind not in "fiu":
+                    return None
+                truth[name] = float(value)
+    except Exception:  # not a ground-truth file (a zip, a .npy or a name missing, any damage)
         return None
+    return truth if all(np.isfinite(v) for v in truth.values()) else None
 
 
 def default_demo_dir(user: str | None = None) -> Path:

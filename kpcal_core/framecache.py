@@ -27,6 +27,11 @@ but takes ~200–300 ms to write a frame. Caches of older kpcal versions stored
 raw ``.npy`` files; those are still read (safely: ``allow_pickle=False``) and
 rewritten in the new format on first read.
 
+A cache file is a file in the project's folder, which others may write: its
+image's size (the PNG header's width and height, a ``.npy``'s header) is
+checked against the ``video_pixels`` limit of :mod:`kpcal_core.limits`
+before it is decoded; a file that does not pass is treated as not cached.
+
 Size cap. Each cache directory (one per project) holds at most ``max_bytes``
 (default :data:`DEFAULT_MAX_BYTES`, 2 GiB, about 20,000 frames of 1280×1024
 behaviour video). Reading a frame marks it used (its modification time is set
@@ -36,6 +41,12 @@ scans the folder once per ~10% of the cap, not on every write). The running
 total is kept per process and re-measured from the disk whenever it crosses
 the cap, so several processes sharing a cache may overshoot only by what the
 others wrote since the last scan.
+
+Safety. With a data root (``KPCAL_DATA_ROOT``), a cache folder inside it that
+a symbolic link leads out of it is neither read nor written
+(:func:`kpcal_core.paths.check_no_link_out`). A write the system refuses (a
+full disk) raises :class:`~kpcal_core.errors.NotSaved` and leaves no
+temporary file.
 """
 
 from __future__ import annotations
@@ -50,8 +61,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import decoding
-from .errors import KpcalError
+from . import decoding, limits
+from .atomic import not_saved
+from .errors import KpcalError, NotSaved
+from .paths import check_no_link_out
 
 #: Default size cap of one project's frame cache, in bytes (2 GiB).
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -73,11 +86,20 @@ class CacheSize:
 
 
 def video_cache_folder(cache_dir: str | os.PathLike, video_path: str | os.PathLike) -> Path:
-    """The folder of one video's frames, keyed by its resolved path, size and mtime."""
+    """The folder of one video's frames, keyed by its resolved path, size and mtime.
+
+    Raises
+    ------
+    OSError
+        The video cannot be looked at (missing).
+    KpcalError
+        With a data root, a link leads the folder out of it.
+    """
     path = Path(video_path).resolve()
     stat = path.stat()
     digest = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    return Path(cache_dir) / f"{path.stem[:40]}-{digest}"
+    folder = Path(cache_dir) / f"{path.stem[:40]}-{digest}"
+    return check_no_link_out(folder, what="frame cache folder")
 
 
 def frame_file(folder: Path, index: int) -> Path:
@@ -162,8 +184,27 @@ def encode_frame(frame, check_key: str | None = None) -> bytes:
     return data
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_fits(png: np.ndarray) -> bool:
+    """A PNG (signature, then the IHDR chunk) whose image is within the ``video_pixels`` limit.
+
+    The ``i420`` layout stores 1.5 rows per frame row, so 1.5 times the limit is allowed.
+    """
+    head = png[:24].tobytes()
+    if len(head) < 24 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return False
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return width * height <= 1.5 * limits.limit("video_pixels")
+
+
 def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
-    """The RGB uint8 ``(H, W, 3)`` frame of :func:`encode_frame`'s bytes; ``None`` if corrupt."""
+    """The RGB uint8 ``(H, W, 3)`` frame of :func:`encode_frame`'s bytes; ``None`` if corrupt.
+
+    Also ``None`` when the stored image is not a PNG or is larger than the
+    ``video_pixels`` limit allows (checked from its header, before decoding).
+    """
     buffer = np.frombuffer(data, np.uint8) if isinstance(data, bytes | bytearray) else data
     if buffer.size < 6 or buffer[:4].tobytes() != MAGIC:
         return None
@@ -171,6 +212,8 @@ def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
     try:
         header = json.loads(buffer[6 : 6 + size].tobytes())
     except ValueError:
+        return None
+    if not _png_fits(buffer[6 + size :]):
         return None
     image = cv2.imdecode(buffer[6 + size :], cv2.IMREAD_UNCHANGED)
     if image is None or image.dtype != np.uint8:
@@ -287,8 +330,15 @@ def read_cached_frame(
 def _read_legacy(cache_dir, folder: Path, index: int) -> np.ndarray | None:
     file = npy_file(folder, index)
     try:
+        with open(file, "rb") as handle:  # the header first: shape, type, size on disk
+            shape, dtype, nbytes = limits.npy_header(handle, str(file))
+            whole = handle.tell() + nbytes == os.fstat(handle.fileno()).st_size
+        if not whole or dtype != np.uint8 or len(shape) != 3 or shape[2] != 3:
+            return None
+        if shape[0] * shape[1] > limits.limit("video_pixels"):
+            return None
         frame = np.load(file, allow_pickle=False)
-    except (FileNotFoundError, ValueError, OSError):
+    except (FileNotFoundError, ValueError, OSError):  # KpcalError too (a ValueError)
         return None
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         return None
@@ -299,7 +349,7 @@ def _read_legacy(cache_dir, folder: Path, index: int) -> np.ndarray | None:
         with _tally_lock:
             if _key(cache_dir) in _tally:
                 _tally[_key(cache_dir)] -= size
-    except OSError:
+    except (OSError, NotSaved):
         pass
     return frame
 
@@ -326,6 +376,11 @@ def write_cached_frame(
     -------
     int
         Frames evicted by this write.
+
+    Raises
+    ------
+    NotSaved
+        The system refused the write (a full disk...); nothing is left behind.
     """
     return _write(
         cache_dir, video_cache_folder(cache_dir, video_path), int(index), frame, max_bytes
@@ -334,12 +389,19 @@ def write_cached_frame(
 
 def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) -> int:
     data = encode_frame(frame, check_key=str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
     target = frame_file(folder, index)
     tmp = folder / f".{index:08d}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except OSError as error:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise not_saved(target, error) from None
     key = _key(cache_dir)
     with _tally_lock:
         known = key in _tally

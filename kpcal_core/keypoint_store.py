@@ -32,8 +32,19 @@ setup page (or ``kpcal sample --keypoints``) checks them by reading them, and
 the project opened right after uses those arrays instead of loading the copy
 again. At most one such result is held.
 
+A stored copy is a set of files in the project's folder, which others may
+write: before any is memory-mapped or loaded, its ``.npy`` headers are read
+and checked (plain numbers, shapes that agree, the file exactly as long as
+its header says, at most the ``keypoint_values`` limit of
+:mod:`kpcal_core.limits` per recording; a copy over the limit is refused with
+:class:`~kpcal_core.limits.LimitExceeded`, one that does not agree is read
+again from the keypoint files), and ``index.json`` is read bounded.
+
 When the project folder cannot be written (read-only, disk full), the
-keypoints are kept in memory instead, without an error. Set
+keypoints are kept in memory instead, without an error. With a data root
+(``KPCAL_DATA_ROOT``), a store inside it that a symbolic link leads out of it
+is neither read, written nor cleaned up: that is an error naming the link
+(:func:`kpcal_core.paths.check_no_link_out`). Set
 ``KPCAL_KEYPOINT_STORE=0`` in the environment (or :data:`ENABLED` to False)
 to always keep them in memory.
 """
@@ -55,9 +66,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .atomic import _UMASK
 from .formats import LoadedKeypoints, read_keypoints
+from .paths import check_no_link_out
 from .session import session_dir
+from .textio import read_user_text
 
 STORE_DIRNAME = "keypoint_store"
 INDEX_FILENAME = "index.json"
@@ -260,27 +274,75 @@ class _CopyWriter:
             self.in_memory[name] = coords
 
 
-def _stored_key(folder: Path) -> dict | None:
+def _read_index(folder: Path) -> dict | None:
+    """The copy's ``index.json`` (read bounded), or None if absent or not a JSON object."""
     try:
-        return json.loads((folder / INDEX_FILENAME).read_text()).get("key")
-    except (OSError, ValueError, AttributeError):
+        index = json.loads(read_user_text(folder / INDEX_FILENAME))
+    except (ValueError, RecursionError):  # KpcalError too: absent, too large, not UTF-8
         return None
+    return index if isinstance(index, dict) else None
+
+
+def _stored_key(folder: Path) -> dict | None:
+    index = _read_index(folder)
+    return index.get("key") if index is not None else None
+
+
+def _npy_shape(path: Path) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """Shape and type of a stored ``.npy`` from its header, and whether the file is that long."""
+    with open(path, "rb") as handle:
+        shape, dtype, nbytes = limits.npy_header(handle, f"file {str(path)!r}")
+        whole = handle.tell() + nbytes == os.fstat(handle.fileno()).st_size
+    return shape, dtype, whole
+
+
+def _check_stored(folder: Path, i: int) -> None:
+    """Check recording ``i``'s three files before anything maps or loads them.
+
+    Raises
+    ------
+    LimitExceeded
+        The recording declares more keypoint values than the limit.
+    ValueError
+        The files do not agree (the copy is read again from the keypoint files).
+    """
+    path = folder / f"{i}.coordinates.npy"
+    coords, coords_type, whole = _npy_shape(path)
+    if len(coords) == 3:
+        limits.check(
+            "keypoint_values",
+            coords[0] * coords[1],
+            f"file {str(path)!r}",
+            f"the stored copy declares {coords[0]:,} frames x {coords[1]:,} keypoints = ",
+        )
+    conf, conf_type, conf_whole = _npy_shape(folder / f"{i}.confidences.npy")
+    mask, mask_type, mask_whole = _npy_shape(folder / f"{i}.missing.npy")
+    if len(coords) != 3 or coords[2] != 2 or conf != coords[:2] or mask != coords[:2]:
+        raise ValueError(f"{folder}: recording {i}'s arrays do not agree")
+    if coords_type.kind != "f" or conf_type.kind != "f" or mask_type != np.bool_:
+        raise ValueError(f"{folder}: recording {i}'s arrays are not keypoints")
+    if not (whole and conf_whole and mask_whole):
+        raise ValueError(f"{folder}: recording {i}'s files are not as long as they say")
 
 
 def _load_stored(
     folder: Path, key: Mapping
 ) -> tuple[LoadedKeypoints, dict[str, np.ndarray], list[str]] | None:
-    """The copy in ``folder`` when it was written for ``key``, else None."""
-    try:
-        index = json.loads((folder / INDEX_FILENAME).read_text())
-    except (OSError, ValueError):
-        return None
-    if index.get("key") != json.loads(json.dumps(key)):
+    """The copy in ``folder`` when it was written for ``key``, else None.
+
+    Raises
+    ------
+    LimitExceeded
+        A recording of the copy holds more keypoint values than the limit.
+    """
+    index = _read_index(folder)
+    if index is None or index.get("key") != json.loads(json.dumps(key)):
         return None
     try:
         loaded = LoadedKeypoints({}, {}, list(index["bodyparts"]))
         missing = {}
         for i, name in enumerate(index["recordings"]):
+            _check_stored(folder, i)
             loaded.coordinates[name] = np.load(
                 folder / f"{i}.coordinates.npy", mmap_mode="r", allow_pickle=False
             )
@@ -291,7 +353,9 @@ def _load_stored(
         loaded.stored_videos = dict(index["stored_videos"])
         loaded.skeleton = [list(edge) for edge in index["skeleton"]]
         warnings = [str(w) for w in index["warnings"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except limits.LimitExceeded:
+        raise
+    except (OSError, ValueError, KeyError, TypeError):  # KpcalError too: read the files again
         return None
     return loaded, missing, warnings
 
@@ -345,6 +409,7 @@ def read_project_keypoints(
     ------
     KpcalError
         As :func:`kpcal_core.formats.read_keypoints`; nothing is written then.
+        Also, with a data root, when a link leads the store out of it.
     """
     source = os.fspath(source)
     if not ENABLED:
@@ -353,7 +418,8 @@ def read_project_keypoints(
         return loaded, missing, loaded.warnings
     key = source_key(source, format, duplicates)
     digest = _digest(key)
-    store = store_dir(project_dir)
+    store = check_no_link_out(store_dir(project_dir), what="keypoint store")
+    check_no_link_out(store / digest, what="keypoint store")
     with _handoff_lock:
         handed = _handoff.pop((str(store), digest), None)
     if handed is not None and time.monotonic() - handed[0] < HANDOFF_SECONDS:

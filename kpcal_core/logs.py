@@ -10,7 +10,8 @@ Events: ``save`` (annotations saved), ``params`` (slope and intercept saved
 from the fit page), ``error`` (an error shown to a user), ``warning``.
 
 The lines go through the ``logging`` logger ``kpcal`` (a server's operator can
-add handlers to it); when nothing else handles it, they go to stderr.
+add handlers to it); when nothing else handles it, they go to stderr (whatever
+``sys.stderr`` is when the line is written).
 """
 
 from __future__ import annotations
@@ -21,14 +22,28 @@ import sys
 from datetime import UTC, datetime
 
 LOGGER_NAME = "kpcal"
-_PLAIN = re.compile(r'^[^\s="\\]+$')
+_PLAIN = re.compile(r'^[^\s="\\\x00-\x1f\x7f-\x9f]+$')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to ``sys.stderr`` as it is now, not as it was when made
+    (a test's capture, a server that redirects its stderr later)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler sets it; the property always looks it up
+        pass
 
 
 def logger() -> logging.Logger:
     """The ``kpcal`` logger, writing to stderr unless the program configured it."""
     log = logging.getLogger(LOGGER_NAME)
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
@@ -45,7 +60,10 @@ def format_value(value: object) -> str:
     text = str(value).replace("\n", " ")
     if _PLAIN.match(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    # Other control characters (a carriage return, a terminal escape from a file's name)
+    # as \xNN: one line in the journal, nothing a terminal acts on when it is read.
+    return '"' + _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text) + '"'
 
 
 def format_event(event: str, **fields: object) -> str:
@@ -70,6 +88,11 @@ def log_event(event: str, **fields: object) -> None:
     logger().log(level, format_event(event, **fields))
 
 
+def _unescape(match: re.Match) -> str:
+    code = match[1]
+    return chr(int(code[1:], 16)) if len(code) == 3 and code[0] == "x" else code
+
+
 def parse_line(line: str) -> dict[str, str] | None:
     """The fields of a line :func:`log_event` wrote, or ``None`` for any other line."""
     if not line.startswith("kpcal "):
@@ -78,6 +101,6 @@ def parse_line(line: str) -> dict[str, str] | None:
     for match in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line[len("kpcal ") :]):
         key, value = match[1], match[2]
         if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            value = re.sub(r"\\(x[0-9a-f]{2}|.)", _unescape, value[1:-1])
         fields[key] = value
     return fields if "event" in fields else None

@@ -36,13 +36,14 @@ from .annotations import (
     parse_annotations,
     save_annotations,
 )
-from .atomic import atomic_write
+from .atomic import atomic_write, not_saved, together
 from .config import config_path, load_config, save_params, update_config
-from .errors import KpcalError
+from .errors import KpcalError, NotSaved
 from .fitting import error_points, fit_by_method
 from .formats import choose_anterior_posterior
 from .keypoint_store import position_missing, read_project_keypoints, source_files, stat_entry
 from .logs import log_event
+from .paths import check_inside_root, check_no_link_out, data_root, resolve_user_path
 from .recording_videos import VideoChoice, resolve_videos
 from .samplekeys import SampleKey
 from .session import (
@@ -50,7 +51,9 @@ from .session import (
     CalibrationSession,
     load_session,
     load_session_keypoints,
+    make_session_dir,
     session_dir,
+    session_path,
 )
 from .textio import read_user_text
 
@@ -123,18 +126,57 @@ class ProjectData:
 
 
 def resolve(project_dir: str | os.PathLike, path: str | os.PathLike | None) -> Path | None:
-    """``path`` as given, or relative to the project folder when it is relative."""
+    """``path`` as given, or relative to the project folder when it is relative (unchecked:
+    see :func:`keypoints_source` and :func:`video_dir_of` for paths read from the project's files)."""
     if path in (None, ""):
         return None
     p = Path(os.path.expanduser(str(path)))
     return p if p.is_absolute() else Path(project_dir) / p
 
 
+def keypoints_source(project_dir: str | os.PathLike, session: CalibrationSession) -> Path | None:
+    """The session's keypoint files (file, folder or glob), relative to the project.
+
+    With a data root, checked like a typed path (every link resolved, what a
+    glob matches now included) against the root, the message naming
+    ``session.json``; the path is returned as written (so the stored copy of the
+    keypoints keeps its key).
+
+    Raises
+    ------
+    KpcalError
+        The path leads outside the data root (or the project, when the project
+        lies outside the root: the demo project).
+    """
+    source = resolve(project_dir, session.keypoints_path)
+    if source is not None and data_root() is not None:
+        resolve_user_path(
+            session.keypoints_path,
+            project_dir,
+            what="keypoint path",
+            project=project_dir,
+            source=session_path(project_dir),
+        )
+    return source
+
+
 def video_dir_of(
     project_dir: str | os.PathLike, session: CalibrationSession, config: dict
 ) -> Path | None:
-    """The video folder: the session's, else the config's ``video_dir``."""
-    return resolve(project_dir, session.video_dir or config.get("video_dir") or None)
+    """The video folder: the session's, else the config's ``video_dir``.
+
+    Raises
+    ------
+    KpcalError
+        With a data root, the folder leads outside it (the message names
+        ``session.json`` or ``config.yml``, whichever holds it).
+    """
+    stored = session.video_dir or config.get("video_dir") or None
+    path = resolve(project_dir, stored)
+    if path is not None:
+        source = session_path(project_dir) if session.video_dir else config_path(project_dir)
+        check_inside_root(path, what="video folder", source=source, project=project_dir)
+    return path
 
 
 def source_fingerprint(
@@ -145,18 +187,26 @@ def source_fingerprint(
     The keypoint files' paths, sizes and modification times (or the stored
     ``keypoints.npz``'s), the video folder's, and the session's source settings;
     not the samples or the session's time stamp, so drawing samples or saving
-    annotations does not make the keypoints be read again.
+    annotations does not make the keypoints be read again. A path outside the
+    data root is not looked at (loading the project says why it is refused).
     """
     files: list[tuple] = [stat_entry(session_dir(project_dir) / KEYPOINTS_FILENAME)]
     if session.keypoints_path:
-        source = resolve(project_dir, session.keypoints_path)
-        files += [stat_entry(f) for f in source_files(source)] if source else []
+        try:
+            source = keypoints_source(project_dir, session)
+        except KpcalError:
+            files.append(("refused", session.keypoints_path))
+        else:
+            files += [stat_entry(f) for f in source_files(source)] if source else []
     if config is None:
         try:
             config = load_config(project_dir)
         except KpcalError:
             config = {}
-    video_dir = video_dir_of(project_dir, session, config)
+    try:
+        video_dir = video_dir_of(project_dir, session, config)
+    except KpcalError:
+        video_dir = None
     settings = (
         session.keypoints_path,
         session.keypoints_format,
@@ -184,6 +234,12 @@ def load_project_data(
     :func:`kpcal_core.formats.read_keypoints`: which of several outputs for
     one video to load.
 
+    With a data root, every path read from the project's files (the keypoint
+    files and video folder in ``session.json``, ``video_dir`` in ``config.yml``,
+    the videos the keypoint files store or that were set by hand) must lead
+    inside it (:mod:`kpcal_core.paths`); a stored or hand-set video that does
+    not is not used (its recording's reason says why).
+
     Keypoint files are read by
     :func:`kpcal_core.keypoint_store.read_project_keypoints`: one at a time,
     once per change of the files; coordinates are memory-mapped from the
@@ -207,7 +263,7 @@ def load_project_data(
     if stored is not None:
         coordinates, confidences, bodyparts, indexes = stored
     elif session.keypoints_path:
-        source = resolve(project_dir, session.keypoints_path)
+        source = keypoints_source(project_dir, session)
         loaded, missing, warnings = read_project_keypoints(
             project_dir,
             str(source),
@@ -235,6 +291,8 @@ def load_project_data(
         user_videos=session.video_paths,
         recording_name_suffix=session.recording_name_suffix,
         video_extension=session.video_extension,
+        project=project_dir,
+        user_videos_source=session_path(project_dir),
     )
     return ProjectData(
         project_dir=project_dir,
@@ -264,8 +322,16 @@ def lock_path(project_dir: str | os.PathLike) -> Path:
 
 
 def project_lock(project_dir: str | os.PathLike, timeout: float = 60.0) -> FileLock:
-    """The lock every writer of a project's annotations and config takes (several sessions)."""
-    return FileLock(str(lock_path(project_dir)), timeout=timeout)
+    """The lock every writer of a project's annotations and config takes (several sessions).
+
+    Raises
+    ------
+    KpcalError
+        The lock file lies in the data root but a link leads it out (taking the
+        lock opens and truncates the file).
+    """
+    path = check_no_link_out(lock_path(project_dir), what="lock file")
+    return FileLock(str(path), timeout=timeout)
 
 
 def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
@@ -295,14 +361,17 @@ def broken_annotation_files(project_dir: str | os.PathLike) -> list[Path]:
 
 def backup_file(path: str | os.PathLike) -> Path:
     """Move a file the user chose to start over from aside, as ``NAME.broken-YYYYmmddTHHMMSS``."""
-    path = Path(path)
+    path = check_no_link_out(Path(path))
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.name}.broken-{stamp}")
     n = 1
     while target.exists():
         target = path.with_name(f"{path.name}.broken-{stamp}-{n}")
         n += 1
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except OSError as error:  # a read-only disk...: said plainly, the file stays
+        raise not_saved(target, error) from None
     return target
 
 
@@ -328,7 +397,8 @@ class SaveResult:
     ----------
     records
         Every annotation of the project after merging with what other
-        sessions saved: the caller shows these from now on.
+        sessions saved: the caller shows these from now on. When nothing was
+        saved (``saved`` False), what was on disk at the last save.
     n_annotations
         Positions among them (what the fit uses).
     exported
@@ -337,6 +407,12 @@ class SaveResult:
         The fit saved, or ``None``.
     message
         A sentence for the user.
+    saved
+        False when nothing could be written (a full disk, the lock held
+        elsewhere): the edits are in ``held``.
+    held
+        ``{sample_key: Annotation}``: edits kept in memory, not on disk yet;
+        the next save writes them (:func:`kpcal_core.workflows.record_annotation`).
     """
 
     records: dict[SampleKey, Annotation]
@@ -344,6 +420,8 @@ class SaveResult:
     exported: bool
     fit: dict | None
     message: str
+    saved: bool = True
+    held: dict[SampleKey, Annotation] = field(default_factory=dict)
 
 
 def save_work(
@@ -360,7 +438,9 @@ def save_work(
     with ``records`` by sample (the newer edit wins; each keeps its annotator
     and time), write the working copy, and from
     :data:`AUTOSAVE_MIN_ANNOTATIONS` positions on (or once the CSV exists)
-    ``error_annotations.csv`` and the fitted slope and intercept.
+    ``error_annotations.csv`` and the fitted slope and intercept. The files are
+    written together (:func:`kpcal_core.atomic.together`): all of them, or,
+    when the system refuses a write, none.
 
     Parameters
     ----------
@@ -376,10 +456,18 @@ def save_work(
     user
         Who saved, for the log line (:func:`kpcal_core.logs.log_event`); default:
         the annotator of the newest record in ``records``.
+
+    Raises
+    ------
+    NotSaved
+        The disk is full (or read-only, ...): no file was changed.
+    TimeoutError
+        Another session held the project's lock for too long.
     """
     project_dir = data.project_dir
-    session_dir(project_dir).mkdir(parents=True, exist_ok=True)
-    with project_lock(project_dir):
+    make_session_dir(project_dir)
+    fit, config_problem, new_config, exported = None, None, None, True
+    with project_lock(project_dir), together():
         merged = merge_records(load_working_annotations(project_dir), records)
         atomic_write(draft_path(project_dir), format_annotations(merged, data.video_frame_indexes))
         n = annotation_counts(merged)["positions"]
@@ -387,55 +475,25 @@ def save_work(
         # cleared sample must not come back from it); before that, only from 20 on.
         csv_exists = annotations_path(project_dir).exists()
         if n < AUTOSAVE_MIN_ANNOTATIONS and not force_export and not csv_exists:
-            remaining = AUTOSAVE_MIN_ANNOTATIONS - n
-            _log_save(project_dir, records, user, n, exported=False)
-            return SaveResult(
-                merged,
-                n,
-                False,
-                None,
-                f"Saved to the working copy ({draft_path(project_dir).name}). keypoint-MoSeq's "
-                f"files are written from {AUTOSAVE_MIN_ANNOTATIONS} annotations on: "
-                f"{remaining} more to go.",
-            )
-        exported = {k: v for k, v in merged.items() if v.status != CLEARED}
-        save_annotations(project_dir, exported, data.video_frame_indexes)
-        usable = usable_annotations(data, merged)
-        saved_session = load_session(project_dir)
-        method = saved_session.fit_method if saved_session else "least-squares"
-        try:
-            fit = fit_by_method(
-                error_points(
-                    data.coordinates,
-                    data.confidences,
-                    usable,
-                    data.bodyparts,
-                    data.conf_pseudocount,
-                ),
-                method,
-            )
-        except KpcalError:
-            fit = None
-        config_problem = None
-        if fit is not None:
-            try:
-                config = load_config(project_dir)
-                threshold = (
-                    conf_threshold
-                    if conf_threshold is not None
-                    else config.get("conf_threshold", 0.5)
-                )
-                data.config = save_params(
-                    project_dir,
-                    {
-                        "slope": fit["slope"],
-                        "intercept": fit["intercept"],
-                        "conf_threshold": threshold,
-                    },
-                )
-            except KpcalError as error:  # the annotations are saved; say so plainly
-                config_problem = str(error)
-    _log_save(project_dir, records, user, n, exported=True)
+            exported = False
+        else:
+            kept = {k: v for k, v in merged.items() if v.status != CLEARED}
+            save_annotations(project_dir, kept, data.video_frame_indexes)
+            fit, config_problem, new_config = _autosave_fit(data, merged, conf_threshold)
+    if new_config is not None:
+        data.config = new_config
+    _log_save(project_dir, records, user, n, exported=exported)
+    if not exported:
+        remaining = AUTOSAVE_MIN_ANNOTATIONS - n
+        return SaveResult(
+            merged,
+            n,
+            False,
+            None,
+            f"Saved to the working copy ({draft_path(project_dir).name}). keypoint-MoSeq's "
+            f"files are written from {AUTOSAVE_MIN_ANNOTATIONS} annotations on: "
+            f"{remaining} more to go.",
+        )
     when = datetime.now().strftime("%H:%M:%S")
     message = f"Saved {n} annotations to {annotations_path(project_dir).name}"
     if config_problem is not None:
@@ -450,6 +508,50 @@ def save_work(
     if fit is not None:
         message += f" and the {fit['method']} line to {config_path(project_dir).name}"
     return SaveResult(merged, n, True, fit, f"{message} at {when} (in {project_dir}).")
+
+
+def _autosave_fit(
+    data: ProjectData, merged: Mapping[SampleKey, Annotation], conf_threshold: float | None
+) -> tuple[dict | None, str | None, dict | None]:
+    """Fit the annotations and write the line to ``config.yml`` (inside :func:`save_work`).
+
+    Returns
+    -------
+    tuple
+        ``(fit or None, why config.yml was not updated or None, the new config or None)``.
+
+    Raises
+    ------
+    NotSaved
+        ``config.yml`` could not be written: the whole save is given up.
+    """
+    project_dir = data.project_dir
+    usable = usable_annotations(data, merged)
+    saved_session = load_session(project_dir)
+    method = saved_session.fit_method if saved_session else "least-squares"
+    try:
+        fit = fit_by_method(
+            error_points(
+                data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
+            ),
+            method,
+        )
+    except KpcalError:
+        return None, None, None
+    try:
+        config = load_config(project_dir)
+        threshold = (
+            conf_threshold if conf_threshold is not None else config.get("conf_threshold", 0.5)
+        )
+        new_config = save_params(
+            project_dir,
+            {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
+        )
+    except NotSaved:
+        raise
+    except KpcalError as error:  # the annotations are saved; say so plainly
+        return None, str(error), None
+    return fit, None, new_config
 
 
 def _log_save(

@@ -21,6 +21,14 @@ The rules, in order (the first that finds an existing file wins):
     the longest video name in the video folder that starts the recording name.
 ``video_paths``
     A fallback path given by the caller (``check_videos(video_paths=...)``).
+
+On a shared server (``KPCAL_DATA_ROOT``) every candidate is resolved (every
+symbolic link) and checked against the root before it is even looked at
+(:func:`kpcal_core.paths.check_inside_root`): the video a pose file stores, a
+video set by hand, a file in the video folder that a link leads out. One that
+leads outside is not used, and the rule after it is tried; the recording's
+reason says so ("stored video outside the data folder: ..."). The project's own
+folder is allowed too when the project lies outside the root (the demo).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import KpcalError
+from .paths import check_inside_root
 from .videos import list_videos, match_videos
 
 SET_BY_USER = "set by user"
@@ -75,8 +85,50 @@ def _file_name(stored: str) -> str:
     return re.split(r"[\\/]", stored)[-1]
 
 
+def refusal(
+    path: str | os.PathLike,
+    *,
+    what: str = "video",
+    source: str | os.PathLike | None = None,
+    project: str | os.PathLike | None = None,
+) -> str | None:
+    """Why ``path`` may not be used on this server (outside the data root), or ``None``."""
+    try:
+        check_inside_root(path, what=what, source=source, project=project)
+    except KpcalError as error:
+        return str(error)
+    return None
+
+
+def _find_stored(
+    stored: str, keypoint_file: str | os.PathLike | None, project: str | os.PathLike | None
+) -> tuple[tuple[str, str] | None, list[str]]:
+    """:func:`stored_video_near`, and the sentences of candidates refused outside the data root."""
+    name = _file_name(stored)
+    if not name:
+        return None, []
+    folder = os.path.dirname(os.path.abspath(keypoint_file)) if keypoint_file else None
+    candidates = [stored] if os.path.isabs(stored) or folder is None else []
+    if folder is not None and not os.path.isabs(stored):
+        candidates.append(os.path.join(folder, stored))
+    refused = []
+    for candidate in candidates:
+        why = refusal(candidate, what="video path", source=keypoint_file, project=project)
+        if why is not None:  # never looked at: not even whether it exists
+            refused.append(f"Stored video outside the data folder, not used: {why}.")
+        elif os.path.isfile(candidate):
+            return (os.path.normpath(candidate), STORED_PATH), refused
+    beside = os.path.join(folder, name) if folder is not None else None
+    if beside is not None and refusal(beside, project=project) is None and os.path.isfile(beside):
+        return (os.path.normpath(beside), STORED_NAME_BESIDE_KEYPOINTS), refused
+    return None, refused
+
+
 def stored_video_near(
-    stored: str, keypoint_file: str | os.PathLike | None
+    stored: str,
+    keypoint_file: str | os.PathLike | None,
+    *,
+    project: str | os.PathLike | None = None,
 ) -> tuple[str, str] | None:
     """Find a stored video path: as written, else by its name beside the keypoint file.
 
@@ -86,26 +138,18 @@ def stored_video_near(
         The video path a pose file stores.
     keypoint_file
         That pose file (for relative paths and its folder), or None.
+    project
+        The project (with a data root, its folder is allowed when it lies
+        outside the root, see :func:`kpcal_core.paths.allowed_areas`).
 
     Returns
     -------
     (path, rule) or None
         The existing file and :data:`STORED_PATH` or
-        :data:`STORED_NAME_BESIDE_KEYPOINTS`; None when neither exists.
+        :data:`STORED_NAME_BESIDE_KEYPOINTS`; None when neither exists (or, with
+        a data root, neither leads inside it).
     """
-    name = _file_name(stored)
-    if not name:
-        return None
-    folder = os.path.dirname(os.path.abspath(keypoint_file)) if keypoint_file else None
-    candidates = [stored] if os.path.isabs(stored) or folder is None else []
-    if folder is not None and not os.path.isabs(stored):
-        candidates.append(os.path.join(folder, stored))
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return os.path.normpath(candidate), STORED_PATH
-    if folder is not None and os.path.isfile(os.path.join(folder, name)):
-        return os.path.normpath(os.path.join(folder, name)), STORED_NAME_BESIDE_KEYPOINTS
-    return None
+    return _find_stored(stored, keypoint_file, project)[0]
 
 
 def resolve_videos(
@@ -119,8 +163,13 @@ def resolve_videos(
     recording_name_suffix: str = "",
     video_extension: str | None = None,
     recursive: bool = True,
+    project: str | os.PathLike | None = None,
+    user_videos_source: str | os.PathLike | None = None,
 ) -> dict[str, VideoChoice]:
     """Choose each recording's video by the rules of this module, in order.
+
+    With a data root, a candidate that leads outside it is passed over (see the
+    module docstring) and the reason says so.
 
     Parameters
     ----------
@@ -140,6 +189,12 @@ def resolve_videos(
         ``{recording: path}`` fallbacks, tried last.
     recording_name_suffix, video_extension, recursive
         As for :func:`kpcal_core.videos.find_matching_videos`.
+    project
+        The project the recordings belong to (its folder is allowed when it
+        lies outside the data root: the demo project).
+    user_videos_source
+        The file ``user_videos`` were read from (``session.json``), named when
+        one is refused.
 
     Returns
     -------
@@ -167,22 +222,36 @@ def resolve_videos(
         notes = []
         user = user_videos.get(name)
         if user is not None:
-            if os.path.isfile(user):
+            why = refusal(
+                user, what=f"video set for {name!r}", source=user_videos_source, project=project
+            )
+            if why is not None:
+                notes.append(f"The video set for it is not used: {why}.")
+            elif os.path.isfile(user):
                 out[name] = VideoChoice(user, SET_BY_USER, f"The video set for {name!r}: {user!r}.")
                 continue
-            notes.append(f"The video set for it, {user!r}, does not exist.")
+            else:
+                notes.append(f"The video set for it, {user!r}, does not exist.")
         stored = stored_videos.get(name)
-        choice = _stored_choice(name, stored, keypoint_files.get(name), by_name)
+        choice, refused = _stored_choice(name, stored, keypoint_files.get(name), by_name, project)
+        notes += refused
         if choice is None and prefix[name] is not None:
-            choice = VideoChoice(
-                str(prefix[name]),
-                PREFIX_MATCH,
-                f"Video {os.path.basename(prefix[name])!r} in the video folder starts the "
-                f"recording name {name!r} (keypoint-MoSeq's rule).",
-            )
+            why = refusal(prefix[name], project=project)
+            if why is not None:
+                notes.append(f"The video in the video folder that matches it is not used: {why}.")
+            else:
+                choice = VideoChoice(
+                    str(prefix[name]),
+                    PREFIX_MATCH,
+                    f"Video {os.path.basename(prefix[name])!r} in the video folder starts the "
+                    f"recording name {name!r} (keypoint-MoSeq's rule).",
+                )
         if choice is None and name in video_paths:
             given = video_paths[name]
-            if os.path.isfile(given):
+            why = refusal(given, what=f"video path given for {name!r}", project=project)
+            if why is not None:
+                notes.append(f"The video path given for it in video_paths is not used: {why}.")
+            elif os.path.isfile(given):
                 choice = VideoChoice(
                     given,
                     GIVEN_PATH,
@@ -195,11 +264,16 @@ def resolve_videos(
                     f"The video path given for it in video_paths (e.g. stored in its SLEAP "
                     f"file), {given!r}, does not exist on this machine."
                 )
-        if stored is not None and choice is None:
+        if stored is not None and choice is None and not refused:
             notes.append(
                 f"Its keypoint file names the video {stored!r}, which is not on this machine, "
                 f"nor by the name {_file_name(stored)!r} in the video folder or beside the "
                 "keypoint file."
+            )
+        elif stored is not None and choice is None:
+            notes.append(
+                f"No file named {_file_name(stored)!r} is in the video folder or beside the "
+                "keypoint file either."
             )
         if choice is None:
             out[name] = VideoChoice(None, None, " ".join(notes))
@@ -209,29 +283,33 @@ def resolve_videos(
 
 
 def _stored_choice(
-    name: str, stored: str | None, keypoint_file: str | None, by_name: Mapping[str, Path]
-) -> VideoChoice | None:
-    """The stored-path rules for one recording, in order."""
+    name: str,
+    stored: str | None,
+    keypoint_file: str | None,
+    by_name: Mapping[str, Path],
+    project: str | os.PathLike | None = None,
+) -> tuple[VideoChoice | None, list[str]]:
+    """The stored-path rules for one recording, in order, and the candidates refused."""
     if stored is None:
-        return None
-    found = stored_video_near(stored, keypoint_file)
+        return None, []
+    found, refused = _find_stored(stored, keypoint_file, project)
     if found is not None and found[1] == STORED_PATH:
         return VideoChoice(
             found[0], STORED_PATH, f"The video stored in its keypoint file: {found[0]!r}."
-        )
+        ), refused
     in_folder = by_name.get(_file_name(stored))
-    if in_folder is not None:
+    if in_folder is not None and refusal(in_folder, project=project) is None:
         return VideoChoice(
             str(in_folder),
             STORED_NAME_IN_VIDEO_FOLDER,
             f"Its keypoint file names the video {stored!r}; a file of that name is in the "
             f"video folder: {str(in_folder)!r}.",
-        )
+        ), refused
     if found is not None:
         return VideoChoice(
             found[0],
             STORED_NAME_BESIDE_KEYPOINTS,
             f"Its keypoint file names the video {stored!r}; a file of that name is beside the "
             f"keypoint file: {found[0]!r}.",
-        )
-    return None
+        ), refused
+    return None, refused

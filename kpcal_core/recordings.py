@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import KpcalError
+from .limits import LimitExceeded
 from .recording_videos import VideoChoice, resolve_videos
 from .validate import check_coordinates, check_video_frame_indexes
 from .videos import VIDEO_EXTENSIONS, video_info
@@ -239,6 +240,8 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
         problem = None if n_video > 0 else "its container reports no frame count"
         if problem is None and not _decodes_a_frame(video):
             problem = "OpenCV opens it but cannot decode its first frame"
+    except LimitExceeded as error:  # too large to decode: say which limit
+        return {"video_frames": None, "status": "video unreadable", "reason": str(error)}
     except KpcalError:
         n_video, problem = None, "OpenCV cannot open it (missing, damaged, or not a video)"
     except (cv2.error, OSError) as error:

@@ -5,7 +5,14 @@ keypoints and videos are, the sampling parameters and seed, and the list of
 samples to annotate (``session.json``). When keypoints come from a notebook
 (:func:`kpcal_core.noise_calibration`) rather than from files, the arrays are
 stored beside it (``keypoints.npz``, plain arrays: nothing is pickled).
-Decoded frames are cached in ``frame_cache/``. Every write is atomic.
+Decoded frames are cached in ``frame_cache/``. Every write is atomic. With a
+data root, a ``calibration/`` folder (or a file in it) that a link leads out
+of the root is neither read nor written (:func:`kpcal_core.paths.check_no_link_out`);
+the paths the session holds are checked where they are used
+(:func:`kpcal_core.project.load_project_data`).
+Reading is bounded (:mod:`kpcal_core.limits`): ``session.json`` by the
+text-file size limit, ``keypoints.npz`` by its arrays' headers, checked
+before anything is allocated.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .annotations import now_utc
-from .atomic import atomic_write
+from .atomic import atomic_write, not_saved
 from .errors import KpcalError
 from .fitting import FIT_METHODS
 from .formats.model import keypoint_float
+from .paths import check_no_link_out
 from .samplekeys import SampleKey
 from .textio import read_user_text
 
@@ -145,21 +154,48 @@ def session_dir(project_dir: str | os.PathLike) -> Path:
     return Path(project_dir) / SESSION_DIRNAME
 
 
+def session_path(project_dir: str | os.PathLike) -> Path:
+    """``calibration/session.json`` of a project."""
+    return session_dir(project_dir) / SESSION_FILENAME
+
+
+def make_session_dir(project_dir: str | os.PathLike) -> Path:
+    """``calibration/``, created when missing; refused when a link leads it out of the data root.
+
+    Raises
+    ------
+    KpcalError
+        The link (nothing is created); :class:`~kpcal_core.errors.NotSaved` when
+        the system refuses to create it.
+    """
+    folder = check_no_link_out(session_dir(project_dir), what="calibration folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise not_saved(folder, error) from None
+    return folder
+
+
 def frame_cache_dir(project_dir: str | os.PathLike) -> Path:
     return session_dir(project_dir) / FRAME_CACHE_DIRNAME
 
 
 def save_session(project_dir: str | os.PathLike, session: CalibrationSession) -> Path:
-    """Write ``calibration/session.json`` atomically."""
-    folder = session_dir(project_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``calibration/session.json`` atomically.
+
+    Raises
+    ------
+    NotSaved
+        The system refused the write (disk full...): the file is as it was.
+    """
+    folder = make_session_dir(project_dir)
     session.updated_at = now_utc()
     return atomic_write(folder / SESSION_FILENAME, session.to_json())
 
 
 def load_session(project_dir: str | os.PathLike) -> CalibrationSession | None:
     """The project's session, or ``None`` if it has none yet."""
-    path = session_dir(project_dir) / SESSION_FILENAME
+    path = check_no_link_out(session_path(project_dir), what="session file")
     if not path.exists():
         return None
     return CalibrationSession.from_json(read_user_text(path), str(path))
@@ -184,8 +220,7 @@ def save_session_keypoints(
         arrays[f"video_frame_indexes_{i}"] = np.asarray(video_frame_indexes[name], dtype=np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    folder = session_dir(project_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_session_dir(project_dir)
     return atomic_write(folder / KEYPOINTS_FILENAME, buffer.getvalue())
 
 
@@ -197,9 +232,11 @@ def load_session_keypoints(project_dir: str | os.PathLike):
     tuple or None
         ``(coordinates, confidences, bodyparts, video_frame_indexes)``.
     """
-    path = session_dir(project_dir) / KEYPOINTS_FILENAME
+    path = check_no_link_out(session_dir(project_dir) / KEYPOINTS_FILENAME, what="stored keypoints")
     if not path.exists():
         return None
+    # float64 x, y and confidence per keypoint value (24 bytes): checked before NumPy allocates
+    limits.check_npz(path, "keypoint_values", 24)
     try:
         with np.load(path, allow_pickle=False) as data:
             names = [str(n) for n in data["names"]]

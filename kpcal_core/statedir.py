@@ -147,10 +147,13 @@ def temp_dir() -> Path:
 
 
 def describe_state_dir() -> str:
-    """One line for the setup page: where the state folder is (and why, if temporary)."""
+    """One line for the setup page: where the state folder is (and why, if temporary).
+
+    Plain text (the page shows it as text, :func:`kpcal_app.text.literal`).
+    """
     text = (
-        f"State folder (demo project, recent projects, caches): `{state_dir()}` "
-        f"(set {STATE_DIR_ENV} or `--state-dir` to move it)"
+        f"State folder (demo project, recent projects, caches): {state_dir()} "
+        f"(set {STATE_DIR_ENV} or --state-dir to move it)"
     )
     note = state_dir_note()
     return f"{text}. {note}" if note else text

@@ -12,7 +12,12 @@ DeepLabCut or Lightning Pose CSV). One rule for all of them:
   ``"\\r"`` inside a quoted field as written;
 - anything else (UTF-16, Latin-1, binary) raises
   :class:`~kpcal_core.errors.KpcalError` naming the file and the byte offset
-  of the first byte that is not UTF-8.
+  of the first byte that is not UTF-8;
+- with a data root, a file inside it that a symbolic link leads out of it is
+  not read (:func:`kpcal_core.paths.check_no_link_out`): no message ever
+  quotes a file outside the root.
+- a file larger than :data:`~kpcal_core.limits.LIMITS` ``text_file_bytes``
+  (or a header line longer than asked) is refused before it is read whole.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import codecs
 import os
 
+from . import limits
 from .errors import KpcalError
+from .paths import check_no_link_out
 
 __all__ = ["read_user_text"]
 
@@ -34,7 +41,8 @@ def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> 
         The file.
     max_lines
         Read only the first ``max_lines`` lines (e.g. a CSV header of a large
-        file); None reads the whole file.
+        file), each at most ``csv_line_bytes`` long (a longer one is refused
+        without being read whole); None reads the whole file.
 
     Returns
     -------
@@ -46,16 +54,22 @@ def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> 
     KpcalError
         The file does not exist or cannot be read, or is not UTF-8 (the
         message names the file and the byte offset, counted from the start
-        of the file, of the first byte that is not UTF-8).
+        of the file, of the first byte that is not UTF-8); with a data root, a
+        symbolic link leads the file out of it (it is not opened).
+    LimitExceeded
+        The file (whole) or one of the ``max_lines`` lines is too long.
     """
     name = os.fspath(path)
+    check_no_link_out(name)
     try:
         with open(name, "rb") as handle:
             if max_lines is None:
-                data = handle.read()
+                size = os.fstat(handle.fileno()).st_size
+                limits.check("text_file_bytes", size, f"file {name!r}", "it holds ")
+                data = handle.read(limits.limit("text_file_bytes") + 1)
+                limits.check("text_file_bytes", len(data), f"file {name!r}", "it holds ")
             else:
-                # "\n" never occurs inside a multi-byte UTF-8 sequence: splitting bytes is safe
-                data = b"".join(handle.readline() for _ in range(max(0, int(max_lines))))
+                data = _first_lines(handle, name, int(max_lines))
     except FileNotFoundError:
         raise KpcalError(f"file {name!r} does not exist") from None
     except IsADirectoryError:
@@ -63,6 +77,18 @@ def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> 
     except OSError as error:
         raise KpcalError(f"file {name!r} cannot be read: {error.strerror or error}") from None
     return decode_user_text(data, name)
+
+
+def _first_lines(handle, name: str, n: int) -> bytes:
+    """The first ``n`` lines, each read up to the ``csv_line_bytes`` limit (longer: refused)."""
+    longest = limits.limit("csv_line_bytes")
+    lines = []
+    for number in range(1, max(0, n) + 1):
+        # "\n" never occurs inside a multi-byte UTF-8 sequence: splitting bytes is safe
+        line = handle.readline(longest + 1)
+        limits.check("csv_line_bytes", len(line), f"file {name!r}", f"line {number} is at least ")
+        lines.append(line)
+    return b"".join(lines)
 
 
 def decode_user_text(data: bytes, source: str) -> str:

@@ -12,6 +12,10 @@ and falls back to OpenCV (:func:`read_frames_opencv`: step or seek, every seek's
 landing checked, else sequential from the start) for what PyAV cannot read
 exactly.
 
+A video whose frames are larger than the ``video_pixels`` limit of
+:mod:`kpcal_core.limits` is refused when it is opened, before a frame is
+decoded (:func:`kpcal_core.decoding.check_frame_size`, for PyAV and OpenCV).
+
 Videos are decoded in parallel threads, one per core, each with frame
 threading (both libraries release the GIL while decoding). With ``cache_dir``
 each decoded frame goes to the frame cache (:mod:`kpcal_core.framecache`:
@@ -37,8 +41,8 @@ import cv2
 import numpy as np
 
 from . import decoding, framecache
-from .errors import KpcalError
-from .paths import MAX_SEARCHED
+from .errors import KpcalError, NotSaved
+from .paths import MAX_SEARCHED, check_video_to_open
 from .samplekeys import SampleKey, check_sample_key
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's list
@@ -170,9 +174,18 @@ class VideoInfo:
 
 
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    """The video opened with OpenCV (headers only), its frame size checked before decoding."""
+    check_video_to_open(path)  # a shared server opens no video outside its data root
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise KpcalError(f"video {str(path)!r} cannot be opened (missing, or not a video)")
+    try:
+        decoding.check_frame_size(
+            path, capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        )
+    except KpcalError:
+        capture.release()
+        raise
     return capture
 
 
@@ -842,5 +855,8 @@ def load_frame(
     )
     frame = frames[int(index)]
     if cache_dir is not None:
-        write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
+        try:
+            write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
+        except NotSaved:  # a full disk: the frame is shown all the same, decoded again next time
+            pass
     return as_rgb(frame)

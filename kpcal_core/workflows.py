@@ -13,7 +13,10 @@ and write the same files:
   :func:`fill_frame_cache`: decode their frames into the project's frame cache
   without keeping them in memory;
 - :func:`record_annotation`: keep one click (or clear / not visible) and save
-  under the project lock (keypoint-MoSeq's files from 20 annotations on);
+  under the project lock (keypoint-MoSeq's files from 20 annotations on); when
+  the disk refuses (full, read-only...) or the lock is held elsewhere, the edit
+  is held in memory and saved with the next save that works
+  (:func:`save_held_edits`);
 - :func:`stop_status`: whether the annotator can stop (the fit page's stop rule,
   without the bootstrap), :func:`stop_status_line` its sentence;
 - :func:`calibration_fit` and :func:`save_calibration`: the line (least squares
@@ -22,7 +25,11 @@ and write the same files:
 - :func:`export`: the annotations CSV, the error table and the chart as PNG.
 
 Every problem a user can fix raises :class:`~kpcal_core.errors.KpcalError`
-naming what is at fault, before anything is written.
+naming what is at fault, before anything is written. A save the system
+refuses raises :class:`~kpcal_core.errors.NotSaved` (one of them), and the
+files that belong together (a new ``config.yml`` and the session; the
+session and ``use_bodyparts``; the line and the session) are written all or
+none (:func:`kpcal_core.atomic.together`).
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .annotations import CLEARED, Annotation, format_annotations
-from .atomic import atomic_write
+from .annotations import CLEARED, Annotation, annotation_counts, format_annotations
+from .atomic import atomic_write, together
 from .charts import chart_png, fit_chart
 from .colours import bodypart_colours, hex_to_rgb
 from .config import config_path, load_config, save_params, setup_project, update_config
@@ -56,7 +63,7 @@ from .diagnostics import (
     running_fit,
     stop_rule,
 )
-from .errors import KpcalError
+from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .formats import choose_anterior_posterior
 from .framecache import DEFAULT_MAX_BYTES, cache_size
@@ -232,11 +239,13 @@ def choose_sources(
     """
     folder = project_folder(project_dir, create=create)
     keypoints_typed = clean_user_path(sources.keypoints, what="keypoint path")
-    resolve_user_path(sources.keypoints, folder, what="keypoint path")  # allowed here?
+    resolve_user_path(sources.keypoints, folder, what="keypoint path", project=folder)  # allowed?
     video_typed, video_dir = "", None
     if sources.video_dir.strip():
         video_typed = clean_user_path(sources.video_dir, what="video folder")
-        video_dir = resolve_user_path(sources.video_dir, folder, what="video folder")
+        video_dir = resolve_user_path(
+            sources.video_dir, folder, what="video folder", project=folder
+        )
         if not video_dir.is_dir():
             raise KpcalError(
                 f"video folder {video_typed!r} is not a folder"
@@ -257,7 +266,7 @@ def choose_sources(
     )
     bodyparts = list(loaded.bodyparts)
     anterior, posterior = choose_anterior_posterior(bodyparts)
-    with project_lock(folder):
+    with project_lock(folder), together():  # a new config.yml and the session, or neither
         session = load_session(folder) or CalibrationSession()
         session.keypoints_path = keypoints_typed
         session.keypoints_format = sources.format or None
@@ -382,7 +391,9 @@ def set_video(project_dir: str | os.PathLike, recording: str, video: str | None)
     with project_lock(folder):
         session = load_session(folder) or CalibrationSession()
         if video:
-            path = resolve_user_path(video, folder, what=f"video of recording {recording!r}")
+            path = resolve_user_path(
+                video, folder, what=f"video of recording {recording!r}", project=folder
+            )
             if not path.is_file():
                 raise KpcalError(f"video {video!r} for recording {recording!r} is not a file")
             session.video_paths[recording] = str(path)
@@ -544,14 +555,17 @@ def draw_samples(
             seed=seed,
         )
     sample_keys = list(dict.fromkeys([*kept, *new]))
-    if use != data.use_bodyparts:
-        data.config = save_use_bodyparts(data.project_dir, use)
-    with project_lock(data.project_dir):
+    new_config = None
+    with project_lock(data.project_dir), together():  # use_bodyparts and the samples, or neither
+        if use != data.use_bodyparts:
+            new_config = save_use_bodyparts(data.project_dir, use)
         on_disk = load_session(data.project_dir) or session
         on_disk.num_bins, on_disk.num_samples = num_bins, asked
         on_disk.conf_pseudocount, on_disk.seed = pseudocount, int(seed)
         on_disk.sample_keys, on_disk.sample_order = sample_keys, order
         save_session(data.project_dir, on_disk)
+    if new_config is not None:
+        data.config = new_config
     data.session.num_bins, data.session.num_samples = num_bins, asked
     data.session.conf_pseudocount, data.session.seed = pseudocount, int(seed)
     data.session.sample_keys, data.session.sample_order = sample_keys, order
@@ -752,28 +766,104 @@ def record_annotation(
     records: dict[SampleKey, Annotation],
     key: SampleKey,
     annotation: Annotation,
+    *,
+    held: dict[SampleKey, Annotation] | None = None,
 ) -> SaveResult:
     """Keep one edit and save at once (merged with what other sessions saved).
 
-    ``records`` is updated in place to the merged annotations of the project.
-    When another session holds the project's lock for too long, the edit stays
-    in ``records`` and is saved with the next one (the result says so).
+    Parameters
+    ----------
+    records
+        ``{sample_key: Annotation}``: the project's annotations as last saved;
+        updated in place to the merged annotations on disk after a save.
+    key, annotation
+        The edit.
+    held
+        Edits not saved yet (see below), ``{sample_key: Annotation}``; the
+        edit joins them and all are saved now. Updated in place (emptied by a
+        save that works). Default: a new dict, returned in ``result.held``.
+
+    Returns
+    -------
+    SaveResult
+        When the disk refuses the save (full, quota, read-only, permissions,
+        I/O error) or another session holds the project's lock for too long,
+        nothing is written and ``records`` stays what is on disk: the result
+        has ``saved`` False, the edits in ``held`` and a message saying they are
+        held (an ``event=error`` log line is written for the disk); they are
+        saved with the next save that works (:func:`save_held_edits`).
     """
-    records[key] = annotation
+    held = {} if held is None else held
+    held[key] = annotation
+    return save_held_edits(data, records, held)
+
+
+def save_held_edits(
+    data: ProjectData,
+    records: dict[SampleKey, Annotation],
+    held: dict[SampleKey, Annotation],
+) -> SaveResult:
+    """Save the edits ``held`` in memory (merged with the annotations on disk).
+
+    What :func:`record_annotation` does after keeping its edit; also what a
+    "save again" button calls. ``records`` and ``held`` are updated in place:
+    after a save that works ``records`` holds the merged annotations on disk
+    and ``held`` is empty; otherwise both stay as they were.
+    """
+    user = max(held.values(), key=lambda r: r.annotated_at or "").annotator if held else None
     try:
-        result = save_work(data, records)
+        result = save_work(data, {**records, **held}, user=user)
     except TimeoutError:
-        return SaveResult(
-            dict(records),
-            0,
-            False,
-            None,
-            "Not saved yet: another session holds the project's lock; your edit is kept here "
-            "and saved with your next one.",
+        return _held_result(
+            records,
+            held,
+            "Not saved yet: another session holds the project's lock. " + _held_sentence(len(held)),
         )
+    except NotSaved as error:
+        log_event(
+            "error",
+            user=user or "",
+            project=data.project_dir,
+            kind="NotSaved",
+            held=len(held),
+            message=str(error),
+        )
+        return _held_result(records, held, f"N{str(error)[1:]}. " + _held_sentence(len(held)))
     records.clear()
     records.update(result.records)
+    held.clear()
     return result
+
+
+def _held_sentence(n: int) -> str:
+    """What happens to ``n`` held edits, for the message."""
+    edits = _count(n, "edit")
+    them = "it" if n == 1 else "them"
+    return (
+        f"Your {edits} {'is' if n == 1 else 'are'} kept on this page, not on disk yet, and "
+        f"saved with the next save that works (your next click, or Save held edits); closing "
+        f"this page loses {them}."
+    )
+
+
+def _held_result(
+    records: Mapping[SampleKey, Annotation], held: Mapping[SampleKey, Annotation], message: str
+) -> SaveResult:
+    """The :class:`SaveResult` of a save that wrote nothing: what is on disk, and the held edits."""
+    return SaveResult(
+        dict(records),
+        annotation_counts(records)["positions"],
+        False,
+        None,
+        message,
+        saved=False,
+        held=dict(held),
+    )
+
+
+def held_status(held: Mapping[SampleKey, Annotation]) -> str | None:
+    """``"2 edits held, not saved"``, or ``None`` when nothing is held."""
+    return f"{_count(len(held), 'edit')} held, not saved" if held else None
 
 
 def sample_view(
@@ -954,6 +1044,8 @@ def residual_rows(
 ) -> list[dict]:
     """The annotations farthest from the line, as sentences, with their sample's index.
 
+    The sentences are plain text (the recording name in quotes), not Markdown.
+
     Returns
     -------
     list of dict
@@ -968,7 +1060,7 @@ def residual_rows(
             {
                 "key": key,
                 "sample_index": where.get(key),
-                "text": f"`{row.recording}` frame {row.frame}, {row.bodypart}: error "
+                "text": f"{key[0]!r} frame {row.frame}, {row.bodypart}: error "
                 f"{row.error_px:.1f} px where the line expects {row.line_error_px:.1f} px "
                 f"(residual {row.residual:+.3f})",
             }
@@ -1021,8 +1113,8 @@ def save_calibration(
     ):
         if not math.isfinite(float(value)):
             raise KpcalError(f"{name} must be a finite number, got {value!r}")
-    with project_lock(data.project_dir):
-        data.config = save_params(
+    with project_lock(data.project_dir), together():  # the line and its method, or neither
+        new_config = save_params(
             data.project_dir,
             {
                 "slope": float(slope),
@@ -1033,6 +1125,7 @@ def save_calibration(
         session = load_session(data.project_dir) or data.session
         session.fit_method = method
         save_session(data.project_dir, session)
+    data.config = new_config
     data.session.fit_method = method
     log_event(
         "params",

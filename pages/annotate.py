@@ -3,6 +3,9 @@
 The annotator is one ``st.fragment``: a click or a button reruns only it.
 Frames come from the project's frame cache; every change is saved at once by
 :func:`kpcal_core.workflows.record_annotation` (merged with other sessions).
+The counts shown are what is on disk; an edit whose save was refused (a full
+disk) is held on this page, drawn on the image and saved with the next save
+that works.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import streamlit as st
 
 from kpcal_app import cache, panels, state
 from kpcal_app.click import SampleLines, click_image, give_keys_back_to_the_page
+from kpcal_app.text import code, literal
 from kpcal_core import clicks, workflows
 from kpcal_core.annotations import (
     CLEARED,
@@ -53,9 +57,12 @@ except KpcalError as error:
     )
     if st.button("Start over (keep the broken file as a backup)"):
         for path in broken_annotation_files(project):
-            st.toast(f"Kept {path.name} as {backup_file(path).name}")
+            st.toast(f"Kept {literal(path.name)} as {literal(backup_file(path).name)}")
         st.rerun()
     st.stop()
+
+
+held = state.held(project)  # edits a refused save kept here (a full disk), not counted
 
 
 def is_done(key) -> bool:
@@ -84,7 +91,16 @@ def record(key, status: str = POSITION, xy=(math.nan, math.nan)) -> None:
     """Keep an edit and save at once; show what other sessions saved meanwhile."""
     annotation = Annotation(float(xy[0]), float(xy[1]), state.annotator(), now_utc(), status)
     try:
-        result = workflows.record_annotation(data, records, key, annotation)
+        result = workflows.record_annotation(data, records, key, annotation, held=held)
+        state.set_save_message(project, result.message)
+    except KpcalError as error:
+        state.set_save_message(project, f"Not saved: {error}")
+
+
+def save_held() -> None:
+    """Try again to save the edits held on this page."""
+    try:
+        result = workflows.save_held_edits(data, records, held)
         state.set_save_message(project, result.message)
     except KpcalError as error:
         state.set_save_message(project, f"Not saved: {error}")
@@ -114,7 +130,8 @@ def on_click() -> None:
         return
     _, key, view = entry
     shown = samples[state.sample_index(project, samples, is_done)]
-    rule = clicks.late_click(key, shown, samples, records.get(key))
+    # An edit a refused save holds here is an annotation too.
+    rule = clicks.late_click(key, shown, samples, held.get(key, records.get(key)))
     if not rule.save:
         state.set_save_message(project, rule.message)
         return
@@ -170,10 +187,12 @@ def annotator() -> None:
     zoom = nav[5].select_slider("Zoom", ZOOMS, key=state.ZOOM, format_func=lambda z: f"{z:g}×")
     video = data.video_paths.get(recording)
     if recording not in data.coordinates or bodypart not in data.bodyparts:
-        st.error(f"Sample {key} is not in the loaded keypoints (were they changed?): press Next.")
+        st.error(
+            f"Sample {literal(key)} is not in the loaded keypoints (were they changed?): press Next."
+        )
         return
     if video is None:
-        st.error(f"Recording {recording!r} has no video: set it on the setup page.")
+        st.error(f"Recording {code(recording)} has no video: set it on the setup page.")
         return
     counts = annotation_counts(records)
     k = data.bodyparts.index(bodypart)
@@ -203,7 +222,7 @@ def annotator() -> None:
         state.show_error(error)
         return
     frames.prepare(workflows.samples_ahead(samples, current, is_done))
-    annotation = records.get(key)
+    annotation = held.get(key, records.get(key))  # a held click stays drawn
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
     token = state.register_click_view(zoom, project, key, view)
     click_image(rendered, key=state.CLICK_VIEW, view=token, sample=lines, on_click=on_click)
@@ -212,7 +231,10 @@ def annotator() -> None:
     message = state.save_message(project)
     if message:
         refused = message.startswith(("Not saved", "That click"))
-        (st.warning if refused else st.caption)(message)
+        (st.warning if refused else st.caption)(literal(message))
+    if held:
+        st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
+        st.button("Save held edits", on_click=save_held)
     panels.stop_status(data, records)
     st.caption(
         "Click the true position of the target bodypart (yellow circle: the network's guess; "

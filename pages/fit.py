@@ -10,6 +10,7 @@ import altair as alt
 import streamlit as st
 
 from kpcal_app import cache, panels, state
+from kpcal_app.text import literal
 from kpcal_core import workflows
 from kpcal_core.annotations import CLEARED, format_annotations
 from kpcal_core.charts import band_chart, fit_chart, running_chart
@@ -35,6 +36,10 @@ except KpcalError as error:
     state.show_error(error, project)
     st.stop()
 
+if state.held(project):  # a full disk refused them on the annotate page
+    st.warning(
+        f"{workflows.held_status(state.held(project))} on the annotate page: not in this fit."
+    )
 fit_records = panels.annotator_comparison(records)
 
 method = st.radio(
@@ -49,7 +54,7 @@ method = st.radio(
 try:
     result = workflows.calibration_fit(data, fit_records, method)
 except NotEnoughAnnotations as error:
-    st.info(f"No fit yet: {error}")
+    st.info(f"No fit yet: {literal(error)}")
     st.page_link("pages/annotate.py", label="Annotate more", icon=":material/ads_click:")
     st.stop()
 except KpcalError as error:
@@ -152,7 +157,7 @@ with parts:
     if differs:
         st.warning(
             "These bodyparts' own lines differ from the shared line beyond the intervals: "
-            + ", ".join(differs)
+            + ", ".join(literal(name) for name in differs)
         )
     else:
         st.write("No bodypart's own line differs from the shared line beyond the intervals.")
@@ -161,7 +166,7 @@ with residuals:
     samples = data.session.sample_keys
     for row in workflows.residual_rows(points, fit, samples):
         cols = st.columns([4, 1])
-        cols[0].write(row["text"])
+        cols[0].markdown(literal(row["text"]))
         if row["sample_index"] is not None and cols[1].button("Open", key=f"open-{row['key']}"):
             state.set_sample_index(project, row["sample_index"])
             st.switch_page("pages/annotate.py")
@@ -188,7 +193,7 @@ if st.button("Save to config.yml", type="primary"):
         st.success(
             f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "
             f"{saved['intercept']:.4f}) and conf_threshold {saved['conf_threshold']:.4f} to "
-            f"{saved['path']}. Autosave keeps using this line."
+            f"{literal(saved['path'])}. Autosave keeps using this line."
         )
     except (KpcalError, TimeoutError) as error:
         state.show_error(error)

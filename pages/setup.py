@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from kpcal_app import cache, panels, state
+from kpcal_app.text import code, literal
 from kpcal_core import workflows
 from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
@@ -61,7 +62,7 @@ sources = workflows.Sources(
     keypoints_text, None if fmt == "auto" else fmt, video_text, extension, suffix, duplicates
 )
 create = st.session_state.get(state.PENDING_FOLDER) == project and st.button(
-    f"Create the folder {project!r} and load the keypoints"
+    f"Create the folder {code(project)} and load the keypoints"
 )
 if applied or create:
     try:
@@ -77,7 +78,7 @@ if applied or create:
         st.rerun()
     except workflows.ProjectFolderMissing as error:
         st.session_state[state.PENDING_FOLDER] = project
-        st.warning(f"{error}. Nothing was created yet.")
+        st.warning(f"{literal(error)}. Nothing was created yet.")
     except KpcalError as error:
         state.show_error(error)
 
@@ -92,7 +93,7 @@ except KpcalError as error:
     st.stop()
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):
-    st.warning(note)
+    st.warning(literal(note))
 panels.anatomy_form(project, data)
 
 # ----------------------------------------------------------------- recordings
@@ -116,7 +117,7 @@ state.show_table(
 if len(problems):
     st.warning(f"{len(problems)} of {len(table)} recordings need attention:")
     for row in problems.itertuples():
-        st.markdown(f"- **{row.recording}** ({row.status}): {row.reason}")
+        st.markdown(f"- {code(row.recording)} ({literal(row.status)}): {literal(row.reason)}")
 panels.video_form(project, list(table["recording"]))
 
 # ----------------------------------------------------------------- sampling
@@ -164,7 +165,7 @@ confidence_chart()
 if st.button("Sample frames", type="primary", disabled=not use):
     seed = seed_text.strip()
     if seed and not seed.isdigit():
-        st.error(f"seed must be a whole number >= 0 or empty, got {seed!r}")
+        st.error(f"seed must be a whole number >= 0 or empty, got {literal(repr(seed))}")
         st.stop()
     try:
         draw = workflows.draw_samples(
@@ -181,7 +182,7 @@ if st.button("Sample frames", type="primary", disabled=not use):
         state.show_error(error)
         st.stop()
     state.start_at_first_sample(project)
-    st.success(draw.message)
+    st.success(literal(draw.message))
     # The chart's new counts wait until the frames are in: drawing it busies the browser.
     panels.frame_fill_progress(data, cache.frame_fill(data, start=True), then=confidence_chart)
 elif session.sample_keys:

@@ -1,5 +1,9 @@
 """What the AppTest page tests share: running the app, finding widgets, reading the page.
 
+Text on the pages is Markdown in which data is escaped (:mod:`kpcal_app.text`):
+:func:`unescaped` reads it as a person does, and :func:`markdown_sources` and
+:func:`markup_in` find any data that would be read as markup.
+
 Clicks on the annotate image (a custom component AppTest cannot click) are
 simulated by sending the component's value, ``{x, y, width, height}`` in
 display pixels, exactly as its frontend does; that runs the page's own click
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import time
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpcal_app.click import IFRAME_TITLE
 from kpcal_app.state import PROJECT
+from kpcal_app.text import WORD_JOINER
 from kpcal_core import workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.demo import DEMO_BODYPARTS, load_ground_truth
@@ -61,19 +67,137 @@ def widget(elements, label: str):
     return found[0]
 
 
+def code_span_end(markdown: str, start: int) -> tuple[int, int]:
+    """At a run of backticks: ``(end of the run, end of the code span or -1)``."""
+    run = len(markdown) - len(markdown[start:].lstrip("`"))
+    for closing in re.finditer(r"`+", markdown[run:]):
+        if len(closing.group()) == run - start:
+            return run, run + closing.end()
+    return run, -1
+
+
+def _read_markdown(markdown: str, escaped, code, hard_break: str = "\n") -> str:
+    """``markdown`` with each backslash escape replaced by ``escaped(char)``, each code
+    span by ``code(span)`` and each hard break (backslash, line break) by ``hard_break``."""
+    out, i = [], 0
+    while i < len(markdown):
+        char = markdown[i]
+        if char == "\\" and i + 1 < len(markdown) and markdown[i + 1] == "\n":
+            out.append(hard_break)
+            i += 2
+        elif char == "\\" and i + 1 < len(markdown) and markdown[i + 1] in string.punctuation:
+            out.append(escaped(markdown[i + 1]))
+            i += 2
+        elif char == "`":
+            run, end = code_span_end(markdown, i)
+            out.append(markdown[i:run] if end < 0 else code(markdown[i:end]))
+            i = run if end < 0 else end
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+
+
+def shown_by_literal(text: str) -> str:
+    """What :func:`kpcal_app.text.literal` means to show of ``text``: itself, control
+    characters as ``\\xNN``, its lines (line breaks at the end and blanks starting a
+    line dropped)."""
+    lines = re.split(r"\r\n|\r|\n", _visible(text).rstrip("\r\n"))
+    return "\n".join(line.lstrip(" \t") for line in lines)
+
+
+def shown_by_code(text: str) -> str:
+    """What :func:`kpcal_app.text.code` means to show of ``text`` (line breaks as ``\\n``)."""
+    return _visible(text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " "))
+
+
+def unescaped(markdown: str) -> str:
+    """What a person reads of Markdown built with :mod:`kpcal_app.text`: escapes and word
+    joiners taken out, hard breaks as line breaks, code spans kept as written."""
+    return _read_markdown(markdown, lambda c: c, lambda span: span).replace(WORD_JOINER, "")
+
+
+# Markdown that data must never make: HTML, links and images, code spans (a backtick
+# left over once the code spans are read), math, entities, strikethrough, emphasis with
+# one * or a word-edge _, headings, line breaks, Streamlit's :directives[], :icons: and
+# :emoji:, bare links (www., http://, e-mail), arrows.
+_MARKUP = re.compile(
+    r"[<\[\]$`~#\n]|&(?=#?\w+;)|(?<!\*)\*(?!\*)|(?<![^\W_])_|_(?![^\W_])|:(?=[\w+/-])|@(?=\w)"
+    r"|(?i:www\.)|-(?=[->])|(?<=[<>~=])="
+)
+
+
+# The markup of ours that the check allows: the bodypart legend's coloured dots.
+_OURS = re.compile(r':color\[●\]\{foreground="#[0-9a-f]{6}"\}')
+
+
+def markup_in(markdown: str) -> list[str]:
+    """The characters of ``markdown`` read as markup, outside its code spans and escapes.
+
+    Markdown built as kpcal's pages build it (fixed text of ours, data through
+    :mod:`kpcal_app.text`) gives ``[]`` whatever the data holds. Bold (``**``) and the
+    legend's coloured dots are the markup of ours allowed.
+    """
+    active = _read_markdown(_OURS.sub("\0", markdown), lambda c: "\0", lambda s: "\0", "\0")
+    return [repr(active[max(0, m.start() - 20) : m.end() + 20]) for m in _MARKUP.finditer(active)]
+
+
+def markdown_sources(at: AppTest) -> list[tuple[str, str]]:
+    """Every string the page gives Streamlit's Markdown, as ``(where, source)``.
+
+    Bodies (markdown, captions, alerts, toasts), labels (widgets, buttons, expanders,
+    tabs, page links), help texts, progress texts and radio options, in the main
+    area and the sidebar. Markdown that allows HTML is ``("unsafe_allow_html", body)``;
+    ``st.html`` (not Markdown) is ``("st.html", body)``.
+    """
+    found = []
+    nodes = [*at.main, *at.sidebar, *at.toast]
+    for node in nodes:
+        proto = getattr(node, "proto", None)
+        if proto is None or not hasattr(proto, "DESCRIPTOR"):
+            continue
+        fields = proto.DESCRIPTOR.fields_by_name
+        kind = getattr(node, "type", type(node).__name__)
+        if kind == "html":
+            found.append(("st.html", proto.body))
+            continue
+        for name in ("body", "label", "help", "text"):
+            value = getattr(proto, name, None) if name in fields else None
+            if isinstance(value, str) and value:
+                found.append((f"{kind}.{name}", value))
+        if kind == "radio":
+            found += [("radio.option", o) for o in proto.options]
+        if "allow_html" in fields and proto.allow_html:
+            found.append(("unsafe_allow_html", proto.body))
+    return found
+
+
 def page_text(at: AppTest) -> str:
-    """The page's text: titles, Markdown, captions, alerts, and the click view's lines."""
+    """The page's text as a person reads it: titles, Markdown texts (:func:`unescaped`),
+    and the click view's lines (plain text)."""
     parts = [e.value for e in at.title]
     for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success):
-        parts += [str(e.value) for e in kind]
+        parts += shown(kind)
     lines = sample_lines(at)
     if lines:
         parts += [lines["title"], lines["caption"]]
     return "\n".join(parts)
 
 
+def shown(elements) -> list[str]:
+    """The texts of Markdown elements (``at.success``, ``at.caption``, ...) as read."""
+    return [unescaped(str(e.value)) for e in elements]
+
+
 def errors(at: AppTest) -> list[str]:
-    return [str(e.value) for e in at.error]
+    return shown(at.error)
 
 
 def sample_lines(at: AppTest) -> dict | None:
@@ -122,6 +246,11 @@ def image_component(at: AppTest):
 def image_view(at: AppTest) -> str:
     """The view token of the image shown (which sample and zoom it shows)."""
     return json.loads(image_component(at).proto.json_args)["view"]
+
+
+def image_src(at: AppTest) -> str:
+    """The image shown (its data URL): what is drawn on it, e.g. the red X of a click."""
+    return json.loads(image_component(at).proto.json_args)["src"]
 
 
 def click_image(

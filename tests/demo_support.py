@@ -1,4 +1,5 @@
-"""Annotations at a demo project's truth, shared by the engine tests."""
+"""Demo projects for the tests: annotations at the truth (the engine tests), and a demo
+project renamed to hostile names (markup in every name: the page and browser tests)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,91 @@ def annotate_truth(demo, n: int, seed: int = 1, offsets=None, annotator: str = "
             float(x + dx), float(y + dy), annotator, stamp
         )
     return records
+
+
+# --------------------------------------------------------------------------- hostile names
+# A project whose names hold markup (issue 19, findings 2 and 3): HTML that runs script or
+# fetches from another host when rendered, <style>, Markdown links and images, code spans,
+# Streamlit's :directives[], :icons: and :emoji:, math, emphasis, headings, tables, bare
+# links, arrows. Each payload that runs sets window.kpcalPwned; every other host is
+# evil.example. File names cannot hold "/", so recording names have "https:evil.example".
+
+EVIL = "evil.example"
+HOSTILE_BODYPARTS = [  # in the order of DEMO_BODYPARTS
+    "nose<img src=x onerror=\"window.top.kpcalPwned='img'\">",
+    "ear<iframe srcdoc=\"<script>window.top.kpcalPwned='iframe'</script>\"></iframe>",
+    f"<style>.kpcal-evil{{}} body{{background:url(http://{EVIL}/css.png)}}</style>"
+    f"[sign in](http://{EVIL}) ![x](http://{EVIL}/x.png)",
+    "neck`tick` <b>bold</b> :red[red] :material/home: :smile: :streamlit: $x^2$",
+    f"*em* _u_ # h | p | www.{EVIL} https://{EVIL}/a user@{EVIL} -> <= ~~s~~",
+    "tail &amp; &lt;b&gt; 1. x\\ [^1] <http://" + EVIL + ">",
+]
+HOSTILE_VIDEOS = [  # recording = video name + DEMO_SCORER
+    "mouse1 `tick` <img src=x onerror=window.kpcalPwned=1> :red[r] :material_home: $x$",
+    f"mouse2 *s* _u_ #h |p| [sign in](https:{EVIL}) ![i](https:{EVIL}) www.{EVIL} a@{EVIL}",
+]
+#: A recording without a video (named on the setup page as one that needs attention).
+HOSTILE_NO_VIDEO = f"mouse3 <b>no video<b> [link](https:{EVIL}) `x"
+#: The project's folder name: a backtick would end the sidebar's `Project: ...` code span.
+HOSTILE_FOLDER = f"proj `x` [sign in](https:{EVIL}) <b>b"
+HOSTILE_ANNOTATOR = f"<img src=x onerror=window.kpcalPwned=2>[sign in](http://{EVIL})\n# who"
+
+
+def make_hostile_project(
+    parent, *, n_frames: int = 40, num_samples: int = 12, annotated: int = 12, frames: bool = True
+):
+    """A demo project (in ``parent/HOSTILE_FOLDER``) renamed to the hostile names above.
+
+    The demo's keypoint files and videos are renamed (recordings from
+    :data:`HOSTILE_VIDEOS`, bodyparts :data:`HOSTILE_BODYPARTS`), a third recording
+    without a video is added, ``config.yml`` is made from the files, ``num_samples``
+    samples are drawn (``frames``: and their frames cached), and the first
+    ``annotated`` of them are saved as annotated by :data:`HOSTILE_ANNOTATOR`.
+
+    Returns
+    -------
+    pathlib.Path
+        The project folder.
+    """
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+
+    from kpcal_core import workflows
+    from kpcal_core.annotations import save_annotations
+    from kpcal_core.demo import DEMO_BODYPARTS, DEMO_SCORER, make_demo_project
+    from kpcal_core.project import load_project_data
+
+    folder = Path(parent) / HOSTILE_FOLDER
+    make_demo_project(folder, n_frames=n_frames)
+    names = dict(zip(DEMO_BODYPARTS, HOSTILE_BODYPARTS))
+    for i, video in enumerate(HOSTILE_VIDEOS):
+        source = folder / "keypoints" / f"mouse{i + 1}{DEMO_SCORER}.csv"
+        with source.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        rows[1] = rows[1][:1] + [names[b] for b in rows[1][1:]]
+        copies = [video] + ([HOSTILE_NO_VIDEO] if i == 0 else [])
+        for name in copies:
+            with (folder / "keypoints" / f"{name}{DEMO_SCORER}.csv").open("w", newline="") as f:
+                csv.writer(f).writerows(rows)
+        source.unlink()
+        (folder / "videos" / f"mouse{i + 1}.mp4").rename(folder / "videos" / f"{video}.mp4")
+    (folder / "config.yml").unlink()
+    workflows.choose_sources(folder, workflows.Sources("keypoints", None, "videos"))
+    data = load_project_data(folder)
+    keys = workflows.draw_samples(data, num_samples=num_samples, seed=0).sample_keys
+    if frames:
+        workflows.fill_frame_cache(load_project_data(folder))
+    rng = np.random.default_rng(0)
+    records = {}
+    for n, key in enumerate(keys[:annotated]):
+        recording, frame, bodypart = key
+        x, y = data.coordinates[recording][frame, data.bodyparts.index(bodypart)]
+        error = rng.uniform(0.5, 8.0) * (1.5 - float(data.confidences[recording][frame].min()))
+        records[key] = Annotation(
+            float(x + error), float(y), HOSTILE_ANNOTATOR, f"2025-01-01T00:00:{n:02d}.000000+00:00"
+        )
+    if records:
+        save_annotations(folder, records, data.video_frame_indexes)
+    return folder

@@ -10,7 +10,8 @@ Modules, one concern each:
   format, each saying how to recognise its files, how to read them, and
   which pixel convention they store
 - ``probe``: the first look at a file that recognisers share
-- ``pickle_guard``: refusing DeepLabCut ``.h5`` files that would unpickle code
+- ``pickle_guard``: the safety check of every HDF5 file before anything reads it
+  (no pickle that imports, no link to another file, a bounded walk)
 - ``discovery``: files from a file, folder, glob or list; recording names;
   duplicate outputs for one video
 - ``loading``: :func:`read_keypoints` (kpcal's loader) and

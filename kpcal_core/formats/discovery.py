@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import KpcalError
-from ..paths import MAX_SEARCHED
+from ..paths import MAX_SEARCHED, check_no_link_out
 
 #: Choices of :func:`choose_duplicates`.
 DUPLICATE_CHOICES = ("unfiltered", "filtered", "all")
@@ -34,6 +34,19 @@ def list_files(pattern, extensions: tuple[str, ...], recursive: bool) -> list[st
 
     A file named explicitly is kept whatever its extension; folders and globs
     keep files with one of ``extensions`` (case-insensitive).
+
+    With a data root (``KPCAL_DATA_ROOT``), a file found inside it that a
+    symbolic link leads out of it (the file itself, or a folder on its way,
+    searched recursively or not) is refused before anything reads it
+    (:func:`kpcal_core.paths.check_no_link_out`); links whose target is inside
+    the root are followed.
+
+    Raises
+    ------
+    KpcalError
+        ``pattern`` is not a path or a list of them; a search holds more than
+        :data:`~kpcal_core.paths.MAX_SEARCHED` entries; a file found leads out
+        of the data root.
     """
     if isinstance(pattern, (str, os.PathLike)):
         patterns = [pattern]
@@ -47,6 +60,7 @@ def list_files(pattern, extensions: tuple[str, ...], recursive: bool) -> list[st
     found: dict[str, str] = {}  # real path -> path as found
 
     def add(candidate: str) -> None:
+        check_no_link_out(candidate, what="keypoint file")
         found.setdefault(os.path.realpath(candidate), candidate)
 
     for item in patterns:

@@ -12,6 +12,11 @@ skeleton's edges are kept as bodypart-name pairs.
 
 Precision: float64 (NWB pose series are usually float64).
 
+Sizes are checked with h5py before pynwb opens the file
+(:mod:`kpcal_core.limits`): every ``PoseEstimationSeries``' declared frames
+(summed: keypoint values) and the names pynwb reads whole (skeleton nodes
+and edges, video file names). pynwb reads the rest lazily.
+
 Pixel convention: ndx-pose describes the origin only in free text
 (``reference_frame``); coordinates are returned as stored, which is
 pixel-centre based for files converted from DeepLabCut or current SLEAP
@@ -20,8 +25,10 @@ pixel-centre based for files converted from DeepLabCut or current SLEAP
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 
+from .. import limits
 from ..errors import KpcalError
 from .model import PoseFile, PoseFormat, ReadOptions, named_edges, text
 from .probe import FileProbe
@@ -40,6 +47,7 @@ def read(probe: FileProbe, options: ReadOptions) -> PoseFile:
     import pynwb
 
     path = probe.path
+    _check_sizes(probe.h5, path)
     probe.close()  # pynwb opens the file itself
     with pynwb.NWBHDF5IO(path, mode="r", load_namespaces=True) as io:
         nwbfile = io.read()
@@ -75,6 +83,42 @@ def read(probe: FileProbe, options: ReadOptions) -> PoseFile:
             videos.update(_pose_videos(pose))
     video = videos.pop() if len(videos) == 1 else None
     return PoseFile(path, NAME, bodyparts or [], tracks, video, skeleton)
+
+
+def _check_sizes(handle: h5py.File, path: str) -> None:
+    """Refuse pose series (and names) larger than the limits, from their declared shapes."""
+    values = names = 0
+    groups = []
+    handle.visititems(lambda _, obj: groups.append(obj) if isinstance(obj, h5py.Group) else None)
+    for group in groups:
+        kind = text(group.attrs.get("neurodata_type", ""))
+        if kind == "PoseEstimationSeries":
+            data, confidence = group.get("data"), group.get("confidence")
+            where = f"NWB file {path!r}, series {group.name!r}"
+            if not isinstance(data, h5py.Dataset) or not data.shape:
+                continue  # pynwb says what is wrong
+            for dataset in (data, confidence):
+                if isinstance(dataset, h5py.Dataset) and (
+                    dataset.dtype.kind not in "fiu" or dataset.dtype.itemsize > 8
+                ):
+                    raise KpcalError(f"{where} holds {dataset.dtype} values, not numbers")
+            n_frames = data.shape[0]
+            if data.size > 3 * n_frames or (
+                isinstance(confidence, h5py.Dataset) and confidence.size > n_frames
+            ):
+                raise KpcalError(f"{where} has shape {data.shape}, not (T, 2)")
+            values += n_frames
+        elif kind in ("Skeleton", "ImageSeries"):
+            for name in ("nodes", "edges", "external_file"):
+                dataset = group.get(name)
+                if isinstance(dataset, h5py.Dataset):
+                    names += dataset.size * dataset.dtype.itemsize
+    limits.check(
+        "keypoint_values", values, f"NWB file {path!r}", "its pose series declare, together, "
+    )
+    limits.check(
+        "hdf5_metadata_bytes", names, f"NWB file {path!r}", "its skeletons and video names declare "
+    )
 
 
 def _skeleton_edges(pose, bodyparts: list[str]) -> list[list[str]]:

@@ -1,9 +1,12 @@
 """A first look at a file, shared by every format's recogniser.
 
 Owns :class:`FileProbe`: whether the file is HDF5, its open ``h5py`` handle
-(opened once, on first use, and closed by the ``with`` block), and the first
-rows of a text file split as CSV. Recognisers only look; nothing here
-unpickles or reads the bulk of a file.
+(opened once, on first use, checked by
+:func:`~kpcal_core.formats.pickle_guard.check_hdf5_file` before anything else
+sees it, and closed by the ``with`` block), and the first rows of a text file
+split as CSV (each line's length and the columns bounded by
+:mod:`kpcal_core.limits` before it is split). Recognisers only look; nothing
+here unpickles or reads the bulk of a file.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import os
 
 import h5py
 
+from .. import limits
 from ..errors import KpcalError
 from ..textio import read_user_text
+from .pickle_guard import check_hdf5_file
 
 #: Extensions of HDF5-based pose files: such a file that is not HDF5 is damaged.
 HDF5_EXTENSIONS = (".h5", ".hdf5", ".slp", ".nwb")
@@ -62,17 +67,29 @@ class FileProbe:
 
     @property
     def h5(self) -> h5py.File:
-        """The file opened read-only with h5py (which never unpickles)."""
+        """The file opened read-only with h5py (which never unpickles), checked for safety.
+
+        Raises
+        ------
+        KpcalError
+            The file cannot be opened, or :func:`check_hdf5_file` refuses it.
+        """
         if not self.is_hdf5:
             raise KpcalError(f"file {self.path!r} is not an HDF5 file")
         if self._h5 is None:
             try:
-                self._h5 = h5py.File(self.path, "r")
+                handle = h5py.File(self.path, "r")
             except Exception as error:
                 raise KpcalError(
                     f"file {self.path!r} cannot be opened as HDF5 ({type(error).__name__}: "
                     f"{error}); it may be damaged or truncated"
                 ) from error
+            try:
+                check_hdf5_file(handle, self.path)
+            except BaseException:
+                handle.close()
+                raise
+            self._h5 = handle
         return self._h5
 
     @property
@@ -83,6 +100,8 @@ class FileProbe:
             if not self.is_hdf5:
                 try:
                     self._header = csv_header(self.path)
+                except limits.LimitExceeded:
+                    raise  # too large to look at: said as such, not as "not a pose file"
                 except KpcalError as error:
                     self.text_problem = str(error)
         return self._header
@@ -91,10 +110,19 @@ class FileProbe:
 def csv_header(path: str, n_rows: int = HEADER_ROWS) -> list[list[str]]:
     """The first ``n_rows`` rows of a text file, split as CSV (``[]`` if not CSV).
 
-    Raises :class:`KpcalError` naming the file (and byte) when it cannot be
-    read or is not UTF-8 text.
+    Each line is read up to :data:`~kpcal_core.limits.LIMITS` ``csv_line_bytes``
+    and its columns counted (commas) before it is split.
+
+    Raises
+    ------
+    KpcalError
+        The file cannot be read or is not UTF-8 text (naming the file and byte).
+    LimitExceeded
+        A line is too long, or has too many columns.
     """
     content = read_user_text(path, max_lines=n_rows)
+    for number, line in enumerate(content.splitlines()[:n_rows], start=1):
+        limits.check("columns", line.count(",") + 1, f"file {path!r}", f"line {number} has ")
     try:
         return list(csv.reader(io.StringIO(content, newline="")))
     except csv.Error:

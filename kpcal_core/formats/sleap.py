@@ -14,6 +14,12 @@ Recognised by content (HDF5):
 A file with more than one track gives one recording per track (suffix
 ``_track{i}``). The stored video path and the skeleton's edges are kept.
 
+Sizes are checked before anything is read (:mod:`kpcal_core.limits`): an
+analysis file's ``tracks`` by its declared shape (tracks x frames x nodes);
+a ``.slp`` by its datasets' declared bytes, its instances, and the array
+sleap-io will allocate (last labelled frame x tracks x nodes), all from
+dataset shapes and a few small columns, before sleap-io loads anything.
+
 Precision: coordinates and scores are returned at the precision keypoint-MoSeq
 gets: float32 from ``.slp`` (``sleap_io.Labels.numpy``), and the stored
 precision of an analysis file's datasets (float32 stays float32; other types
@@ -37,6 +43,7 @@ import json
 import h5py
 import numpy as np
 
+from .. import limits
 from ..errors import KpcalError
 from .model import (
     PoseFile,
@@ -124,6 +131,30 @@ def _analysis_dims(dataset: h5py.Dataset, handle: h5py.File) -> list[str]:
     return list(_TRACKS_DIMS)
 
 
+def _check_numbers(dataset: h5py.Dataset, path: str) -> None:
+    """Refuse keypoints that are not numbers (read whole, they could be anything)."""
+    if dataset.dtype.kind not in "fiu" or dataset.dtype.itemsize > 8:
+        raise KpcalError(
+            f"file {path!r}: {dataset.name!r} holds {dataset.dtype} values, not numbers"
+        )
+
+
+def _declared_bytes(dataset: h5py.Dataset) -> int:
+    """What reading a dataset whole allocates before any variable-length item."""
+    return int(np.prod(dataset.shape, dtype=np.int64)) * dataset.dtype.itemsize
+
+
+def _small(handle: h5py.File, name: str, path: str):
+    """A dataset of names (nodes, edges, the video path) read whole, its size checked first."""
+    dataset = handle[name]
+    if not isinstance(dataset, h5py.Dataset):
+        raise KpcalError(f"file {path!r}: {name!r} is not a dataset")
+    limits.check(
+        "hdf5_metadata_bytes", _declared_bytes(dataset), f"file {path!r}", f"{name!r} declares "
+    )
+    return dataset[()]
+
+
 def _read_analysis(probe: FileProbe) -> PoseFile:
     """SLEAP analysis .h5: ``tracks``, ``point_scores`` and ``node_names``."""
     path, handle = probe.path, probe.h5
@@ -135,14 +166,31 @@ def _read_analysis(probe: FileProbe) -> PoseFile:
             "(tracks, 2, nodes, frames)"
         )
     order = [dims.index(d) for d in ("track", "frame", "node", "xy")]
-    tracks = np.transpose(keypoint_float(dataset[()]), order)  # (tracks, frames, nodes, xy)
-    if tracks.shape[3] != 2:
+    declared = [dataset.shape[i] for i in order]
+    if declared[3] != 2:
         raise KpcalError(
-            f"file {path!r} holds {tracks.shape[3]}-D keypoints ('tracks' shape "
+            f"file {path!r} holds {declared[3]}-D keypoints ('tracks' shape "
             f"{dataset.shape}); error calibration works on 2-D keypoints in video frames"
         )
+    _check_numbers(dataset, path)
+    limits.check(
+        "keypoint_values",
+        declared[0] * declared[1] * declared[2],
+        f"file {path!r}",
+        f"'tracks' declares {declared[0]:,} tracks x {declared[1]:,} frames x "
+        f"{declared[2]:,} nodes = ",
+    )
+    if "point_scores" in handle:
+        _check_numbers(handle["point_scores"], path)
+        if handle["point_scores"].size != declared[0] * declared[1] * declared[2]:
+            raise KpcalError(
+                f"file {path!r}: 'point_scores' do not match 'tracks' (shape "
+                f"{handle['point_scores'].shape} for {declared[0]} tracks, {declared[1]} frames, "
+                f"{declared[2]} nodes)"
+            )
+    tracks = np.transpose(keypoint_float(dataset[()]), order)  # (tracks, frames, nodes, xy)
     n_tracks, n_frames, n_nodes, _ = tracks.shape
-    bodyparts = [text(n) for n in handle["node_names"][()]]
+    bodyparts = [text(n) for n in _small(handle, "node_names", path)]
     if "point_scores" in handle:
         scores_set = handle["point_scores"]
         score_dims = _stored_dims(scores_set) or [d for d in dims if d != "xy"]
@@ -155,8 +203,8 @@ def _read_analysis(probe: FileProbe) -> PoseFile:
         scores = np.transpose(keypoint_float(scores_set[()]), order)
     else:
         scores = np.ones((n_tracks, n_frames, n_nodes), dtype=tracks.dtype)
-    video = text(handle["video_path"][()]) if "video_path" in handle else None
-    edges = handle["edge_names"][()] if "edge_names" in handle else []
+    video = text(_small(handle, "video_path", path)) if "video_path" in handle else None
+    edges = _small(handle, "edge_names", path) if "edge_names" in handle else []
     if len(bodyparts) != n_nodes:
         raise KpcalError(
             f"file {path!r}: {len(bodyparts)} node_names but 'tracks' has {n_nodes} nodes"
@@ -210,6 +258,83 @@ def _legacy_shift_left(handle: h5py.File, labels) -> float:
     return 0.0 if abs(float(min(got)) - (raw + LEGACY_SHIFT)) < 1e-3 else LEGACY_SHIFT
 
 
+def _column(dataset, field: str) -> np.ndarray | None:
+    """One integer column of a ``.slp`` table (None if it has no such column)."""
+    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.names is None:
+        return None
+    if field not in dataset.dtype.names or dataset.dtype.fields[field][0].kind not in "iu":
+        return None
+    return dataset.fields(field)[()]
+
+
+def _slp_nodes(handle: h5py.File) -> int:
+    """The most nodes a skeleton in the ``.slp``'s JSON metadata declares (0 if unreadable)."""
+    try:
+        metadata = json.loads(text(handle["metadata"].attrs["json"]))
+        counts = [len(metadata.get("nodes") or [])]
+        counts += [len(s.get("nodes") or []) for s in metadata.get("skeletons") or []]
+        return max(counts)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        return 0
+
+
+def _check_slp_sizes(handle: h5py.File, path: str) -> None:
+    """Refuse a ``.slp`` that would make sleap-io allocate more than the limits allow.
+
+    Checked from dataset shapes and three small integer columns, before
+    sleap-io reads anything: the bytes of every dataset (sleap-io reads them
+    whole; text, which it parses as JSON, against the smaller metadata
+    limit), the labelled frames and instances (it builds an object for each),
+    and the ``(last frame + 1) x tracks x nodes`` array ``Labels.numpy``
+    allocates.
+    """
+    where = f"file {path!r}"
+    datasets = []
+    handle.visititems(
+        lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None
+    )
+    text_sets = [d for d in datasets if d.dtype.kind in "SUO" or d.name.endswith("_json")]
+    limits.check(
+        "hdf5_read_bytes",
+        sum(_declared_bytes(d) for d in datasets),
+        where,
+        f"its {len(datasets)} datasets declare ",
+    )
+    limits.check(
+        "hdf5_metadata_bytes",
+        sum(_declared_bytes(d) for d in text_sets),
+        where,
+        f"its {len(text_sets)} text datasets ({', '.join(d.name for d in text_sets[:4])}) declare ",
+    )
+    frames, instances = handle.get("frames"), handle.get("instances")
+    for name, table in (("frames", frames), ("instances", instances)):
+        if isinstance(table, h5py.Dataset):
+            rows = table.shape[0] if table.ndim else 1
+            limits.check("slp_instances", rows, where, f"its {name!r} table declares ")
+    frame_idx = _column(frames, "frame_idx")
+    starts, ends = _column(frames, "instance_id_start"), _column(frames, "instance_id_end")
+    first, last = _column(instances, "point_id_start"), _column(instances, "point_id_end")
+    if frame_idx is None or not len(frame_idx):
+        return  # sleap-io says what is wrong
+    n_frames = int(frame_idx.max()) + 1
+    per_frame = points = 0
+    if starts is not None and ends is not None:
+        per_frame = int((ends.astype(np.int64) - starts.astype(np.int64)).max())
+    if first is not None and last is not None and len(first):
+        points = int((last.astype(np.int64) - first.astype(np.int64)).max())
+    tracks = handle.get("tracks_json")
+    n_tracks = max(
+        1, per_frame, tracks.shape[0] if isinstance(tracks, h5py.Dataset) and tracks.ndim else 0
+    )
+    n_nodes = max(1, points, _slp_nodes(handle))
+    limits.check(
+        "keypoint_values",
+        n_frames * n_tracks * n_nodes,
+        where,
+        f"it declares frames up to {n_frames - 1:,}, {n_tracks:,} tracks and {n_nodes:,} nodes: ",
+    )
+
+
 def _read_slp(probe: FileProbe) -> PoseFile:
     """SLEAP .slp through sleap_io: every track, or instances in frame order if untracked.
 
@@ -222,6 +347,7 @@ def _read_slp(probe: FileProbe) -> PoseFile:
 
     path = probe.path
     format_id = slp_format_id(probe.h5)
+    _check_slp_sizes(probe.h5, path)
     labels = sleap_io.load_slp(path, open_videos=False)
     if len(labels.skeletons) != 1:
         raise KpcalError(

@@ -33,6 +33,7 @@ from apptest_support import (
     page_text,
     project_files,
     send_click_value,
+    shown,
     true_display_position,
 )
 
@@ -43,7 +44,7 @@ ALREADY = "which already has an annotation and is no longer shown"
 
 
 def warnings(at) -> str:
-    return "\n".join(str(w.value) for w in at.warning)
+    return "\n".join(shown(at.warning))
 
 
 def key_of(shown: dict) -> tuple[str, int, str]:

@@ -41,11 +41,13 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    shown,
     true_display_position,
     widget,
 )
 from streamlit.testing.v1 import AppTest
 
+from kpcal_app.text import code
 from kpcal_core import (
     fit_error_model,
     load_annotations,
@@ -131,7 +133,7 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     assert sum(chart_sample_counts(at)) == 0
     check(button(at, "Sample frames").click().run())
     message = "Asked for 100 samples: kept 0 already annotated, drew 100 new; 100 samples in all"
-    assert any(message in s.value for s in at.success), page_text(at)
+    assert any(message in s for s in shown(at.success)), page_text(at)
     assert sum(chart_sample_counts(at)) == 100  # the histogram shows the new samples at once
     first = load_session(demo).sample_keys
     data = load_project_data(demo)
@@ -151,7 +153,7 @@ def test_sampling_draws_the_seeded_samples_and_keeps_annotated_ones(demo):
     widget(at.text_input, "seed (empty: random)").input("7")
     check(button(at, "Sample frames").click().run())
     message = "Asked for 100 samples: kept 3 already annotated, drew 97 new; 100 samples in all"
-    assert any(message in s.value for s in at.success), page_text(at)
+    assert any(message in s for s in shown(at.success)), page_text(at)
     again = load_session(demo).sample_keys
     assert set(annotated) <= set(again) and len(again) == 100
     assert set(again[:3]) == set(annotated)  # annotated samples come first
@@ -170,12 +172,12 @@ def test_sampling_leaves_out_a_recording_without_video_and_says_so(demo):
     assert (table["status"] != "ok").sum() == 1
     missing = table[table["status"] == "no video"].iloc[0]
     assert missing["video"] == "–" and missing["video_frames"] == "–"  # blanks, not "None"
-    assert any(missing["reason"] in m.value for m in at.markdown)  # the whole reason, wrapped
+    assert any(missing["reason"] in m for m in shown(at.markdown))  # the whole reason, wrapped
     check(button(at, "Sample frames").click().run())
-    shown = " ".join(s.value for s in at.success)
+    success = " ".join(shown(at.success))
     mouse2 = "mouse2DLC_resnet50_demoNov24shuffle1_100000"
-    assert "Left out 1 recording with 1,200 keypoints" in shown, page_text(at)
-    assert f"'{mouse2}' (no video)" in shown, page_text(at)
+    assert "Left out 1 recording with 1,200 keypoints" in success, page_text(at)
+    assert f"'{mouse2}' (no video)" in success, page_text(at)
     samples = load_session(demo).sample_keys
     assert len(samples) == 100 and all(key[0] != mouse2 for key in samples)
 
@@ -396,7 +398,7 @@ def test_malformed_config_opened_with_the_project_form(broken_project, demo, tmp
     check(button(at, "Open project").click().run())
     assert any("does not exist" in w.value for w in at.warning), page_text(at)
     assert not (tmp_path / "not-yet").exists()
-    check(button(at, f"Create the folder {str(tmp_path / 'not-yet')!r}").click().run())
+    check(button(at, "Create the folder " + code(tmp_path / "not-yet")).click().run())
     assert (tmp_path / "not-yet").is_dir()
     assert any("no config.yml yet" in i.value for i in at.info), page_text(at)
     assert state_recent(tmp_path)[:2] == [str(tmp_path / "not-yet"), str(broken_project)]
@@ -438,6 +440,56 @@ def test_a_project_prepared_in_a_notebook_opens_on_annotate(how, tmp_path, demo,
     assert (shown["recording"], shown["frame"], shown["bodypart"]) == samples[0]
     assert f"Project: `{project.resolve()}`" in [c.value for c in at.sidebar.caption]
     image_component(at)
+
+
+def test_the_own_demo_project_opens_under_a_data_root_and_nothing_else_in_the_state_folder(
+    tmp_path, demo_template, monkeypatch
+):
+    """Issue 19, finding 8: "Open the demo project" under KPCAL_DATA_ROOT showed a false
+    "outside the data folder" error (the demo lives in the state folder)."""
+    root, state = tmp_path / "root", tmp_path / "state"
+    inside = root / "p"
+    shutil.copytree(demo_template, inside)
+    own = state / "demo-project"  # where the server keeps the (not signed-in) user's demo
+    shutil.copytree(demo_template, own)
+    other = state / "users" / "bob@lab.example-1234abcd" / "demo-project"
+    shutil.copytree(demo_template, other)
+    monkeypatch.delenv("KPCAL_DEMO_DIR")
+    monkeypatch.setenv("KPCAL_DATA_ROOT", str(root))
+    monkeypatch.setenv("KPCAL_PROJECT", str(inside))
+
+    def project_caption(app) -> str:
+        return next(c.value for c in app.sidebar.caption if c.value.startswith("Project:"))
+
+    at = open_page(new_app(), SETUP)
+    assert str(inside.resolve()) in project_caption(at)
+    check(button(at, "Open the demo project").click().run())
+    assert not errors(at), errors(at)
+    assert project_caption(at) == f"Project: `{own.resolve()}`"
+    check(widget(at.button, "Load keypoints").click().run())  # its own relative paths: allowed
+    assert not errors(at), errors(at)
+    assert not [w for w in at.warning if "outside" in w.value]
+
+    link = new_app()  # a link to it works for its owner
+    link.query_params["project"] = str(own)
+    check(link.run())
+    assert not errors(link) and project_caption(link) == f"Project: `{own.resolve()}`"
+
+    for elsewhere in (
+        other,
+        state,
+        state / "users",
+        own / "keypoints",
+        f"{own}/../demo-project/..",
+    ):
+        refused = new_app()
+        refused.query_params["project"] = str(elsewhere)
+        check(refused.run())
+        assert any("outside the data folder" in e for e in errors(refused)), (
+            elsewhere,
+            errors(refused),
+        )
+        assert str(inside.resolve()) in project_caption(refused)
 
 
 def test_a_project_in_the_url_outside_the_data_root_is_refused(tmp_path, monkeypatch):

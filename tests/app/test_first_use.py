@@ -19,6 +19,7 @@ from apptest_support import (
     open_page,
     page_text,
     sample_lines,
+    shown,
 )
 
 from kpcal_core import workflows
@@ -82,5 +83,5 @@ def test_a_click_outside_the_video_frame_is_refused(tmp_path, monkeypatch):
         check(button(at, "Next").click().run())
     assert current_sample(at)["index"] == index + 1
     at = click_image(at, 0, 280)  # the left edge of the view: off the video
-    assert any("outside the video frame: not saved" in w.value for w in at.warning), page_text(at)
+    assert any("outside the video frame: not saved" in w for w in shown(at.warning)), page_text(at)
     assert current_sample(at)["completed"] == 0 and draft_keys(project) == {}

@@ -18,9 +18,11 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    shown,
     widget,
 )
 
+from kpcal_app.text import code
 from kpcal_core.session import load_session
 
 
@@ -29,7 +31,7 @@ def set_up(at, tmp_path, keypoints: str, video_dir: str = ""):
     project = tmp_path / "project"
     widget(at.text_input, "Project folder").input(str(project))
     check(button(at, "Open project").click().run())
-    check(button(at, f"Create the folder {str(project)!r}").click().run())
+    check(button(at, "Create the folder " + code(project)).click().run())
     widget(at.text_input, "Keypoint files (file, folder or glob)").input(keypoints)
     widget(at.text_input, "Video folder").input(video_dir)
     check(button(at, "Load keypoints").click().run())
@@ -48,12 +50,12 @@ def test_sleap_centered_pair_from_the_setup_page(shared_data, tmp_path):
     config = yaml.safe_load((project / "config.yml").read_text())
     assert len(config["skeleton"]) == 23  # taken from the .slp
     assert (config["anterior_bodyparts"], config["posterior_bodyparts"]) == (["head"], ["abdomen"])
-    captions = " ".join(c.value for c in at.caption)
+    captions = " ".join(shown(at.caption))
     assert "have a confidence but no position: not shown, never sampled" in captions
 
     widget(at.number_input, "num_samples").set_value(30)
     check(button(at, "Sample frames").click().run())
-    message = " ".join(s.value for s in at.success)
+    message = " ".join(shown(at.success))
     assert "Asked for 30 samples: kept 0 already annotated, drew 30 new" in message, page_text(at)
     assert len(load_session(project).sample_keys) == 30
 
@@ -67,13 +69,13 @@ def test_deeplabcut_h5_and_filtered_csv_of_one_video_are_one_recording(shared_da
     folder = shared_data / "dlc_tiny"
     at = open_page(new_app(), SETUP)
     set_up(at, tmp_path, str(folder), str(folder))
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(at.warning))
     assert "filtered.csv" in warnings, page_text(at)  # the left-out duplicate is named
     table = at.dataframe[0].value
     assert len(table) == 1 and table["status"].iloc[0] == "ok", table
     assert table["recording"].iloc[0].endswith("shuffle1_10")
 
     check(button(at, "Sample frames").click().run())
-    message = " ".join(s.value for s in at.success)
+    message = " ".join(shown(at.success))
     # 12 frames x 4 bodyparts: fewer keypoints than asked, and the message says so
     assert "Asked for 100 samples" in message and "could be drawn" in message, message

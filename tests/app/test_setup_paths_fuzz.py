@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from apptest_support import SETUP, button, check, new_app, open_page, widget
+from apptest_support import SETUP, button, check, errors, new_app, open_page, shown, widget
 
 from kpcal_app.state import PENDING_FOLDER, PROJECT
 from kpcal_core.session import load_session
@@ -156,7 +156,7 @@ def names_path(message: str, typed: str, base: Path) -> bool:
 
 
 def messages(at) -> list[str]:
-    return [str(e.value) for e in at.error] + [str(w.value) for w in at.warning]
+    return shown(at.error) + shown(at.warning)
 
 
 def tree(folder: Path) -> set[str]:
@@ -237,8 +237,8 @@ def test_creating_a_project_folder_asks_first_then_creates_it(sandbox, typed, cr
 def test_a_folder_that_cannot_be_created_is_refused_without_offering_to_create_it(sandbox):
     at = open_page(new_app(), SETUP)
     type_and_submit(at, "Project folder", "a file.txt/new", "Open project")
-    assert len(at.error) == 1 and "a file.txt" in at.error[0].value, messages(at)
-    assert "is a file" in at.error[0].value
+    assert len(at.error) == 1 and "a file.txt" in errors(at)[0], messages(at)
+    assert "is a file" in errors(at)[0]
     assert not [b for b in at.button if b.label.startswith("Create the folder")]
 
 
@@ -257,7 +257,7 @@ def test_any_keypoint_or_video_path_typed_gets_a_message_naming_it(sandbox, labe
     for typed in typed_list:
         before = tree(sandbox)
         type_and_submit(at, label, typed, "Load keypoints")
-        shown = [str(e.value) for e in at.error]  # refusals; warnings are about the recordings
+        shown = errors(at)  # refusals; warnings are about the recordings
         if shown:
             assert tree(sandbox) == before, f"{typed!r} created {tree(sandbox) - before}"
             assert len(shown) == 1, (typed, shown)

@@ -216,6 +216,27 @@ def test_check_reports_recordings_and_fails_on_a_missing_video(fresh):
     assert "no video" in out and "mouse2" in err
 
 
+# ESC sequences (clear the screen, red), a carriage return, backspace, a C1 control (CSI) and a
+# right-to-left override: each would rewrite what a terminal shows.
+TERMINAL_TRICKS = "\x1b[2J\x1b[31mred\rback\x08\x9b31m\u202eevil"
+TERMINAL_CONTROLS = {"\x1b", "\r", "\x08", "\x9b", "\u202e"}
+
+
+def test_names_with_terminal_control_characters_are_printed_as_escapes(fresh):
+    """Issue 19: a recording named with ESC[ ... cannot rewrite the terminal (text or JSON)."""
+    keypoints = fresh.project_dir / "keypoints"
+    (source,) = keypoints.glob("mouse2*.csv")
+    source.rename(keypoints / source.name.replace("mouse2", "mouse2" + TERMINAL_TRICKS))
+    code, out, err = run("check", fresh.project_dir)
+    assert code == EXIT_OK, err
+    assert not TERMINAL_CONTROLS & set(out + err), (out, err)
+    assert "mouse2\\x1b[2J\\x1b[31mred\\rback\\x08\\x9b31m\\u202eevil" in out, out
+    code, out, err = run("check", fresh.project_dir, "--json")
+    assert not TERMINAL_CONTROLS & set(out + err), (out, err)
+    names = [r["recording"] for r in json.loads(out)["recordings"]]
+    assert any(TERMINAL_TRICKS in name for name in names), names  # the same JSON
+
+
 def test_sample_keeps_annotated_samples_and_caches_frames(fresh):
     code, out, err = run("sample", fresh.project_dir, "--num-samples", "12", "--seed", "7")
     assert code == EXIT_OK, err

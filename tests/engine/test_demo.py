@@ -171,3 +171,26 @@ def test_existing_project_needs_overwrite(tmp_path):
 def test_load_ground_truth_of_a_non_demo_folder(tmp_path):
     with pytest.raises(KpcalError, match="demo_ground_truth.npz"):
         load_ground_truth(tmp_path)
+
+
+def test_a_crafted_ground_truth_file_in_any_project_is_never_an_error_nor_read_whole(
+    demo, tmp_path
+):
+    from kpcal_core.demo import GROUND_TRUTH_FILENAME, demo_truth
+
+    assert demo_truth(demo.project_dir) == {"slope": demo.slope, "intercept": demo.intercept}
+    crafted = {
+        "not_a_zip": lambda p: p.write(b"PK\x03\x04 not a zip"),
+        "array_slope": lambda p: np.savez(p, slope=np.arange(3.0), intercept=0.5),
+        "text_slope": lambda p: np.savez(p, slope=np.array("x"), intercept=0.5),
+        "missing": lambda p: np.savez(p, slope=1.0),
+        "nan": lambda p: np.savez(p, slope=np.nan, intercept=0.5),
+        # 40 MB of zeros stored in 40 kB: refused from the zip's declared size, not read
+        "bomb": lambda p: np.savez_compressed(p, slope=np.zeros(5_000_000), intercept=0.5),
+    }
+    for name, write in crafted.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        with open(folder / GROUND_TRUTH_FILENAME, "wb") as handle:
+            write(handle)
+        assert demo_truth(folder) is None, name

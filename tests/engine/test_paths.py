@@ -5,12 +5,13 @@ from __future__ import annotations
 import ast
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpcal_core import videos
+from kpcal_core import Annotation, videos
 from kpcal_core.demo import make_demo_project
 from kpcal_core.errors import KpcalError
 from kpcal_core.formats import discovery
@@ -355,3 +356,319 @@ def test_searching_a_folder_too_large_is_refused_for_keypoints_and_videos(tmp_pa
         videos.list_videos(tmp_path / "big")
     monkeypatch.setattr(videos, "MAX_SEARCHED", 100)
     assert videos.list_videos(tmp_path / "big", "txt") == sorted((tmp_path / "big").rglob("*.txt"))
+
+
+# --------------------------------------------------------------------------- paths from files
+# With a data root, a path read from a file (a pose file's stored video, session.json,
+# config.yml) and every file kpcal opens in a project must lead inside the root.
+
+
+def _snapshot(folder: Path) -> dict:
+    """Every file below ``folder`` (links not followed) with its bytes: nothing may change."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else "")
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    """A demo project inside the data root ``root/``, and ``outside/`` beside the root."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    project = root / "proj"
+    make_demo_project(project, n_recordings=1, n_frames=12, width=96, height=64)
+    monkeypatch.setenv(DATA_ROOT_ENV, str(root))
+    return root.resolve(), outside.resolve(), project.resolve()
+
+
+def _video(path: Path, n: int = 12) -> Path:
+    from frame_videos import coded_frame, write_mp4v
+
+    return write_mp4v(path, [coded_frame(i) for i in range(n)])
+
+
+def _pose_project(root: Path, kind: str, stored: str, video_dir: str = "") -> tuple[Path, str]:
+    """A project whose one SLEAP file (``kind``: analysis ``h5`` or ``slp``) stores ``stored``."""
+    from pose_files import write_sleap_analysis, write_slp
+
+    from kpcal_core.config import setup_project
+
+    (root / "kp").mkdir(parents=True)
+    if kind == "h5":
+        pose = write_sleap_analysis(
+            root / "kp" / "rec.h5",
+            np.ones((1, 12, 2, 2)),
+            np.ones((1, 12, 2)),
+            ["nose", "tail"],
+            video_path=stored,
+        )
+        bodyparts = ["nose", "tail"]
+    else:
+        pose = write_slp(root / "kp" / "rec.slp", 1, n_frames=12, tracked=False, video=stored)
+        bodyparts = ["nose", "tail", "paw"]
+    project = root / "proj"
+    setup_project(project, bodyparts=bodyparts)
+    save_session(project, CalibrationSession(keypoints_path=str(pose), video_dir=video_dir))
+    return project, str(pose)
+
+
+@pytest.mark.parametrize("kind", ["h5", "slp"])
+def test_a_video_stored_in_a_pose_file_outside_the_root_is_not_used(tmp_path, monkeypatch, kind):
+    """Issue 19, finding 4: the frames of a stored video outside the root were decoded and shown."""
+    from kpcal_core import workflows
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    secret = _video(outside / "rec.mp4")
+    project, pose = _pose_project(root, kind, str(secret))
+    monkeypatch.setenv(DATA_ROOT_ENV, str(root))
+    data = load_project_data(project)
+    (name,) = data.coordinates
+    choice = data.video_choices[name]
+    assert choice.path is None and data.video_paths[name] is None
+    assert "Stored video outside the data folder" in choice.reason, choice.reason
+    assert f"the video path stored in {pose!r} ({str(secret)!r})" in choice.reason
+    assert f"outside the data folder this server allows ({root.resolve()})" in choice.reason
+    report = workflows.recordings_report(data)
+    assert list(report["status"]) == ["no video"]
+    assert "outside the data folder" in report["reason"].iloc[0]
+    data.session.sample_keys = [(name, 0, data.bodyparts[0])]
+    assert workflows.fill_frame_cache(data) == 0  # nothing decoded, nothing cached
+
+
+def test_a_stored_video_outside_the_root_leaves_the_video_folder_rule(tmp_path, monkeypatch):
+    """Not an error for the project: the file of that name in the video folder is used."""
+    from kpcal_core.recording_videos import STORED_NAME_IN_VIDEO_FOLDER
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    secret = _video(outside / "rec.mp4")
+    project, _ = _pose_project(root, "h5", str(secret), video_dir=str(root / "videos"))
+    (root / "videos").mkdir()
+    mine = _video(root / "videos" / "rec.mp4")
+    monkeypatch.setenv(DATA_ROOT_ENV, str(root))
+    choice = load_project_data(project).video_choices["rec"]
+    assert choice.path == str(mine) and choice.rule == STORED_NAME_IN_VIDEO_FOLDER
+    assert "outside the data folder" in choice.reason  # and it says why the stored one is not
+
+
+def test_no_decoder_opens_a_video_outside_the_root(tmp_path, monkeypatch):
+    """The last check: whatever path reaches them, the decoders refuse one outside the root."""
+    from kpcal_core import decoding
+
+    (tmp_path / "root").mkdir()
+    secret = _video(tmp_path / "secret.mp4")
+    link = tmp_path / "root" / "link.mp4"
+    link.symlink_to(secret)
+    assert videos.load_frame(secret, 3).shape == (120, 160, 3)  # no root: any path
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "root"))
+    for path in (secret, link):
+        with pytest.raises(KpcalError, match="outside the data folder this server allows"):
+            videos.load_frame(path, 3)
+        with pytest.raises(KpcalError, match="outside the data folder"):
+            videos.video_info(path)
+        with pytest.raises(KpcalError, match="outside the data folder"):
+            decoding.build_frame_index(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "names"),
+    [
+        ("keypoints_path", "{outside}/keypoints", "session.json"),
+        ("keypoints_path", "../../outside/keypoints", "session.json"),
+        ("keypoints_path", "{outside}/*", "session.json"),
+        ("video_dir", "{outside}/videos", "session.json"),
+        ("config video_dir", "{outside}/videos", "config.yml"),
+    ],
+)
+def test_paths_in_the_project_files_outside_the_root_are_refused_naming_the_file(
+    served, field, value, names
+):
+    """Issue 19, finding 4: absolute or '..' paths in session.json and config.yml were used."""
+    from kpcal_core.config import update_config
+    from kpcal_core.session import load_session
+
+    root, outside, project = served
+    for sub in ("keypoints", "videos"):  # the same data, outside the root
+        shutil.copytree(project / sub, outside / sub)
+    value = value.format(outside=outside)
+    session = load_session(project)
+    if field == "config video_dir":
+        session.video_dir = ""
+        update_config(project, video_dir=value)
+    else:
+        setattr(session, field, value)
+    save_session(project, session)
+    with pytest.raises(KpcalError) as info:
+        load_project_data(project)
+    message = str(info.value)
+    assert "outside the data folder this server allows" in message, message
+    assert names in message and str(root) in message, message
+
+
+def test_a_video_set_by_hand_outside_the_root_is_not_used(served):
+    from kpcal_core.recording_videos import PREFIX_MATCH
+    from kpcal_core.session import load_session
+
+    root, outside, project = served
+    secret = shutil.copy(project / "videos" / "mouse1.mp4", outside / "mouse1.mp4")
+    session = load_session(project)
+    name = next(iter(load_project_data(project).coordinates))
+    session.video_paths = {name: str(secret)}
+    save_session(project, session)
+    choice = load_project_data(project).video_choices[name]
+    assert choice.path == str(project / "videos" / "mouse1.mp4") and choice.rule == PREFIX_MATCH
+    assert "The video set for it is not used" in choice.reason
+    assert "session.json" in choice.reason and "outside the data folder" in choice.reason
+
+
+def test_a_config_linked_to_a_file_outside_the_root_is_neither_read_nor_quoted(served):
+    """Issue 19, finding 4: the YAML error quoted a line of the file the link led to."""
+    from kpcal_core.config import load_config, update_config
+
+    root, outside, project = served
+    (outside / "notes.txt").write_text("password: hunter2\n  [broken: yaml\n")
+    (project / "config.yml").unlink()
+    (project / "config.yml").symlink_to(outside / "notes.txt")
+    before = _snapshot(outside)
+    for call in (lambda: load_config(project), lambda: update_config(project, fps=10)):
+        with pytest.raises(KpcalError) as info:
+            call()
+        assert "hunter2" not in str(info.value) and "broken" not in str(info.value)
+        assert "outside the data folder this server allows" in str(info.value)
+    assert _snapshot(outside) == before
+
+
+def test_a_yaml_error_in_a_config_linked_inside_the_root_is_not_quoted(served):
+    from kpcal_core.config import load_config
+
+    root, _, project = served
+    (root / "shared.yml").write_text("fps: 30\n  token: s3cr3t [\n")
+    (project / "config.yml").unlink()
+    (project / "config.yml").symlink_to(root / "shared.yml")
+    with pytest.raises(KpcalError, match=r"line 2, column \d+") as info:
+        load_config(project)
+    assert "s3cr3t" not in str(info.value)
+
+
+LINKED = [
+    "calibration",
+    "calibration/session.json",
+    "calibration/annotations_draft.csv",
+    "error_annotations.csv",
+    "config.yml",
+    ".kpcal.lock",
+    "calibration/frame_cache",
+    "calibration/keypoint_store",
+]
+
+
+@pytest.mark.parametrize("linked", LINKED)
+def test_nothing_in_a_project_is_read_or_written_through_a_link_out_of_the_root(served, linked):
+    """Issue 19, finding 4: a symlinked calibration/ was written through (and each file in
+    the project: a linked lock file was truncated, a linked CSV read, a linked cache filled)."""
+    from kpcal_core import workflows
+    from kpcal_core.config import load_config, update_config
+    from kpcal_core.project import load_working_annotations, save_work
+    from kpcal_core.session import load_session
+
+    root, outside, project = served
+    data = load_project_data(project)
+    keys = workflows.draw_samples(data, seed=0, num_samples=4).sample_keys
+    records = {
+        key: Annotation(1.0, 2.0, "me", f"2025-01-01T00:00:0{i}+00:00")
+        for i, key in enumerate(keys)
+    }
+    save_work(data, records, force_export=True)  # every file of the project exists
+    workflows.fill_frame_cache(data, keys)
+    target = outside / "target"
+    inside = project / linked
+    if inside.is_dir():
+        shutil.copytree(inside, target)
+        shutil.rmtree(inside)
+    else:
+        shutil.copy(inside, target)
+        inside.unlink()
+    inside.symlink_to(target, target_is_directory=target.is_dir())
+    before = _snapshot(outside)
+
+    more = {**records, keys[0]: Annotation(5.0, 6.0, "me", "2025-01-02T00:00:00+00:00")}
+    calls = {
+        "open": lambda: load_project_data(project),
+        "session": lambda: load_session(project),
+        "save session": lambda: save_session(project, CalibrationSession()),
+        "config": lambda: load_config(project),
+        "edit config": lambda: update_config(project, fps=12),
+        "annotations": lambda: load_working_annotations(project),
+        "save": lambda: save_work(data, more, force_export=True),
+        "frames": lambda: workflows.fill_frame_cache(data, keys),
+    }
+    refused = []
+    for what, call in calls.items():
+        try:
+            call()
+        except KpcalError as error:
+            assert "outside the data folder this server allows" in str(error), (what, error)
+            assert "/target" in str(error), (what, error)  # says where the link leads
+            refused.append(what)
+    assert _snapshot(outside) == before, f"written through {linked}"
+    assert refused, f"nothing refused {linked}"
+    assert inside.is_symlink()  # the link itself is left for the owner to fix
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+def test_a_link_in_a_keypoint_folder_leading_out_of_the_root_is_refused(served, recursive):
+    """Issue 19, finding 4: a link inside a typed keypoint folder was followed (and, searched
+    recursively, a linked folder: the README's "not guaranteed")."""
+    from kpcal_core.formats import read_keypoints
+
+    root, outside, project = served
+    (outside / "other").mkdir()
+    for csv in (project / "keypoints").glob("*.csv"):
+        shutil.copy(csv, outside / "other" / ("x" + csv.name))
+    if recursive:
+        (project / "keypoints" / "more").symlink_to(outside / "other")
+    else:
+        (project / "keypoints" / "x.csv").symlink_to(next((outside / "other").iterdir()))
+    with pytest.raises(KpcalError, match="outside the data folder this server allows") as info:
+        read_keypoints(str(project / "keypoints"), recursive=recursive)
+    assert "keypoint file" in str(info.value) and str(outside) in str(info.value)
+
+
+def test_links_that_stay_inside_the_root_are_followed(served):
+    from kpcal_core import workflows
+    from kpcal_core.formats import read_keypoints
+    from kpcal_core.project import save_work
+
+    root, _, project = served
+    shutil.move(project / "calibration", root / "calib-elsewhere")
+    (project / "calibration").symlink_to(root / "calib-elsewhere")
+    (root / "more-keypoints").mkdir()
+    (project / "keypoints" / "more").symlink_to(root / "more-keypoints")
+    data = load_project_data(project)
+    keys = workflows.draw_samples(data, seed=0, num_samples=2).sample_keys
+    save_work(data, {keys[0]: Annotation(1.0, 2.0, "me", "2025-01-01T00:00:00+00:00")})
+    assert (root / "calib-elsewhere" / "annotations_draft.csv").is_file()
+    assert workflows.fill_frame_cache(data, keys) >= 1
+    assert read_keypoints(str(project / "keypoints")).coordinates
+
+
+def test_without_a_root_links_and_stored_paths_are_used_as_before(tmp_path, monkeypatch):
+    """A laptop: nothing of the above is checked."""
+    from kpcal_core.project import save_work
+    from kpcal_core.recording_videos import STORED_PATH
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    secret = _video(outside / "rec.mp4")
+    project, _ = _pose_project(root, "h5", str(secret))
+    monkeypatch.delenv(DATA_ROOT_ENV, raising=False)
+    (outside / "calib").mkdir()
+    (project / "calibration").rename(outside / "calib" / "c")
+    (project / "calibration").symlink_to(outside / "calib" / "c")
+    data = load_project_data(project)
+    assert data.video_choices["rec"].path == str(secret)
+    assert data.video_choices["rec"].rule == STORED_PATH
+    save_work(data, {("rec", 0, "nose"): Annotation(1.0, 2.0, "me", "2025-01-01T00:00:00+00:00")})
+    assert (outside / "calib" / "c" / "annotations_draft.csv").is_file()

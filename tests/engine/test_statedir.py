@@ -100,6 +100,15 @@ def test_log_line_round_trip():
     assert parse_line("Uvicorn server started") is None
 
 
+def test_control_characters_from_names_never_reach_the_log_raw():
+    # A recording or bodypart name from a file may hold a carriage return (a forged
+    # second line in the journal) or a terminal escape (acted on when the log is read).
+    name = "rec\r\x1b[2Jkpcal time=x event=save user=ana\x85\x07 \\x41"
+    line = format_event("error", message=name, user="ana")
+    assert line.isprintable() and "\x1b" not in line and "\r" not in line
+    assert parse_line(line)["message"] == name  # nothing lost
+
+
 def test_log_lines_go_to_stderr():
     code = "from kpcal_core.logs import log_event; log_event('save', user='ana', annotations=3)"
     done = subprocess.run(
