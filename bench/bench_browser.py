@@ -64,16 +64,17 @@ WATCH_NEXT_JS = """() => document.addEventListener('click', (event) => {
   const button = event.target.closest('button');
   if (button && /^Next(?! unannotated)/.test(button.innerText)) window.kpcalNextAt = event.timeStamp;
 }, true)"""
-# The image of sample ``i`` shown: the caption says so and the view shows another view's
-# image, loaded. Notes when (performance.now()) it first saw it.
+# The image of sample ``i`` shown: the click view's caption says so (kpcal_app.click: shown
+# with its image) and the view shows another view's image, loaded. Notes when
+# (performance.now()) it first saw it.
 SHOWN_JS = """
 ([i, iframe]) => {
-  const caption = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
-    .some((e) => e.innerText.startsWith(`Sample ${i} of `));
-  if (!caption) return false;
   const frames = document.querySelectorAll(iframe);
   if (frames.length !== 1) return false;
-  const img = frames[0].contentDocument && frames[0].contentDocument.getElementById('image');
+  const doc = frames[0].contentDocument;
+  const caption = doc && doc.getElementById('sample-caption');
+  if (!caption || !caption.textContent.startsWith(`Sample ${i} of `)) return false;
+  const img = doc.getElementById('image');
   if (!img || !img.complete || !img.naturalWidth || !img.dataset.view) return false;
   if (img.dataset.view === window.kpcalLastView) return false;
   window.kpcalLastView = img.dataset.view;

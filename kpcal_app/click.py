@@ -4,20 +4,29 @@ The view is a custom component declared through Streamlit's public
 ``components.v1.declare_component``, served from a folder assembled at run
 time (:func:`frontend_folder`): streamlit-image-coordinates' frontend library
 and style (``streamlit-component-lib.js``, ``style.css``, unchanged) with our
-own ``index.html`` and ``click.js``. Three things differ from the package's
+own ``index.html`` and ``click.js``. Four things differ from the package's
 own page and ``main.js``:
 
 * **one view for every sample**: the component keeps one key, so Next sends the
   iframe only the new image (no new iframe loading its scripts each time). Each
-  image comes with a *view token* naming the sample and zoom it shows; a click
-  reports the token of the image it was made on, and the page applies it to that
-  view, once (:func:`click_image`). While a new image is loading, the old one
-  takes no clicks;
+  image comes with a *view token* naming the sample and zoom it shows
+  (:func:`kpcal_core.clicks.view_token`); a click reports the token of the image
+  it was made on, and the page applies it to that view, once, by the rules of
+  :mod:`kpcal_core.clicks` (:func:`click_image`);
+* **the sample's lines come with its image**: what identifies the sample (target
+  bodypart and confidence, sample n of N, recording, frames, the bodypart legend;
+  :class:`SampleLines`) is sent with the image and written by ``click.js`` as text
+  (``textContent``, never HTML: the names come from the project's files) at the
+  moment that image has loaded, so the lines never name another sample than the
+  image under them. While another view's image loads, the old one takes no click:
+  a click then is refused with a word on the image ("Loading another sample:
+  click again once it shows.");
 * the image element comes before the scripts: 0.4.1 loads its scripts in
   ``<head>`` and says "ready" before its ``<img>`` exists, so on a busy browser
   its first render can fail on a null element and stay blank;
 * the image is sized to the window: as wide as the column allows, but never
-  taller than the window below the image's top (the whole view above the fold),
+  taller than the window below the image's top (the whole image, and the sample's
+  lines above it, above the fold; the legend below it may not be),
   always a whole number of pixels wide. A click reports that width, and
   :meth:`kpcal_core.views.CropView.to_frame` maps the click with it.
 
@@ -37,7 +46,8 @@ import importlib.util
 import io
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,46 +65,104 @@ PACKAGE = "streamlit_image_coordinates"
 PACKAGE_FILES = ("streamlit-component-lib.js", "style.css")
 MIN_WIDTH = 240  # px: the view never shrinks below this, however small the window
 BOTTOM_MARGIN = 16  # px left free below the image
+NOTE_MS = 2500  # ms the word on a refused click stays once the new image shows
 
 CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's component library is
-// loaded before this script; the image element exists before both.
+// loaded before this script; the page's elements exist before both.
 (function () {
   const img = document.getElementById("image");
-  let wanted = null;  // {src, view} of the latest render
+  const sampleBox = document.getElementById("sample");
+  const title = document.getElementById("sample-title");
+  const caption = document.getElementById("sample-caption");
+  const legend = document.getElementById("legend");
+  const note = document.getElementById("note");
+  let wanted = null;  // {src, view, sample, cursor} of the latest render
   let shownView = null;  // view token of the image on screen, once loaded
+  let refused = 0;  // clicks refused while an image was being replaced
+  let noteTimer = null;
+
+  // What identifies the sample (its lines above the image, the legend below), written as
+  // text only: the names come from the project's files.
+  function showSample(sample) {
+    sample = sample && typeof sample === "object" ? sample : {};
+    title.textContent = typeof sample.title === "string" ? sample.title : "";
+    caption.textContent = typeof sample.caption === "string" ? sample.caption : "";
+    sampleBox.hidden = !title.textContent && !caption.textContent;
+    const items = [];
+    for (const item of Array.isArray(sample.legend) ? sample.legend : []) {
+      if (!Array.isArray(item) || item.length !== 2) continue;
+      const [name, colour] = item.map(String);
+      const entry = document.createElement("span");
+      entry.className = "entry";
+      const dot = document.createElement("span");
+      dot.textContent = "\\u25cf";
+      dot.style.color = colour;
+      const label = document.createElement(name === sample.target ? "b" : "span");
+      label.textContent = name;
+      entry.append(dot, document.createTextNode(" "), label);
+      if (items.length) items.push(document.createTextNode(" "));
+      items.push(entry);
+    }
+    legend.replaceChildren(...items);
+    legend.hidden = items.length === 0;
+  }
+
+  // A click on an image being replaced is not taken: say so on the image. Once the new
+  // image shows, the word stays a moment (it may have loaded at once), then goes.
+  function refuse() {
+    refused += 1;
+    note.dataset.refused = String(refused);  // for tests: how many clicks were refused
+    note.textContent = "Loading another sample: click again once it shows.";
+    note.hidden = false;
+    clearTimeout(noteTimer);
+    noteTimer = null;
+  }
+  function settleNote() {
+    if (note.hidden || noteTimer !== null) return;
+    note.textContent = "That click was not taken (the image was changing): click again.";
+    noteTimer = setTimeout(() => { note.hidden = true; noteTimer = null; }, NOTE_MS);
+  }
 
   function pageTop(element) {
     let top = element.getBoundingClientRect().top;
     for (let e = element.parentElement; e; e = e.parentElement) top += e.scrollTop;
     return top + window.parent.scrollY;
   }
-  // Fit the image in the window. The component is served by the app's own server
-  // (same origin), so the iframe can read its place in the page; from another
-  // origin, the column decides.
+  // Fit the image in the window, below the sample's lines. The component is served by the
+  // app's own server (same origin), so the iframe can read its place in the page; from
+  // another origin, the column decides.
   function fit() {
     if (!img.naturalWidth) return;
     const column = Math.floor(document.body.getBoundingClientRect().width);
     let width = column;
     const frame = window.frameElement;
     if (frame) {
-      const below = window.parent.innerHeight - pageTop(frame) - BOTTOM_MARGIN;
+      const above = img.getBoundingClientRect().top + window.scrollY;  // the lines above
+      const below = window.parent.innerHeight - pageTop(frame) - above - BOTTOM_MARGIN;
       width = Math.min(column, Math.floor(below * img.naturalWidth / img.naturalHeight));
     }
     width = Math.max(MIN_WIDTH, width) + "px";
     if (img.style.width !== width) img.style.width = width;
     img.style.height = "auto";
-    Streamlit.setFrameHeight(img.height);
+    Streamlit.setFrameHeight(Math.ceil(document.body.getBoundingClientRect().height));
   }
 
+  function loading() {
+    return !wanted || shownView !== wanted.view;
+  }
   img.addEventListener("load", () => {
     if (wanted && img.src === wanted.src) {
+      // The image, its view token and its sample's lines change together.
       shownView = wanted.view;
       img.dataset.view = shownView;  // what the image shows, for people and tests
+      showSample(wanted.sample);
+      img.style.cursor = wanted.cursor;
+      settleNote();
     }
     fit();
   });
-  // A click reports where it was made on the image and which view the image showed.
-  // Where the pointer went down, to the fraction of a pixel: a click event's offsets are
+  // A click reports where it was made on the image and which view the image showed when
+  // the pointer went down. Where, to the fraction of a pixel: a click event's offsets are
   // whole CSS pixels, a pointer event's are not. A mouse on a screen reports the corner
   // of the device pixel under its tip (its screen position is whole device pixels): the
   // tip covers that pixel, whose centre is half a device pixel further.
@@ -104,27 +172,42 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
     const whole = (v) => Math.abs(v * ratio - Math.round(v * ratio)) < 1e-6;
     const centre = event.pointerType === "mouse" && whole(event.screenX) && whole(event.screenY);
     const half = centre ? 0.5 / ratio : 0;
-    pressed = {x: event.offsetX + half, y: event.offsetY + half};
+    pressed = {
+      x: event.offsetX + half, y: event.offsetY + half, width: img.width, height: img.height,
+      view: loading() ? null : shownView,
+    };
   });
   img.onclick = (event) => {
-    const at = pressed || {x: event.offsetX, y: event.offsetY};
+    const at = pressed || {
+      x: event.offsetX, y: event.offsetY, width: img.width, height: img.height,
+      view: loading() ? null : shownView,
+    };
     pressed = null;
     // While another view's image loads, the old one takes no click (a new picture of the
     // same view, e.g. with the click's mark, maps clicks the same way).
-    if (!wanted || shownView !== wanted.view) return;
+    if (at.view === null) {
+      refuse();
+      return;
+    }
     Streamlit.setComponentValue({
-      x: at.x, y: at.y, width: img.width, height: img.height,
-      unix_time: Date.now(), view: shownView,
+      x: at.x, y: at.y, width: at.width, height: at.height, unix_time: Date.now(), view: at.view,
     });
   };
   Streamlit.events.addEventListener(Streamlit.RENDER_EVENT, (event) => {
-    const {src, view, cursor} = event.detail.args;
-    img.style.cursor = cursor || "crosshair";
+    const {src, view, cursor, sample} = event.detail.args;
+    const theme = event.detail.theme;
+    if (theme && typeof theme.font === "string") document.body.style.fontFamily = theme.font;
+    if (theme && typeof theme.textColor === "string") document.body.style.color = theme.textColor;
+    const pointer = typeof cursor === "string" ? cursor : "crosshair";
     if (!wanted || wanted.src !== src) {
-      wanted = {src, view};
+      wanted = {src, view, sample, cursor: pointer};
+      if (loading()) img.style.cursor = "progress";
       img.src = src;
-    } else if (wanted.view !== view) {  // the same picture for another view
+    } else {  // the same picture: shown now, for this view and sample
       wanted.view = shownView = img.dataset.view = view;
+      wanted.sample = sample;
+      wanted.cursor = img.style.cursor = pointer;
+      if (img.complete && img.naturalWidth) showSample(sample);
     }
     fit();
   });
@@ -142,17 +225,44 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
   }
   Streamlit.setComponentReady();
 })();
-""".replace("BOTTOM_MARGIN", str(BOTTOM_MARGIN)).replace("MIN_WIDTH", str(MIN_WIDTH))
+"""
+for _name, _value in {
+    "BOTTOM_MARGIN": BOTTOM_MARGIN,
+    "MIN_WIDTH": MIN_WIDTH,
+    "NOTE_MS": NOTE_MS,
+}.items():
+    CLICK_JS = CLICK_JS.replace(_name, str(_value))
 
 INDEX_HTML = """<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="UTF-8" />
     <link rel="stylesheet" href="./style.css" />
-    <style>#image-container { overflow: hidden; } #image { display: block; }</style>
+    <style>
+      body { font-family: sans-serif; line-height: 1.6; }
+      #sample { padding-bottom: 8px; }
+      #sample-title { font-weight: 600; font-size: 16px; }
+      #sample-caption { font-size: 14px; opacity: 0.6; }
+      #image-container { overflow: hidden; position: relative; }
+      #image { display: block; }
+      #note { position: absolute; top: 0; left: 0; right: 0; padding: 6px 10px;
+              background: rgba(0, 0, 0, 0.7); color: #fff; font-size: 15px;
+              font-weight: 600; text-align: center; pointer-events: none; }
+      #legend { padding-top: 8px; font-size: 16px; }
+      #legend .entry { margin-right: 1em; white-space: nowrap; }
+      [hidden] { display: none !important; }
+    </style>
   </head>
   <body>
-    <div id="image-container"><img id="image" draggable="false" /></div>
+    <div id="sample" hidden>
+      <div id="sample-title"></div>
+      <div id="sample-caption"></div>
+    </div>
+    <div id="image-container">
+      <img id="image" draggable="false" />
+      <div id="note" role="status" aria-live="assertive" hidden></div>
+    </div>
+    <div id="legend" hidden></div>
     <script src="./streamlit-component-lib.js"></script>
     <script src="./click.js"></script>
   </body>
@@ -251,14 +361,46 @@ def encode_image(image: np.ndarray, jpeg_quality: int = 85) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@dataclass(frozen=True)
+class SampleLines:
+    """What identifies the sample shown, written by the click view with its image.
+
+    Attributes
+    ----------
+    title
+        The bold line above the image (target bodypart, confidence).
+    caption
+        The small grey line below it (sample n of N, recording, frames).
+    legend
+        ``[(bodypart, "#rrggbb"), ...]``: the dot colours, shown below the image.
+    target
+        The legend's entry shown in bold.
+    """
+
+    title: str
+    caption: str
+    legend: Sequence[tuple[str, str]] = ()
+    target: str | None = None
+
+    def as_arg(self) -> dict:
+        """The component argument (JSON): plain strings, shown by ``click.js`` as text."""
+        return {
+            "title": str(self.title),
+            "caption": str(self.caption),
+            "legend": [[str(name), str(colour)] for name, colour in self.legend],
+            "target": None if self.target is None else str(self.target),
+        }
+
+
 def click_image(
     image: np.ndarray,
     *,
     key: str,
     view: str,
+    sample: SampleLines | None = None,
     on_click: Callable[[], None] | None = None,
     jpeg_quality: int = 85,
-) -> dict | None:
+) -> object:
     """Show ``image`` (``(H, W, 3)`` uint8 RGB) sized to the window; return the last click.
 
     Parameters
@@ -269,26 +411,32 @@ def click_image(
     view
         A token naming what ``image`` shows (sample and zoom); a click reports the
         token of the image it was made on.
+    sample
+        The lines that identify the sample: the browser shows them when, and only
+        when, ``image`` has loaded, so a caption never names another sample than the
+        image under it.
     on_click
         Called once for each new click, before the rerun.
 
     Returns
     -------
-    dict or None
-        The last click, ``{"x", "y", "width", "height", "unix_time", "view"}``:
-        the position in the pixels of the image as shown, the size it was shown
-        at (pass ``width`` to :meth:`kpcal_core.views.CropView.to_frame`), when,
-        and the view token of the image clicked.
+    object
+        The component's last value, as the browser sent it (check it with
+        :func:`kpcal_core.clicks.parse_click`). The click view sends
+        ``{"x", "y", "width", "height", "unix_time", "view"}``: the position in the
+        pixels of the image as shown, the size it was shown at (pass ``width`` to
+        :meth:`kpcal_core.views.CropView.to_frame`), when, and the view token of
+        the image clicked.
     """
-    clicked = _component()(
+    return _component()(
         src=encode_image(image, jpeg_quality),
         view=view,
+        sample=None if sample is None else sample.as_arg(),
         cursor="crosshair",
         key=key,
         on_change=on_click,
         default=None,
     )
-    return clicked
 
 
 def give_keys_back_to_the_page() -> None:

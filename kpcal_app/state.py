@@ -21,7 +21,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_core import demo, statedir, workflows
+from kpcal_core import clicks, demo, statedir, workflows
 from kpcal_core.atomic import atomic_write
 from kpcal_core.errors import KpcalError
 from kpcal_core.logs import log_event
@@ -345,10 +345,11 @@ RECENT_VIEWS = 8  # views a late click can still be applied to
 def register_click_view(zoom: float, project: str, key, view) -> str:
     """The view token of sample ``key`` at ``zoom``; remembers its crop for the clicks on it.
 
-    The last :data:`RECENT_VIEWS` views are kept, so a click made just before the
-    image changed is applied to the sample it was made on.
+    The token is :func:`kpcal_core.clicks.view_token`. The last :data:`RECENT_VIEWS`
+    views are kept, so a click made just before the image changed can be applied
+    to the sample it was made on (:func:`kpcal_core.clicks.late_click` says when).
     """
-    token = f"{key[0]}/{key[1]}/{key[2]}@{zoom:g}"
+    token = clicks.view_token(project, key, zoom)
     views = st.session_state.setdefault(CLICK_VIEWS, {})
     views.pop(token, None)
     views[token] = (project, key, view)
@@ -386,23 +387,11 @@ def demo_banner(project: str) -> None:
         )
 
 
-def bodypart_legend(bodyparts: list[str], target: str) -> None:
-    """Which dot colour is which bodypart (the target in bold), as on the charts.
+def bodypart_legend(bodyparts: list[str]) -> list[tuple[str, str]]:
+    """Which dot colour is which bodypart, as on the charts: ``[(name, "#rrggbb"), ...]``.
 
-    Markdown without HTML: each dot is Streamlit's ``:color[●]{foreground="#rrggbb"}``
-    directive in the bodypart's colour (ours, from :func:`~kpcal_core.colours.bodypart_colours`),
-    each name is :func:`~kpcal_app.text.literal` text.
+    Shown by the click view below its image, as text (the target in bold).
     """
     from kpcal_core.colours import bodypart_colours
 
-    items = []
-    for name, colour in bodypart_colours(bodyparts).items():
-        shown = literal(name)
-        if name == target and name.strip():  # bold inside the spaces (Markdown needs it so)
-            core = name.strip()
-            start = name.index(core)
-            shown = (
-                literal(name[:start]) + f"**{literal(core)}**" + literal(name[start + len(core) :])
-            )
-        items.append(f':color[●]{{foreground="{colour}"}} {shown}')
-    st.markdown("\u00a0\u00a0 ".join(items))
+    return list(bodypart_colours(bodyparts).items())

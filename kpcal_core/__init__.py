@@ -11,7 +11,8 @@ Layers, from the top:
   an annotation, fit, save, export). The app's pages and ``cli`` call these.
 - ``cli``: ``kpcal {check,sample,video,fit,export,agreement}``: parses and prints.
 - ``charts`` (every Altair chart), ``colours`` (one colour per bodypart),
-  ``views`` (the cropped, marked-up image a person clicks on).
+  ``views`` (the cropped, marked-up image a person clicks on), ``clicks`` (which
+  sample a click belongs to: its checks, the view token, the late-click rule).
 
 The engine, one concern per module:
 

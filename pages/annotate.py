@@ -15,9 +15,9 @@ import math
 import streamlit as st
 
 from kpcal_app import cache, panels, state
-from kpcal_app.click import click_image, give_keys_back_to_the_page
+from kpcal_app.click import SampleLines, click_image, give_keys_back_to_the_page
 from kpcal_app.text import code, literal
-from kpcal_core import workflows
+from kpcal_core import clicks, workflows
 from kpcal_core.annotations import (
     CLEARED,
     NOT_VISIBLE,
@@ -27,6 +27,7 @@ from kpcal_core.annotations import (
     now_utc,
 )
 from kpcal_core.errors import KpcalError
+from kpcal_core.logs import log_event
 from kpcal_core.project import backup_file, broken_annotation_files
 from kpcal_core.views import ZOOMS
 
@@ -106,20 +107,42 @@ def save_held() -> None:
 
 
 def on_click() -> None:
-    """Apply a new click to the sample whose image it was made on."""
+    """Apply a new click to the sample whose image it was made on, if it may be.
+
+    The rules are :mod:`kpcal_core.clicks`: a value of another shape than the click
+    view's is refused quietly (a log line); a click on a sample no longer shown is
+    saved there only while that sample has no annotation.
+    """
     value = st.session_state.get(state.CLICK_VIEW)
-    if not value or "x" not in value:
+    click = clicks.parse_click(value)
+    if click is None:
+        if value is not None:
+            log_event(
+                "warning",
+                user=state.annotator(),
+                project=project,
+                message="click value refused: not a click",
+            )
         return
-    entry = state.click_view(str(value.get("view")))
+    entry = state.click_view(click.view)
     if entry is None or entry[0] != project:
-        state.set_save_message(project, "That click was on an image no longer shown: not saved.")
+        state.set_save_message(project, clicks.NO_LONGER_SHOWN)
         return
     _, key, view = entry
-    xy = view.to_frame(float(value["x"]), float(value["y"]), float(value.get("width") or 0) or None)
+    shown = samples[state.sample_index(project, samples, is_done)]
+    # An edit a refused save holds here is an annotation too.
+    rule = clicks.late_click(key, shown, samples, held.get(key, records.get(key)))
+    if not rule.save:
+        state.set_save_message(project, rule.message)
+        return
+    xy = view.to_frame(click.x, click.y, click.width)
     if not view.contains(*xy):
         state.set_save_message(project, "That click was outside the video frame: not saved.")
         return
     record(key, xy=xy)
+    said = state.save_message(project) or ""
+    if rule.message and not said.startswith("Not saved"):
+        state.set_save_message(project, f"{rule.message} {said}".strip())
 
 
 @st.fragment
@@ -174,16 +197,23 @@ def annotator() -> None:
     counts = annotation_counts(records)
     k = data.bodyparts.index(bodypart)
     video_frame = int(data.video_frame_indexes[recording][frame_number])
-    st.markdown(
-        f"**Target bodypart = {literal(bodypart)} | confidence = "
-        f"{float(data.confidences[recording][frame_number, k]):.4f} | "
-        f"Completed annotations = {counts['positions']}**"
-    )
     st.caption(
-        f"Sample {current + 1} of {len(samples)} · recording {code(recording)} · keypoint frame "
-        f"{frame_number} (video frame {video_frame}) · "
+        f"Completed annotations = {counts['positions']} · "
         f"{sum(is_done(s) for s in samples)} of these samples done · "
         f"{counts['not_visible']} marked not visible"
+    )
+    # What identifies the sample is shown by the click view with its image (never before it).
+    lines = SampleLines(
+        title=(
+            f"Target bodypart = {bodypart} | confidence = "
+            f"{float(data.confidences[recording][frame_number, k]):.4f}"
+        ),
+        caption=(
+            f"Sample {current + 1} of {len(samples)} · recording {recording} · keypoint frame "
+            f"{frame_number} (video frame {video_frame})"
+        ),
+        legend=state.bodypart_legend(data.bodyparts),
+        target=bodypart,
     )
     frames = cache.frames(data)
     try:
@@ -195,8 +225,7 @@ def annotator() -> None:
     annotation = held.get(key, records.get(key))  # a held click stays drawn
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
     token = state.register_click_view(zoom, project, key, view)
-    click_image(rendered, key=state.CLICK_VIEW, view=token, on_click=on_click)
-    state.bodypart_legend(data.bodyparts, bodypart)
+    click_image(rendered, key=state.CLICK_VIEW, view=token, sample=lines, on_click=on_click)
     if annotation is not None and annotation.status == NOT_VISIBLE:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = state.save_message(project)

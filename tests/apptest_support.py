@@ -32,10 +32,11 @@ from kpcal_core.views import crop_for_sample
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 SETUP, ANNOTATE, FIT = "pages/setup.py", "pages/annotate.py", "pages/fit.py"
-SAMPLE_CAPTION = re.compile(
-    r"^Sample (\d+) of (\d+) · recording `([^`]+)` · keypoint frame (\d+)", re.MULTILINE
-)
-TARGET_LINE = re.compile(r"Target bodypart = (\S+) \| .* Completed annotations = (\d+)")
+# The sample's lines, shown by the click view with its image (kpcal_app.click.SampleLines),
+# and the count above it.
+SAMPLE_CAPTION = re.compile(r"^Sample (\d+) of (\d+) · recording (.+) · keypoint frame (\d+) ")
+TARGET_LINE = re.compile(r"^Target bodypart = (.+) \| confidence = [\d.]+$")
+COMPLETED = re.compile(r"Completed annotations = (\d+)")
 
 
 def new_app() -> AppTest:
@@ -179,10 +180,14 @@ def markdown_sources(at: AppTest) -> list[tuple[str, str]]:
 
 
 def page_text(at: AppTest) -> str:
-    """The page's titles and Markdown texts as a person reads them (:func:`unescaped`)."""
+    """The page's text as a person reads it: titles, Markdown texts (:func:`unescaped`),
+    and the click view's lines (plain text)."""
     parts = [e.value for e in at.title]
     for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success):
         parts += shown(kind)
+    lines = sample_lines(at)
+    if lines:
+        parts += [lines["title"], lines["caption"]]
     return "\n".join(parts)
 
 
@@ -195,29 +200,45 @@ def errors(at: AppTest) -> list[str]:
     return shown(at.error)
 
 
+def sample_lines(at: AppTest) -> dict | None:
+    """The lines the click view shows with its image (``title``, ``caption``, ``legend``,
+    ``target``: :class:`kpcal_app.click.SampleLines`), read from its arguments; ``None``
+    when no click view is shown."""
+    found = click_views(at)
+    return json.loads(found[0].proto.json_args).get("sample") if len(found) == 1 else None
+
+
 def current_sample(at: AppTest) -> dict:
     """What the annotate page shows: sample index (1-based), recording, frame, bodypart, count."""
-    text = page_text(at)
-    caption = SAMPLE_CAPTION.search(text)
-    target = TARGET_LINE.search(text)
-    assert caption and target, text
+    lines = sample_lines(at)
+    assert lines, page_text(at)
+    caption = SAMPLE_CAPTION.search(lines["caption"])
+    target = TARGET_LINE.search(lines["title"])
+    completed = COMPLETED.search(page_text(at))
+    assert caption and target and completed, (lines, page_text(at))
+    assert lines["target"] == target[1], lines
     return {
         "index": int(caption[1]),
         "n": int(caption[2]),
         "recording": caption[3],
         "frame": int(caption[4]),
         "bodypart": target[1],
-        "completed": int(target[2]),
+        "completed": int(completed[1]),
     }
 
 
-def image_component(at: AppTest):
-    found = [
+def click_views(at: AppTest) -> list:
+    """The click view components on the page (AppTest's public element tree)."""
+    return [
         e
         for e in at.main
         if getattr(e, "type", None) == "component_instance"
         and e.proto.component_name == IFRAME_TITLE
     ]
+
+
+def image_component(at: AppTest):
+    found = click_views(at)
     assert len(found) == 1, [type(e).__name__ for e in at.main]
     return found[0]
 
@@ -247,30 +268,44 @@ def click_image(
     so the click arrives in those pixels (to the fraction, as the click view sends it).
     ``also_click``: a button clicked before the rerun arrives (both in one rerun).
     ``view``: the view token of the image clicked (default: the one shown now).
+    """
+    view = view or image_view(at)
+    if also_click:
+        button(at, also_click).click()
+    factor = shown / 560
+    value = {
+        "x": u * factor,
+        "y": v * factor,
+        "width": shown,
+        "height": shown,
+        "unix_time": time.time_ns(),  # each click another value, as in the browser
+        "view": view,
+    }
+    return send_click_value(at, value)
+
+
+def send_click_value(at: AppTest, value: object) -> AppTest:
+    """Give the click view the value ``value`` (any JSON, as a forged message may), and rerun.
 
     AppTest has no public way to give a custom component a value (it shows as an
     element without ``set_value``): this is the one place that uses AppTest's
     private ``_tree``/``_run``, to send the widget state the component's frontend sends.
     """
     component = image_component(at)
-    view = view or image_view(at)
-    if also_click:
-        button(at, also_click).click()
-    factor = shown / 560
     states = at._tree.get_widget_states()
     state = states.widgets.add()
     state.id = component.proto.id
-    state.json_value = json.dumps(
-        {
-            "x": u * factor,
-            "y": v * factor,
-            "width": shown,
-            "height": shown,
-            "unix_time": time.time_ns(),  # each click another value, as in the browser
-            "view": view,
-        }
-    )
+    state.json_value = json.dumps(value)  # NaN and Infinity as Python writes them
     return check(at._run(states))
+
+
+def project_files(project: Path) -> dict[str, bytes]:
+    """Every file of ``project`` and its content, but the frame cache (filled in the background)."""
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and "frame_cache" not in path.relative_to(project).parts
+    }
 
 
 def true_display_position(project: Path, sample: dict) -> tuple[float, float]:

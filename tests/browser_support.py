@@ -50,18 +50,24 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
 # The click view's iframe (kpcal_app.click).
 IMAGE_IFRAME = f'iframe[title="{IFRAME_TITLE}"]'
-# The click view once it is live (loaded, sized to the window, listening to clicks).
+# The click view once it is live (loaded, sized to the window, listening to clicks), with
+# its frame holding the whole view (the sample's lines, the image, the legend). ``top`` and
+# ``bottom``: the image's, in the window.
 LIVE_IMAGE_JS = """
 () => {
   const frames = document.querySelectorAll('%s');
   if (frames.length !== 1) return null;
-  const img = frames[0].contentDocument && frames[0].contentDocument.getElementById('image');
+  const doc = frames[0].contentDocument;
+  const img = doc && doc.getElementById('image');
   if (!img || !img.complete || !img.naturalWidth || typeof img.onclick !== 'function') return null;
   if (img.style.width !== img.width + 'px') return null;
   const frame = frames[0].getBoundingClientRect();
-  if (Math.abs(frame.height - img.height) > 0.5) return null;  // the frame holds the image
+  const body = doc.body.getBoundingClientRect();
+  if (Math.abs(frame.height - Math.ceil(body.height)) > 0.5) return null;  // the frame holds it
+  const image = img.getBoundingClientRect();
   const live = {width: img.width, height: img.height, natural: img.naturalWidth,
-                column: frame.width, top: frame.top, bottom: frame.bottom, src: frames[0].src};
+                column: frame.width, top: frame.top + image.top, bottom: frame.top + image.bottom,
+                src: frames[0].src};
   // Settled: the same for 10 animation frames in a row.
   const same = JSON.stringify(live) === window.kpcalLastLive;
   window.kpcalLastLive = JSON.stringify(live);
@@ -69,6 +75,22 @@ LIVE_IMAGE_JS = """
   return window.kpcalSameLive >= 10 ? live : null;
 }
 """ % IMAGE_IFRAME.replace("'", "\\'")
+# The lines the click view shows with its image (kpcal_app.click.SampleLines), as shown:
+# ``{title, caption}``, or null when the view is not there.
+SAMPLE_LINES_JS = """
+() => {
+  const frames = document.querySelectorAll('%s');
+  const doc = frames.length === 1 && frames[0].contentDocument;
+  const box = doc && doc.getElementById('sample');
+  if (!box || box.hidden) return null;
+  return { title: doc.getElementById('sample-title').textContent,
+           caption: doc.getElementById('sample-caption').textContent };
+}
+""" % IMAGE_IFRAME.replace("'", "\\'")
+# The click view shows sample ``i`` (1-based) in its lines.
+SAMPLE_SHOWN_JS = """
+(i) => { const lines = (%s)(); return !!lines && lines.caption.startsWith(`Sample ${i} of `); }
+""" % SAMPLE_LINES_JS.strip()
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -536,10 +558,9 @@ DEMO_FRAME_SHAPE = (360, 480)  # the demo videos' height, width
 LOAD_TIMEOUT_MS = 60_000
 
 ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-CAPTION = re.compile(r"Sample (\d+) of (\d+) · recording (\S+) · keypoint frame (\d+)")
-TARGET = re.compile(
-    r"Target bodypart = (\S+) \| confidence = [\d.]+ \| Completed annotations = (\d+)"
-)
+CAPTION = re.compile(r"^Sample (\d+) of (\d+) · recording (.+) · keypoint frame (\d+) ")
+TARGET = re.compile(r"^Target bodypart = (.+) \| confidence = [\d.]+$")
+COMPLETED = re.compile(r"Completed annotations = (\d+)")
 NEXT = re.compile(r"^Next(?! unannotated)")  # the button's name also holds its shortcut
 NEXT_UNANNOTATED = re.compile(r"^Next unannotated")
 
@@ -587,26 +608,22 @@ IMAGE_JS = _js("""
 }
 """).strip()
 # Sample ``i`` shown with its image in another view than the last one seen (a new sample).
-NEW_SAMPLE_JS = (
-    """
+NEW_SAMPLE_JS = """
 (i) => {
-  const shown = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
-    .some((e) => e.innerText.startsWith(`Sample ${i} of `));
+  const shown = (%s)(i);
   const live = (%s)();
   if (!shown || !live || live.view === window.kpcalView) return null;
   window.kpcalView = live.view;
   return live.src;
 }
-"""
-    % IMAGE_JS
-)
+""" % (SAMPLE_SHOWN_JS.strip(), IMAGE_JS)
 # The same view's image redrawn (a new mark) with at least / exactly ``n`` completed.
 REDRAWN_JS = (
     """
 ([previousSrc, n, exact]) => {
   const live = (%s)();
   if (!live || live.view !== window.kpcalView || live.src === previousSrc) return null;
-  const count = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+  const count = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
     .map((e) => /Completed annotations = (\\d+)/.exec(e.innerText)).find((m) => m);
   if (!count || (exact ? Number(count[1]) !== n : Number(count[1]) < n)) return null;
   return live.src;
@@ -621,7 +638,7 @@ CURRENT_IMAGE_JS = (
     % IMAGE_JS
 )
 COMPLETED_JS = """
-(n) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(
+(n) => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')].some(
   (e) => { const m = /Completed annotations = (\\d+)/.exec(e.innerText); return m && m[1] === String(n); })
 """
 IDLE_JS = """() => {
@@ -687,12 +704,7 @@ class AnnotatePage:
         self.data = load_project_data(project)
         self.truth = load_ground_truth(project)["true_coordinates"]
         self.image = page.frame_locator(IMAGE_IFRAME).locator("#image")
-        self.caption = page.locator('[data-testid="stCaptionContainer"]').filter(
-            has_text=re.compile(r"^Sample \d+ of \d+")
-        )
-        self.target = page.locator('[data-testid="stMarkdownContainer"]').filter(
-            has_text="Target bodypart ="
-        )
+        self.counts = counts_locator(page)
         self.src: str | None = None
 
     def wait_for_image(self, new_sample: bool) -> None:
@@ -703,12 +715,7 @@ class AnnotatePage:
         self.src = handle.json_value()
 
     def wait_for_sample(self, index: int) -> None:
-        self.page.wait_for_function(
-            "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-            ".some((e) => e.innerText.startsWith(`Sample ${i} of `))",
-            arg=index,
-            timeout=30_000,
-        )
+        self.page.wait_for_function(SAMPLE_SHOWN_JS, arg=index, timeout=30_000)
         self.wait_for_image(new_sample=True)
 
     def wait_for_completed(self, n: int) -> float:
@@ -722,15 +729,8 @@ class AnnotatePage:
         return handle.json_value()
 
     def shown(self) -> dict:
-        caption = CAPTION.search(self.caption.first.inner_text())
-        target = TARGET.search(self.target.first.inner_text())
-        assert caption and target, (self.caption.all_inner_texts(), self.target.all_inner_texts())
-        return {
-            "index": int(caption[1]),
-            "n": int(caption[2]),
-            "key": (caption[3], int(caption[4]), target[1]),
-            "completed": int(target[2]),
-        }
+        """Sample number, count, key and completed count, as the page shows them."""
+        return read_shown(self.page.evaluate(SAMPLE_LINES_JS), self.counts.first.inner_text())
 
     def true_position(self, key) -> tuple[np.ndarray, tuple[float, float]]:
         """The true position of ``key`` in video pixels, and where the image shows it."""
@@ -786,6 +786,30 @@ def clicked_position(project_data, click: Click) -> tuple[float, float]:
     return view.to_frame(*click.display_xy, click.shown_width)
 
 
+def saved_at_click(xy, project_data, click: Click) -> bool:
+    """True when ``xy`` (video pixels) is where ``click`` was made in its sample's image.
+
+    Where the layout puts the image decides two things the position asked for does not
+    say: a mouse click whose screen position falls on whole pixels is taken at that
+    pixel's centre, half a pixel further (``kpcal_app.click``; a device pixel ratio of 1
+    here), and an image placed between whole pixels is placed to Chromium's layout unit
+    (1/64 CSS px). Both are allowed.
+    """
+    recording, frame, bodypart = click.key
+    keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
+    k = project_data.bodyparts.index(bodypart)
+    view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    layout_unit = view.scale * view.display_width / click.shown_width / 64  # video px
+    x, y = click.display_xy
+    return any(
+        np.all(
+            np.abs(np.subtract(xy, view.to_frame(x + half, y + half, click.shown_width)))
+            <= layout_unit + 1e-9
+        )
+        for half in (0.0, 0.5)
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
@@ -806,23 +830,32 @@ async def async_chromium():
             await browser.close()
 
 
-async def shown(page) -> dict:
-    """The sample number, key and completed count the page shows."""
-    caption = page.locator('[data-testid="stCaptionContainer"]').filter(
-        has_text=re.compile(r"^Sample \d+ of \d+")
-    )
-    target = page.locator('[data-testid="stMarkdownContainer"]').filter(
-        has_text="Target bodypart ="
-    )
-    caption_text, target_text = await caption.first.inner_text(), await target.first.inner_text()
-    c, t = CAPTION.search(caption_text), TARGET.search(target_text)
-    assert c and t, (caption_text, target_text)
+def read_shown(lines: dict | None, counts: str) -> dict:
+    """Sample number, count, key and completed count from the click view's lines
+    (:data:`SAMPLE_LINES_JS`) and the count line above it."""
+    assert lines, "the click view shows no sample"
+    c, t = CAPTION.search(lines["caption"]), TARGET.search(lines["title"])
+    done = COMPLETED.search(counts)
+    assert c and t and done, (lines, counts)
     return {
         "index": int(c[1]),
         "n": int(c[2]),
         "key": (c[3], int(c[4]), t[1]),
-        "completed": int(t[2]),
+        "completed": int(done[1]),
     }
+
+
+def counts_locator(page):
+    """The line above the click view: "Completed annotations = n · …"."""
+    return page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text="Completed annotations ="
+    )
+
+
+async def shown(page) -> dict:
+    """The sample number, key and completed count the page shows."""
+    lines = await page.evaluate(SAMPLE_LINES_JS)
+    return read_shown(lines, await counts_locator(page).first.inner_text())
 
 
 async def collect_errors(page, plan: Plan) -> None:
@@ -980,7 +1013,7 @@ def check_own_project(plan: Plan) -> None:
     for key, click in clicked.items():
         assert records[key].annotator == plan.name, (plan.name, records[key])
         assert click.started <= records[key].annotated_at <= click.answered, (key, records[key])
-        assert np.allclose(records[key].xy, clicked_position(data, click)), key
+        assert saved_at_click(records[key].xy, data, click), key
         assert saved is None or np.allclose(saved[key], records[key].xy), key
 
 
@@ -1039,7 +1072,7 @@ def check_shared_project(project: Path, plans: Sequence[Plan]) -> tuple[int, int
         _, click = kept[0]
         later = [p.name for p, c in clicks if c.started > click.answered]
         assert not later, (key, record, "a later click was lost", later)
-        assert np.allclose(record.xy, clicked_position(data, click)), key
+        assert saved_at_click(record.xy, data, click), (key, record, click)
         assert saved is None or np.allclose(saved[key], record.xy), key
         if len(clicks) > 1:
             overlaps += 1
@@ -1057,3 +1090,73 @@ def round_trip_summary(plans: Sequence[Plan]) -> str:
         f"p95 {1000 * percentile(round_trips, 0.95):.0f} ms, "
         f"max {1000 * max(round_trips):.0f} ms over {len(round_trips)} clicks"
     )
+
+
+# ---------------------------------------------------------------- a slow server -> browser link
+
+
+class SlowLink:
+    """The app's WebSocket, with what the server sends slowed as a slow network would.
+
+    Route a page's Streamlit socket through it (Playwright's async API)::
+
+        link = SlowLink(bytes_per_second=200_000, latency=0.02)
+        await page.route_web_socket(STREAM_URL, link.route)
+
+    What the page sends goes to the server at once. What the server sends is
+    queued and handed to the page in order, each message after the ones before it
+    have passed a link of ``bytes_per_second`` and then ``latency`` seconds: a
+    60 KB image arrives about 0.3 s after it was sent, a caption's few hundred
+    bytes in a couple of milliseconds (so, in a page that shows a caption and an
+    image as separate messages, the caption comes well before the image).
+    """
+
+    def __init__(self, bytes_per_second: float, latency: float = 0.0):
+        self.bytes_per_second = bytes_per_second
+        self.latency = latency
+        self.pending = 0  # messages from the server not yet handed to the page
+        self.last_activity = time.monotonic()
+        self.tasks: list[asyncio.Task] = []
+
+    def route(self, ws) -> None:
+        """The ``route_web_socket`` handler."""
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def received(message) -> None:
+            self.pending += 1
+            self.last_activity = time.monotonic()
+            queue.put_nowait((time.monotonic(), message))
+
+        server.on_message(received)
+        self.tasks.append(asyncio.get_running_loop().create_task(self._pump(ws, queue)))
+
+    async def _pump(self, ws, queue: asyncio.Queue) -> None:
+        link_free = 0.0
+        while True:
+            received, message = await queue.get()
+            link_free = max(link_free, received) + len(message) / self.bytes_per_second
+            wait = link_free + self.latency - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            with contextlib.suppress(Exception):  # the page went away
+                ws.send(message)
+            self.pending -= 1
+            self.last_activity = time.monotonic()
+
+    async def quiet(self, seconds: float = 0.4, timeout: float = 60.0) -> None:
+        """Wait until nothing was received or handed on for ``seconds`` (all delivered)."""
+        deadline = time.monotonic() + timeout
+        while self.pending or time.monotonic() - self.last_activity < seconds:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the link was never quiet ({self.pending} pending)")
+            await asyncio.sleep(0.05)
+
+    def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
+# Streamlit's WebSocket (what SlowLink routes).
+STREAM_URL = re.compile(r"/_stcore/stream$")

@@ -29,6 +29,7 @@ from apptest_support import (
     markup_in,
     new_app,
     open_page,
+    sample_lines,
     shown_by_code,
     shown_by_literal,
     unescaped,
@@ -137,11 +138,16 @@ def test_the_annotate_page_shows_names_as_text(hostile):
     check(at.run())
     text = shown_as_text(at)
     recording, _, bodypart = load_session(hostile).sample_keys[0]
-    assert f"Target bodypart = {bodypart} |" in text
-    assert f"recording `{recording}`" in text or f"recording ``{recording}``" in text
-    legend = [m.value for m in at.markdown if ':color[●]{foreground="' in m.value]
-    assert len(legend) == 1
-    assert all(name in unescaped(legend[0]) for name in HOSTILE_BODYPARTS)
+    # The sample's lines and the legend: plain text the click view writes as text (never
+    # Markdown nor HTML; the browser side is in tests/browser/test_browser_markup.py).
+    lines = sample_lines(at)
+    assert lines["title"].startswith(f"Target bodypart = {bodypart} | confidence = ")
+    assert f" · recording {recording} · " in lines["caption"]
+    assert [name for name, _ in lines["legend"]] == HOSTILE_BODYPARTS and lines[
+        "target"
+    ] == bodypart
+    assert "Target bodypart =" not in text, text  # only in the click view
+    assert "Completed annotations = " in text, text
 
     at = click_image(at, 280, 280)  # saved: the message names the project folder
     text = shown_as_text(at)

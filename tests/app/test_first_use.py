@@ -18,6 +18,7 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    sample_lines,
     shown,
 )
 
@@ -46,8 +47,9 @@ def test_the_demo_is_introduced_and_each_bodypart_has_one_colour(demo):
     at = check(new_app().run())
     assert any("Demo project" in i.value and "-0.55" in i.value for i in at.sidebar.info)
     colours = bodypart_colours(DEMO_BODYPARTS)
-    legend = " ".join(m.value for m in at.markdown)
-    assert all(f':color[●]{{foreground="{colours[b]}"}} ' in legend for b in DEMO_BODYPARTS), legend
+    lines = sample_lines(at)  # the legend is shown by the click view, below its image
+    assert lines["legend"] == [[b, colours[b]] for b in DEMO_BODYPARTS], lines
+    assert lines["target"] == current_sample(at)["bodypart"]
     at = open_page(at, FIT)
     scatter = json.dumps(charts(at)[0])
     assert all(c in scatter for c in colours.values())  # the chart's colour scale, same colours

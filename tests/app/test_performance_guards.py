@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_support import sample_lines
 from streamlit.testing.v1 import AppTest
 
 from kpcal_core import videos, workflows
@@ -81,7 +82,7 @@ def test_annotate_page_never_decodes_video_once_frames_are_cached(sampled_projec
     assert not at.exception, at.exception
     seen = set()
     for _ in range(len(session.sample_keys) - 1):
-        seen.add(next(c.value for c in at.caption if c.value.startswith("Sample ")))
+        seen.add(sample_lines(at)["caption"])
         next(b for b in at.button if b.label == "Next").click()
         at.run()
         assert not at.exception, at.exception

@@ -34,6 +34,7 @@ from browser_support import (  # noqa: E402
     CHROMIUM,
     IMAGE_IFRAME,
     LIVE_IMAGE_JS,
+    SAMPLE_SHOWN_JS,
     chromium,
     http_server,
     prepared_demo_project,
@@ -90,7 +91,7 @@ def test_the_first_request_for_a_page_shows_it_inside_the_app(
         assert parse_qs(urlparse(page.url).query) == {k: [v] for k, v in query.items()}
         assert urlparse(page.url).path == f"/{address}"
         if address == "annotate":
-            page.get_by_text(re.compile(r"^Sample 3 of 12 · ")).wait_for()
+            page.wait_for_function(SAMPLE_SHOWN_JS, arg=3)
             live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
             # The click view's page: the image element before the component's scripts.
             served = page.request.get(live["src"]).text()
@@ -102,7 +103,9 @@ def test_the_first_request_for_a_page_shows_it_inside_the_app(
         else:
             page.get_by_text("No fit yet").wait_for()
             navigation.filter(has_text="Annotate").click()
-            page.get_by_text(re.compile(r"^Sample \d+ of 12 · ")).wait_for()
+            page.frame_locator(IMAGE_IFRAME).get_by_text(
+                re.compile(r"^Sample \d+ of 12 · ")
+            ).wait_for()
         assert not page_errors, page_errors
     log = server.log()
     assert "Traceback" not in log, log[-4000:]
@@ -138,7 +141,7 @@ def test_the_click_view_fits_the_window_and_maps_clicks_exactly(size, project, s
         page = browser.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(60_000)
         page.goto(f"{shared_server.url}/annotate?{query}")
-        page.get_by_text(re.compile(f"^Sample {index} of ")).wait_for()
+        page.wait_for_function(SAMPLE_SHOWN_JS, arg=index)
         live = page.wait_for_function(LIVE_IMAGE_JS, polling="raf").json_value()
         shown = live["width"]
         assert live["natural"] == view.display_width
@@ -290,7 +293,11 @@ st.session_state.setdefault("which", "a")
 st.button("Swap", on_click=lambda: st.session_state.update(which="b"))
 which = st.session_state["which"]
 src = PIXEL if which == "a" else os.environ["SLOW_IMAGE_URL"]
-value = _component()(src=src, view=which, cursor="crosshair", key="view", default=None)
+# The sample's lines: names from a file may hold markup, shown as text.
+sample = {"title": f"Title {which}", "caption": f"Caption {which} <img src=x onerror=alert(1)>",
+          "legend": [["<b>ear</b>", "#ff0000"], ["tail", "#00ff00"]], "target": "tail"}
+value = _component()(src=src, view=which, sample=sample, cursor="crosshair", key="view",
+                     default=None)
 st.write("value: " + json.dumps(value))
 """
 SLOW_IMAGE_S = 3.0
@@ -324,7 +331,7 @@ def slow_image_server():
         yield url + "slow.png"
 
 
-def test_one_view_swaps_images_and_the_old_image_takes_no_click_while_the_new_loads(tmp_path):
+def test_one_view_swaps_images_and_the_old_image_refuses_a_click_while_the_new_loads(tmp_path):
     app = tmp_path / "swap_app.py"
     app.write_text(SWAP_APP)
     with (
@@ -348,11 +355,26 @@ def test_one_view_swaps_images_and_the_old_image_takes_no_click_while_the_new_lo
         })"""
         image.evaluate(asked, slow_url)  # the new image was asked for and has not arrived
         image.click(position={"x": 5, "y": 5})  # on the old picture, still shown
+        note = frame.locator("#note")
+        assert note.is_visible() and note.inner_text().startswith("Loading another sample")
+        assert note.get_attribute("data-refused") == "1"
         page.wait_for_timeout(500)
         assert page.get_by_text("value: null").is_visible()  # not taken
         assert image.get_attribute("data-view") == "a"
+        # The old image keeps its own lines until the new one shows.
+        assert frame.locator("#sample-title").inner_text() == "Title a"
 
         frame.locator("#image[data-view='b']").wait_for(state="attached")  # loaded
+        assert frame.locator("#sample-title").inner_text() == "Title b"
+        assert frame.locator("#sample-caption").inner_text() == (
+            "Caption b <img src=x onerror=alert(1)>"  # as text: no element made from it
+        )
+        assert frame.locator("#sample img, #legend img, #legend b b").count() == 0
+        assert frame.locator("#legend").inner_text() == "\u25cf <b>ear</b> \u25cf tail"
+        assert frame.locator("#legend b").inner_text() == "tail"  # the target, in bold
+        assert note.inner_text().startswith("That click was not taken")  # stays a moment
         assert page.locator("iframe").get_attribute("data-kpcal-mark") == "first"  # same view
         image.click(position={"x": 5, "y": 5})
         page.get_by_text(re.compile(r'^value: \{.*"view": "b"')).wait_for()
+        assert note.get_attribute("data-refused") == "1"  # taken
+        note.wait_for(state="hidden")  # the word goes

@@ -32,6 +32,7 @@ from browser_support import (  # noqa: E402
     CHROMIUM,
     IDLE_JS,  # noqa: E402
     IMAGE_IFRAME,
+    SAMPLE_SHOWN_JS,
     chromium,
     prepared_demo_project,
     streamlit_server,
@@ -111,11 +112,7 @@ def test_mean_click_error_is_zero_at_1x_3x_6x_in_chromium(tmp_path, monkeypatch)
         for n, zoom in enumerate(ZOOMS_CHECKED):
             if n:
                 page.get_by_role("button", name=NEXT).click()
-                page.wait_for_function(
-                    "(i) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                    ".some((e) => e.innerText.startsWith(`Sample ${i} of `))",
-                    arg=n + 1,
-                )
+                page.wait_for_function(SAMPLE_SHOWN_JS, arg=n + 1)
             set_zoom(page, zoom)
             live = wait_idle_and_live(page)
             shown = annotate.shown()

@@ -17,6 +17,7 @@ from browser_support import (
     COMPLETED_JS,
     FRESH_IMAGE_JS,
     IMAGE_IFRAME,
+    SAMPLE_SHOWN_JS,
     chromium,
     streamlit_server,
 )
@@ -69,7 +70,7 @@ def test_sleap_centered_pair_from_setup_to_fit_in_chromium(shared_data, tmp_path
         page.get_by_text("All frames ready.").wait_for()
         page.get_by_role("link", name=re.compile("^Start annotating")).click()
 
-        page.get_by_text(re.compile(r"^Sample 1 of 30 · ")).wait_for()
+        page.wait_for_function(SAMPLE_SHOWN_JS, arg=1)
         image = page.frame_locator(IMAGE_IFRAME).locator("#image")
         src = page.wait_for_function(FRESH_IMAGE_JS, arg=[True, None]).json_value()
         for n in range(N_CLICKS):
@@ -81,7 +82,7 @@ def test_sleap_centered_pair_from_setup_to_fit_in_chromium(shared_data, tmp_path
             src = page.wait_for_function(FRESH_IMAGE_JS, arg=[False, src]).json_value()  # the X
             if n < N_CLICKS - 1:
                 page.get_by_role("button", name=re.compile("^Next unannotated")).click()
-                page.get_by_text(re.compile(rf"^Sample {n + 2} of 30 · ")).wait_for()
+                page.wait_for_function(SAMPLE_SHOWN_JS, arg=n + 2)
                 src = page.wait_for_function(FRESH_IMAGE_JS, arg=[True, src]).json_value()
         page.get_by_text(re.compile("annotations to error_annotations.csv")).wait_for()
 
