@@ -161,13 +161,21 @@ def frame_fill_progress(
     is ready; the job goes on if the page is left. ``then`` is drawn when the fill has
     ended: drawn earlier (a chart), it kept the browser from showing the offer for 0.4 s."""
     link, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
-    link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
+    link.page_link(
+        "pages/annotate.py",
+        label="Start annotating when its frame is ready",
+        query_params=state.address(),
+    )
     first = data.session.sample_keys[0] if data.session.sample_keys else None
     offered, shown = False, None
     while True:
         progress = fill.progress()
         if not progress.finished and not offered and first in progress.ready:
-            link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
+            link.page_link(
+                "pages/annotate.py",
+                label="Start annotating (frames keep loading)",
+                query_params=state.address(),
+            )
             offered = True
         if progress.finished:
             break
@@ -182,7 +190,12 @@ def frame_fill_progress(
         st.error(f"Frames could not all be cached: {literal(progress.error)}")
     else:
         bar.progress(1.0, text="All frames ready.")
-    link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
+    link.page_link(
+        "pages/annotate.py",
+        label="Start annotating",
+        icon=":material/ads_click:",
+        query_params=state.address(),
+    )
     st.caption(literal(workflows.frame_cache_summary(data)))
     if then is not None:
         then()

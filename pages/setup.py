@@ -192,4 +192,9 @@ elif session.sample_keys:
     if fill is not None and not fill.progress().finished:
         panels.frame_fill_progress(data, fill)
     else:
-        st.page_link("pages/annotate.py", label="Annotate", icon=":material/ads_click:")
+        st.page_link(
+            "pages/annotate.py",
+            label="Annotate",
+            icon=":material/ads_click:",
+            query_params=state.address(project),
+        )
