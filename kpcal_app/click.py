@@ -38,7 +38,8 @@ own page and ``main.js``:
 The page's keys (:func:`give_keys_back_to_the_page`): a click on the image hands
 the keyboard back to the page (the shortcuts of the buttons: arrows, N, V,
 Delete, 0), "+" and "-" press the zoom buttons (Streamlit's shortcuts take no
-punctuation), and a zoom button never keeps the focus.
+punctuation), Enter in a text box leaves it, and a zoom button never keeps the
+focus.
 
 A click reports where the pointer went down on the image, in CSS pixels to the
 fraction (the pointer event's ``offsetX``/``offsetY``; a click event's are whole
@@ -314,7 +315,8 @@ INDEX_HTML = """<!DOCTYPE html>
 # The page's keys. A click on the image moves the keyboard focus into the image's iframe,
 # where the page's shortcuts (arrows, N, Delete, V, 0) do not reach: hand it back. "+" and
 # "-" press the zoom buttons (Streamlit's button shortcuts take no punctuation), unless the
-# person is typing in a box; a zoom button pressed with the mouse gives the focus back.
+# person is typing in a box; Enter in a text box (the annotator's name) commits it and
+# leaves it; a zoom button pressed with the mouse gives the focus back.
 KEYS_SCRIPT = """<script>
 if (!window.kpcalKeys) {
   window.kpcalKeys = true;
@@ -328,6 +330,12 @@ if (!window.kpcalKeys) {
   const typing = (e) => e && (e.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(e.tagName));
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (event.key === "Enter" && event.target.tagName === "INPUT" && event.target.type === "text") {
+      // A name typed and committed (Enter): the keys act on samples again.
+      const box = event.target;
+      setTimeout(() => box.blur(), 0);
+      return;
+    }
     if (typing(event.target)) return;
     const which = {"+": "ZOOM_IN_KEY", "=": "ZOOM_IN_KEY", "-": "ZOOM_OUT_KEY", "_": "ZOOM_OUT_KEY"}[event.key];
     const button = which && document.querySelector(`.st-key-${which} button`);

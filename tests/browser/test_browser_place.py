@@ -212,12 +212,16 @@ def test_keys_act_on_samples_after_the_zoom_control_and_zoom_has_keys(tmp_path, 
         page.keyboard.press("ArrowRight")
         page.wait_for_function(SAMPLE_SHOWN_JS, arg=2)
 
-        # Typing in a box is typing, not zooming.
+        # Typing in a box is typing, not zooming; Enter commits the name and leaves the box.
         box = page.get_by_role("textbox", name="Annotator")
         box.fill("ana")
         box.press("+")
         assert box.input_value() == "ana+"
         assert zoom_shown(page).startswith("fit (")
+        box.press("Enter")
+        page.wait_for_function(IDLE_JS)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(SAMPLE_SHOWN_JS, arg=3)
         assert not errors, errors
     assert "Traceback" not in server.log(), server.log()[-4000:]
 
