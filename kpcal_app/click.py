@@ -154,9 +154,12 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
   // another origin, the column decides.
   function fit() {
     if (!img.naturalWidth) return;
-    const column = Math.floor(document.body.getBoundingClientRect().width);
-    let width = column;
     const frame = window.frameElement;
+    // The column's width, whole pixels (the iframe's own may be fractional: not beyond it).
+    let column = document.body.getBoundingClientRect().width;
+    if (frame) column = Math.min(column, frame.getBoundingClientRect().width);
+    column = Math.floor(column);
+    let width = column;
     if (frame) {
       const above = img.getBoundingClientRect().top + window.scrollY;  // the lines above
       const below = window.parent.innerHeight - pageTop(frame) - above - BOTTOM_MARGIN;

@@ -7,9 +7,9 @@ The counts shown are what is on disk; an edit whose save was refused (a full
 disk) is held on this page, drawn on the image and saved with the next save
 that works.
 
-Layout: the buttons, then the image with, beside it, the zoom, what the last
-action did (a refused click, "Marked not visible", the save), the stop status
-and the keys, so all of it is in view with the image (1280x800 and up; a
+Layout: the buttons, then the image with, beside it, the counts, the zoom, what
+the last action did (a refused click, "Marked not visible", the save), the stop
+status and the keys, so all of it is in view with the image (1280x800 and up; a
 narrow window puts them below).
 """
 
@@ -176,7 +176,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
     zoom = state.zoom()
     st.caption(f"Zoom: {zoom_label(zoom, view)}")
     with st.container(key=ZOOM_KEYS):
-        cols = st.columns(4, gap="small")
+        cols = st.columns([0.8, 0.8, 1.1, 1.3], gap="small")
         with cols[0].container(key=ZOOM_OUT_KEY):
             st.button(
                 "−",
@@ -279,11 +279,6 @@ def annotator() -> None:
     counts = annotation_counts(records)
     k = data.bodyparts.index(bodypart)
     video_frame = int(data.video_frame_indexes[recording][frame_number])
-    st.caption(
-        f"Completed annotations = {counts['positions']} · "
-        f"{sum(is_done(s) for s in samples)} of these samples done · "
-        f"{counts['not_visible']} marked not visible"
-    )
     # What identifies the sample is shown by the click view with its image (never before it).
     lines = SampleLines(
         title=(
@@ -313,10 +308,15 @@ def annotator() -> None:
         step_zoom(zoom, direction, image.shape, keypoints[k], keypoints, size)
         for direction in (+1, -1)
     ]
-    picture, beside = st.columns([3, 2], gap="medium")
+    picture, beside = st.columns([5, 3], gap="medium")
     with picture:
         click_image(rendered, key=state.CLICK_VIEW, view=token, sample=lines, on_click=on_click)
     with beside:
+        st.caption(
+            f"Completed annotations = {counts['positions']} · "
+            f"{sum(is_done(s) for s in samples)} of these samples done · "
+            f"{counts['not_visible']} marked not visible"
+        )
         zoom_control(view, *steps)
         last_action(key)
         panels.stop_status(data, records)
