@@ -196,6 +196,8 @@ def read_address() -> None:
     st.session_state[ADDRESS_READ] = True
     project = st.session_state.get(PROJECT)
     sample = st.query_params.get(QUERY_SAMPLE, "")
+    if st.session_state.get(REFUSED):  # the address's project was refused: not its sample
+        sample = ""
     if project and sample.isdigit() and len(sample) <= MAX_SAMPLE_DIGITS and int(sample) >= 1:
         st.session_state.setdefault(SAMPLE_INDEX, {})[project] = int(sample) - 1
     zoom = views.parse_zoom(st.query_params.get(QUERY_ZOOM))

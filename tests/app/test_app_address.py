@@ -141,5 +141,7 @@ def test_the_project_the_server_was_started_with_may_be_in_the_address(tmp_path,
     assert "outside the data folder" not in page_text(again)
     elsewhere = tmp_path / "elsewhere"
     make_demo_project(elsewhere, n_recordings=1, n_frames=40)
-    refused = link(elsewhere)  # any other project outside the root still is
+    refused = link(elsewhere, sample="7")  # any other project outside the root still is
     assert "outside the data folder" in " ".join(errors(refused)), page_text(refused)
+    # The session stays on the given project, without the refused link's sample.
+    assert address(refused) == {"project": str(given.resolve())}, address(refused)
