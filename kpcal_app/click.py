@@ -331,14 +331,14 @@ if (!window.kpcalKeys) {
     }
   }, 0));
   const typing = (e) => e && (e.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(e.tagName));
+  // A name typed and committed with Enter: once the key is up (the box has taken it), the
+  // box is left, so the keys act on samples. Seen before the page's own handlers.
+  document.addEventListener("keyup", (event) => {
+    const box = event.target;
+    if (event.key === "Enter" && box && box.tagName === "INPUT" && box.type === "text") box.blur();
+  }, true);
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
-    if (event.key === "Enter" && event.target.tagName === "INPUT" && event.target.type === "text") {
-      // A name typed and committed (Enter): the keys act on samples again.
-      const box = event.target;
-      setTimeout(() => box.blur(), 0);
-      return;
-    }
     if (typing(event.target)) return;
     const which = {"+": "ZOOM_IN_KEY", "=": "ZOOM_IN_KEY", "-": "ZOOM_OUT_KEY", "_": "ZOOM_OUT_KEY"}[event.key];
     const button = which && document.querySelector(`.st-key-${which} button`);

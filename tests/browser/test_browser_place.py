@@ -219,7 +219,7 @@ def test_keys_act_on_samples_after_the_zoom_control_and_zoom_has_keys(tmp_path, 
         assert box.input_value() == "ana+"
         assert zoom_shown(page).startswith("fit (")
         box.press("Enter")
-        page.wait_for_function(IDLE_JS)
+        assert page.evaluate("() => document.activeElement.tagName") != "INPUT"
         page.keyboard.press("ArrowRight")
         page.wait_for_function(SAMPLE_SHOWN_JS, arg=3)
         assert not errors, errors
