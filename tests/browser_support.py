@@ -555,9 +555,14 @@ def sign_in(
     """Sign ``email`` in through the app's "Sign in" button and the mock's form (sync API).
 
     ``address``: the address opened first (default: the app's root), e.g. a link to a
-    sample; ``None``: the root.
+    sample.
     """
     page.goto(address or app_url)
+    press_sign_in(page, email, timeout)
+
+
+def press_sign_in(page, email: str, timeout: float = 60_000) -> None:
+    """On the sign-in page shown: "Sign in", the mock's form for ``email``, back signed in."""
     page.get_by_role("button", name="Sign in").click(timeout=timeout)
     page.locator('input[name="sub"]').fill(email, timeout=timeout)
     page.get_by_role("button", name="Authorize").click()

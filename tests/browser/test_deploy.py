@@ -66,6 +66,7 @@ from browser_support import (  # noqa: E402
     nginx_proxy,
     oidc_provider,
     prepared_demo_project,
+    press_sign_in,
     round_trip_summary,
     run_all,
     saved_at_click,
@@ -78,6 +79,7 @@ from browser_support import (  # noqa: E402
 )
 
 from kpcal_app.click import IFRAME_TITLE  # noqa: E402
+from kpcal_app.signin import STORAGE_KEY  # noqa: E402
 from kpcal_core import load_annotations  # noqa: E402
 from kpcal_core.annotations import Annotation, now_utc, parse_annotations  # noqa: E402
 from kpcal_core.logs import parse_line  # noqa: E402
@@ -354,9 +356,13 @@ def test_a_link_opened_before_sign_in_lands_there_after_sign_in(tmp_path, clean_
         page.goto(address)
         page.get_by_role("button", name="Sign in").wait_for()
         page.wait_for_function(IDLE_JS)
-        if kept is not None:  # what a hostile page or extension could have left in the tab
-            page.evaluate("(v) => sessionStorage.setItem('kpcal-wanted-address', v)", kept)
-        sign_in(page, proxy.url, email, address=page.url if kept is None else None)
+        stored = page.evaluate(f"() => sessionStorage.getItem('{STORAGE_KEY}')")
+        if kept is None:  # the sign-in page kept the address opened
+            parts = urllib.parse.urlsplit(address)
+            assert stored == parts.path + (f"?{parts.query}" if parts.query else ""), stored
+        else:  # what a hostile page or extension could have left in the tab
+            page.evaluate(f"(v) => sessionStorage.setItem('{STORAGE_KEY}', v)", kept)
+        press_sign_in(page, email)
         return page
 
     with deployment(tmp_path, env, auth=True) as (server, proxy), chromium() as browser:
@@ -368,6 +374,13 @@ def test_a_link_opened_before_sign_in_lands_there_after_sign_in(tmp_path, clean_
         parts = urllib.parse.urlsplit(page.url)
         assert parts.path == "/kpcal/annotate", page.url
         assert dict(urllib.parse.parse_qsl(parts.query)) == place, page.url  # no other key
+
+        # A kept address of this app, left in the tab by hand: it is gone back to.
+        fit = f"/kpcal/fit?{urlencode({'project': str(project)})}"
+        other = signed_in_page(browser, "ben@lab.example", f"{proxy.url}/", fit)
+        other.locator("h1").filter(has_text="Fit & save").wait_for()
+        other.get_by_text(f"Project: {project}").wait_for()
+        other.context.close()
 
         # A kept address that is not this app's: the sign-in ends at the app's root.
         origin = f"http://127.0.0.1:{proxy.port}"
