@@ -5,7 +5,10 @@
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`video_form`: set the video of one recording;
 - :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
-- :func:`frame_fill_progress`: the frames being cached, annotating offered once the first is.
+- :func:`frame_fill_progress`: the frames being cached, annotating offered once the first is;
+- on the fit page: :func:`trusted_panel` (where the line is trusted), :func:`model_prior_panel`
+  (what the calibration does to the model), :func:`per_bodypart_panel` (each bodypart's own
+  line), :func:`save_panel` (Save to config.yml, confirmed when the slope is flat or rising).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import streamlit as st
 from kpcal_app import cache, state
 from kpcal_core import statedir, workflows
 from kpcal_core.annotations import CLEARED, parse_annotations
-from kpcal_core.charts import distances_chart
+from kpcal_core.charts import band_chart, distances_chart
 from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.prefetch import BackgroundJob
+from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
 
@@ -186,3 +190,81 @@ def frame_fill_progress(
     st.caption(literal(workflows.frame_cache_summary(data)))
     if then is not None:
         then()
+
+
+# --------------------------------------------------------------------------- the fit page
+
+
+def trusted_panel(band, prior: ModelPrior) -> None:
+    """ "Where is it trusted?": the line's error and band over the keypoints' confidences."""
+    st.altair_chart(band_chart(band), width="stretch")
+    text = (
+        "The error the line predicts (blue, with its 95% band) over the confidences of your "
+        "keypoints with a position (grey bars, right axis): the line is trusted where the band "
+        "is narrow and the bars are tall."
+    )
+    if prior.n_zero:
+        text += (
+            f" Not drawn: {prior.n_zero:,} keypoints with no position, which keypoint-MoSeq "
+            "gives confidence 0 (their s0 is in the panel below the chart)."
+        )
+    st.caption(text)
+
+
+def model_prior_panel(prior: ModelPrior) -> None:
+    """ "What this calibration does to your model": s0 per bodypart, beside the other lines."""
+    st.subheader("What this calibration does to your model")
+    lines = workflows.model_prior_lines(prior)
+    st.write(literal(lines[0]))
+    state.show_table(workflows.model_prior_table(prior))
+    for line in lines[1:]:
+        st.caption(literal(line))
+
+
+def per_bodypart_panel(prior: ModelPrior, table) -> None:
+    """The per-bodypart tab: whether each bodypart's own line follows the shared one."""
+    statement = workflows.bodypart_line_statement(prior)
+    (st.warning if prior.surely_not_following else st.write)(literal(statement))
+    state.show_table(table)
+
+
+def save_panel(
+    data: ProjectData,
+    points,
+    line: dict,
+    method: str,
+    threshold: float,
+) -> None:
+    """Save to config.yml: a flat or rising slope is written only after the user confirms it."""
+    check = slope_check(points, line["slope"])
+    confirmed = True
+    if not check.decreasing:
+        st.warning(
+            literal(
+                f"{check.problem} Autosave does not write it: config.yml keeps the line it has."
+            )
+        )
+        confirmed = st.checkbox(
+            "Write this line to config.yml anyway",
+            key=f"kpcal_confirm_slope-{method}-{line['slope']:.9g}-{line['intercept']:.9g}",
+            help="Only if you have checked the clicks and trust the line as it is.",
+        )
+    if st.button("Save to config.yml", type="primary", disabled=not confirmed):
+        try:
+            saved = workflows.save_calibration(
+                data,
+                slope=line["slope"],
+                intercept=line["intercept"],
+                conf_threshold=threshold,
+                method=method,
+                user=state.annotator(),
+                points=points,
+                confirm_slope=confirmed,
+            )
+            st.success(
+                f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "
+                f"{saved['intercept']:.4f}) and conf_threshold {saved['conf_threshold']:.4f} to "
+                f"{literal(saved['path'])}. Autosave keeps using this line."
+            )
+        except (KpcalError, TimeoutError) as error:
+            state.show_error(error)

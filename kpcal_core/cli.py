@@ -50,6 +50,7 @@ from .diagnostics import (
     bootstrap_fit,
     load_annotator_files,
     mean_click_annotations,
+    per_bodypart_fits,
     project_population,
     stop_rule,
 )
@@ -57,6 +58,7 @@ from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
 from .formats import DUPLICATE_CHOICES
 from .formats import FORMATS as KEYPOINT_FORMATS
+from .prior import ModelPrior, SlopeCheck, slope_check
 from .session import CalibrationSession, frame_cache_dir, load_session, session_dir
 
 EXIT_OK = 0
@@ -354,8 +356,43 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,
+        "slope_check": _slope_check_summary(slope_check(project.points, result.line["slope"])),
+        "model_prior": _model_prior_summary(
+            workflows.project_model_prior(
+                project.data,
+                result.line,
+                args.conf_threshold,
+                per_bodypart=per_bodypart_fits(project.points, args.bootstrap, args.seed),
+            )
+        ),
         "saved": None,
     }
+
+
+def _slope_check_summary(check: SlopeCheck) -> dict:
+    """``kpcal fit --json``'s ``slope_check``: may the line be written without confirming?"""
+    return {
+        "slope": check.slope,
+        "interval": [check.low, check.high],
+        "kind": check.kind,
+        "needs_confirmation": not check.decreasing,
+        "problem": check.problem,
+    }
+
+
+def _model_prior_summary(prior: ModelPrior) -> dict:
+    """``kpcal fit --json``'s ``model_prior``: s0 per bodypart under this fit, the default
+    line and config.yml's (:mod:`kpcal_core.prior`), and the sentences the fit page shows."""
+    out = prior.as_dict()
+    out["formula"] = (
+        "s0 = 10 ** (2 * (log10(conf + 1e-6) * slope + intercept)), conf = confidence "
+        "(0 where no position) + conf_pseudocount (jax-moseq estimate_error)"
+    )
+    out["sentences"] = [
+        *workflows.model_prior_lines(prior),
+        workflows.bodypart_line_statement(prior),
+    ]
+    return out
 
 
 def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -383,6 +420,8 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             intercept=line["intercept"],
             conf_threshold=threshold,
             method=line["method"],
+            points=result.project.points,
+            confirm_slope=args.confirm_slope,
         )
     if args.json:
         _print_json(summary, out)
@@ -405,6 +444,9 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         + ")",
         summary["settled_statement"],
     ]
+    if summary["slope_check"]["problem"]:
+        lines.append(f"Slope: {summary['slope_check']['problem']}")
+    lines += summary["model_prior"]["sentences"]
     robust = summary["robust"]
     if robust:
         lines.append(
@@ -634,6 +676,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-robust", action="store_true", help="save the robust line instead (with --robust)"
     )
     fit.add_argument(
+        "--confirm-slope",
+        action="store_true",
+        help="with --save: write the line even when its slope is flat or positive (errors not "
+        "shown to shrink as confidence grows); without it such a line is refused (exit 3)",
+    )
+    fit.add_argument(
         "--mean-of",
         nargs="+",
         metavar="CSV",
@@ -655,8 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_export,
         help="write the annotations CSV, the error table and a PNG of the chart",
         description="Write error_annotations.csv (every annotation: saved file merged with "
-        "the working copy), error_points.csv (confidence, error and residual of each fitted "
-        "annotation) and error_fit.png (the chart) into --out.",
+        "the working copy), error_points.csv (each fitted annotation's confidence as in the keypoint file and "
+        "plus the pseudocount, error, their logs and residual) and error_fit.png (the chart) into --out.",
     )
     export.add_argument("--out", help="output folder (default: PROJECT/calibration/export)")
     export.add_argument(

@@ -519,7 +519,8 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
     """The population a project's line is applied to, for :func:`stop_rule` and :func:`prediction_band`.
 
     :func:`~kpcal_core.planning.population_of` of the loaded project: its
-    ``use_bodyparts``' keypoints with a confidence and a position, with the
+    ``use_bodyparts``' keypoints with a confidence and a position, not labelled
+    by a person (:meth:`~kpcal_core.project.ProjectData.never_drawn`), with the
     session's ``conf_pseudocount``.
     """
     return population_of(
@@ -527,7 +528,7 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
         data.bodyparts,
         data.use_bodyparts,
         data.conf_pseudocount,
-        missing=data.missing,  # the lean mask: the coordinates stay on disk
+        missing=data.never_drawn(),  # the lean masks: the coordinates stay on disk
         n_hist_bins=n_hist_bins,
     )
 

@@ -158,6 +158,11 @@ def confidence_chart() -> None:
                 f" {histogram['no_position']:,} keypoints have a confidence but no position: "
                 "not shown, never sampled."
             )
+        if histogram.get("human_labelled"):
+            caption += (
+                f" {histogram['human_labelled']:,} keypoints were labelled by a person (SLEAP "
+                "user instances), not predicted: never sampled."
+            )
         box.caption(caption)
 
 

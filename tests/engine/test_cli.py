@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from demo_support import annotate_truth
@@ -19,7 +21,7 @@ from kpcal_core import Annotation, fit_error_model, fit_project
 from kpcal_core.annotations import NOT_VISIBLE, format_annotations, parse_annotations
 from kpcal_core.cli import EXIT_BAD_INPUT, EXIT_NOT_ENOUGH, EXIT_OK, EXIT_USAGE, main
 from kpcal_core.demo import make_demo_project
-from kpcal_core.project import draft_path, load_working_annotations
+from kpcal_core.project import draft_path, load_project_data, load_working_annotations
 from kpcal_core.session import frame_cache_dir, load_session, session_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -299,8 +301,34 @@ def test_export_writes_csv_table_and_png(annotated, tmp_path):
     png = Path(written["chart"]).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     table = Path(written["points"]).read_text().splitlines()
-    assert table[0].startswith("recording,frame,bodypart,confidence,error_px")
     assert len(table) == 81
+    # Each column says what it holds: `confidence` is the keypoint file's own value, the
+    # pseudocount is added only in the columns named so (issue 20).
+    points = pd.read_csv(written["points"])
+    assert list(points.columns[:9]) == [
+        "recording",
+        "frame",
+        "bodypart",
+        "confidence",
+        "confidence_plus_pseudocount",
+        "error_px",
+        "log10_confidence_plus_pseudocount",
+        "log10_error_plus_1",
+        "residual",
+    ]
+    data = load_project_data(demo.project_dir)
+    raw = [
+        float(data.confidences[r][f, data.bodyparts.index(b)])
+        for r, f, b in zip(points["recording"], points["frame"], points["bodypart"])
+    ]
+    assert points["confidence"].tolist() == pytest.approx(raw, abs=1e-12)
+    pseudocount = data.conf_pseudocount
+    assert points["confidence_plus_pseudocount"].to_numpy() == pytest.approx(
+        points["confidence"].to_numpy() + pseudocount, abs=1e-12
+    )
+    assert points["log10_confidence_plus_pseudocount"].to_numpy() == pytest.approx(
+        np.log10(points["confidence"].to_numpy() + pseudocount), abs=1e-12
+    )
 
 
 def test_export_without_enough_annotations_still_writes_the_csv(fresh, tmp_path):
