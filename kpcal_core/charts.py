@@ -227,7 +227,7 @@ def band_chart(band: pd.DataFrame, *, height: int = 320) -> alt.LayerChart:
     line predicts and its band on a log pixel axis (left), the number of
     keypoints per bin as grey bars (right axis), both over confidence +
     pseudocount on a log axis that spans the confidences holding keypoints
-    with a position (:func:`band_view`). Drawn as SVG, so its axes are text.
+    with a position (:func:`band_view`).
 
     Parameters
     ----------
@@ -280,9 +280,7 @@ def band_chart(band: pd.DataFrame, *, height: int = 320) -> alt.LayerChart:
     return (
         alt.layer(bars, area + line)
         .resolve_scale(y="independent")
-        .properties(
-            width="container", height=height, usermeta={"embedOptions": {"renderer": "svg"}}
-        )
+        .properties(width="container", height=height)
     )
 
 
