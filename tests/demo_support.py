@@ -66,6 +66,30 @@ def annotate_from_line(
     return records
 
 
+def slp_project(folder, n_tracks: int, n_frames: int, user: dict):
+    """A project on one SLEAP ``.slp`` (``flies.slp``) holding a person's labels beside the
+    predictions (:func:`pose_files.write_slp` with ``user``), and its video.
+
+    Returns
+    -------
+    pathlib.Path
+        The project folder (``config.yml`` and the session made, no samples drawn).
+    """
+    from pathlib import Path
+
+    from frame_videos import encode_coded
+    from pose_files import write_slp
+
+    from kpcal_core import workflows
+
+    folder = Path(folder)
+    (folder / "videos").mkdir(parents=True)
+    video = encode_coded(folder / "videos" / "session1.mp4", n_frames, "-c:v", "mpeg4")
+    write_slp(folder / "flies.slp", n_tracks, n_frames, video=str(video), user=user)
+    workflows.choose_sources(folder, workflows.Sources("flies.slp", None, "videos"))
+    return folder
+
+
 # --------------------------------------------------------------------------- hostile names
 # A project whose names hold markup (issue 19, findings 2 and 3): HTML that runs script or
 # fetches from another host when rendered, <style>, Markdown links and images, code spans,

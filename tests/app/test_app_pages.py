@@ -45,7 +45,7 @@ from apptest_support import (
     true_display_position,
     widget,
 )
-from demo_support import annotate_from_line
+from demo_support import annotate_from_line, slp_project
 from streamlit.testing.v1 import AppTest
 
 from kpcal_app.text import code
@@ -114,6 +114,23 @@ def test_setup_page_widgets_on_a_fresh_demo(tmp_path, monkeypatch):
     assert sorted(table["recording"]) == sorted(truth)
     assert (table["status"] == "ok").all(), table
     assert not errors(at) and not at.warning
+
+
+def test_setup_page_says_how_many_human_labels_are_left_out(tmp_path, monkeypatch):
+    """A SLEAP project holding a person's labels (13 points, issue 20): the setup page says
+    they are never sampled, and "Sample frames" draws every prediction and none of them."""
+    project = slp_project(tmp_path / "slp", 2, 12, {0: [0], 1: [0, 1], 2: [1], 7: [0]})
+    monkeypatch.setenv("KPCAL_PROJECT", str(project))
+    at = open_page(new_app(), SETUP)
+    captions = " ".join(shown(at.caption))
+    assert "13 keypoints were labelled by a person (SLEAP user instances)" in captions
+    widget(at.number_input, "num_samples").set_value(200)
+    check(button(at, "Sample frames").click().run())
+    message = " ".join(shown(at.success))
+    assert "13 keypoints labelled by a person (SLEAP user instances) are never drawn" in message
+    data = load_project_data(project)
+    for recording, frame, bodypart in load_session(project).sample_keys:
+        assert not data.labelled[recording][frame, data.bodyparts.index(bodypart)]
 
 
 def test_missing_keypoints_path_in_the_setup_form_is_an_error(demo):

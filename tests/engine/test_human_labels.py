@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from frame_videos import encode_coded
+from demo_support import slp_project
 from pose_files import write_slp
 
 from kpcal_core import load_keypoints, sample_error_frames, workflows
@@ -41,12 +41,7 @@ def human_points(n_frames: int = N_FRAMES) -> dict[str, np.ndarray]:
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A project on one .slp with user labels beside predictions, and its video."""
-    folder = tmp_path / "project"
-    (folder / "videos").mkdir(parents=True)
-    video = encode_coded(folder / "videos" / "session1.mp4", N_FRAMES, "-c:v", "mpeg4")
-    write_slp(folder / "flies.slp", N_TRACKS, N_FRAMES, video=str(video), user=USER)
-    workflows.choose_sources(folder, workflows.Sources("flies.slp", None, "videos"))
-    return folder
+    return slp_project(tmp_path / "project", N_TRACKS, N_FRAMES, USER)
 
 
 def test_keypoint_moseqs_arrays_are_kept_and_the_human_points_are_named(tmp_path):
