@@ -442,7 +442,7 @@ class SampleDraw:
         Samples drawn now.
     available
         Keypoints that could be drawn (a position, a used bodypart, a usable video,
-        not already annotated).
+        not already annotated, not labelled by a person).
     left_out
         ``{recording: status}`` of recordings left out (no usable video).
     left_out_keypoints
@@ -481,7 +481,8 @@ class SampleDraw:
         elif total < self.asked:
             text += (
                 f" Only {_count(self.available, 'keypoint')} could be drawn (a position, a "
-                "bodypart in use_bodyparts, a usable video, not annotated yet)."
+                "bodypart in use_bodyparts, a usable video, not annotated yet, not labelled "
+                "by a person)."
             )
         if self.human_labelled:
             text += (
@@ -559,13 +560,10 @@ def draw_samples(
     never = data.never_drawn()  # no position, or labelled by a person
     confidences, excluded = _sampleable(data, left_out, kept, never)
     left_out_keypoints = sum(int((~data.missing[r][:, columns]).sum()) for r in left_out)
-    annotated_here = {
-        (r, int(f), data.bodyparts.index(b))
-        for r, f, b in kept
-        if r in confidences and b in use and int(f) < len(confidences[r])
-    }
-    available = sum(int(np.isfinite(c[:, columns]).sum()) for c in confidences.values()) - sum(
-        1 for r, f, k in annotated_here if np.isfinite(confidences[r][f, k])
+    # a confidence and a position, not a human label, not annotated yet
+    available = sum(
+        int((np.isfinite(c[:, columns]) & ~excluded[r][:, columns]).sum())
+        for r, c in confidences.items()
     )
     wanted = max(0, asked - len(kept))
     new = []

@@ -95,7 +95,8 @@ def test_no_human_label_is_ever_drawn(project, order):
     # Ask for every keypoint there is: all the predictions are drawn, no human label.
     draw = workflows.draw_samples(data, num_samples=200, seed=3, order=order)
     assert not human & set(draw.sample_keys)
-    assert len(draw.sample_keys) == predicted
+    assert len(draw.sample_keys) == draw.available == predicted
+    assert f"Only {predicted} keypoints could be drawn" in draw.message
     assert "13 keypoints labelled by a person (SLEAP user instances) are never drawn" in (
         draw.message
     )
