@@ -13,7 +13,10 @@ import yaml
 from kpcal_core import KpcalError, load_config, save_params, setup_project, update_config
 
 # keypoint-MoSeq 0.8.1 ``generate_config`` output with default arguments
-# (two empty lines first, no trailing newline).
+# (two empty lines first, no trailing newline). Checked byte for byte against the text
+# written by ``_build_yaml`` and ``generate_config`` of keypoint_moseq/io.py in the
+# keypoint-moseq 0.8.1 sdist from PyPI (the same in dattalab/keypoint-moseq at 3f03075),
+# with PyYAML 6.0.3.
 KPMS_DEFAULT_CONFIG = (
     "\n\n"
     + """#==================== ANATOMY =====================#
@@ -737,3 +740,77 @@ def test_a_key_named_twice_is_refused_naming_it_and_its_line(tmp_path):
     with pytest.raises(KpcalError, match=rf"line {line}: the key 'verbose' appears twice"):
         update_config(tmp_path, fps=25)
     assert path.read_text() == text
+
+
+# --------------------------------------------------------------- fps of a new config
+
+
+def _demo_sources(demo, **kwargs):
+    from kpcal_core import workflows
+
+    return workflows.Sources(str(demo.keypoints_dir), "deeplabcut", str(demo.video_dir), **kwargs)
+
+
+def test_a_new_project_takes_fps_from_its_videos(tmp_path):
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(
+        tmp_path / "demo", n_recordings=2, n_frames=20, width=96, height=64, fps=25
+    )
+    chosen = workflows.choose_sources(tmp_path / "new", _demo_sources(demo), create=True)
+    assert chosen.created_config and chosen.fps == 25
+    text = config_text(tmp_path / "new")
+    assert "# frames per second of the video recordings\nfps: 25\n" in text
+    assert kpms_would_load(tmp_path / "new" / "config.yml")["fps"] == 25
+    assert not [w for w in chosen.warnings if "frame rate" in w]
+
+
+def test_videos_whose_frame_rates_differ_are_named(tmp_path):
+    import cv2
+
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(
+        tmp_path / "demo", n_recordings=3, n_frames=12, width=96, height=64, fps=25
+    )
+    video = demo.video_dir / "mouse3.mp4"
+    capture = cv2.VideoCapture(str(video))
+    frames = [frame for ok, frame in iter(capture.read, (False, None)) if ok]
+    capture.release()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (96, 64))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    chosen = workflows.choose_sources(tmp_path / "new", _demo_sources(demo), create=True)
+    assert chosen.fps == 25 and load_config(tmp_path / "new")["fps"] == 25
+    (note,) = [w for w in chosen.warnings if "frame rates differ" in w]
+    assert "25 fps (2 recordings: 'mouse1.mp4', 'mouse2.mp4')" in note
+    assert "30 fps (1 recording: 'mouse3.mp4')" in note and "fps: 25" in note
+
+
+def test_without_a_readable_video_a_new_config_keeps_fps_30_and_says_so(tmp_path):
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(
+        tmp_path / "demo", n_recordings=1, n_frames=12, width=96, height=64, fps=25
+    )
+    chosen = workflows.choose_sources(
+        tmp_path / "new", workflows.Sources(str(demo.keypoints_dir), "deeplabcut"), create=True
+    )
+    assert chosen.fps is None and load_config(tmp_path / "new")["fps"] == 30
+    assert any("keypoint-MoSeq's default, fps: 30" in w for w in chosen.warnings)
+
+
+def test_the_real_flies_clip_gives_fps_25(shared_data, tmp_path):
+    from kpcal_core import workflows
+
+    slp = shared_data / "sleap_flies_clip" / "clip.predictions.slp"
+    chosen = workflows.choose_sources(tmp_path / "flies", workflows.Sources(str(slp)), create=True)
+    assert chosen.fps == 25 and load_config(tmp_path / "flies")["fps"] == 25
+    # the names say which is the front (head) but not the back: the question says just that
+    assert chosen.ask_anatomy and chosen.anatomy_note.startswith(
+        "The bodypart names say which is the front ('head') but not which is the back"
+    )
