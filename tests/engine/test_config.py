@@ -731,6 +731,22 @@ def test_unusual_layouts_are_edited_too(tmp_path, layout):
         assert comment in after, comment
 
 
+def test_a_comment_ruamel_cannot_place_is_no_obstacle(tmp_path):
+    """ruamel.yaml 0.19 raises NotImplementedError ("overlap in comment") reading a comment
+    between a key and its value followed by blank lines; the in-place edit does not need it."""
+    from ruamel.yaml import YAML
+
+    layout = "conf_threshold: # the line's threshold\n  0.5\n\n\n"
+    with pytest.raises(NotImplementedError):  # the library's limit, as it is
+        YAML(typ="rt").load("a: 1\n" + layout + "b: 2\n")
+    setup_project(tmp_path, bodyparts=["nose", "tail"])
+    path = tmp_path / "config.yml"
+    path.write_text(path.read_text().replace("conf_threshold: 0.5\n", layout))
+    save_params(tmp_path, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.25})
+    assert "conf_threshold: # the line's threshold\n  0.25\n\n\n" in path.read_text()
+    assert kpms_would_load(path)["conf_threshold"] == 0.25
+
+
 def test_a_key_named_twice_is_refused_naming_it_and_its_line(tmp_path):
     setup_project(tmp_path, bodyparts=["nose", "tail"])
     path = tmp_path / "config.yml"
