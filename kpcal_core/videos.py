@@ -213,7 +213,7 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
 def _too_short(path, index: int, n_read: int | None = None) -> KpcalError:
     info = video_info(path)
     return KpcalError(
-        f"video {str(path)!r} has no frame {index}: it has {info.n_frames} frames"
+        f"video {str(path)!r} has no frame {index}: it has {count(info.n_frames, 'frame')}"
         + (f" (decoding stopped after {n_read})" if n_read is not None else "")
     )
 
