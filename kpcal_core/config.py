@@ -514,7 +514,10 @@ def _edit_in_place(path: Path, text: str, before: dict, values: Mapping[str, Any
         A mapping in the file names a key twice, or a value cannot be written as YAML.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        # libyaml is fast; its marks are character offsets only where bytes are characters
+        # (some libyaml versions count bytes): other files go through PyYAML's own reader
+        loader = _SAFE_LOADER if text.isascii() else yaml.SafeLoader
+        root = yaml.compose(text, Loader=loader)
         _refuse_duplicate_keys(root, path)
     except RecursionError:
         raise KpcalError(f"{path}: not valid YAML (nested too deeply)") from None

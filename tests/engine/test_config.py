@@ -747,6 +747,26 @@ def test_a_comment_ruamel_cannot_place_is_no_obstacle(tmp_path):
     assert kpms_would_load(path)["conf_threshold"] == 0.25
 
 
+def test_names_beyond_ascii_are_edited_in_place(tmp_path):
+    """Accents, CJK and emoji before the values edited: the values are found by character
+    offsets (such a file is read with PyYAML's own reader, whose marks count characters)."""
+    names = ["nez_é", "尾", "queue🐭"]
+    setup_project(tmp_path, bodyparts=names)
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "# carnet: souris 🐭 n°3\n" + path.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    before = path.read_text(encoding="utf-8")
+    update_config(tmp_path, anterior_bodyparts=["尾"], posterior_bodyparts=["queue🐭", "nez_é"])
+    save_params(tmp_path, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.25})
+    after = path.read_text(encoding="utf-8")
+    assert comment_and_blank_lines(after) == comment_and_blank_lines(before)
+    config = kpms_would_load(path)
+    assert config["anterior_bodyparts"] == ["尾"]
+    assert config["posterior_bodyparts"] == ["queue🐭", "nez_é"]
+    assert config["bodyparts"] == names and config["conf_threshold"] == 0.25
+
+
 def test_a_key_named_twice_is_refused_naming_it_and_its_line(tmp_path):
     setup_project(tmp_path, bodyparts=["nose", "tail"])
     path = tmp_path / "config.yml"
