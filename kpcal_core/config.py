@@ -22,7 +22,6 @@ updated by its bare name.
 
 from __future__ import annotations
 
-import copy
 import io
 import math
 import os
@@ -431,14 +430,13 @@ def _updated(config: dict, values: Mapping[str, Any]) -> dict:
     ``trans_hypparams``); ``slope`` and ``intercept`` go to ``error_estimator``
     (created when missing); any other new key is added at the end.
     """
-    new = copy.deepcopy(config)
+    new = dict(config)  # only what changes is copied: the rest may be nested deep
     for key, value in values.items():
         group = _group_of(new, key)
         if group is None:
             new[key] = value
         else:
-            if not isinstance(new.get(group), dict):
-                new[group] = {}
+            new[group] = {**new[group]} if isinstance(new.get(group), dict) else {}
             new[group][key] = value
     return new
 
@@ -474,7 +472,10 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
     if not isinstance(before, dict):
         raise KpcalError(f"{path}: expected a YAML mapping of settings")
     values = {key: _python(value) for key, value in kwargs.items()}
-    new_text = _edit_in_place(path, text, before, values)
+    try:
+        new_text = _edit_in_place(path, text, before, values)
+    except RecursionError:  # the reader took it, but it is nested too deep to compare
+        raise KpcalError(f"{path}: not valid YAML (nested too deeply)") from None
     if new_text is None:
         new_text = _edit_round_trip(path, text, values)
     try:
@@ -513,14 +514,13 @@ def _edit_in_place(path: Path, text: str, before: dict, values: Mapping[str, Any
     KpcalError
         A mapping in the file names a key twice, or a value cannot be written as YAML.
     """
+    # libyaml is fast; its marks are character offsets only where bytes are characters
+    # (some libyaml versions count bytes): other files go through PyYAML's own reader
     try:
-        # libyaml is fast; its marks are character offsets only where bytes are characters
-        # (some libyaml versions count bytes): other files go through PyYAML's own reader
-        loader = _SAFE_LOADER if text.isascii() else yaml.SafeLoader
-        root = yaml.compose(text, Loader=loader)
-        _refuse_duplicate_keys(root, path)
-    except RecursionError:
-        raise KpcalError(f"{path}: not valid YAML (nested too deeply)") from None
+        root = yaml.compose(text, Loader=_SAFE_LOADER if text.isascii() else yaml.SafeLoader)
+    except yaml.YAMLError:  # the two readers disagree: leave it to the round-trip editor
+        return None
+    _refuse_duplicate_keys(root, path)
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         return None
     expected = _updated(before, values)
