@@ -52,8 +52,8 @@ The engine, one concern per module:
 - ``limits``: every size limit on input (keypoint values, columns, HDF5
   datasets and attributes, video frames, text files), each overridable with an
   environment variable, checked before anything is allocated
-- ``samplekeys``, ``textio``, ``validate``, ``errors``: the sample key, the text
-  reader, input checks, the error types
+- ``samplekeys``, ``textio``, ``validate``, ``errors``, ``wording``: the sample key,
+  the text reader, input checks, the error types, counts in sentences ("1 sample")
 """
 
 from .annotations import Annotation, load_annotations, save_annotations

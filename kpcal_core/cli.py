@@ -58,8 +58,10 @@ from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
 from .formats import DUPLICATE_CHOICES
 from .formats import FORMATS as KEYPOINT_FORMATS
+from .logs import LOG_ENV, errors_only, every_line_asked
 from .prior import ModelPrior, SlopeCheck, slope_check
 from .session import CalibrationSession, frame_cache_dir, load_session, session_dir
+from .wording import count
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -198,10 +200,10 @@ def _open(args: argparse.Namespace, err: TextIO, *, create: bool = False):
         chosen = workflows.choose_sources(project, sources, create=create)
         for warning in chosen.warnings:
             err.write(f"kpcal: {warning}\n")
-        if chosen.ask_anatomy:
+        if chosen.anatomy_note:
             err.write(
-                "kpcal: the bodypart names do not say which are front and back: set "
-                "anterior_bodyparts and posterior_bodyparts in config.yml\n"
+                f"kpcal: {chosen.anatomy_note} Set anterior_bodyparts and posterior_bodyparts "
+                "in config.yml (keypoint-MoSeq uses them to find the animal's heading).\n"
             )
         if chosen.created_config:
             err.write(f"kpcal: created {project / 'config.yml'} from the keypoints' bodyparts\n")
@@ -236,7 +238,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not blocking.empty:
         names = ", ".join(repr(r) for r in blocking["recording"])
         err.write(
-            f"kpcal: {len(blocking)} of {len(table)} recording(s) cannot be annotated ({names}): "
+            f"kpcal: {len(blocking)} of {count(len(table), 'recording')} cannot be annotated "
+            f"({names}): "
             "see the reason column; fix the video folder (--video-dir) or set a recording's "
             f"video with `{PROG} video PROJECT RECORDING PATH`\n"
         )
@@ -270,7 +273,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def progress(done: int, total: int, ready: list) -> None:
         if interactive:
-            line = f"kpcal: {done} of {total} frames ready"
+            line = f"kpcal: {done} of {count(total, 'frame')} ready"
             if isinstance(err, TerminalStream):
                 err.rewrite_line(line)
             else:
@@ -303,7 +306,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(draw.message + f" Saved in {session_dir(data.project_dir) / 'session.json'}.\n")
         if not args.no_frames:
-            out.write(f"{cached} frames ready. {workflows.frame_cache_summary(data)}\n")
+            out.write(f"{count(cached, 'frame')} ready. {workflows.frame_cache_summary(data)}\n")
     return EXIT_OK
 
 
@@ -586,6 +589,12 @@ def _command(
     if sources:
         _add_sources(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="also write the log lines a server keeps in its journal (kpcal time=... "
+        f"event=save or params) on stderr; {LOG_ENV}=1 does the same (errors always are)",
+    )
     parser.set_defaults(func=func, subparser=parser)
     return parser
 
@@ -756,7 +765,8 @@ def main(
     if args.command == "agreement" and len(args.csv) < 2:
         args.subparser.error("needs two or more CSV files (one per annotator)")
     try:
-        return args.func(args, out, err)
+        with errors_only(not (args.log or every_line_asked())):
+            return args.func(args, out, err)
     except NotEnoughAnnotations as error:
         err.write(f"kpcal: not enough annotations: {error}\n")
         return EXIT_NOT_ENOUGH

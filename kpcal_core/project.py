@@ -57,6 +57,7 @@ from .session import (
     session_path,
 )
 from .textio import read_user_text
+from .wording import count
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
 DRAFT_FILENAME = "annotations_draft.csv"
@@ -535,7 +536,7 @@ def save_work(
             f"{remaining} more to go.",
         )
     when = datetime.now().strftime("%H:%M:%S")
-    message = f"Saved {n} annotations to {annotations_path(project_dir).name}"
+    message = f"Saved {count(n, 'annotation')} to {annotations_path(project_dir).name}"
     if config_problem is not None:
         return SaveResult(
             merged,

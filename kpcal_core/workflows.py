@@ -97,6 +97,7 @@ from .project import (
     save_work,
     video_dir_of,
 )
+from .recording_videos import frame_rate, resolve_videos
 from .recordings import check_videos
 from .samplekeys import SampleKey
 from .sampling import confidence_histogram, sample_error_frames
@@ -110,6 +111,7 @@ from .session import (
 )
 from .videos import fill_sample_frames, index_videos, list_videos
 from .views import CropView, crop_for_sample, render_view, skeleton_edges
+from .wording import count
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
 BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
@@ -224,17 +226,31 @@ class SourcesChosen:
         The bodyparts the keypoint files name.
     created_config
         ``config.yml`` was created (skeleton from the files, front and back
-        bodyparts from their names where they say so).
+        bodyparts from their names where they say so, ``fps`` from the videos).
     ask_anatomy
-        The names do not say which bodyparts are front and back: ask the user.
+        The names do not say which bodyparts are front and back (or one of
+        them): ask the user.
+    anatomy_note
+        With ``ask_anatomy``, the sentence saying which of the two the names do
+        not tell and what ``config.yml`` has instead (the caller says where to set it).
+    anatomy
+        With ``ask_anatomy``, ``(anterior_bodyparts, posterior_bodyparts)`` as
+        written: while the config still holds these, the question stands.
+    fps
+        The ``fps`` written to a new ``config.yml`` (``None``: none written, or
+        keypoint-MoSeq's default because no video could be read).
     warnings
-        Sentences about the files (e.g. outputs of one video left out).
+        Sentences about the files (e.g. outputs of one video left out, videos
+        whose frame rates differ).
     """
 
     session: CalibrationSession
     bodyparts: list[str]
     created_config: bool
     ask_anatomy: bool = False
+    anatomy_note: str | None = None
+    anatomy: tuple[list[str], list[str]] | None = None
+    fps: int | float | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -287,6 +303,21 @@ def choose_sources(
     )
     bodyparts = list(loaded.bodyparts)
     anterior, posterior = choose_anterior_posterior(bodyparts)
+    rate = None
+    if not config_path(folder).exists():  # a new config takes fps from the videos
+        previous = load_session(folder)
+        rate = frame_rate(
+            resolve_videos(
+                loaded.coordinates,
+                video_dir=video_dir,
+                stored_videos=loaded.stored_videos,
+                keypoint_files=loaded.files,
+                user_videos=previous.video_paths if previous else None,
+                recording_name_suffix=sources.recording_name_suffix,
+                video_extension=(sources.video_extension or "").strip().lstrip(".") or None,
+                project=folder,
+            )
+        )
     with project_lock(folder), together():  # a new config.yml and the session, or neither
         session = load_session(folder) or CalibrationSession()
         session.keypoints_path = keypoints_typed
@@ -296,22 +327,51 @@ def choose_sources(
         session.video_extension = (sources.video_extension or "").strip().lstrip(".") or None
         session.recording_name_suffix = sources.recording_name_suffix
         created = not config_path(folder).exists()
+        front = [anterior or bodyparts[0]]
+        back = [posterior or next((b for b in reversed(bodyparts) if b != front[0]), front[0])]
+        fps = rate.fps if created and rate is not None else None
         if created:
             setup_project(
                 folder,
                 bodyparts=bodyparts,
                 skeleton=loaded.skeleton or None,
                 video_dir=str(video_dir) if video_dir else "",
-                anterior_bodyparts=[anterior or bodyparts[0]],
-                posterior_bodyparts=[posterior or bodyparts[-1]],
+                anterior_bodyparts=front,
+                posterior_bodyparts=back,
+                **({} if fps is None else {"fps": fps}),
             )
         save_session(folder, session)
+    ask = created and (anterior is None or posterior is None)
+    notes = list(keypoint_warnings)
+    if created and rate is not None and rate.note:
+        notes.append(rate.note)
     return SourcesChosen(
         session=session,
         bodyparts=bodyparts,
         created_config=created,
-        ask_anatomy=created and (anterior is None or posterior is None),
-        warnings=keypoint_warnings,
+        ask_anatomy=ask,
+        anatomy_note=_anatomy_note(anterior, posterior, front[0], back[0]) if ask else None,
+        anatomy=(front, back) if ask else None,
+        fps=fps,
+        warnings=notes,
+    )
+
+
+def _anatomy_note(anterior: str | None, posterior: str | None, front: str, back: str) -> str:
+    """What the bodypart names do not say about front and back, and what config.yml has."""
+    if anterior is None and posterior is None:
+        return (
+            "The bodypart names do not say which are the front and the back of the animal: "
+            f"config.yml has {front!r} as the front and {back!r} as the back for now."
+        )
+    if anterior is None:
+        return (
+            f"The bodypart names say which is the back ({posterior!r}) but not which is the "
+            f"front: config.yml has {front!r} as the front for now."
+        )
+    return (
+        f"The bodypart names say which is the front ({anterior!r}) but not which is the back: "
+        f"config.yml has {back!r} as the back for now."
     )
 
 
@@ -472,34 +532,30 @@ class SampleDraw:
         """One paragraph: asked, kept, drawn, and why the total differs from what was asked."""
         total = len(self.sample_keys)
         text = (
-            f"Asked for {_count(self.asked, 'sample')}: kept {self.kept} already annotated, "
-            f"drew {self.new} new; {_count(total, 'sample')} in all (seed {self.seed}, "
+            f"Asked for {count(self.asked, 'sample')}: kept {self.kept} already annotated, "
+            f"drew {self.new} new; {count(total, 'sample')} in all (seed {self.seed}, "
             f"{'planned order' if self.order == 'planned' else 'as keypoint-MoSeq'})."
         )
         if self.kept > self.asked:
             text += " More samples are annotated than asked for: all of them are kept."
         elif total < self.asked:
             text += (
-                f" Only {_count(self.available, 'keypoint')} could be drawn (a position, a "
+                f" Only {count(self.available, 'keypoint')} could be drawn (a position, a "
                 "bodypart in use_bodyparts, a usable video, not annotated yet, not labelled "
                 "by a person)."
             )
         if self.human_labelled:
             text += (
-                f" {_count(self.human_labelled, 'keypoint')} labelled by a person (SLEAP user "
+                f" {count(self.human_labelled, 'keypoint')} labelled by a person (SLEAP user "
                 "instances) are never drawn: they are not the network's predictions."
             )
         if self.left_out:
             names = ", ".join(f"{name!r} ({status})" for name, status in self.left_out.items())
             text += (
-                f" Left out {_count(len(self.left_out), 'recording')} with "
-                f"{_count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
+                f" Left out {count(len(self.left_out), 'recording')} with "
+                f"{count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
             )
         return text
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def draw_samples(
@@ -730,7 +786,7 @@ def frame_cache_summary(data: ProjectData) -> str:
     size = cache_size(folder)
     cap = DEFAULT_MAX_BYTES / 2**30
     return (
-        f"Frame cache: {size.frames:,} frames, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
+        f"Frame cache: {count(size.frames, 'frame')}, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
         f"(least recently used frames go first) in {folder}."
     )
 
@@ -747,14 +803,20 @@ def sampling_histogram(
     Returns
     -------
     dict
-        ``bars``: DataFrame ``start, end, keypoints`` (log10 units);
+        ``bars``: DataFrame ``start, end, keypoints`` (log10 units; keypoints
+        with a position only);
         ``bins``: DataFrame ``start, end, mid, samples`` (one row per sampling bin);
         ``no_position``: keypoints with a confidence but no position (never sampled);
         ``human_labelled``: keypoints labelled by a person (SLEAP user instances,
         never sampled).
     """
     counts, hist_edges, sample_edges = confidence_histogram(
-        data.confidences, data.bodyparts, use_bodyparts, conf_pseudocount, int(num_bins)
+        data.confidences,
+        data.bodyparts,
+        use_bodyparts,
+        conf_pseudocount,
+        int(num_bins),
+        missing=data.missing,
     )
     columns = [data.bodyparts.index(b) for b in use_bodyparts if b in data.bodyparts]
     no_position = sum(
@@ -881,7 +943,7 @@ def save_held_edits(
 
 def _held_sentence(n: int) -> str:
     """What happens to ``n`` held edits, for the message."""
-    edits = _count(n, "edit")
+    edits = count(n, "edit")
     them = "it" if n == 1 else "them"
     return (
         f"Your {edits} {'is' if n == 1 else 'are'} kept on this page, not on disk yet, and "
@@ -907,7 +969,7 @@ def _held_result(
 
 def held_status(held: Mapping[SampleKey, Annotation]) -> str | None:
     """``"2 edits held, not saved"``, or ``None`` when nothing is held."""
-    return f"{_count(len(held), 'edit')} held, not saved" if held else None
+    return f"{count(len(held), 'edit')} held, not saved" if held else None
 
 
 def sample_view(
@@ -1067,13 +1129,13 @@ def stop_status_line(check: StopCheck) -> str:
     precisely not negative) it says so.
     """
     if check.settled:
-        return f"Settled: the line is trusted — you can stop ({_count(check.n, 'annotation')})."
+        return f"Settled: the line is trusted — you can stop ({count(check.n, 'annotation')})."
     if check.more_needed is None:
         return (
-            f"Not settled ({_count(check.n, 'annotation')}): {check.missing}, and more "
+            f"Not settled ({count(check.n, 'annotation')}): {check.missing}, and more "
             "annotations will not change that: see the fit page."
         )
-    text = f"About {_count(check.more_needed, 'more annotation')} needed ({check.n} so far"
+    text = f"About {count(check.more_needed, 'more annotation')} needed ({check.n} so far"
     if math.isfinite(check.rms_half_width) and math.isfinite(check.slope_half_width):
         text += (
             f": the line ±{check.rms_half_width:.3f} where your keypoints are, target "
@@ -1299,7 +1361,7 @@ def bodypart_line_statement(prior: ModelPrior) -> str:
     for group, known in groups:
         if not group:
             continue
-        names = ", ".join(f"{b.bodypart!r} ({_count(b.own_n, 'annotation')})" for b in group)
+        names = ", ".join(f"{b.bodypart!r} ({count(b.own_n, 'annotation')})" for b in group)
         one = len(group) == 1
         it, its = ("it", "its") if one else ("them", "their")
         if known:
@@ -1311,7 +1373,7 @@ def bodypart_line_statement(prior: ModelPrior) -> str:
         else:
             parts.append(
                 f"{names}: {its} own line{'' if one else 's'} may not follow the shared line (see "
-                f"the table), but {_count(OWN_LINE_SURE, 'annotation')} of each are needed to be "
+                f"the table), but {count(OWN_LINE_SURE, 'annotation')} of each are needed to be "
                 f"sure: annotate more of {it}. If {it} still {'stays' if one else 'stay'} apart, "
                 f"leave {it} out of use_bodyparts, or retrain the network with more labels of {it}."
             )

@@ -17,6 +17,7 @@ from kpcal_core.charts import fit_chart, running_chart
 from kpcal_core.diagnostics import NotEnoughAnnotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import FIT_METHODS
+from kpcal_core.wording import count, verb
 
 CHART_KEY = "kpcal_fit_chart"
 METHOD_LABELS = {
@@ -63,8 +64,9 @@ except KpcalError as error:
 points, fit, line = result.project.points, result.project.fit, result.line
 if result.project.n_left_out:
     st.warning(
-        f"{result.project.n_left_out} annotations are of recordings or bodyparts not loaded; "
-        "left out of the fit."
+        f"{count(result.project.n_left_out, 'annotation')} "
+        f"{verb(result.project.n_left_out, 'is', 'are')} of recordings or bodyparts not "
+        "loaded: left out of the fit."
     )
 diag = cache.fit_diagnostics(data, points)
 boot = diag["bootstrap"]
@@ -92,8 +94,8 @@ st.caption(
 )
 if result.project.counts.get("not_visible"):
     st.caption(
-        f"{result.project.counts['not_visible']} samples marked not visible: kept in the CSV, "
-        "left out of the fit."
+        f"{count(result.project.counts['not_visible'], 'sample')} marked not visible: kept in "
+        "the CSV, left out of the fit."
     )
 
 if state.FIT_THRESHOLD not in st.session_state:

@@ -127,6 +127,24 @@ def test_fit_save_writes_config_yml(fresh):
     assert config["conf_threshold"] == 0.25  # kept from the config
 
 
+def test_fit_save_prints_no_server_log_line_unless_asked(fresh, monkeypatch):
+    """The `kpcal time=... event=params` line is for a server's journal: the command line
+    prints it only with --log or KPCAL_LOG=1 (a save the disk refuses is always logged:
+    tests/engine/test_full_disk.py)."""
+    records = truth_records(fresh, 30)
+    (fresh.project_dir / "error_annotations.csv").write_text(format_annotations(records, None))
+    done = run_process("fit", fresh.project_dir, "--save", "--bootstrap", "50")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "kpcal time=" not in done.stderr and "event=" not in done.stderr, done.stderr
+    assert "saved" in done.stdout.lower(), done.stdout
+    done = run_process("fit", fresh.project_dir, "--save", "--bootstrap", "50", "--log")
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("kpcal time=")]
+    assert " event=params " in line and f"project={fresh.project_dir}" in line
+    monkeypatch.setenv("KPCAL_LOG", "1")
+    done = run_process("fit", fresh.project_dir, "--save", "--bootstrap", "50")
+    assert " event=params " in done.stderr, done.stderr
+
+
 def test_fit_of_the_mean_of_several_annotators(annotated, tmp_path):
     demo, positions = annotated
     keys = list(positions)[:30]
@@ -216,6 +234,7 @@ def test_check_reports_recordings_and_fails_on_a_missing_video(fresh):
     code, out, err = run("check", fresh.project_dir)
     assert code == EXIT_BAD_INPUT
     assert "no video" in out and "mouse2" in err
+    assert "kpcal: 1 of 2 recordings cannot be annotated" in err  # no "recording(s)"
 
 
 # ESC sequences (clear the screen, red), a carriage return, backspace, a C1 control (CSI) and a
