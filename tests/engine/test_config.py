@@ -662,7 +662,9 @@ def test_every_config_edit_keeps_each_comment_of_keypoint_moseqs_file(tmp_path):
     workflows.set_video(project, recording, str(next(demo.video_dir.iterdir())))
     data = workflows.open_project(project)
     workflows.draw_samples(data, use_bodyparts=["nose", "neck", "tail_base"], num_samples=4, seed=0)
-    workflows.save_calibration(data, slope=-0.6125, intercept=0.3375, conf_threshold=0.125)
+    workflows.save_calibration(  # a line typed in, not fitted from annotations: confirmed
+        data, slope=-0.6125, intercept=0.3375, conf_threshold=0.125, confirm_slope=True
+    )
 
     after = config_text(project)
     assert comment_and_blank_lines(after) == comment_and_blank_lines(template)
