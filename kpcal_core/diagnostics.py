@@ -66,6 +66,7 @@ from .planning import Population, population_of
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
 from .samplekeys import SampleKey, check_sample_key
 from .textio import read_user_text
+from .wording import count
 
 #: Elements of the ``(resamples, n)`` index matrix built at once; bounds the
 #: bootstrap's temporary memory (about 5 arrays of this many float64).
@@ -455,7 +456,7 @@ def has_settled(
         first = int(fitted["n"].iloc[0]) if len(fitted) else None
         need = (first if first is not None else max(n, 5)) + window
         return False, (
-            f"Too early to tell whether the fit has settled: {n} annotation(s) so far; "
+            f"Too early to tell whether the fit has settled: {count(n, 'annotation')} so far; "
             f"at least {need} are needed to watch the slope over {window} annotations."
         )
     last = fitted.iloc[-(window + 1) :]
@@ -519,7 +520,8 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
     """The population a project's line is applied to, for :func:`stop_rule` and :func:`prediction_band`.
 
     :func:`~kpcal_core.planning.population_of` of the loaded project: its
-    ``use_bodyparts``' keypoints with a confidence and a position, with the
+    ``use_bodyparts``' keypoints with a confidence and a position, not labelled
+    by a person (:meth:`~kpcal_core.project.ProjectData.never_drawn`), with the
     session's ``conf_pseudocount``.
     """
     return population_of(
@@ -527,7 +529,7 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
         data.bodyparts,
         data.use_bodyparts,
         data.conf_pseudocount,
-        missing=data.missing,  # the lean mask: the coordinates stay on disk
+        missing=data.never_drawn(),  # the lean masks: the coordinates stay on disk
         n_hist_bins=n_hist_bins,
     )
 
@@ -747,7 +749,7 @@ def stop_rule(
     numbers_text = (
         f"the line is known to ±{rms_hw:.3f} (RMS over your keypoints, target ≤ {rms_target}) "
         f"and the slope {slope:.3f} to ±{slope_hw:.3f} (target ≤ {slope_target}), "
-        f"{level:.0%} intervals, from {n} annotations"
+        f"{level:.0%} intervals, from {count(n, 'annotation')}"
     )
     settled = (
         n >= min_annotations and rms_hw <= rms_target and slope_hw <= slope_target and slope < 0
