@@ -2,7 +2,7 @@
 
 - **The address**: started with no ``--project``, a real SLEAP project
   (``../shared/data/sleap_flies_clip``, copied into a temporary folder) is opened
-  from the setup page; on the annotate page the test goes to sample 5 at zoom 3×
+  from the setup page and annotated from its "Start annotating" button; on the annotate page the test goes to sample 5 at zoom 3×
   with the keyboard and the zoom buttons, then reloads, moves to another page and
   back, and opens the same address in a new browser context: each time the same
   project, sample and zoom (the same view token: same image). The link surviving
@@ -116,8 +116,11 @@ def test_reload_pages_and_a_link_keep_project_sample_and_zoom(shared_data, tmp_p
             page.get_by_text(f"Project: {project}").wait_for()
             assert place(page) == {"project": str(project)}
 
-            page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Annotate").click()
+            # The setup page's button (a real button, issue 21) opens the annotate page there.
+            page.get_by_role("button", name=re.compile("Start annotating")).click()
             page.wait_for_function(SAMPLE_SHOWN_JS, arg=1)
+            page.get_by_text(f"Project: {project}").wait_for()
+            assert place(page) == {"project": str(project), "sample": "1"}
             view_token(page)
             for n in range(2, 6):
                 page.keyboard.press("ArrowRight")
