@@ -74,6 +74,18 @@ def test_a_link_opens_its_sample_and_zoom_and_page_switches_keep_them(demo):
     assert not errors(at), page_text(at)
 
 
+def test_the_setup_pages_start_annotating_button_keeps_the_sample_and_zoom(demo):
+    draw_demo_samples(demo)
+    place = {"project": str(demo), "sample": "4", "zoom": "3"}
+    at = open_page(link(demo, **place), SETUP)
+    assert address(at) == place
+    at = check(button(at, "Start annotating").click().run())
+    assert [t.value for t in at.title] == ["Annotate"]
+    assert current_sample(at)["index"] == 4 and "@3/" in image_view(at)
+    assert address(at) == place
+    assert not errors(at), page_text(at)
+
+
 @pytest.mark.parametrize(
     "sample, zoom",
     [("abc", "<b>3</b>"), ("0", "2.5"), ("-1", "nan"), ("1" * 40, "1e9"), ("", "fit;frame")],
