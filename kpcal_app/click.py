@@ -511,7 +511,9 @@ def click_image(
         ``{"x", "y", "width", "height", "unix_time", "view"}``: the position in the
         pixels of the image as shown, the size it was shown at (pass ``width`` to
         :meth:`kpcal_core.views.CropView.to_frame`), when, and the view token of
-        the image clicked.
+        the image clicked; or ``{"fit": width, "unix_time"}`` when the image is shown
+        at another width than it was drawn at (read it with
+        :func:`kpcal_core.clicks.parse_view_size` and draw the next image at that width).
     """
     return _component()(
         src=encode_image(image, jpeg_quality),
