@@ -7,7 +7,8 @@
 - :func:`video_form`: set the video of one recording;
 - :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
 - :func:`frame_fill_progress`: the frames being cached, with the button to start annotating;
-- :func:`start_annotating_button`: that button (it opens the annotate page).
+- :func:`start_annotating_button`, :func:`follow_start_annotating`: that button, and following it
+  (at the top of the setup page, so the annotate page opens without the rest of it running).
 - on the fit page: :func:`trusted_panel` (where the line is trusted), :func:`model_prior_panel`
   (what the calibration does to the model), :func:`per_bodypart_panel` (each bodypart's own
   line), :func:`save_panel` (Save to config.yml, confirmed when the slope is flat or rising).
@@ -212,10 +213,18 @@ def annotator_comparison(records: dict) -> dict:
 
 
 def start_annotating_button() -> None:
-    """The button that opens the annotate page (one per page run, the same key each time)."""
-    if st.button(
+    """The button that opens the annotate page (one per page run, the same key each time);
+    :func:`follow_start_annotating`, at the top of the page, follows it."""
+    st.button(
         "Start annotating", type="primary", icon=":material/ads_click:", key=state.START_ANNOTATING
-    ):
+    )
+
+
+def follow_start_annotating() -> None:
+    """Open the annotate page at once when "Start annotating" was pressed: its value is read
+    from session state before the rest of the setup page runs (which would delay the first
+    image by that page's run, 0.3–0.6 s with a project open)."""
+    if st.session_state.get(state.START_ANNOTATING):
         st.switch_page("pages/annotate.py", query_params=state.address())
 
 

@@ -16,6 +16,7 @@ from kpcal_core.session import CalibrationSession, load_session
 from kpcal_core.wording import count, verb
 
 state.ensure_app_navigation()
+panels.follow_start_annotating()
 
 
 st.title("Set up & sample")
