@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,8 +51,6 @@ from .diagnostics import (
     bootstrap_fit,
     load_annotator_files,
     mean_click_annotations,
-    project_population,
-    stop_rule,
 )
 from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
@@ -329,8 +328,14 @@ def cmd_video(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> dict:
     project = result.project
     fit = project.fit
-    boot = bootstrap_fit(project.points, args.bootstrap, args.seed, args.level)
-    stop = stop_rule(project.points, project_population(project.data), level=args.level)
+    boot = bootstrap_fit(project.line_points, args.bootstrap, args.seed, args.level)
+    data = project.data
+    stop = workflows.stop_status(data, project.records, level=args.level)
+    more_samples = len(data.session.sample_keys) + (stop.draw_more or 0)
+    draw_hint = (
+        f"kpcal sample {shlex.quote(str(data.project_dir))} --num-samples {more_samples}: "
+        "same order and seed"
+    )
     return {
         "project": str(project.data.project_dir),
         "slope": fit["slope"],
@@ -350,7 +355,7 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
             "intercept": [boot["intercept_low"], boot["intercept_high"]],
         },
         "settled": stop.settled,
-        "settled_statement": stop.statement,
+        "settled_statement": workflows.stop_statement(stop, draw_hint),
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,

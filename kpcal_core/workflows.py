@@ -50,6 +50,7 @@ from .charts import chart_png, fit_chart
 from .colours import bodypart_colours, hex_to_rgb
 from .config import config_path, load_config, save_params, setup_project, update_config
 from .diagnostics import (
+    GrossErrors,
     ProjectFit,
     StopCheck,
     bootstrap_fit,
@@ -1183,10 +1184,14 @@ def _more_advice(check: StopCheck, draw_hint: str) -> str:
             f" Annotate about {more:,} more of your {_count(left, 'drawn sample')} "
             "not annotated yet."
         )
+    have = (
+        "no drawn sample is left to annotate"
+        if not left
+        else f"only {_count(left, 'drawn sample')} {'is' if left == 1 else 'are'} not "
+        "annotated yet"
+    )
     return (
-        f" That takes about {_count(more, 'more annotation')}, and "
-        f"{'only ' if left else ''}{_count(left, 'drawn sample')} "
-        f"{'is' if left == 1 else 'are'} not annotated yet: draw "
+        f" That takes about {_count(more, 'more annotation')}, and {have}: draw "
         f"{_count(check.draw_more, 'more sample')} ({draw_hint}; every annotation is kept)."
     )
 
@@ -1226,10 +1231,12 @@ def stop_status_line(check: StopCheck) -> str:
         )
     text += ")."
     if check.draw_more:
-        text += (
-            f" Only {_count(check.samples_left, 'drawn sample')} left: draw "
-            f"{_count(check.draw_more, 'more sample')}."
+        left = (
+            "No drawn sample is left"
+            if not check.samples_left
+            else f"Only {_count(check.samples_left, 'drawn sample')} left"
         )
+        text += f" {left}: draw {_count(check.draw_more, 'more sample')}."
     if check.n_left_out:
         text += f" {_count(check.n_left_out, 'likely gross error')} left out: see the fit page."
     return text
@@ -1277,6 +1284,28 @@ def set_kept_gross_errors(
         save_session(data.project_dir, session)
     data.session.kept_gross_errors = list(kept)
     return list(kept)
+
+
+def gross_error_rows(gross_errors: GrossErrors) -> list[str]:
+    """One plain sentence per flagged annotation (:class:`~kpcal_core.diagnostics.GrossErrors`).
+
+    Plain text (the recording name in quotes), not Markdown.
+    """
+    rows = []
+    for g in gross_errors.flagged:
+        recording, frame, bodypart = g.key
+        text = (
+            f"{recording!r} frame {frame}, {bodypart}: error {g.error_px:.1f} px where the line "
+            f"expects {g.line_error_px:.1f} px"
+        )
+        if g.nearer_bodypart is not None:
+            text += (
+                f"; the click is {g.nearer_px:.1f} px from {g.nearer_bodypart}'s prediction, "
+                "nearer than its own (a swap?)"
+            )
+        text += " — kept in the line." if g.kept else " — left out of the line."
+        rows.append(text)
+    return rows
 
 
 def residual_rows(
