@@ -3,6 +3,10 @@ project renamed to hostile names (markup in every name: the page and browser tes
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from kpcal_core import Annotation, sample_error_frames
 
 
@@ -118,3 +122,26 @@ def make_hostile_project(
     if records:
         save_annotations(folder, records, data.video_frame_indexes)
     return folder
+
+
+def simulated_clicks(data, keys, rng, start=0, slope=-0.5, intercept=0.5, noise=0.15) -> dict:
+    """Clicks at a known error from each sample's predicted position, in any project.
+
+    The error follows ``log10(error + 1) = slope * log10(confidence + pseudocount) +
+    intercept`` plus normal noise (sd ``noise``), in a random direction; annotation
+    times count up from ``start`` (seconds), so the annotation order is ``keys``.
+    """
+    records = {}
+    for i, (recording, frame, bodypart) in enumerate(keys, start=start):
+        k = data.bodyparts.index(bodypart)
+        x = math.log10(float(data.confidences[recording][frame, k]) + data.conf_pseudocount)
+        error = 10 ** (slope * x + intercept + rng.normal(0, noise)) - 1
+        angle = rng.uniform(0, 2 * math.pi)
+        px, py = np.asarray(data.coordinates[recording][frame, k], dtype=float)
+        records[(recording, frame, bodypart)] = Annotation(
+            float(px + max(error, 0) * math.cos(angle)),
+            float(py + max(error, 0) * math.sin(angle)),
+            "sim",
+            f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}",
+        )
+    return records

@@ -27,7 +27,6 @@ from apptest_support import (
 from kpcal_core import workflows
 from kpcal_core.project import load_project_data, load_working_annotations
 
-
 _stop_status = workflows.stop_status  # not the counted one of the fixture below
 
 

@@ -79,3 +79,58 @@ def test_deeplabcut_h5_and_filtered_csv_of_one_video_are_one_recording(shared_da
     message = " ".join(shown(at.success))
     # 12 frames x 4 bodyparts: fewer keypoints than asked, and the message says so
     assert "Asked for 100 samples" in message and "could be drawn" in message, message
+
+
+def test_fit_page_on_a_real_project_says_how_many_samples_to_draw_and_draws_them(
+    shared_data, tmp_path, monkeypatch
+):
+    """Issue 20: the flies after 30 annotations of 40 drawn samples. The fit page says how
+    many more samples to draw (the drawn ones cannot be enough) and its button draws them
+    with the same order and seed, keeping every annotation; the annotate page says so too."""
+    import numpy as np
+    from apptest_support import FIT
+    from demo_support import simulated_clicks
+
+    from kpcal_core import workflows
+    from kpcal_core.annotations import save_annotations
+    from kpcal_core.project import load_working_annotations
+
+    folder = shared_data / "sleap_flies_clip"
+    project = tmp_path / "flies"
+    workflows.choose_sources(
+        project,
+        workflows.Sources(str(folder / "clip.predictions.slp"), video_dir=str(folder)),
+        create=True,
+    )
+    data = workflows.open_project(project)
+    drawn = workflows.draw_samples(data, num_samples=40, seed=3).sample_keys
+    records = simulated_clicks(data, drawn[:30], np.random.default_rng(1))
+    save_annotations(project, records, data.video_frame_indexes)
+    check_ = workflows.stop_status(
+        workflows.open_project(project), load_working_annotations(project)
+    )
+    assert not check_.settled and check_.draw_more > 0
+
+    monkeypatch.setenv("KPCAL_PROJECT", str(project))
+    at = open_page(new_app(), FIT)
+    statement = workflows.stop_statement(check_)
+    assert statement in [w.value for w in at.warning], page_text(at)
+    label = f"Draw {check_.draw_more:,} more samples"
+    check(button(at, label).click().run())
+    assert not errors(at), page_text(at)
+    session = load_session(project)
+    assert len(session.sample_keys) == 40 + check_.draw_more
+    assert session.sample_keys[:40] == drawn and session.seed == 3
+    assert load_working_annotations(project) == load_working_annotations(project) | records
+    assert set(load_working_annotations(project)) == set(records)
+    message = " ".join(shown(at.success))
+    assert f"kept 30 already annotated, drew {10 + check_.draw_more} new" in message, message
+
+    # the annotate page counts the new samples (the projection moves with their confidences)
+    at = open_page(at, ANNOTATE)
+    after = workflows.stop_status(
+        workflows.open_project(project), load_working_annotations(project)
+    )
+    assert after.samples_left == 10 + check_.draw_more
+    assert after.draw_more < check_.draw_more
+    assert workflows.stop_status_line(after) in page_text(at)
