@@ -555,9 +555,10 @@ def stop_numbers(
     least-squares line of the rest gives (:func:`kpcal_core.stopping.line_numbers`)
     the slope's 95% half-width and the root mean square over the population
     (mean ``mu``, variance ``var``) of the mean line's 95% half-width, from
-    HC2 (heteroscedasticity-consistent) and spread-model variances, never below the classical
-    ``t s sqrt(1/k + (var + (mu - xbar)^2) / Sxx)`` (the population mean of
-    ``(x0 - xbar)^2`` being ``var + (mu - xbar)^2``; see :mod:`kpcal_core.planning`).
+    HC2 (heteroscedasticity-consistent) and spread-model variances; the
+    classical ``t s sqrt(1/k + (var + (mu - xbar)^2) / Sxx)`` (the population
+    mean of ``(x0 - xbar)^2`` being ``var + (mu - xbar)^2``; see
+    :mod:`kpcal_core.planning`) is reported beside them.
 
     Parameters
     ----------
@@ -956,8 +957,8 @@ def stop_rule(
     - the slope is negative (errors shrink as confidence grows).
 
     The half-widths (:func:`stop_numbers`) hold under clicking noise that
-    changes with confidence (the largest of the classical, HC2 and a
-    spread-model variance, with Satterthwaite degrees of freedom), and likely
+    changes with confidence (the larger of the HC2 and a spread-model
+    variance, with Satterthwaite degrees of freedom), and likely
     gross errors (:func:`screen_gross_errors` and the residual screen of
     :func:`kpcal_core.stopping.gross_error_mask`) are left out of the line
     unless the user keeps them.

@@ -10,8 +10,8 @@ files, no sentences; :mod:`kpcal_core.diagnostics` turns them into a
   with confidence;
 - :func:`line_numbers`: the least-squares line of the annotations kept and
   the 95% half-widths the stop rule compares with its targets, from
-  heteroscedasticity-consistent (HC2) and spread-model variances, never below
-  the classical ones, with Satterthwaite (Bell-McCaffrey) degrees of freedom;
+  heteroscedasticity-consistent (HC2) and spread-model variances, with
+  Satterthwaite (Bell-McCaffrey) degrees of freedom;
 - :func:`prefix_numbers`: the same after every prefix of a sequence of
   annotations, vectorised over independent series (the bench's repetitions);
 - :func:`projected_half_widths`: the half-widths a design extended by known
@@ -42,8 +42,10 @@ HC2 (MacKinnon and White 1985) estimates each annotation's own spread from
 its residual (unbiased when the spread is one); a log-linear model of the
 spread in confidence pools what all annotations say about it; and the
 degrees of freedom of Bell and McCaffrey (2002) widen the interval when a
-handful of annotations decide it. The largest of the classical, HC2 and
-model variances is used. A few percent of gross errors (a click nearer
+handful of annotations decide it. The larger of the HC2 and model variances
+is used (the classical one, which assumes one spread, is reported beside
+them: with most annotations at low confidence, as keypoint-MoSeq's bins
+have them, it overstates how uncertain the line is where the keypoints are). A few percent of gross errors (a click nearer
 another bodypart's prediction: a swap) are not what the prior's scale
 describes: keypoint-MoSeq's per-observation noise has a scaled inverse
 chi-square prior around ``s0``, so its marginal is a Student t whose tails
@@ -326,21 +328,20 @@ def line_numbers(
     For the kept annotations (``m`` of them; least squares ``a + b x``,
     residuals ``e``, leverages ``h = 1/m + (x - xbar)^2 / Sxx``):
 
-    - classical: ``var(b) = s^2 / Sxx`` and, averaged over the population
-      (mean ``mu``, variance ``var``), ``var(line) = s^2 (1/m + (var + (mu -
-      xbar)^2) / Sxx)`` with ``s^2 = sum(e^2) / (m - 2)``;
+    - classical (reported, not used): ``var(b) = s^2 / Sxx`` and, averaged
+      over the population (mean ``mu``, variance ``var``), ``var(line) = s^2
+      (1/m + (var + (mu - xbar)^2) / Sxx)`` with ``s^2 = sum(e^2) / (m - 2)``;
     - HC2: each annotation's variance is ``e^2 / (1 - h)``; the line at
       ``x0`` is ``sum_i (1/m + (x0 - xbar)(x_i - xbar)/Sxx) y_i``, so its
       population-averaged variance is ``sum_i u_i (1/m^2 + 2 (mu - xbar)(x_i -
       xbar)/(m Sxx) + (var + (mu - xbar)^2)(x_i - xbar)^2 / Sxx^2)`` and
       ``var(b) = sum_i u_i (x_i - xbar)^2 / Sxx^2``;
-
     - the spread model: each annotation's variance is ``sd(x_i)^2`` of a
       log-linear fit of ``log10 |e_i| / sqrt(1 - h_i)`` on ``x`` (all
       annotations inform each one's spread);
 
-    each variance is the largest of the three (HC2 alone can be too small when
-    one annotation decides the slope), times Student's ``t`` with the
+    each variance is the larger of HC2 and the model (HC2 alone can be too
+    small when one annotation decides the slope), times Student's ``t`` with the
     Satterthwaite degrees of freedom of the HC2 estimate
     (:func:`satterthwaite_dof`, at most ``m - 2``).
 
@@ -415,8 +416,8 @@ def line_numbers(
     t = t_quantile(p, np.maximum(m - 2, 1))
     t_slope = t_quantile(p, np.clip(np.nan_to_num(dof_slope, nan=1.0), 1, m - 2))
     t_rms = t_quantile(p, np.clip(np.nan_to_num(dof_rms, nan=1.0), 1, m - 2))
-    variance_slope = np.fmax(np.fmax(hc_slope, model_slope), classical_slope)
-    variance_rms = np.fmax(np.fmax(hc_rms, model_rms), classical_rms)
+    variance_slope = np.fmax(hc_slope, model_slope)
+    variance_rms = np.fmax(hc_rms, model_rms)
     out = {
         "n": m.astype(np.int64),
         "slope": slope,
@@ -654,8 +655,8 @@ def half_widths_at(
 ) -> np.ndarray:
     """The 95% half-width of the kept annotations' least-squares line at each of ``x0``.
 
-    The same variance as :func:`line_numbers` (the largest of the classical,
-    HC2 and spread-model variances of the line at ``x0``; Student's ``t`` with
+    The same variance as :func:`line_numbers` (the larger of the HC2 and
+    spread-model variances of the line at ``x0``; Student's ``t`` with
     the degrees of freedom of the population-averaged one), for one series.
 
     Parameters
@@ -691,7 +692,6 @@ def half_widths_at(
     h = 1 / m + xc * xc / sxx
     spread2 = _spread_model(xs, e, h, np.ones(m, bool), np.asarray(s2)) ** 2
     weights = 1 / m + np.outer(x0 - xbar, xc) / sxx  # (q, m): the line at x0 in the y_i
-    classical = s2 * (1 / m + (x0 - xbar) ** 2 / sxx)
     hc2 = (weights**2 * (e * e / np.maximum(1 - h, 1e-6))).sum(axis=1)
     model = (weights**2 * spread2).sum(axis=1)
     mu = float(np.mean(x0)) if population_mean is None else float(population_mean)
@@ -699,4 +699,4 @@ def half_widths_at(
     numbers = line_numbers(xs, ys, np.ones(m, bool), mu, var, level)
     dof = float(np.nan_to_num(numbers["dof_rms"], nan=1.0))
     t = float(t_quantile(0.5 + level / 2, min(max(dof, 1.0), m - 2)))
-    return t * np.sqrt(np.fmax(np.fmax(classical, hc2), model))
+    return t * np.sqrt(np.fmax(hc2, model))
