@@ -241,6 +241,7 @@ def simulate(generator: str, reps: int, max_n: int, seed: int) -> dict:
     best = np.empty((reps, 2))  # slope, intercept of the pool's line, swaps left out
     best_all = np.empty((reps, 2))  # ... with the swaps
     moments = np.empty((reps, 2))  # mean, mean square of the pool's x
+    rule_moments = np.empty((reps, 2))  # what the stop rule uses: mean, variance, winsorized
     lever = np.empty(reps)
     plan_seconds = 0.0
     names_seed = sum(map(ord, generator))
@@ -260,6 +261,7 @@ def simulate(generator: str, reps: int, max_n: int, seed: int) -> dict:
         if population is None or base is None:
             population = population_of({"pool": conf}, names, names, PC)
         moments[r] = population.mean, population.second_moment
+        rule_moments[r] = population.winsorized()
         lever[r] = population.slope_lever
         edges = np.log10(confidence_bin_edges({"pool": conf}, names, names, NUM_BINS, PC))
         pool_bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, NUM_BINS - 1)
@@ -283,6 +285,7 @@ def simulate(generator: str, reps: int, max_n: int, seed: int) -> dict:
         "best": best,
         "best_all": best_all,
         "moments": moments,
+        "rule_moments": rule_moments,
         "lever": lever,
         "max_n": max_n,
         "plan_ms": 1000 * plan_seconds / reps,
@@ -307,8 +310,8 @@ def summarise(sim: dict, design: str) -> dict:
     """The stop rule on one order: where it stops and how good the line is there."""
     x, y = sim["x"][design], sim["y"][design]
     moments, best, max_n = sim["moments"], sim["best"], sim["max_n"]
-    variance = moments[:, 1] - moments[:, 0] ** 2
-    numbers = stop_numbers(x, y, moments[:, 0], variance)
+    rule = sim["rule_moments"]  # the stop rule's population mean and variance (as the app's)
+    numbers = stop_numbers(x, y, rule[:, 0], rule[:, 1])
     settled = settled_mask(numbers, slope_lever=sim["lever"][:, None])
     ever = settled.any(axis=1)
     stop = np.where(ever, settled.argmax(axis=1), max_n - 1)

@@ -11,9 +11,10 @@ annotations. Then the fit page of each project must say "Settled" too.
 
 The seeds were chosen with ``python bench/bench_demo_stop.py`` (exact truth
 clicks, no browser): of its 160 pairs (demo seeds 0-19 x sampling seeds 0-7)
-this one has the smallest total, 32 planned and 52 bins, so the test stays
-short; over all 160 the median is 49 planned against 89 bins (28 bins runs not
-settled within 100 samples), the planned order fewer in 159.
+this one has the smallest total of the pairs where both settle within the 100
+samples, 38 planned and 62 bins, so the test stays short; over all 160 the
+median is 60 planned against more than 100 bins (89 bins runs not settled
+within 100 samples), the planned order fewer in 155.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
 ]
 
-DEMO_SEED = 10
-SAMPLE_SEED = 2
+DEMO_SEED = 2
+SAMPLE_SEED = 6
 NOISE_SD = 0.2
 ORDERS = ("planned", "keypoint-moseq")
 
@@ -69,7 +70,7 @@ def clicks_to_settled(page, url: str, project: Path, samples: list) -> tuple[int
         status = annotate.wait_for_stop_status(n + 1)
         verdict = saved_verdict(project, data, population)
         assert verdict.n == n + 1
-        assert status == workflows.stop_status_line(verdict), (status, verdict.statement)
+        assert status == workflows.stop_status_line(verdict), (status, verdict)
         statuses.append(status)
         if verdict.settled:
             assert status.startswith("Settled: the line is trusted — you can stop")
@@ -121,7 +122,8 @@ def test_planned_order_settles_with_fewer_clicks_than_the_bins_in_chromium(tmp_p
             data = load_project_data(folder)
             verdict = saved_verdict(folder, data, project_population(data))
             assert verdict.settled
-            assert page.get_by_text(verdict.statement, exact=True).count() == 1
+            statement = workflows.stop_statement(verdict)
+            assert page.get_by_text(statement, exact=True).count() == 1
         assert not page_errors, page_errors
     assert "Traceback" not in server.log(), server.log()[-4000:]
 
