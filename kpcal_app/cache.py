@@ -13,7 +13,8 @@ never the samples, the session's timestamps or an object's ``id()``:
 - :func:`frames`: the samples' frames, the next ones prepared in the background;
 - :func:`frame_fill`: the job filling a project's frame cache, one per project, which
   goes on when the page that started it is left;
-- :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content.
+- :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content;
+- :func:`model_prior`: what the line does to the model, the keypoints' part cached.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ from kpcal_core.config import load_config
 from kpcal_core.diagnostics import StopCheck, project_population
 from kpcal_core.fitting import share_above_threshold
 from kpcal_core.prefetch import BackgroundJob, Prefetcher, sample_frame_loader
+from kpcal_core.prior import (
+    ModelPrior,
+    bodypart_confidences,
+    config_pseudocount,
+    interpolated_counts,
+)
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
 from kpcal_core.videos import sample_video_frames
@@ -124,6 +131,36 @@ def _share(_data: ProjectData, key: tuple, use: tuple[str, ...], threshold: floa
 def share_above(data: ProjectData, threshold: float) -> float:
     """Percentage of used keypoints above the threshold (cached per threshold)."""
     return _share(data, _data_key(data), tuple(data.use_bodyparts), float(threshold))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _bodypart_confidences(_data: ProjectData, key: tuple, use: tuple[str, ...]) -> tuple:
+    return bodypart_confidences(_data.confidences, _data.missing, _data.bodyparts, list(use))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _interpolated(
+    _data: ProjectData, key: tuple, use: tuple[str, ...], threshold: float, pseudocount: float
+) -> dict:
+    return interpolated_counts(
+        _data.confidences, _data.missing, _data.bodyparts, list(use), threshold, pseudocount
+    )
+
+
+def model_prior(data: ProjectData, line: dict, threshold: float, per_bodypart: dict) -> ModelPrior:
+    """:func:`kpcal_core.workflows.project_model_prior` with the keypoints' part cached (per
+    change of the keypoints, and per threshold)."""
+    key, use = _data_key(data), tuple(data.use_bodyparts)
+    return workflows.project_model_prior(
+        data,
+        line,
+        threshold,
+        per_bodypart=per_bodypart,
+        summaries=_bodypart_confidences(data, key, use),
+        interpolated=_interpolated(
+            data, key, use, float(threshold), config_pseudocount(data.config)
+        ),
+    )
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -26,7 +26,8 @@ own page and ``main.js``:
   its first render can fail on a null element and stay blank;
 * the image is sized to the window: as wide as the column allows, but never
   taller than the window below the image's top (the whole image, and the sample's
-  lines above it, above the fold; the legend below it may not be),
+  lines above it and the legend below it, above the fold: the legend wraps,
+  one entry per bodypart, the target's ringed in the yellow of its circle),
   always a whole number of pixels wide. A click reports that width, and
   :meth:`kpcal_core.views.CropView.to_frame` maps the click with it.
 
@@ -99,7 +100,12 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
       dot.style.color = colour;
       const label = document.createElement(name === sample.target ? "b" : "span");
       label.textContent = name;
+      dot.className = "dot";
       entry.append(dot, document.createTextNode(" "), label);
+      if (name === sample.target) {  // ringed like the target on the image
+        entry.classList.add("target");
+        entry.title = "the target bodypart (the yellow circle on the image)";
+      }
       if (items.length) items.push(document.createTextNode(" "));
       items.push(entry);
     }
@@ -138,7 +144,10 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
     const frame = window.frameElement;
     if (frame) {
       const above = img.getBoundingClientRect().top + window.scrollY;  // the lines above
-      const below = window.parent.innerHeight - pageTop(frame) - above - BOTTOM_MARGIN;
+      // the legend under the image stays in the window too
+      const legendHeight = legend.hidden ? 0 : legend.getBoundingClientRect().height;
+      const below =
+        window.parent.innerHeight - pageTop(frame) - above - legendHeight - BOTTOM_MARGIN;
       width = Math.min(column, Math.floor(below * img.naturalWidth / img.naturalHeight));
     }
     width = Math.max(MIN_WIDTH, width) + "px";
@@ -248,8 +257,11 @@ INDEX_HTML = """<!DOCTYPE html>
       #note { position: absolute; top: 0; left: 0; right: 0; padding: 6px 10px;
               background: rgba(0, 0, 0, 0.7); color: #fff; font-size: 15px;
               font-weight: 600; text-align: center; pointer-events: none; }
-      #legend { padding-top: 8px; font-size: 16px; }
-      #legend .entry { margin-right: 1em; white-space: nowrap; }
+      #legend { padding-top: 4px; font-size: 14px; line-height: 1.8; }
+      #legend .entry { display: inline-block; white-space: nowrap; line-height: 1.4;
+                       padding: 0 6px 0 3px; border: 2px solid transparent; border-radius: 10px; }
+      #legend .dot { font-size: 18px; line-height: 1; vertical-align: -1px; }
+      #legend .entry.target { border-color: #ffdd00; }
       [hidden] { display: none !important; }
     </style>
   </head>

@@ -5,28 +5,36 @@
   :func:`draw_more_button`: draw more samples when the stop rule needs them;
 - :func:`gross_errors_panel`: the fit page's likely gross errors, kept or left out;
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
+- :func:`recordings_table`: which video each recording uses, readable at any width;
 - :func:`video_form`: set the video of one recording;
 - :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
-- :func:`frame_fill_progress`: the frames being cached, annotating offered once the first is.
+- :func:`frame_fill_progress`: the frames being cached, with the button to start annotating;
+- :func:`start_annotating_button`: that button (it opens the annotate page).
+- on the fit page: :func:`trusted_panel` (where the line is trusted), :func:`model_prior_panel`
+  (what the calibration does to the model), :func:`per_bodypart_panel` (each bodypart's own
+  line), :func:`save_panel` (Save to config.yml, confirmed when the slope is flat or rising).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from kpcal_app import cache, state
 from kpcal_core import statedir, workflows
 from kpcal_core.annotations import CLEARED, parse_annotations
-from kpcal_core.charts import distances_chart
+from kpcal_core.charts import band_chart, distances_chart
 from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.prefetch import BackgroundJob
+from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
+from kpcal_core.wording import count
 
 from .text import code, literal
 
@@ -76,19 +84,72 @@ def project_picker(project: str) -> None:
             st.rerun()
 
 
-def anatomy_form(project: str, data: ProjectData) -> None:
+def anatomy_form(project: str, data: ProjectData, *, expanded: bool = False) -> None:
     """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` (keypoint-MoSeq's heading)."""
-    with st.expander("Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)"):
+    with st.expander(
+        "Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)",
+        expanded=expanded,
+    ):
         with st.form("anatomy"):
             front = st.multiselect("Front", data.bodyparts, data.config.get("anterior_bodyparts"))
             back = st.multiselect("Back", data.bodyparts, data.config.get("posterior_bodyparts"))
             if st.form_submit_button("Save to config.yml"):
                 try:
                     workflows.set_anatomy(project, front, back)
-                    st.session_state.pop(state.SOURCE_NOTES, None)
+                    st.session_state.pop(state.ANATOMY_QUESTION, None)
                     st.rerun()
                 except KpcalError as error:
                     state.show_error(error)
+
+
+#: The recordings table's columns and their widths in pixels, 805 in all: the grid fits the
+#: page's column at a 1280-pixel window (818 pixels) without scrolling sideways. What a
+#: column cuts short (a long name) is in the details below the table, with the full video
+#: path, the rule that found the video and the reason.
+RECORDING_COLUMNS = {
+    "status": st.column_config.TextColumn("status", width=100),
+    "recording": st.column_config.TextColumn("recording", width=320),
+    "video": st.column_config.TextColumn(
+        "video file", width=180, help="Its full path is in the details below the table."
+    ),
+    "video_frames": st.column_config.TextColumn("video frames", width=95),
+    "keypoint_frames": st.column_config.TextColumn("keypoint frames", width=110),
+}
+
+
+def recordings_table(table) -> None:
+    """The recordings table (:func:`kpcal_core.workflows.recordings_report`), readable at
+    1280 pixels: short columns (the video's file name), and one recording's name, full
+    video path, rule and reason, as wrapped text, below it (the first needing attention)."""
+    shown = table.assign(
+        video=[None if not v else os.path.basename(str(v)) for v in table["video"]],
+        video_frames=[None if pd.isna(v) else f"{int(v):,}" for v in table["video_frames"]],
+        keypoint_frames=[f"{int(v):,}" for v in table["keypoint_frames"]],
+    )
+    state.show_table(
+        shown,
+        width="stretch",
+        column_order=list(RECORDING_COLUMNS),
+        column_config=RECORDING_COLUMNS,
+    )
+    names = list(table["recording"])
+    if not names:
+        return
+    first_problem = next((i for i, s in enumerate(table["status"]) if s != "ok"), 0)
+    chosen = st.selectbox(
+        "Details of recording",
+        range(len(names)),
+        index=first_problem,
+        format_func=names.__getitem__,
+    )
+    row = table.iloc[chosen]
+    video = row["video"]
+    st.caption(
+        f"**{literal(row['status'])}** · video: "
+        + (code(video) if video else "none")
+        + (f" · found by the rule {literal(row['rule'])}" if row["rule"] else "")
+    )
+    st.caption(literal(row["reason"]))
 
 
 def video_form(project: str, recordings: list[str]) -> None:
@@ -219,39 +280,117 @@ def annotator_comparison(records: dict) -> dict:
     return fit_records
 
 
-def frame_fill_progress(
-    data: ProjectData,
-    fill: BackgroundJob,
-    *,
-    then: Callable[[], None] | None = None,
-    poll_s: float = 0.05,
-) -> None:
-    """Follow the frame cache filling: annotating is offered once the first sample's frame
-    is ready; the job goes on if the page is left. ``then`` is drawn when the fill has
-    ended: drawn earlier (a chart), it kept the browser from showing the offer for 0.4 s."""
-    link, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
-    link.page_link("pages/annotate.py", label="Start annotating when its frame is ready")
+def start_annotating_button() -> None:
+    """The button that opens the annotate page (one per page run, the same key each time)."""
+    if st.button(
+        "Start annotating", type="primary", icon=":material/ads_click:", key=state.START_ANNOTATING
+    ):
+        st.switch_page("pages/annotate.py")
+
+
+def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float = 0.05) -> None:
+    """Follow the frame cache filling, under the button that starts annotating (usable at
+    once: the first sample's frame is decoded first); the job goes on if the page is left."""
+    start_annotating_button()
+    status, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
+    status.caption("The first sample's frame is being decoded…")
     first = data.session.sample_keys[0] if data.session.sample_keys else None
     offered, shown = False, None
     while True:
         progress = fill.progress()
         if not progress.finished and not offered and first in progress.ready:
-            link.page_link("pages/annotate.py", label="Start annotating (frames keep loading)")
+            status.caption("The first sample is ready: annotate while the others load.")
             offered = True
         if progress.finished:
             break
         percent = int(100 * progress.done / max(progress.total, 1))
         if percent != shown:  # a redraw only when the bar moves
-            text = f"{progress.done} of {progress.total} frames ready"
+            text = f"{progress.done} of {count(progress.total, 'frame')} ready"
             bar.progress(percent / 100, text=text)
             shown = percent
         time.sleep(poll_s)
+    status.empty()
     if progress.error:
         bar.empty()
         st.error(f"Frames could not all be cached: {literal(progress.error)}")
     else:
         bar.progress(1.0, text="All frames ready.")
-    link.page_link("pages/annotate.py", label="Start annotating", icon=":material/ads_click:")
     st.caption(literal(workflows.frame_cache_summary(data)))
-    if then is not None:
-        then()
+
+
+# --------------------------------------------------------------------------- the fit page
+
+
+def trusted_panel(band, prior: ModelPrior) -> None:
+    """ "Where is it trusted?": the line's error and band over the keypoints' confidences."""
+    st.altair_chart(band_chart(band), width="stretch")
+    text = (
+        "The error the line predicts (blue, with its 95% band) over the confidences of your "
+        "keypoints with a position (grey bars, right axis): the line is trusted where the band "
+        "is narrow and the bars are tall."
+    )
+    if prior.n_zero:
+        text += (
+            f" Not drawn: {prior.n_zero:,} keypoints with no position, which keypoint-MoSeq "
+            "gives confidence 0 (their s0 is in the panel below the chart)."
+        )
+    st.caption(text)
+
+
+def model_prior_panel(prior: ModelPrior) -> None:
+    """ "What this calibration does to your model": s0 per bodypart, beside the other lines."""
+    st.subheader("What this calibration does to your model")
+    lines = workflows.model_prior_lines(prior)
+    st.write(literal(lines[0]))
+    state.show_table(workflows.model_prior_table(prior))
+    for line in lines[1:]:
+        st.caption(literal(line))
+
+
+def per_bodypart_panel(prior: ModelPrior, table) -> None:
+    """The per-bodypart tab: whether each bodypart's own line follows the shared one."""
+    statement = workflows.bodypart_line_statement(prior)
+    (st.warning if prior.surely_not_following else st.write)(literal(statement))
+    state.show_table(table)
+
+
+def save_panel(
+    data: ProjectData,
+    points,
+    line: dict,
+    method: str,
+    threshold: float,
+) -> None:
+    """Save to config.yml: a flat or rising slope is written only after the user confirms it."""
+    check = slope_check(points, line["slope"])
+    confirmed = True
+    if not check.decreasing:
+        st.warning(
+            literal(
+                f"{check.problem} Autosave does not write it: config.yml keeps the line it has."
+            )
+        )
+        confirmed = st.checkbox(
+            "Write this line to config.yml anyway",
+            key=f"kpcal_confirm_slope-{method}-{line['slope']:.9g}-{line['intercept']:.9g}",
+            help="Only if you have checked the clicks and trust the line as it is.",
+        )
+    if st.button("Save to config.yml", type="primary", disabled=not confirmed):
+        try:
+            saved = workflows.save_calibration(
+                data,
+                slope=line["slope"],
+                intercept=line["intercept"],
+                conf_threshold=threshold,
+                method=method,
+                user=state.annotator(),
+                points=points,
+                confirm_slope=confirmed,
+            )
+            st.success(
+                f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "
+                f"{saved['intercept']:.4f}) and conf_threshold {saved['conf_threshold']:.4f} to "
+                f"{literal(saved['path'])}. Autosave keeps using this line."
+            )
+        except (KpcalError, TimeoutError) as error:
+            state.show_error(error)

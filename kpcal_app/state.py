@@ -43,6 +43,11 @@ FIT_THRESHOLD = "kpcal_fit_threshold"  # float
 REFUSED = "kpcal_refused_project"  # str: why a project in the URL was not opened
 PENDING_FOLDER = "kpcal_pending_folder"  # str: a project folder the user may create
 SOURCE_NOTES = "kpcal_source_notes"  # list[str]: what loading the keypoint files noticed
+# (project, note, anterior, posterior): the names did not say front or back; shown while the
+# project's config.yml still holds the anterior/posterior bodyparts written then
+ANATOMY_QUESTION = "kpcal_anatomy_question"
+SAMPLE_REQUESTED = "kpcal_sample_requested"  # True: "Sample frames" was pressed (its callback)
+START_ANNOTATING = "kpcal_start_annotating"  # the "Start annotating" button's key
 
 # URL query parameters
 QUERY_PROJECT = "project"

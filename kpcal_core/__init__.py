@@ -24,6 +24,9 @@ The engine, one concern per module:
 - ``fitting``: the error-vs-confidence line, least squares or robust
 - ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
   fit, the stop rule (:func:`stop_rule`), per-bodypart lines, annotator agreement
+- ``prior``: what the line does to keypoint-MoSeq's model (jax-moseq's noise prior
+  s0 of each keypoint, per bodypart, beside the default and the saved line), and
+  whether a line may be written to ``config.yml`` without asking (its slope)
 - ``annotations``: the ``error_annotations.csv`` file and the merge rule
 - ``videos``: reading frames exactly, filling the frame cache; ``decoding``: PyAV
   decoding near the codec's floor; ``framecache``: the on-disk frame cache (lossless,
@@ -49,8 +52,8 @@ The engine, one concern per module:
 - ``limits``: every size limit on input (keypoint values, columns, HDF5
   datasets and attributes, video frames, text files), each overridable with an
   environment variable, checked before anything is allocated
-- ``samplekeys``, ``textio``, ``validate``, ``errors``: the sample key, the text
-  reader, input checks, the error types
+- ``samplekeys``, ``textio``, ``validate``, ``errors``, ``wording``: the sample key,
+  the text reader, input checks, the error types, counts in sentences ("1 sample")
 """
 
 from .annotations import Annotation, load_annotations, save_annotations

@@ -30,6 +30,7 @@ from .validate import (
     check_video_frame_indexes,
 )
 from .videos import fill_frame_cache, find_matching_videos, sample_video_frames, video_info
+from .wording import count
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -61,7 +62,7 @@ def check_frames_in_videos(
         if n_frames > 0 and needed >= n_frames:
             raise KpcalError(
                 f"recording {recording!r} needs video frame {needed}, but its video {video!r} "
-                f"has {n_frames} frames (trimmed video, or paired with the wrong one?)"
+                f"has {count(n_frames, 'frame')} (trimmed video, or paired with the wrong one?)"
             )
 
 

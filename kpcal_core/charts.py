@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from .colours import bodypart_colours
@@ -67,7 +68,7 @@ def fit_chart(
         alt.Chart(data)
         .mark_circle(size=55, opacity=0.8)
         .encode(
-            x=alt.X("log10_confidence:Q", title="log10(confidence)"),
+            x=alt.X("log10_confidence:Q", title="log10(confidence + pseudocount)"),
             y=alt.Y("log10_error:Q", title="log10(error + 1)"),
             color=colour,
             tooltip=[
@@ -164,43 +165,123 @@ def histogram_chart(histogram: Mapping) -> alt.LayerChart:
     return alt.layer(bar_layer, rules, labels).properties(height=260)
 
 
-def band_chart(band: pd.DataFrame) -> alt.VConcatChart:
-    """The predicted error with its 95% band over the confidences, the keypoints beneath.
+#: The trusted chart's error axis ends at most this many times the largest predicted error.
+BAND_AXIS_FACTOR = 10.0
+#: Errors below this many pixels are drawn at it (a log axis has no 0).
+BAND_FLOOR_PX = 0.01
+
+
+def band_view(band: pd.DataFrame) -> tuple[pd.DataFrame, tuple[float, float], tuple[float, float]]:
+    """What the trusted chart draws: the bins that hold keypoints, and its two axes' ends.
 
     Parameters
     ----------
     band
-        :func:`kpcal_core.diagnostics.prediction_band` output (one row per
-        histogram bin of the project's keypoints).
+        :func:`kpcal_core.diagnostics.prediction_band` output: one row per
+        histogram bin of the population (the keypoints with a position).
+
+    Returns
+    -------
+    rows
+        The rows from the first to the last bin holding a keypoint, with
+        ``conf_low``, ``conf_high`` (the bin's ends as confidence + pseudocount)
+        and ``shown_px``, ``shown_low``, ``shown_high`` (the error and its band
+        in pixels, clipped to the error axis).
+    x_domain
+        ``(lowest, highest)`` confidence + pseudocount of those bins: every
+        keypoint with a position is inside, nothing else.
+    y_domain
+        ``(low, high)`` pixels of the log error axis: ``high`` is at most
+        :data:`BAND_AXIS_FACTOR` times the largest error the line predicts
+        there (and no more than the band's top), ``low`` at least
+        :data:`BAND_FLOOR_PX`.
     """
-    x = alt.X("log10_confidence:Q", title="log10(confidence)")
+    held = np.flatnonzero(band["keypoints"].to_numpy() > 0)
+    if held.size == 0:
+        raise KpcalError("the trusted chart needs keypoints with a position; none has one")
+    rows = band.iloc[held[0] : held[-1] + 1].copy()
+    rows["conf_low"] = 10 ** rows["bin_low"]
+    rows["conf_high"] = 10 ** rows["bin_high"]
+    predicted = rows["predicted_px"].to_numpy(dtype=float)
+    top = max(float(predicted.max()), BAND_FLOOR_PX) * BAND_AXIS_FACTOR
+    high = min(top, max(float(rows["px_high"].max()), float(predicted.max())))
+    positive = rows[["px_low", "predicted_px"]].to_numpy(dtype=float)
+    positive = positive[positive > 0]
+    low = max(BAND_FLOOR_PX, float(positive.min()) if positive.size else BAND_FLOOR_PX)
+    if high <= low * 1.5:  # a flat, precise line: still a readable axis around it
+        low, high = low / 2, max(high, low) * 2
+    for name, column in (
+        ("shown_px", "predicted_px"),
+        ("shown_low", "px_low"),
+        ("shown_high", "px_high"),
+    ):
+        rows[name] = rows[column].clip(lower=low, upper=high)
+    x_domain = (float(rows["conf_low"].iloc[0]), float(rows["conf_high"].iloc[-1]))
+    return rows.reset_index(drop=True), x_domain, (low, high)
+
+
+def band_chart(band: pd.DataFrame, *, height: int = 320) -> alt.LayerChart:
+    """The predicted error with its 95% band over the keypoints' confidences, the keypoints beneath.
+
+    One layered chart (so it fits its container at any width): the error the
+    line predicts and its band on a log pixel axis (left), the number of
+    keypoints per bin as grey bars (right axis), both over confidence +
+    pseudocount on a log axis that spans the confidences holding keypoints
+    with a position (:func:`band_view`).
+
+    Parameters
+    ----------
+    band
+        :func:`kpcal_core.diagnostics.prediction_band` output.
+    height
+        Pixels.
+    """
+    rows, x_domain, y_domain = band_view(band)
+    x_scale = alt.Scale(type="log", domain=list(x_domain), nice=False)
+    x = alt.X("confidence:Q", title="confidence + pseudocount (log scale)", scale=x_scale)
+    y_scale = alt.Scale(type="log", domain=list(y_domain), nice=False, clamp=True)
     tooltip = [
-        alt.Tooltip("confidence:Q", format=".3f"),
-        alt.Tooltip("predicted_px:Q", title="error (px)", format=".2f"),
-        alt.Tooltip("px_low:Q", title="low (px)", format=".2f"),
-        alt.Tooltip("px_high:Q", title="high (px)", format=".2f"),
+        alt.Tooltip("confidence:Q", title="confidence + pseudocount", format=".3f"),
+        alt.Tooltip("predicted_px:Q", title="predicted error (px)", format=".2f"),
+        alt.Tooltip("px_low:Q", title="95% band from (px)", format=".2f"),
+        alt.Tooltip("px_high:Q", title="to (px)", format=".2f"),
+        alt.Tooltip("keypoints:Q", format=","),
     ]
-    area = (
-        alt.Chart(band)
-        .mark_area(opacity=0.25, color="#4e79a7")
-        .encode(x=x, y=alt.Y("px_low:Q", title="predicted error (px)"), y2="px_high:Q")
-    )
-    line = (
-        alt.Chart(band).mark_line(color="#4e79a7").encode(x=x, y="predicted_px:Q", tooltip=tooltip)
-    )
     bars = (
-        alt.Chart(band)
-        .mark_rect(color="#bab0ac")
+        alt.Chart(rows)
+        .mark_rect(color="#bab0ac", opacity=0.55)
         .encode(
-            x=alt.X("bin_low:Q", title="log10(confidence)"),
-            x2="bin_high:Q",
-            y=alt.Y("keypoints:Q", title="keypoints"),
+            x=alt.X("conf_low:Q", scale=x_scale, title="confidence + pseudocount (log scale)"),
+            x2="conf_high:Q",
+            y=alt.Y(
+                "keypoints:Q",
+                title="keypoints (grey bars, square-root scale)",
+                scale=alt.Scale(type="sqrt"),
+                axis=alt.Axis(orient="right", grid=False),
+            ),
             y2=alt.datum(0),
             tooltip=[alt.Tooltip("keypoints:Q", format=",")],
         )
-        .properties(height=110)
     )
-    return alt.vconcat((area + line).properties(height=220), bars).resolve_scale(x="shared")
+    area = (
+        alt.Chart(rows)
+        .mark_area(opacity=0.3, color="#4e79a7")
+        .encode(
+            x=x,
+            y=alt.Y("shown_low:Q", title="predicted error (px, log scale)", scale=y_scale),
+            y2="shown_high:Q",
+        )
+    )
+    line = (
+        alt.Chart(rows)
+        .mark_line(color="#4e79a7")
+        .encode(x=x, y=alt.Y("shown_px:Q", scale=y_scale), tooltip=tooltip)
+    )
+    return (
+        alt.layer(bars, area + line)
+        .resolve_scale(y="independent")
+        .properties(width="container", height=height)
+    )
 
 
 def running_chart(running: pd.DataFrame) -> alt.LayerChart:

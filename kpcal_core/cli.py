@@ -51,12 +51,16 @@ from .diagnostics import (
     bootstrap_fit,
     load_annotator_files,
     mean_click_annotations,
+    per_bodypart_fits,
 )
 from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
 from .formats import DUPLICATE_CHOICES
 from .formats import FORMATS as KEYPOINT_FORMATS
+from .logs import LOG_ENV, errors_only, every_line_asked
+from .prior import ModelPrior, SlopeCheck, slope_check
 from .session import CalibrationSession, frame_cache_dir, load_session, session_dir
+from .wording import count
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -195,10 +199,10 @@ def _open(args: argparse.Namespace, err: TextIO, *, create: bool = False):
         chosen = workflows.choose_sources(project, sources, create=create)
         for warning in chosen.warnings:
             err.write(f"kpcal: {warning}\n")
-        if chosen.ask_anatomy:
+        if chosen.anatomy_note:
             err.write(
-                "kpcal: the bodypart names do not say which are front and back: set "
-                "anterior_bodyparts and posterior_bodyparts in config.yml\n"
+                f"kpcal: {chosen.anatomy_note} Set anterior_bodyparts and posterior_bodyparts "
+                "in config.yml (keypoint-MoSeq uses them to find the animal's heading).\n"
             )
         if chosen.created_config:
             err.write(f"kpcal: created {project / 'config.yml'} from the keypoints' bodyparts\n")
@@ -233,7 +237,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not blocking.empty:
         names = ", ".join(repr(r) for r in blocking["recording"])
         err.write(
-            f"kpcal: {len(blocking)} of {len(table)} recording(s) cannot be annotated ({names}): "
+            f"kpcal: {len(blocking)} of {count(len(table), 'recording')} cannot be annotated "
+            f"({names}): "
             "see the reason column; fix the video folder (--video-dir) or set a recording's "
             f"video with `{PROG} video PROJECT RECORDING PATH`\n"
         )
@@ -267,7 +272,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def progress(done: int, total: int, ready: list) -> None:
         if interactive:
-            line = f"kpcal: {done} of {total} frames ready"
+            line = f"kpcal: {done} of {count(total, 'frame')} ready"
             if isinstance(err, TerminalStream):
                 err.rewrite_line(line)
             else:
@@ -300,7 +305,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(draw.message + f" Saved in {session_dir(data.project_dir) / 'session.json'}.\n")
         if not args.no_frames:
-            out.write(f"{cached} frames ready. {workflows.frame_cache_summary(data)}\n")
+            out.write(f"{count(cached, 'frame')} ready. {workflows.frame_cache_summary(data)}\n")
     return EXIT_OK
 
 
@@ -359,8 +364,43 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,
+        "slope_check": _slope_check_summary(slope_check(project.line_points, result.line["slope"])),
+        "model_prior": _model_prior_summary(
+            workflows.project_model_prior(
+                project.data,
+                result.line,
+                args.conf_threshold,
+                per_bodypart=per_bodypart_fits(project.line_points, args.bootstrap, args.seed),
+            )
+        ),
         "saved": None,
     }
+
+
+def _slope_check_summary(check: SlopeCheck) -> dict:
+    """``kpcal fit --json``'s ``slope_check``: may the line be written without confirming?"""
+    return {
+        "slope": check.slope,
+        "interval": [check.low, check.high],
+        "kind": check.kind,
+        "needs_confirmation": not check.decreasing,
+        "problem": check.problem,
+    }
+
+
+def _model_prior_summary(prior: ModelPrior) -> dict:
+    """``kpcal fit --json``'s ``model_prior``: s0 per bodypart under this fit, the default
+    line and config.yml's (:mod:`kpcal_core.prior`), and the sentences the fit page shows."""
+    out = prior.as_dict()
+    out["formula"] = (
+        "s0 = 10 ** (2 * (log10(conf + 1e-6) * slope + intercept)), conf = confidence "
+        "(0 where no position) + conf_pseudocount (jax-moseq estimate_error)"
+    )
+    out["sentences"] = [
+        *workflows.model_prior_lines(prior),
+        workflows.bodypart_line_statement(prior),
+    ]
+    return out
 
 
 def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -388,6 +428,8 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             intercept=line["intercept"],
             conf_threshold=threshold,
             method=line["method"],
+            points=result.project.line_points,
+            confirm_slope=args.confirm_slope,
         )
     if args.json:
         _print_json(summary, out)
@@ -410,6 +452,9 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         + ")",
         summary["settled_statement"],
     ]
+    if summary["slope_check"]["problem"]:
+        lines.append(f"Slope: {summary['slope_check']['problem']}")
+    lines += summary["model_prior"]["sentences"]
     robust = summary["robust"]
     if robust:
         lines.append(
@@ -549,6 +594,12 @@ def _command(
     if sources:
         _add_sources(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="also write the log lines a server keeps in its journal (kpcal time=... "
+        f"event=save or params) on stderr; {LOG_ENV}=1 does the same (errors always are)",
+    )
     parser.set_defaults(func=func, subparser=parser)
     return parser
 
@@ -639,6 +690,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-robust", action="store_true", help="save the robust line instead (with --robust)"
     )
     fit.add_argument(
+        "--confirm-slope",
+        action="store_true",
+        help="with --save: write the line even when its slope is flat or positive (errors not "
+        "shown to shrink as confidence grows); without it such a line is refused (exit 3)",
+    )
+    fit.add_argument(
         "--mean-of",
         nargs="+",
         metavar="CSV",
@@ -660,8 +717,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_export,
         help="write the annotations CSV, the error table and a PNG of the chart",
         description="Write error_annotations.csv (every annotation: saved file merged with "
-        "the working copy), error_points.csv (confidence, error and residual of each fitted "
-        "annotation) and error_fit.png (the chart) into --out.",
+        "the working copy), error_points.csv (each fitted annotation's confidence as in the keypoint file and "
+        "plus the pseudocount, error, their logs and residual) and error_fit.png (the chart) into --out.",
     )
     export.add_argument("--out", help="output folder (default: PROJECT/calibration/export)")
     export.add_argument(
@@ -713,7 +770,8 @@ def main(
     if args.command == "agreement" and len(args.csv) < 2:
         args.subparser.error("needs two or more CSV files (one per annotator)")
     try:
-        return args.func(args, out, err)
+        with errors_only(not (args.log or every_line_asked())):
+            return args.func(args, out, err)
     except NotEnoughAnnotations as error:
         err.write(f"kpcal: not enough annotations: {error}\n")
         return EXIT_NOT_ENOUGH

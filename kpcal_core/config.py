@@ -2,10 +2,15 @@
 
 :func:`setup_project` writes a new config with keypoint-MoSeq's keys, order,
 section banners and comments, so keypoint-MoSeq loads it unchanged.
-:func:`update_config` and :func:`save_params` change values in place with a
-round-trip YAML editor (ruamel.yaml): every other key, its order and every
-comment stay as they were. Every write is atomic; a missing or malformed
-config raises :class:`KpcalError` and nothing is written. On a shared server
+:func:`update_config` and :func:`save_params` change values in place: only
+the text of each value changed is rewritten (located with PyYAML's node
+marks, checked by reading the result back), so every other byte of the
+file, every key, its order and every comment, stays as it was. A layout that
+way cannot edit (an anchor, a comment between a key and its value, a new
+nested key in a group written in flow style...) goes through a round-trip
+YAML editor (ruamel.yaml), which keeps the keys and their order and most
+comments. Every write is atomic; a missing or malformed config raises
+:class:`KpcalError` and nothing is written. On a shared server
 (``KPCAL_DATA_ROOT``) a ``config.yml`` that a link leads out of the root is
 neither read nor written, and a syntax error in a ``config.yml`` that is a
 link to another file names the line without quoting it.
@@ -380,8 +385,24 @@ def _round_trip_yaml() -> YAML:
 _PYYAML_RESOLVER = yaml.resolver.Resolver()
 
 
+def _python(value: Any) -> Any:
+    """numpy scalars, numpy arrays and tuples to plain Python values (lists, dicts, numbers)."""
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:  # numpy array
+        return _python(value.tolist())
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        try:
+            return value.item()
+        except (ValueError, TypeError):
+            pass
+    if isinstance(value, (tuple, list)):
+        return [_python(v) for v in value]
+    if isinstance(value, dict):
+        return {_python(k): _python(v) for k, v in value.items()}
+    return value
+
+
 def _plain(value: Any) -> Any:
-    """numpy scalars, numpy arrays and tuples to plain YAML-able Python values.
+    """:func:`_python`, with strings marked for ruamel.yaml as PyYAML must read them.
 
     A string that PyYAML (YAML 1.1, keypoint-MoSeq's reader) would read as
     another type (``yes``, ``no``, ``on``, ``off``...) is marked to be written
@@ -389,20 +410,12 @@ def _plain(value: Any) -> Any:
     a YAML 1.1 line break (NEL, U+2028, U+2029) is double-quoted, where they
     are escaped (PyYAML folds a raw one into a space).
     """
+    value = _python(value)
     if isinstance(value, str):
         if any(c in value for c in "\x85\u2028\u2029"):  # line breaks to PyYAML: escape them
             return DoubleQuotedScalarString(value)
         tag = _PYYAML_RESOLVER.resolve(yaml.nodes.ScalarNode, value, (True, False))
         return SingleQuotedScalarString(value) if tag != "tag:yaml.org,2002:str" else value
-    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:  # numpy array
-        return _plain(value.tolist())
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        try:
-            return value.item()
-        except (ValueError, TypeError):
-            pass
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -410,11 +423,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _updated(config: dict, values: Mapping[str, Any]) -> dict:
+    """``config`` with ``values`` set by :func:`update_config`'s rules (a new dict).
+
+    A top-level key is set; else a key inside a group (``kappa`` in
+    ``trans_hypparams``); ``slope`` and ``intercept`` go to ``error_estimator``
+    (created when missing); any other new key is added at the end.
+    """
+    new = dict(config)  # only what changes is copied: the rest may be nested deep
+    for key, value in values.items():
+        group = _group_of(new, key)
+        if group is None:
+            new[key] = value
+        else:
+            new[group] = {**new[group]} if isinstance(new.get(group), dict) else {}
+            new[group][key] = value
+    return new
+
+
+def _group_of(config: Mapping, key: str) -> str | None:
+    """The group whose entry ``key`` names, or ``None`` for a top-level key."""
+    if key in config:
+        return None
+    group = next((g for g in GROUPS if isinstance(config.get(g), dict) and key in config[g]), None)
+    if group is None and key in ("slope", "intercept"):
+        return "error_estimator"
+    return group
+
+
 def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
     """Set config values in place, keeping every other key, the order and the comments.
 
     A name that is a key inside a group (``slope`` in ``error_estimator``...)
-    updates that group entry; a new name is added at the end.
+    updates that group entry; a new name is added at the end. Only the text
+    of the values changed is rewritten (see the module's docstring).
 
     Returns
     -------
@@ -424,44 +466,22 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
     path = config_path(project_dir)
     text = _read_text(path)
     try:
-        _safe_load(text)  # the reader keypoint-MoSeq uses must accept it too
-        rt = _round_trip_yaml()
-        document = rt.load(text)
-    except (yaml.YAMLError, RuamelYAMLError, RecursionError) as error:
+        before = _safe_load(text)  # the reader keypoint-MoSeq uses must accept it
+    except (yaml.YAMLError, RecursionError) as error:
         raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    except ValueError as error:  # ruamel.yaml 0.19's float resolver on keys like "._"
-        raise KpcalError(
-            f"{path}: cannot be edited keeping its comments (ruamel.yaml: {error}); "
-            "fix the odd key by hand"
-        ) from None
-    if not isinstance(document, dict):
+    if not isinstance(before, dict):
         raise KpcalError(f"{path}: expected a YAML mapping of settings")
-    for key, value in kwargs.items():
-        value = _plain(value)
-        if key in document:
-            document[key] = value
-            continue
-        group = next(
-            (g for g in GROUPS if isinstance(document.get(g), dict) and key in document[g]), None
-        )
-        if group is None and key in ("slope", "intercept"):
-            if not isinstance(document.get("error_estimator"), dict):
-                document["error_estimator"] = {}
-            group = "error_estimator"
-        if group is not None:
-            document[group][key] = value
-        else:
-            document[key] = value
-    buffer = io.StringIO()
+    values = {key: _python(value) for key, value in kwargs.items()}
     try:
-        rt.dump(document, buffer)
-        new_text = buffer.getvalue()
-        # ruamel drops blank lines before the first comment (keypoint-MoSeq's file starts with two)
-        lead = text[: len(text) - len(text.lstrip("\n"))]
-        new_text = lead + new_text.lstrip("\n")
+        new_text = _edit_in_place(path, text, before, values)
+    except RecursionError:  # the reader took it, but it is nested too deep to compare
+        raise KpcalError(f"{path}: not valid YAML (nested too deeply)") from None
+    if new_text is None:
+        new_text = _edit_round_trip(path, text, values)
+    try:
         # ruamel can emit text PyYAML cannot read (e.g. some nested empty keys): check it here
         checked = _safe_load(new_text)
-    except (RuamelYAMLError, yaml.YAMLError, RecursionError, ValueError) as error:
+    except (yaml.YAMLError, RecursionError) as error:
         raise KpcalError(
             f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
         ) from None
@@ -470,8 +490,229 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
     return checked
 
 
+# ------------------------------------------------------------------ editing the text in place
+
+
+def _edit_in_place(path: Path, text: str, before: dict, values: Mapping[str, Any]) -> str | None:
+    """``text`` with ``values`` set, rewriting only the text of the values changed.
+
+    Each value is found by PyYAML's node marks and replaced by its YAML in
+    keypoint-MoSeq's style (``yaml.dump`` block style, the key's indentation);
+    a key new to a group or to the file is added after the group's last entry
+    or at the end of the file. Comments, blank lines and every other value
+    stay byte for byte.
+
+    Returns
+    -------
+    str or None
+        The new text, or ``None`` when the layout cannot be edited this way
+        (or the result, read back, would not be ``before`` with ``values`` set):
+        then the round-trip editor does it.
+
+    Raises
+    ------
+    KpcalError
+        A mapping in the file names a key twice, or a value cannot be written as YAML.
+    """
+    # libyaml is fast; its marks are character offsets only where bytes are characters
+    # (some libyaml versions count bytes): other files go through PyYAML's own reader
+    try:
+        root = yaml.compose(text, Loader=_SAFE_LOADER if text.isascii() else yaml.SafeLoader)
+    except yaml.YAMLError:  # the two readers disagree: leave it to the round-trip editor
+        return None
+    _refuse_duplicate_keys(root, path)
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        return None
+    expected = _updated(before, values)
+    edits: list[tuple[int, int, str]] = []  # (start, end, new text), in the text's order
+    appended: dict[int, list[str]] = {}  # {node id: lines} of keys new to a mapping
+    targets: dict[int, tuple[yaml.MappingNode, int]] = {}
+    for key, value in values.items():
+        group = _group_of(before, key)
+        mapping = root if group is None else _value_node(root, group)
+        if not isinstance(mapping, yaml.MappingNode):
+            return None  # e.g. a missing error_estimator: the round-trip editor adds it
+        try:
+            node_pair = _pair(mapping, key)
+            if node_pair is None:
+                if mapping.flow_style or not mapping.value:
+                    return None
+                indent = mapping.value[0][0].start_mark.column
+                appended.setdefault(id(mapping), []).append(
+                    _yaml_block(key, value).replace("\n", "\n" + " " * indent)
+                )
+                targets[id(mapping)] = (mapping, indent)
+                continue
+            edit = _value_edit(text, mapping, *node_pair, value)
+        except yaml.YAMLError as error:
+            raise KpcalError(
+                f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
+            ) from None
+        if edit is None:
+            return None
+        edits.append(edit)
+    for node_id, blocks in appended.items():
+        mapping, indent = targets[node_id]
+        if mapping is root:
+            end = len(text)
+            lead = "" if text.endswith("\n") or not text else "\n"
+            edits.append((end, end, lead + "\n".join(blocks) + "\n"))
+        else:
+            end = _span_end(mapping)
+            if end is None:
+                return None
+            edits.append((end, end, "".join("\n" + " " * indent + b for b in blocks)))
+    edits.sort(key=lambda e: (e[0], e[1]))
+    pieces, at = [], 0
+    for start, end, new in edits:
+        if start < at:
+            return None  # two edits of one place (e.g. a group and one of its entries)
+        pieces += [text[at:start], new]
+        at = end
+    new_text = "".join(pieces) + text[at:]
+    try:
+        after = _safe_load(new_text)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    if after != expected or list(after) != list(expected):
+        return None
+    return new_text
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: Path) -> None:
+    """A mapping naming a key twice is refused (PyYAML silently keeps the last one)."""
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name in seen:
+                raise KpcalError(
+                    f"{path}: line {key.start_mark.line + 1}: the key {name!r} appears twice "
+                    "in one mapping; keypoint-MoSeq would use only the last one: remove the other"
+                )
+            seen.add(name)
+            _refuse_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path)
+
+
+def _pair(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] | None:
+    """The (key node, value node) of ``key`` in ``mapping``, or ``None``."""
+    for key_node, value_node in mapping.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            return key_node, value_node
+    return None
+
+
+def _value_node(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
+    pair = _pair(mapping, key)
+    return None if pair is None else pair[1]
+
+
+def _span_end(node: yaml.Node) -> int | None:
+    """Where the text of ``node`` ends: its last scalar or closing bracket, before any
+    comment or blank line that follows it (PyYAML's end mark of a block collection
+    includes those). ``None`` for a block scalar (``|``, ``>``)."""
+    if isinstance(node, yaml.ScalarNode):
+        return None if node.style in ("|", ">") else node.end_mark.index
+    if node.flow_style:
+        return node.end_mark.index
+    if not node.value:
+        return None
+    last = node.value[-1]
+    return _span_end(last[1] if isinstance(node, yaml.MappingNode) else last)
+
+
+_KEY_GAP = re.compile(r"[ \t]*:[ \t]*(?:\n[ \t]*)*")
+# ":", then comment and blank lines, then the value on a line of its own
+_KEY_GAP_WITH_COMMENTS = re.compile(r"[ \t]*:[ \t]*(?:#[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*")
+
+
+def _value_edit(
+    text: str, mapping: yaml.MappingNode, key_node: yaml.Node, value_node: yaml.Node, value: Any
+) -> tuple[int, int, str] | None:
+    """The edit that gives ``key_node`` the value ``value``: ``(start, end, new text)``.
+
+    The text from the end of the key to the end of its value is replaced by
+    ``": value"`` in ``yaml.dump``'s block style, indented like the key. When
+    comments stand between the key and its value (on a line of its own), they
+    stay and the new value takes the old one's place and indentation. ``None``
+    when anything else lies between the key and its value (an alias, a tag on
+    its own), or a multi-line value would go into a flow mapping.
+    """
+    key_end = key_node.end_mark.index
+    start = value_node.start_mark.index
+    end = _span_end(value_node)
+    if end is None or start < key_end:
+        return None
+    rest = _yaml_block("k", value)[len("k:") :]
+    if "\n" in rest and mapping.flow_style:
+        return None
+    if _KEY_GAP.fullmatch(text, key_end, start):
+        indent = key_node.start_mark.column
+        return key_end, max(end, start), ":" + rest.replace("\n", "\n" + " " * indent)
+    if not _KEY_GAP_WITH_COMMENTS.fullmatch(text, key_end, start):
+        return None
+    column = value_node.start_mark.column  # the value stays where it was
+    lines = rest.lstrip(" ").split("\n")
+    if rest.startswith("\n"):  # a block collection: its lines, at that column
+        lines = lines[1:]
+        strip = min(len(line) - len(line.lstrip(" ")) for line in lines)
+        lines = [line[strip:] for line in lines]
+    return start, max(end, start), ("\n" + " " * column).join(lines)
+
+
+# --------------------------------------------------------------------------- round-trip edits
+
+
+def _edit_round_trip(path: Path, text: str, values: Mapping[str, Any]) -> str:
+    """``text`` with ``values`` set by ruamel.yaml's round-trip editor (keys, order and
+    most comments kept): for the layouts :func:`_edit_in_place` does not edit."""
+    try:
+        rt = _round_trip_yaml()
+        document = rt.load(text)
+    except (yaml.YAMLError, RuamelYAMLError, RecursionError) as error:
+        raise KpcalError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    except (ValueError, NotImplementedError) as error:  # ruamel.yaml 0.19's own limits:
+        raise KpcalError(  # its float resolver on keys like "._", comments it cannot place
+            f"{path}: cannot be edited keeping its comments (ruamel.yaml: {error}); "
+            "edit this value by hand, or simplify the file around it"
+        ) from None
+    if not isinstance(document, dict):
+        raise KpcalError(f"{path}: expected a YAML mapping of settings")
+    for key, value in values.items():
+        value = _plain(value)
+        group = _group_of(document, key)
+        if group is None:
+            document[key] = value
+            continue
+        if not isinstance(document.get(group), dict):
+            document[group] = {}
+        document[group][key] = value
+    buffer = io.StringIO()
+    try:
+        rt.dump(document, buffer)
+    except (
+        RuamelYAMLError,
+        yaml.YAMLError,
+        RecursionError,
+        ValueError,
+        NotImplementedError,
+    ) as error:
+        raise KpcalError(
+            f"{path}: a value cannot be written to YAML ({str(error).splitlines()[0]})"
+        ) from None
+    new_text = buffer.getvalue()
+    # ruamel drops blank lines before the first comment (keypoint-MoSeq's file starts with two)
+    lead = text[: len(text) - len(text.lstrip("\n"))]
+    return lead + new_text.lstrip("\n")
+
+
 def save_params(project_dir: str | os.PathLike, estimator: Mapping[str, float] | Any) -> dict:
     """Save the calibration: ``error_estimator.slope``, ``.intercept`` and ``conf_threshold``.
+
+    Only those three numbers' text changes in the file (see :func:`update_config`).
 
     Parameters
     ----------
@@ -502,8 +743,7 @@ def save_params(project_dir: str | os.PathLike, estimator: Mapping[str, float] |
         values[name] = number
     if values["conf_threshold"] < 0:
         raise KpcalError(f"conf_threshold must be >= 0, got {values['conf_threshold']}")
-    fast = _save_params_in_place(config_path(project_dir), values)
-    return fast if fast is not None else update_config(project_dir, **values)
+    return update_config(project_dir, **values)
 
 
 def _float_text(value: float) -> str:
@@ -517,61 +757,3 @@ def _float_text(value: float) -> str:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}.0e{exponent}"
     return {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}.get(text, text)
-
-
-_SCALAR = r"([ \t]*)([^\s#][^#\n]*?)([ \t]+#[^\n]*)?[ \t]*$"
-
-
-def _replace_scalar(text: str, pattern: str, value: float, start: int = 0, end: int | None = None):
-    matches = list(
-        re.compile(pattern + _SCALAR, re.M).finditer(text, start, len(text) if end is None else end)
-    )
-    if len(matches) != 1:
-        return None
-    match = matches[0]
-    return text[: match.start(3)] + _float_text(value) + text[match.end(3) :]
-
-
-def _save_params_in_place(path: Path, values: dict[str, float]) -> dict | None:
-    """The fast path of :func:`save_params`: rewrite just the three numbers' text.
-
-    Used only when the file has the plain layout keypoint-MoSeq writes (one
-    ``conf_threshold:`` line, an indented ``error_estimator:`` block with one
-    ``slope:`` and one ``intercept:`` line) and the result, read back, equals
-    the old config with exactly those three values changed; otherwise ``None``
-    and the round-trip editor does the work. Every other byte stays as it was.
-    """
-    text = _read_text(path)
-    try:
-        before = _safe_load(text)
-    except (yaml.YAMLError, RecursionError):
-        return None
-    if not isinstance(before, dict) or not isinstance(before.get("error_estimator"), dict):
-        return None
-    new = _replace_scalar(text, r"^(conf_threshold:)", values["conf_threshold"])
-    for key in ("slope", "intercept"):
-        if new is None:
-            return None
-        block = re.search(
-            r"^error_estimator:[ \t]*(#[^\n]*)?\n((?:[ \t]+\S[^\n]*\n?|[ \t]*\n)*)", new, re.M
-        )
-        if block is None:
-            return None
-        new = _replace_scalar(new, rf"^([ \t]+{key}:)", values[key], block.start(2), block.end(2))
-    if new is None:
-        return None
-    try:
-        after = _safe_load(new)
-    except (yaml.YAMLError, RecursionError):
-        return None
-    expected = {**before, "conf_threshold": values["conf_threshold"]}
-    expected["error_estimator"] = {
-        **before["error_estimator"],
-        "slope": values["slope"],
-        "intercept": values["intercept"],
-    }
-    if after != expected:
-        return None
-    _check_config(after, path)
-    atomic_write(path, new)
-    return after

@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - av is in requirements.txt
 from . import limits
 from .errors import KpcalError
 from .paths import check_no_link_out, check_video_to_open
+from .wording import count
 
 #: Frame indexes kept in memory (one per video; a 21,000-frame video's index is ~0.5 MB).
 INDEX_CACHE_SIZE = 64
@@ -392,7 +393,7 @@ def read_frames_av(
         raise KpcalError(f"video {str(path)!r}: negative frame index {wanted[0]}")
     if wanted[-1] >= index.n_frames:
         raise KpcalError(
-            f"video {str(path)!r} has no frame {wanted[-1]}: it has {index.n_frames} frames"
+            f"video {str(path)!r} has no frame {wanted[-1]}: it has {count(index.n_frames, 'frame')}"
         )
     frame_of_pts = index.frame_of_pts()
     container = _open(path)

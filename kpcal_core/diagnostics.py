@@ -76,6 +76,7 @@ from .stopping import (
     t_quantile,
 )
 from .textio import read_user_text
+from .wording import count
 
 #: Elements of the ``(resamples, n)`` index matrix built at once; bounds the
 #: bootstrap's temporary memory (about 5 arrays of this many float64).
@@ -447,7 +448,7 @@ def has_settled(
         first = int(fitted["n"].iloc[0]) if len(fitted) else None
         need = (first if first is not None else max(n, 5)) + window
         return False, (
-            f"Too early to tell whether the fit has settled: {n} annotation(s) so far; "
+            f"Too early to tell whether the fit has settled: {count(n, 'annotation')} so far; "
             f"at least {need} are needed to watch the slope over {window} annotations."
         )
     last = fitted.iloc[-(window + 1) :]
@@ -522,7 +523,8 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
     """The population a project's line is applied to, for :func:`stop_rule` and :func:`prediction_band`.
 
     :func:`~kpcal_core.planning.population_of` of the loaded project: its
-    ``use_bodyparts``' keypoints with a confidence and a position, with the
+    ``use_bodyparts``' keypoints with a confidence and a position, not labelled
+    by a person (:meth:`~kpcal_core.project.ProjectData.never_drawn`), with the
     session's ``conf_pseudocount``.
     """
     return population_of(
@@ -530,7 +532,7 @@ def project_population(data: ProjectData, n_hist_bins: int = 60) -> Population:
         data.bodyparts,
         data.use_bodyparts,
         data.conf_pseudocount,
-        missing=data.missing,  # the lean mask: the coordinates stay on disk
+        missing=data.never_drawn(),  # the lean masks: the coordinates stay on disk
         n_hist_bins=n_hist_bins,
     )
 

@@ -8,7 +8,8 @@ recording's coordinates are written to ``calibration/keypoint_store/KEY/`` as
 one frame's keypoints, the fit a few hundred), while confidences (needed whole by
 sampling and the histogram) stay in memory at their stored precision, with a
 ``(T, K)`` boolean mask of missing positions (what sampling needs from the
-coordinates).
+coordinates) and, for recordings that have any, a ``(T, K)`` mask of points a
+person labelled (``{i}.labelled.npy``: never drawn for annotation).
 
 The copy is written while the files are read, by one background thread
 (:class:`_CopyWriter`): when a file's arrays are ready, its coordinates file
@@ -77,7 +78,7 @@ STORE_DIRNAME = "keypoint_store"
 INDEX_FILENAME = "index.json"
 #: Store coordinates on disk (memory-mapped); False: every array in memory.
 ENABLED = os.environ.get("KPCAL_KEYPOINT_STORE", "1").strip().lower() not in ("0", "false", "no")
-_VERSION = 1
+_VERSION = 2  # 2: masks of human-labelled points (SLEAP user instances)
 #: Write the copy in a background thread while the next file is read (False:
 #: each file's copy is written before the next file is read, e.g. to compare).
 BACKGROUND_WRITE = True
@@ -348,6 +349,15 @@ def _load_stored(
             )
             loaded.confidences[name] = np.load(folder / f"{i}.confidences.npy", allow_pickle=False)
             missing[name] = np.load(folder / f"{i}.missing.npy", allow_pickle=False)
+        for i in index["labelled"]:
+            if not isinstance(i, int) or not 0 <= i < len(index["recordings"]):
+                raise ValueError(f"{folder}: the index names no recording {i!r}")
+            name = index["recordings"][i]
+            path = folder / f"{i}.labelled.npy"
+            shape, dtype, whole = _npy_shape(path)
+            if shape != loaded.confidences[name].shape or dtype != np.bool_ or not whole:
+                raise ValueError(f"{folder}: recording {i}'s mask of human labels does not agree")
+            loaded.labelled[name] = np.load(path, allow_pickle=False)
         loaded.files = dict(index["files"])
         loaded.formats = dict(index["formats"])
         loaded.stored_videos = dict(index["stored_videos"])
@@ -467,10 +477,12 @@ def read_project_keypoints(
         loaded.coordinates.update(writer.in_memory)
         shutil.rmtree(folder, ignore_errors=True)
         return loaded, missing, loaded.warnings
+    labelled = [i for i, name in enumerate(names) if name in loaded.labelled]
     index = {
         "key": key,
         "bodyparts": list(loaded.bodyparts),
         "recordings": names,
+        "labelled": labelled,
         "files": loaded.files,
         "formats": loaded.formats,
         "stored_videos": loaded.stored_videos,
@@ -478,6 +490,8 @@ def read_project_keypoints(
         "warnings": loaded.warnings,
     }
     try:
+        for i in labelled:
+            _write_array(folder / f"{i}.labelled.npy", loaded.labelled[names[i]])
         (folder / INDEX_FILENAME).write_text(json.dumps(index))
         os.chmod(folder, 0o777 & ~_UMASK)  # mkdtemp made it private
         target = store / digest

@@ -11,17 +11,24 @@ from the fit page), ``error`` (an error shown to a user), ``warning``.
 
 The lines go through the ``logging`` logger ``kpcal`` (a server's operator can
 add handlers to it); when nothing else handles it, they go to stderr (whatever
-``sys.stderr`` is when the line is written).
+``sys.stderr`` is when the line is written). The command line writes only the
+``error`` lines (:func:`errors_only`) unless asked for all (``--log`` or
+``KPCAL_LOG=1``): a terminal is not the server's journal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 LOGGER_NAME = "kpcal"
+#: Set to 1 (or yes, true, all) to have the command line write every log line, not only errors.
+LOG_ENV = "KPCAL_LOG"
 _PLAIN = re.compile(r'^[^\s="\\\x00-\x1f\x7f-\x9f]+$')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -49,6 +56,29 @@ def logger() -> logging.Logger:
         log.setLevel(logging.INFO)
         log.propagate = False
     return log
+
+
+def every_line_asked() -> bool:
+    """Whether ``KPCAL_LOG`` asks the command line for every log line."""
+    return os.environ.get(LOG_ENV, "").strip().lower() in ("1", "yes", "true", "all")
+
+
+@contextlib.contextmanager
+def errors_only(enabled: bool = True) -> Iterator[None]:
+    """Within the block, only ``event=error`` lines are written (when ``enabled``).
+
+    What the command line does by default: its user reads its messages, not the
+    ``save`` and ``params`` lines meant for a server's journal; a save the disk
+    refused is still logged for the operator. The logger's level is restored after.
+    """
+    log = logger()
+    before = log.level
+    if enabled:
+        log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(before)
 
 
 def format_value(value: object) -> str:

@@ -44,6 +44,7 @@ from .formats import choose_anterior_posterior
 from .keypoint_store import position_missing, read_project_keypoints, source_files, stat_entry
 from .logs import log_event
 from .paths import check_inside_root, check_no_link_out, data_root, resolve_user_path
+from .prior import Line, SlopeCheck, saved_line, slope_check
 from .recording_videos import VideoChoice, resolve_videos
 from .samplekeys import SampleKey
 from .session import (
@@ -56,6 +57,7 @@ from .session import (
     session_path,
 )
 from .textio import read_user_text
+from .wording import count
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
 DRAFT_FILENAME = "annotations_draft.csv"
@@ -89,6 +91,12 @@ class ProjectData:
         ``{recording: (T, K) bool}``: True where a keypoint has no position
         (x or y NaN); what sampling needs from the coordinates. Computed from
         ``coordinates`` for recordings not given.
+    labelled
+        ``{recording: (T, K) bool}``: True where a point was labelled by a person,
+        not predicted (SLEAP user instances), for the recordings that have any.
+        The arrays keep them (keypoint-MoSeq's, with confidence 1); sampling,
+        the planned order and the population leave them out
+        (:meth:`never_drawn`).
 
     Notes
     -----
@@ -109,11 +117,37 @@ class ProjectData:
     skeleton: list[list[str]] = field(default_factory=list)
     keypoint_warnings: list[str] = field(default_factory=list)
     missing: dict[str, np.ndarray] = field(default_factory=dict)
+    labelled: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, coords in self.coordinates.items():
             if name not in self.missing:
                 self.missing[name] = position_missing(np.asarray(coords))
+
+    def never_drawn(self) -> dict[str, np.ndarray]:
+        """``{recording: (T, K) bool}``: True where a keypoint is never sampled nor counted
+        in the population: no position, or a human label (:attr:`labelled`).
+
+        The ``missing`` masks themselves where a recording has no human label
+        (no copy); one combined mask per recording that has any.
+        """
+        return {
+            name: (mask | self.labelled[name]) if name in self.labelled else mask
+            for name, mask in self.missing.items()
+        }
+
+    def n_labelled(self, use_bodyparts: Sequence[str] | None = None) -> int:
+        """Human-labelled points with a position among ``use_bodyparts`` (default: all)."""
+        columns = [
+            self.bodyparts.index(b)
+            for b in (use_bodyparts or self.bodyparts)
+            if b in self.bodyparts
+        ]
+        return sum(
+            int((mask[:, columns] & ~self.missing[name][:, columns]).sum())
+            for name, mask in self.labelled.items()
+            if name in self.missing
+        )
 
     @property
     def use_bodyparts(self) -> list[str]:
@@ -260,6 +294,7 @@ def load_project_data(
     skeleton: list[list[str]] = []
     warnings: list[str] = []
     missing: dict[str, np.ndarray] = {}
+    labelled: dict[str, np.ndarray] = {}
     if stored is not None:
         coordinates, confidences, bodyparts, indexes = stored
     elif session.keypoints_path:
@@ -276,7 +311,7 @@ def load_project_data(
             loaded.bodyparts,
         )
         stored_videos, keypoint_files = loaded.stored_videos, loaded.files
-        skeleton = loaded.skeleton
+        skeleton, labelled = loaded.skeleton, loaded.labelled
         indexes = {name: np.arange(len(c)) for name, c in coordinates.items()}
     else:
         raise KpcalError(
@@ -307,6 +342,7 @@ def load_project_data(
         skeleton=skeleton,
         keypoint_warnings=warnings,
         missing=missing,
+        labelled=labelled,
     )
 
 
@@ -413,6 +449,9 @@ class SaveResult:
     held
         ``{sample_key: Annotation}``: edits kept in memory, not on disk yet;
         the next save writes them (:func:`kpcal_core.workflows.record_annotation`).
+    withheld
+        Why the fitted line was not written to ``config.yml`` (its slope does not
+        show errors shrinking with confidence), or None.
     """
 
     records: dict[SampleKey, Annotation]
@@ -422,6 +461,7 @@ class SaveResult:
     message: str
     saved: bool = True
     held: dict[SampleKey, Annotation] = field(default_factory=dict)
+    withheld: str | None = None
 
 
 def save_work(
@@ -467,6 +507,7 @@ def save_work(
     project_dir = data.project_dir
     make_session_dir(project_dir)
     fit, config_problem, new_config, exported = None, None, None, True
+    withheld = None
     with project_lock(project_dir), together():
         merged = merge_records(load_working_annotations(project_dir), records)
         atomic_write(draft_path(project_dir), format_annotations(merged, data.video_frame_indexes))
@@ -479,7 +520,7 @@ def save_work(
         else:
             kept = {k: v for k, v in merged.items() if v.status != CLEARED}
             save_annotations(project_dir, kept, data.video_frame_indexes)
-            fit, config_problem, new_config = _autosave_fit(data, merged, conf_threshold)
+            fit, config_problem, new_config, withheld = _autosave_fit(data, merged, conf_threshold)
     if new_config is not None:
         data.config = new_config
     _log_save(project_dir, records, user, n, exported=exported)
@@ -495,7 +536,7 @@ def save_work(
             f"{remaining} more to go.",
         )
     when = datetime.now().strftime("%H:%M:%S")
-    message = f"Saved {n} annotations to {annotations_path(project_dir).name}"
+    message = f"Saved {count(n, 'annotation')} to {annotations_path(project_dir).name}"
     if config_problem is not None:
         return SaveResult(
             merged,
@@ -505,6 +546,15 @@ def save_work(
             f"{message} at {when}, but config.yml was NOT updated: {config_problem}. Your "
             "annotations are safe; fix config.yml (or start it over on the setup page).",
         )
+    if withheld is not None:
+        return SaveResult(
+            merged,
+            n,
+            True,
+            None,
+            f"{message} at {when} (in {project_dir}). {withheld}",
+            withheld=withheld,
+        )
     if fit is not None:
         message += f" and the {fit['method']} line to {config_path(project_dir).name}"
     return SaveResult(merged, n, True, fit, f"{message} at {when} (in {project_dir}).")
@@ -512,13 +562,19 @@ def save_work(
 
 def _autosave_fit(
     data: ProjectData, merged: Mapping[SampleKey, Annotation], conf_threshold: float | None
-) -> tuple[dict | None, str | None, dict | None]:
+) -> tuple[dict | None, str | None, dict | None, str | None]:
     """Fit the annotations and write the line to ``config.yml`` (inside :func:`save_work`).
+
+    A line whose slope's 95% interval reaches 0 (errors not shown to shrink as
+    confidence grows: :func:`kpcal_core.prior.slope_check`) is not written:
+    ``config.yml`` keeps its line until a person saves one on the fit page (or
+    ``kpcal fit --save --confirm-slope``).
 
     Returns
     -------
     tuple
-        ``(fit or None, why config.yml was not updated or None, the new config or None)``.
+        ``(fit or None, why config.yml was not updated or None, the new config or None,
+        why the line was withheld or None)``.
 
     Raises
     ------
@@ -532,11 +588,15 @@ def _autosave_fit(
     method = saved_session.fit_method if saved_session else "least-squares"
     try:
         # likely gross errors the user has not kept are left out, as on the fit page
-        fit = fit_by_method(fit_project(data=data, records=merged).line_points, method)
+        line_points = fit_project(data=data, records=merged).line_points
+        fit = fit_by_method(line_points, method)
+        check = slope_check(line_points, fit["slope"])
     except KpcalError:
-        return None, None, None
+        return None, None, None, None
     try:
         config = load_config(project_dir)
+        if not check.decreasing:  # never written without a person confirming it
+            return None, None, None, _withheld_sentence(check, saved_line(config))
         threshold = (
             conf_threshold if conf_threshold is not None else config.get("conf_threshold", 0.5)
         )
@@ -547,8 +607,21 @@ def _autosave_fit(
     except NotSaved:
         raise
     except KpcalError as error:  # the annotations are saved; say so plainly
-        return None, str(error), None
-    return fit, None, new_config
+        return None, str(error), None, None
+    return fit, None, new_config, None
+
+
+def _withheld_sentence(check: SlopeCheck, saved: Line | None) -> str:
+    """Why autosave did not write the fitted line, and what ``config.yml`` keeps."""
+    kept = (
+        f"config.yml keeps its line (slope {saved.slope:.4f}, intercept {saved.intercept:.4f})"
+        if saved is not None
+        else "config.yml's line is unchanged"
+    )
+    return (
+        f"{kept}: {check.problem} Check the clicks and annotate more; to write this line "
+        "anyway, save it on the fit page and confirm."
+    )
 
 
 def _log_save(

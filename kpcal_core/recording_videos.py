@@ -3,7 +3,8 @@
 Owns :func:`resolve_videos`, which gives every recording a
 :class:`VideoChoice` (the video, the rule that found it, and why), and
 :func:`stored_video_near`, the lookup of a video path stored in a pose file
-(SLEAP, NWB) that was written on another machine.
+(SLEAP, NWB) that was written on another machine; and :func:`frame_rate`, the
+``fps`` a new ``config.yml`` takes from the videos chosen.
 
 The rules, in order (the first that finds an existing file wins):
 
@@ -35,13 +36,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import KpcalError
 from .paths import check_inside_root
-from .videos import list_videos, match_videos
+from .videos import list_videos, match_videos, video_info
 
 SET_BY_USER = "set by user"
 STORED_PATH = "stored path"
@@ -313,3 +315,95 @@ def _stored_choice(
             f"keypoint file: {found[0]!r}.",
         ), refused
     return None, refused
+
+
+#: keypoint-MoSeq's ``fps`` when no video says otherwise.
+DEFAULT_FPS = 30
+#: Frame rates outside this range are taken as a container's mistake, not the video's.
+_PLAUSIBLE_FPS = (0.1, 1000.0)
+#: File names listed per frame rate in :func:`frame_rate`'s note.
+_NAMES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class FrameRate:
+    """The frame rate of a project's videos, for a new ``config.yml``.
+
+    Attributes
+    ----------
+    fps
+        The rate of the most recordings' videos (an ``int`` when whole, else
+        rounded to 0.001), or ``None`` when no video could be read.
+    note
+        A sentence for the user when the videos disagree or none could be
+        read (then keypoint-MoSeq's default, :data:`DEFAULT_FPS`, stays), else ``None``.
+    """
+
+    fps: int | float | None
+    note: str | None = None
+
+
+def _rate(value: float) -> int | float | None:
+    """A container's frame rate as written to ``config.yml``; ``None`` when implausible."""
+    if not (_PLAUSIBLE_FPS[0] <= value <= _PLAUSIBLE_FPS[1]):  # also NaN
+        return None
+    rounded = round(value, 3)
+    return int(round(rounded)) if abs(rounded - round(rounded)) < 0.01 else rounded
+
+
+def frame_rate(choices: Mapping[str, VideoChoice]) -> FrameRate:
+    """The frame rate the recordings' videos give, read from their containers.
+
+    Parameters
+    ----------
+    choices
+        ``{recording: VideoChoice}`` from :func:`resolve_videos`; recordings
+        without a video, and videos that cannot be read, are passed over.
+
+    Returns
+    -------
+    FrameRate
+        The rate of the most recordings (ties: the first recording's), with a
+        note naming the rates and videos when they differ.
+    """
+    rates: dict[str, int | float] = {}  # video path -> rate
+    by_recording: list[int | float] = []
+    videos_at: dict[int | float, list[str]] = {}
+    for choice in choices.values():
+        if choice.path is None:
+            continue
+        if choice.path not in rates:
+            try:
+                rate = _rate(video_info(choice.path).fps)
+            except KpcalError:  # unreadable: the recordings table says why
+                rate = None
+            if rate is None:
+                continue
+            rates[choice.path] = rate
+            videos_at.setdefault(rate, []).append(os.path.basename(choice.path))
+        by_recording.append(rates[choice.path])
+    if not by_recording:
+        return FrameRate(
+            None,
+            "No video of the recordings could be read for its frame rate, so config.yml has "
+            f"keypoint-MoSeq's default, fps: {DEFAULT_FPS}. Change it there if your videos "
+            "have another frame rate.",
+        )
+    counts = Counter(by_recording)
+    first = {rate: i for i, rate in reversed(list(enumerate(by_recording)))}
+    chosen = max(counts, key=lambda rate: (counts[rate], -first[rate]))
+    if len(counts) == 1:
+        return FrameRate(chosen)
+    parts = []
+    for rate in sorted(counts, key=lambda r: (-counts[r], first[r])):
+        names = videos_at[rate]
+        shown = ", ".join(repr(n) for n in names[:_NAMES_SHOWN])
+        more = f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else ""
+        recordings = f"{counts[rate]} recording{'' if counts[rate] == 1 else 's'}"
+        parts.append(f"{rate:g} fps ({recordings}: {shown}{more})")
+    return FrameRate(
+        chosen,
+        f"The videos' frame rates differ: {'; '.join(parts)}. config.yml has fps: {chosen:g}, "
+        "the rate of the most recordings; keypoint-MoSeq uses one frame rate for the whole "
+        "project, so check that it is the right one.",
+    )

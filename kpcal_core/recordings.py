@@ -28,6 +28,7 @@ from .limits import LimitExceeded
 from .recording_videos import VideoChoice, resolve_videos
 from .validate import check_coordinates, check_video_frame_indexes
 from .videos import VIDEO_EXTENSIONS, video_info
+from .wording import count
 
 #: Columns of the :func:`check_videos` report, in order.
 REPORT_COLUMNS = (
@@ -261,8 +262,8 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
             "video_frames": n_video,
             "status": "video too short",
             "reason": (
-                f"Video {video!r} has {n_video} frames but the keypoints need video frame "
-                f"{needed} ({covered} frames): it is probably not the video these keypoints "
+                f"Video {video!r} has {count(n_video, 'frame')} but the keypoints need video "
+                f"frame {needed} ({count(covered, 'frame')}): it is probably not the video these keypoints "
                 "were made from. Check which video matches this recording, and the "
                 "video_frame_indexes if the keypoints were thinned."
             ),
@@ -272,8 +273,8 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
             "video_frames": n_video,
             "status": "length differs",
             "reason": (
-                f"Warning: video {video!r} has {n_video} frames but the {n_keypoint_frames} "
-                f"keypoint frames reach only video frame {needed}. Keypoint frames are "
+                f"Warning: video {video!r} has {count(n_video, 'frame')} but the "
+                f"{count(n_keypoint_frames, 'keypoint frame')} reach only video frame {needed}. Keypoint frames are "
                 "matched to video frames from the start, so if the keypoints come from a "
                 "trimmed or different video the annotations will be wrong: check the match."
             ),
@@ -282,7 +283,7 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
         "video_frames": n_video,
         "status": "ok",
         "reason": (
-            f"Video {video!r} has {n_video} frames, enough for the keypoints "
+            f"Video {video!r} has {count(n_video, 'frame')}, enough for the keypoints "
             f"(highest video frame needed: {needed})."
         ),
     }

@@ -317,8 +317,18 @@ def confidence_histogram(
     conf_pseudocount: float = 1e-3,
     num_bins: int = 10,
     n_hist_bins: int = 60,
+    missing: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Histogram of log10(confidence + pseudocount) over the used bodyparts.
+
+    The sampling bins span every confidence (as keypoint-MoSeq's do); the
+    histogram counts only keypoints that can be drawn when ``missing`` is given.
+
+    Parameters
+    ----------
+    missing
+        Optional ``{recording: (T, K) bool array}``, True where a keypoint has
+        no position: left out of the counts (it is never sampled).
 
     Returns
     -------
@@ -337,8 +347,10 @@ def confidence_histogram(
     hist_edges = np.linspace(low, high, n_hist_bins + 1)
     counts = np.zeros(n_hist_bins, dtype=np.int64)
     columns = [list(bodyparts).index(b) for b in check_bodyparts(bodyparts, use_bodyparts)]
-    for conf in confidences.values():
+    for name, conf in confidences.items():
         values = np.asarray(conf)[:, columns].astype(np.float64)  # one recording at a time
+        if missing is not None and name in missing:
+            values[np.asarray(missing[name], dtype=bool)[:, columns]] = np.nan
         values += conf_pseudocount
         np.log10(values, out=values)
         # Equal-width bins given by number and range: numpy bins by arithmetic

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .errors import KpcalError
+from .wording import count, verb
 
 
 def check_bodyparts(bodyparts: Sequence[str], use_bodyparts: Sequence[str] | None) -> list[str]:
@@ -63,8 +64,8 @@ def check_confidences(
             )
         if bodyparts is not None and arr.shape[1] != len(bodyparts):
             raise KpcalError(
-                f"recording {name!r}: confidences have {arr.shape[1]} keypoints "
-                f"but {len(bodyparts)} bodyparts are named"
+                f"recording {name!r}: confidences have {count(arr.shape[1], 'keypoint')} "
+                f"but {count(len(bodyparts), 'bodypart')} {verb(len(bodyparts), 'is', 'are')} named"
             )
         if arr.size:
             low = np.fmin.reduce(arr, axis=None)  # NaN ignored, no all-NaN warning
@@ -101,8 +102,8 @@ def check_coordinates(
             )
         if bodyparts is not None and arr.shape[1] != len(bodyparts):
             raise KpcalError(
-                f"recording {name!r}: coordinates have {arr.shape[1]} keypoints "
-                f"but {len(bodyparts)} bodyparts are named"
+                f"recording {name!r}: coordinates have {count(arr.shape[1], 'keypoint')} "
+                f"but {count(len(bodyparts), 'bodypart')} {verb(len(bodyparts), 'is', 'are')} named"
             )
     if confidences is not None:
         missing = sorted(set(coordinates) ^ set(confidences))
@@ -147,7 +148,7 @@ def check_video_frame_indexes(
         if idx.ndim != 1 or len(idx) != n:
             raise KpcalError(
                 f"recording {name!r}: video_frame_indexes has {idx.size} entries "
-                f"but the keypoints have {n} frames"
+                f"but the keypoints have {count(n, 'frame')}"
             )
         if idx.size and (
             not np.issubdtype(idx.dtype, np.number) or np.issubdtype(idx.dtype, np.complexfloating)

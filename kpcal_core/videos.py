@@ -44,6 +44,7 @@ from . import decoding, framecache
 from .errors import KpcalError, NotSaved
 from .paths import MAX_SEARCHED, check_video_to_open
 from .samplekeys import SampleKey, check_sample_key
+from .wording import count, verb
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's list
 
@@ -152,7 +153,12 @@ def find_matching_videos(
             f"no video in {str(video_dir)!r} ({exts}) matches recording {missing[0]!r}: "
             "a video's file name (without extension) must be the start of the recording name"
             + (f" followed by {recording_name_suffix!r}" if recording_name_suffix else "")
-            + (f"; {len(missing) - 1} more recordings have no video" if len(missing) > 1 else "")
+            + (
+                f"; {count(len(missing) - 1, 'more recording')} "
+                f"{verb(len(missing) - 1, 'has', 'have')} no video"
+                if len(missing) > 1
+                else ""
+            )
         )
     if as_dict:
         return {str(k): str(matched[str(k)]) for k in keys}
@@ -207,7 +213,7 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
 def _too_short(path, index: int, n_read: int | None = None) -> KpcalError:
     info = video_info(path)
     return KpcalError(
-        f"video {str(path)!r} has no frame {index}: it has {info.n_frames} frames"
+        f"video {str(path)!r} has no frame {index}: it has {count(info.n_frames, 'frame')}"
         + (f" (decoding stopped after {n_read})" if n_read is not None else "")
     )
 

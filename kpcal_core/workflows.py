@@ -74,6 +74,19 @@ from .logs import log_event
 from .paths import clean_user_path, resolve_user_path
 from .planning import Population, plan_annotation_order
 from .prefetch import BackgroundJob
+from .prior import (
+    OWN_LINE_SURE,
+    BodypartConfidences,
+    Line,
+    ModelPrior,
+    SlopeCheck,
+    bodypart_confidences,
+    config_pseudocount,
+    interpolated_counts,
+    model_prior,
+    saved_line,
+    slope_check,
+)
 from .project import (
     ProjectData,
     SaveResult,
@@ -86,6 +99,7 @@ from .project import (
     save_work,
     video_dir_of,
 )
+from .recording_videos import frame_rate, resolve_videos
 from .recordings import check_videos
 from .samplekeys import SampleKey
 from .sampling import confidence_histogram, sample_error_frames
@@ -99,6 +113,7 @@ from .session import (
 )
 from .videos import fill_sample_frames, index_videos, list_videos
 from .views import CropView, crop_for_sample, render_view, skeleton_edges
+from .wording import count
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
 BLOCKING_STATUSES = ("no video", "video too short", "video unreadable")
@@ -110,6 +125,14 @@ Progress = Callable[[int, int], None]
 
 class ProjectFolderMissing(KpcalError):
     """The project folder does not exist yet (the caller may offer to create it)."""
+
+
+class SlopeNotConfirmed(KpcalError):
+    """A flat or rising line was not written: a person must confirm it (``check`` says why)."""
+
+    def __init__(self, message: str, check: SlopeCheck):
+        super().__init__(message)
+        self.check = check
 
 
 # --------------------------------------------------------------------------- opening
@@ -205,17 +228,31 @@ class SourcesChosen:
         The bodyparts the keypoint files name.
     created_config
         ``config.yml`` was created (skeleton from the files, front and back
-        bodyparts from their names where they say so).
+        bodyparts from their names where they say so, ``fps`` from the videos).
     ask_anatomy
-        The names do not say which bodyparts are front and back: ask the user.
+        The names do not say which bodyparts are front and back (or one of
+        them): ask the user.
+    anatomy_note
+        With ``ask_anatomy``, the sentence saying which of the two the names do
+        not tell and what ``config.yml`` has instead (the caller says where to set it).
+    anatomy
+        With ``ask_anatomy``, ``(anterior_bodyparts, posterior_bodyparts)`` as
+        written: while the config still holds these, the question stands.
+    fps
+        The ``fps`` written to a new ``config.yml`` (``None``: none written, or
+        keypoint-MoSeq's default because no video could be read).
     warnings
-        Sentences about the files (e.g. outputs of one video left out).
+        Sentences about the files (e.g. outputs of one video left out, videos
+        whose frame rates differ).
     """
 
     session: CalibrationSession
     bodyparts: list[str]
     created_config: bool
     ask_anatomy: bool = False
+    anatomy_note: str | None = None
+    anatomy: tuple[list[str], list[str]] | None = None
+    fps: int | float | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -268,6 +305,21 @@ def choose_sources(
     )
     bodyparts = list(loaded.bodyparts)
     anterior, posterior = choose_anterior_posterior(bodyparts)
+    rate = None
+    if not config_path(folder).exists():  # a new config takes fps from the videos
+        previous = load_session(folder)
+        rate = frame_rate(
+            resolve_videos(
+                loaded.coordinates,
+                video_dir=video_dir,
+                stored_videos=loaded.stored_videos,
+                keypoint_files=loaded.files,
+                user_videos=previous.video_paths if previous else None,
+                recording_name_suffix=sources.recording_name_suffix,
+                video_extension=(sources.video_extension or "").strip().lstrip(".") or None,
+                project=folder,
+            )
+        )
     with project_lock(folder), together():  # a new config.yml and the session, or neither
         session = load_session(folder) or CalibrationSession()
         session.keypoints_path = keypoints_typed
@@ -277,22 +329,51 @@ def choose_sources(
         session.video_extension = (sources.video_extension or "").strip().lstrip(".") or None
         session.recording_name_suffix = sources.recording_name_suffix
         created = not config_path(folder).exists()
+        front = [anterior or bodyparts[0]]
+        back = [posterior or next((b for b in reversed(bodyparts) if b != front[0]), front[0])]
+        fps = rate.fps if created and rate is not None else None
         if created:
             setup_project(
                 folder,
                 bodyparts=bodyparts,
                 skeleton=loaded.skeleton or None,
                 video_dir=str(video_dir) if video_dir else "",
-                anterior_bodyparts=[anterior or bodyparts[0]],
-                posterior_bodyparts=[posterior or bodyparts[-1]],
+                anterior_bodyparts=front,
+                posterior_bodyparts=back,
+                **({} if fps is None else {"fps": fps}),
             )
         save_session(folder, session)
+    ask = created and (anterior is None or posterior is None)
+    notes = list(keypoint_warnings)
+    if created and rate is not None and rate.note:
+        notes.append(rate.note)
     return SourcesChosen(
         session=session,
         bodyparts=bodyparts,
         created_config=created,
-        ask_anatomy=created and (anterior is None or posterior is None),
-        warnings=keypoint_warnings,
+        ask_anatomy=ask,
+        anatomy_note=_anatomy_note(anterior, posterior, front[0], back[0]) if ask else None,
+        anatomy=(front, back) if ask else None,
+        fps=fps,
+        warnings=notes,
+    )
+
+
+def _anatomy_note(anterior: str | None, posterior: str | None, front: str, back: str) -> str:
+    """What the bodypart names do not say about front and back, and what config.yml has."""
+    if anterior is None and posterior is None:
+        return (
+            "The bodypart names do not say which are the front and the back of the animal: "
+            f"config.yml has {front!r} as the front and {back!r} as the back for now."
+        )
+    if anterior is None:
+        return (
+            f"The bodypart names say which is the back ({posterior!r}) but not which is the "
+            f"front: config.yml has {front!r} as the front for now."
+        )
+    return (
+        f"The bodypart names say which is the front ({anterior!r}) but not which is the back: "
+        f"config.yml has {back!r} as the back for now."
     )
 
 
@@ -423,13 +504,18 @@ class SampleDraw:
         Samples drawn now.
     available
         Keypoints that could be drawn (a position, a used bodypart, a usable video,
-        not already annotated).
+        not already annotated, not labelled by a person).
     left_out
         ``{recording: status}`` of recordings left out (no usable video).
     left_out_keypoints
         Keypoints of the used bodyparts in those recordings.
     seed
         The seed used.
+    order
+        ``"planned"`` or ``"keypoint-moseq"``.
+    human_labelled
+        Keypoints of the used bodyparts labelled by a person (SLEAP user
+        instances): never drawn.
     """
 
     sample_keys: list[SampleKey]
@@ -441,34 +527,37 @@ class SampleDraw:
     left_out_keypoints: int = 0
     seed: int = 0
     order: str = "planned"
+    human_labelled: int = 0
 
     @property
     def message(self) -> str:
         """One paragraph: asked, kept, drawn, and why the total differs from what was asked."""
         total = len(self.sample_keys)
         text = (
-            f"Asked for {_count(self.asked, 'sample')}: kept {self.kept} already annotated, "
-            f"drew {self.new} new; {_count(total, 'sample')} in all (seed {self.seed}, "
+            f"Asked for {count(self.asked, 'sample')}: kept {self.kept} already annotated, "
+            f"drew {self.new} new; {count(total, 'sample')} in all (seed {self.seed}, "
             f"{'planned order' if self.order == 'planned' else 'as keypoint-MoSeq'})."
         )
         if self.kept > self.asked:
             text += " More samples are annotated than asked for: all of them are kept."
         elif total < self.asked:
             text += (
-                f" Only {_count(self.available, 'keypoint')} could be drawn (a position, a "
-                "bodypart in use_bodyparts, a usable video, not annotated yet)."
+                f" Only {count(self.available, 'keypoint')} could be drawn (a position, a "
+                "bodypart in use_bodyparts, a usable video, not annotated yet, not labelled "
+                "by a person)."
+            )
+        if self.human_labelled:
+            text += (
+                f" {count(self.human_labelled, 'keypoint')} labelled by a person (SLEAP user "
+                "instances) are never drawn: they are not the network's predictions."
             )
         if self.left_out:
             names = ", ".join(f"{name!r} ({status})" for name, status in self.left_out.items())
             text += (
-                f" Left out {_count(len(self.left_out), 'recording')} with "
-                f"{_count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
+                f" Left out {count(len(self.left_out), 'recording')} with "
+                f"{count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
             )
         return text
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def draw_samples(
@@ -526,15 +615,13 @@ def draw_samples(
         raise KpcalError(f"bodypart(s) {unknown} are not in the keypoints ({data.bodyparts})")
     records = load_working_annotations(data.project_dir)
     kept = [k for k, a in records.items() if a.status != CLEARED and k[0] in data.coordinates]
-    confidences, excluded = _sampleable(data, left_out, kept)
+    never = data.never_drawn()  # no position, or labelled by a person
+    confidences, excluded = _sampleable(data, left_out, kept, never)
     left_out_keypoints = sum(int((~data.missing[r][:, columns]).sum()) for r in left_out)
-    annotated_here = {
-        (r, int(f), data.bodyparts.index(b))
-        for r, f, b in kept
-        if r in confidences and b in use and int(f) < len(confidences[r])
-    }
-    available = sum(int(np.isfinite(c[:, columns]).sum()) for c in confidences.values()) - sum(
-        1 for r, f, k in annotated_here if np.isfinite(confidences[r][f, k])
+    # a confidence and a position, not a human label, not annotated yet
+    available = sum(
+        int((np.isfinite(c[:, columns]) & ~excluded[r][:, columns]).sum())
+        for r, c in confidences.items()
     )
     wanted = max(0, asked - len(kept))
     new = []
@@ -543,7 +630,7 @@ def draw_samples(
             draw = functools.partial(
                 plan_annotation_order,
                 annotated=kept,
-                missing={r: data.missing[r] for r in confidences},  # never reads coordinates
+                missing={r: never[r] for r in confidences},  # never reads coordinates
             )
         else:
             draw = functools.partial(sample_error_frames, missing=excluded)
@@ -581,18 +668,24 @@ def draw_samples(
         left_out_keypoints=left_out_keypoints,
         seed=int(seed),
         order=order,
+        human_labelled=data.n_labelled(use),
     )
 
 
 def _sampleable(
-    data: ProjectData, left_out: Mapping[str, str], annotated: Sequence[SampleKey]
+    data: ProjectData,
+    left_out: Mapping[str, str],
+    annotated: Sequence[SampleKey],
+    never: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Confidences of the recordings that can be annotated, and what may not be drawn.
 
     Returns ``({recording: (T, K) confidences}, {recording: (T, K) bool})``:
     the confidences as loaded (never copied) and a mask, True where a keypoint
-    has no position or is annotated already (only recordings holding an
-    annotated sample get a copy of the mask: 1 byte per keypoint).
+    has no position, was labelled by a person (``never``:
+    :meth:`~kpcal_core.project.ProjectData.never_drawn`) or is annotated
+    already (only recordings holding an annotated sample get a copy of the
+    mask: 1 byte per keypoint).
     """
     by_recording: dict[str, list[tuple[int, int]]] = {}
     for recording, frame, bodypart in annotated:
@@ -602,7 +695,7 @@ def _sampleable(
     for recording, conf in data.confidences.items():
         if recording in left_out:
             continue
-        mask = data.missing[recording]
+        mask = never[recording]
         if recording in by_recording:
             mask = mask.copy()
             frames, parts = zip(*by_recording[recording], strict=True)
@@ -695,7 +788,7 @@ def frame_cache_summary(data: ProjectData) -> str:
     size = cache_size(folder)
     cap = DEFAULT_MAX_BYTES / 2**30
     return (
-        f"Frame cache: {size.frames:,} frames, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
+        f"Frame cache: {count(size.frames, 'frame')}, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
         f"(least recently used frames go first) in {folder}."
     )
 
@@ -712,12 +805,20 @@ def sampling_histogram(
     Returns
     -------
     dict
-        ``bars``: DataFrame ``start, end, keypoints`` (log10 units);
+        ``bars``: DataFrame ``start, end, keypoints`` (log10 units; keypoints
+        with a position only);
         ``bins``: DataFrame ``start, end, mid, samples`` (one row per sampling bin);
-        ``no_position``: keypoints with a confidence but no position (never sampled).
+        ``no_position``: keypoints with a confidence but no position (never sampled);
+        ``human_labelled``: keypoints labelled by a person (SLEAP user instances,
+        never sampled).
     """
     counts, hist_edges, sample_edges = confidence_histogram(
-        data.confidences, data.bodyparts, use_bodyparts, conf_pseudocount, int(num_bins)
+        data.confidences,
+        data.bodyparts,
+        use_bodyparts,
+        conf_pseudocount,
+        int(num_bins),
+        missing=data.missing,
     )
     columns = [data.bodyparts.index(b) for b in use_bodyparts if b in data.bodyparts]
     no_position = sum(
@@ -745,7 +846,12 @@ def sampling_histogram(
             "samples": per_bin,
         }
     )
-    return {"bars": bars, "bins": bins, "no_position": no_position}
+    return {
+        "bars": bars,
+        "bins": bins,
+        "no_position": no_position,
+        "human_labelled": data.n_labelled(use_bodyparts),
+    }
 
 
 # --------------------------------------------------------------------------- annotating
@@ -839,7 +945,7 @@ def save_held_edits(
 
 def _held_sentence(n: int) -> str:
     """What happens to ``n`` held edits, for the message."""
-    edits = _count(n, "edit")
+    edits = count(n, "edit")
     them = "it" if n == 1 else "them"
     return (
         f"Your {edits} {'is' if n == 1 else 'are'} kept on this page, not on disk yet, and "
@@ -865,7 +971,7 @@ def _held_result(
 
 def held_status(held: Mapping[SampleKey, Annotation]) -> str | None:
     """``"2 edits held, not saved"``, or ``None`` when nothing is held."""
-    return f"{_count(len(held), 'edit')} held, not saved" if held else None
+    return f"{count(len(held), 'edit')} held, not saved" if held else None
 
 
 def sample_view(
@@ -1082,7 +1188,7 @@ def _stop_numbers(check: StopCheck) -> str:
             f", or a change of s0 within the line's target at the edges of your keypoints' "
             f"confidences: here ±{check.slope_reach:.3f}"
         )
-    text += f"), {check.level:.0%} intervals from {_count(check.n_used, 'annotation')}"
+    text += f"), {check.level:.0%} intervals from {count(check.n_used, 'annotation')}"
     return text
 
 
@@ -1091,7 +1197,7 @@ def _left_out_sentence(check: StopCheck) -> str:
     if not n:
         return ""
     return (
-        f" {_count(n, 'annotation')} far from {'its' if n == 1 else 'their'} keypoint's "
+        f" {count(n, 'annotation')} far from {'its' if n == 1 else 'their'} keypoint's "
         f"prediction {'is' if n == 1 else 'are'} left out of the line as likely "
         "swaps or wrong clicks (the fit page lists them: keep any that are right)."
     )
@@ -1158,15 +1264,15 @@ def stop_statement(check: StopCheck, draw_hint: str = "Draw more samples on the 
         )
     if check.blocker == "no-line":
         text = (
-            f"Not settled yet: no line yet ({_count(check.n_used, 'annotation')} in the line; "
+            f"Not settled yet: no line yet ({count(check.n_used, 'annotation')} in the line; "
             "a line needs annotations at three or more confidences)."
         )
         return text + _more_advice(check, draw_hint) + left_out
     text = f"Not settled yet: {_stop_numbers(check)}. Still missing: {_unmet(check)}."
     if check.blocker == "too-few-keypoints":
         return (
-            text + f" It would take about {_count(check.more_needed, 'more annotation')}, and only "
-            f"{_count(check.candidates, 'keypoint')} of the used bodyparts are left to "
+            text + f" It would take about {count(check.more_needed, 'more annotation')}, and only "
+            f"{count(check.candidates, 'keypoint')} of the used bodyparts are left to "
             "annotate: this project cannot reach the targets (too few keypoints). "
             + _as_it_stands(check)
             + left_out
@@ -1177,22 +1283,21 @@ def stop_statement(check: StopCheck, draw_hint: str = "Draw more samples on the 
 def _more_advice(check: StopCheck, draw_hint: str) -> str:
     more = check.more_needed
     if check.samples_left is None:
-        return f" Annotate about {_count(more, 'more annotation')}."
+        return f" Annotate about {count(more, 'more annotation')}."
     left = check.samples_left
     if not check.draw_more:
         return (
-            f" Annotate about {more:,} more of your {_count(left, 'drawn sample')} "
+            f" Annotate about {more:,} more of your {count(left, 'drawn sample')} "
             "not annotated yet."
         )
     have = (
         "no drawn sample is left to annotate"
         if not left
-        else f"only {_count(left, 'drawn sample')} {'is' if left == 1 else 'are'} not "
-        "annotated yet"
+        else f"only {count(left, 'drawn sample')} {'is' if left == 1 else 'are'} not annotated yet"
     )
     return (
-        f" That takes about {_count(more, 'more annotation')}, and {have}: draw "
-        f"{_count(check.draw_more, 'more sample')} ({draw_hint}; every annotation is kept)."
+        f" That takes about {count(more, 'more annotation')}, and {have}: draw "
+        f"{count(check.draw_more, 'more sample')} ({draw_hint}; every annotation is kept)."
     )
 
 
@@ -1205,24 +1310,24 @@ def stop_status_line(check: StopCheck) -> str:
     few; when more annotations would not help, it says why.
     """
     if check.settled:
-        return f"Settled: the line is trusted — you can stop ({_count(check.n, 'annotation')})."
+        return f"Settled: the line is trusted — you can stop ({count(check.n, 'annotation')})."
     if check.blocker == "one-confidence":
         return (
-            f"Not settled ({_count(check.n, 'annotation')}): every keypoint has the same "
+            f"Not settled ({count(check.n, 'annotation')}): every keypoint has the same "
             "confidence, so there is no slope to measure; more annotations will not change "
             "that: see the fit page."
         )
     if check.blocker == "positive-slope":
         return (
-            f"Not settled ({_count(check.n, 'annotation')}): the slope {check.slope:.3f} is "
+            f"Not settled ({count(check.n, 'annotation')}): the slope {check.slope:.3f} is "
             "not negative, and more annotations will not change that: see the fit page."
         )
     if check.blocker == "too-few-keypoints":
         return (
-            f"Not settled ({_count(check.n, 'annotation')}): this project has too few "
+            f"Not settled ({count(check.n, 'annotation')}): this project has too few "
             "keypoints left to reach the targets: see the fit page for what the line is good for."
         )
-    text = f"About {_count(check.more_needed, 'more annotation')} needed ({check.n} so far"
+    text = f"About {count(check.more_needed, 'more annotation')} needed ({check.n} so far"
     if math.isfinite(check.rms_half_width) and math.isfinite(check.slope_half_width):
         text += (
             f": the line ±{check.rms_half_width:.3f} where your keypoints are, target "
@@ -1234,11 +1339,11 @@ def stop_status_line(check: StopCheck) -> str:
         left = (
             "No drawn sample is left"
             if not check.samples_left
-            else f"Only {_count(check.samples_left, 'drawn sample')} left"
+            else f"Only {count(check.samples_left, 'drawn sample')} left"
         )
-        text += f" {left}: draw {_count(check.draw_more, 'more sample')}."
+        text += f" {left}: draw {count(check.draw_more, 'more sample')}."
     if check.n_left_out:
-        text += f" {_count(check.n_left_out, 'likely gross error')} left out: see the fit page."
+        text += f" {count(check.n_left_out, 'likely gross error')} left out: see the fit page."
     return text
 
 
@@ -1354,6 +1459,195 @@ def error_size_table(
     )
 
 
+# --------------------------------------------------------------------------- the model's prior
+
+
+def project_model_prior(
+    data: ProjectData,
+    line: Mapping,
+    conf_threshold: float | None = None,
+    *,
+    per_bodypart: Mapping | None = None,
+    summaries: Sequence[BodypartConfidences] | None = None,
+    interpolated: Mapping[str, int] | None = None,
+) -> ModelPrior:
+    """What ``line`` does to keypoint-MoSeq's model of this project (:func:`kpcal_core.prior.model_prior`).
+
+    keypoint-MoSeq's settings come from ``config.yml`` (``conf_pseudocount``,
+    and ``conf_threshold`` unless given); the saved line is ``config.yml``'s
+    ``error_estimator``.
+
+    Parameters
+    ----------
+    line
+        ``{"slope", "intercept"}`` (and ``"method"``): the line that would be saved.
+    conf_threshold
+        The threshold to judge (the fit page's control); default: ``config.yml``'s.
+    per_bodypart
+        :func:`~kpcal_core.diagnostics.per_bodypart_fits` of the fitted points, for
+        each bodypart's own line; None: no own lines.
+    summaries, interpolated
+        :func:`~kpcal_core.prior.bodypart_confidences` and
+        :func:`~kpcal_core.prior.interpolated_counts` when the caller has them (the
+        app caches them); computed otherwise.
+    """
+    pseudocount = config_pseudocount(data.config)
+    threshold = float(
+        data.config.get("conf_threshold", 0.5) if conf_threshold is None else conf_threshold
+    )
+    use = data.use_bodyparts
+    if summaries is None:
+        summaries = bodypart_confidences(data.confidences, data.missing, data.bodyparts, use)
+    if interpolated is None:
+        interpolated = interpolated_counts(
+            data.confidences, data.missing, data.bodyparts, use, threshold, pseudocount
+        )
+    method = str(line.get("method", "least-squares"))
+    return model_prior(
+        summaries,
+        Line(float(line["slope"]), float(line["intercept"]), f"this fit ({method})"),
+        conf_pseudocount=pseudocount,
+        conf_threshold=threshold,
+        interpolated=interpolated,
+        saved=saved_line(data.config),
+        own_lines=per_bodypart["table"] if per_bodypart is not None else None,
+    )
+
+
+def _px2(value: float) -> str:
+    """An s0 in px², to 3 significant figures (``"–"`` when there is none)."""
+    if not math.isfinite(value):
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _same_line(a: Line | None, b: Line | None) -> bool:
+    return a is not None and b is not None and (a.slope, a.intercept) == (b.slope, b.intercept)
+
+
+def _saved_differs(prior: ModelPrior) -> bool:
+    """``config.yml``'s line is neither keypoint-MoSeq's default nor this fit's."""
+    saved = prior.saved
+    return saved is not None and not (
+        _same_line(saved, prior.default) or _same_line(saved, prior.line)
+    )
+
+
+def model_prior_table(prior: ModelPrior) -> pd.DataFrame:
+    """The panel's table: one row per bodypart, each number once, as text for people.
+
+    The column of ``config.yml``'s line is there only when that line is neither
+    keypoint-MoSeq's default nor this fit's (:func:`model_prior_lines` says which).
+    """
+    rows = []
+    for b in prior.bodyparts:
+        row = {
+            "bodypart": b.bodypart,
+            "keypoints with a position": f"{b.n_positioned:,}",
+            "s0 median (px²)": _px2(b.s0_median),
+            "s0 range (px²)": f"{_px2(b.s0_low)} to {_px2(b.s0_high)}",
+            "s0 median, keypoint-MoSeq's default line": _px2(b.default_s0_median),
+        }
+        if _saved_differs(prior):
+            row["s0 median, config.yml's line"] = _px2(b.saved_s0_median)
+        row["no position (s0 at confidence 0)"] = f"{b.n_zero:,}"
+        row["interpolated by conf_threshold"] = (
+            f"{b.interpolated_share:.1%}" if math.isfinite(b.interpolated_share) else "–"
+        )
+        if b.follows_pooled is None:
+            row["own line"] = f"too few annotations ({b.own_n})"
+        else:
+            row["own line"] = f"slope {b.own_slope:.3f}, intercept {b.own_intercept:.3f}" + (
+                "" if b.follows_pooled else ": does not follow the shared line"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def model_prior_lines(prior: ModelPrior) -> list[str]:
+    """The panel's sentences: s0 at confidence 0 under each line, missing and interpolated
+    keypoints. Plain text, each number once."""
+    line, default, saved = prior.line, prior.default, prior.saved
+    zero = (
+        f"s0 = (predicted error + 1)² px² is keypoint-MoSeq's prior on each keypoint's noise, "
+        f"from its confidence plus conf_pseudocount ({prior.conf_pseudocount:g}). A keypoint "
+        f"with no position gets confidence 0: s0 {_px2(prior.s0_zero)} px² with this fit "
+        f"(slope {line.slope:.4f}, intercept {line.intercept:.4f}), "
+        f"{_px2(prior.default_s0_zero)} px² with keypoint-MoSeq's default line (slope "
+        f"{default.slope:g}, intercept {default.intercept:g})"
+    )
+    if _saved_differs(prior):
+        zero += (
+            f", {_px2(prior.saved_s0_zero)} px² with the line config.yml holds now (slope "
+            f"{saved.slope:.4f}, intercept {saved.intercept:.4f})."
+        )
+    elif _same_line(saved, line):
+        zero += "; config.yml holds this fit's line now."
+    elif _same_line(saved, default):
+        zero += "; config.yml still holds keypoint-MoSeq's default line."
+    else:
+        zero += "."
+    lines = [zero]
+    if prior.n_positioned + prior.n_zero:
+        missing = (
+            f"{prior.n_zero:,} keypoints of the used bodyparts have no position (s0 at "
+            "confidence 0, above), and "
+            if prior.n_zero
+            else "Every keypoint of the used bodyparts has a position; "
+        )
+        lines.append(
+            missing
+            + f"{prior.n_interpolated:,} of the {prior.n_positioned:,} with one have confidence "
+            f"+ pseudocount at or below conf_threshold {prior.conf_threshold:g}: keypoint-MoSeq "
+            "treats these as outliers and interpolates them when it initialises a model."
+        )
+    return lines
+
+
+def bodypart_line_statement(prior: ModelPrior) -> str:
+    """Sentences on the bodyparts' own lines: none possible yet, all follow, or which do not
+    and what to do (more annotations; then leave it out of ``use_bodyparts`` or retrain)."""
+    if not prior.with_own_line:
+        return (
+            "No bodypart has enough annotations for its own line yet (5 at two or more "
+            "confidences each), so whether each follows the shared line cannot be told."
+        )
+    apart = [b for b in prior.bodyparts if b.follows_pooled is False]
+    if not apart:
+        some = len(prior.with_own_line) < len(prior.bodyparts)
+        return (
+            f"The own lines of {len(prior.with_own_line)} bodyparts follow the shared line within "
+            "their 95% intervals"
+            + ("; the others have too few annotations for one." if some else ".")
+        )
+    sure = set(prior.surely_not_following)
+    parts = []
+    groups = (
+        ([b for b in apart if b.bodypart in sure], True),
+        ([b for b in apart if b.bodypart not in sure], False),
+    )
+    for group, known in groups:
+        if not group:
+            continue
+        names = ", ".join(f"{b.bodypart!r} ({count(b.own_n, 'annotation')})" for b in group)
+        one = len(group) == 1
+        it, its = ("it", "its") if one else ("them", "their")
+        if known:
+            parts.append(
+                f"{names}: {its} own line{'' if one else 's'} {'does' if one else 'do'} not follow "
+                f"the shared line (see the table), so one line gives {it} the wrong prior. Leave "
+                f"{it} out of use_bodyparts, or retrain the network with more labels of {it}."
+            )
+        else:
+            parts.append(
+                f"{names}: {its} own line{'' if one else 's'} may not follow the shared line (see "
+                f"the table), but {count(OWN_LINE_SURE, 'annotation')} of each are needed to be "
+                f"sure: annotate more of {it}. If {it} still {'stays' if one else 'stay'} apart, "
+                f"leave {it} out of use_bodyparts, or retrain the network with more labels of {it}."
+            )
+    return " ".join(parts)
+
+
 def save_calibration(
     data: ProjectData,
     *,
@@ -1362,16 +1656,34 @@ def save_calibration(
     conf_threshold: float,
     method: str = "least-squares",
     user: str = "",
+    points: pd.DataFrame | None = None,
+    confirm_slope: bool = False,
 ) -> dict:
     """Save the line and threshold to ``config.yml`` under the project lock.
 
     The method is remembered in the session, so autosave after the next click
-    fits with it too (until another method is saved).
+    fits with it too (until another method is saved). A line whose slope does
+    not show errors shrinking as confidence grows (its 95% interval reaches 0:
+    :func:`kpcal_core.prior.slope_check`) is written only with ``confirm_slope``.
+
+    Parameters
+    ----------
+    points
+        The :func:`~kpcal_core.diagnostics.project_points` table the line was
+        fitted to (the fit page's, e.g. the mean of several annotators'
+        clicks); default: the project's saved annotations.
+    confirm_slope
+        A person confirmed writing a line that is flat or rising.
 
     Returns
     -------
     dict
         ``path, method, slope, intercept, conf_threshold``.
+
+    Raises
+    ------
+    SlopeNotConfirmed
+        The slope is flat or positive and ``confirm_slope`` is False; nothing is written.
     """
     if method not in FIT_METHODS:
         raise KpcalError(f"unknown fit method {method!r}: use one of {', '.join(FIT_METHODS)}")
@@ -1382,6 +1694,15 @@ def save_calibration(
     ):
         if not math.isfinite(float(value)):
             raise KpcalError(f"{name} must be a finite number, got {value!r}")
+    if points is None:
+        points = project_points(data, load_working_annotations(data.project_dir))
+    check = slope_check(points, float(slope))
+    if not check.decreasing and not confirm_slope:
+        raise SlopeNotConfirmed(
+            f"Not saved to {config_path(data.project_dir)}: {check.problem} Confirm to write it "
+            "anyway (the fit page's checkbox, or `kpcal fit --save --confirm-slope`).",
+            check,
+        )
     with project_lock(data.project_dir), together():  # the line and its method, or neither
         new_config = save_params(
             data.project_dir,
@@ -1445,10 +1766,9 @@ def export(
         )
     }
     result = fit_project(data=data, records=records)
-    points = result.points.copy()
-    line = result.fit["slope"] * points["log10_confidence"] + result.fit["intercept"]
-    points["residual"] = points["log10_error"] - line
-    written["points"] = atomic_write(folder / "error_points.csv", points.to_csv(index=False))
+    written["points"] = atomic_write(
+        folder / "error_points.csv", exported_points(data, result).to_csv(index=False)
+    )
     if png:
         threshold = (
             float(conf_threshold)
@@ -1458,6 +1778,55 @@ def export(
         chart = fit_chart(result.points, [least_squares_line(result.fit)], threshold)
         written["chart"] = atomic_write(folder / "error_fit.png", chart_png(chart))
     return written
+
+
+#: ``error_points.csv``'s columns, each named for what it holds.
+EXPORTED_POINT_COLUMNS = (
+    "recording",
+    "frame",
+    "bodypart",
+    "confidence",
+    "confidence_plus_pseudocount",
+    "error_px",
+    "log10_confidence_plus_pseudocount",
+    "log10_error_plus_1",
+    "residual",
+    "annotator",
+    "annotated_at",
+)
+
+
+def exported_points(data: ProjectData, result: ProjectFit) -> pd.DataFrame:
+    """``error_points.csv``: one row per fitted annotation, each column named for what it holds.
+
+    ``confidence`` is the keypoint file's own value; ``confidence_plus_pseudocount``
+    and ``log10_confidence_plus_pseudocount`` are what the line is fitted on
+    (x), ``log10_error_plus_1`` its y; ``residual`` is y minus the least-squares
+    line. Columns :data:`EXPORTED_POINT_COLUMNS`.
+    """
+    points = result.points
+    fit = result.fit
+    raw = [
+        float(data.confidences[r][int(f), data.bodyparts.index(b)])
+        for r, f, b in zip(points["recording"], points["frame"], points["bodypart"], strict=True)
+    ]
+    table = pd.DataFrame(
+        {
+            "recording": points["recording"],
+            "frame": points["frame"],
+            "bodypart": points["bodypart"],
+            "confidence": raw,
+            "confidence_plus_pseudocount": points["confidence"],
+            "error_px": points["error_px"],
+            "log10_confidence_plus_pseudocount": points["log10_confidence"],
+            "log10_error_plus_1": points["log10_error"],
+            "residual": points["log10_error"]
+            - (fit["slope"] * points["log10_confidence"] + fit["intercept"]),
+        }
+    )
+    for column in ("annotator", "annotated_at"):
+        table[column] = points[column] if column in points else ""
+    return table[list(EXPORTED_POINT_COLUMNS)]
 
 
 def least_squares_line(fit: Mapping) -> dict:

@@ -13,10 +13,11 @@ from kpcal_app import cache, panels, state
 from kpcal_app.text import literal
 from kpcal_core import workflows
 from kpcal_core.annotations import CLEARED, format_annotations
-from kpcal_core.charts import band_chart, fit_chart, running_chart
+from kpcal_core.charts import fit_chart, running_chart
 from kpcal_core.diagnostics import NotEnoughAnnotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import FIT_METHODS
+from kpcal_core.wording import count, verb
 
 CHART_KEY = "kpcal_fit_chart"
 METHOD_LABELS = {
@@ -63,8 +64,9 @@ except KpcalError as error:
 points, fit, line = result.project.points, result.project.fit, result.line
 if result.project.n_left_out:
     st.warning(
-        f"{result.project.n_left_out} annotations are of recordings or bodyparts not loaded; "
-        "left out of the fit."
+        f"{count(result.project.n_left_out, 'annotation')} "
+        f"{verb(result.project.n_left_out, 'is', 'are')} of recordings or bodyparts not "
+        "loaded: left out of the fit."
     )
 try:
     stop = cache.stop_status(data, fit_records)  # the annotate page's verdict, the same rule
@@ -99,8 +101,8 @@ st.caption(
 panels.gross_errors_panel(project, data, stop)
 if result.project.counts.get("not_visible"):
     st.caption(
-        f"{result.project.counts['not_visible']} samples marked not visible: kept in the CSV, "
-        "left out of the fit."
+        f"{count(result.project.counts['not_visible'], 'sample')} marked not visible: kept in "
+        "the CSV, left out of the fit."
     )
 
 if state.FIT_THRESHOLD not in st.session_state:
@@ -146,13 +148,9 @@ st.altair_chart(
 trust, stability, parts, residuals, pixels = st.tabs(
     ["Where is it trusted?", "Has it settled?", "Per bodypart", "Largest residuals", "In pixels"]
 )
+prior = cache.model_prior(data, line, threshold, diag["per_bodypart"])
 with trust:
-    st.altair_chart(band_chart(diag["band"]), width="stretch")
-    st.caption(
-        "The error the line predicts, with its 95% band, over the confidences of all your "
-        "keypoints (grey bars beneath): the line is trusted where the band is narrow and the "
-        "bars are tall."
-    )
+    panels.trusted_panel(diag["band"], prior)
 with stability:
     st.altair_chart(running_chart(diag["running"]), width="stretch")
     st.caption(
@@ -160,15 +158,7 @@ with stability:
         "95% interval."
     )
 with parts:
-    differs = diag["per_bodypart"]["differs"]
-    if differs:
-        st.warning(
-            "These bodyparts' own lines differ from the shared line beyond the intervals: "
-            + ", ".join(literal(name) for name in differs)
-        )
-    else:
-        st.write("No bodypart's own line differs from the shared line beyond the intervals.")
-    state.show_table(diag["per_bodypart"]["table"])
+    panels.per_bodypart_panel(prior, diag["per_bodypart"]["table"])
 with residuals:
     samples = data.session.sample_keys
     for row in workflows.residual_rows(points, fit, samples):
@@ -183,27 +173,12 @@ with pixels:
         hide_index=True,
     )
     st.caption(
-        "Error size = 10^(slope·log10(c) + intercept): keypoint-MoSeq's prior on keypoint noise "
-        "has this standard deviation."
+        "Error size = 10^(slope·log10(c + pseudocount) + intercept) = √s0: the size of "
+        "keypoint-MoSeq's prior on a keypoint's noise at confidence c."
     )
 
-if st.button("Save to config.yml", type="primary"):
-    try:
-        saved = workflows.save_calibration(
-            data,
-            slope=line["slope"],
-            intercept=line["intercept"],
-            conf_threshold=threshold,
-            method=method,
-            user=state.annotator(),
-        )
-        st.success(
-            f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "
-            f"{saved['intercept']:.4f}) and conf_threshold {saved['conf_threshold']:.4f} to "
-            f"{literal(saved['path'])}. Autosave keeps using this line."
-        )
-    except (KpcalError, TimeoutError) as error:
-        state.show_error(error)
+panels.model_prior_panel(prior)
+panels.save_panel(data, result.project.line_points, line, method, threshold)
 st.download_button(
     "Download annotations CSV",
     format_annotations(

@@ -13,6 +13,7 @@ from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
 from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
 from kpcal_core.session import CalibrationSession, load_session
+from kpcal_core.wording import count, verb
 
 state.ensure_app_navigation()
 
@@ -69,12 +70,20 @@ if applied or create:
         chosen = workflows.choose_sources(project, sources, create=create)
         st.session_state.pop(state.PENDING_FOLDER, None)
         if chosen.created_config:
-            st.toast(f"Created config.yml from the keypoints' {len(chosen.bodyparts)} bodyparts")
-        st.session_state[state.SOURCE_NOTES] = chosen.warnings + (
-            ["The bodypart names do not say which are front and back: set them below."]
-            if chosen.ask_anatomy
-            else []
-        )
+            rate = "" if chosen.fps is None else f" (fps: {chosen.fps:g}, from the videos)"
+            st.toast(
+                f"Created config.yml from the keypoints' {count(len(chosen.bodyparts), 'bodypart')}"
+                + rate
+            )
+        st.session_state[state.SOURCE_NOTES] = chosen.warnings
+        if chosen.anatomy_note and chosen.anatomy:
+            st.session_state[state.ANATOMY_QUESTION] = (
+                project,
+                chosen.anatomy_note,
+                *chosen.anatomy,
+            )
+        else:
+            st.session_state.pop(state.ANATOMY_QUESTION, None)
         st.rerun()
     except workflows.ProjectFolderMissing as error:
         st.session_state[state.PENDING_FOLDER] = project
@@ -94,28 +103,26 @@ except KpcalError as error:
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):
     st.warning(literal(note))
-panels.anatomy_form(project, data)
+question = st.session_state.get(state.ANATOMY_QUESTION)
+written = (data.config.get("anterior_bodyparts"), data.config.get("posterior_bodyparts"))
+asked = question is not None and question[0] == project and tuple(question[2:]) == written
+if asked:  # until front and back are chosen (here, or in config.yml by hand)
+    st.warning(
+        literal(question[1]) + " Choose them under **Front and back bodyparts** below "
+        "(keypoint-MoSeq uses them to find the animal's heading)."
+    )
+panels.anatomy_form(project, data, expanded=asked)
 
 # ----------------------------------------------------------------- recordings
 st.subheader("Recordings")
 table = cache.recordings(data)
 problems = table[table["status"] != "ok"]
-state.show_table(
-    table,
-    width="stretch",
-    column_order=[
-        "status",
-        "recording",
-        "video_frames",
-        "keypoint_frames",
-        "video",
-        "rule",
-        "reason",
-    ],
-    column_config={"reason": st.column_config.TextColumn("reason", width="large")},
-)
+panels.recordings_table(table)
 if len(problems):
-    st.warning(f"{len(problems)} of {len(table)} recordings need attention:")
+    st.warning(
+        f"{len(problems)} of {count(len(table), 'recording')} "
+        f"{verb(len(problems), 'needs', 'need')} attention:"
+    )
     for row in problems.itertuples():
         st.markdown(f"- {code(row.recording)} ({literal(row.status)}): {literal(row.reason)}")
 panels.video_form(project, list(table["recording"]))
@@ -144,52 +151,66 @@ order = st.radio(
     "keypoints are (fewer clicks to a trustworthy line). As keypoint-MoSeq: equal numbers "
     "from each confidence bin, in random order.",
 )
-chart_slot = st.empty()  # drawn again after "Sample frames", with the new samples' counts
 
 
-def confidence_chart() -> None:
-    if use:
-        box = chart_slot.container()
-        histogram = cache.histogram(data, use, pseudocount, int(num_bins))
-        box.altair_chart(histogram_chart(histogram), width="stretch")
-        caption = "Red dashed lines: sampling bins; red numbers: samples drawn from each bin."
-        if histogram["no_position"]:
-            caption += (
-                f" {histogram['no_position']:,} keypoints have a confidence but no position: "
-                "not shown, never sampled."
-            )
-        box.caption(caption)
+def request_sampling() -> None:
+    """The "Sample frames" button's callback: the samples are drawn before the page is
+    drawn again, so the histogram above the button shows their counts at once."""
+    st.session_state[state.SAMPLE_REQUESTED] = True
 
 
-confidence_chart()
-if st.button("Sample frames", type="primary", disabled=not use):
+draw, problem = None, None
+if st.session_state.pop(state.SAMPLE_REQUESTED, False) and use:
     seed = seed_text.strip()
     if seed and not seed.isdigit():
-        st.error(f"seed must be a whole number >= 0 or empty, got {literal(repr(seed))}")
-        st.stop()
-    try:
-        draw = workflows.draw_samples(
-            data,
-            use_bodyparts=use,
-            num_bins=int(num_bins),
-            num_samples=int(num_samples),
-            conf_pseudocount=float(pseudocount),
-            seed=int(seed) if seed else None,
-            order=order,
-            report=table,
+        problem = f"seed must be a whole number >= 0 or empty, got {literal(repr(seed))}"
+    else:
+        try:
+            draw = workflows.draw_samples(
+                data,
+                use_bodyparts=use,
+                num_bins=int(num_bins),
+                num_samples=int(num_samples),
+                conf_pseudocount=float(pseudocount),
+                seed=int(seed) if seed else None,
+                order=order,
+                report=table,
+            )
+            state.start_at_first_sample(project)
+        except KpcalError as error:
+            problem = error
+
+if use:
+    histogram = cache.histogram(data, use, pseudocount, int(num_bins))
+    st.altair_chart(histogram_chart(histogram), width="stretch")
+    caption = "Bars: keypoints with a position, by confidence. Red dashed lines: sampling bins; "
+    caption += "red numbers: samples drawn from each bin."
+    if histogram["no_position"]:
+        n = histogram["no_position"]
+        caption += (
+            f" {count(n, 'keypoint')} {verb(n, 'has', 'have')} a confidence but no position: "
+            "not shown, never sampled."
         )
-    except KpcalError as error:
-        state.show_error(error)
-        st.stop()
-    state.start_at_first_sample(project)
+    if histogram.get("human_labelled"):
+        n = histogram["human_labelled"]
+        caption += (
+            f" {count(n, 'keypoint')} {verb(n, 'was', 'were')} labelled by a person (SLEAP "
+            "user instances), not predicted: never sampled."
+        )
+    st.caption(caption)
+st.button("Sample frames", type="primary", disabled=not use, on_click=request_sampling)
+if isinstance(problem, KpcalError):
+    state.show_error(problem)
+elif problem is not None:
+    st.error(problem)
+elif draw is not None:
     st.success(literal(draw.message))
-    # The chart's new counts wait until the frames are in: drawing it busies the browser.
-    panels.frame_fill_progress(data, cache.frame_fill(data, start=True), then=confidence_chart)
+    panels.frame_fill_progress(data, cache.frame_fill(data, start=True))
 elif session.sample_keys:
     n = len(session.sample_keys)
-    st.caption(f"{n} sample{'' if n == 1 else 's'} drawn (seed {session.seed}).")
+    st.caption(f"{count(n, 'sample')} drawn (seed {session.seed}).")
     fill = cache.frame_fill(data)
     if fill is not None and not fill.progress().finished:
         panels.frame_fill_progress(data, fill)
     else:
-        st.page_link("pages/annotate.py", label="Annotate", icon=":material/ads_click:")
+        panels.start_annotating_button()

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpcal_app.click import IFRAME_TITLE
 from kpcal_app.state import PROJECT
-from kpcal_app.text import WORD_JOINER
+from kpcal_app.text import WORD_JOINER, code
 from kpcal_core import workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.demo import DEMO_BODYPARTS, load_ground_truth
@@ -335,8 +335,8 @@ def annotate_truly(project: Path, keys) -> dict:
     return annotations
 
 
-def chart_sample_counts(at: AppTest) -> list[int]:
-    """The red per-bin sample counts of the setup page's confidence histogram."""
+def _histogram_table(at: AppTest, column: str):
+    """The dataset holding ``column`` of the setup page's confidence histogram."""
     import pyarrow as pa
 
     for element in at.main:
@@ -344,9 +344,32 @@ def chart_sample_counts(at: AppTest) -> list[int]:
             continue
         for dataset in element.proto.datasets:
             table = pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
-            if "samples" in table:
-                return [int(c) for c in table["samples"]]
-    raise AssertionError("no histogram with sample counts on the page")
+            if column in table:
+                return table
+    raise AssertionError(f"no histogram with {column!r} on the page")
+
+
+def chart_sample_counts(at: AppTest) -> list[int]:
+    """The red per-bin sample counts of the setup page's confidence histogram."""
+    return [int(c) for c in _histogram_table(at, "samples")["samples"]]
+
+
+def chart_bars(at: AppTest):
+    """The bars of the setup page's confidence histogram: ``start, end, keypoints``."""
+    return _histogram_table(at, "keypoints")
+
+
+def set_up_project(at: AppTest, project: Path, keypoints: str, video_dir: str = "") -> Path:
+    """On the setup page: open a new project folder (creating it as asked) and load the
+    keypoint files typed, as a new user does."""
+    widget(at.text_input, "Project folder").input(str(project))
+    check(button(at, "Open project").click().run())
+    check(button(at, "Create the folder " + code(project)).click().run())
+    widget(at.text_input, "Keypoint files (file, folder or glob)").input(keypoints)
+    widget(at.text_input, "Video folder").input(video_dir)
+    check(button(at, "Load keypoints").click().run())
+    assert not shown(at.error), page_text(at)
+    return project
 
 
 def draft_keys(project: Path) -> dict:

@@ -36,6 +36,64 @@ def annotate_truth(demo, n: int, seed: int = 1, offsets=None, annotator: str = "
     return records
 
 
+def annotate_from_line(
+    data,
+    keys,
+    slope: float,
+    intercept: float,
+    *,
+    noise_sd: float = 0.05,
+    seed: int = 0,
+    annotator: str = "tester",
+) -> dict:
+    """``{key: Annotation}``: clicks whose error follows a known line.
+
+    Each sampled keypoint is clicked ``10**(slope * x + intercept + e) - 1`` px from the
+    network's position (``x = log10(confidence + pseudocount)``, ``e`` normal with sd
+    ``noise_sd``), in a random direction, one click per second. ``data`` is a loaded
+    :class:`~kpcal_core.project.ProjectData`.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    records = {}
+    for i, (recording, frame, bodypart) in enumerate(keys):
+        k = data.bodyparts.index(bodypart)
+        x = np.log10(float(data.confidences[recording][frame, k]) + data.conf_pseudocount)
+        error = 10 ** (slope * x + intercept + rng.normal(0, noise_sd)) - 1
+        angle = rng.uniform(0, 2 * np.pi)
+        px, py = (float(v) for v in data.coordinates[recording][frame, k])
+        stamp = f"2025-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000000+00:00"
+        records[(recording, int(frame), bodypart)] = Annotation(
+            px + error * np.cos(angle), py + error * np.sin(angle), annotator, stamp
+        )
+    return records
+
+
+def slp_project(folder, n_tracks: int, n_frames: int, user: dict):
+    """A project on one SLEAP ``.slp`` (``flies.slp``) holding a person's labels beside the
+    predictions (:func:`pose_files.write_slp` with ``user``), and its video.
+
+    Returns
+    -------
+    pathlib.Path
+        The project folder (``config.yml`` and the session made, no samples drawn).
+    """
+    from pathlib import Path
+
+    from frame_videos import encode_coded
+    from pose_files import write_slp
+
+    from kpcal_core import workflows
+
+    folder = Path(folder)
+    (folder / "videos").mkdir(parents=True)
+    video = encode_coded(folder / "videos" / "session1.mp4", n_frames, "-c:v", "mpeg4")
+    write_slp(folder / "flies.slp", n_tracks, n_frames, video=str(video), user=user)
+    workflows.choose_sources(folder, workflows.Sources("flies.slp", None, "videos"))
+    return folder
+
+
 # --------------------------------------------------------------------------- hostile names
 # A project whose names hold markup (issue 19, findings 2 and 3): HTML that runs script or
 # fetches from another host when rendered, <style>, Markdown links and images, code spans,

@@ -55,8 +55,13 @@ def write_sleap_analysis(path, tracks, scores, node_names, video_path=None):
     return path
 
 
-def write_slp(path, n_tracks, n_frames=4, tracked=True, video="/elsewhere/session1.mp4"):
-    """A .slp with PredictedInstances: track i, frame t, node k at (100 i + 10 t + k, ...)."""
+def write_slp(path, n_tracks, n_frames=4, tracked=True, video="/elsewhere/session1.mp4", user=None):
+    """A .slp with PredictedInstances: track i, frame t, node k at (100 i + 10 t + k, ...).
+
+    ``user``: ``{frame: [track, ...]}``: in those frames a person's label (a SLEAP user
+    ``Instance`` made from the prediction, 1.5 px to the right, its paw not labelled in
+    frame 1) beside the prediction of each track named (as a SLEAP project holds them).
+    """
     import sleap_io as sio
 
     skeleton = sio.Skeleton(["nose", "tail", "paw"])
@@ -75,6 +80,16 @@ def write_slp(path, n_tracks, n_frames=4, tracked=True, video="/elsewhere/sessio
                     point_scores=np.array([0.5 + i, 1.7, 0.25]),  # SLEAP scores may exceed 1
                     score=1.0,
                     track=tracks[i] if tracked else None,
+                )
+            )
+        for i in (user or {}).get(t, []):
+            predicted = instances[i]
+            instances.append(
+                sio.Instance.from_numpy(
+                    predicted.numpy() + [1.5, 0.0],
+                    skeleton=skeleton,
+                    track=tracks[i] if tracked else None,
+                    from_predicted=predicted,
                 )
             )
         frames.append(sio.LabeledFrame(video=movie, frame_idx=t, instances=instances))

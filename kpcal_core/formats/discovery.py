@@ -143,18 +143,23 @@ class DuplicateGroup:
         return tuple(f for f in self.files if f not in self.kept)
 
     def message(self, duplicates: str) -> str:
-        """A sentence for the user."""
+        """A sentence for the user, in words (no setting's code name)."""
         names = ", ".join(os.path.basename(f) for f in self.files)
+        change = (
+            "To load them differently, change \u201cSeveral outputs of one video\u201d on the "
+            "setup page (on the command line: --duplicates)."
+        )
         if not self.left_out:
             return (
-                f"{len(self.files)} files are outputs for the same video: "
-                f"{names}; all are loaded (duplicates='all')"
+                f"{len(self.files)} files are outputs for the same video: {names}. All of them "
+                f"are loaded, each as a recording of its own. {change}"
             )
         kept = ", ".join(os.path.basename(f) for f in self.kept)
+        which = {"unfiltered": "the unfiltered output", "filtered": "the filtered output"}
+        kind = which.get(duplicates, "one output")
         return (
-            f"{len(self.files)} files are outputs for the same video: {names}; "
-            f"kept {kept} (duplicates={duplicates!r}; 'unfiltered', 'filtered' or 'all' "
-            "choose another)"
+            f"{len(self.files)} files are outputs for the same video: {names}. Only {kept} is "
+            f"loaded (one file per video, {kind} where there is one). {change}"
         )
 
 

@@ -62,6 +62,11 @@ class LoadedKeypoints:
         skeleton (SLEAP, NWB); ``[]`` if none does.
     duplicates
         Groups of files that are outputs for the same video, and which were kept.
+    labelled
+        ``{recording: (T, K) bool}``: True where a point was labelled by a person
+        (SLEAP user instances; see :attr:`~.model.PoseFile.labelled`), for the
+        recordings that have any. The arrays keep those points as keypoint-MoSeq
+        does; sampling leaves them out.
     """
 
     coordinates: dict[str, np.ndarray]
@@ -73,6 +78,7 @@ class LoadedKeypoints:
     skeleton: list[list[str]] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)
     duplicates_choice: str = "all"
+    labelled: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:
@@ -338,8 +344,17 @@ def _combine(
                     "remove_extension=False to keep extensions, or narrow the pattern "
                     "(e.g. extension='h5') so each recording is loaded once"
                 )
+            human = pose.labelled.get(suffix)
+            if human is not None and human.shape != conf.shape:
+                raise KpcalError(
+                    f"file {pose.path!r}, recording {name!r}: the mask of human labels has "
+                    f"shape {human.shape}, not the confidences' {conf.shape}"
+                )
             if reorder:
                 coords, conf = coords[:, order], conf[:, order]
+                human = human[:, order] if human is not None else None
+            if human is not None and human.any():
+                loaded.labelled[name] = np.ascontiguousarray(human, dtype=bool)
             if keep is not None:
                 coords, conf = keep(name, coords, conf)
             loaded.coordinates[name] = coords
@@ -350,6 +365,6 @@ def _combine(
                 loaded.stored_videos[name] = pose.video
         if not loaded.skeleton and pose.skeleton:
             loaded.skeleton = [list(edge) for edge in pose.skeleton]
-        pose.tracks = {}  # let the file's arrays go before the next file is read
+        pose.tracks, pose.labelled = {}, {}  # let the file's arrays go before the next is read
         coords = conf = None
     return loaded

@@ -61,6 +61,11 @@ class PoseFile:
     skeleton
         Edges stored in the file, as ``[source, destination]`` bodypart
         names; ``[]`` when the format stores none.
+    labelled
+        ``{name suffix: (T, K) bool}``: True where the arrays hold a point a
+        person labelled, not the network (SLEAP user instances, which
+        keypoint-MoSeq's arrays keep with confidence 1); only tracks that have
+        one. Such points are never drawn for annotation.
     """
 
     path: str
@@ -69,6 +74,7 @@ class PoseFile:
     tracks: Tracks = field(default_factory=dict)
     video: str | None = None
     skeleton: list[list[str]] = field(default_factory=list)
+    labelled: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def keypoint_float(values) -> np.ndarray:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import KpcalError
+from ..wording import count
 from .model import PoseFile, PoseFormat, ReadOptions, named_edges, text
 from .probe import FileProbe
 
@@ -164,14 +165,14 @@ def _read_pose_estimation(pose, where: str) -> tuple[list[str], np.ndarray, np.n
             )
         if xy and len(data) != len(xy[0]):
             raise KpcalError(
-                f"{where}: series {name!r} has {len(data)} frames but "
+                f"{where}: series {name!r} has {count(len(data), 'frame')} but "
                 f"{bodyparts[0]!r} has {len(xy[0])}"
             )
         c = s.confidence
         c = np.ones(len(data)) if c is None else np.asarray(c[()], dtype=np.float64)
         if c.shape != (len(data),):
             raise KpcalError(
-                f"{where}: series {name!r} has {c.shape} confidences for {len(data)} frames"
+                f"{where}: series {name!r} has {c.shape} confidences for {count(len(data), 'frame')}"
             )
         xy.append(data)
         conf.append(c)

@@ -341,7 +341,9 @@ def _read_slp(probe: FileProbe) -> PoseFile:
     Frames run from 0 to the last labelled frame (the video is not opened).
     As in keypoint-MoSeq (``Labels.numpy``), a user-labelled instance replaces
     the prediction of its track with confidence 1, and instances without a
-    track are left out when the file has tracks.
+    track are left out when the file has tracks. Which points are such human
+    labels is kept beside the arrays (:attr:`PoseFile.labelled`), so they are
+    never drawn for annotation.
     """
     import sleap_io
 
@@ -368,25 +370,63 @@ def _read_slp(probe: FileProbe) -> PoseFile:
     skeleton = labels.skeletons[0]
     bodyparts = [node.name for node in skeleton.nodes]
     # (frames, tracks, nodes, 3): x, y, score (float32); frames run from 0 to the last labelled
-    array = labels.numpy(video=video, untracked=not labels.tracks, return_confidence=True)
+    untracked = not labels.tracks
+    array = labels.numpy(video=video, untracked=untracked, return_confidence=True)
     if labels.tracks and np.isnan(array[..., :2]).all():  # tracks exist but nothing is on one
+        untracked = True
         array = labels.numpy(video=video, untracked=True, return_confidence=True)
     if array.shape[1] == 0:
         raise KpcalError(f"file {path!r} has no instances to read")
+    labelled = _user_labelled(labels, video, untracked, array)
     if shift:
         array[..., :2] += np.float32(shift)
+    suffixes = track_suffixes(array.shape[1])
     tracks = {
         suffix: (
             np.ascontiguousarray(array[:, i, :, :2]),
             np.ascontiguousarray(array[:, i, :, 2]),
         )
-        for i, suffix in enumerate(track_suffixes(array.shape[1]))
+        for i, suffix in enumerate(suffixes)
     }
+    human = {}
+    if labelled is not None:
+        human = {s: labelled[:, i] for i, s in enumerate(suffixes) if labelled[:, i].any()}
     stored = video.filename if isinstance(video.filename, str) else None  # list: image files
     if stored and stored.lower().endswith(".slp"):
         stored = None  # frames embedded in a .slp, not a video file
     edges = [[edge.source.name, edge.destination.name] for edge in skeleton.edges]
-    return PoseFile(path, NAME, bodyparts, tracks, stored, named_edges(edges, bodyparts))
+    return PoseFile(
+        path, NAME, bodyparts, tracks, stored, named_edges(edges, bodyparts), labelled=human
+    )
+
+
+def _user_labelled(labels, video, untracked: bool, array: np.ndarray) -> np.ndarray | None:
+    """``(frames, tracks, nodes)`` bool: True where ``array`` holds a user-labelled point.
+
+    ``Labels.numpy`` (keypoint-MoSeq's array) puts a person's own label in place
+    of the prediction of its track, with confidence 1. To tell which points
+    those are with sleap-io's own choice of instances, the user instances'
+    points are blanked in these (just loaded, about to be dropped) labels and
+    the array is made again: the points that became NaN are the human ones.
+    None when the video has no user instance (the common case: no second pass).
+    """
+    users = [
+        instance
+        for frame in labels.labeled_frames
+        if frame.video is video
+        for instance in frame.user_instances
+    ]
+    if not users:
+        return None
+    for instance in users:
+        instance.points["xy"][:] = np.nan
+    again = labels.numpy(video=video, untracked=untracked, return_confidence=False)
+    if again.shape[:3] != array.shape[:3]:  # never expected: then every point of a user frame
+        frames = sorted({f.frame_idx for f in labels.labeled_frames if f.user_instances})
+        mask = np.zeros(array.shape[:3], dtype=bool)
+        mask[[f for f in frames if f < len(mask)]] = True
+        return mask
+    return np.isnan(again[..., 0]) & ~np.isnan(array[..., 0])
 
 
 def read(probe: FileProbe, options: ReadOptions) -> PoseFile:

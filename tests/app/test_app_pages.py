@@ -45,6 +45,7 @@ from apptest_support import (
     true_display_position,
     widget,
 )
+from demo_support import annotate_from_line, slp_project
 from streamlit.testing.v1 import AppTest
 
 from kpcal_app.text import code
@@ -53,6 +54,7 @@ from kpcal_core import (
     load_annotations,
     noise_calibration,
 )
+from kpcal_core.annotations import save_annotations
 from kpcal_core.config import setup_project
 from kpcal_core.demo import (
     DEMO_BODYPARTS,
@@ -112,6 +114,23 @@ def test_setup_page_widgets_on_a_fresh_demo(tmp_path, monkeypatch):
     assert sorted(table["recording"]) == sorted(truth)
     assert (table["status"] == "ok").all(), table
     assert not errors(at) and not at.warning
+
+
+def test_setup_page_says_how_many_human_labels_are_left_out(tmp_path, monkeypatch):
+    """A SLEAP project holding a person's labels (13 points, issue 20): the setup page says
+    they are never sampled, and "Sample frames" draws every prediction and none of them."""
+    project = slp_project(tmp_path / "slp", 2, 12, {0: [0], 1: [0, 1], 2: [1], 7: [0]})
+    monkeypatch.setenv("KPCAL_PROJECT", str(project))
+    at = open_page(new_app(), SETUP)
+    captions = " ".join(shown(at.caption))
+    assert "13 keypoints were labelled by a person (SLEAP user instances)" in captions
+    widget(at.number_input, "num_samples").set_value(200)
+    check(button(at, "Sample frames").click().run())
+    message = " ".join(shown(at.success))
+    assert "13 keypoints labelled by a person (SLEAP user instances) are never drawn" in message
+    data = load_project_data(project)
+    for recording, frame, bodypart in load_session(project).sample_keys:
+        assert not data.labelled[recording][frame, data.bodyparts.index(bodypart)]
 
 
 def test_missing_keypoints_path_in_the_setup_form_is_an_error(demo):
@@ -322,6 +341,54 @@ def test_fit_page_shows_and_saves_the_fit_of_saved_annotations(demo):
     assert config["error_estimator"]["slope"] == pytest.approx(fit["slope"], abs=1e-9)
     assert config["error_estimator"]["intercept"] == pytest.approx(fit["intercept"], abs=1e-9)
     assert load_annotations(demo) == annotations
+
+
+def test_fit_page_shows_what_the_calibration_does_to_the_model(demo):
+    samples = draw_demo_samples(demo)
+    annotate_truly(demo, samples[:30])
+    at = open_page(new_app(), FIT)
+    assert [h.value for h in at.subheader] == ["What this calibration does to your model"]
+    text = page_text(at)
+    assert "with keypoint-MoSeq's default line (slope -0.5, intercept 0.25)" in text
+    assert "3,159 px²" in text  # s0 of a keypoint with no position under the default line
+    assert "config.yml still holds keypoint-MoSeq's default line" in text
+    table = [d.value for d in at.dataframe if "s0 median (px²)" in d.value.columns]
+    assert len(table) == 1 and list(table[0]["bodypart"]) == DEMO_BODYPARTS
+    assert not [w.value for w in at.warning], page_text(at)  # a decreasing line: no warning
+
+
+def test_fit_page_warns_of_a_positive_slope_and_saves_it_only_when_confirmed(demo):
+    samples = draw_demo_samples(demo)
+    data = load_project_data(demo)
+    rising = annotate_from_line(data, samples[:25], 0.5, 0.6, noise_sd=0.05)
+    save_annotations(demo, rising, data.video_frame_indexes)
+    before = yaml.safe_load((demo / "config.yml").read_text())["error_estimator"]
+    at = open_page(new_app(), FIT)
+    warning = " ".join(shown(at.warning))
+    assert "is positive" in warning and "Autosave does not write it" in warning, page_text(at)
+    assert button(at, "Save to config.yml").disabled
+    confirm = widget(at.checkbox, "Write this line to config.yml anyway")
+    check(confirm.check().run())
+    assert not button(at, "Save to config.yml").disabled
+    assert yaml.safe_load((demo / "config.yml").read_text())["error_estimator"] == before
+    check(button(at, "Save to config.yml").click().run())
+    assert at.success, page_text(at)
+    saved = yaml.safe_load((demo / "config.yml").read_text())["error_estimator"]
+    fit = fit_error_model(data.coordinates, data.confidences, rising, data.bodyparts, 1e-3)
+    assert saved["slope"] == pytest.approx(fit["slope"]) and fit["slope"] > 0
+
+
+def test_fit_page_says_when_no_bodypart_has_enough_annotations_for_its_own_line(demo):
+    samples = draw_demo_samples(demo)
+    few: dict = {}
+    for key in samples:
+        if sum(k[2] == key[2] for k in few) < 3:
+            few[key] = None
+    annotate_truly(demo, list(few)[:18])
+    at = open_page(new_app(), FIT)
+    text = page_text(at)
+    assert "No bodypart has enough annotations for its own line" in text, text
+    assert "No bodypart's own line differs" not in text
 
 
 def test_fit_page_without_annotations_says_so(demo):

@@ -18,25 +18,16 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    set_up_project,
     shown,
     widget,
 )
 
-from kpcal_app.text import code
 from kpcal_core.session import load_session
 
 
 def set_up(at, tmp_path, keypoints: str, video_dir: str = ""):
-    """Open a new project folder (creating it as asked) and load the keypoint files."""
-    project = tmp_path / "project"
-    widget(at.text_input, "Project folder").input(str(project))
-    check(button(at, "Open project").click().run())
-    check(button(at, "Create the folder " + code(project)).click().run())
-    widget(at.text_input, "Keypoint files (file, folder or glob)").input(keypoints)
-    widget(at.text_input, "Video folder").input(video_dir)
-    check(button(at, "Load keypoints").click().run())
-    assert not errors(at), page_text(at)
-    return project
+    return set_up_project(at, tmp_path / "project", keypoints, video_dir)
 
 
 def test_sleap_centered_pair_from_the_setup_page(shared_data, tmp_path):
@@ -71,6 +62,8 @@ def test_deeplabcut_h5_and_filtered_csv_of_one_video_are_one_recording(shared_da
     set_up(at, tmp_path, str(folder), str(folder))
     warnings = " ".join(shown(at.warning))
     assert "filtered.csv" in warnings, page_text(at)  # the left-out duplicate is named
+    assert "shuffle1_10.h5 is loaded (one file per video, the unfiltered output" in warnings
+    assert "duplicates=" not in warnings  # in words, not the setting's code value
     table = at.dataframe[0].value
     assert len(table) == 1 and table["status"].iloc[0] == "ok", table
     assert table["recording"].iloc[0].endswith("shuffle1_10")
@@ -134,3 +127,20 @@ def test_fit_page_on_a_real_project_says_how_many_samples_to_draw_and_draws_them
     assert after.samples_left == 10 + check_.draw_more
     assert after.draw_more < check_.draw_more
     assert workflows.stop_status_line(after) in page_text(at)
+
+
+def test_sleap_flies_clip_from_the_setup_page(shared_data, tmp_path):
+    """The flies clip (25 fps; bodyparts head and thorax): config.yml gets its fps, and the
+    page asks only for the back, the front being the head."""
+    slp = shared_data / "sleap_flies_clip" / "clip.predictions.slp"
+    at = open_page(new_app(), SETUP)
+    project = set_up(at, tmp_path, str(slp))
+    config = yaml.safe_load((project / "config.yml").read_text())
+    assert config["fps"] == 25 and config["anterior_bodyparts"] == ["head"]
+    warnings = " ".join(shown(at.warning))
+    assert "The bodypart names say which is the front ('head') but not which is the back" in (
+        warnings
+    )
+    assert "do not say which are front and back" not in warnings
+    table = at.dataframe[0].value
+    assert (table["status"] == "ok").all() and list(table["video"]) == ["clip.mp4"] * len(table)

@@ -287,7 +287,7 @@ def test_hostile_names_are_text_on_every_page_and_nothing_leaves_it(tmp_path, mo
 
         # Setup: the sidebar's project, the recording without video, then the samples drawn
         page.goto(f"{server.url}/setup?{query}")
-        page.get_by_text("recordings need attention", exact=False).first.wait_for()
+        page.get_by_text(re.compile(r"recordings? needs? attention")).first.wait_for()
         wait_idle(page)
         text = page_text(page)
         assert f"Project: {project}" in text, text
@@ -295,7 +295,7 @@ def test_hostile_names_are_text_on_every_page_and_nothing_leaves_it(tmp_path, mo
         nothing_injected(page, "setup")
         page.get_by_role("button", name="Sample frames").click()
         page.get_by_text("Left out 1 recording", exact=False).wait_for()
-        page.get_by_role("link", name=re.compile("^Start annotating")).first.wait_for()
+        page.get_by_role("button", name=re.compile("Start annotating")).first.wait_for()
         wait_idle(page)
         assert repr(HOSTILE_NO_VIDEO + DEMO_SCORER) in page_text(page)
         nothing_injected(page, "setup, samples drawn")

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from demo_support import annotate_truth
@@ -19,7 +21,7 @@ from kpcal_core import Annotation, fit_error_model, fit_project
 from kpcal_core.annotations import NOT_VISIBLE, format_annotations, parse_annotations
 from kpcal_core.cli import EXIT_BAD_INPUT, EXIT_NOT_ENOUGH, EXIT_OK, EXIT_USAGE, main
 from kpcal_core.demo import make_demo_project
-from kpcal_core.project import draft_path, load_working_annotations
+from kpcal_core.project import draft_path, load_project_data, load_working_annotations
 from kpcal_core.session import frame_cache_dir, load_session, session_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,6 +127,24 @@ def test_fit_save_writes_config_yml(fresh):
     assert config["conf_threshold"] == 0.25  # kept from the config
 
 
+def test_fit_save_prints_no_server_log_line_unless_asked(fresh, monkeypatch):
+    """The `kpcal time=... event=params` line is for a server's journal: the command line
+    prints it only with --log or KPCAL_LOG=1 (a save the disk refuses is always logged:
+    tests/engine/test_full_disk.py)."""
+    records = truth_records(fresh, 30)
+    (fresh.project_dir / "error_annotations.csv").write_text(format_annotations(records, None))
+    done = run_process("fit", fresh.project_dir, "--save", "--bootstrap", "50")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "kpcal time=" not in done.stderr and "event=" not in done.stderr, done.stderr
+    assert "saved" in done.stdout.lower(), done.stdout
+    done = run_process("fit", fresh.project_dir, "--save", "--bootstrap", "50", "--log")
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("kpcal time=")]
+    assert " event=params " in line and f"project={fresh.project_dir}" in line
+    monkeypatch.setenv("KPCAL_LOG", "1")
+    done = run_process("fit", fresh.project_dir, "--save", "--bootstrap", "50")
+    assert " event=params " in done.stderr, done.stderr
+
+
 def test_fit_of_the_mean_of_several_annotators(annotated, tmp_path):
     demo, positions = annotated
     keys = list(positions)[:30]
@@ -214,6 +234,7 @@ def test_check_reports_recordings_and_fails_on_a_missing_video(fresh):
     code, out, err = run("check", fresh.project_dir)
     assert code == EXIT_BAD_INPUT
     assert "no video" in out and "mouse2" in err
+    assert "kpcal: 1 of 2 recordings cannot be annotated" in err  # no "recording(s)"
 
 
 # ESC sequences (clear the screen, red), a carriage return, backspace, a C1 control (CSI) and a
@@ -299,8 +320,34 @@ def test_export_writes_csv_table_and_png(annotated, tmp_path):
     png = Path(written["chart"]).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     table = Path(written["points"]).read_text().splitlines()
-    assert table[0].startswith("recording,frame,bodypart,confidence,error_px")
     assert len(table) == 81
+    # Each column says what it holds: `confidence` is the keypoint file's own value, the
+    # pseudocount is added only in the columns named so (issue 20).
+    points = pd.read_csv(written["points"])
+    assert list(points.columns[:9]) == [
+        "recording",
+        "frame",
+        "bodypart",
+        "confidence",
+        "confidence_plus_pseudocount",
+        "error_px",
+        "log10_confidence_plus_pseudocount",
+        "log10_error_plus_1",
+        "residual",
+    ]
+    data = load_project_data(demo.project_dir)
+    raw = [
+        float(data.confidences[r][f, data.bodyparts.index(b)])
+        for r, f, b in zip(points["recording"], points["frame"], points["bodypart"])
+    ]
+    assert points["confidence"].tolist() == pytest.approx(raw, abs=1e-12)
+    pseudocount = data.conf_pseudocount
+    assert points["confidence_plus_pseudocount"].to_numpy() == pytest.approx(
+        points["confidence"].to_numpy() + pseudocount, abs=1e-12
+    )
+    assert points["log10_confidence_plus_pseudocount"].to_numpy() == pytest.approx(
+        np.log10(points["confidence"].to_numpy() + pseudocount), abs=1e-12
+    )
 
 
 def test_export_without_enough_annotations_still_writes_the_csv(fresh, tmp_path):

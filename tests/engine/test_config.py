@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import types
 
 import numpy as np
@@ -12,7 +13,10 @@ import yaml
 from kpcal_core import KpcalError, load_config, save_params, setup_project, update_config
 
 # keypoint-MoSeq 0.8.1 ``generate_config`` output with default arguments
-# (two empty lines first, no trailing newline).
+# (two empty lines first, no trailing newline). Checked byte for byte against the text
+# written by ``_build_yaml`` and ``generate_config`` of keypoint_moseq/io.py in the
+# keypoint-moseq 0.8.1 sdist from PyPI (the same in dattalab/keypoint-moseq at 3f03075),
+# with PyYAML 6.0.3.
 KPMS_DEFAULT_CONFIG = (
     "\n\n"
     + """#==================== ANATOMY =====================#
@@ -591,15 +595,260 @@ def test_save_params_fast_path_and_round_trip_editor_agree(tmp_path):
 
 def test_a_key_ruamel_cannot_read_is_an_error_naming_the_file(tmp_path):
     """ruamel.yaml 0.19 raises a bare ValueError on a key such as "._" (its float resolver);
-    PyYAML and keypoint-MoSeq read the file. An edit says so and writes nothing."""
+    PyYAML and keypoint-MoSeq read the file. The in-place editor does not need ruamel.yaml
+    and edits it; an edit that needs the round-trip editor (here: an anchored value) says
+    so, naming the file, and writes nothing."""
     from ruamel.yaml import YAML
 
     with pytest.raises(ValueError):  # the library's bug, as it is
         YAML().load("bodyparts:\n  ._: null\n")
     setup_project(tmp_path, bodyparts=["nose", "tail"])
     path = tmp_path / "config.yml"
-    text = path.read_text().replace("bodyparts:\n- nose\n- tail\n", "bodyparts:\n  ._: null\n", 1)
+    path.write_text(path.read_text() + "lab_notes:\n  ._: null\n")
+    update_config(tmp_path, conf_threshold=0.3)
+    assert load_config(tmp_path)["conf_threshold"] == 0.3
+    assert path.read_text().endswith("lab_notes:\n  ._: null\n")
+    text = path.read_text().replace("conf_threshold: 0.3\n", "conf_threshold: &t 0.3\ncopy: *t\n")
     path.write_text(text)
-    with pytest.raises(KpcalError, match="config.yml"):
-        update_config(tmp_path, conf_threshold=0.3)
+    with pytest.raises(KpcalError, match="config.yml: cannot be edited keeping its comments"):
+        update_config(tmp_path, conf_threshold=0.4)
     assert path.read_text() == text
+
+
+# ------------------------------------------------ every edit keeps keypoint-MoSeq's comments
+
+
+def kpms_config_for(bodyparts: list[str], skeleton: list[list[str]]) -> str:
+    """The file keypoint-MoSeq's ``generate_config(bodyparts=..., use_bodyparts=...,
+    skeleton=..., anterior_bodyparts=[first], posterior_bodyparts=[last])`` writes: its
+    template (:data:`KPMS_DEFAULT_CONFIG`) with the anatomy values dumped as it dumps
+    them (``yaml.dump({key: value})``); every other line, every comment, as it writes it."""
+    text = KPMS_DEFAULT_CONFIG
+    placeholders = yaml.safe_load(KPMS_DEFAULT_CONFIG)
+    values = {
+        "bodyparts": bodyparts,
+        "use_bodyparts": bodyparts,
+        "skeleton": skeleton,
+        "anterior_bodyparts": bodyparts[:1],
+        "posterior_bodyparts": bodyparts[-1:],
+    }
+    for key, value in values.items():
+        old = "\n" + yaml.dump({key: placeholders[key]}).strip("\n") + "\n"
+        assert text.count(old) == 1, key
+        text = text.replace(old, "\n" + yaml.dump({key: value}).strip("\n") + "\n")
+    return text
+
+
+def comment_and_blank_lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if not line.strip() or line.lstrip().startswith("#")]
+
+
+def test_every_config_edit_keeps_each_comment_of_keypoint_moseqs_file(tmp_path):
+    """Front/back bodyparts, a recording's video, use_bodyparts (sampling) and the
+    calibration line saved, one after the other, into the config.yml keypoint-MoSeq
+    writes: every comment line (and blank line) of its file is still there, byte for
+    byte and in order, and only the values saved changed."""
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(tmp_path / "p", n_recordings=1, n_frames=30, width=96, height=64)
+    project = demo.project_dir
+    template = kpms_config_for(demo.bodyparts, demo.skeleton)
+    (project / "config.yml").write_text(template)
+    before = yaml.safe_load(template)
+
+    workflows.set_anatomy(project, ["nose", "neck"], ["tail_base"])
+    recording = next(iter(demo.coordinates))
+    workflows.set_video(project, recording, str(next(demo.video_dir.iterdir())))
+    data = workflows.open_project(project)
+    workflows.draw_samples(data, use_bodyparts=["nose", "neck", "tail_base"], num_samples=4, seed=0)
+    workflows.save_calibration(  # a line typed in, not fitted from annotations: confirmed
+        data, slope=-0.6125, intercept=0.3375, conf_threshold=0.125, confirm_slope=True
+    )
+
+    after = config_text(project)
+    assert comment_and_blank_lines(after) == comment_and_blank_lines(template)
+    for comment in (  # the ones the round-trip editor used to drop
+        "# used to initialize heading\nposterior_bodyparts:",
+        "\n\n#==================== FITTING =====================#\n\n",
+        "# upper bound of uniform noise added to the data during initial AR-HMM fitting",
+    ):
+        assert comment in after, comment
+    assert after.startswith("\n\n#===") and after.endswith("outlier_scale_factor: 6.0")
+    config = kpms_would_load(project / "config.yml")
+    expected = {
+        **before,
+        "anterior_bodyparts": ["nose", "neck"],
+        "posterior_bodyparts": ["tail_base"],
+        "use_bodyparts": ["nose", "neck", "tail_base"],
+        "error_estimator": {"intercept": 0.3375, "slope": -0.6125},
+        "conf_threshold": 0.125,
+    }
+    assert config == expected and list(config) == list(before)
+    # the lines of every value not saved are as keypoint-MoSeq wrote them
+    changed = {"anterior_bodyparts", "posterior_bodyparts", "use_bodyparts", "error_estimator"}
+    changed |= {"conf_threshold"}
+    for key, value in before.items():
+        if key not in changed:
+            assert yaml.dump({key: value}).strip("\n") in after, key
+
+
+def test_an_edit_keeps_the_comments_after_a_list_or_group_it_replaces(tmp_path):
+    """PyYAML ends a block list at the next key, so a comment above that key belongs to
+    nobody; a round-trip editor keeps it with the list's last item and drops it with
+    the list. Here every comment stays, whatever the values' lengths become."""
+    path = tmp_path / "config.yml"
+    path.write_text(KPMS_DEFAULT_CONFIG)
+    update_config(tmp_path, anterior_bodyparts=["BODYPART1", "BODYPART2"])
+    update_config(tmp_path, posterior_bodyparts=[], skeleton=[])
+    update_config(tmp_path, obs_hypparams={"nu_s": 6}, skeleton=[["BODYPART3", "BODYPART1"]])
+    update_config(tmp_path, use_bodyparts=["BODYPART3"], anterior_bodyparts=["BODYPART3"])
+    text = path.read_text()
+    assert comment_and_blank_lines(text) == comment_and_blank_lines(KPMS_DEFAULT_CONFIG)
+    config = yaml.safe_load(text)
+    assert config["posterior_bodyparts"] == [] and config["obs_hypparams"] == {"nu_s": 6}
+    assert config["skeleton"] == [["BODYPART3", "BODYPART1"]]
+    assert "skeleton:\n- - BODYPART3\n  - BODYPART1\n\n# used to initialize heading" in text
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "conf_threshold: &t 0.5\nkept_copy: *t\n",  # an anchor: left to the round-trip editor
+        "conf_threshold: # the line's threshold\n  0.5\n",  # a comment between key and value
+        "conf_threshold:\n  # the line's threshold\n  0.5  # kept too\n",
+    ],
+)
+def test_unusual_layouts_are_edited_too(tmp_path, layout):
+    setup_project(tmp_path, bodyparts=["nose", "tail"])
+    path = tmp_path / "config.yml"
+    text = path.read_text().replace("conf_threshold: 0.5\n", layout)
+    path.write_text(text)
+    save_params(tmp_path, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.25})
+    config = kpms_would_load(path)
+    assert config["conf_threshold"] == 0.25
+    assert config["error_estimator"] == {"intercept": 0.3, "slope": -0.4}
+    after = path.read_text()
+    for comment in ("# used to initialize heading", *re.findall(r"#[^\n]*", layout)):
+        assert comment in after, comment
+
+
+def test_a_comment_ruamel_cannot_place_is_no_obstacle(tmp_path):
+    """ruamel.yaml 0.19 raises NotImplementedError ("overlap in comment") reading a comment
+    between a key and its value followed by blank lines; the in-place edit does not need it."""
+    from ruamel.yaml import YAML
+
+    layout = "conf_threshold: # the line's threshold\n  0.5\n\n\n"
+    with pytest.raises(NotImplementedError):  # the library's limit, as it is
+        YAML(typ="rt").load("a: 1\n" + layout + "b: 2\n")
+    setup_project(tmp_path, bodyparts=["nose", "tail"])
+    path = tmp_path / "config.yml"
+    path.write_text(path.read_text().replace("conf_threshold: 0.5\n", layout))
+    save_params(tmp_path, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.25})
+    assert "conf_threshold: # the line's threshold\n  0.25\n\n\n" in path.read_text()
+    assert kpms_would_load(path)["conf_threshold"] == 0.25
+
+
+def test_names_beyond_ascii_are_edited_in_place(tmp_path):
+    """Accents, CJK and emoji before the values edited: the values are found by character
+    offsets (such a file is read with PyYAML's own reader, whose marks count characters)."""
+    names = ["nez_é", "尾", "queue🐭"]
+    setup_project(tmp_path, bodyparts=names)
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "# carnet: souris 🐭 n°3\n" + path.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    before = path.read_text(encoding="utf-8")
+    update_config(tmp_path, anterior_bodyparts=["尾"], posterior_bodyparts=["queue🐭", "nez_é"])
+    save_params(tmp_path, {"slope": -0.4, "intercept": 0.3, "conf_threshold": 0.25})
+    after = path.read_text(encoding="utf-8")
+    assert comment_and_blank_lines(after) == comment_and_blank_lines(before)
+    config = kpms_would_load(path)
+    assert config["anterior_bodyparts"] == ["尾"]
+    assert config["posterior_bodyparts"] == ["queue🐭", "nez_é"]
+    assert config["bodyparts"] == names and config["conf_threshold"] == 0.25
+
+
+def test_a_key_named_twice_is_refused_naming_it_and_its_line(tmp_path):
+    setup_project(tmp_path, bodyparts=["nose", "tail"])
+    path = tmp_path / "config.yml"
+    text = path.read_text().replace("fps: 30\n", "fps: 30\nverbose: true\n")
+    path.write_text(text)
+    line = text.split("\n").index("verbose: true") + 1
+    with pytest.raises(KpcalError, match=rf"line {line}: the key 'verbose' appears twice"):
+        update_config(tmp_path, fps=25)
+    assert path.read_text() == text
+
+
+# --------------------------------------------------------------- fps of a new config
+
+
+def _demo_sources(demo, **kwargs):
+    from kpcal_core import workflows
+
+    return workflows.Sources(str(demo.keypoints_dir), "deeplabcut", str(demo.video_dir), **kwargs)
+
+
+def test_a_new_project_takes_fps_from_its_videos(tmp_path):
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(
+        tmp_path / "demo", n_recordings=2, n_frames=20, width=96, height=64, fps=25
+    )
+    chosen = workflows.choose_sources(tmp_path / "new", _demo_sources(demo), create=True)
+    assert chosen.created_config and chosen.fps == 25
+    text = config_text(tmp_path / "new")
+    assert "# frames per second of the video recordings\nfps: 25\n" in text
+    assert kpms_would_load(tmp_path / "new" / "config.yml")["fps"] == 25
+    assert not [w for w in chosen.warnings if "frame rate" in w]
+
+
+def test_videos_whose_frame_rates_differ_are_named(tmp_path):
+    import cv2
+
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(
+        tmp_path / "demo", n_recordings=3, n_frames=12, width=96, height=64, fps=25
+    )
+    video = demo.video_dir / "mouse3.mp4"
+    capture = cv2.VideoCapture(str(video))
+    frames = [frame for ok, frame in iter(capture.read, (False, None)) if ok]
+    capture.release()
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (96, 64))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    chosen = workflows.choose_sources(tmp_path / "new", _demo_sources(demo), create=True)
+    assert chosen.fps == 25 and load_config(tmp_path / "new")["fps"] == 25
+    (note,) = [w for w in chosen.warnings if "frame rates differ" in w]
+    assert "25 fps (2 recordings: 'mouse1.mp4', 'mouse2.mp4')" in note
+    assert "30 fps (1 recording: 'mouse3.mp4')" in note and "fps: 25" in note
+
+
+def test_without_a_readable_video_a_new_config_keeps_fps_30_and_says_so(tmp_path):
+    from kpcal_core import workflows
+    from kpcal_core.demo import make_demo_project
+
+    demo = make_demo_project(
+        tmp_path / "demo", n_recordings=1, n_frames=12, width=96, height=64, fps=25
+    )
+    chosen = workflows.choose_sources(
+        tmp_path / "new", workflows.Sources(str(demo.keypoints_dir), "deeplabcut"), create=True
+    )
+    assert chosen.fps is None and load_config(tmp_path / "new")["fps"] == 30
+    assert any("keypoint-MoSeq's default, fps: 30" in w for w in chosen.warnings)
+
+
+def test_the_real_flies_clip_gives_fps_25(shared_data, tmp_path):
+    from kpcal_core import workflows
+
+    slp = shared_data / "sleap_flies_clip" / "clip.predictions.slp"
+    chosen = workflows.choose_sources(tmp_path / "flies", workflows.Sources(str(slp)), create=True)
+    assert chosen.fps == 25 and load_config(tmp_path / "flies")["fps"] == 25
+    # the names say which is the front (head) but not the back: the question says just that
+    assert chosen.ask_anatomy and chosen.anatomy_note.startswith(
+        "The bodypart names say which is the front ('head') but not which is the back"
+    )

@@ -14,6 +14,7 @@ import io
 import os
 
 import pytest
+from demo_support import annotate_from_line
 
 from kpcal_core import Annotation, workflows
 from kpcal_core.annotations import annotations_path, save_annotations
@@ -100,7 +101,7 @@ def test_every_save_on_a_full_disk_is_one_clear_error_and_changes_nothing(
         "annotations": lambda: save_annotations(project, {keys[0]: (3.0, 4.0)}, None),
         "samples": lambda: workflows.draw_samples(data, seed=1, num_samples=3),
         "line": lambda: workflows.save_calibration(
-            data, slope=-0.5, intercept=0.2, conf_threshold=0.5
+            data, slope=-0.5, intercept=0.2, conf_threshold=0.5, confirm_slope=True
         ),
         "video": lambda: workflows.set_video(project, keys[0][0], None),
         "anatomy": lambda: workflows.set_anatomy(project, ["nose"], ["tail_base"]),
@@ -114,7 +115,9 @@ def test_every_save_on_a_full_disk_is_one_clear_error_and_changes_nothing(
         assert _files(project) == before, what
     capfd.readouterr()
     err = io.StringIO()
-    assert cli_main(["fit", str(project), "--save"], out=io.StringIO(), err=err) == 3
+    # (these clicks show no error shrinking with confidence: the line needs confirming)
+    argv = ["fit", str(project), "--save", "--confirm-slope"]
+    assert cli_main(argv, out=io.StringIO(), err=err) == 3
     assert "kpcal: not saved: the disk is full" in err.getvalue()
     (line,) = _error_lines(capfd.readouterr().err)
     assert line["kind"] == "NotSaved" and line["project"] == str(project)
@@ -126,14 +129,17 @@ def test_files_that_belong_together_are_written_all_or_none(tmp_path, refuse_wri
     make_demo_project(project, n_recordings=1, n_frames=12, width=96, height=64)
     data = load_project_data(project)
     keys = workflows.draw_samples(data, seed=0, num_samples=25).sample_keys
-    records = {k: _click(k, 1.0 + i, i) for i, k in enumerate(keys[:21])}
-    workflows.record_annotation(data, records, keys[21], _click(keys[21], 5.0, 30))
+    # clicks whose error falls as confidence grows: autosave writes their line to config.yml
+    clicks = annotate_from_line(data, keys, -0.6, 0.3, annotator="ana@lab.example")
+    records = {k: clicks[k] for k in keys[:21]}
+    workflows.record_annotation(data, records, keys[21], clicks[keys[21]])
     assert annotations_path(project).exists()  # the CSV and config.yml are autosaved now
+    assert load_config(project)["error_estimator"]["slope"] != -0.5
 
     # An autosave whose config.yml is refused: neither the working copy nor the CSV changes.
     before = _files(project)
     refuse_writes(project, name="config.yml")
-    result = workflows.record_annotation(data, records, keys[22], _click(keys[22], 6.0, 31))
+    result = workflows.record_annotation(data, records, keys[22], clicks[keys[22]])
     assert not result.saved and _files(project) == before
     held = result.held
 
@@ -157,9 +163,7 @@ def test_files_that_belong_together_are_written_all_or_none(tmp_path, refuse_wri
     assert not config_path(fresh).exists() and not (session_dir(fresh) / "session.json").exists()
 
     refuse_writes(None)
-    result = workflows.record_annotation(
-        data, records, keys[23], _click(keys[23], 7.0, 32), held=held
-    )
+    result = workflows.record_annotation(data, records, keys[23], clicks[keys[23]], held=held)
     assert result.saved and {keys[22], keys[23]} <= set(load_working_annotations(project))
     assert draft_path(project).exists() and load_config(project)["error_estimator"]
 

@@ -232,6 +232,25 @@ def test_duplicate_outputs_keep_one_file_per_video(tmp_path):
     assert elsewhere in choose_duplicates([*paths, elsewhere])[0]
 
 
+@pytest.mark.parametrize(
+    "choice, words",
+    [
+        ("unfiltered", "Only a1.h5 is loaded (one file per video, the unfiltered output"),
+        ("filtered", "Only a1filtered.csv is loaded (one file per video, the filtered output"),
+        ("all", "All of them are loaded, each as a recording of its own."),
+    ],
+)
+def test_the_duplicate_outputs_warning_is_in_plain_words(choice, words):
+    """It says what was loaded and where to change it, not the setting's code value."""
+    paths = ["/p/a1.h5", "/p/a1filtered.csv"]
+    kept, (group,) = choose_duplicates(paths, choice)
+    message = group.message(choice)
+    assert message.startswith("2 files are outputs for the same video: a1.h5, a1filtered.csv.")
+    assert words in message, message
+    assert "Several outputs of one video" in message and "--duplicates" in message
+    assert "duplicates=" not in message and f"'{choice}'" not in message
+
+
 def test_real_dlc_tiny_default_gives_one_recording(shared_data):
     folder = shared_data / "dlc_tiny"
     loaded = read_keypoints(folder)
@@ -240,7 +259,8 @@ def test_real_dlc_tiny_default_gives_one_recording(shared_data):
     assert list(loaded.coordinates) == [h5_path.stem]
     assert loaded.files[h5_path.stem] == str(h5_path)
     (warning,) = loaded.warnings
-    assert h5_path.name in warning and csv_path.name in warning and "kept" in warning
+    assert h5_path.name in warning and csv_path.name in warning
+    assert f"Only {h5_path.name} is loaded" in warning and "duplicates=" not in warning
     filtered = read_keypoints(folder, duplicates="filtered")
     assert list(filtered.coordinates) == [csv_path.stem]
     assert len(read_keypoints(folder, duplicates="all").coordinates) == 2
