@@ -33,8 +33,8 @@ from browser_support import (
     streamlit_server,
 )
 
-from kpcal_core import stop_rule, workflows
-from kpcal_core.diagnostics import project_points, project_population
+from kpcal_core import workflows
+from kpcal_core.diagnostics import project_population
 from kpcal_core.project import load_project_data, load_working_annotations
 
 pytestmark = [
@@ -49,8 +49,9 @@ ORDERS = ("planned", "keypoint-moseq")
 
 
 def saved_verdict(project: Path, data, population):
-    """The stop rule over the annotations saved on disk (draft or error_annotations.csv)."""
-    return stop_rule(project_points(data, load_working_annotations(project)), population)
+    """The stop rule over the annotations saved on disk (draft or error_annotations.csv), as
+    the pages take it (:func:`workflows.stop_status`: with the drawn samples still to do)."""
+    return workflows.stop_status(data, load_working_annotations(project), population)
 
 
 def clicks_to_settled(page, url: str, project: Path, samples: list) -> tuple[int, list[str]]:
