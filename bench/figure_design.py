@@ -1,4 +1,4 @@
-"""The README's figure of the two annotation orders: ``python bench/figure_design.py``.
+"""The method page's figure (docs/method.md) of the two annotation orders: ``python bench/figure_design.py``.
 
 Writes ``docs/annotation_order.png`` (Altair, rendered by vl-convert): the
 histogram of the population's log10 confidences (the simulation's mixture,

@@ -428,7 +428,7 @@ def test_read_only_code_and_home_write_only_the_state_folder(tmp_path, clean_env
 
 # Clicks per session: 12 by default, so that the test stays within a few minutes on a busy
 # 2-core machine; KPCAL_LOAD_CLICKS=30 runs the full scenario of issue 13 (about 10 minutes
-# with a load average of 30 from other jobs, see the README).
+# with a load average of 30 from other jobs, see docs/deploy.md).
 N_CLICKS = int(os.environ.get("KPCAL_LOAD_CLICKS", "12"))
 SHARED_STEP = max(1, N_CLICKS // 5)  # each sharing session starts this many samples later
 

@@ -620,7 +620,7 @@ def test_nothing_in_a_project_is_read_or_written_through_a_link_out_of_the_root(
 @pytest.mark.parametrize("recursive", [False, True])
 def test_a_link_in_a_keypoint_folder_leading_out_of_the_root_is_refused(served, recursive):
     """Issue 19, finding 4: a link inside a typed keypoint folder was followed (and, searched
-    recursively, a linked folder: the README's "not guaranteed")."""
+    recursively, a linked folder: docs/guarantees.md, "not guaranteed")."""
     from kpcal_core.formats import read_keypoints
 
     root, outside, project = served

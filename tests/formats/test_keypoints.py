@@ -460,7 +460,7 @@ def test_real_sleap_centered_pair(shared_data):
     assert list(coordinates)[-1] == "centered_pair_predictions_track26"
     assert all(c.shape == (1100, 24, 2) for c in coordinates.values())
     missing = np.mean([np.isnan(c[..., 0]).mean() for c in coordinates.values()])
-    assert 0.85 < missing < 0.97  # the README: about 93% of track x frame points missing
+    assert 0.85 < missing < 0.97  # about 93% of track x frame points are missing in this file
     stored = stored_video_paths(path)
     assert stored["centered_pair_predictions_track0"].endswith("centered_pair_low_quality.mp4")
     assert os.path.isfile(stored["centered_pair_predictions_track0"])
