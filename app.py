@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpcal_app import state
+from kpcal_app import signin, state
 from kpcal_app.text import code, literal
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
@@ -22,10 +22,12 @@ URL_PATHS = ("setup", "annotate", "fit")  # the pages' url_path, below
 
 
 def sign_in_page() -> None:
-    """The only page before sign-in (any address shows it)."""
+    """The only page before sign-in (any address shows it; the browser keeps the address
+    to go back to after sign-in, :mod:`kpcal_app.signin`)."""
     st.title("kpcal")
     st.write("This server records who made each annotation: please sign in.")
     st.button("Sign in", on_click=st.login, type="primary")
+    signin.keep_wanted_address(list(URL_PATHS))
 
 
 if state.login_configured() and not st.user.is_logged_in:
@@ -48,6 +50,8 @@ except KpcalError as error:  # no project given and the demo project cannot be w
         "start kpcal with `streamlit run app.py -- --project /path/to/project`."
     )
     st.stop()
+state.read_address()  # the sample and zoom of a link, once per browser session
+state.keep_address(project)  # where this session is, in the address on every page
 try:
     session = load_session(project)
 except KpcalError as error:
@@ -57,7 +61,8 @@ except KpcalError as error:
 
 def home() -> None:
     """The root address: the annotate page when samples are ready, else setup."""
-    st.switch_page(annotate if session and session.sample_keys else setup)
+    page = annotate if session and session.sample_keys else setup
+    st.switch_page(page, query_params=state.address(project))
 
 
 setup = st.Page("pages/setup.py", title="Set up & sample", icon=":material/tune:", url_path="setup")
@@ -74,4 +79,6 @@ with st.sidebar:
     if project:
         st.caption("Project: " + code(project))
     state.annotator_control()
+    if state.login_configured():
+        signin.return_to_wanted_address(list(URL_PATHS))
 state.run_page(navigation)

@@ -66,7 +66,7 @@ def click_work(project: Path, n_clicks: int) -> list[float]:
         image = frames[(video, frame)]
         keypoints = data.coordinates[recording][frame]
         start = time.perf_counter()
-        view = crop_for_sample(image.shape, keypoints[k], keypoints, zoom=1.0)
+        view = crop_for_sample(image.shape, keypoints[k], keypoints)
         x, y = view.to_frame(320.0, 321.0)
         records[key] = Annotation(x, y, "bench", now_utc())
         result = save_work(data, records)
@@ -87,7 +87,7 @@ def view_bytes() -> tuple[int, int, int]:
     base = (90 + 40 * np.sin(xx / 97.0) * np.cos(yy / 71.0)).astype(np.float32)
     frame = np.clip(base[..., None] + rng.normal(0, 12, (1024, 1280, 3)), 0, 255).astype(np.uint8)
     keypoints = np.array([[600.0, 500.0], [650.0, 520.0], [700.0, 560.0], [560.0, 470.0]])
-    view = crop_for_sample(frame.shape, keypoints[0], keypoints, zoom=1.0)
+    view = crop_for_sample(frame.shape, keypoints[0], keypoints)
     ours = encode_jpeg(render_view(frame, view, target_xy=keypoints[0], keypoints_xy=keypoints))
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="PNG", compress_level=0)

@@ -13,8 +13,8 @@ On each:
 1. open the setup page, wait until it has run and then ``--read-seconds`` (default 2: a
    person reads the recordings table and the form; the app indexes the videos meanwhile;
    0: at once), press **Sample frames** (100
-   samples), then follow "Start annotating" as soon as it is offered: the time from the press
-   to the link offered, and to the first sample's image shown;
+   samples), then press "Start annotating" as soon as the page says the first sample's
+   frame is ready: the time from the press to that, and to the first sample's image shown;
 2. press **Next** 30 times, with a pause after each as a person looks at the sample: the
    time from the click on Next to the next sample's image shown (the annotate page prepares
    the next samples' frames in the background).
@@ -146,10 +146,13 @@ def measure(project: Path, state: Path, n_next: int, read_seconds: float) -> dic
             page.wait_for_timeout(1000 * read_seconds)
             started = time.monotonic()
             button.click()
-            link = page.get_by_role("link", name=re.compile(r"^Start annotating \("))
-            link.first.wait_for()
+            # The button is there at once; the first sample's frame is ready when the page
+            # says so (or, on a fast fill, when all are).
+            page.get_by_text(
+                re.compile(r"^(The first sample is ready|All frames ready)")
+            ).first.wait_for()
             offered = time.monotonic() - started
-            link.first.click()
+            page.get_by_role("button", name=re.compile("Start annotating")).click()
             page.wait_for_function(SHOWN_JS, arg=[1, IFRAME], polling="raf")
             first = time.monotonic() - started
             page.evaluate(WATCH_NEXT_JS)

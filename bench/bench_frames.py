@@ -205,7 +205,7 @@ def run_case(case, paths, n_frames, n_samples, rounds, seed, verify, workdir) ->
         reads_cpu.append(time.thread_time() - start_cpu)
         # the rest of a view: crop around a point, draw the markers, JPEG
         points = np.array([[640.0, 512.0], [700.0, 540.0], [600.0, 480.0]])
-        view = crop_for_sample(frame.shape, points[0], points, zoom=1.0)
+        view = crop_for_sample(frame.shape, points[0], points)
         encode_jpeg(render_view(frame, view, target_xy=points[0], keypoints_xy=points))
         views.append(time.perf_counter() - start)
         same_cached += bool(np.array_equal(frame, frames_b[key]))

@@ -29,7 +29,18 @@ own page and ``main.js``:
   lines above it and the legend below it, above the fold: the legend wraps,
   one entry per bodypart, the target's ringed in the yellow of its circle),
   always a whole number of pixels wide. A click reports that width, and
-  :meth:`kpcal_core.views.CropView.to_frame` maps the click with it.
+  :meth:`kpcal_core.views.CropView.to_frame` maps the click with it. When that
+  width is not the one the image was drawn at, the view asks for the image drawn
+  at it (``{"fit": width}``, :func:`kpcal_core.clicks.parse_view_size`), so the
+  image is shown at its own size: one video pixel per shown pixel at zoom 1x. It
+  never asks between a click and the page's answer to it (the click's value would
+  be replaced before the page read it).
+
+The page's keys (:func:`give_keys_back_to_the_page`): a click on the image hands
+the keyboard back to the page (the shortcuts of the buttons: arrows, N, V,
+Delete, 0), "+" and "-" press the zoom buttons (Streamlit's shortcuts take no
+punctuation), Enter in a text box leaves it, and a zoom button never keeps the
+focus.
 
 A click reports where the pointer went down on the image, in CSS pixels to the
 fraction (the pointer event's ``offsetX``/``offsetY``; a click event's are whole
@@ -45,6 +56,7 @@ import functools
 import hashlib
 import importlib.util
 import io
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -56,7 +68,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 from PIL import Image
 
-from kpcal_core import statedir
+from kpcal_core import clicks, statedir
 
 NAME = "kpcal_click"
 # What the browser shows as the component's iframe title (Streamlit names a declared
@@ -64,9 +76,15 @@ NAME = "kpcal_click"
 IFRAME_TITLE = f"{__name__}.{NAME}"
 PACKAGE = "streamlit_image_coordinates"
 PACKAGE_FILES = ("streamlit-component-lib.js", "style.css")
-MIN_WIDTH = 240  # px: the view never shrinks below this, however small the window
+MIN_WIDTH = clicks.MIN_VIEW_PX  # px: the view never shrinks below this, however small the window
 BOTTOM_MARGIN = 16  # px left free below the image
 NOTE_MS = 2500  # ms the word on a refused click stays once the new image shows
+SIZE_DELAY_MS = 120  # ms the shown width must stay the same before the view asks for it
+# The zoom buttons' containers (``st.container(key=...)``: Streamlit gives each the CSS
+# class ``st-key-<key>``): the "+" and "-" keys press the buttons in them.
+ZOOM_IN_KEY = "kpcal-zoom-in"
+ZOOM_OUT_KEY = "kpcal-zoom-out"
+ZOOM_KEYS = "kpcal-zoom"  # the container of all the zoom buttons (they never keep the focus)
 
 CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's component library is
 // loaded before this script; the page's elements exist before both.
@@ -81,6 +99,9 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
   let shownView = null;  // view token of the image on screen, once loaded
   let refused = 0;  // clicks refused while an image was being replaced
   let noteTimer = null;
+  let clickPending = false;  // a click sent, the page's answer (a render) not yet here
+  let sizeTimer = null;
+  let askedFor = null;  // "view/width" last asked for: asked once
 
   // What identifies the sample (its lines above the image, the legend below), written as
   // text only: the names come from the project's files.
@@ -139,9 +160,12 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
   // another origin, the column decides.
   function fit() {
     if (!img.naturalWidth) return;
-    const column = Math.floor(document.body.getBoundingClientRect().width);
-    let width = column;
     const frame = window.frameElement;
+    // The column's width, whole pixels (the iframe's own may be fractional: not beyond it).
+    let column = document.body.getBoundingClientRect().width;
+    if (frame) column = Math.min(column, frame.getBoundingClientRect().width);
+    column = Math.floor(column);
+    let width = column;
     if (frame) {
       const above = img.getBoundingClientRect().top + window.scrollY;  // the lines above
       // the legend under the image stays in the window too
@@ -150,10 +174,26 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
         window.parent.innerHeight - pageTop(frame) - above - legendHeight - BOTTOM_MARGIN;
       width = Math.min(column, Math.floor(below * img.naturalWidth / img.naturalHeight));
     }
-    width = Math.max(MIN_WIDTH, width) + "px";
-    if (img.style.width !== width) img.style.width = width;
+    width = Math.max(MIN_WIDTH, width);
+    if (img.style.width !== width + "px") img.style.width = width + "px";
     img.style.height = "auto";
     Streamlit.setFrameHeight(Math.ceil(document.body.getBoundingClientRect().height));
+    askSize(Math.min(width, MAX_VIEW_PX));
+  }
+
+  // The image drawn at the width it is shown at: asked once the width has stayed the same
+  // a moment, never while an image loads or a click waits for its answer.
+  function askSize(width) {
+    clearTimeout(sizeTimer);
+    sizeTimer = null;
+    if (loading() || clickPending || width === img.naturalWidth) return;
+    if (askedFor === shownView + "/" + width) return;
+    sizeTimer = setTimeout(() => {
+      sizeTimer = null;
+      if (loading() || clickPending || width === img.naturalWidth) return;
+      askedFor = shownView + "/" + width;
+      Streamlit.setComponentValue({fit: width, unix_time: Date.now()});
+    }, SIZE_DELAY_MS);
   }
 
   function loading() {
@@ -198,12 +238,16 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
       refuse();
       return;
     }
+    clearTimeout(sizeTimer);
+    sizeTimer = null;
+    clickPending = true;
     Streamlit.setComponentValue({
       x: at.x, y: at.y, width: at.width, height: at.height, unix_time: Date.now(), view: at.view,
     });
   };
   Streamlit.events.addEventListener(Streamlit.RENDER_EVENT, (event) => {
     const {src, view, cursor, sample} = event.detail.args;
+    clickPending = false;  // the page has answered
     const theme = event.detail.theme;
     if (theme && typeof theme.font === "string") document.body.style.fontFamily = theme.font;
     if (theme && typeof theme.textColor === "string") document.body.style.color = theme.textColor;
@@ -238,7 +282,9 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
 for _name, _value in {
     "BOTTOM_MARGIN": BOTTOM_MARGIN,
     "MIN_WIDTH": MIN_WIDTH,
+    "MAX_VIEW_PX": clicks.MAX_VIEW_PX,
     "NOTE_MS": NOTE_MS,
+    "SIZE_DELAY_MS": SIZE_DELAY_MS,
 }.items():
     CLICK_JS = CLICK_JS.replace(_name, str(_value))
 
@@ -281,23 +327,50 @@ INDEX_HTML = """<!DOCTYPE html>
 </html>
 """
 
-# A click on the image moves the keyboard focus into the image's iframe, where the
-# page's shortcuts (arrows, N, Delete, V) do not reach: hand it back.
-REFOCUS_SCRIPT = (
-    """<script>
-if (!window.kpcalRefocus) {
-  window.kpcalRefocus = true;
+# The page's keys. A click on the image moves the keyboard focus into the image's iframe,
+# where the page's shortcuts (arrows, N, Delete, V, 0) do not reach: hand it back. "+" and
+# "-" press the zoom buttons (Streamlit's button shortcuts take no punctuation), unless the
+# person is typing in a box; Enter in a text box (the annotator's name) commits it and
+# leaves it; a zoom button pressed with the mouse gives the focus back.
+KEYS_SCRIPT = """<script>
+if (!window.kpcalKeys) {
+  window.kpcalKeys = true;
   window.addEventListener("blur", () => setTimeout(() => {
     const active = document.activeElement;
-    if (active && active.tagName === "IFRAME" && active.title === "%s") {
+    if (active && active.tagName === "IFRAME" && active.title === IFRAME_TITLE) {
       active.blur();
       window.focus();
     }
   }, 0));
+  const typing = (e) => e && (e.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(e.tagName));
+  // A name typed and committed with Enter: once the key is up (the box has taken it), the
+  // box is left, so the keys act on samples. Seen before the page's own handlers.
+  document.addEventListener("keyup", (event) => {
+    const box = event.target;
+    if (event.key === "Enter" && box && box.tagName === "INPUT" && box.type === "text") box.blur();
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (typing(event.target)) return;
+    const which = {"+": "ZOOM_IN_KEY", "=": "ZOOM_IN_KEY", "-": "ZOOM_OUT_KEY", "_": "ZOOM_OUT_KEY"}[event.key];
+    const button = which && document.querySelector(`.st-key-${which} button`);
+    if (!button) return;
+    event.preventDefault();
+    if (!button.disabled) button.click();
+  });
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".st-key-ZOOM_KEYS button");
+    if (button) setTimeout(() => button.blur(), 0);
+  }, true);
 }
 </script>"""
-    % IFRAME_TITLE
-)
+for _name, _value in {
+    "IFRAME_TITLE": json.dumps(IFRAME_TITLE),
+    "ZOOM_IN_KEY": ZOOM_IN_KEY,
+    "ZOOM_OUT_KEY": ZOOM_OUT_KEY,
+    "ZOOM_KEYS": ZOOM_KEYS,
+}.items():
+    KEYS_SCRIPT = KEYS_SCRIPT.replace(_name, _value)
 
 
 def package_frontend() -> Path:
@@ -438,7 +511,9 @@ def click_image(
         ``{"x", "y", "width", "height", "unix_time", "view"}``: the position in the
         pixels of the image as shown, the size it was shown at (pass ``width`` to
         :meth:`kpcal_core.views.CropView.to_frame`), when, and the view token of
-        the image clicked.
+        the image clicked; or ``{"fit": width, "unix_time"}`` when the image is shown
+        at another width than it was drawn at (read it with
+        :func:`kpcal_core.clicks.parse_view_size` and draw the next image at that width).
     """
     return _component()(
         src=encode_image(image, jpeg_quality),
@@ -452,9 +527,10 @@ def click_image(
 
 
 def give_keys_back_to_the_page() -> None:
-    """After a click on the view, the page's keyboard shortcuts work again.
+    """The page's keys always act on the page: after a click on the view the keyboard
+    shortcuts work again, "+" and "-" zoom, and a zoom button never keeps the focus.
 
     Call once per page run, below the view (an element above it would move it), and
     outside any fragment: the script stays in the page, nothing is sent per sample.
     """
-    st.html(REFOCUS_SCRIPT, unsafe_allow_javascript=True)
+    st.html(KEYS_SCRIPT, unsafe_allow_javascript=True)

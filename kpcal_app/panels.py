@@ -285,7 +285,7 @@ def start_annotating_button() -> None:
     if st.button(
         "Start annotating", type="primary", icon=":material/ads_click:", key=state.START_ANNOTATING
     ):
-        st.switch_page("pages/annotate.py")
+        st.switch_page("pages/annotate.py", query_params=state.address())
 
 
 def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float = 0.05) -> None:

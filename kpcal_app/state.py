@@ -5,7 +5,17 @@ in use is resolved in one place (:func:`project_dir`): the URL's ``project``
 query parameter (typed on the setup page), else ``--project`` on the command
 line, else ``KPCAL_PROJECT``, else the demo project. A project from the URL or
 typed must lie inside ``KPCAL_DATA_ROOT`` on a shared server, or be this
-user's own demo project (:func:`resolve_project`).
+user's own demo project, or the one the server was started with
+(:func:`resolve_project`).
+
+Where the person is lives in the address (:func:`address`, kept by
+:func:`keep_address` on every run): the page (its path), ``project``,
+``sample`` (1-based) and ``zoom`` (:data:`kpcal_core.views.ZOOMS`, left out at
+the default), so a reload, a bookmark or a link opens the same place. The
+address's sample and zoom are read once, when the browser session starts
+(:func:`read_address`); from then on this session's state is the truth and the
+address follows it (moving between pages clears the query, the next run writes
+it back).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_core import clicks, demo, statedir, workflows
+from kpcal_core import clicks, demo, statedir, views, workflows
 from kpcal_core.atomic import atomic_write
 from kpcal_core.errors import KpcalError
 from kpcal_core.logs import log_event
@@ -38,7 +48,9 @@ CLICK_VIEWS = "kpcal_click_views"  # {view token: (project, sample_key, CropView
 CLICK_VIEW = "kpcal_click_view"  # the click component's key: one view for every sample
 SAVE_MESSAGE = "kpcal_save_message"  # {project: str}
 ANNOTATOR = "kpcal_annotator"  # str
-ZOOM = "kpcal_zoom"  # float
+ZOOM = "kpcal_zoom"  # str: one of kpcal_core.views.ZOOMS
+VIEW_SIZE = "kpcal_view_size"  # int: px a side the click view's image is drawn at
+ADDRESS_READ = "kpcal_address_read"  # bool: the address's sample and zoom were taken
 FIT_THRESHOLD = "kpcal_fit_threshold"  # float
 REFUSED = "kpcal_refused_project"  # str: why a project in the URL was not opened
 PENDING_FOLDER = "kpcal_pending_folder"  # str: a project folder the user may create
@@ -52,6 +64,9 @@ START_ANNOTATING = "kpcal_start_annotating"  # the "Start annotating" button's k
 # URL query parameters
 QUERY_PROJECT = "project"
 QUERY_SAMPLE = "sample"
+QUERY_ZOOM = "zoom"
+ADDRESS_KEYS = (QUERY_PROJECT, QUERY_SAMPLE, QUERY_ZOOM)  # the only ones the app reads
+MAX_SAMPLE_DIGITS = 9
 
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
 # True while app.py's navigation runs a page (a plain context variable: per script run).
@@ -100,12 +115,15 @@ def demo_project() -> str:
     return str(demo.ensure_demo_project(user=signed_in_user()).resolve())
 
 
+def given_project() -> str | None:
+    """The project the server was started with (``--project``, ``KPCAL_PROJECT``), if any."""
+    given = command_line_project() or os.environ.get("KPCAL_PROJECT")
+    return str(Path(given).expanduser().resolve()) if given else None
+
+
 def default_project() -> str:
     """The project given at start-up, or the demo project (written on first use)."""
-    given = command_line_project() or os.environ.get("KPCAL_PROJECT")
-    if given:
-        return str(Path(given).expanduser().resolve())
-    return demo_project()
+    return given_project() or demo_project()
 
 
 def own_demo_project() -> Path:
@@ -117,7 +135,9 @@ def resolve_project(text: str) -> Path:
     """A project folder from the URL or typed, resolved and allowed.
 
     On a shared server (``KPCAL_DATA_ROOT``) it must lie inside the data root,
-    or be exactly this user's own demo project (in the state folder): another
+    or be exactly this user's own demo project (in the state folder), or the
+    project the server was started with (:func:`given_project`, which every
+    page shows when no other is chosen, so the address can name it): another
     user's demo project, or anything else in the state folder, is refused.
 
     Raises
@@ -130,11 +150,13 @@ def resolve_project(text: str) -> Path:
     except KpcalError:
         try:
             path = Path(os.path.expanduser(clean_user_path(text))).resolve()
-            own = own_demo_project()
+            allowed = [own_demo_project()]
+            if given_project():
+                allowed.append(Path(given_project()))
         except (KpcalError, OSError, RuntimeError):
-            path, own = None, None
-        if path is not None and path == own:
-            return own
+            path, allowed = None, []
+        if path is not None and path in allowed:
+            return path
         raise
 
 
@@ -157,9 +179,87 @@ def switch_project(folder: str) -> None:
     folder = str(Path(folder).expanduser().resolve())
     st.session_state[PROJECT] = folder
     st.session_state.pop(REFUSED, None)
-    st.query_params[QUERY_PROJECT] = folder
-    st.query_params.pop(QUERY_SAMPLE, None)
+    keep_address(folder)
     remember_recent(folder)
+
+
+# --------------------------------------------------------------------------- the address
+
+
+def read_address() -> None:
+    """Take the address's ``sample`` and ``zoom`` into this browser session, once.
+
+    Called on every run before the page; acts on the session's first run only
+    (a new tab, a reload, a link, a bookmark), for the project the address
+    names. A value that is not a sample number or a zoom is ignored (and
+    dropped from the address by the next :func:`keep_address`). Later runs
+    follow this session's state: the address may lag it (a page switch clears
+    the query; a rerun may carry the address from before the last click).
+    """
+    if st.session_state.get(ADDRESS_READ):
+        return
+    st.session_state[ADDRESS_READ] = True
+    project = st.session_state.get(PROJECT)
+    sample = st.query_params.get(QUERY_SAMPLE, "")
+    if st.session_state.get(REFUSED):  # the address's project was refused: not its sample
+        sample = ""
+    if project and sample.isdigit() and len(sample) <= MAX_SAMPLE_DIGITS and int(sample) >= 1:
+        st.session_state.setdefault(SAMPLE_INDEX, {})[project] = int(sample) - 1
+    zoom = views.parse_zoom(st.query_params.get(QUERY_ZOOM))
+    if zoom is not None:
+        st.session_state[ZOOM] = zoom
+
+
+def address(project: str | None = None) -> dict[str, str]:
+    """Where this session is, as query parameters: ``project``, ``sample``, ``zoom``.
+
+    ``sample`` (1-based) once the annotate page chose one for ``project`` (default:
+    the session's project); ``zoom`` unless it is the default (fit). Pass it to
+    ``st.page_link`` and ``st.switch_page`` (``query_params=``), which clear the
+    query otherwise.
+    """
+    project = project or st.session_state.get(PROJECT)
+    if not project:
+        return {}
+    place = {QUERY_PROJECT: str(project)}
+    index = st.session_state.get(SAMPLE_INDEX, {}).get(project)
+    if index is not None:
+        place[QUERY_SAMPLE] = str(index + 1)
+    if zoom() != views.FIT:
+        place[QUERY_ZOOM] = zoom()
+    return place
+
+
+def keep_address(project: str | None = None) -> None:
+    """Make the address say where this session is (:func:`address`); only the app's keys.
+
+    Written only when it differs (each write is an entry in the browser's history).
+    """
+    wanted = address(project)
+    if {k: st.query_params.get(k) for k in st.query_params} != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def zoom() -> str:
+    """The annotate page's zoom (one of :data:`kpcal_core.views.ZOOMS`; default: fit)."""
+    return views.parse_zoom(st.session_state.get(ZOOM)) or views.FIT
+
+
+def set_zoom(value: str) -> None:
+    """Show the annotate page at zoom ``value`` from now on (on every sample); the address
+    says so."""
+    st.session_state[ZOOM] = views.parse_zoom(value) or views.FIT
+    keep_address()
+
+
+def view_size() -> int:
+    """Pixels a side the click view's image is drawn at: the width the browser last said it
+    shows it at (:func:`kpcal_core.clicks.parse_view_size`), else the default."""
+    return int(st.session_state.get(VIEW_SIZE, clicks.DEFAULT_VIEW_PX))
+
+
+def set_view_size(size: int) -> None:
+    st.session_state[VIEW_SIZE] = int(size)
 
 
 def recent_projects() -> list[str]:
@@ -314,47 +414,47 @@ def held(project: str) -> dict:
 
 
 def sample_index(project: str, samples: list, is_done) -> int:
-    """The sample shown: the URL's ``?sample=`` (1-based) first, else the first not done."""
+    """The sample shown (0-based): this session's, or the address's ``?sample=`` when the
+    session started there (:func:`read_address`; beyond the last: the last), else the
+    first not done. The address says which."""
     positions = st.session_state.setdefault(SAMPLE_INDEX, {})
     if project not in positions:
-        from_url = st.query_params.get(QUERY_SAMPLE)
-        if from_url and from_url.isdigit() and 1 <= int(from_url) <= len(samples):
-            positions[project] = int(from_url) - 1
-        else:
-            positions[project] = next((i for i, k in enumerate(samples) if not is_done(k)), 0)
-    positions[project] = min(positions[project], len(samples) - 1)
-    return positions[project]
+        positions[project] = next((i for i, k in enumerate(samples) if not is_done(k)), 0)
+    index = max(0, min(positions[project], len(samples) - 1))
+    if index != positions[project] or st.query_params.get(QUERY_SAMPLE) != str(index + 1):
+        positions[project] = index
+        keep_address(project)
+    return index
 
 
 def set_sample_index(project: str, index: int) -> None:
     """Show sample ``index`` (0-based) next; the URL says which (``?sample=``, 1-based)."""
     st.session_state.setdefault(SAMPLE_INDEX, {})[project] = index
-    st.query_params[QUERY_SAMPLE] = str(index + 1)
+    keep_address(project)
 
 
 def start_at_first_sample(project: str) -> None:
     """After new samples are drawn: the annotate page starts at the first one not done."""
     st.session_state.setdefault(SAMPLE_INDEX, {}).pop(project, None)
-    st.query_params.pop(QUERY_SAMPLE, None)
+    keep_address(project)
 
 
 def init_annotate_state() -> None:
     st.session_state.setdefault(CLICK_VIEWS, {})
     st.session_state.setdefault(SAVE_MESSAGE, {})
-    st.session_state.setdefault(ZOOM, 1.0)
 
 
 RECENT_VIEWS = 8  # views a late click can still be applied to
 
 
-def register_click_view(zoom: float, project: str, key, view) -> str:
+def register_click_view(zoom: str, project: str, key, view) -> str:
     """The view token of sample ``key`` at ``zoom``; remembers its crop for the clicks on it.
 
     The token is :func:`kpcal_core.clicks.view_token`. The last :data:`RECENT_VIEWS`
     views are kept, so a click made just before the image changed can be applied
     to the sample it was made on (:func:`kpcal_core.clicks.late_click` says when).
     """
-    token = clicks.view_token(project, key, zoom)
+    token = clicks.view_token(project, key, zoom, view.display_width)
     views = st.session_state.setdefault(CLICK_VIEWS, {})
     views.pop(token, None)
     views[token] = (project, key, view)

@@ -11,8 +11,9 @@ Layers, from the top:
   an annotation, fit, save, export). The app's pages and ``cli`` call these.
 - ``cli``: ``kpcal {check,sample,video,fit,export,agreement}``: parses and prints.
 - ``charts`` (every Altair chart), ``colours`` (one colour per bodypart),
-  ``views`` (the cropped, marked-up image a person clicks on), ``clicks`` (which
-  sample a click belongs to: its checks, the view token, the late-click rule).
+  ``views`` (the cropped, marked-up image a person clicks on; zoom in video pixels),
+  ``clicks`` (which sample a click belongs to: its checks, the view token, the
+  late-click rule; the view's size message).
 
 The engine, one concern per module:
 

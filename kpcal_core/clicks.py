@@ -9,8 +9,11 @@ be tested alone:
 - :func:`parse_click`: what the browser sent is a click only if it has the click
   view's exact shape (finite numbers, a sane size, a short token); anything else
   is refused quietly (it came from a forged or broken message, not a person);
-- :func:`view_token`: a short token per (project, sample, zoom), whatever the
-  length of the names in it;
+- :func:`view_token`: a short token per (project, sample, zoom, image size),
+  whatever the length of the names in it;
+- :func:`parse_view_size`: the other message the click view sends, the width it
+  can show the image at, so the image is drawn at that size (one video pixel per
+  shown pixel at zoom 1x), bounded whatever the browser says;
 - :func:`late_click`: a click whose sample is no longer the one shown (the
   session moved on, by Next, Previous or a key, before the click arrived) is
   saved on the sample it was made on only while that sample has no annotation;
@@ -27,8 +30,14 @@ from dataclasses import dataclass
 from .annotations import CLEARED, Annotation
 from .samplekeys import SampleKey
 
-#: Longest view token accepted (:func:`view_token` makes 16 hex digits, ``@`` and the zoom).
+#: Longest view token accepted (:func:`view_token` makes 16 hex digits, ``@``, the zoom,
+#: ``/`` and the image size).
 MAX_VIEW_TOKEN = 40
+#: The sizes the view's image is drawn at, in pixels a side (whatever the browser asks).
+MIN_VIEW_PX = 240
+MAX_VIEW_PX = 1600
+#: The image size before the browser said what it can show.
+DEFAULT_VIEW_PX = 560
 #: Largest width or height, in CSS pixels, an image can be shown at (a 16K screen at 2x).
 MAX_SHOWN_PX = 32_768.0
 #: How far outside the image shown a click position may be (in its widths and heights).
@@ -100,15 +109,43 @@ def parse_click(value: object) -> Click | None:
     return Click(x, y, width, height, view)
 
 
-def view_token(project: str, key: SampleKey, zoom: float) -> str:
-    """The view token of sample ``key`` of ``project`` shown at ``zoom``.
+def view_token(project: str, key: SampleKey, zoom: str | float, size: int = DEFAULT_VIEW_PX) -> str:
+    """The view token of sample ``key`` of ``project`` shown at ``zoom``, ``size`` px a side.
 
-    16 hex digits of a SHA-256 of the project and the sample, then ``@`` and the
-    zoom (``"3f9a…@2"``): the same for the same view, short whatever the names.
+    16 hex digits of a SHA-256 of the project and the sample, then ``@``, the zoom,
+    ``/`` and the size (``"3f9a…@2/560"``, ``"3f9a…@fit/480"``): the same for the same
+    view, short whatever the names.
     """
     recording, frame, bodypart = key
     named = "\0".join([str(project), str(recording), str(int(frame)), str(bodypart)])
-    return f"{hashlib.sha256(named.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}@{zoom:g}"
+    digest = hashlib.sha256(named.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    shown = f"{zoom:g}" if isinstance(zoom, int | float) else str(zoom)[:8]
+    return f"{digest}@{shown}/{int(size)}"
+
+
+def parse_view_size(value: object) -> int | None:
+    """The image size the click view asks for, or ``None`` when ``value`` is not such a message.
+
+    Parameters
+    ----------
+    value
+        Any JSON value. The click view sends ``{"fit": width}`` when the image is
+        shown at another width than it was drawn at (the window or the layout
+        changed): ``width`` in CSS pixels.
+
+    Returns
+    -------
+    int or None
+        The width, a whole number of pixels, bounded to
+        [:data:`MIN_VIEW_PX`, :data:`MAX_VIEW_PX`]; ``None`` unless ``value`` is a
+        dict whose ``fit`` is a finite positive number (other keys are ignored).
+    """
+    if not isinstance(value, dict):
+        return None
+    width = _number(value.get("fit"))
+    if width is None or not 0 < width <= MAX_SHOWN_PX:
+        return None
+    return int(min(max(round(width), MIN_VIEW_PX), MAX_VIEW_PX))
 
 
 @dataclass(frozen=True)

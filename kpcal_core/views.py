@@ -1,19 +1,23 @@
-"""The image a person clicks on: a crop around the sampled keypoint, marked up.
+"""The image a person clicks on: a window of the video frame around the sampled keypoint.
 
-:func:`crop_for_sample` chooses the window (centred on the sampled keypoint,
-large enough to show the animal, smaller as ``zoom`` grows) and returns a
+:func:`crop_for_sample` chooses the window for a zoom (:data:`FIT`: the animal
+fills the view, the default; :data:`FRAME`: the whole frame; or a fixed
+magnification, display pixels per video pixel, 1 meaning one video pixel per
+display pixel; the sampled keypoint is always in view) and returns a
 :class:`CropView` that converts between display pixels and full-frame video
-pixels; :func:`render_view` draws the crop with the detected position (yellow
-open circle), the other keypoints and skeleton (faint) and the annotation (red
-X). Pure numpy/OpenCV: no Streamlit here, so every conversion is testable.
+pixels; :func:`step_zoom` is the next zoom in or out, :func:`parse_zoom` and
+:func:`zoom_label` read and name a zoom. :func:`render_view` draws the window
+with the detected position (yellow open circle), the other keypoints and
+skeleton (faint) and the annotation (red X). Pure numpy/OpenCV: no Streamlit
+here, so every conversion is testable.
 
 Pixel convention (kpcal's, everywhere): positions are pixel-centre based, the
 centre of a frame's top-left pixel is (0, 0), as in OpenCV, DeepLabCut and
 SLEAP files of format 1.1 on. The view is resampled and its markers drawn in
 that convention, and a click reported by the browser (its offset from the
 image's corner, rounded to whole shown pixels) maps back to it without bias;
-see :class:`CropView`. ``tests/test_views.py`` and
-``tests/test_browser_click_accuracy.py`` pin it to a twentieth of a pixel.
+see :class:`CropView`. ``tests/engine/test_views.py`` and
+``tests/browser/test_browser_click_accuracy.py`` pin it to a twentieth of a pixel.
 """
 
 from __future__ import annotations
@@ -30,8 +34,17 @@ YELLOW = (255, 221, 0)
 RED = (255, 40, 40)
 FAINT = (120, 200, 255)
 MIN_CROP_PX = 48.0
-#: The zoom levels the annotate page offers (magnification over the zoom-1 crop).
-ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+#: The default zoom: the animal fills the view (a window 2.5 times the keypoints' spread
+#: around the sampled keypoint).
+FIT = "fit"
+#: The whole video frame in view (and the sampled keypoint, should it lie off the frame).
+FRAME = "frame"
+#: The fixed magnifications the annotate page offers: display pixels per video pixel.
+MAGNIFICATIONS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+#: Every zoom :func:`parse_zoom` accepts, as text: the two modes, then the magnifications.
+ZOOMS = (FIT, FRAME, *(f"{m:g}" for m in MAGNIFICATIONS))
+#: Video pixels kept around a sampled keypoint that lies off the frame, at :data:`FRAME`.
+FRAME_MARGIN_PX = 20.0
 #: The two tones of the stripes drawn where the view extends past the video frame.
 PADDING_TONES = ((58, 52, 70), (84, 76, 100))
 
@@ -135,53 +148,162 @@ def animal_extent(points: np.ndarray, center: np.ndarray) -> float:
     return float(np.sqrt(((valid - center) ** 2).sum(axis=1)).max())
 
 
+def parse_zoom(text: object) -> str | None:
+    """A zoom as the annotate page keeps it (one of :data:`ZOOMS`), or ``None``.
+
+    Parameters
+    ----------
+    text
+        ``"fit"``, ``"frame"``, or a magnification of :data:`MAGNIFICATIONS`
+        (``"3"``, ``"3.0"``, ``"3x"``, ``3.0``); anything else (from an address
+        anyone can write) is ``None``.
+    """
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int | float):
+        text = f"{float(text):g}"
+    if not isinstance(text, str) or len(text) > 8:
+        return None
+    word = text.strip().lower().removesuffix("x").removesuffix("×")
+    if word in (FIT, FRAME):
+        return word
+    try:
+        number = float(word)
+    except ValueError:
+        return None
+    return f"{number:g}" if number in MAGNIFICATIONS else None
+
+
+def magnification(zoom: str | float) -> float | None:
+    """The fixed magnification of ``zoom`` (display pixels per video pixel), or ``None``
+    for :data:`FIT` and :data:`FRAME` (theirs depends on the sample and the view's size)."""
+    parsed = parse_zoom(zoom) or _not_a_zoom(zoom)
+    return None if parsed in (FIT, FRAME) else float(parsed)
+
+
+def zoom_label(zoom: str | float, view: CropView | None = None) -> str:
+    """``zoom`` in words: "fit (2.3×)", "whole frame (0.4×)", "3×" (the magnification
+    of ``view`` in brackets, when given)."""
+    fixed = magnification(zoom)
+    if fixed is not None:
+        return f"{fixed:g}×"
+    name = "fit" if parse_zoom(zoom) == FIT else "whole frame"
+    return name if view is None else f"{name} ({1 / view.scale:.2g}×)"
+
+
 def crop_for_sample(
     frame_shape: Sequence[int],
     center_xy: Sequence[float],
     keypoints_xy: np.ndarray | None = None,
-    zoom: float = 1.0,
+    zoom: str | float = FIT,
     display_size: int = 560,
 ) -> CropView:
-    """The window to show for one sample.
+    """The window to show for one sample, square, ``display_size`` pixels a side.
 
     Parameters
     ----------
     frame_shape
         ``(H, W, ...)`` of the video frame.
     center_xy
-        The sampled keypoint's detected position (the crop's centre).
+        The sampled keypoint's detected position (the window's centre, but at
+        :data:`FRAME`).
     keypoints_xy
-        ``(K, 2)`` all keypoints of that frame: at zoom 1 the crop is 2.5 times
-        their largest distance from the centre, so the animal fills the view.
+        ``(K, 2)`` all keypoints of that frame: at :data:`FIT` the window is 2.5
+        times their largest distance from the centre, so the animal fills the view.
     zoom
-        Magnification over that crop (2 shows half the width).
+        :data:`FIT`; :data:`FRAME` (the whole frame, centred on it; the sampled
+        keypoint too when it lies off the frame); or a magnification of
+        :data:`MAGNIFICATIONS` (display pixels per video pixel), the window then
+        placed on the video pixel grid so that at whole magnifications each video
+        pixel is shown by whole display pixels (the keypoint within half a video
+        pixel of the centre).
     display_size
         Side of the square rendered image in pixels.
 
     Returns
     -------
     CropView
+
+    Raises
+    ------
+    ValueError
+        ``zoom`` is none of these.
     """
     height, width = int(frame_shape[0]), int(frame_shape[1])
+    zoom = parse_zoom(zoom) or _not_a_zoom(zoom)
     center = np.asarray(center_xy, dtype=float)
     if np.isnan(center).any():
-        center = np.array([width / 2, height / 2])
-    extent = animal_extent(keypoints_xy, center) if keypoints_xy is not None else 0.0
-    side = 2.5 * extent if extent > 0 else float(max(height, width))
-    side = min(max(side, MIN_CROP_PX * 2), float(max(height, width)))
-    side = max(side / max(float(zoom), 1e-3), 8.0)
-    scale = side / display_size
-    # The window [x0 - scale/2, x0 + (display_size - 1/2) * scale] is ``side`` wide and
-    # centred on the keypoint (x0 is the centre of display pixel 0, half a pixel in).
+        center = np.array([(width - 1) / 2, (height - 1) / 2])
+    if zoom == FIT:
+        extent = animal_extent(keypoints_xy, center) if keypoints_xy is not None else 0.0
+        side = 2.5 * extent if extent > 0 else float(max(height, width))
+        side = min(max(side, MIN_CROP_PX * 2), float(max(height, width)))
+        scale = side / display_size
+        x0, y0 = center - side / 2 + scale / 2
+    elif zoom == FRAME:
+        middle = np.array([(width - 1) / 2, (height - 1) / 2])
+        side = float(max(height, width))
+        if not np.isnan(np.asarray(center_xy, dtype=float)).any():  # a keypoint off the frame
+            side = max(side, 2 * (float(np.abs(center - middle).max()) + FRAME_MARGIN_PX))
+        scale = side / display_size
+        x0, y0 = middle - side / 2 + scale / 2
+    else:
+        scale = 1 / float(zoom)
+        side = display_size * scale
+        # Display pixel u shows x0 + u * scale; x0 = k - 1/2 + scale/2 puts the display
+        # pixels' centres symmetrically inside video pixels (k whole).
+        x0, y0 = np.round(center - side / 2 + 0.5) - 0.5 + scale / 2
+    # The window [x0 - scale/2, x0 + (display_size - 1/2) * scale] is ``side`` wide
+    # (x0 is the centre of display pixel 0, half a pixel in).
     return CropView(
-        x0=float(center[0] - side / 2 + scale / 2),
-        y0=float(center[1] - side / 2 + scale / 2),
+        x0=float(x0),
+        y0=float(y0),
         scale=float(scale),
         display_width=int(display_size),
         display_height=int(display_size),
         frame_width=width,
         frame_height=height,
     )
+
+
+def _not_a_zoom(zoom: object) -> str:
+    raise ValueError(f"not a zoom: {zoom!r} (one of {', '.join(ZOOMS)})")
+
+
+def step_zoom(
+    zoom: str | float,
+    direction: int,
+    frame_shape: Sequence[int],
+    center_xy: Sequence[float],
+    keypoints_xy: np.ndarray | None = None,
+    display_size: int = 560,
+) -> str:
+    """The zoom one step in (``direction`` > 0) or out (< 0) from ``zoom`` for this sample.
+
+    In: the smallest magnification of :data:`MAGNIFICATIONS` above the one shown
+    now (``zoom`` itself at the largest). Out: the largest one below it that still
+    shows less than the whole frame, else :data:`FRAME` (the farthest out).
+    From :data:`FIT` or :data:`FRAME`, the magnification they have for this sample
+    and view size counts.
+
+    Returns
+    -------
+    str
+        One of :data:`ZOOMS`.
+    """
+    zoom = parse_zoom(zoom) or _not_a_zoom(zoom)
+    shown = 1 / crop_for_sample(frame_shape, center_xy, keypoints_xy, zoom, display_size).scale
+    whole = 1 / crop_for_sample(frame_shape, center_xy, keypoints_xy, FRAME, display_size).scale
+    tolerance = 1e-6
+    if direction > 0:
+        larger = [m for m in MAGNIFICATIONS if m > shown * (1 + tolerance)]
+        return f"{larger[0]:g}" if larger else zoom
+    if direction < 0:
+        smaller = [
+            m for m in MAGNIFICATIONS if whole * (1 + tolerance) < m < shown * (1 - tolerance)
+        ]
+        return f"{smaller[-1]:g}" if smaller else FRAME
+    return zoom
 
 
 def _pt(view: CropView, xy, shift: int) -> tuple[int, int]:

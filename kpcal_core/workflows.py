@@ -112,7 +112,7 @@ from .session import (
     session_dir,
 )
 from .videos import fill_sample_frames, index_videos, list_videos
-from .views import CropView, crop_for_sample, render_view, skeleton_edges
+from .views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
 from .wording import count
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
@@ -978,7 +978,7 @@ def sample_view(
     data: ProjectData,
     key: SampleKey,
     frame_rgb: np.ndarray,
-    zoom: float = 1.0,
+    zoom: str | float = FIT,
     annotation: Annotation | None = None,
     display_size: int = 560,
 ) -> tuple[CropView, np.ndarray]:
@@ -988,6 +988,8 @@ def sample_view(
     ----------
     frame_rgb
         ``(H, W, 3)`` uint8 video frame of the sample.
+    zoom
+        One of :data:`kpcal_core.views.ZOOMS` (see :func:`~kpcal_core.views.crop_for_sample`).
     annotation
         The sample's annotation, drawn as a red X when it has a position.
 

@@ -6,6 +6,11 @@ Frames come from the project's frame cache; every change is saved at once by
 The counts shown are what is on disk; an edit whose save was refused (a full
 disk) is held on this page, drawn on the image and saved with the next save
 that works.
+
+Layout: the buttons, then the image with, beside it, the counts, the zoom, what
+the last action did (a refused click, "Marked not visible", the save), the stop
+status and the keys, so all of it is in view with the image (1280x800 and up; a
+narrow window puts them below).
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ import math
 import streamlit as st
 
 from kpcal_app import cache, panels, state
-from kpcal_app.click import SampleLines, click_image, give_keys_back_to_the_page
+from kpcal_app.click import (
+    ZOOM_IN_KEY,
+    ZOOM_KEYS,
+    ZOOM_OUT_KEY,
+    SampleLines,
+    click_image,
+    give_keys_back_to_the_page,
+)
 from kpcal_app.text import code, literal
 from kpcal_core import clicks, workflows
 from kpcal_core.annotations import (
@@ -29,7 +41,7 @@ from kpcal_core.annotations import (
 from kpcal_core.errors import KpcalError
 from kpcal_core.logs import log_event
 from kpcal_core.project import backup_file, broken_annotation_files
-from kpcal_core.views import ZOOMS
+from kpcal_core.views import FIT, FRAME, step_zoom, zoom_label
 
 state.ensure_app_navigation()
 
@@ -39,13 +51,23 @@ try:
     data = cache.project_data(project)
 except KpcalError as error:
     state.show_error(error, project)
-    st.page_link("pages/setup.py", label="Go to setup", icon=":material/tune:")
+    st.page_link(
+        "pages/setup.py",
+        label="Go to setup",
+        icon=":material/tune:",
+        query_params=state.address(project),
+    )
     st.stop()
 state.demo_banner(project)
 samples = data.session.sample_keys
 if not samples:
     st.info("No samples yet: draw them on the setup page.")
-    st.page_link("pages/setup.py", label="Go to setup", icon=":material/tune:")
+    st.page_link(
+        "pages/setup.py",
+        label="Go to setup",
+        icon=":material/tune:",
+        query_params=state.address(project),
+    )
     st.stop()
 try:
     records = state.records(project)
@@ -114,6 +136,10 @@ def on_click() -> None:
     saved there only while that sample has no annotation.
     """
     value = st.session_state.get(state.CLICK_VIEW)
+    size = clicks.parse_view_size(value)
+    if size is not None:  # not a click: the width the browser shows the image at
+        state.set_view_size(size)
+        return
     click = clicks.parse_click(value)
     if click is None:
         if value is not None:
@@ -145,12 +171,69 @@ def on_click() -> None:
         state.set_save_message(project, f"{rule.message} {said}".strip())
 
 
+def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
+    """The zoom shown and its buttons (keys: + in, - out, 0 fit)."""
+    zoom = state.zoom()
+    st.caption(f"Zoom: {zoom_label(zoom, view)}")
+    with st.container(key=ZOOM_KEYS):
+        cols = st.columns([0.8, 0.8, 1.1, 1.3], gap="small")
+        with cols[0].container(key=ZOOM_OUT_KEY):
+            st.button(
+                "−",
+                on_click=state.set_zoom,
+                args=(zoom_out,),
+                disabled=zoom == FRAME,
+                width="stretch",
+                help="Zoom out (key -), down to the whole frame.",
+            )
+        with cols[1].container(key=ZOOM_IN_KEY):
+            st.button(
+                "+",
+                on_click=state.set_zoom,
+                args=(zoom_in,),
+                disabled=zoom_in == zoom,
+                width="stretch",
+                help="Zoom in (key +): 1× is one video pixel per screen pixel.",
+            )
+        cols[2].button(
+            "Fit",
+            on_click=state.set_zoom,
+            args=(FIT,),
+            shortcut="0",
+            disabled=zoom == FIT,
+            width="stretch",
+            help="The animal fills the view.",
+        )
+        cols[3].button(
+            "Frame",
+            on_click=state.set_zoom,
+            args=(FRAME,),
+            disabled=zoom == FRAME,
+            width="stretch",
+            help="The whole video frame.",
+        )
+
+
+def last_action(key) -> None:
+    """What the last action did: the save, a refused click, a sample marked not visible."""
+    annotation = held.get(key, records.get(key))
+    if annotation is not None and annotation.status == NOT_VISIBLE:
+        st.info("Marked not visible in this frame. Click the image to place it anyway.")
+    message = state.save_message(project)
+    if message:
+        refused = message.startswith(("Not saved", "That click"))
+        (st.warning if refused else st.caption)(literal(message))
+    if held:
+        st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
+        st.button("Save held edits", on_click=save_held)
+
+
 @st.fragment
 def annotator() -> None:
     current = state.sample_index(project, samples, is_done)
     key = samples[current]
     recording, frame_number, bodypart = key
-    nav = st.columns([1.1, 0.9, 1.7, 1.2, 1.3, 1.9], vertical_alignment="bottom")
+    nav = st.columns([1.1, 0.9, 1.7, 1.2, 1.3], vertical_alignment="bottom")
     nav[0].button(
         "Previous",
         on_click=go_to,
@@ -184,7 +267,6 @@ def annotator() -> None:
         width="stretch",
         help="The bodypart cannot be seen in this frame (kept, left out of the fit).",
     )
-    zoom = nav[5].select_slider("Zoom", ZOOMS, key=state.ZOOM, format_func=lambda z: f"{z:g}×")
     video = data.video_paths.get(recording)
     if recording not in data.coordinates or bodypart not in data.bodyparts:
         st.error(
@@ -197,11 +279,6 @@ def annotator() -> None:
     counts = annotation_counts(records)
     k = data.bodyparts.index(bodypart)
     video_frame = int(data.video_frame_indexes[recording][frame_number])
-    st.caption(
-        f"Completed annotations = {counts['positions']} · "
-        f"{sum(is_done(s) for s in samples)} of these samples done · "
-        f"{counts['not_visible']} marked not visible"
-    )
     # What identifies the sample is shown by the click view with its image (never before it).
     lines = SampleLines(
         title=(
@@ -223,24 +300,35 @@ def annotator() -> None:
         return
     frames.prepare(workflows.samples_ahead(samples, current, is_done))
     annotation = held.get(key, records.get(key))  # a held click stays drawn
-    view, rendered = workflows.sample_view(data, key, image, zoom, annotation)
+    zoom, size = state.zoom(), state.view_size()
+    view, rendered = workflows.sample_view(data, key, image, zoom, annotation, size)
     token = state.register_click_view(zoom, project, key, view)
-    click_image(rendered, key=state.CLICK_VIEW, view=token, sample=lines, on_click=on_click)
-    if annotation is not None and annotation.status == NOT_VISIBLE:
-        st.info("Marked not visible in this frame. Click the image to place it anyway.")
-    message = state.save_message(project)
-    if message:
-        refused = message.startswith(("Not saved", "That click"))
-        (st.warning if refused else st.caption)(literal(message))
-    if held:
-        st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
-        st.button("Save held edits", on_click=save_held)
-    panels.stop_status(data, records)
-    st.caption(
-        "Click the true position of the target bodypart (yellow circle: the network's guess; "
-        "coloured dots: the other bodyparts; red X: your annotation; striped: outside the "
-        "video). Keys: ← previous, → next, N next unannotated, Delete clear, V not visible."
-    )
+    keypoints = data.coordinates[recording][frame_number]
+    steps = [
+        step_zoom(zoom, direction, image.shape, keypoints[k], keypoints, size)
+        for direction in (+1, -1)
+    ]
+    picture, beside = st.columns([5, 3], gap="medium")
+    with picture:
+        click_image(rendered, key=state.CLICK_VIEW, view=token, sample=lines, on_click=on_click)
+    with beside:
+        st.caption(
+            f"Completed annotations = {counts['positions']} · "
+            f"{sum(is_done(s) for s in samples)} of these samples done · "
+            f"{counts['not_visible']} marked not visible"
+        )
+        zoom_control(view, *steps)
+        last_action(key)
+        panels.stop_status(data, records)
+        st.caption(
+            "Keys: ← previous, → next, N next unannotated, Delete clear, "
+            "V not visible, + zoom in, − zoom out, 0 fit."
+        )
+        st.caption(
+            "Click the true position of the target bodypart (yellow circle: the network's "
+            "guess; coloured dots: the other bodyparts; red X: your annotation; striped: "
+            "outside the video)."
+        )
 
 
 annotator()

@@ -56,7 +56,12 @@ try:
     result = workflows.calibration_fit(data, fit_records, method)
 except NotEnoughAnnotations as error:
     st.info(f"No fit yet: {literal(error)}")
-    st.page_link("pages/annotate.py", label="Annotate more", icon=":material/ads_click:")
+    st.page_link(
+        "pages/annotate.py",
+        label="Annotate more",
+        icon=":material/ads_click:",
+        query_params=state.address(project),
+    )
     st.stop()
 except KpcalError as error:
     state.show_error(error)
@@ -166,7 +171,7 @@ with residuals:
         cols[0].markdown(literal(row["text"]))
         if row["sample_index"] is not None and cols[1].button("Open", key=f"open-{row['key']}"):
             state.set_sample_index(project, row["sample_index"])
-            st.switch_page("pages/annotate.py")
+            st.switch_page("pages/annotate.py", query_params=state.address(project))
 with pixels:
     st.dataframe(
         workflows.error_size_table(line, data.conf_pseudocount).style.format("{:.2f}"),

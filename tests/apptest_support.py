@@ -314,7 +314,7 @@ def true_display_position(project: Path, sample: dict) -> tuple[float, float]:
     truth = load_ground_truth(project)["true_coordinates"]
     k = DEMO_BODYPARTS.index(sample["bodypart"])
     keypoints = data.coordinates[sample["recording"]][sample["frame"]]
-    view = crop_for_sample((360, 480), keypoints[k], keypoints, zoom=1.0)
+    view = crop_for_sample((360, 480), keypoints[k], keypoints)
     return view.to_display(*truth[sample["recording"]][sample["frame"], k])
 
 

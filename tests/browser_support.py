@@ -50,9 +50,9 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
 # The click view's iframe (kpcal_app.click).
 IMAGE_IFRAME = f'iframe[title="{IFRAME_TITLE}"]'
-# The click view once it is live (loaded, sized to the window, listening to clicks), with
-# its frame holding the whole view (the sample's lines, the image, the legend). ``top`` and
-# ``bottom``: the image's, in the window.
+# The click view once it is live (loaded, sized to the window, drawn at the size it is
+# shown at, listening to clicks), with its frame holding the whole view (the sample's
+# lines, the image, the legend). ``top`` and ``bottom``: the image's, in the window.
 LIVE_IMAGE_JS = """
 () => {
   const frames = document.querySelectorAll('%s');
@@ -60,7 +60,7 @@ LIVE_IMAGE_JS = """
   const doc = frames[0].contentDocument;
   const img = doc && doc.getElementById('image');
   if (!img || !img.complete || !img.naturalWidth || typeof img.onclick !== 'function') return null;
-  if (img.style.width !== img.width + 'px') return null;
+  if (img.style.width !== img.width + 'px' || img.naturalWidth !== img.width) return null;
   const frame = frames[0].getBoundingClientRect();
   const body = doc.body.getBoundingClientRect();
   if (Math.abs(frame.height - Math.ceil(body.height)) > 0.5) return null;  // the frame holds it
@@ -305,6 +305,30 @@ def prepared_demo_project(
     return list(draw.sample_keys)
 
 
+def prepared_flies_project(
+    folder: Path, shared_data: Path, *, num_samples: int = 30, seed: int = 0
+) -> list[tuple[str, int, str]]:
+    """A project on ``shared_data``'s ``sleap_flies_clip`` (two flies, head and thorax, a
+    1024×1024 video), its files copied into ``folder/data`` (so a data root may hold
+    them), with samples drawn and their frames decoded. Returns the sample keys."""
+    import shutil
+
+    from kpcal_core import workflows
+    from kpcal_core.project import load_project_data
+
+    data_folder = folder / "data"
+    data_folder.mkdir(parents=True, exist_ok=True)
+    for name in ("clip.predictions.slp", "clip.mp4"):
+        shutil.copyfile(shared_data / "sleap_flies_clip" / name, data_folder / name)
+    workflows.choose_sources(
+        folder, workflows.Sources(str(data_folder / "clip.predictions.slp")), create=True
+    )
+    data = load_project_data(folder)
+    draw = workflows.draw_samples(data, num_samples=num_samples, seed=seed)
+    workflows.fill_frame_cache(data)
+    return list(draw.sample_keys)
+
+
 # ---------------------------------------------------------------- the deployment (deploy/)
 
 DEPLOY = REPO / "deploy"
@@ -525,9 +549,20 @@ def write_secrets(path: str | os.PathLike, app_url: str, provider_url: str) -> P
 SIGN_IN_TEXT = "please sign in"
 
 
-def sign_in(page, app_url: str, email: str, timeout: float = 60_000) -> None:
-    """Sign ``email`` in through the app's "Sign in" button and the mock's form (sync API)."""
-    page.goto(app_url)
+def sign_in(
+    page, app_url: str, email: str, timeout: float = 60_000, *, address: str | None = None
+) -> None:
+    """Sign ``email`` in through the app's "Sign in" button and the mock's form (sync API).
+
+    ``address``: the address opened first (default: the app's root), e.g. a link to a
+    sample.
+    """
+    page.goto(address or app_url)
+    press_sign_in(page, email, timeout)
+
+
+def press_sign_in(page, email: str, timeout: float = 60_000) -> None:
+    """On the sign-in page shown: "Sign in", the mock's form for ``email``, back signed in."""
     page.get_by_role("button", name="Sign in").click(timeout=timeout)
     page.locator('input[name="sub"]').fill(email, timeout=timeout)
     page.get_by_role("button", name="Authorize").click()
@@ -594,8 +629,9 @@ WATCH_JS = _js("""
   new MutationObserver(look).observe(document, { childList: true, subtree: true });
 })();
 """)
-# The live image (loaded, shown at its own size, listening to clicks), else null. ``view``:
-# the view token of the picture shown (sample and zoom; kpcal_app.click).
+# The live image (loaded, sized to the window and drawn at that size, listening to clicks),
+# else null. ``view``: the view token of the picture shown (sample, zoom and size;
+# kpcal_app.click).
 IMAGE_JS = _js("""
 () => {
   const frames = document.querySelectorAll('IMAGE_IFRAME');
@@ -603,6 +639,7 @@ IMAGE_JS = _js("""
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
   if (!img || !img.complete || !img.naturalWidth || img.style.width !== img.width + 'px') return null;
+  if (img.naturalWidth !== img.width) return null;
   if (typeof img.onclick !== 'function' || !img.dataset.view) return null;
   return { frame, src: img.src, view: img.dataset.view, width: img.width, height: img.height };
 }
@@ -660,16 +697,16 @@ DIAGNOSE_JS = """() => ({ errors: window.kpcalErrors, page: window.kpcalMessages
 # The annotate page read and clicked with Playwright's sync API (the end-to-end test and the
 # stop-rule test).
 
-# The image in the component's iframe once it is live (loaded, sized to the window,
-# listening to clicks) and new: another view than the last one seen (a new sample), or
-# another picture of the same view (a mark). Returns its source.
+# The image in the component's iframe once it is live (loaded, sized to the window and
+# drawn at that size, listening to clicks) and new: another view than the last one seen (a
+# new sample), or another picture of the same view (a mark). Returns its source.
 FRESH_IMAGE_JS = """
 ([newView, previousSrc]) => {
   const frames = document.querySelectorAll('%s');
   if (frames.length !== 1) return null;
   const frame = frames[0];
   const img = frame.contentDocument && frame.contentDocument.getElementById('image');
-  if (!img || !img.complete || img.naturalWidth !== 560) return null;
+  if (!img || !img.complete || !img.naturalWidth || img.naturalWidth !== img.width) return null;
   if (img.style.width !== img.width + 'px') return null;
   if (typeof img.onclick !== 'function' || !img.dataset.view) return null;
   if (newView ? img.dataset.view === window.kpcalTestView : img.src === previousSrc) return null;
@@ -737,7 +774,7 @@ class AnnotatePage:
         recording, frame, bodypart = key
         k = self.data.bodyparts.index(bodypart)
         keypoints = self.data.coordinates[recording][frame]
-        view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+        view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints)
         true_xy = self.truth[recording][frame, k]
         return true_xy, view.to_display(*true_xy)
 
@@ -782,7 +819,7 @@ def clicked_position(project_data, click: Click) -> tuple[float, float]:
     recording, frame, bodypart = click.key
     keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
     k = project_data.bodyparts.index(bodypart)
-    view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints)
     return view.to_frame(*click.display_xy, click.shown_width)
 
 
@@ -798,7 +835,7 @@ def saved_at_click(xy, project_data, click: Click) -> bool:
     recording, frame, bodypart = click.key
     keypoints = np.asarray(project_data.coordinates[recording][frame], dtype=float)
     k = project_data.bodyparts.index(bodypart)
-    view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints, zoom=1.0)
+    view = crop_for_sample(DEMO_FRAME_SHAPE, keypoints[k], keypoints)
     layout_unit = view.scale * view.display_width / click.shown_width / 64  # video px
     x, y = click.display_xy
     return any(

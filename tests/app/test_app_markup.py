@@ -47,7 +47,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from streamlit.testing.v1 import AppTest
 
-from kpcal_app.click import REFOCUS_SCRIPT
+from kpcal_app.click import KEYS_SCRIPT
 from kpcal_app.text import WORD_JOINER, code, literal
 from kpcal_core.demo import DEMO_SCORER
 from kpcal_core.session import load_session
@@ -106,7 +106,7 @@ def shown_as_text(at: AppTest) -> str:
     unsafe = [body for where, body in sources if where == "unsafe_allow_html"]
     assert not unsafe, unsafe
     html = [body for where, body in sources if where == "st.html"]
-    assert all(body == REFOCUS_SCRIPT for body in html), html  # the one fixed script
+    assert all(body == KEYS_SCRIPT for body in html), html  # the one fixed script
     sources = [(where, body) for where, body in sources if where != "st.html"]
     found = {f"{where}: {source!r}": markup_in(source) for where, source in sources}
     assert not {k: v for k, v in found.items() if v}, {k: v for k, v in found.items() if v}

@@ -94,7 +94,7 @@ def test_view_of_a_large_frame_is_a_small_jpeg():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, size=(1024, 1280, 3), dtype=np.uint8)  # worst case: pure noise
     keypoints = np.array([[640.0, 512.0], [700.0, 560.0], [580.0, 470.0]])
-    view = crop_for_sample(frame.shape, keypoints[0], keypoints, zoom=1.0)
+    view = crop_for_sample(frame.shape, keypoints[0], keypoints)
     jpeg = encode_jpeg(render_view(frame, view, target_xy=keypoints[0], keypoints_xy=keypoints))
     assert jpeg[:2] == b"\xff\xd8"  # JPEG, not PNG
     assert len(base64.b64encode(jpeg)) <= 300_000

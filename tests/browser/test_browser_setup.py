@@ -59,11 +59,15 @@ import os
 import streamlit as st
 
 from kpcal_app.click import SampleLines, click_image
+from kpcal_core.clicks import parse_view_size
 import numpy as np
 
 sample = SampleLines(**json.loads(os.environ["KPCAL_TEST_SAMPLE"]))
 st.title("Annotate")
-click_image(np.full((600, 600, 3), 90, np.uint8), key="view", view="v", sample=sample)
+# Drawn at the width the view asks for, as the annotate page does (one image pixel a shown pixel).
+size = parse_view_size(st.session_state.get("view")) or 600
+image = np.full((size, size, 3), 90, np.uint8)
+click_image(image, key="view", view=f"v{size}", sample=sample)
 """
 # The 24 nodes of the centered-pair flies in ../shared/data (SLEAP's test data).
 FLY_NODES = [

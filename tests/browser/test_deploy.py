@@ -34,6 +34,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,7 @@ from browser_support import (  # noqa: E402
     nginx_proxy,
     oidc_provider,
     prepared_demo_project,
+    press_sign_in,
     round_trip_summary,
     run_all,
     saved_at_click,
@@ -77,6 +79,7 @@ from browser_support import (  # noqa: E402
 )
 
 from kpcal_app.click import IFRAME_TITLE  # noqa: E402
+from kpcal_app.signin import STORAGE_KEY  # noqa: E402
 from kpcal_core import load_annotations  # noqa: E402
 from kpcal_core.annotations import Annotation, now_utc, parse_annotations  # noqa: E402
 from kpcal_core.logs import parse_line  # noqa: E402
@@ -341,6 +344,66 @@ def test_sign_in_two_users_and_sign_out_through_nginx(tmp_path, clean_env):
         (ben, str(project)),
         (ana, str(project)),
     ], saves
+
+
+def test_a_link_opened_before_sign_in_lands_there_after_sign_in(tmp_path, clean_env):
+    """Issue 21: ``st.login`` comes back to the app's root. The sign-in page keeps the
+    address in the tab (``kpcal_app/signin.py``) and the first page after sign-in goes
+    back to it, but only to a path of this app with the app's own query keys."""
+    data_root = tmp_path / "data"
+    project = data_root / "p1"
+    prepared_demo_project(project, seed=3, num_samples=20)
+    env = {"KPCAL_STATE_DIR": str(tmp_path / "state"), "KPCAL_DATA_ROOT": str(data_root)}
+    place = {"project": str(project), "sample": "5", "zoom": "3"}
+
+    def signed_in_page(browser, email: str, address: str, kept: str | None = None):
+        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(address)
+        page.get_by_role("button", name="Sign in").wait_for()
+        page.wait_for_function(IDLE_JS)
+        stored = page.evaluate(f"() => sessionStorage.getItem('{STORAGE_KEY}')")
+        if kept is None:  # the sign-in page kept the address opened
+            parts = urllib.parse.urlsplit(address)
+            assert stored == parts.path + (f"?{parts.query}" if parts.query else ""), stored
+        else:  # what a hostile page or extension could have left in the tab
+            page.evaluate(f"(v) => sessionStorage.setItem('{STORAGE_KEY}', v)", kept)
+        press_sign_in(page, email)
+        return page
+
+    with deployment(tmp_path, env, auth=True) as (server, proxy), chromium() as browser:
+        link = f"{proxy.url}/annotate?{urlencode({**place, 'evil': '<b>x</b>'})}"
+        page = signed_in_page(browser, "ana@lab.example", link)
+        page.wait_for_function(CAPTION_JS, arg=5)
+        page.get_by_text("Zoom: 3×", exact=True).wait_for()
+        page.get_by_text(f"Project: {project}").wait_for()
+        parts = urllib.parse.urlsplit(page.url)
+        assert parts.path == "/kpcal/annotate", page.url
+        assert dict(urllib.parse.parse_qsl(parts.query)) == place, page.url  # no other key
+
+        # A kept address of this app, left in the tab by hand: it is gone back to.
+        fit = f"/kpcal/fit?{urlencode({'project': str(project)})}"
+        other = signed_in_page(browser, "ben@lab.example", f"{proxy.url}/", fit)
+        other.locator("h1").filter(has_text="Fit & save").wait_for()
+        other.get_by_text(f"Project: {project}").wait_for()
+        other.context.close()
+
+        # A kept address that is not this app's: the sign-in ends at the app's root.
+        origin = f"http://127.0.0.1:{proxy.port}"
+        for kept in (
+            "https://evil.example/kpcal/annotate?sample=2",
+            "//evil.example/kpcal/annotate",
+            "/elsewhere/annotate?sample=2",
+            "/kpcal/no-such-page?sample=2",
+            "javascript:alert(1)",
+        ):
+            other = signed_in_page(browser, "ben@lab.example", f"{proxy.url}/", kept)
+            other.wait_for_function(IDLE_JS)
+            other.get_by_role("heading", name="Set up & sample").wait_for()
+            assert other.url.startswith(f"{origin}/kpcal/"), (kept, other.url)
+            assert "sample=2" not in other.url, (kept, other.url)
+            other.context.close()
+    assert "Traceback" not in server.log(), server.log()[-4000:]
 
 
 # ---------------------------------------------------------------- 3. read-only install

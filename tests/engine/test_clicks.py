@@ -12,11 +12,14 @@ import pytest
 from kpcal_core.annotations import CLEARED, NOT_VISIBLE, Annotation
 from kpcal_core.clicks import (
     MAX_SHOWN_PX,
+    MAX_VIEW_PX,
     MAX_VIEW_TOKEN,
+    MIN_VIEW_PX,
     NO_LONGER_SHOWN,
     Click,
     late_click,
     parse_click,
+    parse_view_size,
     view_token,
 )
 
@@ -59,18 +62,31 @@ def test_anything_else_is_no_click(value):
     assert parse_click(value) is None
 
 
-def test_view_tokens_are_short_and_name_project_sample_and_zoom():
+def test_view_tokens_are_short_and_name_project_sample_zoom_and_size():
     long_name = "r" * 5000
-    token = view_token("/p", (long_name, 3, "<b>ear</b>"), 2.0)
-    assert len(token) <= MAX_VIEW_TOKEN and token.endswith("@2")
-    assert token == view_token("/p", (long_name, 3, "<b>ear</b>"), 2.0)
+    token = view_token("/p", (long_name, 3, "<b>ear</b>"), "2", 560)
+    assert len(token) <= MAX_VIEW_TOKEN and token.endswith("@2/560")
+    assert token == view_token("/p", (long_name, 3, "<b>ear</b>"), "2", 560)
     others = {
-        view_token("/q", (long_name, 3, "<b>ear</b>"), 2.0),
-        view_token("/p", (long_name, 4, "<b>ear</b>"), 2.0),
-        view_token("/p", (long_name, 3, "ear"), 2.0),
-        view_token("/p", (long_name, 3, "<b>ear</b>"), 1.0),
+        view_token("/q", (long_name, 3, "<b>ear</b>"), "2", 560),
+        view_token("/p", (long_name, 4, "<b>ear</b>"), "2", 560),
+        view_token("/p", (long_name, 3, "ear"), "2", 560),
+        view_token("/p", (long_name, 3, "<b>ear</b>"), "1", 560),
+        view_token("/p", (long_name, 3, "<b>ear</b>"), "2", 404),
     }
-    assert token not in others and len(others) == 4
+    assert token not in others and len(others) == 5
+    assert len(view_token("/p", (long_name, 3, "x"), "frame", MAX_VIEW_PX)) <= MAX_VIEW_TOKEN
+
+
+def test_the_size_the_view_asks_for_is_bounded_and_nothing_else_is_a_size():
+    assert parse_view_size({"fit": 404, "unix_time": 1}) == 404
+    assert parse_view_size({"fit": 404.4}) == 404
+    assert parse_view_size({"fit": 3}) == MIN_VIEW_PX
+    assert parse_view_size({"fit": 30000}) == MAX_VIEW_PX  # a forged size draws no huge image
+    for value in [GOOD, None, 404, "404", {"fit": "404"}, {"fit": True}, {"fit": math.nan},
+                  {"fit": -1}, {"fit": 0}, {"fit": 1e300}, {"fit": [404]}, {}]:  # fmt: skip
+        assert parse_view_size(value) is None, value
+        assert value is GOOD or parse_click(value) is None  # and no size is a click
 
 
 def annotation(status: str = "") -> Annotation:
