@@ -48,13 +48,14 @@ def clicks_to_settled(data, truth, keys, population) -> int | None:
         x, y = truth[recording][frame, data.bodyparts.index(bodypart)]
         records[(recording, frame, bodypart)] = Annotation(float(x), float(y), "sim", f"{i:06d}")
     points = project_points(data, records).sort_values("annotated_at", kind="stable")
+    mean, variance = population.winsorized()  # as stop_rule takes them
     numbers = stop_numbers(
         points["log10_confidence"].to_numpy(),
         points["log10_error"].to_numpy(),
-        population.mean,
-        population.variance,
+        mean,
+        variance,
     )
-    settled = settled_mask(numbers)
+    settled = settled_mask(numbers, slope_lever=population.slope_lever)
     return int(np.argmax(settled)) + 1 if settled.any() else None
 
 

@@ -48,12 +48,10 @@ def main() -> int:
     picks = pd.DataFrame(picks)
 
     sim = bd.simulate("B", 100, 200, 0)
-    moments = sim["moments"]
+    rule = sim["rule_moments"]  # the stop rule's population mean and variance
     curves = []
     for design in ("fixed", "planned"):
-        numbers = stop_numbers(
-            sim["x"][design], sim["y"][design], moments[:, 0], moments[:, 1] - moments[:, 0] ** 2
-        )
+        numbers = stop_numbers(sim["x"][design], sim["y"][design], rule[:, 0], rule[:, 1])
         rms = np.median(numbers["rms_half_width"][:, 19:], axis=0)
         for n in range(20, 201):
             curves.append({"order": LABELS[design], "annotations": n, "rms": rms[n - 20]})

@@ -188,9 +188,16 @@ def _stop_status(_data: ProjectData, _records: dict, key: tuple, content: str) -
 def stop_status(data: ProjectData, records: dict) -> StopCheck:
     """:func:`kpcal_core.workflows.stop_status` of the session's annotations, computed once
     per content of the annotations (a click, clear or "not visible" changes it; Next and
-    Previous do not) and per change of the keypoints."""
+    Previous do not), of the drawn samples and the gross errors kept, and per change of
+    the keypoints."""
     key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
-    content = repr(sorted((k, a.x, a.y, a.status) for k, a in records.items()))
+    content = repr(
+        (
+            sorted((k, a.x, a.y, a.status, a.annotated_at) for k, a in records.items()),
+            data.session.sample_keys,
+            sorted(data.session.kept_gross_errors),
+        )
+    )
     return _stop_status(data, records, key, content)
 
 
@@ -200,15 +207,16 @@ def _population(_data: ProjectData, key: tuple, use: tuple[str, ...], pseudocoun
 
 
 @st.cache_data(max_entries=8, show_spinner="Bootstrapping…")
-def _fit_diagnostics(points: pd.DataFrame, _population, key: tuple) -> dict:
-    return workflows.fit_diagnostics(points, _population)
+def _fit_diagnostics(points: pd.DataFrame, _population, key: tuple, _stop, stop: str) -> dict:
+    return workflows.fit_diagnostics(points, _population, _stop)
 
 
-def fit_diagnostics(data: ProjectData, points: pd.DataFrame) -> dict:
-    """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints (cached by
-    the points' content and the keypoints' fingerprint)."""
+def fit_diagnostics(data: ProjectData, points: pd.DataFrame, stop: StopCheck) -> dict:
+    """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints with the
+    stop rule's verdict ``stop`` (:func:`stop_status`), cached by the points' content, the
+    verdict and the keypoints' fingerprint."""
     key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
-    return _fit_diagnostics(points, _population(data, *key), key)
+    return _fit_diagnostics(points, _population(data, *key), key, stop, repr(stop))
 
 
 def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | None:

@@ -2,6 +2,8 @@
 
 - :func:`project_picker`: open, create (after asking) or go back to a project folder;
 - :func:`stop_status`: on the annotate page, whether the annotator can stop;
+  :func:`draw_more_button`: draw more samples when the stop rule needs them;
+- :func:`gross_errors_panel`: the fit page's likely gross errors, kept or left out;
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`recordings_table`: which video each recording uses, readable at any width;
 - :func:`video_form`: set the video of one recording;
@@ -167,7 +169,8 @@ def video_form(project: str, recordings: list[str]) -> None:
 
 def stop_status(data: ProjectData, records: dict) -> None:
     """The stop rule's verdict in one line (the fit page's rule, computed once per change of
-    the annotations): "Settled: ... you can stop" or about how many more are needed."""
+    the annotations): "Settled: ... you can stop" or about how many more are needed, with
+    a button that draws more samples when the drawn ones are too few."""
     try:
         check = cache.stop_status(data, records)
     except KpcalError as error:
@@ -178,6 +181,72 @@ def stop_status(data: ProjectData, records: dict) -> None:
         st.success(line, icon=":material/check_circle:")
     else:
         st.caption(line)
+        draw_more_button(data, check, key="annotate-draw-more")
+
+
+def draw_more_button(data: ProjectData, check, *, key: str) -> None:
+    """ "Draw N more samples" when the stop rule needs more than the drawn samples hold.
+
+    Draws with the session's order and seed (:func:`kpcal_core.workflows.draw_more_samples`:
+    every annotation is kept) and starts caching the new samples' frames.
+    """
+    if not check.draw_more:
+        return
+    label = f"Draw {check.draw_more:,} more sample{'' if check.draw_more == 1 else 's'}"
+    if st.button(label, key=key, help="Same order and seed; every annotation is kept."):
+        try:
+            draw = workflows.draw_more_samples(data, check.draw_more)
+        except (KpcalError, TimeoutError) as error:
+            state.show_error(error)
+            return
+        st.success(literal(draw.message))
+        frame_fill_progress(data, cache.frame_fill(data, start=True))
+
+
+def gross_errors_panel(project: str, data: ProjectData, check) -> None:
+    """The annotations flagged as likely gross errors: which, why, keep or leave out, open.
+
+    Flagged annotations are out of the line unless kept
+    (:func:`kpcal_core.workflows.set_kept_gross_errors`, saved in the session).
+    """
+    flagged = check.gross_errors.flagged
+    if not flagged:
+        return
+    left_out = len(check.gross_errors.left_out)
+    with st.expander(
+        f"Likely gross errors: {len(flagged)} flagged, {left_out} left out of the line",
+        expanded=bool(left_out),
+    ):
+        st.caption(
+            "Each click is far from its keypoint's prediction: more than the rest of the "
+            "annotations allow at its confidence, or nearer another bodypart's prediction "
+            "(a swap). Left out of the line unless you keep it; keep the ones whose click is "
+            "right (the network really was that far off). A kept one stays in the "
+            "least-squares line; the robust lines under 'Line to save' resist it."
+        )
+        samples = data.session.sample_keys
+        where = {key: i for i, key in enumerate(samples)}
+        for row, text in zip(flagged, workflows.gross_error_rows(check.gross_errors), strict=True):
+            cols = st.columns([5, 1, 1])
+            cols[0].markdown(literal(text))
+            cols[1].checkbox(
+                "Keep",
+                value=row.kept,
+                key=f"keep-{row.key}",
+                on_change=_keep_gross_error,
+                args=(data, row.key, f"keep-{row.key}"),
+            )
+            index = where.get(row.key)
+            if index is not None and cols[2].button("Open", key=f"open-gross-{row.key}"):
+                state.set_sample_index(project, index)
+                st.switch_page("pages/annotate.py")
+
+
+def _keep_gross_error(data: ProjectData, key, widget: str) -> None:
+    try:
+        workflows.set_kept_gross_errors(data, [key], bool(st.session_state[widget]))
+    except (KpcalError, TimeoutError) as error:
+        state.show_error(error)
 
 
 def annotator_comparison(records: dict) -> dict:

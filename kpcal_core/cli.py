@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -51,8 +52,6 @@ from .diagnostics import (
     load_annotator_files,
     mean_click_annotations,
     per_bodypart_fits,
-    project_population,
-    stop_rule,
 )
 from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS
@@ -334,8 +333,14 @@ def cmd_video(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> dict:
     project = result.project
     fit = project.fit
-    boot = bootstrap_fit(project.points, args.bootstrap, args.seed, args.level)
-    stop = stop_rule(project.points, project_population(project.data), level=args.level)
+    boot = bootstrap_fit(project.line_points, args.bootstrap, args.seed, args.level)
+    data = project.data
+    stop = workflows.stop_status(data, project.records, level=args.level)
+    more_samples = len(data.session.sample_keys) + (stop.draw_more or 0)
+    draw_hint = (
+        f"kpcal sample {shlex.quote(str(data.project_dir))} --num-samples {more_samples}: "
+        "same order and seed"
+    )
     return {
         "project": str(project.data.project_dir),
         "slope": fit["slope"],
@@ -355,17 +360,17 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
             "intercept": [boot["intercept_low"], boot["intercept_high"]],
         },
         "settled": stop.settled,
-        "settled_statement": stop.statement,
+        "settled_statement": workflows.stop_statement(stop, draw_hint),
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,
-        "slope_check": _slope_check_summary(slope_check(project.points, result.line["slope"])),
+        "slope_check": _slope_check_summary(slope_check(project.line_points, result.line["slope"])),
         "model_prior": _model_prior_summary(
             workflows.project_model_prior(
                 project.data,
                 result.line,
                 args.conf_threshold,
-                per_bodypart=per_bodypart_fits(project.points, args.bootstrap, args.seed),
+                per_bodypart=per_bodypart_fits(project.line_points, args.bootstrap, args.seed),
             )
         ),
         "saved": None,
@@ -423,7 +428,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             intercept=line["intercept"],
             conf_threshold=threshold,
             method=line["method"],
-            points=result.project.points,
+            points=result.project.line_points,
             confirm_slope=args.confirm_slope,
         )
     if args.json:

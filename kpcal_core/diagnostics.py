@@ -38,9 +38,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -62,9 +61,20 @@ from .fitting import (
     points_xy,
     require_line,
 )
-from .planning import Population, population_of
+from .planning import WINSOR_TAIL, Population, population_of
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
 from .samplekeys import SampleKey, check_sample_key
+from .stopping import (
+    GROSS_ERROR_MIN_RESIDUAL,
+    gross_error_mask,
+    half_widths_at,
+    prefix_numbers,
+    projected_half_widths,
+    settled,
+    slope_reach,
+    slope_target_met,
+    t_quantile,
+)
 from .textio import read_user_text
 from .wording import count
 
@@ -84,24 +94,6 @@ def _check_level(level: float) -> float:
     if not 0 < level < 1:
         raise KpcalError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
     return level
-
-
-def _t_quantile(p: float, dof: np.ndarray | float) -> np.ndarray:
-    """Student-t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5).
-
-    Within 1% of the exact value for ``dof >= 3``, closer as ``dof`` grows;
-    ``dof`` ``(m,)`` or scalar, returns the same shape (``inf`` dof: the normal).
-    """
-    z = NormalDist().inv_cdf(p)
-    v = np.asarray(dof, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = (
-            z
-            + (z**3 + z) / (4 * v)
-            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-        )
-    return t
 
 
 def _bootstrap_lines(
@@ -356,7 +348,7 @@ def running_fit(
         s2 = ssr / (k - 2)
         slope_se = np.sqrt(s2 / sxx)
         intercept_se = np.sqrt(s2 * (1 / k + (mx + x0) ** 2 / sxx))
-    t = _t_quantile(0.5 + level / 2, k - 2)
+    t = t_quantile(0.5 + level / 2, k - 2)
     table = pd.DataFrame(
         {
             "n": np.arange(1, n_total + 1, dtype=np.int64),
@@ -498,14 +490,23 @@ def has_settled(
 STOP_MIN_ANNOTATIONS = 20
 STOP_RMS_HALF_WIDTH = 0.073
 STOP_SLOPE_HALF_WIDTH = 0.1
+#: The targets must hold after this many annotations in a row: one lucky click
+#: that narrows an interval for a moment does not stop annotating.
+STOP_HELD = 3
 
 
 def _population_moments(
     population: Population | np.ndarray | Sequence[float],
 ) -> tuple[float, float]:
-    """``(mean, variance)`` of the population's x, from a Population or an ``(m,)`` x array."""
+    """``(mean, variance)`` of the population's x, held within its 0.5th and 99.5th percentiles.
+
+    :meth:`~kpcal_core.planning.Population.winsorized`: the stop rule's mean
+    over the population cannot be taken over by a handful of keypoints at an
+    extreme confidence (whose s0 hardly matters to the model, and whose line
+    no annotation could pin down).
+    """
     if isinstance(population, Population):
-        return population.mean, population.variance
+        return population.winsorized()
     x = np.asarray(population, dtype=float).ravel()
     x = x[np.isfinite(x)]
     if x.size == 0:
@@ -513,6 +514,8 @@ def _population_moments(
             "the population has no keypoint with a finite log10 confidence: pass "
             "planning.population_of(...) or an array of log10(confidence + pseudocount)"
         )
+    low, high = np.quantile(x, [WINSOR_TAIL, 1 - WINSOR_TAIL])
+    x = np.clip(x, low, high)
     return float(x.mean()), float(x.var())
 
 
@@ -540,18 +543,24 @@ def stop_numbers(
     population_mean: float | np.ndarray,
     population_variance: float | np.ndarray,
     level: float = 0.95,
+    *,
+    screen: bool = True,
+    flagged: np.ndarray | None = None,
+    kept: np.ndarray | None = None,
+    steps: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The stop rule's numbers after every prefix of the annotations, vectorised.
 
-    For the first ``k`` annotations (least squares of ``y`` on ``x``,
-    ``s^2 = SSR / (k - 2)``, ``t`` the Student quantile with ``k - 2`` degrees
-    of freedom), the half-width of the mean line's interval at ``x0`` is
-    ``t s sqrt(1/k + (x0 - xbar)^2 / Sxx)``. Its root mean square over the
-    population (mean ``mu``, variance ``var``) is, because the population mean
-    of ``(x0 - xbar)^2`` is ``var + (mu - xbar)^2``,
-    ``rms_half_width = t s sqrt(1/k + (var + (mu - xbar)^2) / Sxx)``
-    (``= t s sqrt(trace((X^T X)^{-1} M))``, see :mod:`kpcal_core.planning`),
-    and the slope's half-width is ``t s / sqrt(Sxx)``.
+    At each prefix, likely gross errors are flagged
+    (:func:`kpcal_core.stopping.gross_error_mask`: far above a robust line,
+    for the spread at their confidence) and left out unless ``kept``; the
+    least-squares line of the rest gives (:func:`kpcal_core.stopping.line_numbers`)
+    the slope's 95% half-width and the root mean square over the population
+    (mean ``mu``, variance ``var``) of the mean line's 95% half-width, from
+    HC2 (heteroscedasticity-consistent) and spread-model variances; the
+    classical ``t s sqrt(1/k + (var + (mu - xbar)^2) / Sxx)`` (the population
+    mean of ``(x0 - xbar)^2`` being ``var + (mu - xbar)^2``; see
+    :mod:`kpcal_core.planning`) is reported beside them.
 
     Parameters
     ----------
@@ -559,52 +568,37 @@ def stop_numbers(
         ``(..., n)`` log10 confidence and log10(error + 1) in annotation order
         (leading axes: independent series, e.g. simulation repetitions).
     population_mean, population_variance
-        Scalars or arrays broadcasting against ``(..., 1)``.
+        Scalars or arrays broadcasting against ``(...,)``.
     level
         Coverage of the intervals.
+    screen, flagged, kept, steps
+        As :func:`kpcal_core.stopping.prefix_numbers`.
 
     Returns
     -------
     dict
         ``(..., n)`` arrays ``slope``, ``intercept``, ``slope_half_width``,
-        ``rms_half_width`` (NaN for prefixes of fewer than 3 annotations or
-        one confidence) and ``n`` (``(n,)``, 1-based prefix length).
+        ``rms_half_width`` (NaN for prefixes without a line), the classical
+        half-widths (``*_classical``), ``residual_sd``, ``n_used`` (annotations
+        in the line), ``n_flagged``, ``n_left_out``; ``flagged_final``
+        (``(..., n)``: the flags of the whole sequence) and ``n`` (``(n,)``,
+        1-based prefix length).
     """
     level = _check_level(level)
     x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    n_total = x.shape[-1]
-    k = np.arange(1, n_total + 1, dtype=float)
-    x0 = x.mean(axis=-1, keepdims=True) if n_total else 0.0
-    y0 = y.mean(axis=-1, keepdims=True) if n_total else 0.0
-    xc, yc = x - x0, y - y0
-    mx = np.cumsum(xc, axis=-1) / k
-    my = np.cumsum(yc, axis=-1) / k
-    sxx = np.cumsum(xc * xc, axis=-1) - k * mx * mx
-    sxy = np.cumsum(xc * yc, axis=-1) - k * mx * my
-    syy = np.cumsum(yc * yc, axis=-1) - k * my * my
-    mu = np.asarray(population_mean, dtype=float)
-    var = np.asarray(population_variance, dtype=float)
-    if mu.ndim:
-        mu = mu.reshape(mu.shape + (1,))
-    if var.ndim:
-        var = var.reshape(var.shape + (1,))
-    scale = np.maximum(np.abs(sxx).max(axis=-1, keepdims=True) if n_total else 1.0, 1e-300)
-    valid = (k >= 3) & (sxx > 1e-12 * scale)
-    t = _t_quantile(0.5 + level / 2, np.maximum(k - 2, 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(valid, sxy / sxx, np.nan)
-        intercept = (my + y0) - slope * (mx + x0)
-        s2 = np.maximum(syy - slope * sxy, 0.0) / (k - 2)
-        slope_hw = t * np.sqrt(s2 / sxx)
-        rms_hw = t * np.sqrt(s2 * (1 / k + (var + (mu - (mx + x0)) ** 2) / sxx))
-    return {
-        "n": k.astype(np.int64),
-        "slope": slope,
-        "intercept": np.where(valid, intercept, np.nan),
-        "slope_half_width": np.where(valid, slope_hw, np.nan),
-        "rms_half_width": np.where(valid, rms_hw, np.nan),
-    }
+    numbers = prefix_numbers(
+        x,
+        y,
+        population_mean,
+        population_variance,
+        level,
+        screen=screen,
+        flagged=flagged,
+        kept=kept,
+        steps=steps,
+    )
+    numbers["n"] = np.arange(1, x.shape[-1] + 1, dtype=np.int64)
+    return numbers
 
 
 def settled_mask(
@@ -612,61 +606,327 @@ def settled_mask(
     min_annotations: int = STOP_MIN_ANNOTATIONS,
     rms_target: float = STOP_RMS_HALF_WIDTH,
     slope_target: float = STOP_SLOPE_HALF_WIDTH,
+    *,
+    slope_lever: float | np.ndarray | None = None,
+    held: int = STOP_HELD,
 ) -> np.ndarray:
-    """``(..., n)`` booleans: the stop rule's verdict after each prefix of :func:`stop_numbers`."""
-    with np.errstate(invalid="ignore"):
-        return (
-            (numbers["n"] >= min_annotations)
-            & (numbers["rms_half_width"] <= rms_target)
-            & (numbers["slope_half_width"] <= slope_target)
-            & (numbers["slope"] < 0)
+    """``(..., n)`` booleans: the stop rule's verdict after each prefix of :func:`stop_numbers`.
+
+    ``slope_lever`` (:attr:`~kpcal_core.planning.Population.slope_lever`,
+    scalar or broadcasting against ``(..., n)``): the slope target is met
+    also where the slope's uncertainty moves the line at the population's
+    edges by at most ``rms_target``; None: only by the slope's half-width.
+    ``held``: the targets must be met after each of the last ``held``
+    prefixes (1: after this one alone).
+    """
+    n_used = numbers["n_used"] if "n_used" in numbers else numbers["n"]
+    met = settled(
+        n_used,
+        numbers["slope"],
+        numbers["slope_half_width"],
+        numbers["rms_half_width"],
+        slope_lever=slope_lever,
+        min_annotations=min_annotations,
+        rms_target=rms_target,
+        slope_target=slope_target,
+    )
+    return _held(met, check_whole(held, "held", 1))
+
+
+def _held(met: np.ndarray, held: int) -> np.ndarray:
+    """``met`` along the last axis and at each of the ``held - 1`` prefixes before."""
+    out = met.copy()
+    for back in range(1, held):
+        out[..., back:] &= met[..., :-back]
+        out[..., :back] = False
+    return out
+
+
+@dataclass(frozen=True)
+class GrossError:
+    """One annotation flagged as a likely gross error (see :func:`screen_gross_errors`).
+
+    Attributes
+    ----------
+    key
+        ``(recording, frame, bodypart)``: the sample, as the annotate page opens it.
+    confidence
+        The keypoint's confidence plus ``conf_pseudocount`` (what the line's x is the log of).
+    error_px
+        Distance from the click to the network's prediction of this bodypart.
+    line_error_px
+        The error the robust line expects at this confidence.
+    residual
+        ``log10(error_px + 1)`` minus the robust line (> 0: larger than expected).
+    nearer_bodypart, nearer_px
+        The other bodypart whose prediction is nearer the click than this
+        one's, and its distance; ``None`` when there is none.
+    kept
+        The user chose to keep it in the line.
+    """
+
+    key: SampleKey
+    confidence: float
+    error_px: float
+    line_error_px: float
+    residual: float
+    nearer_bodypart: str | None = None
+    nearer_px: float | None = None
+    kept: bool = False
+
+
+@dataclass(frozen=True)
+class GrossErrors:
+    """The annotations flagged as likely gross errors, largest residual first.
+
+    Flagged annotations are left out of the line (the fit, autosave and the
+    stop rule) unless kept.
+    """
+
+    flagged: tuple[GrossError, ...] = ()
+
+    @property
+    def left_out(self) -> tuple[SampleKey, ...]:
+        """Keys of the flagged annotations not kept: out of the line."""
+        return tuple(g.key for g in self.flagged if not g.kept)
+
+    @property
+    def kept(self) -> tuple[SampleKey, ...]:
+        """Keys of the flagged annotations the user kept in the line."""
+        return tuple(g.key for g in self.flagged if g.kept)
+
+
+def _point_keys(points: pd.DataFrame) -> list[SampleKey]:
+    return [
+        (str(r), int(f), str(b))
+        for r, f, b in zip(points["recording"], points["frame"], points["bodypart"], strict=True)
+    ]
+
+
+def screen_gross_errors(
+    data: ProjectData,
+    points: pd.DataFrame,
+    records: Mapping[SampleKey, Annotation],
+    kept: Iterable[SampleKey] = (),
+) -> GrossErrors:
+    """Flag annotations that are likely gross errors (identity swaps, wrong clicks).
+
+    An annotation is flagged when either holds:
+
+    - its residual above a robust (Huber) line is more than
+      :data:`~kpcal_core.stopping.GROSS_ERROR_SDS` robust standard deviations
+      of the residuals at its confidence (the spread may change with
+      confidence) and more than a factor 2 in ``error + 1``
+      (:func:`kpcal_core.stopping.gross_error_mask`; 12 annotations or more);
+    - the click is nearer the network's prediction of another bodypart (in
+      the same frame and recording) than of its own, and its error is more
+      than twice what the robust line expects: the network put this bodypart
+      where another one is.
+
+    Parameters
+    ----------
+    data
+        The project (the predictions of every bodypart).
+    points
+        :func:`project_points` of ``records``: the annotations to judge.
+    records
+        ``{sample_key: Annotation}`` (the clicks' positions).
+    kept
+        Keys the user chose to keep in the line although flagged.
+
+    Returns
+    -------
+    GrossErrors
+    """
+    if len(points) == 0:
+        return GrossErrors()
+    x, y = points_xy(points)
+    found, residual, _, line = gross_error_mask(x, y)
+    slope, intercept = float(line[0]), float(line[1])
+    keys = _point_keys(points)
+    kept = set(kept)
+    flagged = []
+    for i, key in enumerate(keys):
+        nearer, nearer_px = _nearer_bodypart(data, key, records.get(key))
+        swap = nearer is not None and residual[i] > GROSS_ERROR_MIN_RESIDUAL
+        if not (found[i] or swap):
+            continue
+        flagged.append(
+            GrossError(
+                key=key,
+                confidence=float(points["confidence"].iloc[i]),
+                error_px=float(points["error_px"].iloc[i]),
+                line_error_px=float(10 ** (slope * x[i] + intercept) - 1),
+                residual=float(residual[i]),
+                nearer_bodypart=nearer,
+                nearer_px=nearer_px,
+                kept=key in kept,
+            )
         )
+    flagged.sort(key=lambda g: -g.residual)
+    return GrossErrors(tuple(flagged))
+
+
+def _nearer_bodypart(
+    data: ProjectData, key: SampleKey, annotation: Annotation | None
+) -> tuple[str | None, float | None]:
+    """The other bodypart whose prediction is nearer the click than the target's own."""
+    if annotation is None or not annotation.has_position:
+        return None, None
+    recording, frame, bodypart = key
+    try:
+        row = np.asarray(data.coordinates[recording][frame], dtype=float)  # (K, 2)
+    except (KeyError, IndexError):
+        return None, None
+    click = np.array([annotation.x, annotation.y], dtype=float)
+    distance = np.hypot(*(row - click).T)
+    own = data.bodyparts.index(bodypart)
+    others = np.array([k != own and np.isfinite(distance[k]) for k in range(len(row))])
+    if not others.any():
+        return None, None
+    nearest = int(np.flatnonzero(others)[np.argmin(distance[others])])
+    if distance[nearest] < distance[own]:
+        return data.bodyparts[nearest], float(distance[nearest])
+    return None, None
+
+
+#: Why the targets cannot be reached by annotating more (``StopCheck.blocker``).
+BLOCKERS = ("no-line", "positive-slope", "one-confidence", "too-few-keypoints")
 
 
 @dataclass(frozen=True)
 class StopCheck:
     """The stop rule's verdict on the annotations so far (see :func:`stop_rule`).
 
+    Numbers only; :func:`kpcal_core.workflows.stop_statement` and
+    :func:`kpcal_core.workflows.stop_status_line` say them in words.
+
     Attributes
     ----------
     settled
         True when annotating more is no longer needed.
     n
-        Annotations used.
-    slope, slope_half_width
-        The least-squares slope and the half-width of its interval (NaN when
-        there is no line yet).
+        Positioned annotations judged.
+    n_used
+        Of them, in the line (the rest: likely gross errors left out).
+    slope, intercept
+        The least-squares line of those in the line (NaN when there is none).
+    slope_half_width
+        The 95% half-width of the slope.
     rms_half_width
-        Root mean square, over the population's keypoints, of the half-width
-        of the mean line's interval, in log10(error + 1) units.
+        Root mean square, over the population's keypoints, of the 95%
+        half-width of the mean line, in log10(error + 1) units (``2 *`` it in
+        ``log10(s0)``).
+    slope_lever
+        How far the population's central 95% reaches from its mean (log10
+        confidence); the slope's uncertainty moves the line at those edges by
+        ``slope_half_width * slope_lever``.
+    held_count
+        After how many annotations in a row (up to ``held``) all targets were met.
+    unmet
+        Which conditions fail now: any of ``"min-annotations"``, ``"rms"``,
+        ``"slope"``, ``"negative"``, ``"held"``.
     more_needed
         About how many more annotations reach the targets (0 when settled;
-        None when more annotations would not help: the slope is precisely
-        not negative).
-    missing
-        What is missing, as a sentence ("" when settled).
-    statement
-        The whole verdict as a sentence for the user, with the numbers.
-    level, rms_target, slope_target, min_annotations
+        None when more would not help: see ``blocker``).
+    samples_left
+        Drawn samples not annotated yet (None: not known).
+    draw_more
+        Samples to draw beyond them (0 when the drawn ones should do; None: not known).
+    candidates
+        Keypoints that could still be annotated at all (None: not known).
+    blocker
+        Why the targets cannot be reached by annotating (one of
+        :data:`BLOCKERS`), or ``""``.
+    share_within_target, within_low, within_high
+        Share of the population's keypoints where the line's own 95%
+        half-width is within ``rms_target`` now, and the range of confidences
+        (plus pseudocount) that holds them (NaN when none).
+    gross_errors
+        The flagged annotations.
+    level, rms_target, slope_target, min_annotations, held
         The rule's settings.
     """
 
     settled: bool
     n: int
+    n_used: int
     slope: float
+    intercept: float
     slope_half_width: float
     rms_half_width: float
+    slope_lever: float
+    held_count: int
+    unmet: tuple[str, ...]
     more_needed: int | None
-    missing: str
-    statement: str
+    samples_left: int | None = None
+    draw_more: int | None = None
+    candidates: int | None = None
+    blocker: str = ""
+    share_within_target: float = math.nan
+    within_low: float = math.nan
+    within_high: float = math.nan
+    gross_errors: GrossErrors = field(default_factory=GrossErrors)
     level: float = 0.95
     rms_target: float = STOP_RMS_HALF_WIDTH
     slope_target: float = STOP_SLOPE_HALF_WIDTH
     min_annotations: int = STOP_MIN_ANNOTATIONS
+    held: int = STOP_HELD
+
+    @property
+    def n_left_out(self) -> int:
+        """Annotations left out of the line as likely gross errors."""
+        return self.n - self.n_used
+
+    @property
+    def slope_reach(self) -> float:
+        """``slope_half_width * slope_lever``: the slope's uncertainty at the population's edges."""
+        return float(slope_reach(self.slope_half_width, self.slope_lever))
+
+    @property
+    def slope_by_reach(self) -> bool:
+        """The slope target is met only because the population is narrow (its reach is small)."""
+        return bool(
+            not self.slope_half_width <= self.slope_target and self.slope_reach <= self.rms_target
+        )
 
     def as_dict(self) -> dict:
-        """The fields as a plain dict (for JSON)."""
-        return dict(self.__dict__)
+        """The fields as plain values (for JSON), with the derived numbers."""
+        out = asdict(self)
+        out["unmet"] = list(self.unmet)
+        out["n_left_out"] = self.n_left_out
+        out["slope_reach"] = self.slope_reach
+        out["slope_by_reach"] = self.slope_by_reach
+        out["gross_errors"] = [{**asdict(g), "key": list(g.key)} for g in self.gross_errors.flagged]
+        return out
+
+
+def _population_lever(population: Population | np.ndarray | Sequence[float]) -> float:
+    if isinstance(population, Population):
+        return population.slope_lever
+    x = np.asarray(population, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    low, high = np.quantile(x, [0.025, 0.975])
+    mean = _population_moments(x)[0]
+    return float(max(mean - low, high - mean, 0.0))
+
+
+def _population_histogram(
+    population: Population | np.ndarray | Sequence[float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres, counts)`` of the population's x histogram."""
+    if not isinstance(population, Population):
+        population = Population.from_x(np.asarray(population, dtype=float))
+    edges = np.asarray(population.hist_edges, dtype=float)
+    return (edges[:-1] + edges[1:]) / 2, np.asarray(population.hist_counts, dtype=float)
+
+
+def _in_annotation_order(points: pd.DataFrame) -> pd.DataFrame:
+    """The points in the order they were annotated (``annotated_at``, stable), when known."""
+    if "annotated_at" not in points.columns or len(points) < 2:
+        return points
+    order = np.argsort(points["annotated_at"].astype(str).to_numpy(), kind="stable")
+    return points.iloc[order]
 
 
 def stop_rule(
@@ -677,127 +937,323 @@ def stop_rule(
     min_annotations: int = STOP_MIN_ANNOTATIONS,
     rms_target: float = STOP_RMS_HALF_WIDTH,
     slope_target: float = STOP_SLOPE_HALF_WIDTH,
+    held: int = STOP_HELD,
+    gross_errors: GrossErrors | None = None,
+    remaining: np.ndarray | Sequence[float] | None = None,
+    candidates: int | None = None,
 ) -> StopCheck:
-    """Has annotating done its job? The rule that judges the line where it is used.
+    """Has annotating done its job? The rule that judges the line where the model uses it.
 
-    Settled when all hold:
+    Settled when, after each of the last ``held`` (3) annotations, all hold:
 
-    - at least ``min_annotations`` (20) positioned annotations;
+    - at least ``min_annotations`` (20) annotations in the line;
     - the root mean square, over every keypoint of the population (the used
       bodyparts' keypoints with a position: what keypoint-MoSeq will weigh),
       of the 95% half-width of the fitted mean line is at most ``rms_target``
-      (0.073 in log10(error + 1) units, i.e. the predicted error is known to
-      within a factor of about 10^0.073 = 1.18 where the keypoints are);
-    - the slope's 95% half-width is at most ``slope_target`` (0.1);
+      (0.073 in log10(error + 1): the predicted error + 1 known to a factor of
+      about 1.18, keypoint-MoSeq's ``s0 = (error + 1)^2`` to about 1.4);
+    - the slope is known: its 95% half-width is at most ``slope_target``
+      (0.1), or its uncertainty moves the line at the edges of the
+      population's central 95% by at most ``rms_target`` (a narrow range of
+      confidences, where the slope hardly changes ``s0``);
     - the slope is negative (errors shrink as confidence grows).
 
-    The half-widths are the normal-theory ones of :func:`stop_numbers`. The
-    estimate of annotations still needed scales the current count by
-    ``(half-width / target)^2`` (half-widths shrink as ``1/sqrt(n)`` when the
-    design keeps its shape, as the planned order does), taking the larger of
-    the two.
+    The half-widths (:func:`stop_numbers`) hold under clicking noise that
+    changes with confidence (the larger of the HC2 and a spread-model
+    variance, with Satterthwaite degrees of freedom), and likely
+    gross errors (:func:`screen_gross_errors` and the residual screen of
+    :func:`kpcal_core.stopping.gross_error_mask`) are left out of the line
+    unless the user keeps them.
+
+    When not settled, ``more_needed`` projects the half-widths over the next
+    drawn samples (``remaining``: their confidences, known before they are
+    clicked) with the current spread; beyond them it scales by
+    ``(half-width / target)^2``. It never exceeds ``candidates`` without
+    ``blocker`` saying so.
 
     Parameters
     ----------
     points
-        ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`
-        (order does not matter).
+        ``(n rows)`` table from :func:`project_points` (or
+        :func:`~kpcal_core.fitting.error_points`): the usable annotations,
+        judged in ``annotated_at`` order when that column is there.
     population
         :class:`~kpcal_core.planning.Population` (from
         :func:`~kpcal_core.planning.population_of`) or an ``(m,)`` array of
         the population's ``log10(confidence + pseudocount)``.
-    level, min_annotations, rms_target, slope_target
+    level, min_annotations, rms_target, slope_target, held
         The rule's settings.
+    gross_errors
+        :func:`screen_gross_errors` of ``points`` (flags from the positions,
+        and the user's choices); default: the residual screen alone.
+    remaining
+        ``(r,)`` log10 confidences (plus pseudocount) of the drawn samples not
+        annotated yet, in the order they come.
+    candidates
+        Keypoints of the population not annotated yet.
 
     Returns
     -------
     StopCheck
     """
+    points = _in_annotation_order(points)
     x, y = points_xy(points)
     mu, var = _population_moments(population)
+    lever = _population_lever(population)
     min_annotations = check_whole(min_annotations, "min_annotations", 3)
+    held = check_whole(held, "held", 1)
+    level = _check_level(level)
     n = len(x)
-    if n:
-        numbers = stop_numbers(x, y, mu, var, level)
-        last = {key: float(value[-1]) for key, value in numbers.items() if key != "n"}
-    else:
-        last = dict.fromkeys(("slope", "slope_half_width", "rms_half_width"), math.nan)
-    slope, slope_hw, rms_hw = last["slope"], last["slope_half_width"], last["rms_half_width"]
+    gross_errors = gross_errors if gross_errors is not None else GrossErrors()
+    keys = _point_keys(points) if n else []
+    flagged_keys = {g.key for g in gross_errors.flagged}
+    kept_keys = set(gross_errors.kept)
+    flagged = np.array([k in flagged_keys for k in keys], bool)
+    kept = np.array([k in kept_keys for k in keys], bool)
+    remaining = np.asarray([] if remaining is None else remaining, dtype=float)
+    remaining = remaining[np.isfinite(remaining)]
     settings = dict(
         level=level,
         rms_target=rms_target,
         slope_target=slope_target,
         min_annotations=min_annotations,
+        held=held,
     )
-    if not math.isfinite(slope_hw) or not math.isfinite(rms_hw):
-        more = max(min_annotations - n, 1)
-        missing = (
-            f"no line yet ({n} annotation(s); a line needs annotations at three or more "
-            "confidences)"
-        )
+    common = dict(
+        samples_left=len(remaining) if remaining.size or candidates is not None else None,
+        candidates=candidates,
+        **settings,
+    )
+    steps = np.arange(max(n - held + 1, 1), n + 1)
+    if n:
+        numbers = stop_numbers(x, y, mu, var, level, flagged=flagged, kept=kept, steps=steps)
+    else:
+        numbers = None
+    # flags of the residual screen too, for the caller's list
+    if numbers is not None:
+        screened = numbers["flagged_final"] & ~flagged
+        if screened.any():
+            extra = _residual_flags(points, numbers, screened, kept_keys)
+            gross_errors = GrossErrors(
+                tuple(sorted((*gross_errors.flagged, *extra), key=lambda g: -g.residual))
+            )
+    last = {}
+    if numbers is not None:
+        last = {k: float(v[-1]) for k, v in numbers.items() if k not in ("n", "flagged_final")}
+    slope = last.get("slope", math.nan)
+    intercept = last.get("intercept", math.nan)
+    slope_hw = last.get("slope_half_width", math.nan)
+    rms_hw = last.get("rms_half_width", math.nan)
+    n_used = int(last.get("n_used", 0))
+    base = dict(
+        n=n,
+        n_used=n_used,
+        slope=slope,
+        intercept=intercept,
+        slope_half_width=slope_hw,
+        rms_half_width=rms_hw,
+        slope_lever=lever,
+        gross_errors=gross_errors,
+    )
+    if var <= 1e-12:
+        # every keypoint at one confidence: no slope to measure, none that matters
         return StopCheck(
-            False,
-            n,
-            slope,
-            slope_hw,
-            rms_hw,
-            more,
-            missing,
-            f"Not settled yet: {missing}; annotate about {more} more.",
-            **settings,
+            settled=False,
+            held_count=0,
+            unmet=("slope",),
+            more_needed=None,
+            blocker="one-confidence",
+            draw_more=None,
+            **base,
+            **common,
         )
-    numbers_text = (
-        f"the line is known to ±{rms_hw:.3f} (RMS over your keypoints, target ≤ {rms_target}) "
-        f"and the slope {slope:.3f} to ±{slope_hw:.3f} (target ≤ {slope_target}), "
-        f"{level:.0%} intervals, from {count(n, 'annotation')}"
-    )
-    settled = (
-        n >= min_annotations and rms_hw <= rms_target and slope_hw <= slope_target and slope < 0
-    )
-    if settled:
+    if not (math.isfinite(slope_hw) and math.isfinite(rms_hw)):
+        more = max(min_annotations - n_used, 3 - n_used, 1)
         return StopCheck(
-            True, n, slope, slope_hw, rms_hw, 0, "", f"Settled: {numbers_text}.", **settings
+            settled=False,
+            held_count=0,
+            unmet=("min-annotations",) if n_used < min_annotations else ("rms", "slope"),
+            more_needed=more,
+            blocker="no-line",
+            draw_more=max(more - len(remaining), 0) if common["samples_left"] is not None else None,
+            **base,
+            **common,
         )
-    gaps = []
-    if n < min_annotations:
-        gaps.append(f"at least {min_annotations} annotations are needed")
-    if rms_hw > rms_target:
-        gaps.append(f"the line over your keypoints is known to ±{rms_hw:.3f}, not ±{rms_target}")
-    if slope_hw > slope_target:
-        gaps.append(f"the slope is known to ±{slope_hw:.3f}, not ±{slope_target}")
-    if slope >= 0:
-        gaps.append(f"the slope {slope:.3f} is not negative")
-    missing = "; ".join(gaps)
+    met = settled_mask(
+        numbers, min_annotations, rms_target, slope_target, slope_lever=lever, held=1
+    )
+    held_count = 0
+    for value in met[::-1]:
+        if not value:
+            break
+        held_count += 1
+    held_count = min(held_count, held)
+    settled_now = held_count >= held
+    unmet = []
+    if n_used < min_annotations:
+        unmet.append("min-annotations")
+    if not rms_hw <= rms_target:
+        unmet.append("rms")
+    if not slope_target_met(slope_hw, lever, rms_target, slope_target):
+        unmet.append("slope")
+    if not slope < 0:
+        unmet.append("negative")
+    if not unmet and not settled_now:
+        unmet.append("held")
+    used = ~np.asarray(numbers["flagged_final"], bool) | kept
+    within = _within_target(x, y, used, population, rms_target, level)
+    base.update(
+        share_within_target=within[0],
+        within_low=within[1],
+        within_high=within[2],
+        held_count=held_count,
+        unmet=tuple(unmet),
+    )
+    if settled_now:
+        return StopCheck(settled=True, more_needed=0, draw_more=0, **base, **common)
     if slope >= 0 and slope - slope_hw > 0:
         # precisely not negative: more of the same will not turn it
         return StopCheck(
-            False,
-            n,
-            slope,
-            slope_hw,
-            rms_hw,
-            None,
-            missing,
-            f"Not settled: {numbers_text}. The error grows with confidence here, which "
-            "more annotations will not change: check that the clicks are on the true "
-            "positions and that the confidences belong to these keypoints.",
-            **settings,
+            settled=False,
+            more_needed=None,
+            blocker="positive-slope",
+            draw_more=None,
+            **base,
+            **common,
         )
-    factor = max((rms_hw / rms_target) ** 2, (slope_hw / slope_target) ** 2, 1.0)
-    if slope >= 0:
-        factor = max(factor, ((slope_hw + abs(slope)) / slope_hw) ** 2 if slope_hw > 0 else 1.0)
-    more = max(math.ceil(n * factor) - n, min_annotations - n, 1)
-    return StopCheck(
-        False,
-        n,
-        slope,
-        slope_hw,
-        rms_hw,
-        more,
-        missing,
-        f"Not settled yet: {missing} ({numbers_text}); annotate about {more} more.",
-        **settings,
+    more = _more_needed(
+        x[used],
+        numbers,
+        remaining,
+        mu,
+        var,
+        lever,
+        held_count,
+        level=level,
+        min_annotations=min_annotations,
+        rms_target=rms_target,
+        slope_target=slope_target,
+        held=held,
     )
+    blocker = ""
+    if candidates is not None and more > candidates:
+        blocker = "too-few-keypoints"
+    draw = None
+    if common["samples_left"] is not None:
+        draw = max(more - len(remaining), 0)
+        if candidates is not None:
+            draw = min(draw, max(candidates - len(remaining), 0))
+    return StopCheck(
+        settled=False,
+        more_needed=more,
+        blocker=blocker,
+        draw_more=draw,
+        **base,
+        **common,
+    )
+
+
+def _residual_flags(
+    points: pd.DataFrame,
+    numbers: Mapping[str, np.ndarray],
+    screened: np.ndarray,
+    kept_keys: set,
+) -> list[GrossError]:
+    """:class:`GrossError` rows for annotations only the residual screen flagged."""
+    x, y = points_xy(points)
+    _, residual, _, line = gross_error_mask(x, y)
+    slope, intercept = float(line[0]), float(line[1])
+    keys = _point_keys(points)
+    out = []
+    for i in np.flatnonzero(screened):
+        out.append(
+            GrossError(
+                key=keys[i],
+                confidence=float(points["confidence"].iloc[i]),
+                error_px=float(points["error_px"].iloc[i]),
+                line_error_px=float(10 ** (slope * x[i] + intercept) - 1),
+                residual=float(residual[i]),
+                kept=keys[i] in kept_keys,
+            )
+        )
+    return out
+
+
+def _within_target(
+    x: np.ndarray,
+    y: np.ndarray,
+    used: np.ndarray,
+    population: Population | np.ndarray | Sequence[float],
+    rms_target: float,
+    level: float,
+) -> tuple[float, float, float]:
+    """Share of the population where the line's own half-width is within the target, and
+    the confidences (plus pseudocount) that hold it."""
+    centres, counts = _population_histogram(population)
+    mu, var = _population_moments(population)
+    half = half_widths_at(x, y, used, centres, level, mu, var)
+    inside = np.isfinite(half) & (half <= rms_target) & (counts > 0)
+    total = counts.sum()
+    if not inside.any() or total <= 0:
+        return 0.0, math.nan, math.nan
+    share = float(counts[inside].sum() / total)
+    return share, float(10 ** centres[inside].min()), float(10 ** centres[inside].max())
+
+
+def _more_needed(
+    x_used: np.ndarray,
+    numbers: Mapping[str, np.ndarray],
+    remaining: np.ndarray,
+    mu: float,
+    var: float,
+    lever: float,
+    held_count: int,
+    *,
+    level: float,
+    min_annotations: int,
+    rms_target: float,
+    slope_target: float,
+    held: int,
+) -> int:
+    """Annotations still needed: over the drawn samples' known confidences, then the square law."""
+    last = {k: float(v[-1]) for k, v in numbers.items() if k not in ("n", "flagged_final")}
+    n_used = int(last["n_used"])
+    if (
+        n_used >= min_annotations
+        and last["rms_half_width"] <= rms_target
+        and slope_target_met(last["slope_half_width"], lever, rms_target, slope_target)
+    ):
+        return max(held - held_count, 1)  # met now; only the run of annotations is missing
+    ratio_rms = max(last["rms_half_width"] / last["rms_half_width_classical"], 1.0)
+    ratio_slope = max(last["slope_half_width"] / last["slope_half_width_classical"], 1.0)
+    proj_rms, proj_slope = projected_half_widths(
+        x_used, remaining, last["residual_sd"], mu, var, level
+    )
+    proj_rms = proj_rms * ratio_rms
+    proj_slope = proj_slope * ratio_slope
+    j = np.arange(len(proj_rms))
+    ok = (
+        (n_used + j >= min_annotations)
+        & (proj_rms <= rms_target)
+        & slope_target_met(proj_slope, lever, rms_target, slope_target)
+    )
+    if ok[1:].any():
+        return int(np.flatnonzero(ok[1:])[0] + 1) + held - 1
+    # beyond the drawn samples: half-widths shrink as 1/sqrt(n) while the design keeps its shape
+    total = n_used + len(remaining)
+    effective_slope_target = max(slope_target, rms_target / lever) if lever > 0 else math.inf
+    factor = max(
+        (proj_rms[-1] / rms_target) ** 2 if math.isfinite(proj_rms[-1]) else 1.0,
+        (proj_slope[-1] / effective_slope_target) ** 2 if math.isfinite(proj_slope[-1]) else 1.0,
+        min_annotations / max(total, 1),
+        1.0,
+    )
+    slope = last["slope"]
+    if slope >= 0 and last["slope_half_width"] > 0:
+        factor = max(
+            factor, ((last["slope_half_width"] + abs(slope)) / last["slope_half_width"]) ** 2
+        )
+    return max(math.ceil(total * factor) - n_used, len(remaining) + 1) + held - 1
 
 
 PREDICTION_BAND_COLUMNS = (
@@ -824,7 +1280,8 @@ def prediction_band(
     One row per histogram bin of the population (``population.hist_edges``):
     the bin and how many keypoints it holds (the histogram to draw beneath
     the line), and at the bin's centre the line's prediction with the
-    ``level`` interval of the mean line (``± t s sqrt(1/n + (x - xbar)^2 / Sxx)``),
+    ``level`` interval of the mean line (the stop rule's variance, robust to a
+    spread that changes with confidence: :func:`kpcal_core.stopping.half_widths_at`),
     in log10(error + 1) and in pixels. Where the band is narrow and the bars
     are tall, the line is trusted where it matters.
 
@@ -863,14 +1320,13 @@ def prediction_band(
             f"3 in all; have {n}: annotate more"
         )
     slope, intercept = fit_line(x, y)
-    xbar = float(x.mean())
-    sxx = float(((x - xbar) ** 2).sum())
-    s2 = float(((y - (slope * x + intercept)) ** 2).sum()) / (n - 2)
-    t = float(_t_quantile(0.5 + level / 2, n - 2))
     edges = np.asarray(population.hist_edges, dtype=float)
     centre = (edges[:-1] + edges[1:]) / 2
     predicted = slope * centre + intercept
-    half = t * np.sqrt(s2 * (1 / n + (centre - xbar) ** 2 / sxx))
+    # the stop rule's variance (robust to a spread that changes with confidence)
+    half = half_widths_at(
+        x, y, np.ones(n, bool), centre, level, population.mean, population.variance
+    )
     counts = np.asarray(population.hist_counts, dtype=np.int64)
     table = pd.DataFrame(
         {
@@ -1108,6 +1564,12 @@ class ProjectFit:
         Every annotation, ``{sample_key: Annotation}``.
     data
         The loaded project.
+    gross_errors
+        :func:`screen_gross_errors` of ``points``: the flagged annotations;
+        those not kept (``data.session.kept_gross_errors``) are out of the line.
+    line_points
+        The rows of ``points`` the line was fitted to (``points`` without the
+        flagged annotations not kept).
     """
 
     fit: dict
@@ -1116,6 +1578,8 @@ class ProjectFit:
     n_left_out: int
     records: dict[SampleKey, Annotation] = field(repr=False)
     data: ProjectData = field(repr=False)
+    gross_errors: GrossErrors = field(default_factory=GrossErrors)
+    line_points: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def project_points(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> pd.DataFrame:
@@ -1189,9 +1653,17 @@ def fit_project(
     counts = annotation_counts(records)
     points = project_points(data, records)
     x = points["log10_confidence"].to_numpy(dtype=float)
+    gross = GrossErrors()
+    line_points = points
     if np.isfinite(x).all():  # else fit_points names the annotation with confidence 0
         require_line(x, f"the fit of {data.project_dir}")
-    fit = fit_points(points)
+        gross = screen_gross_errors(data, points, records, data.session.kept_gross_errors)
+        line_points = without_gross_errors(points, gross)
+        require_line(
+            line_points["log10_confidence"].to_numpy(dtype=float),
+            f"the fit of {data.project_dir} without {len(gross.left_out)} likely gross error(s)",
+        )
+    fit = fit_points(line_points)
     return ProjectFit(
         fit=fit,
         points=points,
@@ -1199,7 +1671,18 @@ def fit_project(
         n_left_out=counts["positions"] - len(points),
         records=records,
         data=data,
+        gross_errors=gross,
+        line_points=line_points,
     )
+
+
+def without_gross_errors(points: pd.DataFrame, gross_errors: GrossErrors) -> pd.DataFrame:
+    """``points`` without the flagged annotations that are not kept (what the line is fitted to)."""
+    left_out = set(gross_errors.left_out)
+    if not left_out or len(points) == 0:
+        return points
+    keep = np.array([key not in left_out for key in _point_keys(points)], bool)
+    return points.loc[keep]
 
 
 # --------------------------------------------------------------------------- annotators

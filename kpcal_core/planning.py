@@ -40,9 +40,14 @@ curved truth needs); then each next pick is the next keypoint of the bin whose
 next keypoint most reduces the criterion, except every third pick, which goes
 round-robin over the bins (so no bin is starved and a bent line shows). Within
 a bin keypoints come in random (seeded) order; where several bodyparts are
-used, each bin serves its bodyparts in turn (the one with the fewest picks in
-that bin, then overall), so every bodypart gets its share in every part of the
-confidence range and bodypart is not confounded with confidence.
+used, each bin serves its bodyparts in proportion to their share of the bin's
+keypoints (the bodypart furthest behind its share of the bin's picks next), so
+the annotations of every part of the confidence range are a miniature of the
+population there. Bodyparts differ (a tail tip is far less confident than a
+nose, and has its own error line): the population's line is the line of that
+mixture, and a bin that served its bodyparts in equal turns would make a
+bodyparts' rare low-confidence keypoints as common among the annotations as the
+common ones, pulling the slope towards the rare bodypart's own line.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ from .sampling import (
 
 #: Every how-many-th pick of the planned order goes round-robin over the bins.
 ROUND_ROBIN_EVERY = 3
+#: The share of keypoints at each end that :meth:`Population.winsorized` holds in.
+WINSOR_TAIL = 0.005
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class Population:
         ``(n_hist_bins,)`` keypoints per histogram bin of ``x``.
     hist_edges
         ``(n_hist_bins + 1,)`` histogram edges, in ``x`` units.
+    hist_sums, hist_squares
+        ``(n_hist_bins,)`` sums of ``x`` and of ``x**2`` per histogram bin
+        (``None``: taken from the bins' centres).
     """
 
     n: int
@@ -88,11 +98,67 @@ class Population:
     second_moment: float
     hist_counts: np.ndarray = field(repr=False)
     hist_edges: np.ndarray = field(repr=False)
+    hist_sums: np.ndarray | None = field(default=None, repr=False)
+    hist_squares: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def variance(self) -> float:
         """Population variance of ``x`` (never negative)."""
         return max(self.second_moment - self.mean**2, 0.0)
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile of ``x`` (linear within the histogram's bins)."""
+        counts = np.asarray(self.hist_counts, dtype=float)
+        edges = np.asarray(self.hist_edges, dtype=float)
+        total = counts.sum()
+        if total <= 0:
+            return float(self.mean)
+        cumulative = np.concatenate(([0.0], np.cumsum(counts))) / total
+        return float(np.interp(min(max(float(q), 0.0), 1.0), cumulative, edges))
+
+    def winsorized(self, tail: float = WINSOR_TAIL) -> tuple[float, float]:
+        """Mean and variance of ``x`` held within its ``tail`` and ``1 - tail`` quantiles.
+
+        Keypoints beyond those quantiles count as if at them: a handful of
+        extreme confidences (one keypoint at 0.003 among thousands at 0.9)
+        keep their weight but cannot dominate a mean over the population.
+        Computed from the histogram's per-bin sums (a bin cut by a quantile
+        is split in proportion).
+        """
+        counts = np.asarray(self.hist_counts, dtype=float)
+        edges = np.asarray(self.hist_edges, dtype=float)
+        total = counts.sum()
+        if total <= 0:
+            return float(self.mean), float(self.variance)
+        centres = (edges[:-1] + edges[1:]) / 2
+        sums = counts * centres if self.hist_sums is None else np.asarray(self.hist_sums, float)
+        squares = (
+            counts * centres**2
+            if self.hist_squares is None
+            else np.asarray(self.hist_squares, float)
+        )
+        low, high = self.quantile(tail), self.quantile(1 - tail)
+        width = np.maximum(edges[1:] - edges[:-1], 1e-300)
+        below = np.clip((low - edges[:-1]) / width, 0, 1)  # share of each bin below ``low``
+        above = np.clip((edges[1:] - high) / width, 0, 1)  # ... above ``high``
+        inside = np.clip(1 - below - above, 0, 1)
+        n_low, n_high = (counts * below).sum(), (counts * above).sum()
+        s1 = (sums * inside).sum() + n_low * low + n_high * high
+        s2 = (squares * inside).sum() + n_low * low**2 + n_high * high**2
+        mean = s1 / total
+        return float(mean), float(max(s2 / total - mean**2, 0.0))
+
+    @property
+    def slope_lever(self) -> float:
+        """How far the central 95% of ``x`` reaches from its mean (log10 units, >= 0).
+
+        A slope error ``d`` moves the line at the 2.5th or 97.5th percentile
+        of the population by up to ``d * slope_lever`` (relative to the mean):
+        the reach of the slope over these keypoints.
+        """
+        low, high = self.quantile(0.025), self.quantile(0.975)
+        mean = self.winsorized()[0]
+        return float(max(mean - low, high - mean, 0.0))
 
     @classmethod
     def from_x(cls, x: np.ndarray, n_hist_bins: int = 60) -> Population:
@@ -105,12 +171,15 @@ class Population:
         if high <= low:
             high = low + 1e-6
         counts, edges = np.histogram(x, bins=n_hist_bins, range=(low, high))
+        index = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_hist_bins - 1)
         return cls(
             n=int(x.size),
             mean=float(x.mean()),
             second_moment=float(np.mean(x * x)),
             hist_counts=counts.astype(np.int64),
             hist_edges=edges,
+            hist_sums=np.bincount(index, weights=x, minlength=n_hist_bins),
+            hist_squares=np.bincount(index, weights=x * x, minlength=n_hist_bins),
         )
 
 
@@ -162,6 +231,8 @@ def population_of(
     used = np.isin(np.array(bodyparts), np.array(use_bodyparts))
     sums = [0, 0.0, 0.0]
     counts = np.zeros(int(n_hist_bins), dtype=np.int64)
+    bin_sums = np.zeros(int(n_hist_bins))
+    bin_squares = np.zeros(int(n_hist_bins))
     for _, name, start, stop in _chunks(confidences, len(bodyparts)):
         conf = np.asarray(confidences[name])[start:stop]
         coords = None if coordinates is None else np.asarray(coordinates[name])[start:stop]
@@ -174,6 +245,13 @@ def population_of(
         np.clip(index, 0, n_hist_bins - 1, out=index)
         index[~good] = n_hist_bins
         counts += np.bincount(index.ravel(), minlength=n_hist_bins + 1)[:n_hist_bins]
+        flat_x = x.ravel().astype(np.float64)
+        bin_sums += np.bincount(index.ravel(), weights=flat_x, minlength=n_hist_bins + 1)[
+            :n_hist_bins
+        ]
+        bin_squares += np.bincount(
+            index.ravel(), weights=flat_x * flat_x, minlength=n_hist_bins + 1
+        )[:n_hist_bins]
     total, sum_x, sum_x2 = sums
     if total == 0:
         raise KpcalError(
@@ -186,6 +264,8 @@ def population_of(
         second_moment=sum_x2 / total,
         hist_counts=counts,
         hist_edges=hist_edges,
+        hist_sums=bin_sums,
+        hist_squares=bin_squares,
     )
 
 
@@ -289,8 +369,10 @@ def plan_annotation_order(
     prediction variance ``trace((X^T X)^{-1} M)``, every third pick
     (:data:`ROUND_ROBIN_EVERY`) going round-robin over the bins instead.
     Within a bin keypoints are in seeded random order, and the bin serves the
-    used bodypart with the fewest picks in that bin, then overall (ties in a
-    seeded random order per bin).
+    used bodypart furthest behind its share of the bin's keypoints (largest
+    ``share * (picks in the bin + 1) - its picks in the bin``; ties in a seeded
+    random order per bin), so each bin's picks follow the population's mix of
+    bodyparts there.
 
     Parameters
     ----------
@@ -446,7 +528,6 @@ def plan_annotation_order(
     # The design so far: sums of 1, x, x^2; picks per bin and per bodypart.
     s0 = s1 = s2 = 0.0
     bin_picks = np.zeros(num_bins, np.int64)
-    part_picks = np.zeros(n_keypoints, np.int64)
     bin_part_picks = np.zeros((num_bins, n_keypoints), np.int64)
     for r, frame, k in done:
         value = float(np.asarray(confidences[names[r]])[frame, k]) + conf_pseudocount
@@ -456,28 +537,28 @@ def plan_annotation_order(
         b = min(max(int(np.searchsorted(edges, value, side="right")) - 1, 0), num_bins - 1)
         s0, s1, s2 = s0 + 1, s1 + x, s2 + x * x
         bin_picks[b] += 1
-        part_picks[k] += 1
         bin_part_picks[b, k] += 1
     # bodypart tie-break: a random order of the bodyparts for each bin
     tie = np.argsort(np.random.default_rng(tie_seed).random((num_bins, n_keypoints)), axis=1)
     tie = np.argsort(tie, axis=1)  # tie[b, k]: rank of bodypart k in bin b's order
 
-    # Which bodypart each bin serves next: the one least picked in the bin, then
-    # overall, then in the bin's own random order. Balancing within each bin
-    # (not only overall) keeps bodypart and confidence uncorrelated in the
-    # design: an overall turn-taking would fall into step with the bins'
-    # pattern (two greedy picks, one round-robin) and give one bodypart the low bins.
+    # Which bodypart each bin serves next: the one furthest behind its share of
+    # the bin's keypoints, then in the bin's own random order. The picks of a
+    # bin then follow the population's mix of bodyparts at those confidences,
+    # whatever each bodypart's confidences and own line.
     left = np.zeros((num_bins, n_keypoints), np.int64)  # keypoints left in each queue
     for (b, k), queue in queues.items():
         left[b, k] = queue.size
-    span = n_keypoints + 1
-    closed = np.iinfo(np.int64).max
+    counts = totals.reshape(num_bins, n_keypoints).astype(float)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    closed = n_keypoints + 1
     plan: list[SampleKey] = []
     n_done = int(s0)
     while len(plan) < num_samples:
-        rank = (bin_part_picks * (num_samples + len(done) + 1) + part_picks[None, :]) * span + tie
-        rank = np.where(left > 0, rank, closed)
-        serve = rank.argmin(axis=1)  # (num_bins,) bodypart each bin serves next
+        deficit = np.round(share * (bin_picks[:, None] + 1) - bin_part_picks, 9)
+        deficit = np.where(left > 0, deficit, -np.inf)
+        first = (deficit == deficit.max(axis=1, keepdims=True)) & (left > 0)
+        serve = np.where(first, tie, closed).argmin(axis=1)  # (num_bins,) bodypart served
         open_bins = np.flatnonzero(left[np.arange(num_bins), serve] > 0)
         if open_bins.size == 0:
             break
@@ -512,7 +593,6 @@ def plan_annotation_order(
         x = float(x_of[i])
         s0, s1, s2 = s0 + 1, s1 + x, s2 + x * x
         bin_picks[b] += 1
-        part_picks[k] += 1
         bin_part_picks[b, k] += 1
         plan.append((str(names[int(rec_of[i])]), int(frame_of[i]), bodyparts[k]))
     return plan

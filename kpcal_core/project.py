@@ -39,7 +39,7 @@ from .annotations import (
 from .atomic import atomic_write, not_saved, together
 from .config import config_path, load_config, save_params, update_config
 from .errors import KpcalError, NotSaved
-from .fitting import error_points, fit_by_method
+from .fitting import fit_by_method
 from .formats import choose_anterior_posterior
 from .keypoint_store import position_missing, read_project_keypoints, source_files, stat_entry
 from .logs import log_event
@@ -562,7 +562,7 @@ def save_work(
 
 def _autosave_fit(
     data: ProjectData, merged: Mapping[SampleKey, Annotation], conf_threshold: float | None
-) -> tuple[dict | None, str | None, dict | None]:
+) -> tuple[dict | None, str | None, dict | None, str | None]:
     """Fit the annotations and write the line to ``config.yml`` (inside :func:`save_work`).
 
     A line whose slope's 95% interval reaches 0 (errors not shown to shrink as
@@ -581,16 +581,16 @@ def _autosave_fit(
     NotSaved
         ``config.yml`` could not be written: the whole save is given up.
     """
+    from .diagnostics import fit_project  # the one path to the line (it imports this module)
+
     project_dir = data.project_dir
-    usable = usable_annotations(data, merged)
     saved_session = load_session(project_dir)
     method = saved_session.fit_method if saved_session else "least-squares"
     try:
-        points = error_points(
-            data.coordinates, data.confidences, usable, data.bodyparts, data.conf_pseudocount
-        )
-        fit = fit_by_method(points, method)
-        check = slope_check(points, fit["slope"])
+        # likely gross errors the user has not kept are left out, as on the fit page
+        line_points = fit_project(data=data, records=merged).line_points
+        fit = fit_by_method(line_points, method)
+        check = slope_check(line_points, fit["slope"])
     except KpcalError:
         return None, None, None, None
     try:

@@ -70,6 +70,10 @@ class CalibrationSession:
     fit_method
         The line last saved to ``config.yml`` (one of
         :data:`~kpcal_core.fitting.FIT_METHODS`); autosave fits with it.
+    kept_gross_errors
+        Samples flagged as likely gross errors that the user chose to keep in
+        the line (:func:`kpcal_core.diagnostics.screen_gross_errors`); other
+        flagged samples are left out of it.
     """
 
     keypoints_path: str | None = None
@@ -86,11 +90,13 @@ class CalibrationSession:
     video_paths: dict[str, str] = field(default_factory=dict)
     fit_method: str = "least-squares"
     sample_order: str = "planned"
+    kept_gross_errors: list[SampleKey] = field(default_factory=list)
     updated_at: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
         data["sample_keys"] = [list(k) for k in self.sample_keys]
+        data["kept_gross_errors"] = [list(k) for k in self.kept_gross_errors]
         return json.dumps(data, indent=1, ensure_ascii=False)
 
     @classmethod
@@ -108,9 +114,8 @@ class CalibrationSession:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         try:
-            values["sample_keys"] = [
-                (str(k), int(f), str(b)) for k, f, b in values.get("sample_keys", [])
-            ]
+            for name in ("sample_keys", "kept_gross_errors"):
+                values[name] = [(str(k), int(f), str(b)) for k, f, b in values.get(name, [])]
             session = cls(**values)
             session.num_bins, session.num_samples = int(session.num_bins), int(session.num_samples)
             session.conf_pseudocount = float(session.conf_pseudocount)

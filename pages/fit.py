@@ -73,7 +73,12 @@ if result.project.n_left_out:
         f"{verb(result.project.n_left_out, 'is', 'are')} of recordings or bodyparts not "
         "loaded: left out of the fit."
     )
-diag = cache.fit_diagnostics(data, points)
+try:
+    stop = cache.stop_status(data, fit_records)  # the annotate page's verdict, the same rule
+except KpcalError as error:
+    state.show_error(error)
+    st.stop()
+diag = cache.fit_diagnostics(data, result.project.line_points, stop)
 boot = diag["bootstrap"]
 settled, statement = diag["settled"]
 
@@ -91,12 +96,14 @@ st.caption(
     f"{boot['slope_high']:.4f}, intercept {boot['intercept_low']:.4f} to {boot['intercept_high']:.4f}."
 )
 (st.success if settled else st.warning)(statement)
-stop = diag["stop"]
+panels.draw_more_button(data, stop, key="fit-draw-more")
 st.caption(
-    f"Stop rule: the line's 95% half-width over all your keypoints (RMS) "
-    f"{stop.rms_half_width:.3f} (≤ 0.073) and the slope's {stop.slope_half_width:.3f} (≤ 0.1), "
-    "with a negative slope, from 20 annotations on."
+    "How it is judged: the line's 95% band over all your keypoints (root mean square) and "
+    "the slope's interval, allowing for clicking noise that changes with confidence, within "
+    "their targets, with a negative slope, after each of the last annotations in a row "
+    "(the README's method section has the rule)."
 )
+panels.gross_errors_panel(project, data, stop)
 if result.project.counts.get("not_visible"):
     st.caption(
         f"{count(result.project.counts['not_visible'], 'sample')} marked not visible: kept in "
@@ -176,7 +183,7 @@ with pixels:
     )
 
 panels.model_prior_panel(prior)
-panels.save_panel(data, points, line, method, threshold)
+panels.save_panel(data, result.project.line_points, line, method, threshold)
 st.download_button(
     "Download annotations CSV",
     format_annotations(

@@ -3,6 +3,11 @@ project renamed to hostile names (markup in every name: the page and browser tes
 
 from __future__ import annotations
 
+import math
+import re
+
+import numpy as np
+
 from kpcal_core import Annotation, sample_error_frames
 
 
@@ -176,3 +181,62 @@ def make_hostile_project(
     if records:
         save_annotations(folder, records, data.video_frame_indexes)
     return folder
+
+
+def simulated_clicks(data, keys, rng, start=0, slope=-0.5, intercept=0.5, noise=0.15) -> dict:
+    """Clicks at a known error from each sample's predicted position, in any project.
+
+    The error follows ``log10(error + 1) = slope * log10(confidence + pseudocount) +
+    intercept`` plus normal noise (sd ``noise``), in a random direction; annotation
+    times count up from ``start`` (seconds), so the annotation order is ``keys``.
+    """
+    records = {}
+    for i, (recording, frame, bodypart) in enumerate(keys, start=start):
+        k = data.bodyparts.index(bodypart)
+        x = math.log10(float(data.confidences[recording][frame, k]) + data.conf_pseudocount)
+        error = 10 ** (slope * x + intercept + rng.normal(0, noise)) - 1
+        angle = rng.uniform(0, 2 * math.pi)
+        px, py = np.asarray(data.coordinates[recording][frame, k], dtype=float)
+        records[(recording, frame, bodypart)] = Annotation(
+            float(px + max(error, 0) * math.cos(angle)),
+            float(py + max(error, 0) * math.sin(angle)),
+            "sim",
+            f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}",
+        )
+    return records
+
+
+#: The real projects of ../shared/data (issue 20):
+#: name: (keypoint path in ../shared/data, video folder, samples drawn).
+REAL_PROJECTS = {
+    "sleap_flies_clip": ("sleap_flies_clip/clip.predictions.slp", "sleap_flies_clip", 40),
+    "sleap_centered_pair": (
+        "sleap_centered_pair/centered_pair_predictions.slp",
+        "sleap_centered_pair",
+        100,
+    ),
+    "dlc_tiny": ("dlc_tiny", "dlc_tiny", 100),
+}
+
+
+def assert_followable(check, statement: str) -> None:
+    """The advice is one a user can follow, and never asks for more than can exist."""
+    numbers = [int(n.replace(",", "")) for n in re.findall(r"about ([\d,]+) more", statement)]
+    if check.settled:
+        assert statement.startswith("Settled") and "draw" not in statement.lower()
+        return
+    assert check.blocker in ("", "too-few-keypoints", "positive-slope", "no-line"), check
+    if check.blocker == "too-few-keypoints":
+        assert "cannot reach the targets (too few keypoints)" in statement
+        assert "As it stands the line is" in statement
+        assert "draw" not in statement.lower()
+        return
+    assert check.more_needed is not None and numbers == [check.more_needed], statement
+    assert check.more_needed <= check.candidates
+    if check.more_needed <= check.samples_left:
+        assert check.draw_more == 0
+        assert f"of your {check.samples_left:,} drawn sample" in statement
+    else:
+        assert check.draw_more == check.more_needed - check.samples_left > 0
+        assert f"draw {check.draw_more:,} more sample" in statement
+        assert check.draw_more <= check.candidates - check.samples_left

@@ -1,8 +1,9 @@
 """The annotate page's stop status: the fit page's stop rule, recomputed only on a change.
 
-The demo project (noise sd 0.05) settles at the rule's minimum of 20
-annotations when clicked at its truth, so 19 saved annotations and one click
-on the page cross from "About N more annotations needed" to "Settled".
+The demo project (noise sd 0.05) settles at the rule's minimum when clicked at
+its truth: 20 annotations, the targets held for 3 in a row, i.e. 22. So 21
+saved annotations and one click on the page cross from "About N more
+annotations needed" to "Settled".
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from apptest_support import (
     true_display_position,
 )
 
-from kpcal_core import stop_rule, workflows
-from kpcal_core.diagnostics import project_points, project_population
+from kpcal_core import workflows
 from kpcal_core.project import load_project_data, load_working_annotations
+
+_stop_status = workflows.stop_status  # not the counted one of the fixture below
 
 
 def saved_verdict(project):
     """The fit's stop rule, computed from what is saved on disk."""
     data = load_project_data(project)
-    points = project_points(data, load_working_annotations(project))
-    return stop_rule(points, project_population(data))
+    return _stop_status(data, load_working_annotations(project))
 
 
 @pytest.fixture
@@ -41,9 +42,9 @@ def stop_calls(monkeypatch) -> list[int]:
     calls: list[int] = []
     original = workflows.stop_status
 
-    def counted(data, records, population=None):
+    def counted(data, records, population=None, **kwargs):
         calls.append(len(records))
-        return original(data, records, population)
+        return original(data, records, population, **kwargs)
 
     monkeypatch.setattr(workflows, "stop_status", counted)
     return calls
@@ -51,7 +52,7 @@ def stop_calls(monkeypatch) -> list[int]:
 
 def test_annotate_page_says_when_to_stop_and_computes_it_once_per_change(demo, stop_calls):
     samples = draw_demo_samples(demo)
-    annotate_truly(demo, samples[:19])
+    annotate_truly(demo, samples[:21])
     before = saved_verdict(demo)
     assert not before.settled and before.more_needed >= 1
 
@@ -68,41 +69,45 @@ def test_annotate_page_says_when_to_stop_and_computes_it_once_per_change(demo, s
     assert len(stop_calls) == 1
     assert workflows.stop_status_line(before) in page_text(at)
 
-    # The 20th annotation, clicked on the page at the sample's truth: settled.
+    # The 22nd annotation, clicked on the page at the sample's truth: settled.
     shown = current_sample(at)
-    assert shown["index"] == 20 and shown["completed"] == 19
+    assert shown["index"] == 22 and shown["completed"] == 21
     click_image(at, *true_display_position(demo, shown))
-    assert current_sample(at)["completed"] == 20
+    assert current_sample(at)["completed"] == 22
     after = saved_verdict(demo)
-    assert after.settled and after.n == 20
+    assert after.settled and after.n == 22
     assert [s.value for s in at.success] == [workflows.stop_status_line(after)]
     assert at.success[0].value.startswith("Settled: the line is trusted — you can stop")
     assert len(stop_calls) == 2
     check(button(at, "Next").click().run())
     assert len(stop_calls) == 2 and at.success[0].value == workflows.stop_status_line(after)
 
-    # Clear takes it back below the minimum; the fit page agrees with either verdict.
+    # Clear takes it back below the run of 3; the fit page agrees with either verdict.
     check(button(at, "Previous").click().run())
     check(button(at, "Clear").click().run())
     assert len(stop_calls) == 3 and not at.success
     assert workflows.stop_status_line(saved_verdict(demo)) in page_text(at)
-    click_image(at, *true_display_position(demo, current_sample(at)))
-    # The same position as before: the same content, the verdict comes from the cache.
+    # Next and Previous again: no change, no computation.
+    check(button(at, "Next").click().run())
+    check(button(at, "Previous").click().run())
     assert len(stop_calls) == 3
-    assert [s.value for s in at.success] == [workflows.stop_status_line(after)]
+    click_image(at, *true_display_position(demo, current_sample(at)))
+    assert len(stop_calls) == 4  # the annotations' order changed: the last 3 are others
+    assert [s.value for s in at.success] == [workflows.stop_status_line(saved_verdict(demo))]
     at = open_page(at, FIT)
     settled = [s.value for s in at.success if s.value.startswith("Settled")]
-    assert len(settled) == 1 and settled[0] == saved_verdict(demo).statement
+    assert len(settled) == 1 and settled[0] == workflows.stop_statement(saved_verdict(demo))
 
 
 def test_stop_status_line_says_how_many_more_or_that_more_will_not_help(demo):
     data = load_project_data(demo)
     none_yet = workflows.stop_status(data, {})
     assert workflows.stop_status_line(none_yet) == (
-        f"About {none_yet.more_needed} more annotations needed (0 so far)."
+        f"About {none_yet.more_needed} more annotations needed (0 so far). No drawn sample "
+        f"is left: draw {none_yet.more_needed} more samples."
     )
     samples = draw_demo_samples(demo)
-    annotate_truly(demo, samples[:19])
+    annotate_truly(demo, samples[:21])
     check19 = workflows.stop_status(data, load_working_annotations(demo))
     line = workflows.stop_status_line(check19)
     assert line.startswith(f"About {check19.more_needed} more annotation")

@@ -7,6 +7,7 @@ filtered .csv of one video give one recording.
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from apptest_support import (
     ANNOTATE,
@@ -22,6 +23,7 @@ from apptest_support import (
     shown,
     widget,
 )
+from demo_support import REAL_PROJECTS, assert_followable, simulated_clicks
 
 from kpcal_core.session import load_session
 
@@ -74,6 +76,60 @@ def test_deeplabcut_h5_and_filtered_csv_of_one_video_are_one_recording(shared_da
     assert "Asked for 100 samples" in message and "could be drawn" in message, message
 
 
+def test_fit_page_on_a_real_project_says_how_many_samples_to_draw_and_draws_them(
+    shared_data, tmp_path, monkeypatch
+):
+    """Issue 20: the flies after 30 annotations of 40 drawn samples. The fit page says how
+    many more samples to draw (the drawn ones cannot be enough) and its button draws them
+    with the same order and seed, keeping every annotation; the annotate page says so too."""
+    import numpy as np
+    from apptest_support import FIT
+
+    from kpcal_core import workflows
+    from kpcal_core.annotations import save_annotations
+    from kpcal_core.project import load_working_annotations
+
+    folder = shared_data / "sleap_flies_clip"
+    project = tmp_path / "flies"
+    workflows.choose_sources(
+        project,
+        workflows.Sources(str(folder / "clip.predictions.slp"), video_dir=str(folder)),
+        create=True,
+    )
+    data = workflows.open_project(project)
+    drawn = workflows.draw_samples(data, num_samples=40, seed=3).sample_keys
+    records = simulated_clicks(data, drawn[:30], np.random.default_rng(1))
+    save_annotations(project, records, data.video_frame_indexes)
+    check_ = workflows.stop_status(
+        workflows.open_project(project), load_working_annotations(project)
+    )
+    assert not check_.settled and check_.draw_more > 0
+
+    monkeypatch.setenv("KPCAL_PROJECT", str(project))
+    at = open_page(new_app(), FIT)
+    statement = workflows.stop_statement(check_)
+    assert statement in [w.value for w in at.warning], page_text(at)
+    label = f"Draw {check_.draw_more:,} more samples"
+    check(button(at, label).click().run())
+    assert not errors(at), page_text(at)
+    session = load_session(project)
+    assert len(session.sample_keys) == 40 + check_.draw_more
+    assert session.sample_keys[:40] == drawn and session.seed == 3
+    assert load_working_annotations(project) == load_working_annotations(project) | records
+    assert set(load_working_annotations(project)) == set(records)
+    message = " ".join(shown(at.success))
+    assert f"kept 30 already annotated, drew {10 + check_.draw_more} new" in message, message
+
+    # the annotate page counts the new samples (the projection moves with their confidences)
+    at = open_page(at, ANNOTATE)
+    after = workflows.stop_status(
+        workflows.open_project(project), load_working_annotations(project)
+    )
+    assert after.samples_left == 10 + check_.draw_more
+    assert after.draw_more < check_.draw_more
+    assert workflows.stop_status_line(after) in page_text(at)
+
+
 def test_sleap_flies_clip_from_the_setup_page(shared_data, tmp_path):
     """The flies clip (25 fps; bodyparts head and thorax): config.yml gets its fps, and the
     page asks only for the back, the front being the head."""
@@ -89,3 +145,62 @@ def test_sleap_flies_clip_from_the_setup_page(shared_data, tmp_path):
     assert "do not say which are front and back" not in warnings
     table = at.dataframe[0].value
     assert (table["status"] == "ok").all() and list(table["video"]) == ["clip.mp4"] * len(table)
+
+
+@pytest.mark.parametrize("name", sorted(REAL_PROJECTS))
+def test_fit_page_on_each_real_project_settles_or_says_how_many_samples_to_draw(
+    shared_data, tmp_path, monkeypatch, name
+):
+    """Issue 20, on every project of ../shared/data with 30 annotations simulated from a
+    known line: the fit page states the stop rule's verdict (the same as ``kpcal fit``'s),
+    which settles within the drawn samples or says how many more to annotate among them or
+    exactly how many more samples to draw (with the button that draws them), or that the
+    project has too few keypoints; no number it asks for exceeds the keypoints it has."""
+    import io
+    import json
+    import re
+
+    import numpy as np
+    from apptest_support import FIT
+
+    from kpcal_core import cli, workflows
+    from kpcal_core.annotations import save_annotations
+    from kpcal_core.project import load_working_annotations
+
+    keypoints, videos, num_samples = REAL_PROJECTS[name]
+    project = tmp_path / "project"
+    workflows.choose_sources(
+        project,
+        workflows.Sources(str(shared_data / keypoints), video_dir=str(shared_data / videos)),
+        create=True,
+    )
+    data = workflows.open_project(project)
+    drawn = workflows.draw_samples(data, num_samples=num_samples, seed=0).sample_keys
+    records = simulated_clicks(data, drawn[:30], np.random.default_rng(0))
+    save_annotations(project, records, data.video_frame_indexes)
+    stop = workflows.stop_status(workflows.open_project(project), load_working_annotations(project))
+    statement = workflows.stop_statement(stop)
+    assert_followable(stop, statement)
+
+    monkeypatch.setenv("KPCAL_PROJECT", str(project))
+    at = open_page(new_app(), FIT)
+    assert not errors(at), page_text(at)
+    shown_there = [w.value for w in (at.success if stop.settled else at.warning)]
+    assert statement in shown_there, page_text(at)
+    text = page_text(at)
+    if stop.blocker == "too-few-keypoints":  # says what it would take, and that it cannot
+        assert "this project cannot reach the targets (too few keypoints)" in text, text
+    else:
+        for asked in re.findall(r"about ([\d,]+) more", text):
+            assert int(asked.replace(",", "")) <= stop.candidates, text
+    draw_labels = [b.label for b in at.button if b.label.startswith("Draw ")]
+    if stop.draw_more:
+        assert draw_labels == [f"Draw {stop.draw_more:,} more samples"], draw_labels
+    else:
+        assert draw_labels == [], draw_labels
+
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["fit", str(project), "--json", "--bootstrap", "20"], out, err) == 0
+    summary = json.loads(out.getvalue())
+    assert (summary["settled"], summary["stop_rule"]["draw_more"]) == (stop.settled, stop.draw_more)
+    assert load_working_annotations(project) == records  # nothing lost by looking

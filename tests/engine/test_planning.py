@@ -90,21 +90,63 @@ def test_plan_is_seeded_distinct_and_only_positioned_used_keypoints(project):
         assert not np.isnan(coordinates[recording][frame, k]).any()
 
 
-def test_bodyparts_take_turns(project):
-    confidences, coordinates, bodyparts, used = project
-    plan = plan_annotation_order(
-        confidences, bodyparts, used, 10, 150, PC, coordinates=coordinates, seed=0
+def test_each_bin_serves_its_bodyparts_in_proportion_to_their_keypoints():
+    """Issue 20: bodyparts that differ (a nose confident, a tail tip not) are picked in each
+    confidence bin as often as the population holds them there, not in equal turns."""
+    rng = np.random.default_rng(3)
+    frames = 6000
+    nose = np.where(rng.random(frames) < 0.9, rng.beta(12, 1, frames), rng.beta(2, 2, frames))
+    u = rng.random(frames)
+    tail = np.where(
+        u < 0.3,
+        rng.beta(6, 1.5, frames),
+        np.where(u < 0.6, rng.beta(2, 2, frames), 10 ** rng.uniform(-3, -1, frames)),
     )
-    counts = [sum(1 for _, _, b in plan if b == part) for part in used]
-    assert max(counts) - min(counts) <= 1, counts
-    # and in every bin: bodypart is not confounded with confidence
-    edges = confidence_bin_edges(confidences, bodyparts, used, 10, PC)
-    x = x_of(confidences, bodyparts, plan)
+    confidences = {"rec": np.stack([nose, tail], axis=1)}
+    parts = ["nose", "tail"]
+    plan = plan_annotation_order(confidences, parts, parts, 10, 300, PC, seed=0)
+    edges = confidence_bin_edges(confidences, parts, parts, 10, PC)
+    conf = confidences["rec"]
+    population_bins = np.clip(np.searchsorted(edges, conf + PC, side="right") - 1, 0, 9)
+    x = x_of(confidences, parts, plan)
     bins = np.clip(np.searchsorted(edges, 10**x, side="right") - 1, 0, 9)
-    parts = np.array([b for _, _, b in plan])
+    tails = np.array([b == "tail" for _, _, b in plan])
     for b in range(10):
-        in_bin = [int(np.sum((bins == b) & (parts == part))) for part in used]
-        assert max(in_bin) - min(in_bin) <= 1, (b, in_bin)
+        picks = int(np.sum(bins == b))
+        if picks == 0:
+            continue
+        share = float(np.mean(population_bins[:, 1] == b)) / max(
+            float(np.mean(population_bins == b)) * 2, 1e-12
+        )  # the tail's share of the bin's keypoints
+        # the bin's picks follow that share to within one pick (largest deficit first)
+        assert abs(int(np.sum(tails & (bins == b))) - share * picks) <= 1, (b, share, picks)
+
+
+def test_mixed_bodyparts_slope_follows_the_population(tmp_path):
+    """Issue 20's case: bodyparts with their own confidences and lines (slopes -0.3, -0.9),
+    pooled. In equal turns the planned order's slope was biased by about +0.18 at 80
+    annotations; in proportion it is unbiased to within a few hundredths."""
+    rng = np.random.default_rng(7)
+    errors = []
+    for rep in range(60):
+        frames = 10_000
+        nose = np.where(rng.random(frames) < 0.9, rng.beta(12, 1, frames), rng.beta(2, 2, frames))
+        u = rng.random(frames)
+        tail = np.where(
+            u < 0.3,
+            rng.beta(6, 1.5, frames),
+            np.where(u < 0.6, rng.beta(2, 2, frames), 10 ** rng.uniform(-3, -1, frames)),
+        )
+        conf = np.stack([nose, tail], axis=1)
+        x = np.log10(conf + PC)
+        y = np.array([-0.3, -0.9]) * x + np.array([0.4, 0.6]) + rng.normal(0, 0.2, x.shape)
+        best = np.polyfit(x.ravel(), y.ravel(), 1)[0]
+        plan = plan_annotation_order(
+            {"r": conf}, ["nose", "tail"], ["nose", "tail"], 10, 80, PC, seed=rep
+        )
+        index = np.array([f * 2 + (b == "tail") for _, f, b in plan])
+        errors.append(np.polyfit(x.ravel()[index], y.ravel()[index], 1)[0] - best)
+    assert abs(float(np.mean(errors))) < 0.05, np.mean(errors)
 
 
 def replay(confidences, bodyparts, used, plan, num_bins=10):
@@ -331,15 +373,15 @@ def test_demo_planned_order_settles_with_fewer_clicks(tmp_path_factory, noise_sd
         }
         for name, keys in orders.items():
             n, check = clicks_to_settled(demo, data, keys, population)
-            assert n is not None, (name, check.statement)
+            assert n is not None, (name, check.unmet, check.more_needed)
             assert check.slope == pytest.approx(-0.55, abs=2.5 * check.slope_half_width)
             counts[name].append(n)
     print(
         f"noise sd {noise_sd}: clicks to settled, planned {counts['planned']}, "
         f"keypoint-MoSeq bins {counts['fixed']}"
     )
-    if noise_sd == 0.05:
-        assert counts["planned"] == counts["fixed"] == [20, 20, 20]
+    if noise_sd == 0.05:  # at the rule's minimum: 20 in the line, held for 3 annotations
+        assert counts["planned"] == [22, 22, 22] and min(counts["fixed"]) == 22
     else:
         assert all(p < f for p, f in zip(counts["planned"], counts["fixed"], strict=True))
         assert sum(counts["fixed"]) >= 1.5 * sum(counts["planned"])
