@@ -1444,7 +1444,7 @@ def per_bodypart_fits(
         distinct = len(np.unique(group["log10_confidence"].to_numpy(dtype=float)))
         if len(group) < min_points or distinct < 2:
             row["reason"] = (
-                f"{len(group)} annotation(s) at {distinct} confidence(s): "
+                f"{count(len(group), 'annotation')} at {count(distinct, 'confidence')}: "
                 f"too few for a line of its own (need {min_points})"
             )
         else:
@@ -1661,7 +1661,7 @@ def fit_project(
         line_points = without_gross_errors(points, gross)
         require_line(
             line_points["log10_confidence"].to_numpy(dtype=float),
-            f"the fit of {data.project_dir} without {len(gross.left_out)} likely gross error(s)",
+            f"the fit of {data.project_dir} without {count(len(gross.left_out), 'likely gross error')}",
         )
     fit = fit_points(line_points)
     return ProjectFit(
@@ -1841,12 +1841,12 @@ def annotator_agreement(annotations: AnnotatorInput) -> dict:
     else:
         by_pair = pd.DataFrame(columns=["annotator_a", "annotator_b", "n", "median_px", "p90_px"])
         statement = (
-            f"No sample was positioned by two or more of the {len(names)} annotator(s): "
+            f"No sample was positioned by two or more of the {count(len(names), 'annotator')}: "
             "have several people annotate the same samples to measure agreement."
         )
     if disagreements:
         statement += (
-            f" On {disagreements} sample(s) one annotator clicked a position and another "
+            f" On {count(disagreements, 'sample')} one annotator clicked a position and another "
             "marked the bodypart not visible."
         )
     return {

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import KpcalError, NotEnoughAnnotations
 from .samplekeys import SampleKey
+from .wording import count
 
 #: Largest number of pairs whose slopes Theil-Sen computes exactly; above
 #: that, this many random pairs are used.
@@ -172,7 +173,7 @@ def fit_points(points: pd.DataFrame) -> dict:
     if len(np.unique(x)) < 2:
         raise KpcalError(
             f"need annotations at two or more different confidences to fit a line; "
-            f"have {len(points)} annotation(s) at {len(np.unique(x))} confidence(s)"
+            f"have {count(len(points), 'annotation')} at {count(len(np.unique(x)), 'confidence')}"
         )
     slope, intercept, r2 = _line(x, y)
     per_bodypart = {}
@@ -278,7 +279,7 @@ def points_xy(points: pd.DataFrame, what: str = "points") -> tuple[np.ndarray, n
         raise KpcalError(f"{what} must be a DataFrame from error_points, got {type(points)}")
     missing = [c for c in ("log10_confidence", "log10_error") if c not in points.columns]
     if missing:
-        raise KpcalError(f"{what} lack the column(s) {missing}: make them with error_points")
+        raise KpcalError(f"{what} lack the columns {missing}: make them with error_points")
     x = points["log10_confidence"].to_numpy(dtype=float)
     y = points["log10_error"].to_numpy(dtype=float)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -295,7 +296,7 @@ def require_line(x: np.ndarray, what: str = "the fit") -> None:
     if len(x) < 2 or distinct < 2:
         raise NotEnoughAnnotations(
             f"{what} needs positioned annotations at two or more different confidences; "
-            f"have {len(x)} annotation(s) at {distinct} confidence(s): annotate more"
+            f"have {count(len(x), 'annotation')} at {count(distinct, 'confidence')}: annotate more"
         )
 
 

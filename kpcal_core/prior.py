@@ -46,6 +46,7 @@ import pandas as pd
 from .errors import KpcalError
 from .fitting import points_xy
 from .validate import check_bodyparts
+from .wording import count
 
 #: jax-moseq adds this to ``conf`` (which already includes the pseudocount) before the log.
 JAX_MOSEQ_EPSILON = 1e-6
@@ -519,7 +520,7 @@ class SlopeCheck:
             return ""
         if not math.isfinite(self.high):
             return (
-                f"a slope from {self.n} annotation(s) has no interval yet, so it cannot show "
+                f"a slope from {count(self.n, 'annotation')} has no interval yet, so it cannot show "
                 "errors shrinking as confidence grows."
             )
         interval = f"{self.low:+.3f} to {self.high:+.3f}"
