@@ -1200,6 +1200,14 @@ def _within_target(
     return share, float(10 ** centres[inside].min()), float(10 ** centres[inside].max())
 
 
+def _widening(robust: float, classical: float) -> float:
+    """How much wider the robust half-width is than the classical one (at least 1; 1 when
+    the classical one is 0 or not a number: every annotation on the line, or too few)."""
+    if not (classical > 0 and math.isfinite(classical) and math.isfinite(robust)):
+        return 1.0
+    return max(robust / classical, 1.0)
+
+
 def _more_needed(
     x_used: np.ndarray,
     numbers: Mapping[str, np.ndarray],
@@ -1224,8 +1232,8 @@ def _more_needed(
         and slope_target_met(last["slope_half_width"], lever, rms_target, slope_target)
     ):
         return max(held - held_count, 1)  # met now; only the run of annotations is missing
-    ratio_rms = max(last["rms_half_width"] / last["rms_half_width_classical"], 1.0)
-    ratio_slope = max(last["slope_half_width"] / last["slope_half_width_classical"], 1.0)
+    ratio_rms = _widening(last["rms_half_width"], last["rms_half_width_classical"])
+    ratio_slope = _widening(last["slope_half_width"], last["slope_half_width_classical"])
     proj_rms, proj_slope = projected_half_widths(
         x_used, remaining, last["residual_sd"], mu, var, level
     )

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kpcal_core import workflows
 from kpcal_core.diagnostics import (
@@ -187,6 +189,18 @@ def test_a_population_at_one_confidence_never_asks_for_one_more_again_and_again(
         assert "More annotations will not change that" in workflows.stop_statement(check)
 
 
+def test_annotations_exactly_on_a_flat_line_are_a_verdict_not_an_error():
+    """Clicks exactly at the network's positions (every error 0, the line flat with no
+    spread) ended the annotate page's stop status in a ZeroDivisionError (Chromium late-click
+    test, whose pre-annotations are such clicks)."""
+    rng = np.random.default_rng(8)
+    population = Population.from_x(mixture_x(5000, rng))
+    for n in (3, 12, 25):
+        check = stop_rule(points_of(mixture_x(n, rng), np.zeros(n)), population)
+        assert not check.settled
+        assert workflows.stop_status_line(check)
+
+
 def test_one_low_confidence_keypoint_does_not_ask_for_hundreds_more():
     """Issue 20: one low-confidence keypoint among confident ones gave "about 450 more"."""
     rng = np.random.default_rng(6)
@@ -277,3 +291,30 @@ def test_line_numbers_without_a_line_are_nan():
         np.array([0.1, 0.1, 0.1]), np.array([1.0, 2.0, 3.0]), np.ones(3, bool), 0, 1
     )
     assert np.isnan(numbers["slope_half_width"]) and np.isnan(numbers["rms_half_width"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    x=st.lists(st.sampled_from([-3.0, -2.0, -1.0, -0.5, -0.1, 0.0]), min_size=1, max_size=30),
+    y=st.one_of(  # any errors, or one error for all (no spread at all)
+        st.lists(st.sampled_from([0.0, 0.1, 0.5, 1.5, 3.0]), min_size=30, max_size=30),
+        st.sampled_from([0.0, 0.5]).map(lambda error: [error] * 30),
+    ),
+    population=st.sampled_from(["one confidence", "wide", "narrow"]),
+    remaining=st.integers(0, 50),
+)
+def test_any_annotations_give_a_verdict_in_words(x, y, population, remaining):
+    """Degenerate annotations (one confidence, no spread, a handful, a rising line) give a
+    verdict and its words, never an arithmetic error."""
+    pools = {
+        "one confidence": np.full(100, -0.5),
+        "wide": np.linspace(-3.0, 0.0, 100),
+        "narrow": np.linspace(-0.2, 0.0, 100),
+    }
+    pool = pools[population]
+    check = stop_rule(
+        points_of(np.array(x), np.array(y[: len(x)])),
+        Population.from_x(pool),
+        remaining=pool[:remaining],
+    )
+    assert workflows.stop_status_line(check) and workflows.stop_statement(check)
