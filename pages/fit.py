@@ -100,8 +100,8 @@ panels.draw_more_button(data, stop, key="fit-draw-more")
 st.caption(
     "How it is judged: the line's 95% band over all your keypoints (root mean square) and "
     "the slope's interval, allowing for clicking noise that changes with confidence, within "
-    "their targets, with a negative slope, after each of the last annotations in a row "
-    "(the README's method section has the rule)."
+    f"their targets, with a negative slope, for the last {stop.held} annotations in a row "
+    "(docs/method.md in kpcal's repository has the rule)."
 )
 panels.gross_errors_panel(project, data, stop)
 if result.project.counts.get("not_visible"):
