@@ -155,6 +155,18 @@ def test_start_annotating_is_a_button_that_opens_the_annotate_page(demo):
     ]
 
 
+def test_going_back_to_setup_after_start_annotating_stays_there(demo):
+    """The button is followed at the top of the setup page (its value read from session
+    state): its press must not follow the user back to the setup page later."""
+    at = open_page(new_app(), SETUP)
+    check(button(at, "Sample frames").click().run())
+    at = check(button(at, "Start annotating").click().run())
+    assert [t.value for t in at.title] == ["Annotate"]
+    at = open_page(at, SETUP)
+    assert [t.value for t in at.title] == ["Set up & sample"]
+    assert [t.value for t in check(at.run()).title] == ["Set up & sample"]
+
+
 def test_counts_of_one_are_singular(demo):
     """ "1 of 2 recordings needs attention", "1 sample marked not visible"."""
     keys = draw_demo_samples(demo)
