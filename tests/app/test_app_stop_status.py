@@ -8,6 +8,7 @@ annotations needed" to "Settled".
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from apptest_support import (
     ANNOTATE,
@@ -23,8 +24,10 @@ from apptest_support import (
     page_text,
     true_display_position,
 )
+from demo_support import simulated_clicks
 
 from kpcal_core import workflows
+from kpcal_core.annotations import save_annotations
 from kpcal_core.project import load_project_data, load_working_annotations
 
 _stop_status = workflows.stop_status  # not the counted one of the fixture below
@@ -126,3 +129,23 @@ def test_stop_status_line_says_how_many_more_or_that_more_will_not_help(demo):
     assert workflows.stop_status_line(verdict).endswith(
         "more annotations will not change that: see the fit page."
     )
+
+
+@pytest.mark.parametrize("n", [3, 25])
+def test_clicks_exactly_on_the_networks_positions_give_a_verdict_on_both_pages(demo, n):
+    """Every error 0 (a person agreeing with every prediction): the line is flat with no
+    spread. The stop status once ended there in a ZeroDivisionError (Streamlit's error box)."""
+    data = load_project_data(demo)
+    keys = draw_demo_samples(demo)[:n]
+    clicks = simulated_clicks(
+        data, keys, np.random.default_rng(0), slope=0.0, intercept=0.0, noise=0.0
+    )
+    assert all(
+        np.allclose([a.x, a.y], data.coordinates[r][f, data.bodyparts.index(b)])
+        for (r, f, b), a in clicks.items()
+    )
+    save_annotations(demo, clicks, data.video_frame_indexes)
+    at = open_page(new_app(), ANNOTATE)
+    assert "Settled" not in page_text(at)
+    at = open_page(at, FIT)
+    assert "Settled" not in page_text(at)
