@@ -219,6 +219,23 @@ REAL_PROJECTS = {
 }
 
 
+def real_project_with_samples(shared_data, folder, name: str):
+    """A project in ``folder / "project"`` on the real project ``name`` of
+    :data:`REAL_PROJECTS`, its samples drawn (seed 0): ``(project, data, drawn keys)``."""
+    from kpcal_core import workflows
+
+    keypoints, videos, num_samples = REAL_PROJECTS[name]
+    project = folder / "project"
+    workflows.choose_sources(
+        project,
+        workflows.Sources(str(shared_data / keypoints), video_dir=str(shared_data / videos)),
+        create=True,
+    )
+    data = workflows.open_project(project)
+    drawn = workflows.draw_samples(data, num_samples=num_samples, seed=0).sample_keys
+    return project, data, drawn
+
+
 def assert_followable(check, statement: str) -> None:
     """The advice is one a user can follow, and never asks for more than can exist."""
     numbers = [int(n.replace(",", "")) for n in re.findall(r"about ([\d,]+) more", statement)]

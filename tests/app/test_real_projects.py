@@ -23,7 +23,12 @@ from apptest_support import (
     shown,
     widget,
 )
-from demo_support import REAL_PROJECTS, assert_followable, simulated_clicks
+from demo_support import (
+    REAL_PROJECTS,
+    assert_followable,
+    real_project_with_samples,
+    simulated_clicks,
+)
 
 from kpcal_core.session import load_session
 
@@ -167,15 +172,7 @@ def test_fit_page_on_each_real_project_settles_or_says_how_many_samples_to_draw(
     from kpcal_core.annotations import save_annotations
     from kpcal_core.project import load_working_annotations
 
-    keypoints, videos, num_samples = REAL_PROJECTS[name]
-    project = tmp_path / "project"
-    workflows.choose_sources(
-        project,
-        workflows.Sources(str(shared_data / keypoints), video_dir=str(shared_data / videos)),
-        create=True,
-    )
-    data = workflows.open_project(project)
-    drawn = workflows.draw_samples(data, num_samples=num_samples, seed=0).sample_keys
+    project, data, drawn = real_project_with_samples(shared_data, tmp_path, name)
     records = simulated_clicks(data, drawn[:30], np.random.default_rng(0))
     save_annotations(project, records, data.video_frame_indexes)
     stop = workflows.stop_status(workflows.open_project(project), load_working_annotations(project))

@@ -90,11 +90,9 @@ def test_plan_is_seeded_distinct_and_only_positioned_used_keypoints(project):
         assert not np.isnan(coordinates[recording][frame, k]).any()
 
 
-def test_each_bin_serves_its_bodyparts_in_proportion_to_their_keypoints():
-    """Issue 20: bodyparts that differ (a nose confident, a tail tip not) are picked in each
-    confidence bin as often as the population holds them there, not in equal turns."""
-    rng = np.random.default_rng(3)
-    frames = 6000
+def nose_and_tail_confidences(rng: np.random.Generator, frames: int) -> np.ndarray:
+    """``(frames, 2)`` confidences of bodyparts that differ (issue 20): a nose, mostly
+    confident (90% Beta(12, 1)), and a tail tip, often not (40% log-uniform 1e-3..1e-1)."""
     nose = np.where(rng.random(frames) < 0.9, rng.beta(12, 1, frames), rng.beta(2, 2, frames))
     u = rng.random(frames)
     tail = np.where(
@@ -102,7 +100,14 @@ def test_each_bin_serves_its_bodyparts_in_proportion_to_their_keypoints():
         rng.beta(6, 1.5, frames),
         np.where(u < 0.6, rng.beta(2, 2, frames), 10 ** rng.uniform(-3, -1, frames)),
     )
-    confidences = {"rec": np.stack([nose, tail], axis=1)}
+    return np.stack([nose, tail], axis=1)
+
+
+def test_each_bin_serves_its_bodyparts_in_proportion_to_their_keypoints():
+    """Issue 20: bodyparts that differ (a nose confident, a tail tip not) are picked in each
+    confidence bin as often as the population holds them there, not in equal turns."""
+    rng = np.random.default_rng(3)
+    confidences = {"rec": nose_and_tail_confidences(rng, 6000)}
     parts = ["nose", "tail"]
     plan = plan_annotation_order(confidences, parts, parts, 10, 300, PC, seed=0)
     edges = confidence_bin_edges(confidences, parts, parts, 10, PC)
@@ -129,15 +134,7 @@ def test_mixed_bodyparts_slope_follows_the_population(tmp_path):
     rng = np.random.default_rng(7)
     errors = []
     for rep in range(60):
-        frames = 10_000
-        nose = np.where(rng.random(frames) < 0.9, rng.beta(12, 1, frames), rng.beta(2, 2, frames))
-        u = rng.random(frames)
-        tail = np.where(
-            u < 0.3,
-            rng.beta(6, 1.5, frames),
-            np.where(u < 0.6, rng.beta(2, 2, frames), 10 ** rng.uniform(-3, -1, frames)),
-        )
-        conf = np.stack([nose, tail], axis=1)
+        conf = nose_and_tail_confidences(rng, 10_000)
         x = np.log10(conf + PC)
         y = np.array([-0.3, -0.9]) * x + np.array([0.4, 0.6]) + rng.normal(0, 0.2, x.shape)
         best = np.polyfit(x.ravel(), y.ravel(), 1)[0]

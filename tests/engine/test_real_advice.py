@@ -20,7 +20,12 @@ import json
 
 import numpy as np
 import pytest
-from demo_support import REAL_PROJECTS, assert_followable, simulated_clicks
+from demo_support import (
+    REAL_PROJECTS,
+    assert_followable,
+    real_project_with_samples,
+    simulated_clicks,
+)
 
 from kpcal_core import cli, workflows
 from kpcal_core.annotations import save_annotations
@@ -29,15 +34,7 @@ from kpcal_core.project import load_working_annotations
 
 @pytest.mark.parametrize("name", sorted(REAL_PROJECTS))
 def test_real_projects_settle_or_say_how_many_more_samples_to_draw(shared_data, tmp_path, name):
-    keypoints, videos, num_samples = REAL_PROJECTS[name]
-    project = tmp_path / "project"
-    workflows.choose_sources(
-        project,
-        workflows.Sources(str(shared_data / keypoints), video_dir=str(shared_data / videos)),
-        create=True,
-    )
-    data = workflows.open_project(project)
-    drawn = workflows.draw_samples(data, num_samples=num_samples, seed=0).sample_keys
+    project, data, drawn = real_project_with_samples(shared_data, tmp_path, name)
     rng = np.random.default_rng(0)
     verdicts = []
     for annotated in (min(30, len(drawn)), len(drawn)):
