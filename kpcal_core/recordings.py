@@ -1,7 +1,7 @@
 """Recordings and their videos: the pre-flight report and frame thinning.
 
 Owns :func:`check_videos`, which reports, one row per recording, which video
-was found and by which rule (:func:`kpcal_core.recording_videos.resolve_videos`:
+was found and by which rule (:func:`kpcal_core.video.match.resolve_videos`:
 set by the user, stored in the keypoint file, prefix match in the video
 folder, a fallback path) and whether it has the frames the keypoints need;
 and :func:`downsample`, which keeps every ``rate``-th keypoint frame together
@@ -25,9 +25,8 @@ import pandas as pd
 
 from .errors import KpcalError
 from .limits import LimitExceeded
-from .recording_videos import VideoChoice, resolve_videos
 from .validate import check_coordinates, check_video_frame_indexes
-from .videos import VIDEO_EXTENSIONS, video_info
+from .video import VIDEO_EXTENSIONS, VideoChoice, resolve_videos, video_info
 from .wording import count
 
 #: Columns of the :func:`check_videos` report, in order.
@@ -64,7 +63,7 @@ def check_videos(
     """Report, per recording, which video it uses and whether the video fits.
 
     A recording's video is chosen by
-    :func:`kpcal_core.recording_videos.resolve_videos`: a path set by the user,
+    :func:`kpcal_core.video.match.resolve_videos`: a path set by the user,
     the video its keypoint file stores (as stored, by name in ``video_dir``,
     by name beside the keypoint file), keypoint-MoSeq's prefix match in
     ``video_dir`` (the longest video name that starts the recording name),
@@ -110,7 +109,7 @@ def check_videos(
         largest video frame index, or ``T - 1``; -1 when ``T`` is 0);
         ``status`` (one of :data:`STATUSES`); ``reason`` (what is wrong and
         how to fix it, or why the row is ok); ``rule`` (the rule that found
-        the video, one of :data:`kpcal_core.recording_videos.RULES`, or "").
+        the video, one of :data:`kpcal_core.video.match.RULES`, or "").
 
     Raises
     ------
