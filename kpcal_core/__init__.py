@@ -35,7 +35,8 @@ The engine, one concern per module:
   codec's floor, OpenCV where PyAV cannot be exact), ``cache`` (the on-disk frame
   cache: lossless, compact, LRU size cap), ``source`` (a sample's frame, the one
   fill of the cache, :func:`load_sampled_frames`), ``prefetch`` (frames prepared in
-  the background, the fill job)
+  the background, the fill job), ``recordings`` (the recordings-vs-videos check,
+  :func:`downsample`)
 - ``config``: the project's ``config.yml``
 - ``session``: the calibration session under ``{project}/calibration/``
 - ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,
@@ -44,7 +45,6 @@ The engine, one concern per module:
   keypoint-MoSeq's loader names
 - ``keypoint_store``: a project's keypoints read once per file change, with
   coordinates memory-mapped from a stored copy under ``calibration/``
-- ``recordings``: the recordings-vs-videos check (over ``video``), downsampling
 - ``calibration``: the notebook entry point (:func:`noise_calibration`)
 - ``demo``: a synthetic project with a known answer
 - ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``);
@@ -88,9 +88,8 @@ from .formats import (
     stored_video_paths,
 )
 from .planning import Population, plan_annotation_order, population_of
-from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
-from .video import find_matching_videos, load_sampled_frames
+from .video import check_videos, downsample, find_matching_videos, load_sampled_frames
 
 __all__ = [
     "Annotation",

@@ -97,7 +97,6 @@ from .project import (
     save_work,
     video_dir_of,
 )
-from .recordings import check_videos
 from .samplekeys import SampleKey
 from .sampling import confidence_histogram, sample_error_frames
 from .session import (
@@ -112,6 +111,7 @@ from .video import (
     DEFAULT_MAX_BYTES,
     BackgroundJob,
     cache_size,
+    check_videos,
     fill_cache,
     frame_rate,
     index_videos,
@@ -460,7 +460,7 @@ def open_project(
 def recordings_report(data: ProjectData) -> pd.DataFrame:
     """Per recording, the video it uses and whether the video fits the keypoints.
 
-    See :func:`kpcal_core.recordings.check_videos` for the columns; recordings
+    See :func:`kpcal_core.video.recordings.check_videos` for the columns; recordings
     whose ``status`` is in :data:`BLOCKING_STATUSES` cannot be annotated.
     """
     session = data.session

@@ -16,9 +16,12 @@ A frame takes one path, a module per step:
   one frame (:func:`load_frame`), keypoint-MoSeq's :func:`load_sampled_frames`
 - ``prefetch``: work done ahead in background threads (:class:`Prefetcher`
   for the next samples' frames, :class:`BackgroundJob` for the fill)
+- ``recordings``: the recordings-vs-videos check before anything is drawn
+  (:func:`check_videos`, one row per recording) and :func:`downsample`
+  (keypoint frames thinned, with the video frame each came from)
 
-Nothing else in kpcal opens a video; the pose format readers
-(:mod:`kpcal_core.formats`) import nothing from here.
+Nothing else in kpcal reads a video (the demo only writes its own); the pose
+format readers (:mod:`kpcal_core.formats`) import nothing from here.
 """
 
 from .cache import DEFAULT_MAX_BYTES, CacheSize, cache_size
@@ -34,6 +37,7 @@ from .match import (
     resolve_videos,
 )
 from .prefetch import BackgroundJob, JobProgress, Prefetcher
+from .recordings import check_videos, downsample
 from .source import (
     FillSummary,
     fill_cache,
@@ -57,6 +61,8 @@ __all__ = [
     "VideoChoice",
     "VideoInfo",
     "cache_size",
+    "check_videos",
+    "downsample",
     "fill_cache",
     "find_matching_videos",
     "frame_rate",

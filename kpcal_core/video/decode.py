@@ -110,6 +110,22 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
         capture.release()
 
 
+def decodes_a_frame(path: str | os.PathLike) -> bool:
+    """Whether OpenCV decodes the video's first frame (a container can open and hold none).
+
+    Raises
+    ------
+    KpcalError
+        The video cannot be opened, or is too large (as :func:`video_info`).
+    """
+    capture = _open_cv(path)
+    try:
+        ok, frame = capture.read()
+        return bool(ok) and frame is not None
+    finally:
+        capture.release()
+
+
 def _too_short(path, index: int, n_read: int | None = None) -> KpcalError:
     info = video_info(path)
     return KpcalError(

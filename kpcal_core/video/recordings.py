@@ -1,7 +1,7 @@
 """Recordings and their videos: the pre-flight report and frame thinning.
 
 Owns :func:`check_videos`, which reports, one row per recording, which video
-was found and by which rule (:func:`kpcal_core.video.match.resolve_videos`:
+was found and by which rule (:func:`~kpcal_core.video.match.resolve_videos`:
 set by the user, stored in the keypoint file, prefix match in the video
 folder, a fallback path) and whether it has the frames the keypoints need;
 and :func:`downsample`, which keeps every ``rate``-th keypoint frame together
@@ -23,11 +23,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .errors import KpcalError
-from .limits import LimitExceeded
-from .validate import check_coordinates, check_video_frame_indexes
-from .video import VIDEO_EXTENSIONS, VideoChoice, resolve_videos, video_info
-from .wording import count
+from ..errors import KpcalError
+from ..limits import LimitExceeded
+from ..validate import check_coordinates, check_video_frame_indexes
+from ..wording import count
+from .decode import decodes_a_frame, video_info
+from .match import VIDEO_EXTENSIONS, VideoChoice, resolve_videos
 
 #: Columns of the :func:`check_videos` report, in order.
 REPORT_COLUMNS = (
@@ -238,7 +239,7 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
     try:
         n_video = video_info(video).n_frames
         problem = None if n_video > 0 else "its container reports no frame count"
-        if problem is None and not _decodes_a_frame(video):
+        if problem is None and not decodes_a_frame(video):
             problem = "OpenCV opens it but cannot decode its first frame"
     except LimitExceeded as error:  # too large to decode: say which limit
         return {"video_frames": None, "status": "video unreadable", "reason": str(error)}
@@ -286,17 +287,6 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
             f"(highest video frame needed: {needed})."
         ),
     }
-
-
-def _decodes_a_frame(video: str) -> bool:
-    capture = cv2.VideoCapture(video)
-    try:
-        if not capture.isOpened():
-            return False
-        ok, frame = capture.read()
-        return bool(ok) and frame is not None
-    finally:
-        capture.release()
 
 
 def _report_frame(rows: list[dict]) -> pd.DataFrame:
