@@ -112,15 +112,22 @@ def test_h264_with_b_frames_matches_sequential_decoding(video_dir, name):
         assert [decode_number(img) for img in images] == frames
 
 
-def test_every_seek_is_exact_on_h264(video_dir):
+@pytest.mark.parametrize("method", ["auto", "opencv"])
+def test_every_seek_is_exact_on_h264(video_dir, method):
+    """seek_gap=1: OpenCV seeks for every frame (with "auto", PyAV reads and never steps)."""
     path = video_dir / "coded_h264.mp4"
     rng = np.random.default_rng(0)
     frames = sorted(rng.choice(600, size=25, replace=False).tolist())
-    got = dict(read_frames(path, frames, seek_gap=1))  # seek for every frame
+    got = dict(read_frames(path, frames, method=method, seek_gap=1))
     reference = sequential(path, frames)
     for t in frames:
         np.testing.assert_array_equal(got[t], reference[t])
         assert decode_number(got[t]) == t
+
+
+def test_an_unknown_reading_method_is_refused(video_dir):
+    with pytest.raises(ValueError, match="method must be one of"):
+        list(read_frames(video_dir / "coded_h264.mp4", [1], method="fast"))
 
 
 def test_real_videos_match_sequential_decoding(shared_data):
