@@ -30,7 +30,6 @@ from kpcal_core import workflows
 from kpcal_core.config import load_config
 from kpcal_core.diagnostics import StopCheck, project_population
 from kpcal_core.fitting import share_above_threshold
-from kpcal_core.prefetch import BackgroundJob, Prefetcher, sample_frame_loader
 from kpcal_core.prior import (
     ModelPrior,
     bodypart_confidences,
@@ -39,7 +38,12 @@ from kpcal_core.prior import (
 )
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
-from kpcal_core.videos import sample_video_frames
+from kpcal_core.video import (
+    BackgroundJob,
+    Prefetcher,
+    sample_frame_loader,
+    sample_video_frames,
+)
 
 
 def file_key(path: str | os.PathLike | None) -> tuple:

@@ -31,10 +31,10 @@ from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
 from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
-from kpcal_core.prefetch import BackgroundJob
 from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
+from kpcal_core.video import BackgroundJob
 from kpcal_core.wording import count
 
 from .text import code, literal

@@ -29,19 +29,22 @@ The engine, one concern per module:
   s0 of each keypoint, per bodypart, beside the default and the saved line), and
   whether a line may be written to ``config.yml`` without asking (its slope)
 - ``annotations``: the ``error_annotations.csv`` file and the merge rule
-- ``videos``: reading frames exactly, filling the frame cache; ``decoding``: PyAV
-  decoding near the codec's floor; ``framecache``: the on-disk frame cache (lossless,
-  compact, LRU size cap); ``prefetch``: the next samples' frames prepared in the background
+- ``video``: the one frame source, a module per step: ``match`` (which video a
+  recording uses: keypoint-MoSeq's prefix match, the named rules, the frame rate),
+  ``index`` (frame number ↔ packet), ``decode`` (the one exact reader: PyAV near the
+  codec's floor, OpenCV where PyAV cannot be exact), ``cache`` (the on-disk frame
+  cache: lossless, compact, LRU size cap), ``source`` (a sample's frame, the one
+  fill of the cache, :func:`load_sampled_frames`), ``prefetch`` (frames prepared in
+  the background, the fill job), ``recordings`` (the recordings-vs-videos check,
+  :func:`downsample`)
 - ``config``: the project's ``config.yml``
 - ``session``: the calibration session under ``{project}/calibration/``
 - ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,
-  one module per format, file discovery, duplicate outputs); ``keypoints``
-  re-exports keypoint-MoSeq's loader names
+  one module per format, file discovery, duplicate outputs, where a stored video
+  path is on this machine; no video code); ``keypoints`` re-exports
+  keypoint-MoSeq's loader names
 - ``keypoint_store``: a project's keypoints read once per file change, with
   coordinates memory-mapped from a stored copy under ``calibration/``
-- ``recording_videos``: which video each recording uses, by named rules;
-  ``recordings``: the recordings-vs-videos check, downsampling
-- ``videos``: reading frames exactly, the frame cache
 - ``calibration``: the notebook entry point (:func:`noise_calibration`)
 - ``demo``: a synthetic project with a known answer
 - ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``);
@@ -85,9 +88,8 @@ from .formats import (
     stored_video_paths,
 )
 from .planning import Population, plan_annotation_order, population_of
-from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
-from .videos import find_matching_videos, load_sampled_frames
+from .video import check_videos, downsample, find_matching_videos, load_sampled_frames
 
 __all__ = [
     "Annotation",

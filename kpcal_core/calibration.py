@@ -29,7 +29,7 @@ from .validate import (
     check_coordinates,
     check_video_frame_indexes,
 )
-from .videos import fill_frame_cache, find_matching_videos, sample_video_frames, video_info
+from .video import fill_cache, find_matching_videos, sample_video_frames, video_info
 from .wording import count
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -177,7 +177,7 @@ def noise_calibration(
     video_of = sample_video_frames(
         session.sample_keys, video_dir, indexes, video_extension, video_paths=session.video_paths
     )
-    fill_frame_cache(frame_cache_dir(project_dir), video_of.values())  # frames not kept in memory
+    fill_cache(frame_cache_dir(project_dir), video_of)  # frames not kept in memory
     save_session_keypoints(project_dir, coordinates, confidences, bodyparts, indexes)
     save_session(project_dir, session)
     command = app_command(project_dir)

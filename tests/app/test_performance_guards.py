@@ -15,10 +15,11 @@ import pytest
 from apptest_support import sample_lines
 from streamlit.testing.v1 import AppTest
 
-from kpcal_core import videos, workflows
+from kpcal_core import workflows
 from kpcal_core.demo import make_demo_project
 from kpcal_core.project import load_project_data
 from kpcal_core.session import frame_cache_dir, load_session
+from kpcal_core.video import decode, source
 from kpcal_core.views import crop_for_sample, encode_jpeg, render_view
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,13 +41,13 @@ def _forbid_decoding(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a video was decoded although its frames are cached")
 
-    monkeypatch.setattr(videos, "read_frames", refuse)
-    monkeypatch.setattr(videos.cv2, "VideoCapture", refuse)
+    monkeypatch.setattr(source, "read_frames", refuse)
+    monkeypatch.setattr(decode.cv2, "VideoCapture", refuse)
 
 
 def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
     project, data, session = sampled_project
-    first = videos.load_sampled_frames(
+    first = source.load_sampled_frames(
         session.sample_keys,
         "",
         data.video_frame_indexes,
@@ -54,7 +55,7 @@ def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
         video_paths=data.video_paths,
     )
     _forbid_decoding(monkeypatch)
-    second = videos.load_sampled_frames(
+    second = source.load_sampled_frames(
         session.sample_keys,
         "",
         data.video_frame_indexes,
@@ -67,7 +68,7 @@ def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
 
 def test_annotate_page_never_decodes_video_once_frames_are_cached(sampled_project, monkeypatch):
     project, data, session = sampled_project
-    videos.load_sampled_frames(
+    source.load_sampled_frames(
         session.sample_keys,
         "",
         data.video_frame_indexes,
