@@ -101,6 +101,7 @@ try:
 except KpcalError as error:
     error_display.show_error(error, project)
     st.stop()
+cache.start_video_indexing(data)  # ready before the first "Sample frames"
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):
     st.warning(literal(note))
