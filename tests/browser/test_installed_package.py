@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,8 @@ def run(command: list, cwd: Path, env: dict, timeout: float = 300) -> subprocess
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> tuple[Path, dict]:
-    """A venv with kpcal's wheel installed, and the environment to run it in."""
+def built(tmp_path_factory) -> tuple[Path, dict]:
+    """kpcal's wheel built from a copy of the checkout, and the environment to run it in."""
     folder = tmp_path_factory.mktemp("installed")
     source = folder / "source"
     shutil.copytree(REPO, source, ignore=NOT_IN_A_CLONE)
@@ -74,10 +75,33 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     )
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", "wheels", source], folder, env)
     (wheel,) = (folder / "wheels").glob("kpcal-*.whl")
+    return wheel, env
+
+
+@pytest.fixture(scope="module")
+def installed(built, tmp_path_factory) -> tuple[Path, dict]:
+    """A fresh venv with kpcal's wheel installed, and the environment to run it in."""
+    wheel, env = built
+    folder = tmp_path_factory.mktemp("venv")
     venv = folder / "venv"
     run([sys.executable, "-m", "venv", "--system-site-packages", venv], folder, env)
     run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", wheel], folder, env)
     return venv, env
+
+
+def test_the_wheel_holds_every_module_and_the_apps_files_only(built):
+    wheel, _ = built
+    with zipfile.ZipFile(wheel) as archive:
+        names = {n for n in archive.namelist() if ".dist-info/" not in n}
+    modules = {
+        p.relative_to(REPO).as_posix()
+        for package in ("kpcal_core", "kpcal_app")
+        for p in (REPO / package).rglob("*.py")
+    }
+    app_files = {"app.py", ".streamlit/config.toml"} | {
+        f"pages/{p.name}" for p in (REPO / "pages").glob("*.py")
+    }
+    assert names == modules | {f"kpcal_app/entry/{name}" for name in app_files}
 
 
 def test_kpcal_help_works_from_the_installed_package(installed, tmp_path):
