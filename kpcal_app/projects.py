@@ -45,7 +45,7 @@ def resolve_project(text: str) -> Path:
 
     On a shared server (``KPCAL_DATA_ROOT``) it must lie inside the data root,
     or be exactly this user's own demo project (in the state folder), or the
-    project the server was started with (:func:`given_project`, which every
+    project the server was started with (:func:`kpcal_app.command_line.given_project`, which every
     page shows when no other is chosen, so the address can name it): another
     user's demo project, or anything else in the state folder, is refused.
 
