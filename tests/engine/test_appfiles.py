@@ -8,6 +8,7 @@ finds the app, the ``streamlit run`` command it builds, and the command line.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -150,3 +151,9 @@ def test_the_command_line_does_not_import_streamlit():
         "sys.exit('streamlit' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_the_command_for_a_notebook_quotes_a_hostile_folder_name(tmp_path):
+    project = tmp_path / "it's; rm -rf ~ $(id) `x`"
+    words = shlex.split(appfiles.app_command(project))
+    assert words == [sys.executable, "-m", "kpcal_core", "app", str(project)]
