@@ -1,7 +1,8 @@
 """kpcal: keypoint error calibration for keypoint-MoSeq, as a Streamlit app.
 
 Run ``streamlit run app.py`` (the demo project), or
-``streamlit run app.py -- --project DIR`` (or set ``KPCAL_PROJECT``).
+``streamlit run app.py -- --project DIR`` (or set ``KPCAL_PROJECT``); installed as a
+package, ``kpcal app [DIR]`` runs this file (``kpcal_core.appfiles``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ except KpcalError as error:  # no project given and the demo project cannot be w
     st.error(literal(error))
     st.info(
         "Open a project of yours instead: add ?project=/path/to/project to the address, or "
-        "start kpcal with `streamlit run app.py -- --project /path/to/project`."
+        "start kpcal with `kpcal app /path/to/project` (from a checkout: "
+        "`streamlit run app.py -- --project /path/to/project`)."
     )
     st.stop()
 address.read_address()  # the sample and zoom of a link, once per browser session
