@@ -9,7 +9,9 @@ Layers, from the top:
 - ``workflows``: the steps a user or a script takes (choose sources, open a
   project, the recordings report, draw samples, fill the frame cache, record
   an annotation, fit, save, export). The app's pages and ``cli`` call these.
-- ``cli``: ``kpcal {check,sample,video,fit,export,agreement}``: parses and prints.
+- ``cli``: ``kpcal {app,check,sample,video,fit,export,agreement}``: parses and prints;
+  ``appfiles``: where the app's ``app.py`` is (installed or a checkout) and the
+  ``streamlit run`` command ``kpcal app`` runs.
 - ``charts`` (every Altair chart), ``colours`` (one colour per bodypart),
   ``views`` (the cropped, marked-up image a person clicks on; zoom in video pixels),
   ``clicks`` (which sample a click belongs to: its checks, the view token, the

@@ -19,7 +19,7 @@ import math
 
 import streamlit as st
 
-from kpcal_app import cache, panels, state
+from kpcal_app import address, cache, error_display, panels, projects, startup, state, widgets
 from kpcal_app.click import (
     ZOOM_IN_KEY,
     ZOOM_KEYS,
@@ -43,22 +43,22 @@ from kpcal_core.logs import log_event
 from kpcal_core.project import backup_file, broken_annotation_files
 from kpcal_core.views import FIT, FRAME, step_zoom, zoom_label
 
-state.ensure_app_navigation()
+startup.ensure_app_navigation()
 
 st.title("Annotate")
-project = state.project_dir()
+project = projects.project_dir()
 try:
     data = cache.project_data(project)
 except KpcalError as error:
-    state.show_error(error, project)
+    error_display.show_error(error, project)
     st.page_link(
         "pages/setup.py",
         label="Go to setup",
         icon=":material/tune:",
-        query_params=state.address(project),
+        query_params=address.address(project),
     )
     st.stop()
-state.demo_banner(project)
+widgets.demo_banner(project)
 samples = data.session.sample_keys
 if not samples:
     st.info("No samples yet: draw them on the setup page.")
@@ -66,13 +66,13 @@ if not samples:
         "pages/setup.py",
         label="Go to setup",
         icon=":material/tune:",
-        query_params=state.address(project),
+        query_params=address.address(project),
     )
     st.stop()
 try:
     records = state.records(project)
 except KpcalError as error:
-    state.show_error(error)
+    error_display.show_error(error)
     st.write(
         "Nothing was changed. Fix the file by hand, or start over: the broken file is kept "
         "beside it as a timestamped backup."
@@ -91,16 +91,16 @@ def is_done(key) -> bool:
     return key in records and records[key].status != CLEARED
 
 
-index = state.sample_index(project, samples, is_done)
+index = address.sample_index(project, samples, is_done)
 state.init_annotate_state()
 
 
 def go_to(target: int) -> None:
-    state.set_sample_index(project, max(0, min(target, len(samples) - 1)))
+    address.set_sample_index(project, max(0, min(target, len(samples) - 1)))
 
 
 def next_unannotated() -> None:
-    current = state.sample_index(project, samples, is_done)
+    current = address.sample_index(project, samples, is_done)
     order = [*range(current + 1, len(samples)), *range(0, current + 1)]
     target = next((i for i in order if not is_done(samples[i])), None)
     if target is None:
@@ -155,7 +155,7 @@ def on_click() -> None:
         state.set_save_message(project, clicks.NO_LONGER_SHOWN)
         return
     _, key, view = entry
-    shown = samples[state.sample_index(project, samples, is_done)]
+    shown = samples[address.sample_index(project, samples, is_done)]
     # An edit a refused save holds here is an annotation too.
     rule = clicks.late_click(key, shown, samples, held.get(key, records.get(key)))
     if not rule.save:
@@ -173,14 +173,14 @@ def on_click() -> None:
 
 def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
     """The zoom shown and its buttons (keys: + in, - out, 0 fit)."""
-    zoom = state.zoom()
+    zoom = address.zoom()
     st.caption(f"Zoom: {zoom_label(zoom, view)}")
     with st.container(key=ZOOM_KEYS):
         cols = st.columns([0.8, 0.8, 1.1, 1.3], gap="small")
         with cols[0].container(key=ZOOM_OUT_KEY):
             st.button(
                 "−",
-                on_click=state.set_zoom,
+                on_click=address.set_zoom,
                 args=(zoom_out,),
                 disabled=zoom == FRAME,
                 width="stretch",
@@ -189,7 +189,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
         with cols[1].container(key=ZOOM_IN_KEY):
             st.button(
                 "+",
-                on_click=state.set_zoom,
+                on_click=address.set_zoom,
                 args=(zoom_in,),
                 disabled=zoom_in == zoom,
                 width="stretch",
@@ -197,7 +197,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
             )
         cols[2].button(
             "Fit",
-            on_click=state.set_zoom,
+            on_click=address.set_zoom,
             args=(FIT,),
             shortcut="0",
             disabled=zoom == FIT,
@@ -206,7 +206,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
         )
         cols[3].button(
             "Frame",
-            on_click=state.set_zoom,
+            on_click=address.set_zoom,
             args=(FRAME,),
             disabled=zoom == FRAME,
             width="stretch",
@@ -230,7 +230,7 @@ def last_action(key) -> None:
 
 @st.fragment
 def annotator() -> None:
-    current = state.sample_index(project, samples, is_done)
+    current = address.sample_index(project, samples, is_done)
     key = samples[current]
     recording, frame_number, bodypart = key
     nav = st.columns([1.1, 0.9, 1.7, 1.2, 1.3], vertical_alignment="bottom")
@@ -289,18 +289,18 @@ def annotator() -> None:
             f"Sample {current + 1} of {len(samples)} · recording {recording} · keypoint frame "
             f"{frame_number} (video frame {video_frame})"
         ),
-        legend=state.bodypart_legend(data.bodyparts),
+        legend=widgets.bodypart_legend(data.bodyparts),
         target=bodypart,
     )
     frames = cache.frames(data)
     try:
         image = frames.get(key)
     except KpcalError as error:
-        state.show_error(error)
+        error_display.show_error(error)
         return
     frames.prepare(workflows.samples_ahead(samples, current, is_done))
     annotation = held.get(key, records.get(key))  # a held click stays drawn
-    zoom, size = state.zoom(), state.view_size()
+    zoom, size = address.zoom(), state.view_size()
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation, size)
     token = state.register_click_view(zoom, project, key, view)
     keypoints = data.coordinates[recording][frame_number]
