@@ -38,7 +38,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 from .atomic import atomic_write
 from .errors import KpcalError
 from .paths import check_no_link_out, data_root
-from .textio import read_user_text
+from .textio import read_user_text, read_when_changed
 
 CONFIG_FILENAME = "config.yml"
 
@@ -287,6 +287,14 @@ def load_config(project_dir: str | os.PathLike, check_if_valid: bool = True) -> 
         The settings; ``skeleton`` is ``[]`` when missing or empty.
     """
     path = config_path(project_dir)
+    check_no_link_out(path, what="config file")
+    return read_when_changed(
+        path, f"config, checked={bool(check_if_valid)}", lambda: _parse_config(path, check_if_valid)
+    )
+
+
+def _parse_config(path: Path, check_if_valid: bool) -> dict:
+    """Read, parse and check ``config.yml`` (see :func:`load_config`)."""
     text = _read_text(path)
     try:
         config = _safe_load(text)
@@ -464,7 +472,8 @@ def update_config(project_dir: str | os.PathLike, **kwargs: Any) -> dict:
         The config as it is now on disk.
     """
     path = config_path(project_dir)
-    text = _read_text(path)
+    check_no_link_out(path, what="config file")
+    text = read_when_changed(path, "text", lambda: _read_text(path))
     try:
         before = _safe_load(text)  # the reader keypoint-MoSeq uses must accept it
     except (yaml.YAMLError, RecursionError) as error:

@@ -34,7 +34,7 @@ from .fitting import FIT_METHODS
 from .formats.model import keypoint_float
 from .paths import check_no_link_out
 from .samplekeys import SampleKey
-from .textio import read_user_text
+from .textio import read_user_text, read_when_changed
 
 SESSION_DIRNAME = "calibration"
 SESSION_FILENAME = "session.json"
@@ -203,7 +203,9 @@ def load_session(project_dir: str | os.PathLike) -> CalibrationSession | None:
     path = check_no_link_out(session_path(project_dir), what="session file")
     if not path.exists():
         return None
-    return CalibrationSession.from_json(read_user_text(path), str(path))
+    return read_when_changed(
+        path, "session", lambda: CalibrationSession.from_json(read_user_text(path), str(path))
+    )
 
 
 def save_session_keypoints(

@@ -18,18 +18,88 @@ DeepLabCut or Lightning Pose CSV). One rule for all of them:
   quotes a file outside the root.
 - a file larger than :data:`~kpcal_core.limits.LIMITS` ``text_file_bytes``
   (or a header line longer than asked) is refused before it is read whole.
+
+Also owns :func:`read_when_changed`: a small files' parsed contents kept in
+memory and read again only when the file changes (``config.yml`` and
+``session.json`` are asked for several times on every click).
 """
 
 from __future__ import annotations
 
 import codecs
+import copy
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 from . import limits
 from .errors import KpcalError
 from .paths import check_no_link_out
 
-__all__ = ["read_user_text"]
+__all__ = ["read_user_text", "read_when_changed"]
+
+_T = TypeVar("_T")
+#: Parsed files kept by :func:`read_when_changed` (the least recently used go first).
+MEMO_ENTRIES = 64
+_memo: OrderedDict[tuple[str, str], tuple[tuple[int, ...], object]] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _signature(path: str) -> tuple[int, ...] | None:
+    """What changes when a file is replaced or written: device, inode, size, times."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_when_changed(path: str | os.PathLike, kind: str, read: Callable[[], _T]) -> _T:
+    """``read()`` of a file, kept and given again (a deep copy) until the file changes.
+
+    The file has changed when its device, inode, size, modification or
+    status-change time differ from when it was read (kpcal's writes replace
+    the file, so its inode changes; an editor's write changes its times). A
+    read whose file changed while it was read is not kept. Errors are not
+    kept: a broken file raises again on every call; nor is a value nested
+    too deeply to copy (a hostile file), which is read every time.
+
+    Parameters
+    ----------
+    path
+        The file.
+    kind
+        What ``read`` makes of it (one file may be read in more than one way).
+    read
+        Reads and parses the file (any check it makes, it makes again only
+        when the file changed).
+    """
+    key = (os.path.abspath(os.fspath(path)), kind)
+    before = _signature(key[0])
+    if before is not None:
+        with _memo_lock:
+            hit = _memo.get(key)
+            if hit is not None and hit[0] == before:
+                _memo.move_to_end(key)
+                try:
+                    return copy.deepcopy(hit[1])  # type: ignore[return-value]
+                except RecursionError:  # deeper call stack than when kept: read it
+                    del _memo[key]
+    value = read()
+    after = _signature(key[0])
+    if before is not None and after == before:
+        try:
+            kept = copy.deepcopy(value)
+        except RecursionError:  # nested deeper than a copy can go: not kept
+            return value
+        with _memo_lock:
+            _memo[key] = (before, kept)
+            _memo.move_to_end(key)
+            while len(_memo) > MEMO_ENTRIES:
+                _memo.popitem(last=False)
+    return value
 
 
 def read_user_text(path: str | os.PathLike, *, max_lines: int | None = None) -> str:

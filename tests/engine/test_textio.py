@@ -30,3 +30,50 @@ def test_missing_file_and_folder_are_named(tmp_path):
     assert "gone.yml" in str(info.value)
     with pytest.raises(KpcalError, match="is a folder"):
         read_user_text(tmp_path)
+
+
+# ------------------------------------------------------------- read_when_changed
+
+
+def test_a_file_is_read_again_only_when_it_changed(tmp_path):
+    from kpcal_core.atomic import atomic_write
+    from kpcal_core.textio import read_when_changed
+
+    path = tmp_path / "settings.txt"
+    atomic_write(path, "one")
+    reads = []
+
+    def read():
+        reads.append(1)
+        return {"text": path.read_text()}
+
+    first = read_when_changed(path, "test", read)
+    first["text"] = "changed by a caller"  # a caller's copy: the kept value is unchanged
+    assert read_when_changed(path, "test", read) == {"text": "one"}
+    assert len(reads) == 1
+    atomic_write(path, "two")  # replaced, as kpcal writes: read again
+    assert read_when_changed(path, "test", read) == {"text": "two"}
+    assert len(reads) == 2
+    with open(path, "a") as handle:  # an editor appending in place: read again
+        handle.write("!")
+    assert read_when_changed(path, "test", read) == {"text": "two!"}
+    assert len(reads) == 3
+
+
+def test_a_failed_read_is_not_kept(tmp_path):
+    from kpcal_core.textio import read_when_changed
+
+    path = tmp_path / "broken.txt"
+    path.write_text("x")
+    calls = []
+
+    def read():
+        calls.append(1)
+        raise ValueError("broken")
+
+    for _ in range(2):
+        try:
+            read_when_changed(path, "test", read)
+        except ValueError:
+            pass
+    assert len(calls) == 2
