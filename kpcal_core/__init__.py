@@ -39,7 +39,8 @@ The engine, one concern per module:
   fill of the cache, :func:`load_sampled_frames`), ``prefetch`` (frames prepared in
   the background, the fill job), ``recordings`` (the recordings-vs-videos check,
   :func:`downsample`)
-- ``config``: the project's ``config.yml``
+- ``config``: the project's ``config.yml`` (``config_template``: keypoint-MoSeq's
+  template; ``config_text``: editing the file's text in place)
 - ``session``: the calibration session under ``{project}/calibration/``
 - ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,
   one module per format, file discovery, duplicate outputs, where a stored video

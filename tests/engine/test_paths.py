@@ -271,11 +271,11 @@ def test_sources_never_unpickle():
 def test_config_yaml_loader_is_a_safe_one():
     import yaml
 
-    from kpcal_core import config
+    from kpcal_core import config_text
 
-    assert config._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
+    assert config_text._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
     with pytest.raises(yaml.constructor.ConstructorError):
-        config._safe_load("!!python/object/apply:os.system ['echo hacked']")
+        config_text.safe_load("!!python/object/apply:os.system ['echo hacked']")
 
 
 # --------------------------------------------------------------------------- typed paths
