@@ -8,7 +8,9 @@ Modules, one concern each:
   content (:func:`detect_format`)
 - ``deeplabcut``, ``lightning_pose``, ``sleap``, ``nwb``: one module per
   format, each saying how to recognise its files, how to read them, and
-  which pixel convention they store
+  which pixel convention they store (DeepLabCut's in three:
+  ``deeplabcut`` the format and its CSV, ``deeplabcut_columns`` the column
+  layout, ``deeplabcut_h5`` the ``.h5`` read with h5py only)
 - ``probe``: the first look at a file that recognisers share
 - ``pickle_guard``: the safety check of every HDF5 file before anything reads it
   (no pickle that imports, no link to another file, a bounded walk)

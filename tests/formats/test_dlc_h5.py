@@ -13,7 +13,7 @@ import pytest
 from pose_files import dlc_frame, write_dlc
 
 from kpcal_core.errors import KpcalError
-from kpcal_core.formats import deeplabcut
+from kpcal_core.formats import deeplabcut, deeplabcut_columns, deeplabcut_h5
 from kpcal_core.keypoints import load_keypoints
 
 
@@ -126,8 +126,10 @@ def pandas_reference(path) -> tuple:
         keys = store.keys()
         key = keys[0] if len(keys) == 1 else "/df_with_missing"
         frame = store.get(key)
-    columns, multi = deeplabcut._column_levels(str(path), key, frame.columns.names, frame.columns)
-    bodyparts, tracks = deeplabcut.split_tracks(
+    columns, multi = deeplabcut_h5._column_levels(
+        str(path), key, frame.columns.names, frame.columns
+    )
+    bodyparts, tracks = deeplabcut_columns.split_tracks(
         str(path), frame.to_numpy(dtype=np.float64), columns, multi, frozenset({"single"})
     )
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -170,7 +172,7 @@ def pytables_blocked(monkeypatch):
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_each_layout_reads_as_pandas_reads_it_without_pandas(tmp_path, monkeypatch, layout):
-    monkeypatch.setattr(deeplabcut, "ROWS_PER_READ", 7)  # several blocks and a shorter last one
+    monkeypatch.setattr(deeplabcut_h5, "ROWS_PER_READ", 7)  # several blocks and a shorter last one
     make, how = LAYOUTS[layout]
     path = tmp_path / "sessionDLC_resnet50.h5"
     write_layout(make(), how, path)
@@ -239,7 +241,7 @@ def test_gather_equals_indexing_column_by_column(n_columns, x, y, likelihood):
     values = rng.normal(size=(33, n_columns))
     values[4, :] = np.nan
     for table in (values, np.asfortranarray(values), values[::2], values.astype(np.float32)):
-        xy, conf = deeplabcut._gather(table, x, y, likelihood)
+        xy, conf = deeplabcut_columns._gather(table, x, y, likelihood)
         expected = np.stack((table[:, x], table[:, y]), axis=-1)
         assert xy.dtype == table.dtype and xy.tobytes() == expected.tobytes()
         assert conf.tobytes() == np.ascontiguousarray(table[:, likelihood]).tobytes()
@@ -363,7 +365,7 @@ def test_blocks_of_whole_chunks_read_the_same(tmp_path, monkeypatch):
     path = write_dlc(with_nans(dlc_frame(BODYPARTS, n_frames=3000)), tmp_path / "long.h5")
     with h5py.File(path, "r") as handle:
         chunk = handle["df_with_missing/table"].chunks[0]
-    monkeypatch.setattr(deeplabcut, "ROWS_PER_READ", chunk + chunk // 2)  # one chunk a block
+    monkeypatch.setattr(deeplabcut_h5, "ROWS_PER_READ", chunk + chunk // 2)  # one chunk a block
     assert 3000 > 2 * chunk
     reference = pandas_reference(path)
     with pytables_blocked(monkeypatch):
@@ -371,7 +373,7 @@ def test_blocks_of_whole_chunks_read_the_same(tmp_path, monkeypatch):
 
 
 def test_wide_rows_are_read_fewer_at_a_time(tmp_path, monkeypatch):
-    monkeypatch.setattr(deeplabcut, "BYTES_PER_READ", 1000)  # fewer rows than ROWS_PER_READ
+    monkeypatch.setattr(deeplabcut_h5, "BYTES_PER_READ", 1000)  # fewer rows than ROWS_PER_READ
     path = write_dlc(with_nans(dlc_frame(BODYPARTS, n_frames=300)), tmp_path / "wide.h5")
     reference = pandas_reference(path)
     with pytables_blocked(monkeypatch):
