@@ -13,7 +13,7 @@ import pytest
 from pose_files import dlc_frame, write_dlc
 
 from kpcal_core.errors import KpcalError
-from kpcal_core.formats import deeplabcut, deeplabcut_columns, deeplabcut_h5
+from kpcal_core.formats import deeplabcut_columns, deeplabcut_h5
 from kpcal_core.keypoints import load_keypoints
 
 
