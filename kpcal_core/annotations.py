@@ -180,9 +180,7 @@ def save_annotations(
     return atomic_write(annotations_path(folder), text)
 
 
-def parse_annotations(
-    text: str, source: str = "error_annotations.csv"
-) -> dict[SampleKey, Annotation]:
+def parse_annotations(text: str, source: str = ANNOTATIONS_FILENAME) -> dict[SampleKey, Annotation]:
     """Parse annotation CSV text (this project's, keypoint-MoSeq's, or the older layout).
 
     Raises :class:`KpcalError` naming ``source`` and the line at fault.

@@ -46,7 +46,7 @@ import pandas as pd
 from . import appfiles, workflows
 from .annotations import format_annotations
 from .atomic import atomic_write
-from .config import load_config
+from .config import config_path, load_config
 from .diagnostics import (
     NotEnoughAnnotations,
     annotator_agreement,
@@ -207,7 +207,7 @@ def _open(args: argparse.Namespace, err: TextIO, *, create: bool = False):
                 "in config.yml (keypoint-MoSeq uses them to find the animal's heading).\n"
             )
         if chosen.created_config:
-            err.write(f"kpcal: created {project / 'config.yml'} from the keypoints' bodyparts\n")
+            err.write(f"kpcal: created {config_path(project)} from the keypoints' bodyparts\n")
     return workflows.open_project(project)
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .colours import bodypart_colours, hex_to_rgb
-from .config import setup_project
+from .config import config_path, setup_project
 from .errors import KpcalError
 from .session import CalibrationSession, save_session
 from .statedir import state_dir, user_state_dir
@@ -370,6 +370,6 @@ def ensure_demo_project(
 ) -> Path:
     """The demo project's folder (default: :func:`default_demo_dir` of ``user``), written on first use."""
     folder = Path(project_dir) if project_dir is not None else default_demo_dir(user)
-    if not (folder / GROUND_TRUTH_FILENAME).exists() or not (folder / "config.yml").exists():
+    if not (folder / GROUND_TRUTH_FILENAME).exists() or not config_path(folder).exists():
         make_demo_project(folder, overwrite=True)
     return folder

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .config import CONFIG_FILENAME
 from .errors import KpcalError
 from .fitting import points_xy
 from .validate import check_bodyparts
@@ -465,7 +466,7 @@ def saved_line(config: Mapping) -> Line | None:
         return None
     if not (math.isfinite(slope) and math.isfinite(intercept)):
         return None
-    return Line(slope, intercept, "config.yml")
+    return Line(slope, intercept, CONFIG_FILENAME)
 
 
 def config_pseudocount(config: Mapping) -> float:

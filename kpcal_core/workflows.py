@@ -44,7 +44,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .annotations import CLEARED, Annotation, annotation_counts, format_annotations
+from .annotations import (
+    ANNOTATIONS_FILENAME,
+    CLEARED,
+    Annotation,
+    annotation_counts,
+    format_annotations,
+)
 from .atomic import atomic_write, together
 from .charts import chart_png, fit_chart
 from .colours import bodypart_colours, hex_to_rgb
@@ -1772,7 +1778,7 @@ def export(
     kept = {k: v for k, v in records.items() if v.status != CLEARED}
     written = {
         "annotations": atomic_write(
-            folder / "error_annotations.csv", format_annotations(kept, data.video_frame_indexes)
+            folder / ANNOTATIONS_FILENAME, format_annotations(kept, data.video_frame_indexes)
         )
     }
     result = fit_project(data=data, records=records)
