@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import appfiles, workflows
-from .annotations import format_annotations
+from .annotations import ANNOTATIONS_FILENAME, format_annotations
 from .atomic import atomic_write
 from .config import config_path, load_config
 from .diagnostics import (
@@ -61,7 +61,13 @@ from .formats import DUPLICATE_CHOICES
 from .formats import FORMATS as KEYPOINT_FORMATS
 from .logs import LOG_ENV, errors_only, every_line_asked
 from .prior import ModelPrior, SlopeCheck, slope_check
-from .session import CalibrationSession, frame_cache_dir, load_session, session_dir
+from .session import (
+    CalibrationSession,
+    frame_cache_dir,
+    load_session,
+    session_dir,
+    session_path,
+)
 from .wording import count
 
 EXIT_OK = 0
@@ -305,7 +311,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         _print_json(summary, out)
     else:
-        out.write(draw.message + f" Saved in {session_dir(data.project_dir) / 'session.json'}.\n")
+        out.write(draw.message + f" Saved in {session_path(data.project_dir)}.\n")
         if not args.no_frames:
             out.write(f"{count(cached, 'frame')} ready. {workflows.frame_cache_summary(data)}\n")
     return EXIT_OK
@@ -486,7 +492,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     except NotEnoughAnnotations:
         folder = Path(args.out) if args.out else session_dir(data.project_dir) / "export"
-        out.write(f"{folder / 'error_annotations.csv'}\n")
+        out.write(f"{folder / ANNOTATIONS_FILENAME}\n")
         raise
     if args.json:
         _print_json({name: str(path) for name, path in written.items()}, out)
