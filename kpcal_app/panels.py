@@ -7,6 +7,7 @@
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`recordings_table`: which video each recording uses, readable at any width;
 - :func:`video_form`: set the video of one recording;
+- :func:`team_agreement`: this project's annotators: distance, bias and spread, who is flagged;
 - :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
 - :func:`frame_fill_progress`: the frames being cached, with the button to start annotating;
 - :func:`start_annotating_button`, :func:`follow_start_annotating`: that button, and following it
@@ -27,9 +28,9 @@ import streamlit as st
 
 from kpcal_app import cache, state
 from kpcal_core import statedir, workflows
+from kpcal_core.agreement import annotator_agreement, mean_click_annotations
 from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
-from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.prefetch import BackgroundJob
 from kpcal_core.prior import ModelPrior, slope_check
@@ -247,6 +248,38 @@ def _keep_gross_error(data: ProjectData, key, widget: str) -> None:
         workflows.set_kept_gross_errors(data, [key], bool(st.session_state[widget]))
     except (KpcalError, TimeoutError) as error:
         state.show_error(error)
+
+
+def team_agreement(data: ProjectData, records: dict) -> None:
+    """This project's annotators: how far apart their clicks are, each one's bias and
+    spread, who is flagged; the rule that makes one position per sample."""
+    everyone = workflows.team_progress(data, records)
+    if len(everyone.counts) < 2:
+        return
+    st.subheader("Annotators")
+    st.caption(workflows.COMBINE_RULE)
+    team = workflows.team_agreement(data, records)
+    st.write(literal(team.agreement["statement"]))
+    if team.agreement["n_shared_samples"]:
+        st.altair_chart(distances_chart(team.agreement["distances"]), width="stretch")
+    if len(team.bias):
+        state.show_table(
+            team.bias.rename(
+                columns={
+                    "n_shared": "shared samples",
+                    "offset_px": "bias (px)",
+                    "spread_px": "spread (px)",
+                    "bias_log10": "bias (log10(error+1))",
+                    "spread_log10": "spread (log10(error+1))",
+                }
+            ).drop(columns=["offset_x_px", "offset_y_px"])
+        )
+    if team.flagged:
+        st.warning(
+            f"Systematically off: {literal(', '.join(team.flagged))}. Review their clicks on "
+            "the annotate page (Review flagged clicks)."
+        )
+    st.caption(f"Flag rule: {team.rule}.")
 
 
 def annotator_comparison(records: dict) -> dict:

@@ -24,11 +24,16 @@ The engine, one concern per module:
   the population the line is applied to (:func:`population_of`)
 - ``fitting``: the error-vs-confidence line, least squares or robust
 - ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
-  fit, the stop rule (:func:`stop_rule`), per-bodypart lines, annotator agreement
+  fit, the stop rule (:func:`stop_rule`), per-bodypart lines
+- ``agreement``: several annotators: distances between their clicks, each one's bias
+  and spread, the flag for one systematically off (project file or one CSV each)
+- ``team``: several annotators sharing a project: leases, the next sample for each,
+  the second-look share, reviews, counts per annotator
 - ``prior``: what the line does to keypoint-MoSeq's model (jax-moseq's noise prior
   s0 of each keypoint, per bodypart, beside the default and the saved line), and
   whether a line may be written to ``config.yml`` without asking (its slope)
-- ``annotations``: the ``error_annotations.csv`` file and the merge rule
+- ``annotations``: the ``error_annotations.csv`` file (rows per sample and annotator),
+  the merge rule and the one position per sample the fit uses (:func:`combine_rows`)
 - ``videos``: reading frames exactly, filling the frame cache; ``decoding``: PyAV
   decoding near the codec's floor; ``framecache``: the on-disk frame cache (lossless,
   compact, LRU size cap); ``prefetch``: the next samples' frames prepared in the background
