@@ -38,7 +38,7 @@ import numpy as np
 
 from .annotations import CLEARED, Annotation
 from .atomic import atomic_write
-from .errors import KpcalError
+from .errors import KpcalError, NotSaved
 from .samplekeys import SampleKey, check_sample_key
 from .session import make_session_dir, session_dir
 from .textio import read_user_text
@@ -145,7 +145,10 @@ def take_lease(
         if current is not None and current.annotator != annotator:
             return current.annotator
         _hold(leases, key, annotator, moment)
-        _write_leases(project_dir, leases)
+        try:
+            _write_leases(project_dir, leases)
+        except NotSaved:  # a full disk: annotating goes on without the lease
+            pass
     return None
 
 
@@ -217,7 +220,8 @@ def wanted_by(
     """Is ``key`` one for ``annotator`` to do now?
 
     True when nobody else holds it and either nobody has done it, or it is a
-    second-look sample done by exactly one other person.
+    second-look sample done by exactly one other, named, person (unnamed
+    annotations, from keypoint-MoSeq or an older file, are nobody's to check).
     """
     lease = leases.get(key)
     if lease is not None and lease.annotator != annotator:
@@ -225,7 +229,7 @@ def wanted_by(
     names = done_by(records.get(key))
     if not names:
         return True
-    return annotator not in names and key in second_look and len(names) == 1
+    return key in second_look and len(names) == 1 and names[0] not in ("", annotator)
 
 
 def _open_to(
@@ -274,7 +278,8 @@ def claim_next(
     -------
     int or None
         The index now leased to ``annotator``, or ``None`` when there is none
-        (nothing is changed).
+        (nothing is changed). When the disk refuses the lease file the index
+        is returned all the same (not leased).
     """
     from .project import load_working_annotations
 
@@ -295,7 +300,10 @@ def claim_next(
         )
         if chosen is not None:
             _hold(leases, check_sample_key(sample_keys[chosen]), annotator, moment)
-            _write_leases(project_dir, leases)
+            try:
+                _write_leases(project_dir, leases)
+            except NotSaved:  # a full disk: the sample is still theirs to annotate
+                pass
     return chosen
 
 

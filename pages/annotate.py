@@ -124,9 +124,11 @@ def next_sample(unannotated: bool) -> None:
     current = state.sample_index(project, samples, not_for_me)
     try:
         target = workflows.next_sample(data, me, current, unannotated=unannotated)
-    except (KpcalError, TimeoutError) as error:
-        state.set_save_message(project, f"Could not choose the next sample: {error}")
-        return
+    except (KpcalError, TimeoutError):  # the lock held too long...: choose without a lease
+        order = range(current + 1, len(samples))
+        if unannotated:
+            order = [*order, *range(0, current + 1)]
+        target = next((i for i in order if not unannotated or not not_for_me(samples[i])), None)
     if target is not None:
         go_to(target)
     elif unannotated:
