@@ -266,9 +266,10 @@ def claim_next(
     current
         The index shown now; ``None`` to start from the beginning.
     unannotated
-        True ("Next unannotated", and where a session starts): the first
-        sample after ``current`` (wrapping round) that :func:`wanted_by` gives
-        ``annotator``. False ("Next"): the first sample after ``current`` (no
+        True ("Next unannotated", and where a session starts): a second look
+        offered to ``annotator`` (the first in the planned order), else the
+        first sample after ``current`` (wrapping round) that :func:`wanted_by`
+        gives them. False ("Next"): the first sample after ``current`` (no
         wrap) that is theirs or wanted by them; samples others did or hold are
         skipped.
     second_look
@@ -293,6 +294,9 @@ def claim_next(
     with _lock(project_dir):
         records = load_working_annotations(project_dir)
         leases = read_leases(project_dir, moment)
+        if unannotated:  # a second look offered comes first: its first click is done
+            looks = [i for i in range(n) if sample_keys[i] in second_look]
+            order = [i for i in looks if done_by(records.get(sample_keys[i]))] + order
         rule = wanted_by if unannotated else _open_to
         chosen = next(
             (i for i in order if rule(annotator, sample_keys[i], records, leases, second_look)),

@@ -304,6 +304,12 @@ def annotator() -> None:
     recording, frame_number, bodypart = key
     try:
         other = workflows.hold_sample(data, key, me)
+        if other is not None and not is_done(key):  # someone else just started it
+            target = workflows.next_sample(data, me, current, unannotated=True)
+            if target is not None:
+                go_to(target)
+                current, key, other = target, samples[target], None
+                recording, frame_number, bodypart = key
     except (KpcalError, TimeoutError):
         other = None  # the lease only steers the work; annotating goes on
     nav = st.columns([1.1, 0.9, 1.7, 1.2, 1.3], vertical_alignment="bottom")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -413,9 +415,15 @@ def run_team(project: Path, tmp_path: Path, counts: dict[str, int], kill_after: 
             proc.stdin.write("go\n")
             proc.stdin.flush()
         running = dict(sessions)
+        deadline = time.monotonic() + 300
         while running:
+            assert time.monotonic() < deadline, "the annotators did not finish in 300 s"
             for name, (proc, reader, _) in list(running.items()):
-                line = reader.next(timeout=120)
+                try:  # whichever speaks first: a kill lands while the other is saving
+                    line = reader.lines.get(timeout=0.005)
+                except queue.Empty:
+                    continue
+                assert line is not None and not line.startswith("error"), (name, line)
                 if line.startswith("saved"):
                     saved[name].append(int(line.split()[1]))
                     if len(saved[name]) == kill_after.get(name):
