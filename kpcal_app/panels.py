@@ -261,7 +261,9 @@ def team_agreement(data: ProjectData, records: dict) -> None:
     team = workflows.team_agreement(data, records)
     st.write(literal(team.agreement["statement"]))
     if team.agreement["n_shared_samples"]:
-        st.altair_chart(distances_chart(team.agreement["distances"]), width="stretch")
+        st.altair_chart(
+            distances_chart(team.agreement["distances"]["distance_px"]), width="stretch"
+        )
     if len(team.bias):
         state.show_table(
             team.bias.rename(
@@ -308,7 +310,9 @@ def annotator_comparison(records: dict) -> dict:
             agreement = annotator_agreement(everyone)
             st.write(agreement["statement"])
             if agreement["n_shared_samples"]:
-                st.altair_chart(distances_chart(agreement["distances"]), width="stretch")
+                st.altair_chart(
+                    distances_chart(agreement["distances"]["distance_px"]), width="stretch"
+                )
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
                     fit_records = mean_click_annotations(everyone)
     return fit_records

@@ -1006,7 +1006,7 @@ class TeamProgress:
             f"{count(len(self.counts), 'annotator')}; second looks {self.second_look_done} of "
             f"{self.second_look}."
         ]
-        out += [f"{name}: {count(n, 'sample')}" for name, n in self.counts.items()]
+        out += [f"{name or '(unnamed)'}: {count(n, 'sample')}" for name, n in self.counts.items()]
         return out
 
 

@@ -288,7 +288,7 @@ def team_lines(key, other: str | None) -> None:
                 "corrects it as your review: the fit then uses yours."
             )
     progress = workflows.team_progress(data, records)
-    if len(progress.counts) > 1 or progress.working.keys() - {me}:
+    if (progress.counts.keys() | progress.working.keys()) - {me, ""}:  # someone else works here
         with st.container(key="team-progress"):
             for line in progress.lines():
                 st.caption(literal(line))
