@@ -54,11 +54,20 @@ SECOND_LOOK_SHARE = 0.1
 
 @dataclass(frozen=True)
 class Lease:
-    """``annotator`` is working on ``sample`` until ``until`` (UTC ISO 8601)."""
+    """``annotator`` is working on ``sample`` until ``until`` (UTC ISO 8601).
+
+    ``session`` names the page session that holds it (empty when not given): a
+    session keeps its lease when its annotator's name changes (typed anew).
+    """
 
     sample: SampleKey
     annotator: str
     until: str
+    session: str = ""
+
+    def held_by(self, annotator: str, session: str = "") -> bool:
+        """Is this lease ``annotator``'s, or the session ``session``'s?"""
+        return self.annotator == annotator or (bool(session) and self.session == session)
 
 
 def leases_path(project_dir: str | os.PathLike) -> Path:
@@ -84,7 +93,12 @@ def read_leases(
     try:
         entries = json.loads(read_user_text(path)).get("leases", [])
         leases = [
-            Lease(check_sample_key(e["sample"]), str(e["annotator"]), str(e["until"]))
+            Lease(
+                check_sample_key(e["sample"]),
+                str(e["annotator"]),
+                str(e["until"]),
+                str(e.get("session", "")),
+            )
             for e in entries
         ]
         for lease in leases:
@@ -98,7 +112,12 @@ def read_leases(
 def _write_leases(project_dir: str | os.PathLike, leases: Mapping[SampleKey, Lease]) -> None:
     make_session_dir(project_dir)
     entries = [
-        {"sample": list(lease.sample), "annotator": lease.annotator, "until": lease.until}
+        {
+            "sample": list(lease.sample),
+            "annotator": lease.annotator,
+            "until": lease.until,
+            "session": lease.session,
+        }
         for lease in leases.values()
     ]
     atomic_write(leases_path(project_dir), json.dumps({"leases": entries}, ensure_ascii=False))
@@ -123,9 +142,11 @@ def take_lease(
     key: SampleKey,
     annotator: str,
     now: datetime | None = None,
+    *,
+    session: str = "",
 ) -> str | None:
-    """Hold ``key`` for ``annotator`` (their other lease is released); renew it when
-    less than :data:`RENEW_BELOW_SECONDS` is left.
+    """Hold ``key`` for ``annotator`` (their other lease, and their session's, is
+    released); renew it when less than :data:`RENEW_BELOW_SECONDS` is left.
 
     Returns
     -------
@@ -142,9 +163,9 @@ def take_lease(
     with _lock(project_dir):
         leases = read_leases(project_dir, moment)
         current = leases.get(key)
-        if current is not None and current.annotator != annotator:
+        if current is not None and not current.held_by(annotator, session):
             return current.annotator
-        _hold(leases, key, annotator, moment)
+        _hold(leases, key, annotator, moment, session)
         try:
             _write_leases(project_dir, leases)
         except NotSaved:  # a full disk: annotating goes on without the lease
@@ -152,20 +173,27 @@ def take_lease(
     return None
 
 
-def _hold(leases: dict[SampleKey, Lease], key: SampleKey, annotator: str, moment: datetime) -> None:
-    for sample in [k for k, lease in leases.items() if lease.annotator == annotator]:
+def _hold(
+    leases: dict[SampleKey, Lease],
+    key: SampleKey,
+    annotator: str,
+    moment: datetime,
+    session: str = "",
+) -> None:
+    for sample in [k for k, lease in leases.items() if lease.held_by(annotator, session)]:
         del leases[sample]
     until = (moment + timedelta(seconds=LEASE_SECONDS)).isoformat(timespec="microseconds")
-    leases[key] = Lease(key, annotator, until)
+    leases[key] = Lease(key, annotator, until, session)
 
 
-def release_leases(project_dir: str | os.PathLike, annotator: str) -> None:
-    """Give up ``annotator``'s lease (they left the page or the project)."""
-    if not any(lease.annotator == annotator for lease in read_leases(project_dir).values()):
+def release_leases(project_dir: str | os.PathLike, annotator: str, *, session: str = "") -> None:
+    """Give up ``annotator``'s lease and ``session``'s (they left the page or the project)."""
+    leases = read_leases(project_dir)
+    if not any(lease.held_by(annotator, session) for lease in leases.values()):
         return
     with _lock(project_dir):
         leases = read_leases(project_dir)
-        kept = {k: lease for k, lease in leases.items() if lease.annotator != annotator}
+        kept = {k: v for k, v in leases.items() if not v.held_by(annotator, session)}
         if len(kept) != len(leases):
             _write_leases(project_dir, kept)
 
@@ -216,15 +244,16 @@ def wanted_by(
     records: Mapping[SampleKey, Annotation],
     leases: Mapping[SampleKey, Lease],
     second_look: set[SampleKey] | frozenset = frozenset(),
+    session: str = "",
 ) -> bool:
-    """Is ``key`` one for ``annotator`` to do now?
+    """Is ``key`` one for ``annotator`` (in page session ``session``) to do now?
 
     True when nobody else holds it and either nobody has done it, or it is a
     second-look sample done by exactly one other, named, person (unnamed
     annotations, from keypoint-MoSeq or an older file, are nobody's to check).
     """
     lease = leases.get(key)
-    if lease is not None and lease.annotator != annotator:
+    if lease is not None and not lease.held_by(annotator, session):
         return False
     names = done_by(records.get(key))
     if not names:
@@ -238,13 +267,14 @@ def _open_to(
     records: Mapping[SampleKey, Annotation],
     leases: Mapping[SampleKey, Lease],
     second_look: set[SampleKey] | frozenset,
+    session: str = "",
 ) -> bool:
     """May ``annotator`` be taken to ``key`` by "Next": their own, or one :func:`wanted_by`."""
-    if wanted_by(annotator, key, records, leases, second_look):
+    if wanted_by(annotator, key, records, leases, second_look, session):
         return True
     lease = leases.get(key)
     mine = annotator in done_by(records.get(key))
-    return mine and (lease is None or lease.annotator == annotator)
+    return mine and (lease is None or lease.held_by(annotator, session))
 
 
 def claim_next(
@@ -256,6 +286,7 @@ def claim_next(
     unannotated: bool,
     second_look: set[SampleKey] | frozenset = frozenset(),
     now: datetime | None = None,
+    session: str = "",
 ) -> int | None:
     """Choose ``annotator``'s next sample and lease it, in one step under the project lock.
 
@@ -274,6 +305,8 @@ def claim_next(
         skipped.
     second_look
         :func:`second_look_samples`.
+    session
+        The page session asking (its lease counts as the annotator's).
 
     Returns
     -------
@@ -299,11 +332,15 @@ def claim_next(
             order = [i for i in looks if done_by(records.get(sample_keys[i]))] + order
         rule = wanted_by if unannotated else _open_to
         chosen = next(
-            (i for i in order if rule(annotator, sample_keys[i], records, leases, second_look)),
+            (
+                i
+                for i in order
+                if rule(annotator, sample_keys[i], records, leases, second_look, session)
+            ),
             None,
         )
         if chosen is not None:
-            _hold(leases, check_sample_key(sample_keys[chosen]), annotator, moment)
+            _hold(leases, check_sample_key(sample_keys[chosen]), annotator, moment, session)
             try:
                 _write_leases(project_dir, leases)
             except NotSaved:  # a full disk: the sample is still theirs to annotate

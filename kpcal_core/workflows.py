@@ -930,11 +930,17 @@ def second_look(data: ProjectData) -> set[SampleKey]:
 
 
 def next_sample(
-    data: ProjectData, annotator: str, current: int | None, *, unannotated: bool
+    data: ProjectData,
+    annotator: str,
+    current: int | None,
+    *,
+    unannotated: bool,
+    session: str = "",
 ) -> int | None:
     """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`):
     in the planned order, one nobody has done or is doing (or a second look offered to
-    them); "Next" (``unannotated`` False) may also go to their own. ``None``: none left."""
+    them); "Next" (``unannotated`` False) may also go to their own. ``None``: none left.
+    ``session``: the page session asking (its lease stays its own when the name changes)."""
     return team.claim_next(
         data.project_dir,
         data.session.sample_keys,
@@ -942,28 +948,32 @@ def next_sample(
         current,
         unannotated=unannotated,
         second_look=second_look(data),
+        session=session,
     )
 
 
 def not_for(
-    data: ProjectData, records: Mapping[SampleKey, Annotation], annotator: str
+    data: ProjectData,
+    records: Mapping[SampleKey, Annotation],
+    annotator: str,
+    session: str = "",
 ) -> Callable[[SampleKey], bool]:
     """``is_done(key)`` for ``annotator``: True for a sample done by anyone or held by
     someone else, unless it is a second look offered to them (leases read once, now)."""
     leases = team.read_leases(data.project_dir)
     looks = second_look(data)
-    return lambda key: not team.wanted_by(annotator, key, records, leases, looks)
+    return lambda key: not team.wanted_by(annotator, key, records, leases, looks, session)
 
 
-def hold_sample(data: ProjectData, key: SampleKey, annotator: str) -> str | None:
-    """Lease the sample shown to ``annotator`` (renewed while shown). Returns who else
-    is working on it, or ``None``."""
-    return team.take_lease(data.project_dir, key, annotator)
+def hold_sample(data: ProjectData, key: SampleKey, annotator: str, session: str = "") -> str | None:
+    """Lease the sample shown to ``annotator`` in page session ``session`` (renewed while
+    shown). Returns who else is working on it, or ``None``."""
+    return team.take_lease(data.project_dir, key, annotator, session=session)
 
 
-def leave_samples(data: ProjectData, annotator: str) -> None:
-    """``annotator`` left: their lease is released."""
-    team.release_leases(data.project_dir, annotator)
+def leave_samples(data: ProjectData, annotator: str, session: str = "") -> None:
+    """``annotator`` (page session ``session``) left: their lease is released."""
+    team.release_leases(data.project_dir, annotator, session=session)
 
 
 def shown_annotation(

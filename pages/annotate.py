@@ -23,6 +23,7 @@ narrow window puts them below).
 from __future__ import annotations
 
 import math
+import uuid
 
 import streamlit as st
 
@@ -93,6 +94,9 @@ except KpcalError as error:
 
 held = state.held(project)  # edits a refused save kept here (a full disk), not counted
 me = state.annotator()
+#: This page session, for its lease (kept when the annotator's name is typed anew).
+LEASE_SESSION = "kpcal_lease_session"
+session = st.session_state.setdefault(LEASE_SESSION, uuid.uuid4().hex)
 
 
 def is_done(key) -> bool:
@@ -108,7 +112,7 @@ def mine(key) -> Annotation | None:
 
 
 #: Done by anyone or held by someone else, unless offered to me for a second look.
-not_for_me = workflows.not_for(data, records, me)
+not_for_me = workflows.not_for(data, records, me, session)
 
 
 index = state.sample_index(project, samples, not_for_me)
@@ -123,7 +127,7 @@ def next_sample(unannotated: bool) -> None:
     """Next (or next unannotated) in the planned order that nobody else has done or is doing."""
     current = state.sample_index(project, samples, not_for_me)
     try:
-        target = workflows.next_sample(data, me, current, unannotated=unannotated)
+        target = workflows.next_sample(data, me, current, unannotated=unannotated, session=session)
     except (KpcalError, TimeoutError):  # the lock held too long...: choose without a lease
         order = range(current + 1, len(samples))
         if unannotated:
@@ -303,9 +307,9 @@ def annotator() -> None:
     key = samples[current]
     recording, frame_number, bodypart = key
     try:
-        other = workflows.hold_sample(data, key, me)
+        other = workflows.hold_sample(data, key, me, session)
         if other is not None and not is_done(key):  # someone else just started it
-            target = workflows.next_sample(data, me, current, unannotated=True)
+            target = workflows.next_sample(data, me, current, unannotated=True, session=session)
             if target is not None:
                 go_to(target)
                 current, key, other = target, samples[target], None

@@ -14,6 +14,7 @@ from apptest_support import (
     new_app,
     open_page,
     page_text,
+    widget,
 )
 
 from kpcal_app import state
@@ -93,3 +94,14 @@ def test_annotate_page_offers_a_second_look_without_the_first_click(demo):
     assert "Second look: click where you see it (the first click is not shown)." in text
     assert f"{ANA}: {look + 1} samples" in text or f"{ANA}: 1 sample" in text
     assert "Team: " in text
+
+
+def test_typing_a_new_name_keeps_the_sample_shown(demo):
+    """Before: the session was moved on from its own sample, leased under its former name."""
+    draw_demo_samples(demo)
+    at = check(open_page(new_app(), ANNOTATE))
+    assert current_sample(at)["index"] == 1
+    widget(at.sidebar.text_input, "Annotator").input("solo@lab.example")
+    check(at.run())
+    assert current_sample(at)["index"] == 1
+    assert "is working on this sample" not in page_text(at)

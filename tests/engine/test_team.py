@@ -488,3 +488,15 @@ def test_sigkill_of_one_annotator_mid_save_loses_nothing_of_the_other(project, t
     saved = run_team(project, tmp_path, {"alice": 20, "bob": 20}, {"bob": 7})
     assert len(saved["alice"]) == 20 and len(saved["bob"]) == 7
     check_team_work(project, saved)
+
+
+def test_a_session_keeps_its_lease_when_its_name_changes(project):
+    """A name typed anew in the sidebar: the page session still holds its sample (before,
+    the session was moved off its own sample, held under its former name)."""
+    key = ("r", 1, "nose")
+    assert team.take_lease(project, key, "root", session="s1") is None
+    assert team.take_lease(project, key, "ana", session="s1") is None
+    assert team.holder(project, key) == "ana"
+    assert team.take_lease(project, key, "bob", session="s2") == "ana"
+    team.release_leases(project, "carol", session="s1")  # leaving frees the session's lease
+    assert team.holder(project, key) is None
