@@ -50,7 +50,13 @@ import numpy as np
 import pandas as pd
 
 from . import team
-from .annotations import CLEARED, Annotation, annotation_counts, format_annotations
+from .annotations import (
+    CLEARED,
+    Annotation,
+    annotation_counts,
+    expand_records,
+    format_annotations,
+)
 from .atomic import atomic_write, together
 from .charts import chart_png, fit_chart
 from .colours import bodypart_colours, hex_to_rgb
@@ -1962,7 +1968,7 @@ def export(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise KpcalError(f"cannot create the export folder {str(folder)!r}: {error}") from None
-    kept = {k: v for k, v in records.items() if v.status != CLEARED}
+    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
     written = {
         "annotations": atomic_write(
             folder / "error_annotations.csv", format_annotations(kept, data.video_frame_indexes)

@@ -500,3 +500,21 @@ def test_a_session_keeps_its_lease_when_its_name_changes(project):
     assert team.take_lease(project, key, "bob", session="s2") == "ana"
     team.release_leases(project, "carol", session="s1")  # leaving frees the session's lease
     assert team.holder(project, key) is None
+
+
+def test_export_writes_each_annotators_row_but_no_clear(project, tmp_path):
+    """Before: the combined annotation was written with all its rows, a clear among them."""
+    data = load_project_data(project)
+    key = data.session.sample_keys[0]
+    save_work(data, {key: Annotation(10.0, 20.0, "alice", at(1))})
+    save_work(data, {key: Annotation(12.0, 20.0, "bob", at(2))})
+    save_work(data, {key: Annotation(math.nan, math.nan, "bob", at(3), CLEARED)})
+    others = {
+        k: Annotation(*near(data, k, 1.0 + i % 3), "alice", at(10 + i))
+        for i, k in enumerate(data.session.sample_keys[1:6])
+    }
+    save_work(data, others)
+    written = workflows.export(data, tmp_path / "out", png=False)
+    rows = parse_annotation_rows(written["annotations"].read_text(encoding="utf-8"))
+    assert (key, "alice") in rows and (key, "bob") not in rows
+    assert all(r.status != CLEARED for r in rows.values())
