@@ -296,9 +296,12 @@ def team_lines(key, other: str | None) -> None:
         with st.container(key="team-progress"):
             for line in progress.lines():
                 st.caption(literal(line))
-        flagged = workflows.review_samples(data, records, me)
-        if flagged:
-            st.button(f"Review flagged clicks ({len(flagged)})", on_click=review_next)
+        st.button(
+            "Review flagged clicks",
+            on_click=review_next,
+            help="Go to another annotator's click that the fit flags or a second look far off; "
+            "your click there corrects it.",
+        )
 
 
 @st.fragment
