@@ -963,11 +963,15 @@ def not_for(
     records: Mapping[SampleKey, Annotation],
     annotator: str,
     session: str = "",
+    *,
+    second_looks: bool = True,
 ) -> Callable[[SampleKey], bool]:
     """``is_done(key)`` for ``annotator``: True for a sample done by anyone or held by
-    someone else, unless it is a second look offered to them (leases read once, now)."""
+    someone else, unless (``second_looks``) it is a second look offered to them (leases
+    read once, now). Where a session starts uses ``second_looks=False``: the first sample
+    nobody has done (a second look comes with "Next unannotated")."""
     leases = team.read_leases(data.project_dir)
-    looks = second_look(data)
+    looks = second_look(data) if second_looks else frozenset()
     return lambda key: not team.wanted_by(annotator, key, records, leases, looks, session)
 
 

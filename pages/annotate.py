@@ -111,8 +111,9 @@ def mine(key) -> Annotation | None:
     return records[key].row_of(me) if key in records else None
 
 
-#: Done by anyone or held by someone else, unless offered to me for a second look.
-not_for_me = workflows.not_for(data, records, me, session)
+#: Done by anyone or held by someone else (where a session starts: the first sample nobody
+#: has done; second looks come with Next unannotated).
+not_for_me = workflows.not_for(data, records, me, session, second_looks=False)
 
 
 index = state.sample_index(project, samples, not_for_me)

@@ -89,7 +89,9 @@ def test_annotate_page_offers_a_second_look_without_the_first_click(demo):
     look = next(i for i, k in enumerate(keys) if k in workflows.second_look(data))
     team_clicks(demo, keys[: look + 1], shared=0)  # ana did everything up to the second look
     at = session_of(BEN)
-    assert current_sample(at)["index"] == look + 1  # offered to ben first
+    assert current_sample(at)["index"] == look + 2  # a session starts where nobody has been
+    check(button(at, "Next unannotated").click().run())
+    assert current_sample(at)["index"] == look + 1  # the second look comes first
     text = page_text(at)
     assert "Second look: click where you see it (the first click is not shown)." in text
     assert f"{ANA}: {look + 1} samples" in text or f"{ANA}: 1 sample" in text

@@ -683,6 +683,8 @@ def test_two_signed_in_annotators_share_one_project(tmp_path, clean_env):
             sign_in(page, proxy.url, names[0], address=f"{proxy.url}/fit?{q}")
             page.get_by_text("2 annotators positioned").wait_for()
             page.wait_for_function(IDLE_JS)
+            page.get_by_text("Flag rule:").first.wait_for()
+            page.locator('[data-testid="stDataFrame"]').first.wait_for()
             body = page.locator("body").inner_text()
             tables = page.locator('[data-testid="stDataFrame"]').count()
         log = server.log()
