@@ -1,21 +1,22 @@
 """kpcal: keypoint error calibration for keypoint-MoSeq, as a Streamlit app.
 
 Run ``streamlit run app.py`` (the demo project), or
-``streamlit run app.py -- --project DIR`` (or set ``KPCAL_PROJECT``).
+``streamlit run app.py -- --project DIR`` (or set ``KPCAL_PROJECT``); installed as a
+package, ``kpcal app [DIR]`` runs this file (``kpcal_core.appfiles``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from kpcal_app import signin, state
+from kpcal_app import address, command_line, projects, signin, startup, state, widgets
 from kpcal_app.text import code, literal
 from kpcal_core.errors import KpcalError
 from kpcal_core.session import load_session
 
 # An emoji favicon is drawn in the browser; a :material/...: one is fetched from Google's servers.
 st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon="🎯", layout="wide")
-state.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
+command_line.use_command_line_state_dir()  # `-- --state-dir DIR`: where kpcal writes
 
 
 URL_PATHS = ("setup", "annotate", "fit")  # the pages' url_path, below
@@ -30,7 +31,7 @@ def sign_in_page() -> None:
     signin.keep_wanted_address(list(URL_PATHS))
 
 
-if state.login_configured() and not st.user.is_logged_in:
+if signin.login_configured() and not st.user.is_logged_in:
     # Before sign-in nothing else runs: no other page (nor their names in the sidebar),
     # no ?project= or ?sample= is read, nothing is written.
     # The pages' addresses show the sign-in page too (not "page not found").
@@ -42,16 +43,17 @@ if state.login_configured() and not st.user.is_logged_in:
     st.stop()
 
 try:
-    project = state.project_dir()
+    project = projects.project_dir()
 except KpcalError as error:  # no project given and the demo project cannot be written
     st.error(literal(error))
     st.info(
         "Open a project of yours instead: add ?project=/path/to/project to the address, or "
-        "start kpcal with `streamlit run app.py -- --project /path/to/project`."
+        "start kpcal with `kpcal app /path/to/project` (from a checkout: "
+        "`streamlit run app.py -- --project /path/to/project`)."
     )
     st.stop()
-state.read_address()  # the sample and zoom of a link, once per browser session
-state.keep_address(project)  # where this session is, in the address on every page
+address.read_address()  # the sample and zoom of a link, once per browser session
+address.keep_address(project)  # where this session is, in the address on every page
 try:
     session = load_session(project)
 except KpcalError as error:
@@ -62,7 +64,7 @@ except KpcalError as error:
 def home() -> None:
     """The root address: the annotate page when samples are ready, else setup."""
     page = annotate if session and session.sample_keys else setup
-    st.switch_page(page, query_params=state.address(project))
+    st.switch_page(page, query_params=address.address(project))
 
 
 setup = st.Page("pages/setup.py", title="Set up & sample", icon=":material/tune:", url_path="setup")
@@ -78,7 +80,7 @@ if st.session_state.get(state.REFUSED):
 with st.sidebar:
     if project:
         st.caption("Project: " + code(project))
-    state.annotator_control()
-    if state.login_configured():
+    widgets.annotator_control()
+    if signin.login_configured():
         signin.return_to_wanted_address(list(URL_PATHS))
-state.run_page(navigation)
+startup.run_page(navigation)

@@ -60,7 +60,7 @@ def click_work(project: Path, n_clicks: int) -> list[float]:
         key = (recording, frame, data.bodyparts[k])
         video = data.video_paths[recording]
         if (video, frame) not in frames:  # the app's frame cache (decoded before the clicks)
-            from kpcal_core.videos import read_frames
+            from kpcal_core.video import read_frames
 
             frames[(video, frame)] = dict(read_frames(video, [frame]))[frame]
         image = frames[(video, frame)]

@@ -18,10 +18,10 @@ For each case, the frames behind 100 samples spread at random over the videos:
     to read one cached frame back.
 
 (a) and (b) alternate for ``--rounds`` rounds (best kept, with its CPU time)
-and are both checked frame by frame against ``read_frames_sequentially``
+and are both checked frame by frame against ``read_frames(method="sequential")``
 (OpenCV decoding every frame from the start: exact by definition).
 
-Last, in a fresh interpreter, ``fill_frame_cache`` over 500 samples of the
+Last, in a fresh interpreter, ``fill_cache`` over 500 samples of the
 g30 case: the growth of the resident set (RSS, sampled every 10 ms) over the
 call, against the raw size of the frames it wrote. (``ru_maxrss`` is no use
 here: Linux carries it over from the parent process across fork and exec.)
@@ -51,7 +51,9 @@ sys.path.insert(0, str(HERE.parent))
 
 import common  # noqa: E402
 
-from kpcal_core import framecache, videos  # noqa: E402
+from kpcal_core.video import cache as frame_cache  # noqa: E402
+from kpcal_core.video import decode, source  # noqa: E402
+from kpcal_core.video import index as video_index  # noqa: E402
 from kpcal_core.views import crop_for_sample, encode_jpeg, render_view  # noqa: E402
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
@@ -127,8 +129,8 @@ def plain_load(samples, path_of: dict[str, Path]) -> dict:
 
 
 def ours_load(samples, path_of, frame_indexes, cache_dir=None) -> dict:
-    """(b) / (c): kpcal_core.videos.load_sampled_frames."""
-    return videos.load_sampled_frames(
+    """(b) / (c): kpcal_core.video.source.load_sampled_frames."""
+    return source.load_sampled_frames(
         samples,
         "",
         frame_indexes,
@@ -143,13 +145,12 @@ def reference_frames(samples, path_of, workers: int = 2) -> dict:
     for recording, frame, _ in samples:
         by_video.setdefault(recording, []).append(frame)
 
-    def decode(recording):
-        return recording, dict(
-            videos.read_frames_sequentially(path_of[recording], by_video[recording])
-        )
+    def decode_one(recording):
+        frames = decode.read_frames(path_of[recording], by_video[recording], method="sequential")
+        return recording, dict(frames)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        per_video = dict(pool.map(decode, sorted(by_video)))
+        per_video = dict(pool.map(decode_one, sorted(by_video)))
     return {key: per_video[key[0]][key[1]] for key in samples}
 
 
@@ -183,7 +184,7 @@ def run_case(case, paths, n_frames, n_samples, rounds, seed, verify, workdir) ->
         frames_a, seconds, cpu = common.timed_cpu(lambda: plain_load(samples, path_of))
         runs_a.append((seconds, cpu))
         # a fresh process would rebuild the frame index; so does this (the first load)
-        videos.decoding._index_cache.clear()
+        video_index._index_cache.clear()
         frames_b, seconds, cpu = common.timed_cpu(
             lambda: ours_load(samples, path_of, frame_indexes)
         )
@@ -192,15 +193,15 @@ def run_case(case, paths, n_frames, n_samples, rounds, seed, verify, workdir) ->
 
     cache_dir = workdir / "frame-cache"
     shutil.rmtree(cache_dir, ignore_errors=True)
-    videos.decoding._index_cache.clear()
+    video_index._index_cache.clear()
     _, t_fill, _ = common.timed_cpu(lambda: ours_load(samples, path_of, frame_indexes, cache_dir))
-    size = framecache.cache_size(cache_dir)
+    size = frame_cache.cache_size(cache_dir)
     raw = n_samples * WIDTH * HEIGHT * 3
     _, t_second = common.timed(lambda: ours_load(samples, path_of, frame_indexes, cache_dir))
     reads, reads_cpu, views, same_cached = [], [], [], 0
     for key in samples:
         start, start_cpu = time.perf_counter(), time.thread_time()
-        frame = videos.read_cached_frame(cache_dir, path_of[key[0]], key[1])
+        frame = frame_cache.read_cached_frame(cache_dir, path_of[key[0]], key[1])
         reads.append(time.perf_counter() - start)
         reads_cpu.append(time.thread_time() - start_cpu)
         # the rest of a view: crop around a point, draw the markers, JPEG
@@ -245,7 +246,7 @@ def run_case(case, paths, n_frames, n_samples, rounds, seed, verify, workdir) ->
 
 
 def rss_worker(params: dict) -> dict:
-    """In a fresh interpreter: fill_frame_cache over the given pairs; RSS growth over the call."""
+    """In a fresh interpreter: fill_cache over the given pairs; RSS growth over the call."""
     pairs = [tuple(p) for p in params["pairs"]]
     cache_dir = Path(params["cache_dir"])
     shutil.rmtree(cache_dir, ignore_errors=True)
@@ -261,7 +262,7 @@ def rss_worker(params: dict) -> dict:
     sampler.start()
     first = []
     summary, seconds = common.timed(
-        lambda: videos.fill_frame_cache(
+        lambda: source.fill_cache(
             cache_dir,
             pairs,
             progress=lambda d, t, r: first.append(time.perf_counter()) if not first else None,
@@ -270,7 +271,7 @@ def rss_worker(params: dict) -> dict:
     done.set()
     sampler.join()
     peak[0] = max(peak[0], common.current_rss_bytes())
-    size = framecache.cache_size(cache_dir)
+    size = frame_cache.cache_size(cache_dir)
     shutil.rmtree(cache_dir, ignore_errors=True)
     return {
         "growth": peak[0] - before,
@@ -356,7 +357,7 @@ def main(argv: list[str]) -> int:
         raw = len(pairs) * WIDTH * HEIGHT * 3
         common.print_table(
             [
-                "fill_frame_cache",
+                "fill_cache",
                 "frames written",
                 "wall",
                 "first frame ready",

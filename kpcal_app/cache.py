@@ -11,6 +11,8 @@ never the samples, the session's timestamps or an object's ``id()``:
   those keypoints (``st.cache_data``), keyed by the same fingerprint;
 - :func:`stop_status`: the stop rule for the annotate page, by the annotations' content;
 - :func:`frames`: the samples' frames, the next ones prepared in the background;
+- :func:`start_video_indexing`: the project's videos indexed in the background, started by
+  the setup page (no cached loader starts a thread or has another side effect);
 - :func:`frame_fill`: the job filling a project's frame cache, one per project, which
   goes on when the page that started it is left;
 - :func:`fit_diagnostics`: the bootstrap and the rest, by the fitted points' content;
@@ -30,7 +32,6 @@ from kpcal_core import workflows
 from kpcal_core.config import load_config
 from kpcal_core.diagnostics import StopCheck, project_population
 from kpcal_core.fitting import share_above_threshold
-from kpcal_core.prefetch import BackgroundJob, Prefetcher, sample_frame_loader
 from kpcal_core.prior import (
     ModelPrior,
     bodypart_confidences,
@@ -39,7 +40,12 @@ from kpcal_core.prior import (
 )
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
-from kpcal_core.videos import sample_video_frames
+from kpcal_core.video import (
+    BackgroundJob,
+    Prefetcher,
+    sample_frame_loader,
+    sample_video_frames,
+)
 
 
 def file_key(path: str | os.PathLike | None) -> tuple:
@@ -61,13 +67,13 @@ _indexing: dict[str, BackgroundJob] = {}  # project -> its videos being indexed
 _fills: dict[str, tuple[tuple, BackgroundJob]] = {}  # project -> (its samples, the fill)
 
 
+_indexed: dict[str, tuple] = {}  # project -> the files its videos were last indexed for
+
+
 @st.cache_resource(max_entries=8, show_spinner="Loading keypoints…")
 def _keypoints(project: str, fingerprint: tuple) -> ProjectData:
     session = load_session(project) or CalibrationSession()
-    data = workflows.open_project(project, session)
-    with _jobs_lock:  # ready before the first "Sample frames"
-        _indexing[str(data.project_dir)] = workflows.start_video_indexing(data)
-    return data
+    return workflows.open_project(project, session)
 
 
 def project_data(project: str) -> ProjectData:
@@ -84,6 +90,29 @@ def project_data(project: str) -> ProjectData:
 
 def _data_key(data: ProjectData) -> tuple:
     return source_fingerprint(data.project_dir, data.session)
+
+
+def start_video_indexing(data: ProjectData) -> None:
+    """Index the project's videos in the background, once per change of its files.
+
+    The setup page calls it when it opens a project, so the first "Sample frames" does
+    not wait for a scan of each video (:func:`kpcal_core.workflows.start_video_indexing`).
+    One job per project on the server; not started while a frame fill runs for the
+    project (the fill indexes what it needs), nor again for the same keypoint files,
+    session and videos.
+    """
+    project, key = str(data.project_dir), _data_key(data)
+    with _jobs_lock:
+        if _indexed.get(project) == key:
+            return
+        _indexed[project] = key
+        fill = _fills.get(project)
+        if fill is not None and not fill[1].progress().finished:
+            return
+        previous = _indexing.pop(project, None)
+        if previous is not None:
+            previous.stop()
+        _indexing[project] = workflows.start_video_indexing(data)
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking videos…")

@@ -26,16 +26,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from kpcal_app import cache, state
+from kpcal_app import address, cache, error_display, history, projects, state, widgets
 from kpcal_core import statedir, workflows
 from kpcal_core.agreement import annotator_agreement, mean_click_annotations
 from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
 from kpcal_core.errors import KpcalError
-from kpcal_core.prefetch import BackgroundJob
 from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
+from kpcal_core.video import BackgroundJob
 from kpcal_core.wording import count
 
 from .text import code, literal
@@ -50,9 +50,9 @@ ORDER_LABELS = {"planned": "Planned (fewest clicks)", "keypoint-moseq": "As keyp
 
 def open_folder(typed: str, *, create: bool = False) -> None:
     """Open (or, after the user said so, create) the project folder typed."""
-    folder = state.resolve_project(typed)
+    folder = projects.resolve_project(typed)
     workflows.project_folder(folder, create=create)
-    state.switch_project(str(folder))
+    projects.switch_project(str(folder))
     st.session_state.pop(state.PENDING_FOLDER, None)
     st.rerun()
 
@@ -62,7 +62,7 @@ def project_picker(project: str) -> None:
     with st.expander("Project folder", expanded=not Path(project).is_dir()):
         with st.form("project_form"):
             typed = st.text_input("Project folder", value=project, help="A keypoint-MoSeq project.")
-            recent = state.recent_projects()
+            recent = history.recent_projects()
             chosen = st.selectbox("Or a recent project", ["–"] + recent) if recent else "–"
             opened = st.form_submit_button("Open project")
         if opened:
@@ -73,16 +73,16 @@ def project_picker(project: str) -> None:
                 st.session_state[state.PENDING_FOLDER] = target
                 st.warning(literal(error))
             except KpcalError as error:
-                state.show_error(error)
+                error_display.show_error(error)
         pending = st.session_state.get(state.PENDING_FOLDER)
         if pending and st.button(f"Create the folder {code(pending)}"):
             try:
                 open_folder(pending, create=True)
             except KpcalError as error:
-                state.show_error(error)
+                error_display.show_error(error)
         st.caption(literal(statedir.describe_state_dir()))
         if st.button("Open the demo project"):
-            state.switch_project(str(state.demo_project()))
+            projects.switch_project(str(projects.demo_project()))
             st.rerun()
 
 
@@ -101,7 +101,7 @@ def anatomy_form(project: str, data: ProjectData, *, expanded: bool = False) -> 
                     st.session_state.pop(state.ANATOMY_QUESTION, None)
                     st.rerun()
                 except KpcalError as error:
-                    state.show_error(error)
+                    error_display.show_error(error)
 
 
 #: The recordings table's columns and their widths in pixels, 805 in all: the grid fits the
@@ -128,7 +128,7 @@ def recordings_table(table) -> None:
         video_frames=[None if pd.isna(v) else f"{int(v):,}" for v in table["video_frames"]],
         keypoint_frames=[f"{int(v):,}" for v in table["keypoint_frames"]],
     )
-    state.show_table(
+    widgets.show_table(
         shown,
         width="stretch",
         column_order=list(RECORDING_COLUMNS),
@@ -165,7 +165,7 @@ def video_form(project: str, recordings: list[str]) -> None:
                     workflows.set_video(project, recording, video_path.strip() or None)
                     st.rerun()
                 except KpcalError as error:
-                    state.show_error(error)
+                    error_display.show_error(error)
 
 
 def stop_status(data: ProjectData, records: dict) -> None:
@@ -198,7 +198,7 @@ def draw_more_button(data: ProjectData, check, *, key: str) -> None:
         try:
             draw = workflows.draw_more_samples(data, check.draw_more)
         except (KpcalError, TimeoutError) as error:
-            state.show_error(error)
+            error_display.show_error(error)
             return
         st.success(literal(draw.message))
         frame_fill_progress(data, cache.frame_fill(data, start=True))
@@ -239,7 +239,7 @@ def gross_errors_panel(project: str, data: ProjectData, check) -> None:
             )
             index = where.get(row.key)
             if index is not None and cols[2].button("Open", key=f"open-gross-{row.key}"):
-                state.set_sample_index(project, index)
+                address.set_sample_index(project, index)
                 st.switch_page("pages/annotate.py")
 
 
@@ -247,7 +247,7 @@ def _keep_gross_error(data: ProjectData, key, widget: str) -> None:
     try:
         workflows.set_kept_gross_errors(data, [key], bool(st.session_state[widget]))
     except (KpcalError, TimeoutError) as error:
-        state.show_error(error)
+        error_display.show_error(error)
 
 
 def team_agreement(data: ProjectData, records: dict) -> None:
@@ -265,7 +265,7 @@ def team_agreement(data: ProjectData, records: dict) -> None:
             distances_chart(team.agreement["distances"]["distance_px"]), width="stretch"
         )
     if len(team.bias):
-        state.show_table(
+        widgets.show_table(
             team.bias.rename(
                 columns={
                     "n_shared": "shared samples",
@@ -331,7 +331,7 @@ def follow_start_annotating() -> None:
     from session state before the rest of the setup page runs (which would delay the first
     image by that page's run, 0.3–0.6 s with a project open)."""
     if st.session_state.get(state.START_ANNOTATING):
-        st.switch_page("pages/annotate.py", query_params=state.address())
+        st.switch_page("pages/annotate.py", query_params=address.address())
 
 
 def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float = 0.05) -> None:
@@ -388,7 +388,7 @@ def model_prior_panel(prior: ModelPrior) -> None:
     st.subheader("What this calibration does to your model")
     lines = workflows.model_prior_lines(prior)
     st.write(literal(lines[0]))
-    state.show_table(workflows.model_prior_table(prior))
+    widgets.show_table(workflows.model_prior_table(prior))
     for line in lines[1:]:
         st.caption(literal(line))
 
@@ -397,7 +397,7 @@ def per_bodypart_panel(prior: ModelPrior, table) -> None:
     """The per-bodypart tab: whether each bodypart's own line follows the shared one."""
     statement = workflows.bodypart_line_statement(prior)
     (st.warning if prior.surely_not_following else st.write)(literal(statement))
-    state.show_table(table)
+    widgets.show_table(table)
 
 
 def save_panel(
@@ -439,4 +439,4 @@ def save_panel(
                 f"{literal(saved['path'])}. Autosave keeps using this line."
             )
         except (KpcalError, TimeoutError) as error:
-            state.show_error(error)
+            error_display.show_error(error)

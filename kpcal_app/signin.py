@@ -1,4 +1,5 @@
-"""A link opened before sign-in lands where it points after sign-in.
+"""Who is signed in (:func:`login_configured`, :func:`signed_in_user`), and a link opened
+before sign-in landing where it points after sign-in.
 
 ``st.login`` sends the browser to the identity provider, which sends it back to
 ``/oauth2callback``, and Streamlit then to the app's root: the address the person
@@ -10,7 +11,7 @@ after sign-in takes it out and goes there (:data:`RETURN_SCRIPT`).
 The kept address is treated as written by anyone: the browser goes back to it
 only if it is a path of this app on this server (same origin, under the app's
 base path, one of its pages) and then with only the query keys the app reads
-(:data:`kpcal_app.state.ADDRESS_KEYS`), each value at most
+(:data:`kpcal_app.address.ADDRESS_KEYS`), each value at most
 :data:`MAX_VALUE_CHARS` characters; anything else is dropped. What the address
 then names is checked by the app as for any link (a project outside the data
 root is refused). The server reads nothing of it before sign-in.
@@ -22,7 +23,7 @@ import json
 
 import streamlit as st
 
-from .state import ADDRESS_KEYS
+from .address import ADDRESS_KEYS
 
 #: The ``sessionStorage`` key of the address wanted before sign-in.
 STORAGE_KEY = "kpcal-wanted-address"
@@ -98,3 +99,19 @@ def keep_wanted_address(pages: list[str]) -> None:
 def return_to_wanted_address(pages: list[str]) -> None:
     """On pages after sign-in: go to the address kept before it, once (then forgotten)."""
     st.html(_script(RETURN_SCRIPT, pages), unsafe_allow_javascript=True)
+
+
+def login_configured() -> bool:
+    """True when the server's secrets configure an identity provider for ``st.login``."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml: a laptop
+        return False
+
+
+def signed_in_user() -> str | None:
+    """The signed-in user's e-mail on a server with sign-in, else ``None``."""
+    if not login_configured() or not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    return str(email) if email else None

@@ -9,7 +9,9 @@ Layers, from the top:
 - ``workflows``: the steps a user or a script takes (choose sources, open a
   project, the recordings report, draw samples, fill the frame cache, record
   an annotation, fit, save, export). The app's pages and ``cli`` call these.
-- ``cli``: ``kpcal {check,sample,video,fit,export,agreement}``: parses and prints.
+- ``cli``: ``kpcal {app,check,sample,video,fit,export,agreement}``: parses and prints;
+  ``appfiles``: where the app's ``app.py`` is (installed or a checkout) and the
+  ``streamlit run`` command ``kpcal app`` runs.
 - ``charts`` (every Altair chart), ``colours`` (one colour per bodypart),
   ``views`` (the cropped, marked-up image a person clicks on; zoom in video pixels),
   ``clicks`` (which sample a click belongs to: its checks, the view token, the
@@ -34,19 +36,22 @@ The engine, one concern per module:
   whether a line may be written to ``config.yml`` without asking (its slope)
 - ``annotations``: the ``error_annotations.csv`` file (rows per sample and annotator),
   the merge rule and the one position per sample the fit uses (:func:`combine_rows`)
-- ``videos``: reading frames exactly, filling the frame cache; ``decoding``: PyAV
-  decoding near the codec's floor; ``framecache``: the on-disk frame cache (lossless,
-  compact, LRU size cap); ``prefetch``: the next samples' frames prepared in the background
+- ``video``: the one frame source, a module per step: ``match`` (which video a
+  recording uses: keypoint-MoSeq's prefix match, the named rules, the frame rate),
+  ``index`` (frame number ↔ packet), ``decode`` (the one exact reader: PyAV near the
+  codec's floor, OpenCV where PyAV cannot be exact), ``cache`` (the on-disk frame
+  cache: lossless, compact, LRU size cap), ``source`` (a sample's frame, the one
+  fill of the cache, :func:`load_sampled_frames`), ``prefetch`` (frames prepared in
+  the background, the fill job), ``recordings`` (the recordings-vs-videos check,
+  :func:`downsample`)
 - ``config``: the project's ``config.yml``
 - ``session``: the calibration session under ``{project}/calibration/``
 - ``formats``: DeepLabCut, SLEAP, Lightning Pose and NWB files (a registry,
-  one module per format, file discovery, duplicate outputs); ``keypoints``
-  re-exports keypoint-MoSeq's loader names
+  one module per format, file discovery, duplicate outputs, where a stored video
+  path is on this machine; no video code); ``keypoints`` re-exports
+  keypoint-MoSeq's loader names
 - ``keypoint_store``: a project's keypoints read once per file change, with
   coordinates memory-mapped from a stored copy under ``calibration/``
-- ``recording_videos``: which video each recording uses, by named rules;
-  ``recordings``: the recordings-vs-videos check, downsampling
-- ``videos``: reading frames exactly, the frame cache
 - ``calibration``: the notebook entry point (:func:`noise_calibration`)
 - ``demo``: a synthetic project with a known answer
 - ``statedir``: the one folder kpcal writes outside projects (``KPCAL_STATE_DIR``);
@@ -90,9 +95,8 @@ from .formats import (
     stored_video_paths,
 )
 from .planning import Population, plan_annotation_order, population_of
-from .recordings import check_videos, downsample
 from .sampling import sample_error_frames
-from .videos import find_matching_videos, load_sampled_frames
+from .video import check_videos, downsample, find_matching_videos, load_sampled_frames
 
 __all__ = [
     "Annotation",

@@ -9,14 +9,13 @@ overwrites annotations: samples already annotated stay in the list.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from . import appfiles
 from .annotations import load_annotation_records
 from .config import config_path, load_config
 from .errors import KpcalError
@@ -29,10 +28,8 @@ from .validate import (
     check_coordinates,
     check_video_frame_indexes,
 )
-from .videos import fill_frame_cache, find_matching_videos, sample_video_frames, video_info
+from .video import fill_cache, find_matching_videos, sample_video_frames, video_info
 from .wording import count
-
-APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def merge_samples(
@@ -67,11 +64,9 @@ def check_frames_in_videos(
 
 
 def app_command(project_dir: str | os.PathLike) -> str:
-    """The shell command that opens the app on a project."""
-    return (
-        f"{shlex.quote(sys.executable)} -m streamlit run {shlex.quote(str(APP_PATH))} -- "
-        f"--project {shlex.quote(str(Path(project_dir).resolve()))}"
-    )
+    """The shell command that opens the app on a project: ``kpcal app PROJECT`` run by this
+    Python (:func:`kpcal_core.appfiles.app_command`)."""
+    return appfiles.app_command(project_dir)
 
 
 def noise_calibration(
@@ -128,6 +123,8 @@ def noise_calibration(
             f"{config_path(project_dir)} does not exist: create the project with setup_project first"
         )
     config = load_config(project_dir)
+    # The app's files are found as `kpcal app` finds them; missing, nothing is written.
+    launch_arguments = appfiles.app_arguments(project_dir) if launch else None
     use_bodyparts = check_bodyparts(bodyparts, use_bodyparts)
     check_confidences(confidences, bodyparts)
     check_coordinates(coordinates, confidences, bodyparts)
@@ -177,12 +174,10 @@ def noise_calibration(
     video_of = sample_video_frames(
         session.sample_keys, video_dir, indexes, video_extension, video_paths=session.video_paths
     )
-    fill_frame_cache(frame_cache_dir(project_dir), video_of.values())  # frames not kept in memory
+    fill_cache(frame_cache_dir(project_dir), video_of)  # frames not kept in memory
     save_session_keypoints(project_dir, coordinates, confidences, bodyparts, indexes)
     save_session(project_dir, session)
     command = app_command(project_dir)
-    if launch:
-        if not APP_PATH.exists():
-            raise KpcalError(f"the app {APP_PATH} is not installed beside kpcal_core")
-        subprocess.Popen(shlex.split(command), start_new_session=True)
+    if launch_arguments:
+        subprocess.Popen(launch_arguments, start_new_session=True)
     return command

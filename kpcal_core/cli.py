@@ -1,4 +1,4 @@
-"""The command line: ``kpcal {check,sample,video,fit,export,agreement}`` (or ``python -m kpcal_core``).
+"""The command line: ``kpcal {app,check,sample,video,fit,export,agreement}`` (or ``python -m kpcal_core``).
 
 This module parses arguments and prints (text, or JSON with ``--json``), data in
 terminal-safe form (:func:`terminal_text`: a name holding ``ESC[`` or another control
@@ -15,7 +15,9 @@ and get the same numbers and files:
   a robust line, and ``--save`` to ``config.yml``
   (:func:`~kpcal_core.workflows.save_calibration`);
 - ``export``: the annotations CSV, the error table and a PNG of the chart;
-- ``agreement``: how far apart several annotators click (the project's file, or one CSV each).
+- ``agreement``: how far apart several annotators click (the project's file, or one CSV each);
+- ``app``: serve the Streamlit app (:mod:`kpcal_core.appfiles` finds it, installed or in a
+  checkout; Streamlit is imported only by the server it starts).
 
 Exit codes, for scripts: :data:`EXIT_OK` 0; :data:`EXIT_USAGE` 2 (bad
 arguments, from argparse); :data:`EXIT_BAD_INPUT` 3 (a
@@ -41,7 +43,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from . import workflows
+from . import appfiles, workflows
 from .agreement import (
     FLAG_RULE,
     annotator_agreement,
@@ -576,6 +578,11 @@ def _predictions(project: Path, by_annotator: dict, err: TextIO) -> dict | None:
 # --------------------------------------------------------------------------- parser
 
 
+def cmd_app(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Serve the app on the project (Streamlit's own options after ``--``)."""
+    return appfiles.serve(appfiles.app_arguments(args.project, args.streamlit_options))
+
+
 def _add_sources(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "keypoints and videos (default: the project's calibration session)"
@@ -664,6 +671,18 @@ def build_parser() -> argparse.ArgumentParser:
         "4 not enough annotations.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    app = commands.add_parser(
+        "app",
+        usage="kpcal app [-h] [PROJECT] [-- STREAMLIT_OPTION ...]",
+        help="open the app in the browser (kpcal app [PROJECT] [-- streamlit options])",
+        description="Serve the kpcal app with Streamlit, from the installed package or this "
+        "checkout, from any folder. Give Streamlit's own options after --, e.g. "
+        "kpcal app PROJECT -- --server.port 8502 --server.headless true.",
+        epilog="Without PROJECT: KPCAL_PROJECT, else the demo project.",
+    )
+    app.add_argument("project", nargs="?", help="project folder to open")
+    app.set_defaults(func=cmd_app, subparser=app, streamlit_options=[], log=False)
 
     _command(
         commands,
@@ -823,8 +842,22 @@ def main(
     """
     out = TerminalStream(out or sys.stdout)
     err = TerminalStream(err or sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    streamlit_options: list[str] = []
+    if argv[:1] == ["app"] and "--" in argv:  # kpcal app [PROJECT] -- streamlit options
+        streamlit_options = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv[:1] == ["app"]:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            args.subparser.error(
+                f"unrecognized arguments: {' '.join(unknown)} (Streamlit's options go after "
+                "--, e.g. kpcal app PROJECT -- --server.port 8502)"
+            )
+        args.streamlit_options = streamlit_options
+    else:
+        args = parser.parse_args(argv)
     try:
         with errors_only(not (args.log or every_line_asked())):
             return args.func(args, out, err)

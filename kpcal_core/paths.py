@@ -157,6 +157,21 @@ def check_inside_root(
     raise KpcalError(outside_message(what, path, areas[0], source=source, leads_to=real))
 
 
+def refusal(
+    path: str | os.PathLike,
+    *,
+    what: str = "video",
+    source: str | os.PathLike | None = None,
+    project: str | os.PathLike | None = None,
+) -> str | None:
+    """Why ``path`` may not be used on this server (:func:`check_inside_root`'s message), or ``None``."""
+    try:
+        check_inside_root(path, what=what, source=source, project=project)
+    except KpcalError as error:
+        return str(error)
+    return None
+
+
 def check_no_link_out(path: str | os.PathLike, *, what: str = "file") -> Path:
     """Refuse a file or folder inside the data root that a symbolic link leads out of it.
 
@@ -197,7 +212,7 @@ def check_video_to_open(path: str | os.PathLike) -> Path:
     """The last check before a decoder opens a video: inside the data root or kpcal's own folders.
 
     Videos reach the decoders only after :func:`check_inside_root` with their
-    project (:mod:`kpcal_core.recording_videos`); this refuses anything else
+    project (:mod:`kpcal_core.video.match`); this refuses anything else
     that would reach them. kpcal's own folders are the state folder (the demo
     projects) and ``KPCAL_DEMO_DIR``.
 

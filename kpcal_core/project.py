@@ -2,7 +2,7 @@
 
 :func:`load_project_data` gathers a project's config, calibration session,
 keypoints (from the keypoint files named in the session, or the arrays a
-notebook stored) and the video of each recording (:mod:`kpcal_core.recording_videos`).
+notebook stored) and the video of each recording (:mod:`kpcal_core.video.match`).
 
 Saving follows keypoint-MoSeq's autosave rule for the files keypoint-MoSeq
 reads: nothing is written to ``error_annotations.csv`` or ``config.yml``
@@ -49,7 +49,6 @@ from .keypoint_store import position_missing, read_project_keypoints, source_fil
 from .logs import log_event
 from .paths import check_inside_root, check_no_link_out, data_root, resolve_user_path
 from .prior import Line, SlopeCheck, saved_line, slope_check
-from .recording_videos import VideoChoice, resolve_videos
 from .samplekeys import SampleKey
 from .session import (
     KEYPOINTS_FILENAME,
@@ -61,6 +60,7 @@ from .session import (
     session_path,
 )
 from .textio import read_user_text
+from .video import VideoChoice, resolve_videos
 from .wording import count
 
 AUTOSAVE_MIN_ANNOTATIONS = 20
@@ -86,7 +86,7 @@ class ProjectData:
         ``{recording: video path or None}``.
     video_choices
         ``{recording: VideoChoice}``: the video, the rule that found it
-        (:data:`kpcal_core.recording_videos.RULES`) and why.
+        (:data:`kpcal_core.video.match.RULES`) and why.
     skeleton
         Edges stored in the keypoint files (SLEAP, NWB), ``[[a, b], ...]``.
     keypoint_warnings
@@ -264,7 +264,7 @@ def load_project_data(
 ) -> ProjectData:
     """Load a project's keypoints and choose each recording's video.
 
-    Videos are chosen by :func:`kpcal_core.recording_videos.resolve_videos`:
+    Videos are chosen by :func:`kpcal_core.video.match.resolve_videos`:
     the session's per-recording ``video_paths`` (set by the user) win, then
     the video the keypoint file stores, then keypoint-MoSeq's prefix match in
     the video folder. ``duplicates`` (default: the session's

@@ -80,12 +80,10 @@ from .diagnostics import (
 from .errors import KpcalError, NotSaved
 from .fitting import FIT_METHODS, fit_by_method, predicted_error_px
 from .formats import choose_anterior_posterior
-from .framecache import DEFAULT_MAX_BYTES, cache_size
 from .keypoint_store import read_project_keypoints
 from .logs import log_event
 from .paths import clean_user_path, resolve_user_path
 from .planning import Population, plan_annotation_order
-from .prefetch import BackgroundJob
 from .prior import (
     OWN_LINE_SURE,
     BodypartConfidences,
@@ -111,8 +109,6 @@ from .project import (
     save_work,
     video_dir_of,
 )
-from .recording_videos import frame_rate, resolve_videos
-from .recordings import check_videos
 from .samplekeys import SampleKey
 from .sampling import confidence_histogram, sample_error_frames
 from .session import (
@@ -123,7 +119,18 @@ from .session import (
     save_session,
     session_dir,
 )
-from .videos import fill_sample_frames, index_videos, list_videos
+from .video import (
+    DEFAULT_MAX_BYTES,
+    BackgroundJob,
+    cache_size,
+    check_videos,
+    fill_cache,
+    frame_rate,
+    index_videos,
+    list_videos,
+    resolve_videos,
+    sample_video_frames,
+)
 from .views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
 from .wording import count
 
@@ -465,7 +472,7 @@ def open_project(
 def recordings_report(data: ProjectData) -> pd.DataFrame:
     """Per recording, the video it uses and whether the video fits the keypoints.
 
-    See :func:`kpcal_core.recordings.check_videos` for the columns; recordings
+    See :func:`kpcal_core.video.recordings.check_videos` for the columns; recordings
     whose ``status`` is in :data:`BLOCKING_STATUSES` cannot be annotated.
     """
     session = data.session
@@ -727,7 +734,7 @@ def fill_frame_cache(
 
     The first sample's frame comes first, so annotating can start at once;
     at most a few frames per video are in memory at any time
-    (:func:`kpcal_core.videos.fill_sample_frames`).
+    (:func:`kpcal_core.video.source.fill_cache`).
 
     Parameters
     ----------
@@ -748,13 +755,14 @@ def fill_frame_cache(
     keys = [k for k in keys if data.video_paths.get(k[0])]
     if not keys:
         return 0
-    summary = fill_sample_frames(
-        frame_cache_dir(data.project_dir),
+    video_of = sample_video_frames(
         keys,
+        "",
         data.video_frame_indexes,
         video_paths={r: p for r, p in data.video_paths.items() if p},
-        progress=progress,
-        should_stop=should_stop,
+    )
+    summary = fill_cache(
+        frame_cache_dir(data.project_dir), video_of, progress=progress, should_stop=should_stop
     )
     return summary.cached_before + summary.written
 
@@ -764,7 +772,7 @@ def start_frame_fill(
 ) -> BackgroundJob:
     """:func:`fill_frame_cache` in a background thread: it goes on when the page is left.
 
-    The job's :meth:`~kpcal_core.prefetch.BackgroundJob.progress` gives the
+    The job's :meth:`~kpcal_core.video.prefetch.BackgroundJob.progress` gives the
     frames cached so far and the sample keys whose frame is ready (the first
     sample's comes first), so a page can offer annotating at once.
     """
@@ -778,7 +786,7 @@ def start_frame_fill(
 
 
 def start_video_indexing(data: ProjectData) -> BackgroundJob:
-    """Index the project's videos in the background (:func:`kpcal_core.videos.index_videos`).
+    """Index the project's videos in the background (:func:`kpcal_core.video.source.index_videos`).
 
     Started when a project is opened, so that the first "Sample frames" does not
     wait for a scan of each video's packets (about 0.75 s for 21,000 frames of

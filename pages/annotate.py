@@ -27,7 +27,7 @@ import uuid
 
 import streamlit as st
 
-from kpcal_app import cache, panels, state
+from kpcal_app import address, cache, error_display, panels, projects, startup, state, widgets
 from kpcal_app.click import (
     ZOOM_IN_KEY,
     ZOOM_KEYS,
@@ -51,22 +51,22 @@ from kpcal_core.logs import log_event
 from kpcal_core.project import backup_file, broken_annotation_files
 from kpcal_core.views import FIT, FRAME, step_zoom, zoom_label
 
-state.ensure_app_navigation()
+startup.ensure_app_navigation()
 
 st.title("Annotate")
-project = state.project_dir()
+project = projects.project_dir()
 try:
     data = cache.project_data(project)
 except KpcalError as error:
-    state.show_error(error, project)
+    error_display.show_error(error, project)
     st.page_link(
         "pages/setup.py",
         label="Go to setup",
         icon=":material/tune:",
-        query_params=state.address(project),
+        query_params=address.address(project),
     )
     st.stop()
-state.demo_banner(project)
+widgets.demo_banner(project)
 samples = data.session.sample_keys
 if not samples:
     st.info("No samples yet: draw them on the setup page.")
@@ -74,13 +74,13 @@ if not samples:
         "pages/setup.py",
         label="Go to setup",
         icon=":material/tune:",
-        query_params=state.address(project),
+        query_params=address.address(project),
     )
     st.stop()
 try:
     records = state.records(project)
 except KpcalError as error:
-    state.show_error(error)
+    error_display.show_error(error)
     st.write(
         "Nothing was changed. Fix the file by hand, or start over: the broken file is kept "
         "beside it as a timestamped backup."
@@ -116,17 +116,17 @@ def mine(key) -> Annotation | None:
 not_for_me = workflows.not_for(data, records, me, session, second_looks=False)
 
 
-index = state.sample_index(project, samples, not_for_me)
+index = address.sample_index(project, samples, not_for_me)
 state.init_annotate_state()
 
 
 def go_to(target: int) -> None:
-    state.set_sample_index(project, max(0, min(target, len(samples) - 1)))
+    address.set_sample_index(project, max(0, min(target, len(samples) - 1)))
 
 
 def next_sample(unannotated: bool) -> None:
     """Next (or next unannotated) in the planned order that nobody else has done or is doing."""
-    current = state.sample_index(project, samples, not_for_me)
+    current = address.sample_index(project, samples, not_for_me)
     try:
         target = workflows.next_sample(data, me, current, unannotated=unannotated, session=session)
     except (KpcalError, TimeoutError):  # the lock held too long...: choose without a lease
@@ -148,7 +148,7 @@ def next_sample(unannotated: bool) -> None:
 
 def review_next() -> None:
     """Go to the next sample whose (another person's) click is flagged for review."""
-    current = state.sample_index(project, samples, not_for_me)
+    current = address.sample_index(project, samples, not_for_me)
     flagged = workflows.review_samples(data, records, me)
     later = [i for i in flagged if i > current] or flagged
     if later:
@@ -203,7 +203,7 @@ def on_click() -> None:
         state.set_save_message(project, clicks.NO_LONGER_SHOWN)
         return
     _, key, view = entry
-    shown = samples[state.sample_index(project, samples, not_for_me)]
+    shown = samples[address.sample_index(project, samples, not_for_me)]
     # An edit a refused save holds here is an annotation too; another's click is not mine.
     rule = clicks.late_click(key, shown, samples, mine(key))
     if not rule.save:
@@ -221,14 +221,14 @@ def on_click() -> None:
 
 def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
     """The zoom shown and its buttons (keys: + in, - out, 0 fit)."""
-    zoom = state.zoom()
+    zoom = address.zoom()
     st.caption(f"Zoom: {zoom_label(zoom, view)}")
     with st.container(key=ZOOM_KEYS):
         cols = st.columns([0.8, 0.8, 1.1, 1.3], gap="small")
         with cols[0].container(key=ZOOM_OUT_KEY):
             st.button(
                 "−",
-                on_click=state.set_zoom,
+                on_click=address.set_zoom,
                 args=(zoom_out,),
                 disabled=zoom == FRAME,
                 width="stretch",
@@ -237,7 +237,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
         with cols[1].container(key=ZOOM_IN_KEY):
             st.button(
                 "+",
-                on_click=state.set_zoom,
+                on_click=address.set_zoom,
                 args=(zoom_in,),
                 disabled=zoom_in == zoom,
                 width="stretch",
@@ -245,7 +245,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
             )
         cols[2].button(
             "Fit",
-            on_click=state.set_zoom,
+            on_click=address.set_zoom,
             args=(FIT,),
             shortcut="0",
             disabled=zoom == FIT,
@@ -254,7 +254,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
         )
         cols[3].button(
             "Frame",
-            on_click=state.set_zoom,
+            on_click=address.set_zoom,
             args=(FRAME,),
             disabled=zoom == FRAME,
             width="stretch",
@@ -307,7 +307,7 @@ def team_lines(key, other: str | None) -> None:
 
 @st.fragment
 def annotator() -> None:
-    current = state.sample_index(project, samples, not_for_me)
+    current = address.sample_index(project, samples, not_for_me)
     key = samples[current]
     recording, frame_number, bodypart = key
     try:
@@ -378,19 +378,19 @@ def annotator() -> None:
             f"Sample {current + 1} of {len(samples)} · recording {recording} · keypoint frame "
             f"{frame_number} (video frame {video_frame})"
         ),
-        legend=state.bodypart_legend(data.bodyparts),
+        legend=widgets.bodypart_legend(data.bodyparts),
         target=bodypart,
     )
     frames = cache.frames(data)
     try:
         image = frames.get(key)
     except KpcalError as error:
-        state.show_error(error)
+        error_display.show_error(error)
         return
     frames.prepare(workflows.samples_ahead(samples, current, not_for_me))
     # a held click stays drawn; another's click only outside the second look
     annotation = held.get(key) or workflows.shown_annotation(data, records, key, me)
-    zoom, size = state.zoom(), state.view_size()
+    zoom, size = address.zoom(), state.view_size()
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation, size)
     token = state.register_click_view(zoom, project, key, view)
     keypoints = data.coordinates[recording][frame_number]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from kpcal_app import cache, panels, state
+from kpcal_app import address, cache, error_display, panels, projects, startup, state
 from kpcal_app.text import literal
 from kpcal_core import workflows
 from kpcal_core.annotations import CLEARED, format_annotations
@@ -26,15 +26,15 @@ METHOD_LABELS = {
     "huber": "Robust (Huber)",
 }
 
-state.ensure_app_navigation()
+startup.ensure_app_navigation()
 
 st.title("Fit & save")
-project = state.project_dir()
+project = projects.project_dir()
 try:
     data = cache.project_data(project)
     records = state.records(project)
 except KpcalError as error:
-    state.show_error(error, project)
+    error_display.show_error(error, project)
     st.stop()
 
 if state.held(project):  # a full disk refused them on the annotate page
@@ -61,11 +61,11 @@ except NotEnoughAnnotations as error:
         "pages/annotate.py",
         label="Annotate more",
         icon=":material/ads_click:",
-        query_params=state.address(project),
+        query_params=address.address(project),
     )
     st.stop()
 except KpcalError as error:
-    state.show_error(error)
+    error_display.show_error(error)
     st.stop()
 points, fit, line = result.project.points, result.project.fit, result.line
 if result.project.n_left_out:
@@ -77,7 +77,7 @@ if result.project.n_left_out:
 try:
     stop = cache.stop_status(data, fit_records)  # the annotate page's verdict, the same rule
 except KpcalError as error:
-    state.show_error(error)
+    error_display.show_error(error)
     st.stop()
 diag = cache.fit_diagnostics(data, result.project.line_points, stop)
 boot = diag["bootstrap"]
@@ -171,8 +171,8 @@ with residuals:
         cols = st.columns([4, 1])
         cols[0].markdown(literal(row["text"]))
         if row["sample_index"] is not None and cols[1].button("Open", key=f"open-{row['key']}"):
-            state.set_sample_index(project, row["sample_index"])
-            st.switch_page("pages/annotate.py", query_params=state.address(project))
+            address.set_sample_index(project, row["sample_index"])
+            st.switch_page("pages/annotate.py", query_params=address.address(project))
 with pixels:
     st.dataframe(
         workflows.error_size_table(line, data.conf_pseudocount).style.format("{:.2f}"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_app import cache, panels, state
+from kpcal_app import address, cache, error_display, panels, projects, startup, state, widgets
 from kpcal_app.text import code, literal
 from kpcal_core import workflows
 from kpcal_core.charts import histogram_chart
@@ -15,13 +15,13 @@ from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
 from kpcal_core.session import CalibrationSession, load_session
 from kpcal_core.wording import count, verb
 
-state.ensure_app_navigation()
+startup.ensure_app_navigation()
 panels.follow_start_annotating()
 
 
 st.title("Set up & sample")
-project = state.project_dir()
-state.demo_banner(project)
+project = projects.project_dir()
+widgets.demo_banner(project)
 
 
 panels.project_picker(project)
@@ -29,7 +29,7 @@ panels.project_picker(project)
 try:
     session = load_session(project) or CalibrationSession()
 except KpcalError as error:
-    state.show_error(error)
+    error_display.show_error(error)
     st.stop()
 
 # ----------------------------------------------------------------- sources
@@ -90,7 +90,7 @@ if applied or create:
         st.session_state[state.PENDING_FOLDER] = project
         st.warning(f"{literal(error)}. Nothing was created yet.")
     except KpcalError as error:
-        state.show_error(error)
+        error_display.show_error(error)
 
 if not (Path(project) / "config.yml").exists():
     st.info("This folder has no config.yml yet: load keypoint files to create it.")
@@ -99,8 +99,9 @@ if not (Path(project) / "config.yml").exists():
 try:
     data = cache.project_data(project)
 except KpcalError as error:
-    state.show_error(error, project)
+    error_display.show_error(error, project)
     st.stop()
+cache.start_video_indexing(data)  # ready before the first "Sample frames"
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):
     st.warning(literal(note))
@@ -177,7 +178,7 @@ if st.session_state.pop(state.SAMPLE_REQUESTED, False) and use:
                 order=order,
                 report=table,
             )
-            state.start_at_first_sample(project)
+            address.start_at_first_sample(project)
         except KpcalError as error:
             problem = error
 
@@ -201,7 +202,7 @@ if use:
     st.caption(caption)
 st.button("Sample frames", type="primary", disabled=not use, on_click=request_sampling)
 if isinstance(problem, KpcalError):
-    state.show_error(problem)
+    error_display.show_error(problem)
 elif problem is not None:
     st.error(problem)
 elif draw is not None:

@@ -244,7 +244,7 @@ _MEASURE = """
 import json, resource, sys, time
 sys.path[:0] = {paths!r}
 from kpcal_core.errors import KpcalError
-from kpcal_core import keypoints, workflows, videos, keypoint_store  # imports before the clock
+from kpcal_core import keypoints, workflows, video, keypoint_store  # imports before the clock
 import pynwb, sleap_io, av  # noqa: F401  (readers the checks run before)
 started = time.perf_counter()
 result = {{"refused": None, "type": None}}

@@ -16,6 +16,8 @@ Modules, one concern each:
   duplicate outputs for one video
 - ``loading``: :func:`read_keypoints` (kpcal's loader) and
   :func:`load_keypoints` (keypoint-MoSeq's), checked together
+- ``stored_video``: where the video a pose file stores is on this machine
+  (paths only: formats import no video code)
 - ``anatomy``: :func:`choose_anterior_posterior` from bodypart names
 
 Coordinates are pixel-centre based: the centre of the top-left pixel is

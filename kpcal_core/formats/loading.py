@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import KpcalError
-from ..recording_videos import stored_video_near
 from .discovery import (
     DuplicateGroup,
     choose_duplicates,
@@ -31,6 +30,7 @@ from .discovery import (
 )
 from .model import PoseFile, ReadOptions
 from .registry import get_format, read_pose_file, search_extensions
+from .stored_video import stored_video_near
 
 Pattern = str | os.PathLike | Sequence[str | os.PathLike]
 #: ``keep(recording, coordinates, confidences) -> (coordinates, confidences)``.

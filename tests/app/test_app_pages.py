@@ -493,7 +493,7 @@ def test_a_project_prepared_in_a_notebook_opens_on_annotate(how, tmp_path, demo,
         video_dir=demo / "videos",
         seed=0,
     )
-    assert "--project" in command
+    assert command.endswith(" app " + str(project.resolve()))  # kpcal app PROJECT
     if how == "environment":
         monkeypatch.setenv("KPCAL_PROJECT", str(project))
     else:

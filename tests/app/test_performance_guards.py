@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_support import sample_lines
+from apptest_support import check, new_app, open_page, sample_lines
 from streamlit.testing.v1 import AppTest
 
-from kpcal_core import videos, workflows
+from kpcal_core import workflows
 from kpcal_core.demo import make_demo_project
 from kpcal_core.project import load_project_data
 from kpcal_core.session import frame_cache_dir, load_session
+from kpcal_core.video import decode, source
 from kpcal_core.views import crop_for_sample, encode_jpeg, render_view
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,13 +41,13 @@ def _forbid_decoding(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a video was decoded although its frames are cached")
 
-    monkeypatch.setattr(videos, "read_frames", refuse)
-    monkeypatch.setattr(videos.cv2, "VideoCapture", refuse)
+    monkeypatch.setattr(source, "read_frames", refuse)
+    monkeypatch.setattr(decode.cv2, "VideoCapture", refuse)
 
 
 def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
     project, data, session = sampled_project
-    first = videos.load_sampled_frames(
+    first = source.load_sampled_frames(
         session.sample_keys,
         "",
         data.video_frame_indexes,
@@ -54,7 +55,7 @@ def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
         video_paths=data.video_paths,
     )
     _forbid_decoding(monkeypatch)
-    second = videos.load_sampled_frames(
+    second = source.load_sampled_frames(
         session.sample_keys,
         "",
         data.video_frame_indexes,
@@ -67,7 +68,7 @@ def test_second_load_reads_the_frame_cache_only(sampled_project, monkeypatch):
 
 def test_annotate_page_never_decodes_video_once_frames_are_cached(sampled_project, monkeypatch):
     project, data, session = sampled_project
-    videos.load_sampled_frames(
+    source.load_sampled_frames(
         session.sample_keys,
         "",
         data.video_frame_indexes,
@@ -121,3 +122,43 @@ def test_one_frame_fill_per_project_goes_on_after_the_page_and_restarts_for_new_
     other = cache.frame_fill(data, start=True)
     assert other.wait(60) and other.progress().ready == set(data.session.sample_keys)
     assert any(cached.iterdir())
+
+
+@pytest.fixture()
+def indexing_started(monkeypatch) -> list:
+    """The projects whose video indexing was started (the real job still runs)."""
+    started: list = []
+    real = workflows.start_video_indexing
+
+    def recorded(data):
+        started.append(str(data.project_dir))
+        return real(data)
+
+    monkeypatch.setattr(workflows, "start_video_indexing", recorded)
+    return started
+
+
+def test_loading_a_project_starts_no_thread_and_the_indexing_starts_once(
+    sampled_project, indexing_started
+):
+    """Issue 22: the cached keypoint loader started the video indexing (a thread) as a side
+    effect of being called; now the page that wants it starts it, once per project files."""
+    from kpcal_app import cache
+
+    project = str(sampled_project[0])
+    data = cache.project_data(project)
+    assert indexing_started == []  # loading is only loading
+    cache.start_video_indexing(data)
+    cache.start_video_indexing(cache.project_data(project))  # the next run: same files
+    assert indexing_started == [project]
+
+
+def test_only_the_setup_page_starts_the_video_indexing(sampled_project, indexing_started):
+    project = str(sampled_project[0])
+    at = check(open_page(new_app(), "pages/annotate.py"))
+    assert [t.value for t in at.title] == ["Annotate"]
+    check(open_page(new_app(), "pages/fit.py"))
+    assert indexing_started == []
+    at = check(open_page(new_app(), "pages/setup.py"))
+    assert [t.value for t in at.title] == ["Set up & sample"]
+    assert indexing_started == [project]

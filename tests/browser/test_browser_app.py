@@ -2,7 +2,7 @@
 
 * A fresh server whose first request is a page's address (``/annotate``,
   ``/fit``) shows that page inside ``app.py``'s navigation, with its
-  ``?project=`` and ``?sample=`` kept (``kpcal_app.state.ensure_app_navigation``).
+  ``?project=`` and ``?sample=`` kept (``kpcal_app.startup.ensure_app_navigation``).
 * The click view is our own declared component (``kpcal_app.click``): served
   with the image element before the scripts, registered once (no
   "overriding previously-registered" warning in the server log).

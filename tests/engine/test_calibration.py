@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shlex
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -66,8 +70,13 @@ def read_session_json(project):
 def test_stores_session_and_returns_the_app_command(demo):
     command = call(demo, seed=5)
     project = demo.project_dir
-    assert "streamlit run" in command
-    assert str(project.resolve()) in command
+    assert shlex.split(command) == [
+        sys.executable,
+        "-m",
+        "kpcal_core",
+        "app",
+        str(project.resolve()),
+    ]
     data = read_session_json(project)
     assert data["seed"] == 5
     assert data["num_bins"] == 10 and data["num_samples"] == 100
@@ -96,6 +105,22 @@ def test_stores_session_and_returns_the_app_command(demo):
         np.testing.assert_array_equal(confidences[name], demo.confidences[name])
         np.testing.assert_array_equal(indexes[name], np.arange(40))
     assert not (project / "error_annotations.csv").exists()
+
+
+def test_the_command_returned_runs_kpcal_app_from_any_folder(demo, tmp_path):
+    """It was ``streamlit run <checkout>/app.py``, which only a checkout has (issue 22)."""
+    command = call(demo, seed=5)
+    env = {k: v for k, v in os.environ.items() if k != "KPCAL_PROJECT"}
+    done = subprocess.run(
+        [*shlex.split(command), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: kpcal app"), done.stdout
 
 
 def test_without_a_seed_the_seed_used_is_stored(demo):
@@ -136,7 +161,7 @@ def test_called_with_a_loaded_config_like_keypoint_moseq(demo):
     """kpms.noise_calibration(project_dir, coordinates, confidences, **config)."""
     config = load_config(demo.project_dir)
     command = noise_calibration(demo.project_dir, demo.coordinates, demo.confidences, **config)
-    assert "streamlit run" in command
+    assert shlex.split(command)[1:4] == ["-m", "kpcal_core", "app"]
     assert len(read_session_json(demo.project_dir)["sample_keys"]) == 100
 
 

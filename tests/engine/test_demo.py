@@ -15,7 +15,7 @@ from kpcal_core.demo import (
     load_ground_truth,
     make_demo_project,
 )
-from kpcal_core.videos import find_matching_videos, read_frames_sequentially, video_info
+from kpcal_core.video import find_matching_videos, read_frames, video_info
 
 try:  # being written elsewhere; checked when present
     from kpcal_core.keypoints import load_keypoints
@@ -98,7 +98,7 @@ def test_predictions_follow_the_error_line(demo):
 def test_dots_are_drawn_at_the_true_positions(demo):
     name = sorted(demo.true_coordinates)[0]
     video = find_matching_videos([name], demo.video_dir)[0]
-    frames = dict(read_frames_sequentially(video, [0, 31, 59]))
+    frames = dict(read_frames(video, [0, 31, 59], method="sequential"))
     for t, frame in frames.items():
         for k, colour in enumerate(_COLOURS):
             x, y = np.round(demo.true_coordinates[name][t, k]).astype(int)

@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 from frame_videos import coded_frame, decode_number, encode_coded, ffmpeg, write_mp4v
 
-from kpcal_core import KpcalError, decoding, framecache, videos
+from kpcal_core import KpcalError
 from kpcal_core.logs import logger
-from kpcal_core.prefetch import BACKGROUND_NICE, BackgroundJob, Prefetcher, sample_frame_loader
+from kpcal_core.video import cache as frame_cache
+from kpcal_core.video import decode, source
+from kpcal_core.video import index as video_index
+from kpcal_core.video.prefetch import BACKGROUND_NICE, BackgroundJob, Prefetcher
+from kpcal_core.video.source import sample_frame_loader, sample_video_frames
 
 N = 300
 X264 = ("-c:v", "libx264", "-g", "60", "-pix_fmt", "yuv420p")
@@ -81,11 +85,15 @@ WANTED = [0, 1, 2, 3, 58, 59, 60, 61, 62, 100, 149, 150, 151, 238, 239, 240, 297
 )
 def test_pyav_frames_equal_sequential_decoding(coded, name):
     path = coded[name]
-    index = decoding.frame_index(path)
+    index = video_index.frame_index(path)
     assert index.n_frames == N
     sent = []
-    got = dict(decoding.read_frames_av(path, WANTED, on_packet=sent.append))  # PyAV, no fallback
-    reference = dict(videos.read_frames_sequentially(path, WANTED))  # OpenCV, from the start
+    got = dict(
+        decode.read_frames(path, WANTED, method="pyav", on_packet=sent.append)
+    )  # PyAV, no fallback
+    reference = dict(
+        decode.read_frames(path, WANTED, method="sequential")
+    )  # OpenCV, from the start
     assert sorted(got) == WANTED
     for i in WANTED:
         np.testing.assert_array_equal(got[i], reference[i], err_msg=f"{name} frame {i}")
@@ -96,29 +104,29 @@ def test_pyav_frames_equal_sequential_decoding(coded, name):
 
 def test_frame_threads_give_the_same_frames(coded):
     path = coded["bpyramid"]
-    one = dict(decoding.read_frames_av(path, WANTED, threads=1))
-    two = dict(decoding.read_frames_av(path, WANTED, threads=2))
+    one = dict(decode.read_frames(path, WANTED, method="pyav", threads=1))
+    two = dict(decode.read_frames(path, WANTED, method="pyav", threads=2))
     for i in WANTED:
         np.testing.assert_array_equal(one[i], two[i])
 
 
 def test_index_uses_timestamps_not_the_frame_rate(coded):
-    vfr = decoding.frame_index(coded["vfr_mkv"])
+    vfr = video_index.frame_index(coded["vfr_mkv"])
     gaps = np.diff(vfr.pts)
     assert gaps.min() < gaps.max() / 3  # really variable
-    offset = decoding.frame_index(coded["offset_mkv"])
+    offset = video_index.frame_index(coded["offset_mkv"])
     assert offset.pts[0] > 0  # really not starting at 0
 
 
 def test_decoding_skips_what_no_wanted_frame_needs(coded):
     """Only packets from each group's keyframe to its last wanted frame are sent."""
     path = coded["bpyramid"]
-    index = decoding.frame_index(path)
+    index = video_index.frame_index(path)
     sent = []
     wanted = [5, 130, 131, 250]
-    dict(decoding.read_frames_av(path, wanted, on_packet=sent.append))
+    dict(decode.read_frames(path, wanted, method="pyav", on_packet=sent.append))
     span = 0
-    for group in decoding.plan_groups(index, wanted):
+    for group in decode.plan_groups(index, wanted):
         last = max(int(index.decode_pos[f]) for f in group.frames)
         span += last - int(index.key_pos[group.key]) + 1
     assert len(sent) == span
@@ -126,17 +134,19 @@ def test_decoding_skips_what_no_wanted_frame_needs(coded):
 
 
 def test_first_frame_is_decoded_first(coded):
-    order = [i for i, _ in decoding.read_frames_av(coded["no_b"], [10, 70, 250], first=250)]
+    order = [
+        i for i, _ in decode.read_frames(coded["no_b"], [10, 70, 250], method="pyav", first=250)
+    ]
     assert order[0] == 250
 
 
 def test_index_is_built_once_per_file_version(tmp_path):
     path = write_mp4v(tmp_path / "a.avi", (coded_frame(i) for i in range(20)))
-    first = decoding.frame_index(path)
-    assert decoding.frame_index(path) is first
+    first = video_index.frame_index(path)
+    assert video_index.frame_index(path) is first
     write_mp4v(path, (coded_frame(i) for i in range(25)))
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert decoding.frame_index(path).n_frames == 25
+    assert video_index.frame_index(path).n_frames == 25
 
 
 def test_threads_asking_at_once_share_one_scan_and_a_failed_scan_is_tried_again(
@@ -144,17 +154,17 @@ def test_threads_asking_at_once_share_one_scan_and_a_failed_scan_is_tried_again(
 ):
     path = write_mp4v(tmp_path / "a.avi", (coded_frame(i) for i in range(20)))
     scans, release = [], threading.Event()
-    real = decoding.build_frame_index
+    real = video_index.build_frame_index
 
     def slow_scan(video):
         scans.append(video)
         release.wait(10)
         return real(video)
 
-    monkeypatch.setattr(decoding, "build_frame_index", slow_scan)
+    monkeypatch.setattr(video_index, "build_frame_index", slow_scan)
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(decoding.frame_index(path)))
+        threading.Thread(target=lambda: results.append(video_index.frame_index(path)))
         for _ in range(4)
     ]
     for thread in threads:
@@ -172,51 +182,51 @@ def test_threads_asking_at_once_share_one_scan_and_a_failed_scan_is_tried_again(
     def fail_once(video):
         calls.append(video)
         if len(calls) == 1:
-            raise decoding.NotDecodable("the disk hiccupped")
+            raise video_index.NotDecodable("the disk hiccupped")
         return real(video)
 
-    monkeypatch.setattr(decoding, "build_frame_index", fail_once)
-    with pytest.raises(decoding.NotDecodable):
-        decoding.frame_index(broken)
-    assert decoding.frame_index(broken).n_frames == 5 and len(calls) == 2
+    monkeypatch.setattr(video_index, "build_frame_index", fail_once)
+    with pytest.raises(video_index.NotDecodable):
+        video_index.frame_index(broken)
+    assert video_index.frame_index(broken).n_frames == 5 and len(calls) == 2
 
 
 def test_index_is_kept_in_the_cache_for_other_processes(coded, tmp_path, monkeypatch):
     path = coded["offset_mp4"]
     cache = tmp_path / "c"
-    videos.fill_frame_cache(cache, [(str(path), 10)])
-    store = framecache.video_cache_folder(cache, path)
-    assert (store / decoding.INDEX_FILE).is_file()
-    built = decoding.frame_index(path)
+    source.fill_cache(cache, [(str(path), 10)])
+    store = frame_cache.video_cache_folder(cache, path)
+    assert (store / video_index.INDEX_FILE).is_file()
+    built = video_index.frame_index(path)
 
     def refuse(_path):
         raise AssertionError("the video was scanned again")
 
-    monkeypatch.setattr(decoding, "_index_cache", decoding.OrderedDict())  # a new process
-    monkeypatch.setattr(decoding, "build_frame_index", refuse)
-    again = decoding.frame_index(path, store)
+    monkeypatch.setattr(video_index, "_index_cache", video_index.OrderedDict())  # a new process
+    monkeypatch.setattr(video_index, "build_frame_index", refuse)
+    again = video_index.frame_index(path, store)
     np.testing.assert_array_equal(again.pts, built.pts)
     np.testing.assert_array_equal(again.decode_pos, built.decode_pos)
-    assert framecache.cache_size(cache).frames == 1  # the index is not counted as a frame
+    assert frame_cache.cache_size(cache).frames == 1  # the index is not counted as a frame
 
 
 def test_opencv_reads_what_pyav_cannot(coded, monkeypatch):
     path = coded["bpyramid"]
 
     def refuse(_path):
-        raise decoding.NotDecodable("PyAV refuses this file in the test")
+        raise video_index.NotDecodable("PyAV refuses this file in the test")
 
     used = []
-    original = videos.read_frames_opencv
+    original = decode._read_opencv
 
     def opencv(*args, **kwargs):
         used.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(decoding, "build_frame_index", refuse)
-    monkeypatch.setattr(decoding, "_index_cache", {})
-    monkeypatch.setattr(videos, "read_frames_opencv", opencv)
-    got = dict(videos.read_frames(path, [3, 61, 200]))
+    monkeypatch.setattr(video_index, "build_frame_index", refuse)
+    monkeypatch.setattr(video_index, "_index_cache", {})
+    monkeypatch.setattr(decode, "_read_opencv", opencv)
+    got = dict(decode.read_frames(path, [3, 61, 200]))
     assert used == [path]
     assert [decode_number(got[i]) for i in (3, 61, 200)] == [3, 61, 200]
 
@@ -225,12 +235,12 @@ def test_a_file_pyav_cannot_open_is_not_a_video_for_opencv_either(tmp_path):
     path = tmp_path / "broken.mp4"
     path.write_bytes(b"\x00" * 1000)
     with pytest.raises(KpcalError, match="broken.mp4"):
-        list(videos.read_frames(path, [0]))
+        list(decode.read_frames(path, [0]))
 
 
 def test_frame_past_the_end_names_video_and_frame(coded):
     with pytest.raises(KpcalError, match=r"vfr\.mkv.*300.*300 frames"):
-        list(videos.read_frames(coded["vfr_mkv"], [5, 300]))
+        list(decode.read_frames(coded["vfr_mkv"], [5, 300]))
 
 
 # --------------------------------------------------------------------------- the cache
@@ -250,12 +260,14 @@ def textured(tmp_path_factory) -> Path:
 def test_cache_is_lossless_and_compact(textured, tmp_path):
     cache = tmp_path / "cache"
     wanted = list(range(0, 40, 4))
-    videos.fill_frame_cache(cache, [(str(textured), i) for i in wanted])
-    frames = dict(videos.read_frames_sequentially(textured, wanted))  # OpenCV, from the start
+    source.fill_cache(cache, [(str(textured), i) for i in wanted])
+    frames = dict(
+        decode.read_frames(textured, wanted, method="sequential")
+    )  # OpenCV, from the start
     raw = sum(f.nbytes for f in frames.values())
     for i, frame in frames.items():
-        np.testing.assert_array_equal(framecache.read_cached_frame(cache, textured, i), frame)
-    size = framecache.cache_size(cache)
+        np.testing.assert_array_equal(frame_cache.read_cached_frame(cache, textured, i), frame)
+    size = frame_cache.cache_size(cache)
     assert size.frames == len(frames)
     assert size.bytes <= 0.40 * raw, f"{size.bytes / raw:.0%} of raw"
 
@@ -274,10 +286,10 @@ def test_cache_is_lossless_and_compact(textured, tmp_path):
 def test_cached_frames_equal_sequential_decoding(coded, name, layout, tmp_path):
     path = coded[name]
     wanted = [0, 61, 299]
-    videos.fill_frame_cache(tmp_path / "c", [(str(path), i) for i in wanted])
-    reference = dict(videos.read_frames_sequentially(path, wanted))
+    source.fill_cache(tmp_path / "c", [(str(path), i) for i in wanted])
+    reference = dict(decode.read_frames(path, wanted, method="sequential"))
     for i in wanted:
-        back = framecache.read_cached_frame(tmp_path / "c", path, i)
+        back = frame_cache.read_cached_frame(tmp_path / "c", path, i)
         np.testing.assert_array_equal(back, reference[i])
     layouts = set()
     for file in (tmp_path / "c").rglob("*.kpf"):
@@ -293,10 +305,10 @@ def test_grey_frames_are_stored_in_one_channel_and_read_back_rgb(tmp_path):
     colour = frame.copy()
     colour[0, 0, 1] ^= 1  # one pixel differs in one channel: not grey
     video = write_mp4v(tmp_path / "v.avi", [coded_frame(0)])
-    framecache.write_cached_frame(tmp_path / "c", video, 0, frame)
-    framecache.write_cached_frame(tmp_path / "c", video, 1, colour)
+    frame_cache.write_cached_frame(tmp_path / "c", video, 0, frame)
+    frame_cache.write_cached_frame(tmp_path / "c", video, 1, colour)
     for i, expected in ((0, frame), (1, colour)):
-        back = framecache.read_cached_frame(tmp_path / "c", video, i)
+        back = frame_cache.read_cached_frame(tmp_path / "c", video, i)
         assert back.shape == (64, 80, 3) and back.dtype == np.uint8
         np.testing.assert_array_equal(back, expected)
     sizes = {p.name: p.stat().st_size for p in (tmp_path / "c").rglob("*.kpf")}
@@ -305,14 +317,14 @@ def test_grey_frames_are_stored_in_one_channel_and_read_back_rgb(tmp_path):
 
 def test_old_npy_cache_is_read_and_rewritten(tmp_path):
     video = write_mp4v(tmp_path / "v.avi", [coded_frame(0)])
-    folder = framecache.video_cache_folder(tmp_path / "c", video)
+    folder = frame_cache.video_cache_folder(tmp_path / "c", video)
     folder.mkdir(parents=True)
     frame = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
-    np.save(framecache.npy_file(folder, 7), frame)
-    np.testing.assert_array_equal(framecache.read_cached_frame(tmp_path / "c", video, 7), frame)
-    assert not framecache.npy_file(folder, 7).exists()
-    assert framecache.frame_file(folder, 7).exists()
-    np.testing.assert_array_equal(framecache.read_cached_frame(tmp_path / "c", video, 7), frame)
+    np.save(frame_cache.npy_file(folder, 7), frame)
+    np.testing.assert_array_equal(frame_cache.read_cached_frame(tmp_path / "c", video, 7), frame)
+    assert not frame_cache.npy_file(folder, 7).exists()
+    assert frame_cache.frame_file(folder, 7).exists()
+    np.testing.assert_array_equal(frame_cache.read_cached_frame(tmp_path / "c", video, 7), frame)
 
 
 def test_lru_cap_is_respected_and_recently_read_frames_stay(tmp_path):
@@ -320,24 +332,24 @@ def test_lru_cap_is_respected_and_recently_read_frames_stay(tmp_path):
     video = write_mp4v(tmp_path / "v.avi", [coded_frame(0)])
     rng = np.random.default_rng(2)
     frames = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(30)]
-    one = len(framecache.encode_frame(frames[0]))
+    one = len(frame_cache.encode_frame(frames[0]))
     cap = 10 * one
     base = time.time_ns() - 10**12
     for i, frame in enumerate(frames):
-        framecache.write_cached_frame(cache, video, i, frame, max_bytes=cap)
+        frame_cache.write_cached_frame(cache, video, i, frame, max_bytes=cap)
         # distinct modification times even on coarse clocks
         os.utime(
-            framecache.frame_file(framecache.video_cache_folder(cache, video), i),
+            frame_cache.frame_file(frame_cache.video_cache_folder(cache, video), i),
             ns=(base + i * 10**9,) * 2,
         )
         if i == 2:
-            framecache.read_cached_frame(cache, video, 0)  # used: must outlive frames 1, 3, 4...
+            frame_cache.read_cached_frame(cache, video, 0)  # used: must outlive frames 1, 3, 4...
             os.utime(
-                framecache.frame_file(framecache.video_cache_folder(cache, video), 0),
+                frame_cache.frame_file(frame_cache.video_cache_folder(cache, video), 0),
                 ns=(base + 100 * 10**9,) * 2,
             )
-        assert framecache.cache_size(cache).bytes <= cap
-    kept = {i for i in range(30) if framecache.read_cached_frame(cache, video, i) is not None}
+        assert frame_cache.cache_size(cache).bytes <= cap
+    kept = {i for i in range(30) if frame_cache.read_cached_frame(cache, video, i) is not None}
     assert 0 in kept  # read recently
     assert 29 in kept and 28 in kept  # written last
     assert 1 not in kept and 3 not in kept  # least recently used
@@ -345,13 +357,13 @@ def test_lru_cap_is_respected_and_recently_read_frames_stay(tmp_path):
 
 
 def test_cache_size_counts_bytes_and_frames(tmp_path):
-    assert framecache.cache_size(tmp_path / "none") == framecache.CacheSize(0, 0)
+    assert frame_cache.cache_size(tmp_path / "none") == frame_cache.CacheSize(0, 0)
     video = write_mp4v(tmp_path / "v.avi", [coded_frame(0)])
     frame = coded_frame(3)[:, :, ::-1].copy()
-    framecache.write_cached_frame(tmp_path / "c", video, 3, frame)
-    size = framecache.cache_size(tmp_path / "c")
+    frame_cache.write_cached_frame(tmp_path / "c", video, 3, frame)
+    size = frame_cache.cache_size(tmp_path / "c")
     assert size.frames == 1
-    assert size.bytes == len(framecache.encode_frame(frame))
+    assert size.bytes == len(frame_cache.encode_frame(frame))
 
 
 # --------------------------------------------------------------------------- filling
@@ -363,19 +375,18 @@ def test_fill_writes_every_frame_and_reports_the_first_early(coded, tmp_path):
     wanted += [(str(coded["no_b"]), i) for i in (3, 70, 71, 290)]
     wanted += [(str(coded["mp4v"]), i) for i in (100, 200)]
     calls = []
-    summary = videos.fill_frame_cache(
-        cache, wanted, progress=lambda d, t, r: calls.append((d, t, r))
-    )
+    summary = source.fill_cache(cache, wanted, progress=lambda d, t, r: calls.append((d, t, r)))
     assert summary.total == 8 and summary.written == 8 and summary.cached_before == 0
     assert not summary.stopped and summary.first_ready_s is not None
-    assert calls[0] == (0, 8, None)
+    assert calls[0] == (0, 8, [])  # nothing was cached
     assert [d for d, _, _ in calls] == list(range(9))
     ready = [r for _, _, r in calls[1:]]
-    assert ready[0] == wanted[0]  # the other videos waited for it
+    assert ready[0] == [wanted[0]]  # the other videos waited for it
+    assert sorted(pair for r in ready for pair in r) == sorted(wanted)  # pairs are their own keys
     for video, index in wanted:
-        frame = framecache.read_cached_frame(cache, video, index)
+        frame = frame_cache.read_cached_frame(cache, video, index)
         assert decode_number(frame) == index
-    again = videos.fill_frame_cache(cache, wanted)
+    again = source.fill_cache(cache, wanted)
     assert again.cached_before == 8 and again.written == 0
 
 
@@ -386,36 +397,33 @@ def test_fill_stops_when_asked(coded, tmp_path):
     def progress(d, t, r):
         done.append(d)
 
-    summary = videos.fill_frame_cache(
+    summary = source.fill_cache(
         tmp_path / "c", wanted, progress=progress, should_stop=lambda: len(done) >= 4
     )
     assert summary.stopped
     assert summary.written < 30
-    assert framecache.cache_size(tmp_path / "c").frames == summary.written
+    assert frame_cache.cache_size(tmp_path / "c").frames == summary.written
 
 
-def test_fill_sample_frames_reports_sample_keys_first_sample_first(coded, tmp_path):
+def test_fill_reports_sample_keys_first_sample_first(coded, tmp_path):
     keys = [("b", 250, "nose"), ("a", 5, "ear"), ("b", 3, "nose"), ("b", 250, "tail")]
     paths = {"a": coded["mp4v"], "b": coded["no_b"]}
     mapping = {"a": np.arange(N), "b": np.arange(N)}
+    video_of = sample_video_frames(keys, "", mapping, video_paths=paths)
     calls = []
-    summary = videos.fill_sample_frames(
-        tmp_path / "c", keys, mapping, video_paths=paths, progress=lambda *a: calls.append(a)
-    )
+    summary = source.fill_cache(tmp_path / "c", video_of, progress=lambda *a: calls.append(a))
     assert summary.written == 3
     assert calls[0] == (0, 3, [])
     assert calls[1] == (1, 3, [keys[0], keys[3]])  # both samples on that frame
     assert sorted(k for _, _, ready in calls for k in ready) == sorted(keys)
     again = []
-    videos.fill_sample_frames(
-        tmp_path / "c", keys, mapping, video_paths=paths, progress=lambda *a: again.append(a)
-    )
+    source.fill_cache(tmp_path / "c", video_of, progress=lambda *a: again.append(a))
     assert again == [(3, 3, keys)]  # all ready at once
 
 
 def test_load_sampled_frames_fills_the_cache(coded, tmp_path):
     keys = [("rec", t, "nose") for t in (4, 150, 299)]
-    out = videos.load_sampled_frames(
+    out = source.load_sampled_frames(
         keys,
         "",
         {"rec": np.arange(N)},
@@ -423,7 +431,7 @@ def test_load_sampled_frames_fills_the_cache(coded, tmp_path):
         video_paths={"rec": coded["no_b"]},
     )
     assert [decode_number(out[k]) for k in keys] == [4, 150, 299]
-    assert framecache.cache_size(tmp_path / "c").frames == 3
+    assert frame_cache.cache_size(tmp_path / "c").frames == 3
 
 
 # --------------------------------------------------------------------------- prepared ahead
@@ -527,11 +535,11 @@ def test_a_background_job_reports_bad_input_by_name_and_a_bug_in_one_line(caplog
 def test_the_frame_fill_goes_on_without_its_caller_and_stops_when_asked(coded, tmp_path):
     keys = [("rec", i, "nose") for i in range(0, 300, 7)]
     job = BackgroundJob(
-        lambda progress, should_stop: videos.fill_sample_frames(
+        lambda progress, should_stop: source.fill_cache(
             tmp_path / "c",
-            keys,
-            {"rec": np.arange(N)},
-            video_paths={"rec": coded["bpyramid"]},
+            sample_video_frames(
+                keys, "", {"rec": np.arange(N)}, video_paths={"rec": coded["bpyramid"]}
+            ),
             progress=progress,
             should_stop=should_stop,
         )
@@ -541,19 +549,19 @@ def test_the_frame_fill_goes_on_without_its_caller_and_stops_when_asked(coded, t
     assert progress.result.written == len(keys) and progress.done == len(keys)
     assert progress.ready == set(keys)
     for key in keys:
-        frame = framecache.read_cached_frame(tmp_path / "c", str(coded["bpyramid"]), key[1])
+        frame = frame_cache.read_cached_frame(tmp_path / "c", str(coded["bpyramid"]), key[1])
         assert decode_number(frame) == key[1]
 
     many = [(str(coded["mp4v"]), i) for i in range(300)]
     job = BackgroundJob(
-        lambda progress, should_stop: videos.fill_frame_cache(
+        lambda progress, should_stop: source.fill_cache(
             tmp_path / "d", many, progress=progress, should_stop=should_stop
         )
     )
     job.stop()
     assert job.wait(60)
     assert job.progress().result.stopped
-    assert framecache.cache_size(tmp_path / "d").frames < 300
+    assert frame_cache.cache_size(tmp_path / "d").frames < 300
 
 
 def test_videos_are_indexed_ahead_and_a_broken_one_is_passed_over(coded, tmp_path, monkeypatch):
@@ -562,7 +570,7 @@ def test_videos_are_indexed_ahead_and_a_broken_one_is_passed_over(coded, tmp_pat
     cache = tmp_path / "c"
     names = ["bpyramid", "vfr_mp4"]
     reports = []
-    indexed = videos.index_videos(
+    indexed = source.index_videos(
         cache,
         [coded[n] for n in names] + [broken],
         progress=lambda *a: reports.append(a),
@@ -570,11 +578,11 @@ def test_videos_are_indexed_ahead_and_a_broken_one_is_passed_over(coded, tmp_pat
     assert indexed == 2
     assert [r[:2] for r in reports] == [(1, 3), (2, 3), (3, 3)]
     for name in names:
-        folder = framecache.video_cache_folder(cache, coded[name])
-        assert (folder / decoding.INDEX_FILE).is_file()
+        folder = frame_cache.video_cache_folder(cache, coded[name])
+        assert (folder / video_index.INDEX_FILE).is_file()
     # Reading a frame later does not scan the video again.
-    monkeypatch.setattr(decoding, "_index_cache", type(decoding._index_cache)())
+    monkeypatch.setattr(video_index, "_index_cache", type(video_index._index_cache)())
     scans = []
-    monkeypatch.setattr(decoding, "build_frame_index", lambda path: scans.append(path))
-    frame = videos.load_frame(coded["bpyramid"], 123, cache)
+    monkeypatch.setattr(video_index, "build_frame_index", lambda path: scans.append(path))
+    frame = source.load_frame(coded["bpyramid"], 123, cache)
     assert decode_number(frame) == 123 and scans == []

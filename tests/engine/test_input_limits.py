@@ -135,7 +135,7 @@ CHOOSE = (
 )
 FRAME = (
     "try:\n"
-    "    videos.load_frame({path!r}, 0, cache_dir={project!r})\n"
+    "    video.load_frame({path!r}, 0, cache_dir={project!r})\n"
     "finally:\n"
     "    import os\n"
     "    result['written'] = sorted(os.listdir({project!r})) if os.path.isdir({project!r}) else []\n"
@@ -312,7 +312,7 @@ def test_files_just_under_the_limits_load(tmp_path, monkeypatch):
 
 def test_real_data_loads_under_the_default_limits(shared_data, monkeypatch):
     from kpcal_core import load_keypoints
-    from kpcal_core.videos import load_frame
+    from kpcal_core.video import load_frame
 
     for name in limits.LIMITS.values():
         monkeypatch.delenv(name.env, raising=False)

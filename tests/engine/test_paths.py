@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kpcal_core import Annotation, videos
+from kpcal_core import Annotation
 from kpcal_core.demo import make_demo_project
 from kpcal_core.errors import KpcalError
 from kpcal_core.formats import discovery
@@ -30,7 +30,9 @@ from kpcal_core.session import (
     save_session_keypoints,
     session_dir,
 )
-from kpcal_core.videos import read_cached_frame
+from kpcal_core.video import cache, decode, match, source
+from kpcal_core.video import index as video_index
+from kpcal_core.video.cache import read_cached_frame
 from kpcal_core.workflows import ProjectFolderMissing, project_folder
 
 CORE = Path(__file__).resolve().parents[2] / "kpcal_core"
@@ -201,16 +203,14 @@ def test_object_array_in_session_keypoints_is_refused_not_unpickled(tmp_path):
 
 
 def test_a_pickle_in_the_frame_cache_is_ignored_not_unpickled(tmp_path):
-    import kpcal_core.videos as videos
-
     video = tmp_path / "v.mp4"
     video.write_bytes(b"not really a video")
     marker = tmp_path / "was_unpickled"
     bomb = Boom()
     bomb.marker = marker
-    folder = videos._video_cache_folder(tmp_path / "cache", video)
+    folder = cache.video_cache_folder(tmp_path / "cache", video)
     folder.mkdir(parents=True)
-    np.save(videos._cache_file(folder, 3), np.array([bomb], dtype=object), allow_pickle=True)
+    np.save(cache.npy_file(folder, 3), np.array([bomb], dtype=object), allow_pickle=True)
     (folder / f"{4:08d}.npy").write_bytes(pickle.dumps(bomb))
     assert read_cached_frame(tmp_path / "cache", video, 3) is None
     assert read_cached_frame(tmp_path / "cache", video, 4) is None
@@ -236,11 +236,11 @@ def _name(func: ast.expr) -> str:
 def test_sources_never_unpickle():
     """Every np.load passes allow_pickle=False; no pickle/joblib/torch/read_pickle loads."""
     np_loads = 0
-    for path in sorted(CORE.glob("*.py")):
+    for path in sorted(CORE.rglob("*.py")):  # the sub-packages too (formats, video)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for call in _calls(tree):
             name = _name(call.func)
-            where = f"{path.name}:{call.lineno} {name}"
+            where = f"{path.relative_to(CORE)}:{call.lineno} {name}"
             if name in ("np.load", "numpy.load"):
                 np_loads += 1
                 flags = {k.arg: k.value for k in call.keywords}
@@ -349,13 +349,13 @@ def test_searching_a_folder_too_large_is_refused_for_keypoints_and_videos(tmp_pa
         (tmp_path / "big" / f"sub{i % 3}").mkdir(parents=True, exist_ok=True)
         (tmp_path / "big" / f"sub{i % 3}" / f"f{i}.txt").write_text("")
     monkeypatch.setattr(discovery, "MAX_SEARCHED", 10)
-    monkeypatch.setattr(videos, "MAX_SEARCHED", 10)
+    monkeypatch.setattr(match, "MAX_SEARCHED", 10)
     with pytest.raises(KpcalError, match=r"'.*big' holds more than 10 files and folders"):
         discovery.list_files(str(tmp_path / "big"), (".csv",), True)
     with pytest.raises(KpcalError, match=r"video folder '.*big' holds more than 10 files"):
-        videos.list_videos(tmp_path / "big")
-    monkeypatch.setattr(videos, "MAX_SEARCHED", 100)
-    assert videos.list_videos(tmp_path / "big", "txt") == sorted((tmp_path / "big").rglob("*.txt"))
+        match.list_videos(tmp_path / "big")
+    monkeypatch.setattr(match, "MAX_SEARCHED", 100)
+    assert match.list_videos(tmp_path / "big", "txt") == sorted((tmp_path / "big").rglob("*.txt"))
 
 
 # --------------------------------------------------------------------------- paths from files
@@ -439,7 +439,7 @@ def test_a_video_stored_in_a_pose_file_outside_the_root_is_not_used(tmp_path, mo
 
 def test_a_stored_video_outside_the_root_leaves_the_video_folder_rule(tmp_path, monkeypatch):
     """Not an error for the project: the file of that name in the video folder is used."""
-    from kpcal_core.recording_videos import STORED_NAME_IN_VIDEO_FOLDER
+    from kpcal_core.video.match import STORED_NAME_IN_VIDEO_FOLDER
 
     root, outside = tmp_path / "root", tmp_path / "outside"
     outside.mkdir()
@@ -455,21 +455,19 @@ def test_a_stored_video_outside_the_root_leaves_the_video_folder_rule(tmp_path, 
 
 def test_no_decoder_opens_a_video_outside_the_root(tmp_path, monkeypatch):
     """The last check: whatever path reaches them, the decoders refuse one outside the root."""
-    from kpcal_core import decoding
-
     (tmp_path / "root").mkdir()
     secret = _video(tmp_path / "secret.mp4")
     link = tmp_path / "root" / "link.mp4"
     link.symlink_to(secret)
-    assert videos.load_frame(secret, 3).shape == (120, 160, 3)  # no root: any path
+    assert source.load_frame(secret, 3).shape == (120, 160, 3)  # no root: any path
     monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "root"))
     for path in (secret, link):
         with pytest.raises(KpcalError, match="outside the data folder this server allows"):
-            videos.load_frame(path, 3)
+            source.load_frame(path, 3)
         with pytest.raises(KpcalError, match="outside the data folder"):
-            videos.video_info(path)
+            decode.video_info(path)
         with pytest.raises(KpcalError, match="outside the data folder"):
-            decoding.build_frame_index(path)
+            video_index.build_frame_index(path)
 
 
 @pytest.mark.parametrize(
@@ -508,8 +506,8 @@ def test_paths_in_the_project_files_outside_the_root_are_refused_naming_the_file
 
 
 def test_a_video_set_by_hand_outside_the_root_is_not_used(served):
-    from kpcal_core.recording_videos import PREFIX_MATCH
     from kpcal_core.session import load_session
+    from kpcal_core.video.match import PREFIX_MATCH
 
     root, outside, project = served
     secret = shutil.copy(project / "videos" / "mouse1.mp4", outside / "mouse1.mp4")
@@ -657,7 +655,7 @@ def test_links_that_stay_inside_the_root_are_followed(served):
 def test_without_a_root_links_and_stored_paths_are_used_as_before(tmp_path, monkeypatch):
     """A laptop: nothing of the above is checked."""
     from kpcal_core.project import save_work
-    from kpcal_core.recording_videos import STORED_PATH
+    from kpcal_core.video.match import STORED_PATH
 
     root, outside = tmp_path / "root", tmp_path / "outside"
     outside.mkdir()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kpcal_core.errors import KpcalError
 from kpcal_core.keypoints import load_keypoints, stored_video_paths
-from kpcal_core.recordings import REPORT_COLUMNS, STATUSES, check_videos, downsample
+from kpcal_core.video.recordings import REPORT_COLUMNS, STATUSES, check_videos, downsample
 
 
 def make_video(path, n_frames, size=(32, 24)):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from frame_videos import H, W, coded_frame, decode_number, ffmpeg, write_mp4v
 
-import kpcal_core.videos as videos
 from kpcal_core import KpcalError, find_matching_videos, load_sampled_frames
-from kpcal_core.videos import SEEK_GAP, read_frames, read_frames_sequentially
+from kpcal_core.video import decode, source
+from kpcal_core.video.decode import SEEK_GAP, read_frames
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def video_dir(tmp_path_factory) -> Path:
 
 
 def sequential(path, indexes) -> dict[int, np.ndarray]:
-    return dict(read_frames_sequentially(path, indexes))
+    return dict(read_frames(path, indexes, method="sequential"))
 
 
 def check_against_sequential(path: Path, recording: str, frames: list[int]) -> dict:
@@ -112,15 +112,22 @@ def test_h264_with_b_frames_matches_sequential_decoding(video_dir, name):
         assert [decode_number(img) for img in images] == frames
 
 
-def test_every_seek_is_exact_on_h264(video_dir):
+@pytest.mark.parametrize("method", ["auto", "opencv"])
+def test_every_seek_is_exact_on_h264(video_dir, method):
+    """seek_gap=1: OpenCV seeks for every frame (with "auto", PyAV reads and never steps)."""
     path = video_dir / "coded_h264.mp4"
     rng = np.random.default_rng(0)
     frames = sorted(rng.choice(600, size=25, replace=False).tolist())
-    got = dict(read_frames(path, frames, seek_gap=1))  # seek for every frame
+    got = dict(read_frames(path, frames, method=method, seek_gap=1))
     reference = sequential(path, frames)
     for t in frames:
         np.testing.assert_array_equal(got[t], reference[t])
         assert decode_number(got[t]) == t
+
+
+def test_an_unknown_reading_method_is_refused(video_dir):
+    with pytest.raises(ValueError, match="method must be one of"):
+        list(read_frames(video_dir / "coded_h264.mp4", [1], method="fast"))
 
 
 def test_real_videos_match_sequential_decoding(shared_data):
@@ -210,8 +217,8 @@ def test_cache_second_call_decodes_nothing(video_dir, tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video on the cached call")
 
-    monkeypatch.setattr(videos, "read_frames", no_decoding)
-    monkeypatch.setattr(videos.cv2, "VideoCapture", no_decoding)
+    monkeypatch.setattr(source, "read_frames", no_decoding)
+    monkeypatch.setattr(decode.cv2, "VideoCapture", no_decoding)
     calls = []
     second = load_sampled_frames(
         keys, video_dir, mapping, cache_dir=cache, progress=lambda d, t: calls.append((d, t))
@@ -395,8 +402,6 @@ def test_a_caller_that_gives_up_stops_the_decoding_soon(tmp_path):
     """When progress() raises (Streamlit stopping a page), workers stop after one frame."""
     import time
 
-    from kpcal_core import videos
-
     path = tmp_path / "long.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
     for i in range(400):
@@ -404,7 +409,7 @@ def test_a_caller_that_gives_up_stops_the_decoding_soon(tmp_path):
     writer.release()
     keys = [("long", i, "nose") for i in range(0, 400, 2)]
     decoded = []
-    original = videos.read_frames
+    original = source.read_frames
 
     def counting(*args, **kwargs):
         for item in original(*args, **kwargs):
@@ -418,10 +423,10 @@ def test_a_caller_that_gives_up_stops_the_decoding_soon(tmp_path):
         if done >= 3:
             raise Leave
 
-    videos.read_frames = counting
+    source.read_frames = counting
     try:
         with pytest.raises(Leave):
-            videos.load_sampled_frames(
+            source.load_sampled_frames(
                 keys,
                 tmp_path,
                 {"long": np.arange(400)},
@@ -429,6 +434,6 @@ def test_a_caller_that_gives_up_stops_the_decoding_soon(tmp_path):
                 video_paths={"long": str(path)},
             )
     finally:
-        videos.read_frames = original
+        source.read_frames = original
     time.sleep(0.05)
     assert len(decoded) < 20  # not all 200 frames

@@ -27,7 +27,7 @@ from kpcal_core.formats import (
 )
 from kpcal_core.formats.discovery import choose_duplicates
 from kpcal_core.formats.sleap import PIXEL_CENTRE_FORMAT_ID
-from kpcal_core.recording_videos import (
+from kpcal_core.video.match import (
     PREFIX_MATCH,
     SET_BY_USER,
     STORED_NAME_BESIDE_KEYPOINTS,

@@ -1,10 +1,13 @@
-"""Which video each recording uses, chosen by named rules.
+"""Which video each recording uses: the video folder, keypoint-MoSeq's match, named rules.
 
-Owns :func:`resolve_videos`, which gives every recording a
-:class:`VideoChoice` (the video, the rule that found it, and why), and
-:func:`stored_video_near`, the lookup of a video path stored in a pose file
-(SLEAP, NWB) that was written on another machine; and :func:`frame_rate`, the
-``fps`` a new ``config.yml`` takes from the videos chosen.
+Owns :func:`list_videos` (the videos in a folder, bounded),
+:func:`find_matching_videos` (keypoint-MoSeq's rule: the longest video name
+that prefixes the recording name wins) and :func:`match_videos` (the same,
+``None`` where nothing matches); :func:`resolve_videos`, which gives every
+recording a :class:`VideoChoice` (the video, the rule that found it, and why);
+and :func:`frame_rate`, the ``fps`` a new ``config.yml`` takes from the videos
+chosen. Where a video path stored in a pose file is on this machine is the
+job of :mod:`kpcal_core.formats.stored_video`.
 
 The rules, in order (the first that finds an existing file wins):
 
@@ -18,14 +21,14 @@ The rules, in order (the first that finds an existing file wins):
 ``stored name beside keypoint file``
     The stored path's file name is found in the keypoint file's folder.
 ``prefix match``
-    keypoint-MoSeq's rule (:func:`kpcal_core.videos.find_matching_videos`):
+    keypoint-MoSeq's rule (:func:`find_matching_videos`):
     the longest video name in the video folder that starts the recording name.
 ``video_paths``
     A fallback path given by the caller (``check_videos(video_paths=...)``).
 
 On a shared server (``KPCAL_DATA_ROOT``) every candidate is resolved (every
 symbolic link) and checked against the root before it is even looked at
-(:func:`kpcal_core.paths.check_inside_root`): the video a pose file stores, a
+(:func:`kpcal_core.paths.refusal`): the video a pose file stores, a
 video set by hand, a file in the video folder that a link leads out. One that
 leads outside is not used, and the rule after it is tried; the recording's
 reason says so ("stored video outside the data folder: ..."). The project's own
@@ -35,20 +38,26 @@ folder is allowed too when the project lies outside the root (the demo).
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import KpcalError
-from .paths import check_inside_root
-from .videos import list_videos, match_videos, video_info
+from ..errors import KpcalError
+from ..formats.stored_video import (
+    STORED_NAME_BESIDE_KEYPOINTS,
+    STORED_PATH,
+    file_name,
+    find_stored_video,
+)
+from ..paths import MAX_SEARCHED, refusal
+from ..wording import count, verb
+from .decode import video_info
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")  # keypoint-MoSeq 0.8.1's list
 
 SET_BY_USER = "set by user"
-STORED_PATH = "stored path"
 STORED_NAME_IN_VIDEO_FOLDER = "stored name in video folder"
-STORED_NAME_BESIDE_KEYPOINTS = "stored name beside keypoint file"
 PREFIX_MATCH = "prefix match"
 GIVEN_PATH = "video_paths"
 
@@ -82,76 +91,117 @@ class VideoChoice:
     reason: str
 
 
-def _file_name(stored: str) -> str:
-    """The file name of a stored path written on Windows or POSIX."""
-    return re.split(r"[\\/]", stored)[-1]
+# --------------------------------------------------------------------------- matching
 
 
-def refusal(
-    path: str | os.PathLike,
-    *,
-    what: str = "video",
-    source: str | os.PathLike | None = None,
-    project: str | os.PathLike | None = None,
-) -> str | None:
-    """Why ``path`` may not be used on this server (outside the data root), or ``None``."""
-    try:
-        check_inside_root(path, what=what, source=source, project=project)
-    except KpcalError as error:
-        return str(error)
-    return None
+def _normalise_extensions(video_extension: str | None) -> tuple[str, ...]:
+    if video_extension is None or video_extension == "":
+        return VIDEO_EXTENSIONS
+    ext = str(video_extension)
+    return ("." + ext.lstrip("."),)
 
 
-def _find_stored(
-    stored: str, keypoint_file: str | os.PathLike | None, project: str | os.PathLike | None
-) -> tuple[tuple[str, str] | None, list[str]]:
-    """:func:`stored_video_near`, and the sentences of candidates refused outside the data root."""
-    name = _file_name(stored)
-    if not name:
-        return None, []
-    folder = os.path.dirname(os.path.abspath(keypoint_file)) if keypoint_file else None
-    candidates = [stored] if os.path.isabs(stored) or folder is None else []
-    if folder is not None and not os.path.isabs(stored):
-        candidates.append(os.path.join(folder, stored))
-    refused = []
-    for candidate in candidates:
-        why = refusal(candidate, what="video path", source=keypoint_file, project=project)
-        if why is not None:  # never looked at: not even whether it exists
-            refused.append(f"Stored video outside the data folder, not used: {why}.")
-        elif os.path.isfile(candidate):
-            return (os.path.normpath(candidate), STORED_PATH), refused
-    beside = os.path.join(folder, name) if folder is not None else None
-    if beside is not None and refusal(beside, project=project) is None and os.path.isfile(beside):
-        return (os.path.normpath(beside), STORED_NAME_BESIDE_KEYPOINTS), refused
-    return None, refused
+def list_videos(
+    video_dir: str | os.PathLike, video_extension: str | None = None, recursive: bool = True
+) -> list[Path]:
+    """Video files in ``video_dir`` with the given extension (case-insensitive)."""
+    if video_dir is None or str(video_dir) == "":
+        raise KpcalError("video_dir is empty: give the folder that holds the videos")
+    folder = Path(video_dir)
+    if not folder.is_dir():
+        raise KpcalError(f"video folder {str(folder)!r} does not exist or is not a folder")
+    extensions = {e.lower() for e in _normalise_extensions(video_extension)}
+    found, seen = [], 0
+    for root, dirs, files in os.walk(folder):  # unreadable sub-folders are skipped
+        seen += len(dirs) + len(files)
+        if seen > MAX_SEARCHED:  # e.g. "/" or a whole disk typed
+            raise KpcalError(
+                f"video folder {str(folder)!r} holds more than {MAX_SEARCHED:,} files and "
+                "folders: give the folder that holds the videos"
+            )
+        found += [Path(root, f) for f in files if os.path.splitext(f)[1].lower() in extensions]
+        if not recursive:
+            break
+    return sorted(p for p in found if p.is_file())
 
 
-def stored_video_near(
-    stored: str,
-    keypoint_file: str | os.PathLike | None,
-    *,
-    project: str | os.PathLike | None = None,
-) -> tuple[str, str] | None:
-    """Find a stored video path: as written, else by its name beside the keypoint file.
+def match_videos(
+    keys: Iterable[str],
+    video_dir: str | os.PathLike,
+    recursive: bool = True,
+    recording_name_suffix: str = "",
+    video_extension: str | None = None,
+) -> dict[str, Path | None]:
+    """Like :func:`find_matching_videos` but ``None`` where a recording has no video."""
+    videos = list_videos(video_dir, video_extension, recursive)
+    by_stem: dict[str, Path] = {}
+    for path in videos:  # sorted: the first of equal stems wins, repeatably
+        by_stem.setdefault(path.stem, path)
+    out: dict[str, Path | None] = {}
+    for key in keys:
+        name = str(key)
+        base = os.path.basename(name)
+        candidates = [stem for stem in by_stem if base.startswith(stem + recording_name_suffix)]
+        out[name] = by_stem[max(candidates, key=len)] if candidates else None
+    return out
+
+
+def find_matching_videos(
+    keys: Sequence[str],
+    video_dir: str | os.PathLike,
+    as_dict: bool = False,
+    recursive: bool = True,
+    recording_name_suffix: str = "",
+    video_extension: str | None = None,
+) -> list[str] | dict[str, str]:
+    """Find the video of each recording: the longest video name that prefixes it.
+
+    A video ``{video_dir}/NAME.ext`` matches recording ``key`` when the base
+    name of ``key`` starts with ``NAME + recording_name_suffix`` (case-sensitive;
+    extensions are compared case-insensitively); of several matches the longest
+    ``NAME`` wins.
 
     Parameters
     ----------
-    stored
-        The video path a pose file stores.
-    keypoint_file
-        That pose file (for relative paths and its folder), or None.
-    project
-        The project (with a data root, its folder is allowed when it lies
-        outside the root, see :func:`kpcal_core.paths.allowed_areas`).
+    keys
+        Recording names.
+    video_dir
+        Folder searched for videos.
+    as_dict
+        Return ``{key: path}`` instead of a list in the order of ``keys``.
+    recursive
+        Search sub-folders too.
+    recording_name_suffix
+        Text that follows the video name in every recording name.
+    video_extension
+        Only this extension (with or without the dot); default mp4, avi, mov and mkv.
 
     Returns
     -------
-    (path, rule) or None
-        The existing file and :data:`STORED_PATH` or
-        :data:`STORED_NAME_BESIDE_KEYPOINTS`; None when neither exists (or, with
-        a data root, neither leads inside it).
+    list of str or dict
+        Video paths, one per key.
     """
-    return _find_stored(stored, keypoint_file, project)[0]
+    matched = match_videos(keys, video_dir, recursive, recording_name_suffix, video_extension)
+    missing = [k for k, v in matched.items() if v is None]
+    if missing:
+        exts = ", ".join(_normalise_extensions(video_extension))
+        raise KpcalError(
+            f"no video in {str(video_dir)!r} ({exts}) matches recording {missing[0]!r}: "
+            "a video's file name (without extension) must be the start of the recording name"
+            + (f" followed by {recording_name_suffix!r}" if recording_name_suffix else "")
+            + (
+                f"; {count(len(missing) - 1, 'more recording')} "
+                f"{verb(len(missing) - 1, 'has', 'have')} no video"
+                if len(missing) > 1
+                else ""
+            )
+        )
+    if as_dict:
+        return {str(k): str(matched[str(k)]) for k in keys}
+    return [str(matched[str(k)]) for k in keys]
+
+
+# --------------------------------------------------------------------------- the rules
 
 
 def resolve_videos(
@@ -179,7 +229,7 @@ def resolve_videos(
         Recording names.
     video_dir
         The video folder, or None. Must exist when given (see
-        :func:`kpcal_core.videos.list_videos`).
+        :func:`list_videos`).
     stored_videos
         ``{recording: video path stored in its keypoint file}``
         (:attr:`kpcal_core.formats.LoadedKeypoints.stored_videos`).
@@ -190,7 +240,7 @@ def resolve_videos(
     video_paths
         ``{recording: path}`` fallbacks, tried last.
     recording_name_suffix, video_extension, recursive
-        As for :func:`kpcal_core.videos.find_matching_videos`.
+        As for :func:`find_matching_videos`.
     project
         The project the recordings belong to (its folder is allowed when it
         lies outside the data root: the demo project).
@@ -269,12 +319,12 @@ def resolve_videos(
         if stored is not None and choice is None and not refused:
             notes.append(
                 f"Its keypoint file names the video {stored!r}, which is not on this machine, "
-                f"nor by the name {_file_name(stored)!r} in the video folder or beside the "
+                f"nor by the name {file_name(stored)!r} in the video folder or beside the "
                 "keypoint file."
             )
         elif stored is not None and choice is None:
             notes.append(
-                f"No file named {_file_name(stored)!r} is in the video folder or beside the "
+                f"No file named {file_name(stored)!r} is in the video folder or beside the "
                 "keypoint file either."
             )
         if choice is None:
@@ -294,12 +344,12 @@ def _stored_choice(
     """The stored-path rules for one recording, in order, and the candidates refused."""
     if stored is None:
         return None, []
-    found, refused = _find_stored(stored, keypoint_file, project)
+    found, refused = find_stored_video(stored, keypoint_file, project)
     if found is not None and found[1] == STORED_PATH:
         return VideoChoice(
             found[0], STORED_PATH, f"The video stored in its keypoint file: {found[0]!r}."
         ), refused
-    in_folder = by_name.get(_file_name(stored))
+    in_folder = by_name.get(file_name(stored))
     if in_folder is not None and refusal(in_folder, project=project) is None:
         return VideoChoice(
             str(in_folder),

@@ -1,8 +1,8 @@
 """Work done ahead, in background threads: frames before they are shown.
 
 Owns :class:`Prefetcher`, a bounded least-recently-used store of values (video
-frames, or anything a page renders from them) filled by one background thread,
-:func:`sample_frame_loader`, the loader a page gives it for sample frames, and
+frames, or anything a page renders from them) filled by one background thread
+(a page gives it :func:`kpcal_core.video.source.sample_frame_loader`), and
 :class:`BackgroundJob`, one long task (filling the frame cache, indexing videos)
 whose progress any thread can read, which goes on when the page that started
 it is left.
@@ -20,15 +20,12 @@ import os
 import sys
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import numpy as np
-
-from . import framecache
-from .errors import KpcalError
-from .logs import logger
+from ..errors import KpcalError
+from ..logs import logger
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -171,25 +168,6 @@ class Prefetcher(Generic[K, V]):
             with self._cond:
                 self._loading, self._busy = None, False
                 self._cond.notify_all()
-
-
-def sample_frame_loader(
-    cache_dir: str | os.PathLike | None,
-    video_of: Mapping[Hashable, tuple[str, int]],
-    max_cache_bytes: int | None = framecache.DEFAULT_MAX_BYTES,
-) -> Callable[[Hashable], np.ndarray]:
-    """``load(sample_key) -> RGB uint8 (H, W, 3)``: from the frame cache, else decoded and cached.
-
-    ``video_of``: ``{sample key: (video path, video frame)}``, e.g. from
-    :func:`kpcal_core.videos.sample_video_frames`.
-    """
-    from .videos import load_frame  # videos imports nothing from here; avoid a cycle anyway
-
-    def load(key: Hashable) -> np.ndarray:
-        video, index = video_of[key]
-        return load_frame(video, index, cache_dir, max_cache_bytes)
-
-    return load
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Recordings and their videos: the pre-flight report and frame thinning.
 
 Owns :func:`check_videos`, which reports, one row per recording, which video
-was found and by which rule (:func:`kpcal_core.recording_videos.resolve_videos`:
+was found and by which rule (:func:`~kpcal_core.video.match.resolve_videos`:
 set by the user, stored in the keypoint file, prefix match in the video
 folder, a fallback path) and whether it has the frames the keypoints need;
 and :func:`downsample`, which keeps every ``rate``-th keypoint frame together
@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .errors import KpcalError
-from .limits import LimitExceeded
-from .recording_videos import VideoChoice, resolve_videos
-from .validate import check_coordinates, check_video_frame_indexes
-from .videos import VIDEO_EXTENSIONS, video_info
-from .wording import count
+from ..errors import KpcalError
+from ..limits import LimitExceeded
+from ..validate import check_coordinates, check_video_frame_indexes
+from ..wording import count
+from .decode import decodes_a_frame, video_info
+from .match import VIDEO_EXTENSIONS, VideoChoice, resolve_videos
 
 #: Columns of the :func:`check_videos` report, in order.
 REPORT_COLUMNS = (
@@ -64,7 +64,7 @@ def check_videos(
     """Report, per recording, which video it uses and whether the video fits.
 
     A recording's video is chosen by
-    :func:`kpcal_core.recording_videos.resolve_videos`: a path set by the user,
+    :func:`kpcal_core.video.match.resolve_videos`: a path set by the user,
     the video its keypoint file stores (as stored, by name in ``video_dir``,
     by name beside the keypoint file), keypoint-MoSeq's prefix match in
     ``video_dir`` (the longest video name that starts the recording name),
@@ -110,7 +110,7 @@ def check_videos(
         largest video frame index, or ``T - 1``; -1 when ``T`` is 0);
         ``status`` (one of :data:`STATUSES`); ``reason`` (what is wrong and
         how to fix it, or why the row is ok); ``rule`` (the rule that found
-        the video, one of :data:`kpcal_core.recording_videos.RULES`, or "").
+        the video, one of :data:`kpcal_core.video.match.RULES`, or "").
 
     Raises
     ------
@@ -239,7 +239,7 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
     try:
         n_video = video_info(video).n_frames
         problem = None if n_video > 0 else "its container reports no frame count"
-        if problem is None and not _decodes_a_frame(video):
+        if problem is None and not decodes_a_frame(video):
             problem = "OpenCV opens it but cannot decode its first frame"
     except LimitExceeded as error:  # too large to decode: say which limit
         return {"video_frames": None, "status": "video unreadable", "reason": str(error)}
@@ -287,17 +287,6 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
             f"(highest video frame needed: {needed})."
         ),
     }
-
-
-def _decodes_a_frame(video: str) -> bool:
-    capture = cv2.VideoCapture(video)
-    try:
-        if not capture.isOpened():
-            return False
-        ok, frame = capture.read()
-        return bool(ok) and frame is not None
-    finally:
-        capture.release()
 
 
 def _report_frame(rows: list[dict]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ the RGB frame the app shows:
   video) is stored as its decoded planes (1.5 bytes per pixel instead of 3),
   with the pixel format, colour space and range in the header; reading
   converts it to RGB with the very call that made the RGB frame in the first
-  place (:func:`kpcal_core.decoding.to_rgb`), so the pixels are identical.
+  place (:func:`kpcal_core.video.decode.to_rgb`), so the pixels are identical.
   This is checked on the first frame of each video per process; a video
   where it does not hold is stored as RGB.
 - ``grey``: an RGB frame whose three channels are equal, one channel.
@@ -61,10 +61,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import decoding, limits
-from .atomic import not_saved
-from .errors import KpcalError, NotSaved
-from .paths import check_no_link_out
+from .. import limits
+from ..atomic import not_saved
+from ..errors import KpcalError, NotSaved
+from ..paths import check_no_link_out
+from .decode import to_rgb
+from .index import av
 
 #: Default size cap of one project's frame cache, in bytes (2 GiB).
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -100,6 +102,20 @@ def video_cache_folder(cache_dir: str | os.PathLike, video_path: str | os.PathLi
     digest = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     folder = Path(cache_dir) / f"{path.stem[:40]}-{digest}"
     return check_no_link_out(folder, what="frame cache folder")
+
+
+def index_folder(cache_dir: str | os.PathLike | None, video_path: str | os.PathLike) -> Path | None:
+    """Where a video's frame index is kept (its cache folder), or ``None`` (no cache, missing video).
+
+    ``None`` when the folder cannot be used: reading the video then builds the
+    index in memory only, and reports a missing video itself.
+    """
+    if cache_dir is None:
+        return None
+    try:
+        return video_cache_folder(cache_dir, video_path)
+    except OSError:
+        return None
 
 
 def frame_file(folder: Path, index: int) -> Path:
@@ -172,7 +188,7 @@ def encode_frame(frame, check_key: str | None = None) -> bytes:
         verdict = _i420_ok.get(check_key) if check_key is not None else True
     data = _encode_i420(frame) if verdict is not False else None
     if data is not None and verdict is None:
-        rgb = decoding.to_rgb(frame)
+        rgb = to_rgb(frame)
         back = decode_frame(data)
         verdict = back is not None and np.array_equal(back, rgb)
         with _checked_lock:
@@ -180,7 +196,7 @@ def encode_frame(frame, check_key: str | None = None) -> bytes:
         if not verdict:
             return _encode_rgb(rgb)
     if data is None:
-        return _encode_rgb(decoding.to_rgb(frame))
+        return _encode_rgb(to_rgb(frame))
     return data
 
 
@@ -223,12 +239,12 @@ def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if layout == "rgb" and image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if layout == "i420" and image.ndim == 2 and decoding.av is not None:
+    if layout == "i420" and image.ndim == 2 and av is not None:
         try:
-            frame = decoding.av.VideoFrame.from_ndarray(image, format=header["format"])
+            frame = av.VideoFrame.from_ndarray(image, format=header["format"])
             frame.colorspace = int(header["colorspace"])
             frame.color_range = int(header["range"])
-            return decoding.to_rgb(frame)
+            return to_rgb(frame)
         except (KeyError, ValueError, TypeError):
             return None
     return None
@@ -299,6 +315,23 @@ def evict(cache_dir: str | os.PathLike, max_bytes: int) -> int:
 
 def _key(cache_dir: str | os.PathLike) -> str:
     return os.path.realpath(cache_dir)
+
+
+def is_cached(cache_dir: str | os.PathLike, video_path: str | os.PathLike, index: int) -> bool:
+    """Whether frame ``index`` of a video is cached (or in the legacy ``.npy``); marks it used.
+
+    Cheaper than :func:`read_cached_frame`: nothing is read or decoded.
+    """
+    try:
+        folder = video_cache_folder(cache_dir, video_path)
+    except OSError:
+        return False
+    file = frame_file(folder, index)
+    try:
+        os.utime(file)
+        return True
+    except OSError:
+        return npy_file(folder, index).is_file()
 
 
 def read_cached_frame(
