@@ -18,12 +18,13 @@ Modes
     followed by ``save_work``, keeping ``result.records`` as the session's
     view (as the app does).
 
-``team PROJECT ANNOTATOR COUNT``
+``team PROJECT ANNOTATOR COUNT [PAUSE]``
     One annotator of a team (issue 23): print ``ready``, wait for ``go``, then
     ``COUNT`` times take the next sample nobody has done or is doing
     (:func:`kpcal_core.workflows.next_sample`), click near the network's
     position (:func:`kpcal_core.workflows.record_annotation`) and print
-    ``saved INDEX`` (the sample's index in the session) once the save returned;
+    ``saved INDEX`` (the sample's index in the session) once the save returned,
+    then wait ``PAUSE`` seconds (default 0);
     ``done`` at the end (``none`` when no sample was left).
 
 Output lines of the save loop::
@@ -234,7 +235,7 @@ def run_plan(plan_file: str) -> None:
     say(f"done {foreign_seen}")
 
 
-def run_team(project: str, me: str, count: int) -> None:
+def run_team(project: str, me: str, count: int, pause: float = 0.0) -> None:
     from kpcal_core import workflows
 
     data = load_project_data(project)
@@ -258,6 +259,7 @@ def run_team(project: str, me: str, count: int) -> None:
             raise SystemExit(f"not saved: {result.message}")
         say(f"saved {index}")
         current = index
+        time.sleep(pause)  # a person looks before the next click
     say("done")
 
 
@@ -271,7 +273,7 @@ def main(argv: list[str]) -> None:
     elif mode == "plan":
         run_plan(argv[1])
     elif mode == "team":
-        run_team(argv[1], argv[2], int(argv[3]))
+        run_team(argv[1], argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 0.0)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import queue
+import random
 import signal
 import subprocess
 import sys
@@ -392,7 +393,7 @@ def test_agreement_cli_refuses_a_folder_that_is_not_a_project(tmp_path, capsys):
 def start_annotator(project: Path, name: str, count: int, log: Path):
     errors = open(log, "w+")
     proc = subprocess.Popen(
-        [sys.executable, str(HELPER), "team", str(project), name, str(count)],
+        [sys.executable, str(HELPER), "team", str(project), name, str(count), "0.02"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=errors,
@@ -427,7 +428,9 @@ def run_team(project: Path, tmp_path: Path, counts: dict[str, int], kill_after: 
                 if line.startswith("saved"):
                     saved[name].append(int(line.split()[1]))
                     if len(saved[name]) == kill_after.get(name):
-                        proc.send_signal(signal.SIGKILL)
+                        time.sleep(random.Random(len(saved[name])).uniform(0, 0.03))
+                        assert proc.poll() is None, f"{name} ended before the kill"
+                        proc.send_signal(signal.SIGKILL)  # in its pause, claim or save
                         assert proc.wait(timeout=30) == -signal.SIGKILL
                         del running[name]
                 elif line == "done":
