@@ -7,6 +7,7 @@
 - :func:`anatomy_form`: the front and back bodyparts in ``config.yml``;
 - :func:`recordings_table`: which video each recording uses, readable at any width;
 - :func:`video_form`: set the video of one recording;
+- :func:`team_agreement`: this project's annotators: distance, bias and spread, who is flagged;
 - :func:`annotator_comparison`: other annotators' CSV files, how far apart the clicks are;
 - :func:`frame_fill_progress`: the frames being cached, with the button to start annotating;
 - :func:`start_annotating_button`, :func:`follow_start_annotating`: that button, and following it
@@ -27,9 +28,9 @@ import streamlit as st
 
 from kpcal_app import address, cache, error_display, history, projects, state, widgets
 from kpcal_core import statedir, workflows
+from kpcal_core.agreement import annotator_agreement, mean_click_annotations
 from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
-from kpcal_core.diagnostics import annotator_agreement, mean_click_annotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
@@ -249,6 +250,40 @@ def _keep_gross_error(data: ProjectData, key, widget: str) -> None:
         error_display.show_error(error)
 
 
+def team_agreement(data: ProjectData, records: dict) -> None:
+    """This project's annotators: how far apart their clicks are, each one's bias and
+    spread, who is flagged; the rule that makes one position per sample."""
+    everyone = workflows.team_progress(data, records)
+    if len(everyone.counts) < 2:
+        return
+    st.subheader("Annotators")
+    st.caption(workflows.COMBINE_RULE)
+    team = workflows.team_agreement(data, records)
+    st.write(literal(team.agreement["statement"]))
+    if team.agreement["n_shared_samples"]:
+        st.altair_chart(
+            distances_chart(team.agreement["distances"]["distance_px"]), width="stretch"
+        )
+    if len(team.bias):
+        widgets.show_table(
+            team.bias.rename(
+                columns={
+                    "n_shared": "shared samples",
+                    "offset_px": "bias (px)",
+                    "spread_px": "spread (px)",
+                    "bias_log10": "bias (log10(error+1))",
+                    "spread_log10": "spread (log10(error+1))",
+                }
+            ).drop(columns=["offset_x_px", "offset_y_px"])
+        )
+    if team.flagged:
+        st.warning(
+            f"Systematically off: {literal(', '.join(team.flagged))}. Review their clicks on "
+            "the annotate page (Review flagged clicks)."
+        )
+    st.caption(f"Flag rule: {team.rule}.")
+
+
 def annotator_comparison(records: dict) -> dict:
     """Other annotators' CSV files of this project: how far apart the clicks are.
 
@@ -275,7 +310,9 @@ def annotator_comparison(records: dict) -> dict:
             agreement = annotator_agreement(everyone)
             st.write(agreement["statement"])
             if agreement["n_shared_samples"]:
-                st.altair_chart(distances_chart(agreement["distances"]), width="stretch")
+                st.altair_chart(
+                    distances_chart(agreement["distances"]["distance_px"]), width="stretch"
+                )
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
                     fit_records = mean_click_annotations(everyone)
     return fit_records

@@ -26,11 +26,16 @@ The engine, one concern per module:
   the population the line is applied to (:func:`population_of`)
 - ``fitting``: the error-vs-confidence line, least squares or robust
 - ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
-  fit, the stop rule (:func:`stop_rule`), per-bodypart lines, annotator agreement
+  fit, the stop rule (:func:`stop_rule`), per-bodypart lines
+- ``agreement``: several annotators: distances between their clicks, each one's bias
+  and spread, the flag for one systematically off (project file or one CSV each)
+- ``team``: several annotators sharing a project: leases, the next sample for each,
+  the second-look share, reviews, counts per annotator
 - ``prior``: what the line does to keypoint-MoSeq's model (jax-moseq's noise prior
   s0 of each keypoint, per bodypart, beside the default and the saved line), and
   whether a line may be written to ``config.yml`` without asking (its slope)
-- ``annotations``: the ``error_annotations.csv`` file and the merge rule
+- ``annotations``: the ``error_annotations.csv`` file (rows per sample and annotator),
+  the merge rule and the one position per sample the fit uses (:func:`combine_rows`)
 - ``video``: the one frame source, a module per step: ``match`` (which video a
   recording uses: keypoint-MoSeq's prefix match, the named rules, the frame rate),
   ``index`` (frame number ↔ packet), ``decode`` (the one exact reader: PyAV near the

@@ -5,10 +5,20 @@ sampled keypoint, keyed by the sample ``(recording, frame, bodypart)``.
 
 The file keeps keypoint-MoSeq's layout: six ``#`` comment lines, then the
 columns ``key,coordinate_index,video_frame_index,bodypart,x,y``, then this
-project's extra columns ``annotator,annotated_at`` (who clicked, and when, in
-UTC ISO 8601). It is written with proper CSV quoting, so any recording name
+project's extra columns ``annotator,annotated_at,status,corrects`` (who
+clicked, when in UTC ISO 8601, what kind of edit, and whose click a review
+corrects). It is written with proper CSV quoting, so any recording name
 survives, and always atomically. The reader also takes keypoint-MoSeq's own
 file and its older ``key,frame,bodypart,x,y`` file.
+
+Several annotators (issue 23): the file holds one row per sample *and*
+annotator (:data:`RowKey`); within one annotator's rows of a sample the newer
+edit wins (:func:`merge_records` on rows), and no annotator's row replaces
+another's. What the fit and every count use is one annotation per sample
+(:func:`combine_rows`): the mean of its annotators' positions, leaving out a
+click a reviewer corrected (a row whose ``corrects`` names that annotator).
+A file with one row per sample (every file written before) reads exactly as
+before.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import io
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +50,7 @@ HEADER_COMMENTS = (
     "# y: y-coordinate of the annotated keypoint",
 )
 COLUMNS = ("key", "coordinate_index", "video_frame_index", "bodypart", "x", "y")
-EXTRA_COLUMNS = ("annotator", "annotated_at", "status")
+EXTRA_COLUMNS = ("annotator", "annotated_at", "status", "corrects")
 #: ``status`` values: a clicked position, a bodypart marked not visible in its
 #: frame, and a cleared annotation (kept only in the working copy, so that a
 #: clear made in one session wins over an older click saved by another).
@@ -65,6 +75,11 @@ class Annotation:
     annotated_at: str = ""
     status: str = POSITION
     video_frame: int | None = field(default=None, compare=False)
+    #: the annotator whose click of this sample this one corrects (a review), or ""
+    corrects: str = ""
+    #: the rows one per annotator a combined annotation was made of (:func:`combine_rows`);
+    #: empty for a sample with one row (the annotation is that row)
+    rows: tuple[Annotation, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def xy(self) -> tuple[float, float]:
@@ -73,6 +88,104 @@ class Annotation:
     @property
     def has_position(self) -> bool:
         return self.status == POSITION
+
+    @property
+    def own_rows(self) -> tuple[Annotation, ...]:
+        """Each annotator's row of the sample: :attr:`rows`, or this annotation itself."""
+        return self.rows or (self,)
+
+    def row_of(self, annotator: str) -> Annotation | None:
+        """``annotator``'s own row of the sample, or ``None``."""
+        return next((r for r in self.own_rows if r.annotator == annotator), None)
+
+    def annotators(self) -> list[str]:
+        """Who has a row (not cleared) for the sample, in name order."""
+        return sorted({r.annotator for r in self.own_rows if r.status != CLEARED})
+
+
+#: One row of the file: ``(sample_key, annotator)``.
+RowKey = tuple[SampleKey, str]
+
+
+def is_row_key(key: object) -> bool:
+    """True for a ``(sample_key, annotator)`` key, False for a sample key."""
+    return isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], tuple)
+
+
+def expand_records(records: Mapping) -> dict[RowKey, Annotation]:
+    """``{(sample_key, annotator): Annotation}``: every annotator's row of ``records``.
+
+    ``records`` may be keyed by sample (values combined by :func:`combine_rows`
+    keep their rows; a plain ``(x, y)`` becomes an unnamed position) or by row.
+    """
+    out: dict[RowKey, Annotation] = {}
+    for key, value in records.items():
+        if is_row_key(key):
+            sample, name = check_sample_key(key[0]), str(key[1])
+            ann = _as_annotation(sample, value)
+            if ann.annotator != name:
+                raise KpcalError(
+                    f"annotation of sample {sample} is keyed to annotator {name!r} "
+                    f"but made by {ann.annotator!r}"
+                )
+            out[(sample, name)] = ann
+            continue
+        sample = check_sample_key(key)
+        ann = _as_annotation(sample, value)
+        for row in ann.own_rows:
+            out[(sample, row.annotator)] = row
+    return out
+
+
+def combine_rows(rows: Mapping[RowKey, Annotation]) -> dict[SampleKey, Annotation]:
+    """One annotation per sample from every annotator's rows: what the fit uses.
+
+    The rule: the mean of the positions of the annotators who clicked the
+    sample, leaving out a click a reviewer corrected (an older row of the
+    annotator named in a reviewer's ``corrects``); with no position, "not
+    visible" when someone marked it so, else cleared. A sample with one row is
+    that row, unchanged; otherwise the annotation holds every row in
+    :attr:`Annotation.rows` (name order), ``annotator`` the ``+``-joined names
+    of those averaged and ``annotated_at`` the newest edit.
+    """
+    by_sample: dict[SampleKey, list[Annotation]] = {}
+    for (sample, _), ann in rows.items():
+        by_sample.setdefault(sample, []).append(ann)
+    out: dict[SampleKey, Annotation] = {}
+    for sample, anns in by_sample.items():
+        if len(anns) == 1:
+            out[sample] = replace(anns[0], rows=()) if anns[0].rows else anns[0]
+            continue
+        anns.sort(key=lambda a: a.annotator)
+        out[sample] = _combined(anns)
+    return out
+
+
+def _combined(anns: list[Annotation]) -> Annotation:
+    live = [a for a in anns if a.status != CLEARED]
+    corrected_at: dict[str, str] = {}
+    for a in live:
+        if a.corrects and a.has_position:
+            corrected_at[a.corrects] = max(corrected_at.get(a.corrects, ""), a.annotated_at)
+    used = [
+        a
+        for a in live
+        if not (a.annotator in corrected_at and a.annotated_at <= corrected_at[a.annotator])
+    ]
+    positions = [a for a in used if a.has_position]
+    newest = max(a.annotated_at for a in anns)
+    video_frame = next((a.video_frame for a in anns if a.video_frame is not None), None)
+    if positions:
+        x = float(np.mean([a.x for a in positions]))
+        y = float(np.mean([a.y for a in positions]))
+        names, status = [a.annotator for a in positions], POSITION
+    elif used:
+        x = y = math.nan
+        names, status = [a.annotator for a in used], NOT_VISIBLE
+    else:
+        x = y = math.nan
+        names, status = [max(anns, key=lambda a: a.annotated_at).annotator], CLEARED
+    return Annotation(x, y, "+".join(names), newest, status, video_frame, rows=tuple(anns))
 
 
 def now_utc() -> str:
@@ -114,10 +227,8 @@ def format_annotations(
     # is written fully quoted so the reader does not take the "\r" for a line end.
     quoted_writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS + EXTRA_COLUMNS)
-    for raw_key, value in annotations.items():
-        key = check_sample_key(raw_key)
+    for (key, _), ann in expand_records(annotations).items():
         recording, frame, bodypart = key
-        ann = _as_annotation(key, value)
         if video_frame_indexes is None:
             video_frame = frame if ann.video_frame is None else ann.video_frame
         elif recording not in video_frame_indexes and ann.video_frame is not None:
@@ -142,6 +253,7 @@ def format_annotations(
             ann.annotator,
             ann.annotated_at,
             ann.status,
+            ann.corrects,
         ]
         if any("\r" in str(cell) for cell in row):
             quoted_writer.writerow(row)
@@ -163,7 +275,9 @@ def save_annotations(
         Project folder (must exist).
     annotations
         ``{(recording, frame, bodypart): (x, y)}``; values may also be
-        :class:`Annotation` records, whose annotator and time are kept.
+        :class:`Annotation` records, whose annotator and time are kept (a
+        combined one writes each of its rows), or keyed by
+        ``(sample_key, annotator)`` rows (:data:`RowKey`).
     video_frame_indexes
         ``{recording: (T,) int array}`` giving the video frame of each keypoint
         frame; ``None`` when they are the same.
@@ -183,7 +297,19 @@ def save_annotations(
 def parse_annotations(text: str, source: str = ANNOTATIONS_FILENAME) -> dict[SampleKey, Annotation]:
     """Parse annotation CSV text (this project's, keypoint-MoSeq's, or the older layout).
 
+    One annotation per sample (:func:`combine_rows` of :func:`parse_annotation_rows`).
     Raises :class:`KpcalError` naming ``source`` and the line at fault.
+    """
+    return combine_rows(parse_annotation_rows(text, source))
+
+
+def parse_annotation_rows(
+    text: str, source: str = "error_annotations.csv"
+) -> dict[RowKey, Annotation]:
+    """``{(sample_key, annotator): Annotation}`` from annotation CSV text.
+
+    Within one annotator's rows of a sample the newer edit wins. Raises
+    :class:`KpcalError` naming ``source`` and the line at fault.
     """
     lines = text.splitlines(keepends=True)
     skipped = 0
@@ -214,7 +340,7 @@ def parse_annotations(text: str, source: str = ANNOTATIONS_FILENAME) -> dict[Sam
             f"{source}: unexpected columns {header}; expected "
             f"{', '.join(COLUMNS)} (or the older {', '.join(OLD_COLUMNS)})"
         )
-    out: dict[SampleKey, Annotation] = {}
+    out: dict[RowKey, Annotation] = {}
     line_of_row = (
         skipped + 2
     )  # 1-based line number of the first data row (approximate with quoted newlines)
@@ -273,8 +399,9 @@ def parse_annotations(text: str, source: str = ANNOTATIONS_FILENAME) -> dict[Sam
             cells.get("annotated_at", "") or "",
             status,
             video_frame,
+            (cells.get("corrects", "") or "").strip(),
         )
-        key = (recording, frame, bodypart)
+        key = ((recording, frame, bodypart), ann.annotator)
         previous = out.get(key)
         if previous is None or ann.annotated_at >= previous.annotated_at:
             out[key] = ann
@@ -283,10 +410,15 @@ def parse_annotations(text: str, source: str = ANNOTATIONS_FILENAME) -> dict[Sam
 
 def load_annotation_records(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
     """``{sample_key: Annotation}`` from the project's file; ``{}`` if there is none."""
+    return combine_rows(load_annotation_rows(project_dir))
+
+
+def load_annotation_rows(project_dir: str | os.PathLike) -> dict[RowKey, Annotation]:
+    """``{(sample_key, annotator): Annotation}`` from the project's file; ``{}`` if none."""
     path = annotations_path(project_dir)
     if not path.exists():
         return {}
-    return parse_annotations(read_user_text(path), str(path))
+    return parse_annotation_rows(read_user_text(path), str(path))
 
 
 def load_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, tuple[float, float]]:
@@ -335,14 +467,14 @@ def annotation_counts(records: Mapping[SampleKey, object] | Iterable[object]) ->
     return counts
 
 
-def merge_records(
-    disk: Mapping[SampleKey, Annotation], local: Mapping[SampleKey, Annotation]
-) -> dict[SampleKey, Annotation]:
-    """Union of two sets of annotations; for a sample in both, the newer edit wins.
+def merge_records(disk: Mapping, local: Mapping) -> dict:
+    """Union of two sets of annotations; for a key in both, the newer edit wins.
 
-    Edits are compared by ``annotated_at`` (UTC ISO text sorts by time); on a
-    tie the local edit wins. Cleared annotations take part like any edit, so a
-    clear made after a click elsewhere removes it.
+    Keyed by row (``(sample_key, annotator)``, what the project's save merges:
+    an annotator's newer edit wins over their own older one, never over
+    another's) or by sample. Edits are compared by ``annotated_at`` (UTC ISO
+    text sorts by time); on a tie the local edit wins. Cleared annotations take
+    part like any edit, so a clear made after a click elsewhere removes it.
     """
     merged = dict(disk)
     for key, ann in local.items():

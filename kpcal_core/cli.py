@@ -15,7 +15,7 @@ and get the same numbers and files:
   a robust line, and ``--save`` to ``config.yml``
   (:func:`~kpcal_core.workflows.save_calibration`);
 - ``export``: the annotations CSV, the error table and a PNG of the chart;
-- ``agreement``: how far apart several annotators click (one CSV each);
+- ``agreement``: how far apart several annotators click (the project's file, or one CSV each);
 - ``app``: serve the Streamlit app (:mod:`kpcal_core.appfiles` finds it, installed or in a
   checkout; Streamlit is imported only by the server it starts).
 
@@ -44,15 +44,20 @@ import numpy as np
 import pandas as pd
 
 from . import appfiles, workflows
+from .agreement import (
+    FLAG_RULE,
+    annotator_agreement,
+    annotator_bias,
+    load_annotator_files,
+    mean_click_annotations,
+    project_annotators,
+)
 from .annotations import ANNOTATIONS_FILENAME, format_annotations
 from .atomic import atomic_write
 from .config import config_path, load_config
 from .diagnostics import (
     NotEnoughAnnotations,
-    annotator_agreement,
     bootstrap_fit,
-    load_annotator_files,
-    mean_click_annotations,
     per_bodypart_fits,
 )
 from .errors import KpcalError, NotSaved
@@ -506,28 +511,74 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Distances between annotators' clicks on shared samples (one CSV per annotator)."""
-    by_annotator = load_annotator_files(args.csv)
+    """Distances between annotators' clicks on shared samples, and each one's bias.
+
+    One project folder (its ``error_annotations.csv`` and working copy, rows per
+    annotator; bias also in log10(error + 1) when its keypoints load) or CSV
+    files (a file of several annotators gives each of them; px only).
+    """
+    predictions = None
+    if len(args.csv) == 1 and Path(args.csv[0]).is_dir():
+        project = Path(args.csv[0])
+        if not (project / "config.yml").exists() and not (project / "calibration").is_dir():
+            raise KpcalError(f"{str(project)!r} is not a kpcal project folder (no config.yml)")
+        by_annotator = project_annotators(project)
+        predictions = _predictions(project, by_annotator, err)
+    else:
+        by_annotator = load_annotator_files(args.csv)
     result = annotator_agreement(by_annotator)
+    bias = annotator_bias(by_annotator, predictions)
     if args.distances:
         atomic_write(args.distances, result["distances"].to_csv(index=False))
     if args.mean_out:
         mean = mean_click_annotations(by_annotator, min_annotators=args.min_annotators)
         atomic_write(args.mean_out, format_annotations(mean, None))
+    flagged = bias.loc[bias["flagged"], "annotator"].tolist()
     if args.json:
         _print_json(
             {k: v for k, v in result.items() if k != "distances"}
-            | {"by_pair": result["by_pair"].to_dict(orient="records")},
+            | {
+                "by_pair": result["by_pair"].to_dict(orient="records"),
+                "by_annotator": bias.to_dict(orient="records"),
+                "flagged": flagged,
+                "flag_rule": FLAG_RULE,
+            },
             out,
         )
     else:
         out.write(result["statement"] + "\n")
         if result["n_pairs"]:
             out.write(_table(result["by_pair"]) + "\n")
+        if len(bias):
+            out.write("Each annotator against the mean of the others (px; log10(error + 1)):\n")
+            out.write(_table(bias) + "\n")
+            out.write(
+                (f"Flagged: {', '.join(flagged)}." if flagged else "No annotator is flagged.")
+                + f" Rule: {FLAG_RULE}.\n"
+            )
     if result["n_pairs"] == 0:
-        err.write("kpcal: no sample is annotated by two or more of the given files\n")
+        err.write("kpcal: no sample is annotated by two or more annotators\n")
         return EXIT_NOT_ENOUGH
     return EXIT_OK
+
+
+def _predictions(project: Path, by_annotator: dict, err: TextIO) -> dict | None:
+    """The network's position of every annotated sample, or ``None`` (said on ``err``) when
+    the project's keypoints cannot be loaded."""
+    try:
+        data = workflows.open_project(project)
+    except KpcalError as error:
+        err.write(f"kpcal: bias in log10(error + 1) left out: {error}\n")
+        return None
+    out = {}
+    for records in by_annotator.values():
+        for recording, frame, bodypart in records:
+            coords = data.coordinates.get(recording)
+            if coords is None or bodypart not in data.bodyparts or frame >= len(coords):
+                continue
+            x, y = coords[frame, data.bodyparts.index(bodypart)]
+            out[(recording, frame, bodypart)] = (float(x), float(y))
+    return out
 
 
 # --------------------------------------------------------------------------- parser
@@ -755,14 +806,21 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "agreement",
         cmd_agreement,
-        help="how far apart annotators click on the same samples (one CSV each)",
+        help="how far apart annotators click on the same samples (a project or CSV files)",
         description="Distances between the clicks of several annotators on the samples they "
-        "all positioned: the human error floor. Give one error_annotations.csv per annotator. "
+        "all positioned (the human error floor), and each annotator's bias and spread against "
+        "the others, flagging one systematically off. Give a project folder (its annotators' "
+        "rows) or CSV files (one per annotator, or a project's file of several). "
         "Exit 4 when no sample is shared.",
         project=None,
         sources=False,
     )
-    agreement.add_argument("csv", nargs="+", help="two or more annotation CSV files")
+    agreement.add_argument(
+        "csv",
+        nargs="+",
+        metavar="PROJECT_OR_CSV",
+        help="a project folder, or annotation CSV files (one per annotator, or one of several)",
+    )
     agreement.add_argument("--distances", help="write every distance to this CSV")
     agreement.add_argument(
         "--mean-out", help="write annotations at the mean of the clicks to this CSV"
@@ -806,8 +864,6 @@ def main(
         args.streamlit_options = streamlit_options
     else:
         args = parser.parse_args(argv)
-    if args.command == "agreement" and len(args.csv) < 2:
-        args.subparser.error("needs two or more CSV files (one per annotator)")
     try:
         with errors_only(not (args.log or every_line_asked())):
             return args.func(args, out, err)

@@ -20,9 +20,9 @@ This module owns
   page); :func:`project_population` gives a loaded project's population;
 - alternatives and checks: :func:`robust_fit` (Theil-Sen or Huber),
   :func:`largest_residuals`, :func:`annotation_counts`;
-- several annotators: :func:`load_annotator_files`,
-  :func:`annotator_agreement` (the human error floor) and
-  :func:`mean_click_annotations`.
+- several annotators: moved to :mod:`kpcal_core.agreement` (the names
+  :func:`load_annotator_files`, :func:`annotator_agreement` and
+  :func:`mean_click_annotations` are still importable from here).
 
 Every estimator is plain numpy. Least squares (``numpy.polyfit``) stays the
 line that is saved, as keypoint-MoSeq does; the others only inform.
@@ -44,13 +44,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .agreement import (  # noqa: F401 - moved there; importable from here as before
+    UNNAMED,
+    annotator_agreement,
+    load_annotator_files,
+    mean_click_annotations,
+)
 from .annotations import (
-    CLEARED,
-    NOT_VISIBLE,
-    POSITION,
     Annotation,
     annotation_counts,
-    parse_annotations,
 )
 from .errors import KpcalError, NotEnoughAnnotations
 from .fitting import (
@@ -63,7 +65,7 @@ from .fitting import (
 )
 from .planning import WINSOR_TAIL, Population, population_of
 from .project import ProjectData, load_project_data, load_working_annotations, usable_annotations
-from .samplekeys import SampleKey, check_sample_key
+from .samplekeys import SampleKey
 from .stopping import (
     GROSS_ERROR_MIN_RESIDUAL,
     gross_error_mask,
@@ -75,7 +77,6 @@ from .stopping import (
     slope_target_met,
     t_quantile,
 )
-from .textio import read_user_text
 from .wording import count
 
 #: Elements of the ``(resamples, n)`` index matrix built at once; bounds the
@@ -1691,237 +1692,3 @@ def without_gross_errors(points: pd.DataFrame, gross_errors: GrossErrors) -> pd.
         return points
     keep = np.array([key not in left_out for key in _point_keys(points)], bool)
     return points.loc[keep]
-
-
-# --------------------------------------------------------------------------- annotators
-
-AnnotatorInput = (
-    Mapping[str, Mapping[SampleKey, Annotation]]
-    | Mapping[SampleKey, Annotation]
-    | Iterable[tuple[SampleKey, Annotation]]
-)
-UNNAMED = "(unnamed)"
-
-
-def load_annotator_files(
-    paths: Sequence[str | os.PathLike],
-) -> dict[str, dict[SampleKey, Annotation]]:
-    """Read one annotation CSV per annotator: ``{annotator label: records}``.
-
-    The project's ``error_annotations.csv`` keeps one annotation per sample
-    (the newest wins), so agreement between people is measured across files:
-    each annotator annotates the same samples in their own copy of the
-    project and shares their CSV. A file's label is the one annotator name
-    its rows carry, or else its path; labels that would repeat get the path
-    added.
-
-    Parameters
-    ----------
-    paths
-        Two or more CSV files in :func:`~kpcal_core.annotations.save_annotations`'s
-        format (keypoint-MoSeq's files work too).
-    """
-    loaded = []
-    for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise KpcalError(f"annotation file {str(path)!r} does not exist")
-        records = parse_annotations(read_user_text(path), str(path))
-        names = {a.annotator for a in records.values() if a.annotator}
-        loaded.append((names.pop() if len(names) == 1 else str(path), str(path), records))
-    labels = [label for label, _, _ in loaded]
-    out: dict[str, dict[SampleKey, Annotation]] = {}
-    for label, path, records in loaded:
-        if labels.count(label) > 1 and label != path:
-            label = f"{label} ({path})"
-        if label in out:
-            raise KpcalError(f"annotation file {path!r} is given twice")
-        out[label] = records
-    return out
-
-
-def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey, Annotation]]:
-    """``{annotator: {sample_key: Annotation}}``; within one annotator the newest edit wins."""
-    if isinstance(annotations, Mapping):
-        values = list(annotations.values())
-        if values and all(isinstance(v, Mapping) for v in values):
-            return {
-                str(name): {check_sample_key(k): _ann(k, a) for k, a in recs.items()}
-                for name, recs in annotations.items()
-            }
-        pairs: Iterable = annotations.items()
-    else:
-        pairs = annotations
-    grouped: dict[str, dict[SampleKey, Annotation]] = {}
-    for item in pairs:
-        try:
-            key, ann = item
-        except (TypeError, ValueError):
-            raise KpcalError(
-                f"expected (sample key, Annotation) pairs or {{annotator: records}}, got {item!r}"
-            ) from None
-        key, ann = check_sample_key(key), _ann(key, ann)
-        mine = grouped.setdefault(ann.annotator or UNNAMED, {})
-        previous = mine.get(key)
-        if previous is None or ann.annotated_at >= previous.annotated_at:
-            mine[key] = ann
-    return grouped
-
-
-def _ann(key, ann) -> Annotation:
-    if not isinstance(ann, Annotation):
-        raise KpcalError(f"annotation of sample {key!r} must be an Annotation, got {ann!r}")
-    return ann
-
-
-def annotator_agreement(annotations: AnnotatorInput) -> dict:
-    """How far apart different people click on the same samples: the human error floor.
-
-    For every sample that two or more annotators positioned, the distance in
-    pixels between each pair of their clicks. Errors the fit sees below this
-    floor are annotation noise, not network error.
-
-    Parameters
-    ----------
-    annotations
-        ``{annotator: {sample_key: Annotation}}`` (e.g. :func:`load_annotator_files`
-        of one CSV per annotator; the label names the annotator), or
-        ``(sample_key, Annotation)`` pairs from several annotators, grouped
-        by ``Annotation.annotator`` (e.g. an edit history; an annotator's
-        newest edit of a sample counts).
-
-    Returns
-    -------
-    dict
-        ``distances``: DataFrame, one row per shared sample and pair of
-        annotators: ``recording, frame, bodypart, annotator_a, annotator_b,
-        distance_px``; ``by_pair``: DataFrame ``annotator_a, annotator_b, n,
-        median_px, p90_px``; ``n_annotators``; ``n_shared_samples`` (positioned
-        by two or more); ``n_pairs`` (rows of ``distances``); ``median_px``,
-        ``p90_px``, ``mean_px``, ``max_px`` (NaN with no pairs);
-        ``visibility_disagreements`` (samples one annotator positioned and
-        another marked not visible); ``statement``: a sentence.
-    """
-    grouped = _group_by_annotator(annotations)
-    names = sorted(grouped)
-    clicks: dict[SampleKey, dict[str, Annotation]] = {}
-    for name in names:
-        for key, ann in grouped[name].items():
-            if ann.status != CLEARED:
-                clicks.setdefault(key, {})[name] = ann
-    rows = []
-    shared = disagreements = 0
-    for key in sorted(clicks):
-        by_name = clicks[key]
-        positioned = [n for n in sorted(by_name) if by_name[n].status == POSITION]
-        if positioned and len(positioned) < len(by_name):
-            disagreements += 1
-        if len(positioned) < 2:
-            continue
-        shared += 1
-        xy = np.array([[by_name[n].x, by_name[n].y] for n in positioned], dtype=float)
-        a, b = np.triu_indices(len(positioned), k=1)
-        distances = np.hypot(*(xy[a] - xy[b]).T)
-        for i, j, d in zip(a.tolist(), b.tolist(), distances.tolist()):
-            rows.append((*key, positioned[i], positioned[j], d))
-    table = pd.DataFrame(
-        rows,
-        columns=["recording", "frame", "bodypart", "annotator_a", "annotator_b", "distance_px"],
-    ).astype({"frame": "int64", "distance_px": "float64"})
-    d = table["distance_px"].to_numpy()
-    summary = {
-        "median_px": float(np.median(d)) if d.size else math.nan,
-        "p90_px": float(np.percentile(d, 90)) if d.size else math.nan,
-        "mean_px": float(d.mean()) if d.size else math.nan,
-        "max_px": float(d.max()) if d.size else math.nan,
-    }
-    if d.size:
-        by_pair = (
-            table.groupby(["annotator_a", "annotator_b"], sort=True)["distance_px"]
-            .agg(n="size", median_px="median", p90_px=lambda s: float(np.percentile(s, 90)))
-            .reset_index()
-        )
-        statement = (
-            f"{len(names)} annotators positioned {shared} of the same samples: their clicks are "
-            f"{summary['median_px']:.2f} px apart at the median and {summary['p90_px']:.2f} px "
-            "at the 90th percentile (the human error floor)."
-        )
-    else:
-        by_pair = pd.DataFrame(columns=["annotator_a", "annotator_b", "n", "median_px", "p90_px"])
-        statement = (
-            f"No sample was positioned by two or more of the {count(len(names), 'annotator')}: "
-            "have several people annotate the same samples to measure agreement."
-        )
-    if disagreements:
-        statement += (
-            f" On {count(disagreements, 'sample')} one annotator clicked a position and another "
-            "marked the bodypart not visible."
-        )
-    return {
-        "distances": table,
-        "by_pair": by_pair,
-        "n_annotators": len(names),
-        "n_shared_samples": shared,
-        "n_pairs": len(table),
-        **summary,
-        "visibility_disagreements": disagreements,
-        "statement": statement,
-    }
-
-
-def mean_click_annotations(
-    annotations: AnnotatorInput, min_annotators: int = 1
-) -> dict[SampleKey, Annotation]:
-    """One annotation per sample at the mean of the annotators' clicks, ready to fit.
-
-    Parameters
-    ----------
-    annotations
-        As for :func:`annotator_agreement`.
-    min_annotators
-        Keep only samples positioned by at least this many annotators (2:
-        only the shared ones).
-
-    Returns
-    -------
-    dict
-        ``{sample_key: Annotation}``: the mean position of the clicks, with
-        ``annotator`` the ``+``-joined names and ``annotated_at`` the latest
-        click; a sample nobody positioned but someone marked not visible (and
-        ``min_annotators`` is 1) is kept as not visible. Pass it as
-        ``records`` to :func:`fit_project` or to
-        :func:`~kpcal_core.annotations.save_annotations`.
-    """
-    min_annotators = check_whole(min_annotators, "min_annotators", 1)
-    grouped = _group_by_annotator(annotations)
-    by_key: dict[SampleKey, list[tuple[str, Annotation]]] = {}
-    for name in sorted(grouped):
-        for key, ann in grouped[name].items():
-            if ann.status != CLEARED:
-                by_key.setdefault(key, []).append((name, ann))
-    out: dict[SampleKey, Annotation] = {}
-    for key in sorted(by_key):
-        entries = by_key[key]
-        positioned = [(n, a) for n, a in entries if a.status == POSITION]
-        video_frame = next((a.video_frame for _, a in entries if a.video_frame is not None), None)
-        latest = max(a.annotated_at for _, a in entries)
-        if len(positioned) >= min_annotators:
-            xy = np.array([[a.x, a.y] for _, a in positioned], dtype=float).mean(axis=0)
-            out[key] = Annotation(
-                float(xy[0]),
-                float(xy[1]),
-                "+".join(n for n, _ in positioned),
-                max(a.annotated_at for _, a in positioned),
-                POSITION,
-                video_frame,
-            )
-        elif not positioned and min_annotators == 1:
-            out[key] = Annotation(
-                math.nan,
-                math.nan,
-                "+".join(n for n, _ in entries),
-                latest,
-                NOT_VISIBLE,
-                video_frame,
-            )
-    return out

@@ -28,11 +28,15 @@ from .annotations import (
     CLEARED,
     POSITION,
     Annotation,
+    RowKey,
     annotation_counts,
     annotations_path,
+    combine_rows,
+    expand_records,
     format_annotations,
-    load_annotation_records,
+    load_annotation_rows,
     merge_records,
+    parse_annotation_rows,
     parse_annotations,
     save_annotations,
 )
@@ -371,16 +375,25 @@ def project_lock(project_dir: str | os.PathLike, timeout: float = 60.0) -> FileL
 
 
 def load_working_annotations(project_dir: str | os.PathLike) -> dict[SampleKey, Annotation]:
-    """Saved annotations merged with the working copy (the newer edit of a sample wins).
+    """Saved annotations merged with the working copy, one per sample.
 
-    Includes cleared and not-visible entries (see :class:`Annotation`); a
-    corrupt file raises :class:`KpcalError` naming it (nothing is replaced).
+    :func:`~kpcal_core.annotations.combine_rows` of :func:`load_working_rows`:
+    the mean of the sample's annotators' positions (a sample one person
+    annotated is their annotation). Includes cleared and not-visible entries
+    (see :class:`Annotation`); a corrupt file raises :class:`KpcalError`
+    naming it (nothing is replaced).
     """
-    records = dict(load_annotation_records(project_dir))
+    return combine_rows(load_working_rows(project_dir))
+
+
+def load_working_rows(project_dir: str | os.PathLike) -> dict[RowKey, Annotation]:
+    """``{(sample_key, annotator): Annotation}``: the saved rows merged with the working
+    copy's (an annotator's newer edit of a sample wins over their own older one)."""
+    rows = dict(load_annotation_rows(project_dir))
     path = draft_path(project_dir)
     if path.exists():
-        records = merge_records(records, parse_annotations(read_user_text(path), str(path)))
-    return records
+        rows = merge_records(rows, parse_annotation_rows(read_user_text(path), str(path)))
+    return rows
 
 
 def broken_annotation_files(project_dir: str | os.PathLike) -> list[Path]:
@@ -475,8 +488,9 @@ def save_work(
     """Save after a change, merging with what other sessions saved meanwhile.
 
     Under the project's file lock: read the annotations on disk, merge them
-    with ``records`` by sample (the newer edit wins; each keeps its annotator
-    and time), write the working copy, and from
+    with ``records`` by sample and annotator (an annotator's newer edit wins
+    over their own older one; no annotator's edit replaces another's), write
+    the working copy, and from
     :data:`AUTOSAVE_MIN_ANNOTATIONS` positions on (or once the CSV exists)
     ``error_annotations.csv`` and the fitted slope and intercept. The files are
     written together (:func:`kpcal_core.atomic.together`): all of them, or,
@@ -487,7 +501,9 @@ def save_work(
     data
         The project.
     records
-        This session's view of every annotation, ``{sample_key: Annotation}``.
+        This session's view of every annotation, ``{sample_key: Annotation}``
+        (combined ones are saved as their rows) or ``{(sample_key, annotator):
+        Annotation}``.
     conf_threshold
         Saved with the fit; default: the config's value.
     force_export
@@ -509,8 +525,9 @@ def save_work(
     fit, config_problem, new_config, exported = None, None, None, True
     withheld = None
     with project_lock(project_dir), together():
-        merged = merge_records(load_working_annotations(project_dir), records)
-        atomic_write(draft_path(project_dir), format_annotations(merged, data.video_frame_indexes))
+        rows = merge_records(load_working_rows(project_dir), expand_records(records))
+        atomic_write(draft_path(project_dir), format_annotations(rows, data.video_frame_indexes))
+        merged = combine_rows(rows)
         n = annotation_counts(merged)["positions"]
         # Once error_annotations.csv exists it is kept in step with every change (a
         # cleared sample must not come back from it); before that, only from 20 on.
@@ -518,7 +535,7 @@ def save_work(
         if n < AUTOSAVE_MIN_ANNOTATIONS and not force_export and not csv_exists:
             exported = False
         else:
-            kept = {k: v for k, v in merged.items() if v.status != CLEARED}
+            kept = {k: v for k, v in rows.items() if v.status != CLEARED}
             save_annotations(project_dir, kept, data.video_frame_indexes)
             fit, config_problem, new_config, withheld = _autosave_fit(data, merged, conf_threshold)
     if new_config is not None:

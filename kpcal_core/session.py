@@ -74,6 +74,9 @@ class CalibrationSession:
         Samples flagged as likely gross errors that the user chose to keep in
         the line (:func:`kpcal_core.diagnostics.screen_gross_errors`); other
         flagged samples are left out of it.
+    second_look_share
+        Share of the samples (0 to 1) offered to a second annotator after the
+        first has done them (:func:`kpcal_core.team.second_look_samples`).
     """
 
     keypoints_path: str | None = None
@@ -91,6 +94,7 @@ class CalibrationSession:
     fit_method: str = "least-squares"
     sample_order: str = "planned"
     kept_gross_errors: list[SampleKey] = field(default_factory=list)
+    second_look_share: float = 0.1
     updated_at: str = ""
 
     def to_json(self) -> str:
@@ -119,6 +123,7 @@ class CalibrationSession:
             session = cls(**values)
             session.num_bins, session.num_samples = int(session.num_bins), int(session.num_samples)
             session.conf_pseudocount = float(session.conf_pseudocount)
+            session.second_look_share = float(session.second_look_share)
         except (TypeError, ValueError, OverflowError) as error:  # OverflowError: int(Infinity)
             raise KpcalError(f"{source}: a setting has the wrong type ({error})") from None
         for name, types in _FIELD_TYPES.items():
@@ -128,6 +133,11 @@ class CalibrationSession:
                     f"{source}: {name} must be {' or '.join(t.__name__ for t in types)}, "
                     f"got {value!r}"
                 )
+        if not 0.0 <= session.second_look_share <= 1.0:
+            raise KpcalError(
+                f"{source}: second_look_share must be between 0 and 1, "
+                f"got {session.second_look_share!r}"
+            )
         if session.fit_method not in FIT_METHODS:
             raise KpcalError(
                 f"{source}: fit_method must be one of {', '.join(FIT_METHODS)}, "

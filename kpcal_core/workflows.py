@@ -17,6 +17,11 @@ and write the same files:
   the disk refuses (full, read-only...) or the lock is held elsewhere, the edit
   is held in memory and saved with the next save that works
   (:func:`save_held_edits`);
+- several annotators (:mod:`kpcal_core.team`): :func:`next_sample` (the next
+  sample nobody has done or is doing, leased), :func:`hold_sample`,
+  :func:`leave_samples`, :func:`second_look`, :func:`shown_annotation`,
+  :func:`team_progress`, :func:`review_samples`; :func:`record_annotation`
+  saves a click on a sample someone else did as a review of theirs;
 - :func:`stop_status`: whether the annotator can stop (the fit page's stop rule,
   without the bootstrap), :func:`stop_status_line` its sentence;
 - :func:`calibration_fit` and :func:`save_calibration`: the line (least squares
@@ -44,11 +49,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import team
 from .annotations import (
     ANNOTATIONS_FILENAME,
     CLEARED,
     Annotation,
     annotation_counts,
+    expand_records,
     format_annotations,
 )
 from .atomic import atomic_write, together
@@ -916,8 +923,207 @@ def record_annotation(
         saved with the next save that works (:func:`save_held_edits`).
     """
     held = {} if held is None else held
-    held[key] = annotation
+    held[key] = team.edit_for(records, key, annotation, second_look(data))
     return save_held_edits(data, records, held)
+
+
+# --------------------------------------------------------------------------- several annotators
+
+
+def second_look(data: ProjectData) -> set[SampleKey]:
+    """The samples offered to a second annotator (:func:`kpcal_core.team.second_look_samples`
+    of the session's samples and ``second_look_share``)."""
+    keys = [
+        k
+        for k in data.session.sample_keys
+        if k[0] in data.confidences
+        and k[2] in data.bodyparts
+        and k[1] < len(data.confidences[k[0]])
+    ]
+    confidences = [float(data.confidences[r][f, data.bodyparts.index(b)]) for r, f, b in keys]
+    return team.second_look_samples(keys, confidences, data.session.second_look_share)
+
+
+def next_sample(
+    data: ProjectData,
+    annotator: str,
+    current: int | None,
+    *,
+    unannotated: bool,
+    session: str = "",
+) -> int | None:
+    """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`):
+    in the planned order, one nobody has done or is doing (or a second look offered to
+    them); "Next" (``unannotated`` False) may also go to their own. ``None``: none left.
+    ``session``: the page session asking (its lease stays its own when the name changes)."""
+    return team.claim_next(
+        data.project_dir,
+        data.session.sample_keys,
+        annotator,
+        current,
+        unannotated=unannotated,
+        second_look=second_look(data),
+        session=session,
+    )
+
+
+def not_for(
+    data: ProjectData,
+    records: Mapping[SampleKey, Annotation],
+    annotator: str,
+    session: str = "",
+    *,
+    second_looks: bool = True,
+) -> Callable[[SampleKey], bool]:
+    """``is_done(key)`` for ``annotator``: True for a sample done by anyone or held by
+    someone else, unless (``second_looks``) it is a second look offered to them (leases
+    read once, now). Where a session starts uses ``second_looks=False``: the first sample
+    nobody has done (a second look comes with "Next unannotated")."""
+    leases = team.read_leases(data.project_dir)
+    looks = second_look(data) if second_looks else frozenset()
+    return lambda key: not team.wanted_by(annotator, key, records, leases, looks, session)
+
+
+def hold_sample(data: ProjectData, key: SampleKey, annotator: str, session: str = "") -> str | None:
+    """Lease the sample shown to ``annotator`` in page session ``session`` (renewed while
+    shown). Returns who else is working on it, or ``None``."""
+    return team.take_lease(data.project_dir, key, annotator, session=session)
+
+
+def leave_samples(data: ProjectData, annotator: str, session: str = "") -> None:
+    """``annotator`` (page session ``session``) left: their lease is released."""
+    team.release_leases(data.project_dir, annotator, session=session)
+
+
+def shown_annotation(
+    data: ProjectData, records: Mapping[SampleKey, Annotation], key: SampleKey, annotator: str
+) -> Annotation | None:
+    """What the annotate page draws on ``key`` for ``annotator``
+    (:func:`kpcal_core.team.shown_annotation`: never another's click on a second look)."""
+    return team.shown_annotation(records, key, annotator, second_look(data))
+
+
+@dataclass
+class TeamProgress:
+    """Who did what on a project.
+
+    Attributes
+    ----------
+    counts
+        ``{annotator: samples done}``, most first.
+    samples_done
+        Samples done by anyone (what the stop rule counts).
+    samples
+        Samples drawn.
+    second_look_done, second_look
+        Second-look samples done by two or more people, and how many there are.
+    working
+        ``{annotator: sample index (0-based)}`` of the leases held now.
+    """
+
+    counts: dict[str, int]
+    samples_done: int
+    samples: int
+    second_look_done: int
+    second_look: int
+    working: dict[str, int]
+
+    def lines(self) -> list[str]:
+        """Plain sentences (names are data: show them as text)."""
+        out = [
+            f"Team: {self.samples_done} of {count(self.samples, 'sample')} done by "
+            f"{count(len(self.counts), 'annotator')}; second looks {self.second_look_done} of "
+            f"{self.second_look}."
+        ]
+        out += [f"{name or '(unnamed)'}: {count(n, 'sample')}" for name, n in self.counts.items()]
+        return out
+
+
+def team_progress(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamProgress:
+    """Each annotator's count, the team's samples done and who works on which sample now."""
+    samples = list(data.session.sample_keys)
+    looks = second_look(data)
+    index = {k: i for i, k in enumerate(samples)}
+    return TeamProgress(
+        counts=team.annotator_counts(records),
+        samples_done=sum(1 for k in samples if team.done_by(records.get(k))),
+        samples=len(samples),
+        second_look_done=sum(1 for k in looks if len(team.done_by(records.get(k))) >= 2),
+        second_look=len(looks),
+        working={
+            lease.annotator: index[k]
+            for k, lease in team.read_leases(data.project_dir).items()
+            if k in index
+        },
+    )
+
+
+#: How the fit combines several annotators' clicks of one sample (said on the fit page).
+COMBINE_RULE = (
+    "The fit uses one position per sample: the mean of its annotators' clicks; a click "
+    "another person corrected in review is replaced by the reviewer's."
+)
+
+
+@dataclass
+class TeamAgreement:
+    """How far apart the project's annotators click, and who is off.
+
+    Attributes
+    ----------
+    agreement
+        :func:`kpcal_core.agreement.annotator_agreement` of the project's rows.
+    bias
+        :func:`kpcal_core.agreement.annotator_bias`: one row per annotator, px and
+        log10(error + 1) against the network's positions.
+    flagged
+        Names of the annotators flagged (:data:`kpcal_core.agreement.FLAG_RULE`).
+    rule
+        The flag rule in words.
+    """
+
+    agreement: dict
+    bias: pd.DataFrame
+    flagged: list[str]
+    rule: str
+
+
+def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamAgreement:
+    """Agreement of the project's own annotators (second looks and reviews of one file)."""
+    from .agreement import FLAG_RULE, annotator_agreement, annotator_bias
+
+    predictions = {}
+    for key in records:
+        recording, frame, bodypart = key
+        coords = data.coordinates.get(recording)
+        if coords is not None and bodypart in data.bodyparts and frame < len(coords):
+            x, y = coords[frame, data.bodyparts.index(bodypart)]
+            predictions[key] = (float(x), float(y))
+    agreement = annotator_agreement(records)
+    bias = annotator_bias(records, predictions)
+    flagged = bias.loc[bias["flagged"], "annotator"].tolist()
+    return TeamAgreement(agreement, bias, flagged, FLAG_RULE)
+
+
+def review_samples(
+    data: ProjectData, records: Mapping[SampleKey, Annotation], annotator: str
+) -> list[int]:
+    """Indexes of samples whose click ``annotator`` may review: another person's click
+    flagged as a likely gross error by the fit, or one of a second look whose two
+    clicks are far apart (:func:`kpcal_core.agreement.disagreeing_samples`)."""
+    from .agreement import disagreeing_samples
+
+    flagged: set[SampleKey] = set(disagreeing_samples(records))
+    try:
+        flagged |= {g.key for g in fit_project(data=data, records=records).gross_errors.flagged}
+    except KpcalError:
+        pass
+    out = []
+    for i, key in enumerate(data.session.sample_keys):
+        ann = records.get(key)
+        if key in flagged and ann is not None and any(n != annotator for n in ann.annotators()):
+            out.append(i)
+    return out
 
 
 def save_held_edits(
@@ -1775,7 +1981,7 @@ def export(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise KpcalError(f"cannot create the export folder {str(folder)!r}: {error}") from None
-    kept = {k: v for k, v in records.items() if v.status != CLEARED}
+    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
     written = {
         "annotations": atomic_write(
             folder / ANNOTATIONS_FILENAME, format_annotations(kept, data.video_frame_indexes)

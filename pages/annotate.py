@@ -7,6 +7,13 @@ The counts shown are what is on disk; an edit whose save was refused (a full
 disk) is held on this page, drawn on the image and saved with the next save
 that works.
 
+Several annotators (:mod:`kpcal_core.team`): the sample shown is leased to
+this annotator while it is shown; Next and Next unannotated take the next sample
+in the planned order nobody else has done or is doing (or a second look offered
+to them); a second-look sample never shows another's click before this
+annotator's own; a click on another's sample outside the second look reviews it.
+The team's counts are shown beside the image.
+
 Layout: the buttons, then the image with, beside it, the counts, the zoom, what
 the last action did (a refused click, "Marked not visible", the save), the stop
 status and the keys, so all of it is in view with the image (1280x800 and up; a
@@ -16,6 +23,7 @@ narrow window puts them below).
 from __future__ import annotations
 
 import math
+import uuid
 
 import streamlit as st
 
@@ -85,13 +93,30 @@ except KpcalError as error:
 
 
 held = state.held(project)  # edits a refused save kept here (a full disk), not counted
+me = state.annotator()
+#: This page session, for its lease (kept when the annotator's name is typed anew).
+LEASE_SESSION = "kpcal_lease_session"
+session = st.session_state.setdefault(LEASE_SESSION, uuid.uuid4().hex)
 
 
 def is_done(key) -> bool:
+    """Done by anyone (what the team's counts say)."""
     return key in records and records[key].status != CLEARED
 
 
-index = address.sample_index(project, samples, is_done)
+def mine(key) -> Annotation | None:
+    """This annotator's own edit of ``key``: held here, else saved."""
+    if key in held:
+        return held[key]
+    return records[key].row_of(me) if key in records else None
+
+
+#: Done by anyone or held by someone else (where a session starts: the first sample nobody
+#: has done; second looks come with Next unannotated).
+not_for_me = workflows.not_for(data, records, me, session, second_looks=False)
+
+
+index = address.sample_index(project, samples, not_for_me)
 state.init_annotate_state()
 
 
@@ -99,19 +124,42 @@ def go_to(target: int) -> None:
     address.set_sample_index(project, max(0, min(target, len(samples) - 1)))
 
 
-def next_unannotated() -> None:
-    current = address.sample_index(project, samples, is_done)
-    order = [*range(current + 1, len(samples)), *range(0, current + 1)]
-    target = next((i for i in order if not is_done(samples[i])), None)
-    if target is None:
-        state.set_save_message(project, "Every sample is annotated.")
-    else:
+def next_sample(unannotated: bool) -> None:
+    """Next (or next unannotated) in the planned order that nobody else has done or is doing."""
+    current = address.sample_index(project, samples, not_for_me)
+    try:
+        target = workflows.next_sample(data, me, current, unannotated=unannotated, session=session)
+    except (KpcalError, TimeoutError):  # the lock held too long...: choose without a lease
+        order = range(current + 1, len(samples))
+        if unannotated:
+            order = [*order, *range(0, current + 1)]
+        target = next((i for i in order if not unannotated or not not_for_me(samples[i])), None)
+    if target is not None:
         go_to(target)
+    elif unannotated:
+        state.set_save_message(
+            project, "Every sample is done or being done by someone: nothing left to annotate."
+        )
+    else:
+        state.set_save_message(
+            project, "No later sample is free (the others are done or being done by someone)."
+        )
+
+
+def review_next() -> None:
+    """Go to the next sample whose (another person's) click is flagged for review."""
+    current = address.sample_index(project, samples, not_for_me)
+    flagged = workflows.review_samples(data, records, me)
+    later = [i for i in flagged if i > current] or flagged
+    if later:
+        go_to(later[0])
+    else:
+        state.set_save_message(project, "No flagged click of another annotator to review.")
 
 
 def record(key, status: str = POSITION, xy=(math.nan, math.nan)) -> None:
     """Keep an edit and save at once; show what other sessions saved meanwhile."""
-    annotation = Annotation(float(xy[0]), float(xy[1]), state.annotator(), now_utc(), status)
+    annotation = Annotation(float(xy[0]), float(xy[1]), me, now_utc(), status)
     try:
         result = workflows.record_annotation(data, records, key, annotation, held=held)
         state.set_save_message(project, result.message)
@@ -145,7 +193,7 @@ def on_click() -> None:
         if value is not None:
             log_event(
                 "warning",
-                user=state.annotator(),
+                user=me,
                 project=project,
                 message="click value refused: not a click",
             )
@@ -155,9 +203,9 @@ def on_click() -> None:
         state.set_save_message(project, clicks.NO_LONGER_SHOWN)
         return
     _, key, view = entry
-    shown = samples[address.sample_index(project, samples, is_done)]
-    # An edit a refused save holds here is an annotation too.
-    rule = clicks.late_click(key, shown, samples, held.get(key, records.get(key)))
+    shown = samples[address.sample_index(project, samples, not_for_me)]
+    # An edit a refused save holds here is an annotation too; another's click is not mine.
+    rule = clicks.late_click(key, shown, samples, mine(key))
     if not rule.save:
         state.set_save_message(project, rule.message)
         return
@@ -216,7 +264,7 @@ def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
 
 def last_action(key) -> None:
     """What the last action did: the save, a refused click, a sample marked not visible."""
-    annotation = held.get(key, records.get(key))
+    annotation = mine(key)
     if annotation is not None and annotation.status == NOT_VISIBLE:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = state.save_message(project)
@@ -228,11 +276,50 @@ def last_action(key) -> None:
         st.button("Save held edits", on_click=save_held)
 
 
+def team_lines(key, other: str | None) -> None:
+    """Who else works here: each annotator's count, the team's progress, this sample's state."""
+    if other is not None and mine(key) is None:
+        st.warning(
+            f"{literal(other)} is working on this sample: press Next unannotated for a free one."
+        )
+    own = mine(key)
+    ann = records.get(key)
+    if own is None and ann is not None and ann.status != CLEARED and ann.annotators():
+        if key in workflows.second_look(data):
+            st.info("Second look: click where you see it (the first click is not shown).")
+        else:
+            st.info(
+                f"Annotated by {literal(', '.join(ann.annotators()))} (drawn). A click here "
+                "corrects it as your review: the fit then uses yours."
+            )
+    progress = workflows.team_progress(data, records)
+    if (progress.counts.keys() | progress.working.keys()) - {me, ""}:  # someone else works here
+        with st.container(key="team-progress"):
+            for line in progress.lines():
+                st.caption(literal(line))
+        st.button(
+            "Review flagged clicks",
+            on_click=review_next,
+            help="Go to another annotator's click that the fit flags or a second look far off; "
+            "your click there corrects it.",
+        )
+
+
 @st.fragment
 def annotator() -> None:
-    current = address.sample_index(project, samples, is_done)
+    current = address.sample_index(project, samples, not_for_me)
     key = samples[current]
     recording, frame_number, bodypart = key
+    try:
+        other = workflows.hold_sample(data, key, me, session)
+        if other is not None and not is_done(key):  # someone else just started it
+            target = workflows.next_sample(data, me, current, unannotated=True, session=session)
+            if target is not None:
+                go_to(target)
+                current, key, other = target, samples[target], None
+                recording, frame_number, bodypart = key
+    except (KpcalError, TimeoutError):
+        other = None  # the lease only steers the work; annotating goes on
     nav = st.columns([1.1, 0.9, 1.7, 1.2, 1.3], vertical_alignment="bottom")
     nav[0].button(
         "Previous",
@@ -244,19 +331,21 @@ def annotator() -> None:
     )
     nav[1].button(
         "Next",
-        on_click=go_to,
-        args=(current + 1,),
+        on_click=next_sample,
+        args=(False,),
         shortcut="Right",
         disabled=current >= len(samples) - 1,
         width="stretch",
     )
-    nav[2].button("Next unannotated", on_click=next_unannotated, shortcut="N", width="stretch")
+    nav[2].button(
+        "Next unannotated", on_click=next_sample, args=(True,), shortcut="N", width="stretch"
+    )
     nav[3].button(
         "Clear",
         on_click=record,
         args=(key, CLEARED),
         shortcut="Delete",
-        disabled=not is_done(key),
+        disabled=mine(key) is None or mine(key).status == CLEARED,
         width="stretch",
     )
     nav[4].button(
@@ -298,8 +387,9 @@ def annotator() -> None:
     except KpcalError as error:
         error_display.show_error(error)
         return
-    frames.prepare(workflows.samples_ahead(samples, current, is_done))
-    annotation = held.get(key, records.get(key))  # a held click stays drawn
+    frames.prepare(workflows.samples_ahead(samples, current, not_for_me))
+    # a held click stays drawn; another's click only outside the second look
+    annotation = held.get(key) or workflows.shown_annotation(data, records, key, me)
     zoom, size = address.zoom(), state.view_size()
     view, rendered = workflows.sample_view(data, key, image, zoom, annotation, size)
     token = state.register_click_view(zoom, project, key, view)
@@ -317,6 +407,7 @@ def annotator() -> None:
             f"{sum(is_done(s) for s in samples)} of these samples done · "
             f"{counts['not_visible']} marked not visible"
         )
+        team_lines(key, other)
         zoom_control(view, *steps)
         last_action(key)
         panels.stop_status(data, records)

@@ -41,6 +41,7 @@ if state.held(project):  # a full disk refused them on the annotate page
     st.warning(
         f"{workflows.held_status(state.held(project))} on the annotate page: not in this fit."
     )
+panels.team_agreement(data, records)
 fit_records = panels.annotator_comparison(records)
 
 method = st.radio(

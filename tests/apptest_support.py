@@ -300,11 +300,14 @@ def send_click_value(at: AppTest, value: object) -> AppTest:
 
 
 def project_files(project: Path) -> dict[str, bytes]:
-    """Every file of ``project`` and its content, but the frame cache (filled in the background)."""
+    """Every file of ``project`` and its content, but the frame cache (filled in the background)
+    and the leases (who is on which sample now: :mod:`kpcal_core.team`)."""
     return {
         str(path.relative_to(project)): path.read_bytes()
         for path in sorted(project.rglob("*"))
-        if path.is_file() and "frame_cache" not in path.relative_to(project).parts
+        if path.is_file()
+        and "frame_cache" not in path.relative_to(project).parts
+        and path.name != "leases.json"
     }
 
 

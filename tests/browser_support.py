@@ -11,14 +11,13 @@ demo's truth with Playwright's sync API; the deployment of ``deploy/`` (Debian's
 nginx serving the shipped site, the unit's ``streamlit run`` options, ``oidc-provider-mock`` and the
 sign-in form), and the machinery of several sessions annotating at once
 (Playwright's async API: :class:`Plan`, :func:`run_all`, and the checks
-:func:`check_own_project` and :func:`check_shared_project`).
+:func:`check_own_project` and :func:`check_team_project`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import math
 import os
 import re
@@ -89,7 +88,8 @@ SAMPLE_LINES_JS = """
 """ % IMAGE_IFRAME.replace("'", "\\'")
 # The click view shows sample ``i`` (1-based) in its lines.
 SAMPLE_SHOWN_JS = """
-(i) => { const lines = (%s)(); return !!lines && lines.caption.startsWith(`Sample ${i} of `); }
+(i) => { const lines = (%s)();
+  return !!lines && lines.caption.startsWith(i === null ? "Sample " : `Sample ${i} of `); }
 """ % SAMPLE_LINES_JS.strip()
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -809,6 +809,10 @@ class Plan:
     shared: bool = False
     n_clicks: int = 20
     signed_in: bool = False  # sign in as ``name`` (an e-mail) instead of typing it
+    #: one of a team (issue 23): start where the page puts it and take the sample the page
+    #: gives with "Next unannotated" (``start`` and ``navigation`` are not used)
+    team: bool = False
+    reloaded_count: int | None = None  # a team's: "Completed annotations" after the reload
     clicks: list[Click] = field(default_factory=list)
     navigation_times: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -924,14 +928,15 @@ async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Pa
     page = await context.new_page()
     page.on("pageerror", lambda error: plan.errors.append(f"pageerror: {error}"))
     query = {"project": str(plan.project)}
-    if plan.start != 1:
+    if plan.start != 1 and not plan.team:
         query["sample"] = str(plan.start)
+    first = None if plan.team else plan.start
     async with reported(page, plan, folder, "opening the page"):
         if plan.signed_in:
             await sign_in_async(page, base_url, plan.name)
             await page.wait_for_function(IDLE_JS)
         await page.goto(f"{base_url}/annotate?{urlencode(query)}")
-        await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.start, timeout=120_000)
+        await page.wait_for_function(NEW_SAMPLE_JS, arg=first, timeout=120_000)
 
         if not plan.signed_in:
             # The annotator's name: committed with Enter (a full rerun), saved with every click.
@@ -948,8 +953,12 @@ async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Pa
     image = page.frame_locator(IMAGE_IFRAME).locator("#image")
     for n in range(plan.n_clicks):
         async with reported(page, plan, folder, f"clicking annotation {n + 1}"):
+            if plan.team:  # the page may move a team member on once (a sample just taken)
+                await page.wait_for_function(IDLE_JS)
+                live = await (await page.wait_for_function(CURRENT_IMAGE_JS)).json_value()
+                src = live["src"]
             view = await shown(page)
-            assert view["index"] == plan.start + n, (plan.name, view)
+            assert plan.team or view["index"] == plan.start + n, (plan.name, view)
             assert view["n"] == len(samples), (plan.name, view)
             assert view["key"] == samples[view["index"] - 1], (plan.name, view)
             if not plan.shared:
@@ -970,14 +979,16 @@ async def annotate(context, base_url: str, plan: Plan, samples: list, folder: Pa
             await collect_errors(page, plan)
         if n + 1 == plan.n_clicks:
             break
-        unannotated = plan.navigation == "unannotated" or (
-            plan.navigation == "alternate" and n % 2 == 0
+        unannotated = (
+            plan.team
+            or plan.navigation == "unannotated"
+            or (plan.navigation == "alternate" and n % 2 == 0)
         )
         async with reported(page, plan, folder, f"going on from sample {view['index']}"):
             t0 = time.monotonic()
             await page.get_by_role("button", name=NEXT_UNANNOTATED if unannotated else NEXT).click()
             handle = await page.wait_for_function(
-                NEW_SAMPLE_JS, arg=view["index"] + 1, polling="raf"
+                NEW_SAMPLE_JS, arg=None if plan.team else view["index"] + 1, polling="raf"
             )
             plan.navigation_times.append(time.monotonic() - t0)
             src = await handle.json_value()
@@ -989,8 +1000,12 @@ async def reload_and_count(page, plan: Plan, expected: int, folder: Path) -> Non
     async with reported(page, plan, folder, "reloading"):
         await page.reload()
         await page.wait_for_function(NEW_SAMPLE_JS, arg=plan.clicks[-1].index)
-        await page.wait_for_function(COMPLETED_JS, arg=expected)
-        assert (await shown(page))["completed"] == expected, plan.name
+        if expected is None:  # a team: the count depends on the second looks made
+            await page.wait_for_function(IDLE_JS)
+            plan.reloaded_count = (await shown(page))["completed"]
+        else:
+            await page.wait_for_function(COMPLETED_JS, arg=expected)
+            assert (await shown(page))["completed"] == expected, plan.name
         await collect_errors(page, plan)
 
 
@@ -1004,7 +1019,8 @@ async def run_all(
 ) -> None:
     """Every plan in its own browser context at once (plus ``also(browser)`` coroutines).
 
-    Then each page is reloaded and must show ``expected[plan.project]`` completed.
+    Then each page is reloaded and must show ``expected[plan.project]`` completed
+    (``None``: the count is kept in ``plan.reloaded_count``).
     """
     async with async_chromium() as browser:
         contexts = []
@@ -1068,55 +1084,51 @@ def exported_annotations(project: Path, n: int) -> dict | None:
     return saved
 
 
-def check_shared_project(project: Path, plans: Sequence[Plan]) -> tuple[int, int]:
-    """A project several sessions annotated at once holds the union, the later click kept.
+def check_team_project(project: Path, plans: Sequence[Plan]) -> dict:
+    """A project a team annotated at once (issue 23) keeps every click, and shares the work.
 
-    Every sample clicked by any session is saved at the position of one of its
-    clicks, with that click's annotator and a time within its round trip, and
-    no click on it came certainly later (started after the kept one's answer).
+    Every click of every plan is on disk as its annotator's own row (the working
+    copy, and ``error_annotations.csv`` from the autosave minimum on) at the
+    clicked position, with a time within its round trip: nothing replaced. No
+    sample was clicked by two plans unless it is in the second-look share, and
+    no plan clicked a sample twice. The count each page showed after the reload
+    is the project's samples done.
 
     Returns
     -------
-    tuple of int
-        Samples clicked by more than one session, and among them those whose
-        clicks were all round trips apart (so which came later is known).
+    dict
+        ``rows`` (clicks on disk), ``samples`` (samples done), ``twice`` (samples
+        done by two), ``second_look`` (the share's size).
     """
-    from kpcal_core.project import load_working_annotations
+    from kpcal_core.annotations import load_annotation_rows
+    from kpcal_core.project import load_working_annotations, load_working_rows
+    from kpcal_core.workflows import second_look
 
     data = load_project_data(project)
-    records = load_working_annotations(project)
-    by_plan = [{c.key: c for c in plan.clicks} for plan in plans]
-    union = set().union(*by_plan)
-    saved = exported_annotations(project, len(union))
+    rows = load_working_rows(project)
+    exported = load_annotation_rows(project)
+    looks = second_look(data)
+    clicks = [(plan.name, c) for plan in plans for c in plan.clicks]
+    assert len(rows) == len(clicks), (len(rows), len(clicks))
+    if len(clicks) >= 20:
+        assert set(exported) == set(rows)
+    by_sample: dict = {}
+    for name, click in clicks:
+        row = rows[(click.key, name)]
+        assert row.annotator == name and row.has_position and not row.corrects, row
+        assert click.started <= row.annotated_at <= click.answered, (click, row)
+        assert saved_at_click(row.xy, data, click), (name, click, row)
+        if click.key in exported:
+            assert exported[(click.key, name)].xy == row.xy
+        by_sample.setdefault(click.key, []).append(name)
+    twice = [k for k, names in by_sample.items() if len(names) > 1]
+    assert all(len(set(names)) == len(names) for names in by_sample.values()), by_sample
+    assert all(k in looks for k in twice), (twice, looks)
+    samples = len(load_working_annotations(project))
+    assert samples == len(by_sample)
     for plan in plans:
-        assert [c.index for c in plan.clicks] == list(range(plan.start, plan.start + plan.n_clicks))
-    assert set(records) == union, (len(records), len(union))
-    assert all(r.has_position for r in records.values())
-    overlaps = separated = 0
-    for key in union:
-        clicks = sorted(
-            [(plan, by[key]) for plan, by in zip(plans, by_plan) if key in by],
-            key=lambda pc: pc[1].started,
-        )
-        record = records[key]
-        kept = [
-            (plan, click)
-            for plan, click in clicks
-            if plan.name == record.annotator
-            and click.started <= record.annotated_at <= click.answered
-        ]
-        assert len(kept) == 1, (key, record, [(p.name, c) for p, c in clicks])
-        _, click = kept[0]
-        later = [p.name for p, c in clicks if c.started > click.answered]
-        assert not later, (key, record, "a later click was lost", later)
-        assert saved_at_click(record.xy, data, click), (key, record, click)
-        assert saved is None or np.allclose(saved[key], record.xy), key
-        if len(clicks) > 1:
-            overlaps += 1
-            separated += all(
-                a.answered < b.started for (_, a), (_, b) in itertools.pairwise(clicks)
-            )
-    return overlaps, separated
+        assert plan.reloaded_count in (None, samples), (plan.name, plan.reloaded_count, samples)
+    return {"rows": len(rows), "samples": samples, "twice": len(twice), "second_look": len(looks)}
 
 
 def round_trip_summary(plans: Sequence[Plan]) -> str:

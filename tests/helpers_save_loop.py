@@ -18,14 +18,24 @@ Modes
     followed by ``save_work``, keeping ``result.records`` as the session's
     view (as the app does).
 
+``team PROJECT ANNOTATOR COUNT [PAUSE]``
+    One annotator of a team (issue 23): print ``ready``, wait for ``go``, then
+    ``COUNT`` times take the next sample nobody has done or is doing
+    (:func:`kpcal_core.workflows.next_sample`), click near the network's
+    position (:func:`kpcal_core.workflows.record_annotation`) and print
+    ``saved INDEX`` (the sample's index in the session) once the save returned,
+    then wait ``PAUSE`` seconds (default 0);
+    ``done`` at the end (``none`` when no sample was left).
+
 Output lines of the save loop::
 
     loop PID
     saved INDEX COUNTER EXPORTED SLOPE INTERCEPT
 
 ``INDEX`` is the sample key index in :func:`sample_keys`, ``COUNTER`` the
-global number of the edit (it is stored as the annotator, ``crash#COUNTER``,
-so the parent can tell which edit of a sample a file holds), ``EXPORTED`` 1
+global number of the edit (every edit is annotator ``crash``'s, made at
+``CRASH_EPOCH + COUNTER`` microseconds, so the parent can tell which edit of a
+sample a file holds and the newer edit wins), ``EXPORTED`` 1
 when ``error_annotations.csv`` was written, ``SLOPE`` the slope saved to
 ``config.yml`` (``-`` when none), ``INTERCEPT`` likewise.
 """
@@ -41,12 +51,14 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kpcal_core.annotations import CLEARED, Annotation, now_utc
 from kpcal_core.project import ProjectData, load_project_data, load_working_annotations, save_work
 
-CRASH_PREFIX = "crash#"
+CRASH_ANNOTATOR = "crash"
+CRASH_EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -113,11 +125,17 @@ def crash_edit(data: ProjectData, keys: list, counter: int):
     return index, keys[index], x, y
 
 
+def crash_time(counter: int) -> str:
+    """When edit ``counter`` was made (its number, as microseconds after :data:`CRASH_EPOCH`)."""
+    return (CRASH_EPOCH + timedelta(microseconds=counter)).isoformat(timespec="microseconds")
+
+
 def counter_of(annotation: Annotation) -> int | None:
     """The edit number a crash-test annotation carries, or ``None``."""
-    if annotation.annotator.startswith(CRASH_PREFIX):
-        return int(annotation.annotator[len(CRASH_PREFIX) :])
-    return None
+    if annotation.annotator != CRASH_ANNOTATOR or annotation.rows:
+        return None
+    when = datetime.fromisoformat(annotation.annotated_at) - CRASH_EPOCH
+    return when // timedelta(microseconds=1)
 
 
 def say(line: str) -> None:
@@ -133,7 +151,7 @@ def run_loop(data: ProjectData, start: int, count: int | None, report=say) -> No
     counter = start
     while count is None or counter < start + count:
         index, key, x, y = crash_edit(data, keys, counter)
-        records[key] = Annotation(x, y, f"{CRASH_PREFIX}{counter}", now_utc())
+        records[key] = Annotation(x, y, CRASH_ANNOTATOR, crash_time(counter))
         result = save_work(data, records)
         records = dict(result.records)
         fit = result.fit
@@ -217,6 +235,34 @@ def run_plan(plan_file: str) -> None:
     say(f"done {foreign_seen}")
 
 
+def run_team(project: str, me: str, count: int, pause: float = 0.0) -> None:
+    from kpcal_core import workflows
+
+    data = load_project_data(project)
+    records = load_working_annotations(data.project_dir)
+    say("ready")
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("expected 'go'")
+    current = None
+    for _ in range(count):
+        index = workflows.next_sample(data, me, current, unannotated=True)
+        if index is None:
+            say("none")
+            break
+        key = data.session.sample_keys[index]
+        recording, frame, bodypart = key
+        x, y = data.coordinates[recording][frame, data.bodyparts.index(bodypart)]
+        shift = 1.0 + 0.1 * (sum(map(ord, me)) % 7)
+        click = Annotation(float(x) + shift, float(y) - shift, me, now_utc())
+        result = workflows.record_annotation(data, records, key, click)
+        if not result.saved:
+            raise SystemExit(f"not saved: {result.message}")
+        say(f"saved {index}")
+        current = index
+        time.sleep(pause)  # a person looks before the next click
+    say("done")
+
+
 def main(argv: list[str]) -> None:
     mode = argv[0]
     if mode == "loop":
@@ -226,6 +272,8 @@ def main(argv: list[str]) -> None:
         serve(argv[1])
     elif mode == "plan":
         run_plan(argv[1])
+    elif mode == "team":
+        run_team(argv[1], argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 0.0)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -33,6 +33,7 @@ showed its word. Checked:
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import re
 import statistics
@@ -70,7 +71,9 @@ N_CLICKS = 30
 N_SAMPLES = 40
 BYTES_PER_SECOND = 200_000
 LATENCY_S = 0.02
-EARLIER = "earlier-annotator"
+# The session's own name (no name is typed: the OS user): another name's samples would be
+# skipped by Next (issue 23: a team's Next skips what someone else did).
+EARLIER = getpass.getuser()
 
 # In every document: the top page keeps what was shown and clicked; the click view's
 # iframe reports its pointerdowns and clicks, and its changes.

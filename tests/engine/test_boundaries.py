@@ -207,12 +207,13 @@ def test_merge_tie_goes_to_this_session():
 
 
 def test_save_work_merges_with_what_another_session_saved(project):
-    """Through save_work: another session's newer edit beats this session's older one."""
+    """Through save_work: the same annotator's newer edit in another session beats this
+    session's older one (another annotator's edit is kept beside it: tests/engine/test_team.py)."""
     data = load_project_data(project)
     mine = true_annotations(project, 3)
     save_work(data, mine)
     key = next(iter(mine))
-    theirs = Annotation(5.0, 6.0, "other", "2030-01-01T00:00:00.000000+00:00")
+    theirs = Annotation(5.0, 6.0, mine[key].annotator, "2030-01-01T00:00:00.000000+00:00")
     save_work(load_project_data(project), {key: theirs})
     result = save_work(data, mine)  # this session still holds its older click
     assert result.records[key] == theirs

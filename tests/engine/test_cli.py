@@ -214,7 +214,7 @@ def test_every_subcommand_has_help(command, capsys):
 
 
 def test_usage_errors_exit_2(capsys):
-    for argv in ([], ["fit"], ["sample", "p", "--num-samples", "0"], ["agreement", "one.csv"]):
+    for argv in ([], ["fit"], ["sample", "p", "--num-samples", "0"]):
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == EXIT_USAGE, argv

@@ -3,12 +3,12 @@
 Each process (``tests/helpers_save_loop.py plan``) is one annotating session
 with its own annotator name. They annotate disjoint samples and the same
 samples, at the same time; every overlapping pair of edits carries distinct
-known times, so the winner is determined (the later ``annotated_at``), and the
-two processes make them in opposite orders, so that for some samples the
-losing edit is saved after the winning one. One process clears, later, a
-sample the other clicked. The test checks that the union survives on disk,
-that no annotation is lost, and that each session's ``save_work`` returned
-the other session's annotations.
+known times, and the two processes make them in opposite orders. Since issue
+23 no annotator's edit replaces another's: both clicks of a shared sample are
+kept (the fit uses their mean), and one process's clear of a sample only the
+other clicked leaves that click. The test checks that the union survives on
+disk, that no annotation is lost, and that each session's ``save_work``
+returned the other session's annotations.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from kpcal_core.annotations import (
     CLEARED,
     POSITION,
     load_annotation_records,
+    load_annotation_rows,
     load_annotations,
 )
 from kpcal_core.demo import make_demo_project
@@ -35,6 +36,7 @@ from kpcal_core.project import (
     broken_annotation_files,
     load_project_data,
     load_working_annotations,
+    load_working_rows,
     save_work,
 )
 
@@ -98,7 +100,8 @@ def test_two_sessions_at_once_keep_the_union(tmp_path, round_):
         xb, yb = position(data, k, 4.0)
         overlap_a.append({"key": k, "x": xa, "y": ya, "at": at(t_a)})
         overlap_b.append({"key": k, "x": xb, "y": yb, "at": at(t_b)})
-        expected[k] = ("alice", (xa, ya)) if t_a > t_b else ("bob", (xb, yb))
+        # both kept: one position per sample, the mean of the two clicks
+        expected[k] = ("alice+bob", ((xa + xb) / 2, (ya + yb) / 2))
     # alice goes through the shared samples forwards, bob backwards: for half of them the
     # losing (earlier) edit reaches the disk after the winning one.
     plan_a = interleave(edits_a, overlap_a) + [{"key": cleared_key, "clear_after_seen": "bob"}]
@@ -146,41 +149,46 @@ def test_two_sessions_at_once_keep_the_union(tmp_path, round_):
     working = load_working_annotations(project)
     csv_records = load_annotation_records(project)
     positions = load_annotations(project)
+    rows = load_working_rows(project)
     for key, (annotator, xy) in expected.items():
         for where, records in (("working copy", working), ("error_annotations.csv", csv_records)):
             ann = records.get(key)
             assert ann is not None, f"{where} lost {key}"
-            assert (ann.annotator, ann.xy, ann.status) == (annotator, xy, POSITION), (
-                where,
-                key,
-                ann,
-            )
-        assert positions[key] == xy
-    for i, key in enumerate(overlap):
-        winner = overlap_a[i] if expected[key][0] == "alice" else overlap_b[i]
-        assert working[key].annotated_at == csv_records[key].annotated_at == winner["at"]
+            assert ann.annotator == annotator and ann.status == POSITION, (where, key, ann)
+            assert ann.xy == pytest.approx(xy, abs=1e-9), (where, key, ann)
+        assert positions[key] == pytest.approx(xy, abs=1e-9)
+    for i, key in enumerate(overlap):  # nothing replaced: each click kept with its time
+        assert (rows[(key, "alice")].annotated_at, rows[(key, "bob")].annotated_at) == (
+            overlap_a[i]["at"],
+            overlap_b[i]["at"],
+        )
+        assert rows[(key, "alice")].xy == (overlap_a[i]["x"], overlap_a[i]["y"])
+        assert rows[(key, "bob")].xy == (overlap_b[i]["x"], overlap_b[i]["y"])
 
-    # the later clear (alice) removed bob's earlier click: gone from the CSV, kept as a clear
-    assert cleared_key not in csv_records and cleared_key not in positions
-    assert working[cleared_key].status == CLEARED
-    assert working[cleared_key].annotator == "alice"
-    assert set(csv_records) == set(expected)
+    # alice's clear of a sample only bob clicked clears her own (empty) row: bob's click stays
+    assert rows[(cleared_key, "alice")].status == CLEARED
+    assert csv_records[cleared_key].xy == (cx, cy) == positions[cleared_key]
+    assert working[cleared_key].status == POSITION and working[cleared_key].xy == (cx, cy)
+    assert set(csv_records) == set(expected) | {cleared_key}
     assert set(working) == set(expected) | {cleared_key}
+    assert len(load_annotation_rows(project)) == len(only_a) + len(only_b) + 2 * len(overlap) + 1
 
     # "the app shows annotations made elsewhere when it next saves": a third session that
     # knows nothing gets everything back from its first save.
     result = save_work(load_project_data(project), {})
     assert result.records == working
-    assert result.exported and result.n_annotations == len(expected)
+    assert result.exported and result.n_annotations == len(expected) + 1
     print(
         f"\nround {round_}: {len(expected)} annotations from two sessions at once kept "
-        f"({len(overlap)} overlapping, 1 cleared); largest number of the other session's "
+        f"({len(overlap)} overlapping, both clicks kept); largest number of the other session's "
         f"annotations returned by one save_work: alice {done['alice']}, bob {done['bob']}"
     )
 
 
 def test_clear_in_one_session_wins_over_older_click_in_another(tmp_path):
-    """In-process version of the clear rule, with known times (no process timing involved)."""
+    """In-process version of the clear rule, with known times (no process timing involved):
+    an annotator's clear in one session wins over their own older click saved by another
+    session; another annotator's clear leaves the click (issue 23)."""
     from kpcal_core.annotations import Annotation
 
     project = tmp_path / "project"
@@ -189,14 +197,17 @@ def test_clear_in_one_session_wins_over_older_click_in_another(tmp_path):
     keys = helper.sample_keys(data)
     clicks = {k: Annotation(*position(data, k, 1.0), "bob", at(i)) for i, k in enumerate(keys[:25])}
     save_work(data, clicks)
-    target = keys[3]
-    # alice's session still has an older view (without bob's clicks); her clear is later
-    result = save_work(
-        data, {target: Annotation(float("nan"), float("nan"), "alice", at(100), CLEARED)}
-    )
+    target, other = keys[3], keys[4]
+    nan = float("nan")
+    # alice clears bob's click: only her own row is cleared, bob's click stays
+    result = save_work(data, {other: Annotation(nan, nan, "alice", at(100), CLEARED)})
+    assert result.records[other].xy == clicks[other].xy
+    assert load_annotation_records(project)[other].xy == clicks[other].xy
+    # bob's other session still has an older view (without his clicks); his clear is later
+    result = save_work(data, {target: Annotation(nan, nan, "bob", at(100), CLEARED)})
     assert result.records[target].status == CLEARED
     assert target not in load_annotation_records(project)
-    assert set(result.records) == set(clicks)  # bob's other clicks came back to alice
+    assert set(result.records) == set(clicks)  # bob's other clicks came back to this session
     # a stale session re-saving bob's old click does not bring it back
     save_work(data, {target: clicks[target]})
     assert target not in load_annotation_records(project)

@@ -311,10 +311,10 @@ def test_wrong_columns_are_refused(tmp_path, header):
 
 def test_extra_and_missing_fields_in_a_row_are_refused():
     text = valid_csv_text({("rec", 1, "nose"): (1.0, 2.0)})
-    with pytest.raises(KpcalError, match="10 fields, expected 9"):  # one too many
+    with pytest.raises(KpcalError, match="11 fields, expected 10"):  # one too many
         parse_annotations(text.rstrip("\n") + ",extra\n", "F.csv")
     with pytest.raises(KpcalError, match="5 fields"):  # fewer than keypoint-MoSeq's six
-        parse_annotations(text.replace(",1.0,2.0,,,", ",1.0\n"), "F.csv")
+        parse_annotations(text.replace(",1.0,2.0,,,,", ",1.0\n"), "F.csv")
     with pytest.raises(KpcalError, match="x, y numbers"):  # y left empty
         parse_annotations(text.replace(",1.0,2.0,", ",1.0,,", 1), "F.csv")
 
