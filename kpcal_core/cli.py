@@ -520,7 +520,7 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     predictions = None
     if len(args.csv) == 1 and Path(args.csv[0]).is_dir():
         project = Path(args.csv[0])
-        if not (project / "config.yml").exists() and not (project / "calibration").is_dir():
+        if not config_path(project).exists() and not session_dir(project).is_dir():
             raise KpcalError(f"{str(project)!r} is not a kpcal project folder (no config.yml)")
         by_annotator = project_annotators(project)
         predictions = _predictions(project, by_annotator, err)
