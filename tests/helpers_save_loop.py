@@ -42,6 +42,7 @@ when ``error_annotations.csv`` was written, ``SLOPE`` the slope saved to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -98,6 +99,26 @@ class LineReader:
         if line.startswith("error"):
             raise AssertionError(f"child failed: {line}")
         return line
+
+
+@contextlib.contextmanager
+def child_sessions(sessions: dict):
+    """Around a test driving ``{name: (process, LineReader, stderr file)}``: on a failed
+    assertion print each child's stderr; always stop the children still running and close
+    their stderr files."""
+    try:
+        yield sessions
+    except AssertionError:
+        for name, (_, _, errors) in sessions.items():
+            errors.seek(0)
+            print(f"--- {name} stderr\n{errors.read()}", file=sys.stderr)
+        raise
+    finally:
+        for proc, _, errors in sessions.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            errors.close()
 
 
 # --------------------------------------------------------------------------- child side

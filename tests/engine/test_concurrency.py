@@ -22,7 +22,7 @@ from pathlib import Path
 
 import helpers_save_loop as helper
 import pytest
-from helpers_save_loop import REPO, LineReader, child_env
+from helpers_save_loop import REPO, LineReader, child_env, child_sessions
 
 from kpcal_core.annotations import (
     CLEARED,
@@ -116,7 +116,7 @@ def test_two_sessions_at_once_keep_the_union(tmp_path, round_):
             encoding="utf-8",
         )
         sessions[name] = start_session(plan_file, tmp_path / f"{name}.stderr")
-    try:
+    with child_sessions(sessions):
         for proc, reader, _ in sessions.values():
             assert reader.next(timeout=120) == "ready"
         for proc, _, _ in sessions.values():  # both start saving at once
@@ -130,17 +130,6 @@ def test_two_sessions_at_once_keep_the_union(tmp_path, round_):
                     done[name] = int(line.split()[1])
                     break
             assert proc.wait(timeout=60) == 0
-    except AssertionError:
-        for name, (_, _, errors) in sessions.items():
-            errors.seek(0)
-            print(f"--- {name} stderr\n{errors.read()}", file=sys.stderr)
-        raise
-    finally:
-        for proc, _, errors in sessions.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            errors.close()
 
     # each session was shown the other's annotations by its own save_work
     assert done["alice"] > 0 and done["bob"] > 0, done

@@ -17,7 +17,7 @@ from pathlib import Path
 import helpers_save_loop as helper
 import numpy as np
 import pytest
-from helpers_save_loop import REPO, LineReader, child_env
+from helpers_save_loop import REPO, LineReader, child_env, child_sessions
 
 from kpcal_core import team, workflows
 from kpcal_core.agreement import (
@@ -409,7 +409,7 @@ def run_team(project: Path, tmp_path: Path, counts: dict[str, int], kill_after: 
     saves. Returns ``{name: [sample indexes reported saved]}``."""
     sessions = {n: start_annotator(project, n, c, tmp_path / f"{n}.err") for n, c in counts.items()}
     saved: dict[str, list[int]] = {n: [] for n in counts}
-    try:
+    with child_sessions(sessions):
         for _, reader, _ in sessions.values():
             assert reader.next(timeout=120) == "ready"
         for proc, _, _ in sessions.values():
@@ -436,17 +436,6 @@ def run_team(project: Path, tmp_path: Path, counts: dict[str, int], kill_after: 
                 elif line == "done":
                     assert proc.wait(timeout=60) == 0
                     del running[name]
-    except AssertionError:
-        for name, (_, _, errors) in sessions.items():
-            errors.seek(0)
-            print(f"--- {name} stderr\n{errors.read()}", file=sys.stderr)
-        raise
-    finally:
-        for proc, _, errors in sessions.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            errors.close()
     return saved
 
 
