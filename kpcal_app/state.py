@@ -10,6 +10,7 @@ drawn size and the annotator's name. Where the session is (project, sample, zoom
 from __future__ import annotations
 
 import getpass
+import uuid
 
 import streamlit as st
 
@@ -24,6 +25,7 @@ CLICK_VIEWS = "kpcal_click_views"  # {view token: (project, sample_key, CropView
 CLICK_VIEW = "kpcal_click_view"  # the click component's key: one view for every sample
 SAVE_MESSAGE = "kpcal_save_message"  # {project: str}
 ANNOTATOR = "kpcal_annotator"  # str
+LEASE_SESSION = "kpcal_lease_session"  # str: this page session's id, for its sample's lease
 ZOOM = "kpcal_zoom"  # str: one of kpcal_core.views.ZOOMS
 VIEW_SIZE = "kpcal_view_size"  # int: px a side the click view's image is drawn at
 ADDRESS_READ = "kpcal_address_read"  # bool: the address's sample and zoom were taken
@@ -46,6 +48,12 @@ def view_size() -> int:
 
 def set_view_size(size: int) -> None:
     st.session_state[VIEW_SIZE] = int(size)
+
+
+def lease_session() -> str:
+    """This browser session's id, which its lease on a sample is held under (kept when the
+    annotator's name is typed anew, so the sample shown stays this session's)."""
+    return st.session_state.setdefault(LEASE_SESSION, uuid.uuid4().hex)
 
 
 def annotator() -> str:

@@ -280,6 +280,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         conf_pseudocount=args.conf_pseudocount,
         seed=seed,
         order=args.order,
+        second_look_share=args.second_look,
     )
     interactive = err.isatty() if hasattr(err, "isatty") else False
 
@@ -641,6 +642,13 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = _non_negative(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text!r}")
+    return value
+
+
 def _command(
     commands,
     name: str,
@@ -724,6 +732,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=workflows.SAMPLE_ORDERS,
         help="planned (default: the order that teaches the line most) or keypoint-moseq "
         "(equal numbers per confidence bin)",
+    )
+    sample.add_argument(
+        "--second-look",
+        type=_share,
+        help="share of the samples a second annotator sees too, 0 to 1 (default: the "
+        "session's, 0.1 for a new one)",
     )
     sample.add_argument("--no-frames", action="store_true", help="do not decode frames")
 

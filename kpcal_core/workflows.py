@@ -590,6 +590,7 @@ def draw_samples(
     seed: int | None = None,
     order: str | None = None,
     report: pd.DataFrame | None = None,
+    second_look_share: float | None = None,
 ) -> SampleDraw:
     """Draw the samples to annotate and save them in the project's session.
 
@@ -610,8 +611,18 @@ def draw_samples(
         (:func:`~kpcal_core.sampling.sample_error_frames`). Recorded in the session.
     report
         :func:`recordings_report` of ``data`` when the caller has it already.
+    second_look_share
+        Share of the samples a second annotator sees too (0 to 1; default: the
+        session's, 0.1 for a new one). Recorded in the session.
     """
     session = data.session
+    share = session.second_look_share if second_look_share is None else second_look_share
+    try:
+        share = float(share)
+    except (TypeError, ValueError):
+        raise KpcalError(f"second_look_share must be a number, got {share!r}") from None
+    if not 0.0 <= share <= 1.0:  # NaN too
+        raise KpcalError(f"second_look_share must be between 0 and 1, got {share!r}")
     use = list(use_bodyparts) if use_bodyparts else data.use_bodyparts
     num_bins = int(session.num_bins if num_bins is None else num_bins)
     asked = int(session.num_samples if num_samples is None else num_samples)
@@ -672,12 +683,14 @@ def draw_samples(
         on_disk.num_bins, on_disk.num_samples = num_bins, asked
         on_disk.conf_pseudocount, on_disk.seed = pseudocount, int(seed)
         on_disk.sample_keys, on_disk.sample_order = sample_keys, order
+        on_disk.second_look_share = share
         save_session(data.project_dir, on_disk)
     if new_config is not None:
         data.config = new_config
     data.session.num_bins, data.session.num_samples = num_bins, asked
     data.session.conf_pseudocount, data.session.seed = pseudocount, int(seed)
     data.session.sample_keys, data.session.sample_order = sample_keys, order
+    data.session.second_look_share = share
     return SampleDraw(
         sample_keys=sample_keys,
         asked=asked,
@@ -990,9 +1003,19 @@ def hold_sample(data: ProjectData, key: SampleKey, annotator: str, session: str 
     return team.take_lease(data.project_dir, key, annotator, session=session)
 
 
-def leave_samples(data: ProjectData, annotator: str, session: str = "") -> None:
-    """``annotator`` (page session ``session``) left: their lease is released."""
-    team.release_leases(data.project_dir, annotator, session=session)
+def leave_samples(data: ProjectData, annotator: str, session: str = "") -> bool:
+    """``annotator`` (page session ``session``) left the annotate page: their lease is released.
+
+    The setup and fit pages call this on every run, so a sample someone was shown is free for
+    the others as soon as they go to another page (a closed browser's lease lapses after
+    :data:`kpcal_core.team.LEASE_SECONDS`). Returns False when the lease file could not be
+    written or locked (a full disk, a busy lock): the lease then lapses by itself.
+    """
+    try:
+        team.release_leases(data.project_dir, annotator, session=session)
+    except KpcalError:
+        return False
+    return True
 
 
 def shown_annotation(

@@ -23,7 +23,6 @@ narrow window puts them below).
 from __future__ import annotations
 
 import math
-import uuid
 
 import streamlit as st
 
@@ -94,9 +93,7 @@ except KpcalError as error:
 
 held = state.held(project)  # edits a refused save kept here (a full disk), not counted
 me = state.annotator()
-#: This page session, for its lease (kept when the annotator's name is typed anew).
-LEASE_SESSION = "kpcal_lease_session"
-session = st.session_state.setdefault(LEASE_SESSION, uuid.uuid4().hex)
+session = state.lease_session()  # this page session, for its lease
 
 
 def is_done(key) -> bool:

@@ -36,6 +36,7 @@ try:
 except KpcalError as error:
     error_display.show_error(error, project)
     st.stop()
+workflows.leave_samples(data, state.annotator(), state.lease_session())  # left annotating
 
 if state.held(project):  # a full disk refused them on the annotate page
     st.warning(

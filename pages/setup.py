@@ -102,6 +102,7 @@ except KpcalError as error:
     error_display.show_error(error, project)
     st.stop()
 cache.start_video_indexing(data)  # ready before the first "Sample frames"
+workflows.leave_samples(data, state.annotator(), state.lease_session())  # left annotating
 
 for note in st.session_state.get(state.SOURCE_NOTES, []):
     st.warning(literal(note))
@@ -143,6 +144,15 @@ pseudocount = cols[2].number_input(
 seed_text = cols[3].text_input(
     "seed (empty: random)", "" if session.seed is None else str(session.seed)
 )
+second_look = st.number_input(
+    "Seen twice (% of samples)",
+    0,
+    100,
+    int(round(100 * session.second_look_share)),
+    help="With several annotators on this project, this share of the samples (spread over "
+    "the confidences) is offered to a second person, who does not see the first click: the "
+    "fit page then shows how well the annotators agree. Alone, nothing changes.",
+)
 order = st.radio(
     "Order",
     workflows.SAMPLE_ORDERS,
@@ -177,6 +187,7 @@ if st.session_state.pop(state.SAMPLE_REQUESTED, False) and use:
                 seed=int(seed) if seed else None,
                 order=order,
                 report=table,
+                second_look_share=int(second_look) / 100,
             )
             address.start_at_first_sample(project)
         except KpcalError as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from apptest_support import (
     ANNOTATE,
     FIT,
+    SETUP,
     button,
     check,
     current_sample,
@@ -107,3 +108,25 @@ def test_typing_a_new_name_keeps_the_sample_shown(demo):
     check(at.run())
     assert current_sample(at)["index"] == 1
     assert "is working on this sample" not in page_text(at)
+
+
+def test_leaving_the_annotate_page_frees_the_sample_shown(demo):
+    """Before: a lease was kept until it lapsed (10 minutes) after its annotator went to
+    another page, and nobody else was given that sample meanwhile."""
+    draw_demo_samples(demo)
+    ana = session_of(ANA)
+    assert current_sample(ana)["index"] == 1  # ana holds sample 1
+    ana.switch_page(FIT)
+    check(ana.run())  # ana goes to the fit page: sample 1 is free again
+    assert current_sample(session_of(BEN))["index"] == 1
+
+
+def test_the_setup_page_sets_the_share_seen_twice(demo):
+    at = check(open_page(new_app(), SETUP))
+    share = widget(at.number_input, "Seen twice (% of samples)")
+    assert share.value == 10  # a new session's default
+    share.set_value(25)
+    check(button(at, "Sample frames").click().run())
+    data = load_project_data(demo)
+    assert data.session.second_look_share == 0.25
+    assert len(workflows.second_look(data)) == round(0.25 * len(data.session.sample_keys))

@@ -50,6 +50,7 @@ from kpcal_core.project import (
     load_working_rows,
     save_work,
 )
+from kpcal_core.session import load_session, session_path
 
 HELPER = Path(helper.__file__)
 T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
@@ -510,3 +511,22 @@ def test_export_writes_each_annotators_row_but_no_clear(project, tmp_path):
     rows = parse_annotation_rows(written["annotations"].read_text(encoding="utf-8"))
     assert (key, "alice") in rows and (key, "bob") not in rows
     assert all(r.status != CLEARED for r in rows.values())
+
+
+def test_the_share_seen_twice_is_drawn_with_the_samples_and_checked(tmp_path, capsys):
+    project = tmp_path / "demo"
+    make_demo_project(project)
+    data = load_project_data(project)
+    before = session_path(project).read_bytes()
+    with pytest.raises(KpcalError, match="second_look_share must be between 0 and 1, got 1.5"):
+        workflows.draw_samples(data, seed=1, second_look_share=1.5)
+    assert session_path(project).read_bytes() == before  # nothing written
+    workflows.draw_samples(data, seed=1, second_look_share=0.2)
+    assert load_session(project).second_look_share == 0.2
+    # the command line: `kpcal sample --second-look`
+    assert main(["sample", str(project), "--second-look", "0.3", "--no-frames"]) == 0
+    assert load_session(project).second_look_share == 0.3
+    with pytest.raises(SystemExit) as refused:
+        main(["sample", str(project), "--second-look", "2", "--no-frames"])
+    assert refused.value.code == 2
+    assert "must be a share between 0 and 1" in capsys.readouterr().err
