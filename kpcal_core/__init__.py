@@ -9,7 +9,8 @@ Layers, from the top:
 - ``workflows``: the steps a user or a script takes (choose sources, open a
   project, the recordings report, draw samples, fill the frame cache, record
   an annotation, fit, save, export). The app's pages and ``cli`` call these.
-- ``cli``: ``kpcal {app,check,sample,video,fit,export,agreement}``: parses and prints;
+- ``cli``: ``kpcal {app,check,sample,video,fit,export,agreement}``: runs and prints
+  (``cli_parser``: every subcommand's arguments);
   ``appfiles``: where the app's ``app.py`` is (installed or a checkout) and the
   ``streamlit run`` command ``kpcal app`` runs.
 - ``charts`` (every Altair chart), ``colours`` (one colour per bodypart),
