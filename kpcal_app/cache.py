@@ -30,8 +30,9 @@ import streamlit as st
 
 from kpcal_core import workflows
 from kpcal_core.config import load_config
-from kpcal_core.diagnostics import StopCheck, project_population
-from kpcal_core.fitting import share_above_threshold
+from kpcal_core.fit_service import project_population
+from kpcal_core.fitting import FittedLine, share_above_threshold
+from kpcal_core.per_bodypart import PerBodypartFits
 from kpcal_core.prior import (
     ModelPrior,
     bodypart_confidences,
@@ -40,6 +41,7 @@ from kpcal_core.prior import (
 )
 from kpcal_core.project import ProjectData, source_fingerprint
 from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
+from kpcal_core.stop_check import StopCheck
 from kpcal_core.video import (
     BackgroundJob,
     Prefetcher,
@@ -176,7 +178,9 @@ def _interpolated(
     )
 
 
-def model_prior(data: ProjectData, line: dict, threshold: float, per_bodypart: dict) -> ModelPrior:
+def model_prior(
+    data: ProjectData, line: FittedLine, threshold: float, per_bodypart: PerBodypartFits
+) -> ModelPrior:
     """:func:`kpcal_core.workflows.project_model_prior` with the keypoints' part cached (per
     change of the keypoints, and per threshold)."""
     key, use = _data_key(data), tuple(data.use_bodyparts)

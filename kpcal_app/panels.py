@@ -32,6 +32,7 @@ from kpcal_core.agreement import annotator_agreement, mean_click_annotations
 from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
 from kpcal_core.errors import KpcalError
+from kpcal_core.fitting import FittedLine
 from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
@@ -259,11 +260,9 @@ def team_agreement(data: ProjectData, records: dict) -> None:
     st.subheader("Annotators")
     st.caption(workflows.COMBINE_RULE)
     team = workflows.team_agreement(data, records)
-    st.write(literal(team.agreement["statement"]))
-    if team.agreement["n_shared_samples"]:
-        st.altair_chart(
-            distances_chart(team.agreement["distances"]["distance_px"]), width="stretch"
-        )
+    st.write(literal(team.agreement.statement))
+    if team.agreement.n_shared_samples:
+        st.altair_chart(distances_chart(team.agreement.distances["distance_px"]), width="stretch")
     if len(team.bias):
         widgets.show_table(
             team.bias.rename(
@@ -308,10 +307,10 @@ def annotator_comparison(records: dict) -> dict:
             everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
             everyone.update(others)
             agreement = annotator_agreement(everyone)
-            st.write(agreement["statement"])
-            if agreement["n_shared_samples"]:
+            st.write(agreement.statement)
+            if agreement.n_shared_samples:
                 st.altair_chart(
-                    distances_chart(agreement["distances"]["distance_px"]), width="stretch"
+                    distances_chart(agreement.distances["distance_px"]), width="stretch"
                 )
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
                     fit_records = mean_click_annotations(everyone)
@@ -403,12 +402,12 @@ def per_bodypart_panel(prior: ModelPrior, table) -> None:
 def save_panel(
     data: ProjectData,
     points,
-    line: dict,
+    line: FittedLine,
     method: str,
     threshold: float,
 ) -> None:
     """Save to config.yml: a flat or rising slope is written only after the user confirms it."""
-    check = slope_check(points, line["slope"])
+    check = slope_check(points, line.slope)
     confirmed = True
     if not check.decreasing:
         st.warning(
@@ -418,15 +417,15 @@ def save_panel(
         )
         confirmed = st.checkbox(
             "Write this line to config.yml anyway",
-            key=f"kpcal_confirm_slope-{method}-{line['slope']:.9g}-{line['intercept']:.9g}",
+            key=f"kpcal_confirm_slope-{method}-{line.slope:.9g}-{line.intercept:.9g}",
             help="Only if you have checked the clicks and trust the line as it is.",
         )
     if st.button("Save to config.yml", type="primary", disabled=not confirmed):
         try:
             saved = workflows.save_calibration(
                 data,
-                slope=line["slope"],
-                intercept=line["intercept"],
+                slope=line.slope,
+                intercept=line.intercept,
                 conf_threshold=threshold,
                 method=method,
                 user=state.annotator(),

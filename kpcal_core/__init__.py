@@ -69,24 +69,12 @@ The engine, one concern per module:
   the text reader, input checks, the error types, counts in sentences ("1 sample")
 """
 
-from .annotations import Annotation, load_annotations, save_annotations
+from .agreement import annotator_agreement, mean_click_annotations
+from .annotations import Annotation, annotation_counts, load_annotations, save_annotations
 from .calibration import noise_calibration
 from .config import load_config, save_params, setup_project, update_config
-from .diagnostics import (
-    NotEnoughAnnotations,
-    annotation_counts,
-    annotator_agreement,
-    bootstrap_fit,
-    fit_project,
-    has_settled,
-    largest_residuals,
-    mean_click_annotations,
-    per_bodypart_fits,
-    prediction_band,
-    running_fit,
-    stop_rule,
-)
-from .errors import KpcalError
+from .errors import KpcalError, NotEnoughAnnotations
+from .fit_service import fit_project
 from .fitting import fit_error_model, predicted_error_px, robust_fit
 from .formats import (
     choose_anterior_posterior,
@@ -96,8 +84,12 @@ from .formats import (
     stored_skeleton,
     stored_video_paths,
 )
+from .intervals import bootstrap_fit, prediction_band
+from .per_bodypart import largest_residuals, per_bodypart_fits
 from .planning import Population, plan_annotation_order, population_of
+from .running import has_settled, running_fit
 from .sampling import sample_error_frames
+from .stop_check import stop_rule
 from .video import check_videos, downsample, find_matching_videos, load_sampled_frames
 
 __all__ = [

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +158,49 @@ def _ann(key, ann) -> Annotation:
     return ann
 
 
-def annotator_agreement(annotations: AnnotatorInput) -> dict:
+@dataclass(frozen=True)
+class Agreement:
+    """How far apart different people click on the same samples (:func:`annotator_agreement`).
+
+    Attributes
+    ----------
+    distances
+        One row per shared sample and pair of annotators: ``recording, frame,
+        bodypart, annotator_a, annotator_b, distance_px``.
+    by_pair
+        ``annotator_a, annotator_b, n, median_px, p90_px``.
+    n_annotators
+        Annotators.
+    n_shared_samples
+        Samples positioned by two or more.
+    n_pairs
+        Rows of ``distances``.
+    median_px, p90_px, mean_px, max_px
+        Of the distances (NaN with no pairs).
+    visibility_disagreements
+        Samples one annotator positioned and another marked not visible.
+    statement
+        A sentence that says it.
+    """
+
+    distances: pd.DataFrame
+    by_pair: pd.DataFrame
+    n_annotators: int
+    n_shared_samples: int
+    n_pairs: int
+    median_px: float
+    p90_px: float
+    mean_px: float
+    max_px: float
+    visibility_disagreements: int
+    statement: str
+
+    def as_dict(self) -> dict:
+        """The fields in order, as they are (the tables stay DataFrames)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def annotator_agreement(annotations: AnnotatorInput) -> Agreement:
     """How far apart different people click on the same samples: the human error floor.
 
     For every sample that two or more annotators positioned, the distance in
@@ -175,15 +218,7 @@ def annotator_agreement(annotations: AnnotatorInput) -> dict:
 
     Returns
     -------
-    dict
-        ``distances``: DataFrame, one row per shared sample and pair of
-        annotators: ``recording, frame, bodypart, annotator_a, annotator_b,
-        distance_px``; ``by_pair``: DataFrame ``annotator_a, annotator_b, n,
-        median_px, p90_px``; ``n_annotators``; ``n_shared_samples`` (positioned
-        by two or more); ``n_pairs`` (rows of ``distances``); ``median_px``,
-        ``p90_px``, ``mean_px``, ``max_px`` (NaN with no pairs);
-        ``visibility_disagreements`` (samples one annotator positioned and
-        another marked not visible); ``statement``: a sentence.
+    Agreement
     """
     grouped = _group_by_annotator(annotations)
     names = sorted(grouped)
@@ -236,16 +271,19 @@ def annotator_agreement(annotations: AnnotatorInput) -> dict:
             f" On {count(disagreements, 'sample')} one annotator clicked a position and another "
             "marked the bodypart not visible."
         )
-    return {
-        "distances": table,
-        "by_pair": by_pair,
-        "n_annotators": len(names),
-        "n_shared_samples": shared,
-        "n_pairs": len(table),
-        **summary,
-        "visibility_disagreements": disagreements,
-        "statement": statement,
-    }
+    return Agreement(
+        distances=table,
+        by_pair=by_pair,
+        n_annotators=len(names),
+        n_shared_samples=shared,
+        n_pairs=len(table),
+        visibility_disagreements=disagreements,
+        statement=statement,
+        median_px=summary["median_px"],
+        p90_px=summary["p90_px"],
+        mean_px=summary["mean_px"],
+        max_px=summary["max_px"],
+    )
 
 
 def mean_click_annotations(

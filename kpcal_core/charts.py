@@ -22,6 +22,7 @@ import pandas as pd
 
 from .colours import bodypart_colours
 from .errors import KpcalError
+from .fitting import FittedLine
 
 LINE_DASHES = {"least-squares": [1, 0], "theil-sen": [6, 3], "huber": [2, 2]}
 
@@ -33,7 +34,7 @@ def _colour_scale(bodyparts: Sequence[str]) -> alt.Scale:
 
 def fit_chart(
     points: pd.DataFrame,
-    lines: Sequence[Mapping],
+    lines: Sequence[FittedLine],
     conf_threshold: float | None = None,
     *,
     bodyparts: Sequence[str] | None = None,
@@ -49,7 +50,7 @@ def fit_chart(
     points
         ``(n rows)`` table from :func:`~kpcal_core.fitting.error_points`.
     lines
-        Lines to draw, each ``{"method", "slope", "intercept"}``.
+        Lines to draw (:class:`~kpcal_core.fitting.FittedLine`: method, slope, intercept).
     conf_threshold
         Drawn as a dashed vertical rule at ``log10(conf_threshold)``.
     bodyparts
@@ -86,11 +87,11 @@ def fit_chart(
     if lines and len(data):
         low, high = float(data["log10_confidence"].min()), float(data["log10_confidence"].max())
         rows = [
-            {"x": x, "y": line["slope"] * x + line["intercept"], "line": line["method"]}
+            {"x": x, "y": line.slope * x + line.intercept, "line": line.method}
             for line in lines
             for x in (low, high)
         ]
-        methods = list(dict.fromkeys(line["method"] for line in lines))
+        methods = list(dict.fromkeys(line.method for line in lines))
         layers.append(
             alt.Chart(pd.DataFrame(rows))
             .mark_line(color="black")

@@ -56,13 +56,11 @@ from .annotations import ANNOTATIONS_FILENAME, format_annotations
 from .atomic import atomic_write
 from .cli_parser import PROG
 from .config import config_path, load_config
-from .diagnostics import (
-    NotEnoughAnnotations,
-    bootstrap_fit,
-    per_bodypart_fits,
-)
-from .errors import KpcalError, NotSaved
+from .errors import KpcalError, NotEnoughAnnotations, NotSaved
+from .fitting import FittedLine
+from .intervals import bootstrap_fit
 from .logs import errors_only, every_line_asked
+from .per_bodypart import per_bodypart_fits
 from .prior import ModelPrior, SlopeCheck, slope_check
 from .session import (
     CalibrationSession,
@@ -342,6 +340,7 @@ def cmd_video(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> dict:
+    """``kpcal fit --json``'s fields (the typed results as plain values, the JSON unchanged)."""
     project = result.project
     fit = project.fit
     boot = bootstrap_fit(project.line_points, args.bootstrap, args.seed, args.level)
@@ -354,28 +353,28 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
     )
     return {
         "project": str(project.data.project_dir),
-        "slope": fit["slope"],
-        "intercept": fit["intercept"],
-        "r2": fit["r2"],
-        "n": fit["n"],
+        "slope": fit.slope,
+        "intercept": fit.intercept,
+        "r2": fit.r2,
+        "n": fit.n,
         "not_visible": project.counts["not_visible"],
         "cleared": project.counts["cleared"],
         "left_out": project.n_left_out,
         "conf_pseudocount": project.data.conf_pseudocount,
         "interval": {
             "method": "percentile bootstrap",
-            "level": boot["level"],
-            "n_resamples": boot["n_resamples"],
-            "seed": boot["seed"],
-            "slope": [boot["slope_low"], boot["slope_high"]],
-            "intercept": [boot["intercept_low"], boot["intercept_high"]],
+            "level": boot.level,
+            "n_resamples": boot.n_resamples,
+            "seed": boot.seed,
+            "slope": [boot.slope_low, boot.slope_high],
+            "intercept": [boot.intercept_low, boot.intercept_high],
         },
         "settled": stop.settled,
         "settled_statement": workflows.stop_statement(stop, draw_hint),
         "stop_rule": stop.as_dict(),
-        "per_bodypart": fit["per_bodypart"],
-        "robust": result.line if result.method != "least-squares" else None,
-        "slope_check": _slope_check_summary(slope_check(project.line_points, result.line["slope"])),
+        "per_bodypart": fit.as_dict()["per_bodypart"],
+        "robust": result.line.as_dict() if result.method != "least-squares" else None,
+        "slope_check": _slope_check_summary(slope_check(project.line_points, result.line.slope)),
         "model_prior": _model_prior_summary(
             workflows.project_model_prior(
                 project.data,
@@ -427,7 +426,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = workflows.calibration_fit(data, records, args.robust or "least-squares")
     summary = _fit_summary(result, args)
     if args.save or args.save_robust:
-        line = result.line if args.save_robust else {**summary, "method": "least-squares"}
+        line = result.line if args.save_robust else FittedLine.least_squares(result.project.fit)
         threshold = (
             args.conf_threshold
             if args.conf_threshold is not None
@@ -435,10 +434,10 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         summary["saved"] = workflows.save_calibration(
             data,
-            slope=line["slope"],
-            intercept=line["intercept"],
+            slope=line.slope,
+            intercept=line.intercept,
             conf_threshold=threshold,
-            method=line["method"],
+            method=line.method,
             points=result.project.line_points,
             confirm_slope=args.confirm_slope,
         )
@@ -527,16 +526,16 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = annotator_agreement(by_annotator)
     bias = annotator_bias(by_annotator, predictions)
     if args.distances:
-        atomic_write(args.distances, result["distances"].to_csv(index=False))
+        atomic_write(args.distances, result.distances.to_csv(index=False))
     if args.mean_out:
         mean = mean_click_annotations(by_annotator, min_annotators=args.min_annotators)
         atomic_write(args.mean_out, format_annotations(mean, None))
     flagged = bias.loc[bias["flagged"], "annotator"].tolist()
     if args.json:
         _print_json(
-            {k: v for k, v in result.items() if k != "distances"}
+            {k: v for k, v in result.as_dict().items() if k != "distances"}
             | {
-                "by_pair": result["by_pair"].to_dict(orient="records"),
+                "by_pair": result.by_pair.to_dict(orient="records"),
                 "by_annotator": bias.to_dict(orient="records"),
                 "flagged": flagged,
                 "flag_rule": FLAG_RULE,
@@ -544,9 +543,9 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out,
         )
     else:
-        out.write(result["statement"] + "\n")
-        if result["n_pairs"]:
-            out.write(_table(result["by_pair"]) + "\n")
+        out.write(result.statement + "\n")
+        if result.n_pairs:
+            out.write(_table(result.by_pair) + "\n")
         if len(bias):
             out.write("Each annotator against the mean of the others (px; log10(error + 1)):\n")
             out.write(_table(bias) + "\n")
@@ -554,7 +553,7 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 (f"Flagged: {', '.join(flagged)}." if flagged else "No annotator is flagged.")
                 + f" Rule: {FLAG_RULE}.\n"
             )
-    if result["n_pairs"] == 0:
+    if result.n_pairs == 0:
         err.write("kpcal: no sample is annotated by two or more annotators\n")
         return EXIT_NOT_ENOUGH
     return EXIT_OK

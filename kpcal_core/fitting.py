@@ -10,6 +10,7 @@ reads the fitted line back in pixels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -159,8 +160,87 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return float(slope), float(intercept), r2
 
 
-def fit_points(points: pd.DataFrame) -> dict:
-    """Fit the line to a table from :func:`error_points` (see :func:`fit_error_model`)."""
+@dataclass(frozen=True)
+class BodypartLine:
+    """One bodypart's own least-squares line (:attr:`LineFit.per_bodypart`).
+
+    Attributes
+    ----------
+    n
+        The bodypart's annotations.
+    slope, intercept, r2
+        Its line; ``None`` with fewer than two distinct confidences.
+    median_error_px
+        Median distance of its clicks from the network's predictions.
+    """
+
+    n: int
+    slope: float | None
+    intercept: float | None
+    r2: float | None
+    median_error_px: float
+
+    def as_dict(self) -> dict:
+        """The fields as plain values (for JSON)."""
+        return {
+            "n": self.n,
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "r2": self.r2,
+            "median_error_px": self.median_error_px,
+        }
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """The least-squares line through log10(error + 1) against log10(confidence) (:func:`fit_points`).
+
+    Attributes
+    ----------
+    slope, intercept
+        ``numpy.polyfit`` of degree 1: the numbers keypoint-MoSeq would save.
+    n
+        Annotations fitted.
+    r2
+        Share of the variance of log10(error + 1) the line explains (NaN when it has none).
+    per_bodypart
+        ``{bodypart: BodypartLine}``, sorted by name.
+    """
+
+    slope: float
+    intercept: float
+    n: int
+    r2: float
+    per_bodypart: Mapping[str, BodypartLine] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """``slope, intercept, n, r2, per_bodypart`` as plain values (what :func:`fit_error_model` returns)."""
+        return {
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "n": self.n,
+            "r2": self.r2,
+            "per_bodypart": {name: line.as_dict() for name, line in self.per_bodypart.items()},
+        }
+
+
+def fit_points(points: pd.DataFrame) -> LineFit:
+    """Fit the line to a table from :func:`error_points` (see :func:`fit_error_model`).
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`error_points`.
+
+    Returns
+    -------
+    LineFit
+
+    Raises
+    ------
+    KpcalError
+        A confidence whose log is not finite, or fewer than two distinct confidences.
+    """
     x = points["log10_confidence"].to_numpy(dtype=float)
     y = points["log10_error"].to_numpy(dtype=float)
     if not np.isfinite(x).all():
@@ -180,23 +260,19 @@ def fit_points(points: pd.DataFrame) -> dict:
     for bodypart, group in points.groupby("bodypart", sort=True):
         gx = group["log10_confidence"].to_numpy(dtype=float)
         gy = group["log10_error"].to_numpy(dtype=float)
-        entry = {
-            "n": int(len(group)),
-            "slope": None,
-            "intercept": None,
-            "r2": None,
-            "median_error_px": float(group["error_px"].median()),
-        }
+        own: tuple[float | None, float | None, float | None] = (None, None, None)
         if len(np.unique(gx)) >= 2:
-            entry["slope"], entry["intercept"], entry["r2"] = _line(gx, gy)
-        per_bodypart[str(bodypart)] = entry
-    return {
-        "slope": slope,
-        "intercept": intercept,
-        "n": int(len(points)),
-        "r2": r2,
-        "per_bodypart": per_bodypart,
-    }
+            own = _line(gx, gy)
+        per_bodypart[str(bodypart)] = BodypartLine(
+            n=int(len(group)),
+            slope=own[0],
+            intercept=own[1],
+            r2=own[2],
+            median_error_px=float(group["error_px"].median()),
+        )
+    return LineFit(
+        slope=slope, intercept=intercept, n=int(len(points)), r2=r2, per_bodypart=per_bodypart
+    )
 
 
 def fit_error_model(
@@ -222,7 +298,7 @@ def fit_error_model(
         intercept and r2 are ``None`` with fewer than two distinct confidences).
     """
     points = error_points(coordinates, confidences, annotations, bodyparts, conf_pseudocount)
-    return fit_points(points)
+    return fit_points(points).as_dict()
 
 
 def predicted_error_px(
@@ -292,6 +368,7 @@ def points_xy(points: pd.DataFrame, what: str = "points") -> tuple[np.ndarray, n
 
 
 def require_line(x: np.ndarray, what: str = "the fit") -> None:
+    """Raise :class:`NotEnoughAnnotations` unless ``x`` ``(n,)`` holds two distinct confidences."""
     distinct = len(np.unique(x))
     if len(x) < 2 or distinct < 2:
         raise NotEnoughAnnotations(
@@ -301,9 +378,21 @@ def require_line(x: np.ndarray, what: str = "the fit") -> None:
 
 
 def check_whole(value: int, name: str, minimum: int) -> int:
+    """``value`` as an int, checked to be a whole number of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise KpcalError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_level(level: float) -> float:
+    """``level`` as a float, checked to be a coverage strictly between 0 and 1."""
+    try:
+        level = float(level)
+    except (TypeError, ValueError):
+        raise KpcalError(f"level must be a number between 0 and 1, got {level!r}") from None
+    if not 0 < level < 1:
+        raise KpcalError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
+    return level
 
 
 # --------------------------------------------------------------------------- robust
@@ -430,17 +519,63 @@ def robust_fit(
 FIT_METHODS = ("least-squares", "theil-sen", "huber")
 
 
-def fit_by_method(points: pd.DataFrame, method: str = "least-squares") -> dict:
+@dataclass(frozen=True)
+class FittedLine:
+    """The line of one of :data:`FIT_METHODS` (:func:`fit_by_method`): what would be saved.
+
+    Attributes
+    ----------
+    method
+        One of :data:`FIT_METHODS`.
+    slope, intercept
+        The line.
+    n
+        Annotations fitted.
+    details
+        What the method reports beside the line: ``r2`` (least squares),
+        ``n_pairs, exact`` (Theil-Sen) or ``n_iter, converged`` (Huber).
+    """
+
+    method: str
+    slope: float
+    intercept: float
+    n: int
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def least_squares(cls, fit: LineFit) -> FittedLine:
+        """The least-squares line of a :func:`fit_points` result."""
+        return cls("least-squares", fit.slope, fit.intercept, fit.n, {"r2": fit.r2})
+
+    def as_dict(self) -> dict:
+        """``method, slope, intercept, n`` and the details, as plain values (for JSON)."""
+        return {
+            "method": self.method,
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "n": self.n,
+            **self.details,
+        }
+
+
+def fit_by_method(points: pd.DataFrame, method: str = "least-squares") -> FittedLine:
     """The line of one of :data:`FIT_METHODS` through an :func:`error_points` table.
+
+    Parameters
+    ----------
+    points
+        ``(n rows)`` table from :func:`error_points`.
+    method
+        One of :data:`FIT_METHODS`.
 
     Returns
     -------
-    dict
-        ``method``, ``slope``, ``intercept``, ``n``, and what :func:`fit_points`
-        (least squares) or :func:`robust_fit` report beside them.
+    FittedLine
     """
     if method not in FIT_METHODS:
         raise KpcalError(f"unknown fit method {method!r}: use one of {', '.join(FIT_METHODS)}")
     if method == "least-squares":
-        return {"method": method, **fit_points(points)}
-    return robust_fit(points, method)
+        return FittedLine.least_squares(fit_points(points))
+    robust = robust_fit(points, method)
+    details = {k: v for k, v in robust.items() if k not in ("method", "slope", "intercept", "n")}
+    return FittedLine(robust["method"], robust["slope"], robust["intercept"], robust["n"], details)

@@ -46,6 +46,7 @@ import pandas as pd
 from .config import CONFIG_FILENAME
 from .errors import KpcalError
 from .fitting import points_xy
+from .running import stop_numbers
 from .validate import check_bodyparts
 from .wording import count
 
@@ -552,8 +553,6 @@ def slope_check(points: pd.DataFrame, slope: float | None = None) -> SlopeCheck:
     -------
     SlopeCheck
     """
-    from .diagnostics import stop_numbers  # diagnostics imports the project module
-
     x, y = points_xy(points)
     n = len(x)
     ls_slope, half = math.nan, math.inf

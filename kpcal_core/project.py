@@ -43,7 +43,7 @@ from .annotations import (
 from .atomic import atomic_write, not_saved, together
 from .config import config_path, load_config, save_params, update_config
 from .errors import KpcalError, NotSaved
-from .fitting import fit_by_method
+from .fitting import FittedLine
 from .formats import choose_anterior_posterior
 from .keypoint_store import position_missing, read_project_keypoints, source_files, stat_entry
 from .logs import log_event
@@ -470,7 +470,7 @@ class SaveResult:
     records: dict[SampleKey, Annotation]
     n_annotations: int
     exported: bool
-    fit: dict | None
+    fit: FittedLine | None
     message: str
     saved: bool = True
     held: dict[SampleKey, Annotation] = field(default_factory=dict)
@@ -573,13 +573,13 @@ def save_work(
             withheld=withheld,
         )
     if fit is not None:
-        message += f" and the {fit['method']} line to {config_path(project_dir).name}"
+        message += f" and the {fit.method} line to {config_path(project_dir).name}"
     return SaveResult(merged, n, True, fit, f"{message} at {when} (in {project_dir}).")
 
 
 def _autosave_fit(
     data: ProjectData, merged: Mapping[SampleKey, Annotation], conf_threshold: float | None
-) -> tuple[dict | None, str | None, dict | None, str | None]:
+) -> tuple[FittedLine | None, str | None, dict | None, str | None]:
     """Fit the annotations and write the line to ``config.yml`` (inside :func:`save_work`).
 
     A line whose slope's 95% interval reaches 0 (errors not shown to shrink as
@@ -598,16 +598,18 @@ def _autosave_fit(
     NotSaved
         ``config.yml`` could not be written: the whole save is given up.
     """
-    from .diagnostics import fit_project  # the one path to the line (it imports this module)
+    from .fit_service import fit_project  # the one path to the line (it imports this module)
 
     project_dir = data.project_dir
     saved_session = load_session(project_dir)
     method = saved_session.fit_method if saved_session else "least-squares"
     try:
         # likely gross errors the user has not kept are left out, as on the fit page
-        line_points = fit_project(data=data, records=merged).line_points
-        fit = fit_by_method(line_points, method)
-        check = slope_check(line_points, fit["slope"])
+        result = fit_project(data=data, records=merged, method=method)
+        fit = result.line
+        if fit is None:  # fit_project always gives the method's line
+            return None, None, None, None
+        check = slope_check(result.line_points, fit.slope)
     except KpcalError:
         return None, None, None, None
     try:
@@ -619,7 +621,7 @@ def _autosave_fit(
         )
         new_config = save_params(
             project_dir,
-            {"slope": fit["slope"], "intercept": fit["intercept"], "conf_threshold": threshold},
+            {"slope": fit.slope, "intercept": fit.intercept, "conf_threshold": threshold},
         )
     except NotSaved:
         raise

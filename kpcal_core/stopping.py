@@ -1,13 +1,12 @@
 """The stop rule's statistics: how well the line is known where keypoint-MoSeq uses it.
 
 This module owns the numbers behind "Settled" (pure functions of arrays: no
-files, no sentences; :mod:`kpcal_core.diagnostics` turns them into a
-:class:`~kpcal_core.diagnostics.StopCheck`, :mod:`kpcal_core.workflows` into words):
+files, no sentences; :mod:`kpcal_core.stop_check` turns them into a
+:class:`~kpcal_core.stop_check.StopCheck`, :mod:`kpcal_core.workflows` into words),
+and the rule's thresholds (:data:`STOP_RMS_HALF_WIDTH` and the rest):
 
-- :func:`gross_error_mask`: annotations whose error is far above what the
-  rest say at their confidence (likely identity swaps or wrong clicks),
-  judged against a robust (Huber) line and a robust spread that may change
-  with confidence;
+- the gross-error screen it leaves out of the line is
+  :func:`kpcal_core.gross_errors.gross_error_mask`;
 - :func:`line_numbers`: the least-squares line of the annotations kept and
   the 95% half-widths the stop rule compares with its targets, from
   heteroscedasticity-consistent (HC2) and spread-model variances, with
@@ -55,72 +54,25 @@ of it unless the user keeps them.
 
 from __future__ import annotations
 
-import math
-from statistics import NormalDist
-
 import numpy as np
 
-#: Huber's tuning constant (95% efficient for normal errors).
-HUBER_C = 1.345
-#: An annotation whose residual above the robust line exceeds this many robust
-#: standard deviations (at its confidence) is a likely gross error.
-GROSS_ERROR_SDS = 4.0
-#: ... and it must be at least this far above the line, in log10(error + 1)
-#: (a factor of 2 in error + 1), so that a tiny spread never flags a few pixels.
-GROSS_ERROR_MIN_RESIDUAL = math.log10(2.0)
-#: Fewest annotations for screening: below it nothing is flagged.
-GROSS_ERROR_MIN_N = 12
-#: The mean of log|z| for a standard normal z (to turn mean log|residual| into a scale).
-_MEAN_LOG_ABS_NORMAL = -0.6351814227307391 / math.log(10)  # in log10 units
-_MAD_TO_SD = 1 / 0.6744897501960817
+from .gross_errors import (  # noqa: F401 - importable from here as before
+    GROSS_ERROR_MIN_N,
+    GROSS_ERROR_MIN_RESIDUAL,
+    GROSS_ERROR_SDS,
+    HUBER_C,
+    gross_error_mask,
+    robust_line,
+)
+from .lines import MEAN_LOG_ABS_NORMAL, running_least_squares, t_quantile, weighted_line
 
-
-def t_quantile(p: float, dof: np.ndarray | float) -> np.ndarray:
-    """Student-t quantile for real degrees of freedom (Hill 1970, Algorithm 396).
-
-    Within 1e-4 (relative) of the exact quantile for ``dof >= 2``, and a few
-    percent too large (conservative) between 1 and 2; ``dof`` below 1 is taken
-    as 1, ``inf`` gives the normal quantile. ``p`` in (0.5, 1).
-
-    Parameters
-    ----------
-    p
-        Lower-tail probability of the quantile (0.975 for a 95% interval).
-    dof
-        ``(m,)`` or scalar degrees of freedom.
-
-    Returns
-    -------
-    numpy.ndarray
-        The quantiles, the shape of ``dof``.
-    """
-    normal = NormalDist()
-    z = normal.inv_cdf(p)
-    n = np.maximum(np.asarray(dof, dtype=float), 1.0)
-    p2 = 2 * (1 - p)  # two-tailed probability
-    with np.errstate(all="ignore"):
-        a = 1 / (n - 0.5)
-        b = 48 / (a * a)
-        c = ((20700 * a / b - 98) * a - 16) * a + 96.36
-        d = ((94.5 / (b + c) - 3) / b + 1) * np.sqrt(a * math.pi / 2) * n
-        y = (d * p2) ** (2 / n)
-        # the tail branch, from the normal deviate
-        x = -z
-        c_tail = np.where(n < 5, c + 0.3 * (n - 4.5) * (x + 0.6), c)
-        c_tail = (((0.05 * d * x - 5) * x - 7) * x - 2) * x + b + c_tail
-        yt = ((((0.4 * x * x + 6.3) * x * x + 36) * x * x + 94.5) / c_tail - x * x - 3) / b + 1
-        yt = a * (yt * x) ** 2
-        yt = np.where(yt > 0.002, np.expm1(yt), 0.5 * yt * yt + yt)
-        # the centre branch
-        yc = (
-            (1 / (((n + 6) / (n * y) - 0.089 * d - 0.822) * (n + 2) * 3) + 0.5 / (n + 4)) * y - 1
-        ) * (n + 1) / (n + 2) + 1 / y
-        general = np.sqrt(n * np.where(y > 0.05 + a, yt, yc))
-        one = 1 / np.tan(p2 * math.pi / 2)
-        two = np.sqrt(2 / (p2 * (2 - p2)) - 2)
-        out = np.where(n == 1, one, np.where(n == 2, two, general))
-        out = np.where(np.isinf(n), z, out)
-    return out
+#: The stop rule's thresholds (see :func:`kpcal_core.stop_check.stop_rule`).
+STOP_MIN_ANNOTATIONS = 20
+STOP_RMS_HALF_WIDTH = 0.073
+STOP_SLOPE_HALF_WIDTH = 0.1
+#: The targets must hold after this many annotations in a row: one lucky click
+#: that narrows an interval for a moment does not stop annotating.
+STOP_HELD = 3
 
 
 def satterthwaite_dof(
@@ -152,167 +104,6 @@ def satterthwaite_dof(
         hat_squares = sg * sg / (m * m) + 2 * sgx * sgx / (m * sxx) + sgxx * sgxx / (sxx * sxx)
         variance = (g * g * (1 - 2 * h)).sum(axis=-1) + hat_squares
         return expected * expected / variance
-
-
-def _weighted_line(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted least squares over the last axis: ``(slope, intercept, Sxx)``, ``(...,)`` each."""
-    sw = w.sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mx = (w * x).sum(axis=-1) / sw
-        my = (w * y).sum(axis=-1) / sw
-        xc = x - mx[..., None]
-        sxx = (w * xc * xc).sum(axis=-1)
-        slope = (w * xc * (y - my[..., None])).sum(axis=-1) / sxx
-    return slope, my - slope * mx, sxx
-
-
-def robust_line(
-    x: np.ndarray,
-    y: np.ndarray,
-    valid: np.ndarray,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
-    max_iter: int = 50,
-    tol: float = 1e-9,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Huber M-estimate of the line over the last axis, by reweighted least squares.
-
-    The scale is re-estimated from the residuals' median absolute deviation
-    each iteration (as :func:`kpcal_core.fitting.robust_fit`). Iterates until
-    every series has converged (or ``max_iter``).
-
-    Parameters
-    ----------
-    x, y
-        ``(..., n)`` data.
-    valid
-        ``(..., n)`` booleans: the entries to use.
-    start
-        Optional ``(slope, intercept)`` ``(...,)`` to start from (default:
-        least squares of the valid entries).
-
-    Returns
-    -------
-    slope, intercept, scale
-        ``(...,)`` each; ``scale`` is the robust standard deviation of the
-        residuals (MAD / 0.6745).
-    """
-    w0 = valid.astype(float)
-    if start is None:
-        slope, intercept, _ = _weighted_line(x, y, w0)
-    else:
-        slope, intercept = start
-    scale = np.zeros(slope.shape)
-    for _ in range(max_iter):
-        residual = y - (slope[..., None] * x + intercept[..., None])
-        scale = _mad_scale(residual, valid)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.abs(residual) / scale[..., None]
-            w = np.where(u <= HUBER_C, 1.0, HUBER_C / np.maximum(u, 1e-300))
-        w = np.where(valid & np.isfinite(w), w, 0.0)
-        w = np.where((scale > 0)[..., None], w, w0)
-        new_slope, new_intercept, sxx = _weighted_line(x, y, w)
-        bad = ~np.isfinite(new_slope) | (sxx <= 0)
-        new_slope = np.where(bad, slope, new_slope)
-        new_intercept = np.where(bad, intercept, new_intercept)
-        with np.errstate(invalid="ignore"):
-            change = np.abs(new_slope - slope) + np.abs(new_intercept - intercept)
-        slope, intercept = new_slope, new_intercept
-        if not np.any(change > tol):
-            break
-    return slope, intercept, scale
-
-
-def _mad_scale(residual: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Robust standard deviation (MAD / 0.6745) of the valid residuals, ``(...,)``."""
-    r = np.where(valid, residual, np.nan)
-    with np.errstate(invalid="ignore"), _quiet_nan():
-        centre = np.nanmedian(r, axis=-1)
-        mad = np.nanmedian(np.abs(r - centre[..., None]), axis=-1)
-    return np.nan_to_num(mad * _MAD_TO_SD, nan=0.0)
-
-
-class _quiet_nan:
-    """Silence numpy's "All-NaN slice" warnings inside a block (empty series give NaN)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return self
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
-
-
-def gross_error_mask(
-    x: np.ndarray,
-    y: np.ndarray,
-    valid: np.ndarray | None = None,
-    *,
-    sds: float = GROSS_ERROR_SDS,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Annotations whose error is far above the rest at their confidence.
-
-    A robust line (Huber, :func:`robust_line`) is fitted; the spread of the
-    residuals around it is allowed to change with confidence: ``log10 |r|``
-    is regressed on ``x`` (least squares on the residuals within 3 robust
-    standard deviations), which gives a robust standard deviation ``s(x)``.
-    An annotation is flagged when its residual is above the line by more than
-    ``sds * s(x)`` and by more than :data:`GROSS_ERROR_MIN_RESIDUAL`. Only
-    errors larger than expected are flagged: a click closer than expected is
-    not a gross error. Fewer than :data:`GROSS_ERROR_MIN_N` valid annotations:
-    nothing is flagged.
-
-    Parameters
-    ----------
-    x, y
-        ``(..., n)`` log10(confidence + pseudocount) and log10(error + 1).
-    valid
-        ``(..., n)`` booleans (default: all).
-    sds
-        The threshold in robust standard deviations.
-    start
-        ``(slope, intercept)`` ``(...,)`` to start the robust fit from.
-
-    Returns
-    -------
-    flagged, residual, spread, line
-        ``(..., n)`` booleans, residuals above the robust line, the robust
-        standard deviation ``s(x)`` at each annotation, and ``(slope,
-        intercept)`` of the robust line as ``(..., 2)``.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    valid = np.ones(x.shape, bool) if valid is None else np.asarray(valid, bool)
-    valid = valid & np.isfinite(x) & np.isfinite(y)
-    slope, intercept, scale = robust_line(x, y, valid, start)
-    residual = y - (slope[..., None] * x + intercept[..., None])
-    # the spread at each confidence: log10|r| against x, over the bulk
-    bulk = valid & (np.abs(residual) <= 3 * np.maximum(scale, 1e-12)[..., None])
-    floor = np.maximum(scale, 1e-6)[..., None] * 1e-3
-    log_abs = np.log10(np.maximum(np.abs(residual), floor))
-    s_slope, s_intercept, sxx = _weighted_line(x, log_abs, bulk.astype(float))
-    n_bulk = bulk.sum(axis=-1)
-    ok = np.isfinite(s_slope) & (sxx > 0) & (n_bulk >= GROSS_ERROR_MIN_N)
-    with np.errstate(over="ignore", invalid="ignore"):
-        local = 10 ** (s_slope[..., None] * x + s_intercept[..., None] - _MEAN_LOG_ABS_NORMAL)
-    spread = np.where(ok[..., None], local, scale[..., None])
-    # never judge by a spread far below the pooled one (a few lucky tiny residuals)
-    spread = np.maximum(spread, 0.5 * scale[..., None])
-    enough = valid.sum(axis=-1) >= GROSS_ERROR_MIN_N
-    with np.errstate(invalid="ignore"):
-        flagged = (
-            valid
-            & enough[..., None]
-            & (residual > sds * spread)
-            & (residual > GROSS_ERROR_MIN_RESIDUAL)
-        )
-    return flagged, residual, spread, np.stack([slope, intercept], axis=-1)
 
 
 def line_numbers(
@@ -449,10 +240,10 @@ def _spread_model(
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.log10(np.maximum(np.abs(e) / np.sqrt(np.maximum(1 - h, 1e-6)), floor))
     z = np.where(keep, z, 0.0)
-    slope, intercept, sxx = _weighted_line(x, z, keep.astype(float))
+    slope, intercept, sxx = weighted_line(x, z, keep.astype(float))
     ok = np.isfinite(slope) & (sxx > 0)
     with np.errstate(over="ignore", invalid="ignore"):
-        model = 10 ** (slope[..., None] * x + intercept[..., None] - _MEAN_LOG_ABS_NORMAL)
+        model = 10 ** (slope[..., None] * x + intercept[..., None] - MEAN_LOG_ABS_NORMAL)
     model = np.where(ok[..., None], model, np.sqrt(np.maximum(s2, 0.0))[..., None])
     return np.where(keep, np.nan_to_num(model, nan=0.0, posinf=1e6), 0.0)
 
@@ -569,17 +360,14 @@ def projected_half_widths(
     """
     xs = np.concatenate([np.asarray(x_used, float), np.asarray(x_next, float)])
     base = len(x_used)
-    k = np.arange(1, len(xs) + 1, dtype=float)
-    x0 = float(xs.mean()) if len(xs) else 0.0
-    c = xs - x0
-    mx = np.cumsum(c) / k
-    sxx = np.cumsum(c * c) - k * mx * mx
+    sums = running_least_squares(xs)
+    k, sxx = sums.k, sums.sxx
     t = t_quantile(0.5 + level / 2, np.maximum(k - 2, 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         rms = (
             t
             * residual_sd
-            * np.sqrt(1 / k + (population_variance + (population_mean - (mx + x0)) ** 2) / sxx)
+            * np.sqrt(1 / k + (population_variance + (population_mean - sums.mean_x) ** 2) / sxx)
         )
         slope = t * residual_sd / np.sqrt(sxx)
     bad = (k < 3) | ~(sxx > 0)
@@ -591,7 +379,9 @@ def projected_half_widths(
     return rms, slope
 
 
-def slope_reach(slope_half_width: np.ndarray, slope_lever: float | np.ndarray) -> np.ndarray:
+def slope_reach(
+    slope_half_width: float | np.ndarray, slope_lever: float | np.ndarray
+) -> np.ndarray:
     """How far the slope's uncertainty moves the line at the population's edges.
 
     ``slope_half_width * slope_lever``, in log10(error + 1) units: the
@@ -603,7 +393,7 @@ def slope_reach(slope_half_width: np.ndarray, slope_lever: float | np.ndarray) -
 
 
 def slope_target_met(
-    slope_half_width: np.ndarray,
+    slope_half_width: float | np.ndarray,
     slope_lever: float | np.ndarray | None,
     rms_target: float,
     slope_target: float,
@@ -634,7 +424,7 @@ def settled(
     rms_target: float,
     slope_target: float,
 ) -> np.ndarray:
-    """The stop rule's verdict, elementwise (see :func:`kpcal_core.diagnostics.stop_rule`)."""
+    """The stop rule's verdict, elementwise (see :func:`kpcal_core.stop_check.stop_rule`)."""
     with np.errstate(invalid="ignore"):
         return (
             (np.asarray(n_used) >= min_annotations)

@@ -111,13 +111,13 @@ def test_bootstrap_interval_covers_the_true_line_on_the_demo(demo, data):
     result = fit_project(data=data, records=records)
     boot = bootstrap_fit(result.points, n_resamples=1000, seed=0)
     reference = fit_error_model(demo.coordinates, demo.confidences, records, demo.bodyparts)
-    assert boot["slope"] == pytest.approx(reference["slope"], rel=1e-12)
-    assert boot["intercept"] == pytest.approx(reference["intercept"], rel=1e-12)
-    assert boot["slope_low"] < TRUE_SLOPE < boot["slope_high"]
-    assert boot["intercept_low"] < TRUE_INTERCEPT < boot["intercept_high"]
-    assert boot["slope_low"] < boot["slope"] < boot["slope_high"]
-    assert boot["n"] == 100 and boot["n_resamples"] == 1000 and boot["n_degenerate"] == 0
-    assert boot["slope_high"] - boot["slope_low"] < 0.1  # informative, not just wide
+    assert boot.slope == pytest.approx(reference["slope"], rel=1e-12)
+    assert boot.intercept == pytest.approx(reference["intercept"], rel=1e-12)
+    assert boot.slope_low < TRUE_SLOPE < boot.slope_high
+    assert boot.intercept_low < TRUE_INTERCEPT < boot.intercept_high
+    assert boot.slope_low < boot.slope < boot.slope_high
+    assert boot.n == 100 and boot.n_resamples == 1000 and boot.n_degenerate == 0
+    assert boot.slope_high - boot.slope_low < 0.1  # informative, not just wide
 
 
 def test_bootstrap_has_about_nominal_coverage():
@@ -125,7 +125,7 @@ def test_bootstrap_has_about_nominal_coverage():
     for trial in range(200):
         points = synthetic_points(60, seed=1000 + trial, noise=0.1)
         boot = bootstrap_fit(points, n_resamples=400, seed=trial)
-        hits += boot["slope_low"] <= TRUE_SLOPE <= boot["slope_high"]
+        hits += boot.slope_low <= TRUE_SLOPE <= boot.slope_high
     assert 0.88 <= hits / 200 <= 0.99
 
 
@@ -133,10 +133,10 @@ def test_bootstrap_is_seeded_and_fast_enough(capsys):
     points = synthetic_points(1000)
     first = bootstrap_fit(points, seed=5, return_samples=True)
     again = bootstrap_fit(points, seed=5, return_samples=True)
-    np.testing.assert_array_equal(first["slopes"], again["slopes"])
-    assert first["slopes"].shape == (1000,)
+    np.testing.assert_array_equal(first.slopes, again.slopes)
+    assert first.slopes.shape == (1000,)
     other = bootstrap_fit(points, seed=6)
-    assert other["slope_low"] != first["slope_low"]
+    assert other.slope_low != first.slope_low
     times = []
     for _ in range(5):
         start = time.perf_counter()
@@ -431,17 +431,17 @@ def test_prediction_band_over_the_population():
 def test_per_bodypart_flags_only_the_bodypart_annotated_off_target(demo, data):
     fair = fit_project(data=data, records=annotate_truth(demo, 240, seed=3)).points
     result = per_bodypart_fits(fair, n_resamples=500, seed=0)
-    assert result["differs"] == []
-    table = result["table"]
+    assert result.differs == ()
+    table = result.table
     assert list(table["bodypart"]) == sorted(demo.bodyparts)
     assert (table["n"] >= 5).all() and table["slope"].notna().all()
 
     biased = annotate_truth(demo, 240, seed=3, offsets={"tail_base": (8.0, 0.0)})
     result = per_bodypart_fits(fit_project(data=data, records=biased).points, 500, 0)
-    assert result["differs"] == ["tail_base"]
-    row = result["table"].set_index("bodypart").loc["tail_base"]
+    assert result.differs == ("tail_base",)
+    row = result.table.set_index("bodypart").loc["tail_base"]
     assert row["differs"] and "do not overlap" in row["reason"]
-    assert result["pooled"]["n"] == 240
+    assert result.pooled.n == 240
 
 
 def test_per_bodypart_seldom_flags_bodyparts_that_share_one_line():
@@ -449,7 +449,7 @@ def test_per_bodypart_seldom_flags_bodyparts_that_share_one_line():
     for trial in range(40):
         points = synthetic_points(240, seed=2000 + trial, noise=0.1)
         points["bodypart"] = np.repeat(list("abcdef"), 40)
-        flagged += bool(per_bodypart_fits(points, n_resamples=300, seed=trial)["differs"])
+        flagged += bool(per_bodypart_fits(points, n_resamples=300, seed=trial).differs)
     assert flagged <= 4  # well under 10% of projects get a false flag
 
 
@@ -457,7 +457,7 @@ def test_per_bodypart_leaves_small_groups_unflagged():
     points = synthetic_points(60, seed=8)
     points.loc[:2, "bodypart"] = "rare"
     result = per_bodypart_fits(points, n_resamples=200)
-    rare = result["table"].set_index("bodypart").loc["rare"]
+    rare = result.table.set_index("bodypart").loc["rare"]
     assert rare["n"] == 3 and math.isnan(rare["slope"]) and not rare["differs"]
     assert "too few" in rare["reason"]
 
@@ -473,12 +473,12 @@ def test_robust_fits_resist_ten_percent_outliers(demo, data):
     points.loc[bad, "log10_confidence"] = rng.uniform(-0.3, 0.0, bad.size)
     points.loc[bad, "log10_error"] = rng.uniform(1.2, 1.8, bad.size)
     ols = bootstrap_fit(points, n_resamples=1)
-    ols_miss = abs(ols["slope"] - TRUE_SLOPE)
+    ols_miss = abs(ols.slope - TRUE_SLOPE)
     for method in ("theil-sen", "huber"):
         robust = robust_fit(points, method)
         assert robust["method"] == method
         assert abs(robust["slope"] - TRUE_SLOPE) < ols_miss / 2, (method, robust, ols)
-        assert abs(robust["intercept"] - TRUE_INTERCEPT) < abs(ols["intercept"] - TRUE_INTERCEPT)
+        assert abs(robust["intercept"] - TRUE_INTERCEPT) < abs(ols.intercept - TRUE_INTERCEPT)
     assert robust_fit(points, "huber")["converged"]
 
 
@@ -549,11 +549,11 @@ def test_fit_project_leaves_out_not_visible_and_unloaded_and_matches_fit_error_m
     records[("not-loaded", 3, "nose")] = Annotation(1.0, 1.0, "tester", "2030")
     result = fit_project(data=data, records=records)
     assert result.counts == {"positions": 40, "not_visible": 1, "cleared": 0}
-    assert result.n_left_out == 1 and result.fit["n"] == 39
+    assert result.n_left_out == 1 and result.fit.n == 39
     positions = {k: v for k, v in records.items() if v.has_position and k[0] != "not-loaded"}
     reference = fit_error_model(demo.coordinates, demo.confidences, positions, demo.bodyparts)
-    assert result.fit["slope"] == pytest.approx(reference["slope"], rel=1e-12)
-    assert result.fit["intercept"] == pytest.approx(reference["intercept"], rel=1e-12)
+    assert result.fit.slope == pytest.approx(reference["slope"], rel=1e-12)
+    assert result.fit.intercept == pytest.approx(reference["intercept"], rel=1e-12)
     assert {"annotator", "annotated_at"} <= set(result.points.columns)
     assert set(project_points(data, records)["annotator"]) == {"tester"}
     with pytest.raises(NotEnoughAnnotations, match="annotate more"):
@@ -584,7 +584,7 @@ def three_annotators() -> dict:
 
 def test_agreement_distances_on_a_hand_made_example():
     result = annotator_agreement(three_annotators())
-    table = result["distances"]
+    table = result.distances
     got = {(r.frame, r.annotator_a, r.annotator_b): r.distance_px for r in table.itertuples()}
     # sample 0: ann (0,0), bob (3,4), cy (0,8); sample 1: ann and bob both at (10,10)
     assert got == {
@@ -593,14 +593,14 @@ def test_agreement_distances_on_a_hand_made_example():
         (0, "bob", "cy"): 5.0,
         (1, "ann", "bob"): 0.0,
     }
-    assert result["n_annotators"] == 3 and result["n_shared_samples"] == 2
-    assert result["n_pairs"] == 4 and result["visibility_disagreements"] == 1
-    assert result["median_px"] == 5.0
-    assert result["p90_px"] == pytest.approx(np.percentile([0.0, 5.0, 5.0, 8.0], 90))
-    assert result["mean_px"] == 4.5 and result["max_px"] == 8.0
-    by_pair = result["by_pair"].set_index(["annotator_a", "annotator_b"])
+    assert result.n_annotators == 3 and result.n_shared_samples == 2
+    assert result.n_pairs == 4 and result.visibility_disagreements == 1
+    assert result.median_px == 5.0
+    assert result.p90_px == pytest.approx(np.percentile([0.0, 5.0, 5.0, 8.0], 90))
+    assert result.mean_px == 4.5 and result.max_px == 8.0
+    by_pair = result.by_pair.set_index(["annotator_a", "annotator_b"])
     assert by_pair.loc[("ann", "bob"), "n"] == 2 and by_pair.loc[("ann", "bob"), "median_px"] == 2.5
-    assert "human error floor" in result["statement"] and "not visible" in result["statement"]
+    assert "human error floor" in result.statement and "not visible" in result.statement
 
 
 def test_agreement_from_pairs_keeps_each_annotators_newest_click():
@@ -611,10 +611,10 @@ def test_agreement_from_pairs_keeps_each_annotators_newest_click():
         (key, Annotation(0.0, 0.0, "bob", "2025-01-01T00:00:05")),
     ]
     result = annotator_agreement(history)
-    assert result["distances"]["distance_px"].tolist() == [10.0]
+    assert result.distances["distance_px"].tolist() == [10.0]
     alone = annotator_agreement(history[:2])
-    assert alone["n_pairs"] == 0 and math.isnan(alone["median_px"])
-    assert "No sample" in alone["statement"]
+    assert alone.n_pairs == 0 and math.isnan(alone.median_px)
+    assert "No sample" in alone.statement
 
 
 def test_mean_clicks_are_fittable_annotations():
@@ -643,7 +643,7 @@ def test_annotator_files_are_labelled_by_their_annotator(tmp_path):
         paths.append(path)
     loaded = load_annotator_files(paths)
     assert sorted(loaded) == ["ann", "bob"]
-    assert annotator_agreement(loaded)["n_pairs"] == 2
+    assert annotator_agreement(loaded).n_pairs == 2
     with pytest.raises(KpcalError, match="does not exist"):
         load_annotator_files([tmp_path / "nope.csv"])
     with pytest.raises(KpcalError, match="given twice"):
@@ -665,7 +665,7 @@ def test_excel_saved_csv_with_bom_loads_as_project_annotations_and_for_agreement
         paths.append(path)
     loaded = load_annotator_files(paths)
     assert sorted(loaded) == ["ann", "bob"]
-    assert annotator_agreement(loaded)["n_pairs"] == 2
+    assert annotator_agreement(loaded).n_pairs == 2
     latin = tmp_path / "latin.csv"
     latin.write_bytes(
         format_annotations({("é", 0, "nose"): by_name["ann"][("rec", 0, "nose")]}, None).encode(
