@@ -30,13 +30,9 @@ from common import machine_summary, print_table  # noqa: E402
 
 from kpcal_core import Annotation, plan_annotation_order, sample_error_frames  # noqa: E402
 from kpcal_core.demo import load_ground_truth, make_demo_project  # noqa: E402
-from kpcal_core.diagnostics import (  # noqa: E402
-    project_points,
-    project_population,
-    settled_mask,
-    stop_numbers,
-)
+from kpcal_core.fit_service import project_points, project_population  # noqa: E402
 from kpcal_core.project import load_project_data  # noqa: E402
+from kpcal_core.running import settled_mask, stop_numbers  # noqa: E402
 
 N_SAMPLES = 100
 

@@ -1,8 +1,8 @@
 """Benchmark: which keypoints to annotate, and when to stop (issues 15 and 20).
 
 Simulates annotating keypoints in two orders and stops each with the one stop
-rule the app uses (:func:`kpcal_core.diagnostics.stop_numbers` and
-:func:`~kpcal_core.diagnostics.settled_mask`), all in one run:
+rule the app uses (:func:`kpcal_core.running.stop_numbers` and
+:func:`~kpcal_core.running.settled_mask`), all in one run:
 
 - orders: ``fixed``, keypoint-MoSeq's equal share per log-spaced bin in random
   order (:func:`kpcal_core.sampling.sample_error_frames`), and ``planned``
@@ -73,14 +73,10 @@ sys.path.insert(0, str(HERE.parent))
 
 import common  # noqa: E402
 
-from kpcal_core.diagnostics import (  # noqa: E402
-    STOP_RMS_HALF_WIDTH,
-    STOP_SLOPE_HALF_WIDTH,
-    settled_mask,
-    stop_numbers,
-)
 from kpcal_core.planning import plan_annotation_order, population_of  # noqa: E402
+from kpcal_core.running import settled_mask, stop_numbers  # noqa: E402
 from kpcal_core.sampling import confidence_bin_edges, sample_error_frames  # noqa: E402
+from kpcal_core.stopping import STOP_RMS_HALF_WIDTH, STOP_SLOPE_HALF_WIDTH  # noqa: E402
 
 POOL = 100_000
 NUM_BINS = 10

@@ -7,8 +7,8 @@ the default 10% share spread over the samples' confidences), one click per
 step each; the samples done are then always the first ones of the order
 (up to the ``k - 1`` taken in the same step), so the stop rule sees the same
 sequence as one annotator sees. A run is stopped by the app's rule
-(:func:`kpcal_core.diagnostics.stop_numbers` and
-:func:`~kpcal_core.diagnostics.settled_mask`, the population's moments as
+(:func:`kpcal_core.running.stop_numbers` and
+:func:`~kpcal_core.running.settled_mask`, the population's moments as
 ``stop_rule`` takes them) on the samples done, exactly as ``bench_design.py``
 does; "clicks per annotator" is the step at which the samples done reach the
 settled prefix, "clicks" all clicks made by then (second looks included).

@@ -23,9 +23,10 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_design as bd  # noqa: E402
 
-from kpcal_core.diagnostics import STOP_RMS_HALF_WIDTH, stop_numbers  # noqa: E402
 from kpcal_core.planning import plan_annotation_order, population_of  # noqa: E402
+from kpcal_core.running import stop_numbers  # noqa: E402
 from kpcal_core.sampling import sample_error_frames  # noqa: E402
+from kpcal_core.stopping import STOP_RMS_HALF_WIDTH  # noqa: E402
 
 LABELS = {"fixed": "keypoint-MoSeq's equal bins", "planned": "planned (I-optimal)"}
 

@@ -81,21 +81,21 @@ except KpcalError as error:
     error_display.show_error(error)
     st.stop()
 diag = cache.fit_diagnostics(data, result.project.line_points, stop)
-boot = diag["bootstrap"]
-settled, statement = diag["settled"]
+boot = diag.bootstrap
+settled, statement = diag.settled, diag.statement
 
 st.markdown(
-    f"**slope = {fit['slope']:.4f} · intercept = {fit['intercept']:.4f} · "
-    f"R² = {fit['r2']:.3f} · n = {fit['n']}**"
+    f"**slope = {fit.slope:.4f} · intercept = {fit.intercept:.4f} · "
+    f"R² = {fit.r2:.3f} · n = {fit.n}**"
     + (
         ""
         if method == "least-squares"
-        else f" · {method}: slope {line['slope']:.4f}, intercept {line['intercept']:.4f}"
+        else f" · {method}: slope {line.slope:.4f}, intercept {line.intercept:.4f}"
     )
 )
 st.caption(
-    f"95% bootstrap intervals (1,000 resamples): slope {boot['slope_low']:.4f} to "
-    f"{boot['slope_high']:.4f}, intercept {boot['intercept_low']:.4f} to {boot['intercept_high']:.4f}."
+    f"95% bootstrap intervals (1,000 resamples): slope {boot.slope_low:.4f} to "
+    f"{boot.slope_high:.4f}, intercept {boot.intercept_low:.4f} to {boot.intercept_high:.4f}."
 )
 (st.success if settled else st.warning)(statement)
 panels.draw_more_button(data, stop, key="fit-draw-more")
@@ -142,7 +142,7 @@ chart = fit_chart(
     lines,
     threshold,
     bodyparts=data.bodyparts,
-    part_lines=diag["part_lines"] if show_parts else None,
+    part_lines=diag.part_lines if show_parts else None,
     selection=alt.selection_point(name="pick", fields=["confidence"], on="click", nearest=True),
     width="container",
     height=420,
@@ -155,17 +155,17 @@ st.altair_chart(
 trust, stability, parts, residuals, pixels = st.tabs(
     ["Where is it trusted?", "Has it settled?", "Per bodypart", "Largest residuals", "In pixels"]
 )
-prior = cache.model_prior(data, line, threshold, diag["per_bodypart"])
+prior = cache.model_prior(data, line, threshold, diag.per_bodypart)
 with trust:
-    panels.trusted_panel(diag["band"], prior)
+    panels.trusted_panel(diag.band, prior)
 with stability:
-    st.altair_chart(running_chart(diag["running"]), width="stretch")
+    st.altair_chart(running_chart(diag.running), width="stretch")
     st.caption(
         "The least-squares slope after each annotation, in the order they were made, with its "
         "95% interval."
     )
 with parts:
-    panels.per_bodypart_panel(prior, diag["per_bodypart"]["table"])
+    panels.per_bodypart_panel(prior, diag.per_bodypart.table)
 with residuals:
     samples = data.session.sample_keys
     for row in workflows.residual_rows(points, fit, samples):

@@ -104,7 +104,7 @@ def test_a_saved_robust_line_survives_the_next_autosave(demo):
     assert load_session(demo).fit_method == "theil-sen"
     data = load_project_data(demo)
     robust = fit_by_method(workflows.calibration_fit(data).project.points, "theil-sen")
-    assert config_line(demo)[:2] == (robust["slope"], robust["intercept"])
+    assert config_line(demo)[:2] == (robust.slope, robust.intercept)
 
     # one more click on the annotate page: autosave refits with the saved (robust) method
     at = open_page(at, ANNOTATE)
@@ -116,8 +116,8 @@ def test_a_saved_robust_line_survives_the_next_autosave(demo):
     robust = fit_by_method(points, "theil-sen")
     least_squares = fit_by_method(points, "least-squares")
     slope, intercept, _ = config_line(demo)
-    assert (slope, intercept) == (robust["slope"], robust["intercept"])
-    assert slope != least_squares["slope"]
+    assert (slope, intercept) == (robust.slope, robust.intercept)
+    assert slope != least_squares.slope
 
 
 def test_saving_from_the_fit_page_while_another_process_autosaves(demo):
@@ -127,7 +127,7 @@ def test_saving_from_the_fit_page_while_another_process_autosaves(demo):
     page_line = fit_by_method(
         workflows.calibration_fit(load_project_data(demo)).project.points, "huber"
     )
-    written = [(page_line["slope"], page_line["intercept"])]  # every write, from both sides
+    written = [(page_line.slope, page_line.intercept)]  # every write, from both sides
     child = subprocess.Popen(
         [sys.executable, str(HELPER), "loop", str(demo), "0", "60"],
         stdout=subprocess.PIPE,

@@ -127,7 +127,7 @@ def test_the_twentieth_position_writes_the_csv_and_the_fitted_config(project):
     assert [r.exported for r in results] == [False] * (AUTOSAVE_AT - 1) + [True]
     assert len(csv_rows(project)) == AUTOSAVE_AT
     assert len(load_annotations(project)) == AUTOSAVE_AT
-    assert results[-1].fit is not None and results[-1].fit["n"] == AUTOSAVE_AT
+    assert results[-1].fit is not None and results[-1].fit.n == AUTOSAVE_AT
     assert_config_holds_the_fit_of_the_csv(project)
 
 

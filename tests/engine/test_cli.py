@@ -87,9 +87,9 @@ def test_fit_json_gives_the_numbers_of_fit_error_model_and_of_the_app(annotated)
     assert result["r2"] == pytest.approx(reference["r2"], rel=1e-12)
     app = fit_project(demo.project_dir).fit  # the function the app's fit page calls
     assert (result["slope"], result["intercept"], result["n"]) == (
-        app["slope"],
-        app["intercept"],
-        app["n"],
+        app.slope,
+        app.intercept,
+        app.n,
     )
     assert result["not_visible"] == 2 and result["left_out"] == 0
     low, high = result["interval"]["slope"]

@@ -181,7 +181,7 @@ class CrashChecker:
                     self.data.conf_pseudocount,
                 )
             )
-            slopes.add(fit_now["slope"])
+            slopes.add(fit_now.slope)
         else:
             self.seen_csv_missing = True
 

@@ -84,7 +84,7 @@ def test_the_s0_panel_gives_jax_moseqs_numbers_on_the_saved_line(demo):
     )
 
     lines = {
-        "": (fit.line["slope"], fit.line["intercept"]),
+        "": (fit.line.slope, fit.line.intercept),
         "default_": (-0.5, 0.25),
         "saved_": (SAVED["slope"], SAVED["intercept"]),
     }
@@ -204,7 +204,7 @@ def test_autosave_keeps_the_annotations_and_not_a_positive_line(demo):
     line = workflows.calibration_fit(data, records).line
     with pytest.raises(workflows.SlopeNotConfirmed, match="is positive") as refused:
         workflows.save_calibration(
-            data, slope=line["slope"], intercept=line["intercept"], conf_threshold=0.5
+            data, slope=line.slope, intercept=line.intercept, conf_threshold=0.5
         )
     assert refused.value.check.kind == "positive"
     assert config_line(project) == before
@@ -214,13 +214,13 @@ def test_autosave_keeps_the_annotations_and_not_a_positive_line(demo):
     # ... and written once confirmed.
     workflows.save_calibration(
         data,
-        slope=line["slope"],
-        intercept=line["intercept"],
+        slope=line.slope,
+        intercept=line.intercept,
         conf_threshold=0.5,
         points=points,
         confirm_slope=True,
     )
-    assert config_line(project) == pytest.approx((line["slope"], line["intercept"]))
+    assert config_line(project) == pytest.approx((line.slope, line.intercept))
 
 
 def test_the_command_line_writes_a_rising_line_only_with_confirm_slope(demo):

@@ -162,8 +162,8 @@ def test_old_format_project_fits_as_before(project):
     direct = fit_points(
         error_points(data.coordinates, data.confidences, clicks, data.bodyparts, 1e-3)
     )
-    assert fitted["slope"] == pytest.approx(direct["slope"], rel=1e-12)
-    assert fitted["intercept"] == pytest.approx(direct["intercept"], rel=1e-12)
+    assert fitted.slope == pytest.approx(direct.slope, rel=1e-12)
+    assert fitted.intercept == pytest.approx(direct.intercept, rel=1e-12)
 
 
 # --------------------------------------------------------------------------- rows
@@ -369,8 +369,8 @@ def test_agreement_on_the_project_file_and_cli(project, capsys):
     by_name = project_annotators(project)
     assert sorted(by_name) == ["ana", "bo"]
     result = annotator_agreement(load_working_annotations(project))
-    assert result["n_shared_samples"] == 8
-    assert result["median_px"] == pytest.approx(math.sqrt(2), rel=1e-6)
+    assert result.n_shared_samples == 8
+    assert result.median_px == pytest.approx(math.sqrt(2), rel=1e-6)
     # the project's CSV file names both annotators: one entry each
     save_work(data, {}, force_export=True)
     assert sorted(load_annotator_files([annotations_path(project)])) == ["ana", "bo"]
