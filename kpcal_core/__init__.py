@@ -26,8 +26,16 @@ The engine, one concern per module:
 - ``planning``: the planned annotation order (:func:`plan_annotation_order`) and
   the population the line is applied to (:func:`population_of`)
 - ``fitting``: the error-vs-confidence line, least squares or robust
-- ``diagnostics``: how far to trust the fit: bootstrap intervals, the running
-  fit, the stop rule (:func:`stop_rule`), per-bodypart lines
+  (typed results :class:`~kpcal_core.fitting.LineFit`, :class:`~kpcal_core.fitting.FittedLine`)
+- the statistics, pure (no file, no project): ``lines`` (the one running
+  least-squares update, t quantiles), ``intervals`` (bootstrap, prediction band),
+  ``running`` (the running fit, the stop rule's numbers per prefix),
+  ``gross_errors`` (the screen), ``stopping`` (the stop rule's half-widths and
+  thresholds), ``stop_check`` (:func:`stop_rule`, its settings and verdict),
+  ``per_bodypart`` (each bodypart's own line, the largest residuals);
+  ``diagnostics`` re-exports them under their old names
+- ``fit_service``: the one fit of a project (:func:`fit_project`), used by
+  autosave, the workflows and ``kpcal fit``
 - ``agreement``: several annotators: distances between their clicks, each one's bias
   and spread, the flag for one systematically off (project file or one CSV each)
 - ``team``: several annotators sharing a project: leases, the next sample for each,
