@@ -120,7 +120,10 @@ def fit_chart(
     title = f"log10(error + 1) against log10(confidence), n = {len(data)}"
     if lines:
         first = lines[0]
-        title = f"{first['method']}: slope {first['slope']:.4f}, intercept {first['intercept']:.4f}, n = {len(data)}"
+        title = (
+            f"{first.method}: slope {first.slope:.4f}, intercept {first.intercept:.4f}, "
+            f"n = {len(data)}"
+        )
     return alt.layer(*layers).properties(width=width, height=height, title=title)
 
 

@@ -176,7 +176,7 @@ def run_loop(data: ProjectData, start: int, count: int | None, report=say) -> No
         result = save_work(data, records)
         records = dict(result.records)
         fit = result.fit
-        slope, intercept = (repr(fit["slope"]), repr(fit["intercept"])) if fit else ("-", "-")
+        slope, intercept = (repr(fit.slope), repr(fit.intercept)) if fit else ("-", "-")
         report(f"saved {index} {counter} {int(result.exported)} {slope} {intercept}")
         counter += 1
 

@@ -82,7 +82,7 @@ def test_fit_and_save_in_the_app_and_on_the_command_line_agree(demo, tmp_path):
     assert config_line(demo) == config_line(other)
     slope, intercept, _ = config_line(demo)
     fit = workflows.calibration_fit(load_project_data(demo)).project.fit
-    assert (slope, intercept) == (fit["slope"], fit["intercept"])
+    assert (slope, intercept) == (fit.slope, fit.intercept)
     assert f"slope = {slope:.4f} · intercept = {intercept:.4f}" in at.markdown[0].value
 
     # export: the command line writes what the workflow writes
