@@ -208,7 +208,7 @@ class _Store:
 
 
 def _frame_table(group: h5py.Group, key: str, path: str) -> _Store:
-    """pandas' "table" format: a compound table, labels in pickled attributes."""
+    """Pandas' "table" format: a compound table, labels in pickled attributes."""
     attrs, where = group.attrs, f"table {key!r}"
     if _attr_text(attrs, "table_type") != "appendable_frame":
         raise _Layout(f"{where} is a {_attr_text(attrs, 'table_type')!r} table, not a frame")
@@ -313,7 +313,7 @@ def _fixed_index(group: h5py.Group, name: str, path: str) -> tuple[list, list[tu
         raise _Layout(f"{where} is not a pandas index")
     names, columns = [], []
     for level_name, codes_name in parts:
-        level = group[level_name] if level_name in group else None
+        level = group.get(level_name, None)
         values = _small_array(group, level_name, path)
         kind = _attr_text(level.attrs, "kind")
         if kind == "string" and values.dtype.kind == "S":
@@ -338,7 +338,7 @@ def _fixed_index(group: h5py.Group, name: str, path: str) -> tuple[list, list[tu
 
 
 def _frame_fixed(group: h5py.Group, key: str, path: str) -> _Store:
-    """pandas' "fixed" format: an index per axis and one ``(T, n)`` dataset per block."""
+    """Pandas' "fixed" format: an index per axis and one ``(T, n)`` dataset per block."""
     attrs, where = group.attrs, f"table {key!r}"
     if _attr_int(attrs, "ndim", where) != 2:
         raise _Layout(f"{where} is not two-dimensional")

@@ -140,6 +140,7 @@ class DuplicateGroup:
 
     @property
     def left_out(self) -> tuple[str, ...]:
+        """The files of the group that are not loaded, in the group's order."""
         return tuple(f for f in self.files if f not in self.kept)
 
     def message(self, duplicates: str) -> str:
