@@ -51,6 +51,7 @@ temporary file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -302,10 +303,8 @@ def evict(cache_dir: str | os.PathLike, max_bytes: int) -> int:
     for path, size, _ in files:
         if total <= max_bytes:
             break
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
         total -= size
         deleted += 1
     with _tally_lock:
@@ -353,10 +352,8 @@ def read_cached_frame(
         return _read_legacy(cache_dir, folder, int(index))
     frame = decode_frame(data)
     if frame is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.utime(file)
-        except OSError:
-            pass
     return frame
 
 
@@ -430,10 +427,8 @@ def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) ->
             handle.write(data)
         os.replace(tmp, target)
     except OSError as error:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise not_saved(target, error) from None
     key = _key(cache_dir)
     with _tally_lock:

@@ -27,6 +27,7 @@ goes to the frame cache as soon as it is decoded, so a second call decodes nothi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -500,10 +501,9 @@ def load_frame(
     )
     frame = frames[int(index)]
     if cache_dir is not None:
-        try:
+        # A full disk: the frame is shown all the same, decoded again next time.
+        with contextlib.suppress(NotSaved):
             write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
-        except NotSaved:  # a full disk: the frame is shown all the same, decoded again next time
-            pass
     return as_rgb(frame)
 
 
