@@ -95,8 +95,11 @@ def load_annotator_files(
 
 
 def project_annotators(project_dir: str | os.PathLike) -> dict[str, dict[SampleKey, Annotation]]:
-    """``{annotator: {sample_key: Annotation}}`` of a project's annotations (saved and the
-    working copy), one entry per annotator name (unnamed rows: :data:`UNNAMED`)."""
+    """``{annotator: {sample_key: Annotation}}`` of a project's annotations.
+
+    Saved and the working copy, one entry per annotator name (unnamed rows:
+    :data:`UNNAMED`).
+    """
     from .project import load_working_rows
 
     return _group_by_annotator(load_working_rows(project_dir))
@@ -141,8 +144,10 @@ def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey
 def _independent(
     grouped: Mapping[str, Mapping[SampleKey, Annotation]],
 ) -> dict[SampleKey, dict[str, Annotation]]:
-    """``{sample_key: {annotator: click}}`` of the independent clicks (not cleared, not a
-    review of another's click)."""
+    """``{sample_key: {annotator: click}}`` of the independent clicks.
+
+    Not cleared, not a review of another's click.
+    """
     clicks: dict[SampleKey, dict[str, Annotation]] = {}
     for name in sorted(grouped):
         for key, ann in grouped[name].items():

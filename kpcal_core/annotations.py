@@ -83,10 +83,12 @@ class Annotation:
 
     @property
     def xy(self) -> tuple[float, float]:
+        """``(x, y)``, the clicked position in video pixels (NaN when there is none)."""
         return (self.x, self.y)
 
     @property
     def has_position(self) -> bool:
+        """Whether the annotation is a clicked position (not cleared, not "not visible")."""
         return self.status == POSITION
 
     @property
@@ -194,6 +196,7 @@ def now_utc() -> str:
 
 
 def annotations_path(project_dir: str | os.PathLike) -> Path:
+    """``error_annotations.csv`` of a project."""
     return Path(project_dir) / ANNOTATIONS_FILENAME
 
 

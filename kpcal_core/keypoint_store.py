@@ -100,10 +100,8 @@ def store_bytes(project_dir: str | os.PathLike) -> int:
     total = 0
     for folder, _, names in os.walk(store_dir(project_dir)):
         for name in names:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.stat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -432,9 +430,12 @@ def read_project_keypoints(
     check_no_link_out(store / digest, what="keypoint store")
     with _handoff_lock:
         handed = _handoff.pop((str(store), digest), None)
-    if handed is not None and time.monotonic() - handed[0] < HANDOFF_SECONDS:
-        if _stored_key(store / digest) == json.loads(json.dumps(key)):
-            return handed[1]
+    if (
+        handed is not None
+        and time.monotonic() - handed[0] < HANDOFF_SECONDS
+        and _stored_key(store / digest) == json.loads(json.dumps(key))
+    ):
+        return handed[1]
     found = _load_stored(store / digest, key)
     if found is not None:
         return found

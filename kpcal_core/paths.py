@@ -1,5 +1,7 @@
-"""Paths typed by a user or read from a file: read as meant, refused with a message naming
-them, kept inside the data root on a shared server.
+"""Paths typed by a user or read from a file: read as meant, or refused.
+
+A path is refused with a message naming it, and kept inside the data root on a shared
+server.
 
 A typed path loses surrounding spaces and one pair of quotes; an empty path, a NUL
 character and a path longer than the system allows are refused (:class:`KpcalError`

@@ -318,14 +318,17 @@ class ModelPrior:
 
     @property
     def n_positioned(self) -> int:
+        """Keypoints with a position, over all bodyparts."""
         return sum(b.n_positioned for b in self.bodyparts)
 
     @property
     def n_zero(self) -> int:
+        """Keypoints keypoint-MoSeq sets to confidence 0, over all bodyparts."""
         return sum(b.n_zero for b in self.bodyparts)
 
     @property
     def n_interpolated(self) -> int:
+        """Positioned keypoints ``conf_threshold`` marks as outliers, over all bodyparts."""
         return sum(b.n_interpolated for b in self.bodyparts)
 
     @property
@@ -483,7 +486,7 @@ def config_pseudocount(config: Mapping) -> float:
 
 @dataclass(frozen=True)
 class SlopeCheck:
-    """Does a line show errors shrinking as confidence grows?
+    """Whether a line shows errors shrinking as confidence grows.
 
     Attributes
     ----------
