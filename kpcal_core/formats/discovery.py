@@ -197,7 +197,8 @@ def choose_duplicates(
     for path in paths:
         by_key.setdefault(output_key(path), []).append(path)
     want_filtered = duplicates == "filtered"
-    groups, dropped = [], set()
+    groups: list[DuplicateGroup] = []
+    dropped: set[str] = set()
     for key, files in by_key.items():
         if len(files) < 2:
             continue
