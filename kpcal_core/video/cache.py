@@ -58,6 +58,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -188,7 +189,7 @@ def encode_frame(frame, check_key: str | None = None) -> bytes:
     with _checked_lock:
         verdict = _i420_ok.get(check_key) if check_key is not None else True
     data = _encode_i420(frame) if verdict is not False else None
-    if data is not None and verdict is None:
+    if data is not None and verdict is None and check_key is not None:  # None: not checked yet
         rgb = to_rgb(frame)
         back = decode_frame(data)
         verdict = back is not None and np.array_equal(back, rgb)
@@ -242,7 +243,8 @@ def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if layout == "i420" and image.ndim == 2 and av is not None:
         try:
-            frame = av.VideoFrame.from_ndarray(image, format=header["format"])
+            planes = cast("np.ndarray[Any, np.dtype[np.uint8]]", image)  # uint8: checked above
+            frame = av.VideoFrame.from_ndarray(planes, format=header["format"])
             frame.colorspace = int(header["colorspace"])
             frame.color_range = int(header["range"])
             return to_rgb(frame)
@@ -441,6 +443,6 @@ def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) ->
         with _tally_lock:
             _tally[key] = size
         over = max_bytes is not None and size > max_bytes
-    if over:
+    if over and max_bytes is not None:
         return evict(cache_dir, int(max_bytes * LOW_WATER))
     return 0

@@ -159,10 +159,8 @@ class Prefetcher(Generic[K, V]):
             try:
                 value = self._load(key)
             except Exception:  # get() loads again and raises in the caller
-                value, failed = None, True
+                pass
             else:
-                failed = False
-            if not failed:
                 self._store(key, value)
             with self._cond:
                 self._loading, self._busy = None, False
