@@ -25,6 +25,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from .annotations import (
     NOT_VISIBLE,
     POSITION,
     Annotation,
+    RowKey,
     is_row_key,
     parse_annotation_rows,
 )
@@ -43,9 +45,12 @@ from .samplekeys import SampleKey, check_sample_key
 from .textio import read_user_text
 from .wording import count
 
+#: What the agreement functions take: ``{annotator: records}``, ``{sample_key: Annotation}``,
+#: ``{(sample_key, annotator): Annotation}`` rows, or ``(key, Annotation)`` pairs.
 AnnotatorInput = (
     Mapping[str, Mapping[SampleKey, Annotation]]
     | Mapping[SampleKey, Annotation]
+    | Mapping[RowKey, Annotation]
     | Iterable[tuple[SampleKey, Annotation]]
 )
 UNNAMED = "(unnamed)"
@@ -115,9 +120,10 @@ def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey
     if isinstance(annotations, Mapping):
         values = list(annotations.values())
         if values and all(isinstance(v, Mapping) for v in values):
+            by_name = cast("Mapping[str, Mapping[SampleKey, Annotation]]", annotations)
             return {
                 str(name): {check_sample_key(k): _ann(k, a) for k, a in recs.items()}
-                for name, recs in annotations.items()
+                for name, recs in by_name.items()
             }
         pairs: Iterable = annotations.items()
     else:

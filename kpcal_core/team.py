@@ -134,7 +134,7 @@ def holder(
     project_dir: str | os.PathLike, key: SampleKey, now: datetime | None = None
 ) -> str | None:
     """Who holds a lease on ``key`` now, or ``None``."""
-    lease = read_leases(project_dir, now).get(tuple(key))
+    lease = read_leases(project_dir, now).get((*key,))  # a tuple, also when given a list
     return lease.annotator if lease else None
 
 

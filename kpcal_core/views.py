@@ -389,7 +389,7 @@ def render_view(
                 overlay,
                 _pt(view, keypoints_xy[k], shift),
                 3 << shift,
-                FAINT if colours is None else tuple(int(c) for c in colours[k]),
+                FAINT if colours is None else tuple(int(c) for c in colours[int(k)]),
                 -1,
                 cv2.LINE_AA,
                 shift,
