@@ -219,10 +219,10 @@ def _as_annotation(key: SampleKey, value) -> Annotation:
 
 
 def format_annotations(
-    annotations: Mapping[SampleKey, object],
+    annotations: Mapping[SampleKey, object] | Mapping[RowKey, object],
     video_frame_indexes: Mapping[str, np.ndarray] | None,
 ) -> str:
-    """The CSV text :func:`save_annotations` writes."""
+    """The CSV text :func:`save_annotations` writes (keyed by sample or by row)."""
     buffer = io.StringIO()
     buffer.write("\n".join(HEADER_COMMENTS) + "\n")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -267,7 +267,7 @@ def format_annotations(
 
 def save_annotations(
     project_dir: str | os.PathLike,
-    annotations: Mapping[SampleKey, object],
+    annotations: Mapping[SampleKey, object] | Mapping[RowKey, object],
     video_frame_indexes: Mapping[str, np.ndarray] | None,
 ) -> Path:
     """Write ``{project_dir}/error_annotations.csv`` atomically.
