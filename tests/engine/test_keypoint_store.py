@@ -18,6 +18,7 @@ from kpcal_core.demo import make_demo_project, write_deeplabcut_csv
 from kpcal_core.errors import KpcalError
 from kpcal_core.formats import loading, read_keypoints
 from kpcal_core.keypoint_store import store_dir
+from kpcal_core.project import save_work
 from kpcal_core.sampling import sample_error_frames
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +121,7 @@ def test_annotated_keypoints_are_not_drawn_again_and_confidences_are_not_copied(
     data = workflows.open_project(demo.project_dir)
     first = workflows.draw_samples(data, num_samples=30, seed=1)
     annotated = truth_records(demo, first.sample_keys[:10])
-    workflows.save_work(data, annotated)
+    save_work(data, annotated)
     before = {r: c.copy() for r, c in data.confidences.items()}
     again = workflows.draw_samples(data, num_samples=60, seed=2)
     assert again.kept == 10 and len(set(again.sample_keys)) == 60

@@ -106,7 +106,7 @@ def test_one_frame_reader_and_one_fill():
     assert _public_functions("read_frames") == ["kpcal_core.video.decode.read_frames"]
     assert _public_functions("fill_") == [
         "kpcal_core.video.source.fill_cache",  # the frame cache's one fill
-        "kpcal_core.workflows.fill_frame_cache",  # the project step (app and CLI) calling it
+        "kpcal_core.workflows.drawing.fill_frame_cache",  # the project step (app and CLI) calling it
     ]
 
 

@@ -1,0 +1,179 @@
+"""The steps a person or a script takes on a project, each written once.
+
+The app's pages and the command line (:mod:`kpcal_core.cli`) call these
+functions and nothing lower for the same jobs, so both give the same numbers
+and write the same files:
+
+- :func:`choose_sources`: point a project at its keypoint files and videos
+  (checked by reading them before anything is written; creates ``config.yml``);
+- :func:`open_project`: the project's config, keypoints and videos;
+  :func:`recordings_report`: which video each recording uses and whether it fits;
+- :func:`draw_samples`: the samples to annotate (annotated ones kept, recordings
+  that cannot be annotated left out and named), saved in the session;
+  :func:`fill_frame_cache`: decode their frames into the project's frame cache
+  without keeping them in memory;
+- :func:`record_annotation`: keep one click (or clear / not visible) and save
+  under the project lock (keypoint-MoSeq's files from 20 annotations on); when
+  the disk refuses (full, read-only...) or the lock is held elsewhere, the edit
+  is held in memory and saved with the next save that works
+  (:func:`save_held_edits`);
+- several annotators (:mod:`kpcal_core.team`): :func:`next_sample` (the next
+  sample nobody has done or is doing, leased), :func:`hold_sample`,
+  :func:`leave_samples`, :func:`second_look`, :func:`shown_annotation`,
+  :func:`team_progress`, :func:`review_samples`; :func:`record_annotation`
+  saves a click on a sample someone else did as a review of theirs;
+- :func:`stop_status`: whether the annotator can stop (the fit page's stop rule,
+  without the bootstrap), :func:`stop_status_line` its sentence;
+- :func:`calibration_fit` and :func:`save_calibration`: the line (least squares
+  or robust) and saving it to ``config.yml`` under the lock; the method saved is
+  remembered, so autosave keeps using it;
+- :func:`export`: the annotations CSV, the error table and the chart as PNG.
+
+Every problem a user can fix raises :class:`~kpcal_core.errors.KpcalError`
+naming what is at fault, before anything is written. A save the system
+refuses raises :class:`~kpcal_core.errors.NotSaved` (one of them), and the
+files that belong together (a new ``config.yml`` and the session; the
+session and ``use_bodyparts``; the line and the session) are written all or
+none (:func:`kpcal_core.atomic.together`).
+
+The package re-exports every step; each module owns one part: ``opening``
+(folder, sources, anatomy, recordings report), ``drawing`` (samples, frame
+cache, video indexing, histogram), ``annotating`` (one click), ``annotators``
+(several annotators, held edits), ``fit`` (the line and the stop status),
+``stop_words`` (the stop rule in words, residual and error tables),
+``prior_panel`` (the model's prior) and ``saving`` (``config.yml`` and export).
+"""
+
+from __future__ import annotations
+
+from .annotating import record_annotation, samples_ahead
+from .annotators import (
+    COMBINE_RULE,
+    TeamAgreement,
+    TeamProgress,
+    held_status,
+    hold_sample,
+    leave_samples,
+    next_sample,
+    not_for,
+    review_samples,
+    sample_view,
+    save_held_edits,
+    second_look,
+    shown_annotation,
+    team_agreement,
+    team_progress,
+)
+from .drawing import (
+    BLOCKING_STATUSES,
+    SAMPLE_ORDERS,
+    Progress,
+    SampleDraw,
+    draw_samples,
+    fill_frame_cache,
+    frame_cache_summary,
+    sampling_histogram,
+    start_frame_fill,
+    start_video_indexing,
+)
+from .fit import CalibrationFit, calibration_fit, fit_diagnostics, stop_status
+from .opening import (
+    ProjectFolderMissing,
+    Sources,
+    SourcesChosen,
+    broken_config,
+    choose_sources,
+    open_project,
+    project_folder,
+    recordings_report,
+    set_anatomy,
+    set_video,
+    start_config_over,
+)
+from .prior_panel import (
+    bodypart_line_statement,
+    model_prior_lines,
+    model_prior_table,
+    project_model_prior,
+)
+from .saving import (
+    EXPORTED_POINT_COLUMNS,
+    SlopeNotConfirmed,
+    export,
+    exported_points,
+    least_squares_line,
+    save_calibration,
+)
+from .stop_words import (
+    draw_more_samples,
+    error_size_table,
+    gross_error_rows,
+    is_whole_number,
+    residual_rows,
+    set_kept_gross_errors,
+    stop_statement,
+    stop_status_line,
+)
+
+__all__ = [
+    "BLOCKING_STATUSES",
+    "COMBINE_RULE",
+    "CalibrationFit",
+    "EXPORTED_POINT_COLUMNS",
+    "Progress",
+    "ProjectFolderMissing",
+    "SAMPLE_ORDERS",
+    "SampleDraw",
+    "SlopeNotConfirmed",
+    "Sources",
+    "SourcesChosen",
+    "TeamAgreement",
+    "TeamProgress",
+    "bodypart_line_statement",
+    "broken_config",
+    "calibration_fit",
+    "choose_sources",
+    "draw_more_samples",
+    "draw_samples",
+    "error_size_table",
+    "export",
+    "exported_points",
+    "fill_frame_cache",
+    "fit_diagnostics",
+    "frame_cache_summary",
+    "gross_error_rows",
+    "held_status",
+    "hold_sample",
+    "is_whole_number",
+    "least_squares_line",
+    "leave_samples",
+    "model_prior_lines",
+    "model_prior_table",
+    "next_sample",
+    "not_for",
+    "open_project",
+    "project_folder",
+    "project_model_prior",
+    "record_annotation",
+    "recordings_report",
+    "residual_rows",
+    "review_samples",
+    "sample_view",
+    "samples_ahead",
+    "sampling_histogram",
+    "save_calibration",
+    "save_held_edits",
+    "second_look",
+    "set_anatomy",
+    "set_kept_gross_errors",
+    "set_video",
+    "shown_annotation",
+    "start_config_over",
+    "start_frame_fill",
+    "start_video_indexing",
+    "stop_statement",
+    "stop_status",
+    "stop_status_line",
+    "team_agreement",
+    "team_progress",
+]

@@ -1,0 +1,335 @@
+"""Several annotators: leases on samples, the next sample, second looks, team progress and agreement, review, and edits held in memory when a save fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import team
+from ..annotations import Annotation, annotation_counts
+from ..colours import bodypart_colours, hex_to_rgb
+from ..diagnostics import fit_project
+from ..errors import KpcalError, NotSaved
+from ..logs import log_event
+from ..project import ProjectData, SaveResult, save_work
+from ..samplekeys import SampleKey
+from ..views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
+from ..wording import count
+
+
+def second_look(data: ProjectData) -> set[SampleKey]:
+    """The samples offered to a second annotator (:func:`kpcal_core.team.second_look_samples`
+    of the session's samples and ``second_look_share``)."""
+    keys = [
+        k
+        for k in data.session.sample_keys
+        if k[0] in data.confidences
+        and k[2] in data.bodyparts
+        and k[1] < len(data.confidences[k[0]])
+    ]
+    confidences = [float(data.confidences[r][f, data.bodyparts.index(b)]) for r, f, b in keys]
+    return team.second_look_samples(keys, confidences, data.session.second_look_share)
+
+
+def next_sample(
+    data: ProjectData,
+    annotator: str,
+    current: int | None,
+    *,
+    unannotated: bool,
+    session: str = "",
+) -> int | None:
+    """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`):
+    in the planned order, one nobody has done or is doing (or a second look offered to
+    them); "Next" (``unannotated`` False) may also go to their own. ``None``: none left.
+    ``session``: the page session asking (its lease stays its own when the name changes)."""
+    return team.claim_next(
+        data.project_dir,
+        data.session.sample_keys,
+        annotator,
+        current,
+        unannotated=unannotated,
+        second_look=second_look(data),
+        session=session,
+    )
+
+
+def not_for(
+    data: ProjectData,
+    records: Mapping[SampleKey, Annotation],
+    annotator: str,
+    session: str = "",
+    *,
+    second_looks: bool = True,
+) -> Callable[[SampleKey], bool]:
+    """``is_done(key)`` for ``annotator``: True for a sample done by anyone or held by
+    someone else, unless (``second_looks``) it is a second look offered to them (leases
+    read once, now). Where a session starts uses ``second_looks=False``: the first sample
+    nobody has done (a second look comes with "Next unannotated")."""
+    leases = team.read_leases(data.project_dir)
+    looks = second_look(data) if second_looks else frozenset()
+    return lambda key: not team.wanted_by(annotator, key, records, leases, looks, session)
+
+
+def hold_sample(data: ProjectData, key: SampleKey, annotator: str, session: str = "") -> str | None:
+    """Lease the sample shown to ``annotator`` in page session ``session`` (renewed while
+    shown). Returns who else is working on it, or ``None``."""
+    return team.take_lease(data.project_dir, key, annotator, session=session)
+
+
+def leave_samples(data: ProjectData, annotator: str, session: str = "") -> bool:
+    """``annotator`` (page session ``session``) left the annotate page: their lease is released.
+
+    The setup and fit pages call this on every run, so a sample someone was shown is free for
+    the others as soon as they go to another page (a closed browser's lease lapses after
+    :data:`kpcal_core.team.LEASE_SECONDS`). Returns False when the lease file could not be
+    written or locked (a full disk, a busy lock): the lease then lapses by itself.
+    """
+    try:
+        team.release_leases(data.project_dir, annotator, session=session)
+    except KpcalError:
+        return False
+    return True
+
+
+def shown_annotation(
+    data: ProjectData, records: Mapping[SampleKey, Annotation], key: SampleKey, annotator: str
+) -> Annotation | None:
+    """What the annotate page draws on ``key`` for ``annotator``
+    (:func:`kpcal_core.team.shown_annotation`: never another's click on a second look)."""
+    return team.shown_annotation(records, key, annotator, second_look(data))
+
+
+@dataclass
+class TeamProgress:
+    """Who did what on a project.
+
+    Attributes
+    ----------
+    counts
+        ``{annotator: samples done}``, most first.
+    samples_done
+        Samples done by anyone (what the stop rule counts).
+    samples
+        Samples drawn.
+    second_look_done, second_look
+        Second-look samples done by two or more people, and how many there are.
+    working
+        ``{annotator: sample index (0-based)}`` of the leases held now.
+    """
+
+    counts: dict[str, int]
+    samples_done: int
+    samples: int
+    second_look_done: int
+    second_look: int
+    working: dict[str, int]
+
+    def lines(self) -> list[str]:
+        """Plain sentences (names are data: show them as text)."""
+        out = [
+            f"Team: {self.samples_done} of {count(self.samples, 'sample')} done by "
+            f"{count(len(self.counts), 'annotator')}; second looks {self.second_look_done} of "
+            f"{self.second_look}."
+        ]
+        out += [f"{name or '(unnamed)'}: {count(n, 'sample')}" for name, n in self.counts.items()]
+        return out
+
+
+def team_progress(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamProgress:
+    """Each annotator's count, the team's samples done and who works on which sample now."""
+    samples = list(data.session.sample_keys)
+    looks = second_look(data)
+    index = {k: i for i, k in enumerate(samples)}
+    return TeamProgress(
+        counts=team.annotator_counts(records),
+        samples_done=sum(1 for k in samples if team.done_by(records.get(k))),
+        samples=len(samples),
+        second_look_done=sum(1 for k in looks if len(team.done_by(records.get(k))) >= 2),
+        second_look=len(looks),
+        working={
+            lease.annotator: index[k]
+            for k, lease in team.read_leases(data.project_dir).items()
+            if k in index
+        },
+    )
+
+
+#: How the fit combines several annotators' clicks of one sample (said on the fit page).
+COMBINE_RULE = (
+    "The fit uses one position per sample: the mean of its annotators' clicks; a click "
+    "another person corrected in review is replaced by the reviewer's."
+)
+
+
+@dataclass
+class TeamAgreement:
+    """How far apart the project's annotators click, and who is off.
+
+    Attributes
+    ----------
+    agreement
+        :func:`kpcal_core.agreement.annotator_agreement` of the project's rows.
+    bias
+        :func:`kpcal_core.agreement.annotator_bias`: one row per annotator, px and
+        log10(error + 1) against the network's positions.
+    flagged
+        Names of the annotators flagged (:data:`kpcal_core.agreement.FLAG_RULE`).
+    rule
+        The flag rule in words.
+    """
+
+    agreement: dict
+    bias: pd.DataFrame
+    flagged: list[str]
+    rule: str
+
+
+def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamAgreement:
+    """Agreement of the project's own annotators (second looks and reviews of one file)."""
+    from ..agreement import FLAG_RULE, annotator_agreement, annotator_bias
+
+    predictions = {}
+    for key in records:
+        recording, frame, bodypart = key
+        coords = data.coordinates.get(recording)
+        if coords is not None and bodypart in data.bodyparts and frame < len(coords):
+            x, y = coords[frame, data.bodyparts.index(bodypart)]
+            predictions[key] = (float(x), float(y))
+    agreement = annotator_agreement(records)
+    bias = annotator_bias(records, predictions)
+    flagged = bias.loc[bias["flagged"], "annotator"].tolist()
+    return TeamAgreement(agreement, bias, flagged, FLAG_RULE)
+
+
+def review_samples(
+    data: ProjectData, records: Mapping[SampleKey, Annotation], annotator: str
+) -> list[int]:
+    """Indexes of samples whose click ``annotator`` may review: another person's click
+    flagged as a likely gross error by the fit, or one of a second look whose two
+    clicks are far apart (:func:`kpcal_core.agreement.disagreeing_samples`)."""
+    from ..agreement import disagreeing_samples
+
+    flagged: set[SampleKey] = set(disagreeing_samples(records))
+    try:
+        flagged |= {g.key for g in fit_project(data=data, records=records).gross_errors.flagged}
+    except KpcalError:
+        pass
+    out = []
+    for i, key in enumerate(data.session.sample_keys):
+        ann = records.get(key)
+        if key in flagged and ann is not None and any(n != annotator for n in ann.annotators()):
+            out.append(i)
+    return out
+
+
+def save_held_edits(
+    data: ProjectData,
+    records: dict[SampleKey, Annotation],
+    held: dict[SampleKey, Annotation],
+) -> SaveResult:
+    """Save the edits ``held`` in memory (merged with the annotations on disk).
+
+    What :func:`record_annotation` does after keeping its edit; also what a
+    "save again" button calls. ``records`` and ``held`` are updated in place:
+    after a save that works ``records`` holds the merged annotations on disk
+    and ``held`` is empty; otherwise both stay as they were.
+    """
+    user = max(held.values(), key=lambda r: r.annotated_at or "").annotator if held else None
+    try:
+        result = save_work(data, {**records, **held}, user=user)
+    except TimeoutError:
+        return _held_result(
+            records,
+            held,
+            "Not saved yet: another session holds the project's lock. " + _held_sentence(len(held)),
+        )
+    except NotSaved as error:
+        log_event(
+            "error",
+            user=user or "",
+            project=data.project_dir,
+            kind="NotSaved",
+            held=len(held),
+            message=str(error),
+        )
+        return _held_result(records, held, f"N{str(error)[1:]}. " + _held_sentence(len(held)))
+    records.clear()
+    records.update(result.records)
+    held.clear()
+    return result
+
+
+def _held_sentence(n: int) -> str:
+    """What happens to ``n`` held edits, for the message."""
+    edits = count(n, "edit")
+    them = "it" if n == 1 else "them"
+    return (
+        f"Your {edits} {'is' if n == 1 else 'are'} kept on this page, not on disk yet, and "
+        f"saved with the next save that works (your next click, or Save held edits); closing "
+        f"this page loses {them}."
+    )
+
+
+def _held_result(
+    records: Mapping[SampleKey, Annotation], held: Mapping[SampleKey, Annotation], message: str
+) -> SaveResult:
+    """The :class:`SaveResult` of a save that wrote nothing: what is on disk, and the held edits."""
+    return SaveResult(
+        dict(records),
+        annotation_counts(records)["positions"],
+        False,
+        None,
+        message,
+        saved=False,
+        held=dict(held),
+    )
+
+
+def held_status(held: Mapping[SampleKey, Annotation]) -> str | None:
+    """``"2 edits held, not saved"``, or ``None`` when nothing is held."""
+    return f"{count(len(held), 'edit')} held, not saved" if held else None
+
+
+def sample_view(
+    data: ProjectData,
+    key: SampleKey,
+    frame_rgb: np.ndarray,
+    zoom: str | float = FIT,
+    annotation: Annotation | None = None,
+    display_size: int = 560,
+) -> tuple[CropView, np.ndarray]:
+    """The view of one sample: the crop window and the marked-up image to click on.
+
+    Parameters
+    ----------
+    frame_rgb
+        ``(H, W, 3)`` uint8 video frame of the sample.
+    zoom
+        One of :data:`kpcal_core.views.ZOOMS` (see :func:`~kpcal_core.views.crop_for_sample`).
+    annotation
+        The sample's annotation, drawn as a red X when it has a position.
+
+    Returns
+    -------
+    tuple
+        ``(CropView, (display_size, display_size, 3) uint8 RGB image)``.
+    """
+    recording, frame, bodypart = key
+    keypoints = np.asarray(data.coordinates[recording][frame], dtype=float)
+    target = keypoints[data.bodyparts.index(bodypart)]
+    view = crop_for_sample(frame_rgb.shape, target, keypoints, zoom, display_size)
+    colours = [hex_to_rgb(c) for c in bodypart_colours(data.bodyparts).values()]
+    image = render_view(
+        frame_rgb,
+        view,
+        target_xy=target,
+        keypoints_xy=keypoints,
+        edges=skeleton_edges(data.bodyparts, data.config.get("skeleton") or []),
+        annotation_xy=annotation.xy if annotation is not None and annotation.has_position else None,
+        colours=colours,
+    )
+    return view, image

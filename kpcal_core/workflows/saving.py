@@ -1,0 +1,223 @@
+"""Saving and export: the calibration line to ``config.yml``, the export files, and the exported points."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from ..annotations import (
+    ANNOTATIONS_FILENAME,
+    CLEARED,
+    Annotation,
+    expand_records,
+    format_annotations,
+)
+from ..atomic import atomic_write, together
+from ..charts import chart_png, fit_chart
+from ..config import config_path, load_config, save_params
+from ..diagnostics import ProjectFit, fit_project, project_points
+from ..errors import KpcalError
+from ..fitting import FIT_METHODS
+from ..logs import log_event
+from ..prior import SlopeCheck, slope_check
+from ..project import ProjectData, load_working_annotations, project_lock
+from ..samplekeys import SampleKey
+from ..session import load_session, save_session, session_dir
+
+
+class SlopeNotConfirmed(KpcalError):
+    """A flat or rising line was not written: a person must confirm it (``check`` says why)."""
+
+    def __init__(self, message: str, check: SlopeCheck):
+        super().__init__(message)
+        self.check = check
+
+
+def save_calibration(
+    data: ProjectData,
+    *,
+    slope: float,
+    intercept: float,
+    conf_threshold: float,
+    method: str = "least-squares",
+    user: str = "",
+    points: pd.DataFrame | None = None,
+    confirm_slope: bool = False,
+) -> dict:
+    """Save the line and threshold to ``config.yml`` under the project lock.
+
+    The method is remembered in the session, so autosave after the next click
+    fits with it too (until another method is saved). A line whose slope does
+    not show errors shrinking as confidence grows (its 95% interval reaches 0:
+    :func:`kpcal_core.prior.slope_check`) is written only with ``confirm_slope``.
+
+    Parameters
+    ----------
+    points
+        The :func:`~kpcal_core.diagnostics.project_points` table the line was
+        fitted to (the fit page's, e.g. the mean of several annotators'
+        clicks); default: the project's saved annotations.
+    confirm_slope
+        A person confirmed writing a line that is flat or rising.
+
+    Returns
+    -------
+    dict
+        ``path, method, slope, intercept, conf_threshold``.
+
+    Raises
+    ------
+    SlopeNotConfirmed
+        The slope is flat or positive and ``confirm_slope`` is False; nothing is written.
+    """
+    if method not in FIT_METHODS:
+        raise KpcalError(f"unknown fit method {method!r}: use one of {', '.join(FIT_METHODS)}")
+    for name, value in (
+        ("slope", slope),
+        ("intercept", intercept),
+        ("conf_threshold", conf_threshold),
+    ):
+        if not math.isfinite(float(value)):
+            raise KpcalError(f"{name} must be a finite number, got {value!r}")
+    if points is None:
+        points = project_points(data, load_working_annotations(data.project_dir))
+    check = slope_check(points, float(slope))
+    if not check.decreasing and not confirm_slope:
+        raise SlopeNotConfirmed(
+            f"Not saved to {config_path(data.project_dir)}: {check.problem} Confirm to write it "
+            "anyway (the fit page's checkbox, or `kpcal fit --save --confirm-slope`).",
+            check,
+        )
+    with project_lock(data.project_dir), together():  # the line and its method, or neither
+        new_config = save_params(
+            data.project_dir,
+            {
+                "slope": float(slope),
+                "intercept": float(intercept),
+                "conf_threshold": float(conf_threshold),
+            },
+        )
+        session = load_session(data.project_dir) or data.session
+        session.fit_method = method
+        save_session(data.project_dir, session)
+    data.config = new_config
+    data.session.fit_method = method
+    log_event(
+        "params",
+        user=user,
+        project=str(data.project_dir),
+        method=method,
+        slope=float(slope),
+        intercept=float(intercept),
+        conf_threshold=float(conf_threshold),
+    )
+    return {
+        "path": str(config_path(data.project_dir)),
+        "method": method,
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "conf_threshold": float(conf_threshold),
+    }
+
+
+def export(
+    data: ProjectData,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    records: Mapping[SampleKey, Annotation] | None = None,
+    conf_threshold: float | None = None,
+    png: bool = True,
+) -> dict[str, Path]:
+    """Write the annotations CSV, the error table (with residuals) and the chart PNG.
+
+    The annotations are always written; the error table and chart need a fit
+    (else :class:`~kpcal_core.errors.NotEnoughAnnotations`, after the CSV).
+
+    Returns
+    -------
+    dict
+        ``{"annotations": path, "points": path, "chart": path}`` (what was written).
+    """
+    records = load_working_annotations(data.project_dir) if records is None else dict(records)
+    folder = Path(out_dir) if out_dir else session_dir(data.project_dir) / "export"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise KpcalError(f"cannot create the export folder {str(folder)!r}: {error}") from None
+    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
+    written = {
+        "annotations": atomic_write(
+            folder / ANNOTATIONS_FILENAME, format_annotations(kept, data.video_frame_indexes)
+        )
+    }
+    result = fit_project(data=data, records=records)
+    written["points"] = atomic_write(
+        folder / "error_points.csv", exported_points(data, result).to_csv(index=False)
+    )
+    if png:
+        threshold = (
+            float(conf_threshold)
+            if conf_threshold is not None
+            else float(load_config(data.project_dir).get("conf_threshold", 0.5))
+        )
+        chart = fit_chart(result.points, [least_squares_line(result.fit)], threshold)
+        written["chart"] = atomic_write(folder / "error_fit.png", chart_png(chart))
+    return written
+
+
+#: ``error_points.csv``'s columns, each named for what it holds.
+EXPORTED_POINT_COLUMNS = (
+    "recording",
+    "frame",
+    "bodypart",
+    "confidence",
+    "confidence_plus_pseudocount",
+    "error_px",
+    "log10_confidence_plus_pseudocount",
+    "log10_error_plus_1",
+    "residual",
+    "annotator",
+    "annotated_at",
+)
+
+
+def exported_points(data: ProjectData, result: ProjectFit) -> pd.DataFrame:
+    """``error_points.csv``: one row per fitted annotation, each column named for what it holds.
+
+    ``confidence`` is the keypoint file's own value; ``confidence_plus_pseudocount``
+    and ``log10_confidence_plus_pseudocount`` are what the line is fitted on
+    (x), ``log10_error_plus_1`` its y; ``residual`` is y minus the least-squares
+    line. Columns :data:`EXPORTED_POINT_COLUMNS`.
+    """
+    points = result.points
+    fit = result.fit
+    raw = [
+        float(data.confidences[r][int(f), data.bodyparts.index(b)])
+        for r, f, b in zip(points["recording"], points["frame"], points["bodypart"], strict=True)
+    ]
+    table = pd.DataFrame(
+        {
+            "recording": points["recording"],
+            "frame": points["frame"],
+            "bodypart": points["bodypart"],
+            "confidence": raw,
+            "confidence_plus_pseudocount": points["confidence"],
+            "error_px": points["error_px"],
+            "log10_confidence_plus_pseudocount": points["log10_confidence"],
+            "log10_error_plus_1": points["log10_error"],
+            "residual": points["log10_error"]
+            - (fit["slope"] * points["log10_confidence"] + fit["intercept"]),
+        }
+    )
+    for column in ("annotator", "annotated_at"):
+        table[column] = points[column] if column in points else ""
+    return table[list(EXPORTED_POINT_COLUMNS)]
+
+
+def least_squares_line(fit: Mapping) -> dict:
+    """``{"method": "least-squares", "slope", "intercept"}`` of a :func:`fit_points` result."""
+    return {"method": "least-squares", "slope": fit["slope"], "intercept": fit["intercept"]}
