@@ -244,11 +244,15 @@ def _population(_data: ProjectData, key: tuple, use: tuple[str, ...], pseudocoun
 
 
 @st.cache_data(max_entries=8, show_spinner="Bootstrapping…")
-def _fit_diagnostics(points: pd.DataFrame, _population, key: tuple, _stop, stop: str) -> dict:
+def _fit_diagnostics(
+    points: pd.DataFrame, _population, key: tuple, _stop, stop: str
+) -> workflows.FitDiagnostics:
     return workflows.fit_diagnostics(points, _population, _stop)
 
 
-def fit_diagnostics(data: ProjectData, points: pd.DataFrame, stop: StopCheck) -> dict:
+def fit_diagnostics(
+    data: ProjectData, points: pd.DataFrame, stop: StopCheck
+) -> workflows.FitDiagnostics:
     """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints.
 
     With the stop rule's verdict ``stop`` (:func:`stop_status`), cached by the points'

@@ -76,7 +76,7 @@ from .drawing import (
     start_frame_fill,
     start_video_indexing,
 )
-from .fit import CalibrationFit, calibration_fit, fit_diagnostics, stop_status
+from .fit import CalibrationFit, FitDiagnostics, calibration_fit, fit_diagnostics, stop_status
 from .opening import (
     ProjectFolderMissing,
     Sources,
@@ -119,6 +119,7 @@ __all__ = [
     "BLOCKING_STATUSES",
     "COMBINE_RULE",
     "CalibrationFit",
+    "FitDiagnostics",
     "EXPORTED_POINT_COLUMNS",
     "Progress",
     "ProjectFolderMissing",

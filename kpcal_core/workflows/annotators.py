@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from .. import team
+from ..agreement import Agreement
 from ..annotations import Annotation, annotation_counts
 from ..colours import bodypart_colours, hex_to_rgb
-from ..diagnostics import fit_project
 from ..errors import KpcalError, NotSaved
+from ..fit_service import fit_project
 from ..logs import log_event
 from ..project import ProjectData, SaveResult, save_work
 from ..samplekeys import SampleKey
@@ -182,7 +183,7 @@ class TeamAgreement:
         The flag rule in words.
     """
 
-    agreement: dict
+    agreement: Agreement
     bias: pd.DataFrame
     flagged: list[str]
     rule: str

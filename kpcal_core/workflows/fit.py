@@ -10,44 +10,36 @@ import numpy as np
 import pandas as pd
 
 from ..annotations import CLEARED, Annotation
-from ..diagnostics import (
-    ProjectFit,
-    StopCheck,
-    bootstrap_fit,
-    fit_project,
-    has_settled,
-    per_bodypart_fits,
-    prediction_band,
-    project_points,
-    project_population,
-    running_fit,
-    screen_gross_errors,
-    stop_rule,
-)
-from ..fitting import fit_by_method
+from ..fit_service import ProjectFit, fit_project, project_points, project_population
+from ..fitting import FittedLine
+from ..gross_errors import screen_gross_errors
+from ..intervals import BootstrapFit, bootstrap_fit, prediction_band
+from ..per_bodypart import PerBodypartFits, per_bodypart_fits
 from ..planning import Population
 from ..project import ProjectData
+from ..running import has_settled, running_fit
 from ..samplekeys import SampleKey
+from ..stop_check import StopCheck, stop_rule
 from .stop_words import stop_statement
 
 
-@dataclass
+@dataclass(frozen=True)
 class CalibrationFit:
     """The project's fit and the line of the chosen method.
 
     Attributes
     ----------
     project
-        :class:`~kpcal_core.diagnostics.ProjectFit` (least squares, points, counts).
+        :class:`~kpcal_core.fit_service.ProjectFit` (least squares, points, counts).
     method
         One of :data:`~kpcal_core.fitting.FIT_METHODS`.
     line
-        ``{"method", "slope", "intercept"}`` of that method.
+        That method's line (:attr:`ProjectFit.line <kpcal_core.fit_service.ProjectFit.line>`).
     """
 
     project: ProjectFit
     method: str
-    line: dict
+    line: FittedLine
 
 
 def calibration_fit(
@@ -55,15 +47,52 @@ def calibration_fit(
     records: Mapping[SampleKey, Annotation] | None = None,
     method: str = "least-squares",
 ) -> CalibrationFit:
-    """Fit the project's annotations; the line of ``method`` is what would be saved."""
-    result = fit_project(data=data, records=records)
-    line = fit_by_method(result.line_points, method)
-    return CalibrationFit(project=result, method=line["method"], line=line)
+    """Fit the project's annotations; the line of ``method`` is what would be saved.
+
+    Through :func:`kpcal_core.fit_service.fit_project`, the one fit autosave and
+    ``kpcal fit`` use too.
+    """
+    result = fit_project(data=data, records=records, method=method)
+    line = result.line if result.line is not None else FittedLine.least_squares(result.fit)
+    return CalibrationFit(project=result, method=line.method, line=line)
+
+
+@dataclass(frozen=True)
+class FitDiagnostics:
+    """How far to trust the fit: what the fit page shows beside the line (:func:`fit_diagnostics`).
+
+    Attributes
+    ----------
+    bootstrap
+        :func:`~kpcal_core.intervals.bootstrap_fit` of the points (1,000 resamples).
+    running
+        :func:`~kpcal_core.running.running_fit` table of the points.
+    settled, statement
+        The stop rule's verdict and its sentence (the slope-only rule's without a population).
+    stop
+        The stop rule's :class:`~kpcal_core.stop_check.StopCheck` over the
+        project's keypoints, or None without a population.
+    band
+        :func:`~kpcal_core.intervals.prediction_band`, or None without a population.
+    per_bodypart
+        :func:`~kpcal_core.per_bodypart.per_bodypart_fits` of the points.
+    part_lines
+        ``bodypart, x, y``: each bodypart's own line over the points' confidences.
+    """
+
+    bootstrap: BootstrapFit
+    running: pd.DataFrame
+    settled: bool
+    statement: str
+    stop: StopCheck | None
+    band: pd.DataFrame | None
+    per_bodypart: PerBodypartFits
+    part_lines: pd.DataFrame
 
 
 def fit_diagnostics(
     points: pd.DataFrame, population: Population | None = None, stop: StopCheck | None = None
-) -> dict:
+) -> FitDiagnostics:
     """How far to trust the fit: what the fit page shows beside the line.
 
     Parameters
@@ -71,47 +100,45 @@ def fit_diagnostics(
     points
         The points the line is fitted to (:attr:`ProjectFit.line_points`).
     population
-        The project's keypoints (:func:`~kpcal_core.diagnostics.project_population`).
+        The project's keypoints (:func:`~kpcal_core.fit_service.project_population`).
     stop
         The stop rule's verdict when the caller has it (:func:`stop_status`);
-        default: :func:`~kpcal_core.diagnostics.stop_rule` of ``points``.
+        default: :func:`~kpcal_core.stop_check.stop_rule` of ``points``.
 
     Returns
     -------
-    dict
-        ``bootstrap`` (:func:`~kpcal_core.diagnostics.bootstrap_fit`), ``running``
-        (:func:`~kpcal_core.diagnostics.running_fit`), ``settled`` (``(bool, sentence)``
-        of the stop rule), ``stop`` (the :class:`~kpcal_core.diagnostics.StopCheck`
-        over ``population``: the project's keypoints), ``band``
-        (:func:`~kpcal_core.diagnostics.prediction_band`), ``per_bodypart``
-        (:func:`~kpcal_core.diagnostics.per_bodypart_fits`) and ``part_lines``
-        (``bodypart, x, y``: each bodypart's own line over the points' confidences).
+    FitDiagnostics
     """
     running = running_fit(points)
     per_bodypart = per_bodypart_fits(points)
     ends = [float(points["log10_confidence"].min()), float(points["log10_confidence"].max())]
+    table = per_bodypart.table
+    slopes = table["slope"].to_numpy(dtype=float)
+    intercepts = table["intercept"].to_numpy(dtype=float)
     part_lines = pd.DataFrame(
         [
-            {"bodypart": row.bodypart, "x": x, "y": row.slope * x + row.intercept}
-            for row in per_bodypart["table"].itertuples()
-            if np.isfinite(row.slope)
+            {"bodypart": str(name), "x": x, "y": slope * x + intercept}
+            for name, slope, intercept in zip(table["bodypart"], slopes, intercepts, strict=True)
+            if np.isfinite(slope)
             for x in ends
         ],
         columns=["bodypart", "x", "y"],
     )
     if stop is None and population is not None:
         stop = stop_rule(points, population)
-    return {
-        "bootstrap": bootstrap_fit(points),
-        "running": running,
-        "settled": (stop.settled, stop_statement(stop))
-        if stop is not None
-        else has_settled(running),
-        "stop": stop,
-        "band": prediction_band(points, population) if population is not None else None,
-        "per_bodypart": per_bodypart,
-        "part_lines": part_lines,
-    }
+    settled, statement = (
+        (stop.settled, stop_statement(stop)) if stop is not None else has_settled(running)
+    )
+    return FitDiagnostics(
+        bootstrap=bootstrap_fit(points),
+        running=running,
+        settled=settled,
+        statement=statement,
+        stop=stop,
+        band=prediction_band(points, population) if population is not None else None,
+        per_bodypart=per_bodypart,
+        part_lines=part_lines,
+    )
 
 
 def stop_status(

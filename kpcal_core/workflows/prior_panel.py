@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ..fitting import FittedLine
+from ..per_bodypart import PerBodypartFits
 from ..prior import (
     OWN_LINE_SURE,
     BodypartConfidences,
@@ -24,10 +26,10 @@ from ..wording import count
 
 def project_model_prior(
     data: ProjectData,
-    line: Mapping,
+    line: FittedLine,
     conf_threshold: float | None = None,
     *,
-    per_bodypart: Mapping | None = None,
+    per_bodypart: PerBodypartFits | None = None,
     summaries: Sequence[BodypartConfidences] | None = None,
     interpolated: Mapping[str, int] | None = None,
 ) -> ModelPrior:
@@ -40,11 +42,11 @@ def project_model_prior(
     Parameters
     ----------
     line
-        ``{"slope", "intercept"}`` (and ``"method"``): the line that would be saved.
+        The line that would be saved (:class:`~kpcal_core.fitting.FittedLine`).
     conf_threshold
         The threshold to judge (the fit page's control); default: ``config.yml``'s.
     per_bodypart
-        :func:`~kpcal_core.diagnostics.per_bodypart_fits` of the fitted points, for
+        :func:`~kpcal_core.per_bodypart.per_bodypart_fits` of the fitted points, for
         each bodypart's own line; None: no own lines.
     summaries, interpolated
         :func:`~kpcal_core.prior.bodypart_confidences` and
@@ -62,15 +64,14 @@ def project_model_prior(
         interpolated = interpolated_counts(
             data.confidences, data.missing, data.bodyparts, use, threshold, pseudocount
         )
-    method = str(line.get("method", "least-squares"))
     return model_prior(
         summaries,
-        Line(float(line["slope"]), float(line["intercept"]), f"this fit ({method})"),
+        Line(float(line.slope), float(line.intercept), f"this fit ({line.method})"),
         conf_pseudocount=pseudocount,
         conf_threshold=threshold,
         interpolated=interpolated,
         saved=saved_line(data.config),
-        own_lines=per_bodypart["table"] if per_bodypart is not None else None,
+        own_lines=per_bodypart.table if per_bodypart is not None else None,
     )
 
 

@@ -19,9 +19,9 @@ from ..annotations import (
 from ..atomic import atomic_write, together
 from ..charts import chart_png, fit_chart
 from ..config import config_path, load_config, save_params
-from ..diagnostics import ProjectFit, fit_project, project_points
 from ..errors import KpcalError
-from ..fitting import FIT_METHODS
+from ..fit_service import ProjectFit, fit_project, project_points
+from ..fitting import FIT_METHODS, FittedLine, LineFit
 from ..logs import log_event
 from ..prior import SlopeCheck, slope_check
 from ..project import ProjectData, load_working_annotations, project_lock
@@ -210,7 +210,7 @@ def exported_points(data: ProjectData, result: ProjectFit) -> pd.DataFrame:
             "log10_confidence_plus_pseudocount": points["log10_confidence"],
             "log10_error_plus_1": points["log10_error"],
             "residual": points["log10_error"]
-            - (fit["slope"] * points["log10_confidence"] + fit["intercept"]),
+            - (fit.slope * points["log10_confidence"] + fit.intercept),
         }
     )
     for column in ("annotator", "annotated_at"):
@@ -218,6 +218,6 @@ def exported_points(data: ProjectData, result: ProjectFit) -> pd.DataFrame:
     return table[list(EXPORTED_POINT_COLUMNS)]
 
 
-def least_squares_line(fit: Mapping) -> dict:
-    """``{"method": "least-squares", "slope", "intercept"}`` of a :func:`fit_points` result."""
-    return {"method": "least-squares", "slope": fit["slope"], "intercept": fit["intercept"]}
+def least_squares_line(fit: LineFit) -> FittedLine:
+    """The least-squares line of a :func:`~kpcal_core.fitting.fit_points` result, to draw or save."""
+    return FittedLine.least_squares(fit)

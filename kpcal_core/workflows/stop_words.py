@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..diagnostics import GrossErrors, StopCheck, largest_residuals
 from ..errors import KpcalError
-from ..fitting import predicted_error_px
+from ..fitting import FittedLine, LineFit, predicted_error_px
+from ..gross_errors import GrossErrors
+from ..per_bodypart import largest_residuals
 from ..project import ProjectData, project_lock
 from ..samplekeys import SampleKey
 from ..session import load_session, save_session
+from ..stop_check import StopCheck
 from ..wording import count
 from .drawing import SampleDraw, draw_samples
 
@@ -262,7 +264,7 @@ def gross_error_rows(gross_errors: GrossErrors) -> list[str]:
 
 
 def residual_rows(
-    points: pd.DataFrame, fit: Mapping, sample_keys: Sequence[SampleKey], n: int = 10
+    points: pd.DataFrame, fit: LineFit | FittedLine, sample_keys: Sequence[SampleKey], n: int = 10
 ) -> list[dict]:
     """The annotations farthest from the line, as sentences, with their sample's index.
 
@@ -291,7 +293,7 @@ def residual_rows(
 
 
 def error_size_table(
-    line: Mapping,
+    line: LineFit | FittedLine,
     conf_pseudocount: float,
     confidences: Sequence[float] = (0.01, 0.1, 0.3, 0.5, 0.9, 1.0),
 ) -> pd.DataFrame:
@@ -301,7 +303,7 @@ def error_size_table(
         {
             "confidence": confs,
             "error size (px)": predicted_error_px(
-                line["slope"], line["intercept"], confs + conf_pseudocount
+                line.slope, line.intercept, confs + conf_pseudocount
             ),
         }
     )
