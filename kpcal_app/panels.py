@@ -27,7 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from kpcal_app import address, cache, error_display, history, projects, state, widgets
-from kpcal_core import statedir, workflows
+from kpcal_core import sentences, statedir, workflows
 from kpcal_core.agreement import annotator_agreement, mean_click_annotations
 from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
@@ -36,7 +36,6 @@ from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
 from kpcal_core.textio import decode_user_text
 from kpcal_core.video import BackgroundJob
-from kpcal_core.wording import count
 
 from .text import code, literal
 
@@ -177,7 +176,7 @@ def stop_status(data: ProjectData, records: dict) -> None:
     except KpcalError as error:
         st.caption(f"Cannot tell yet whether you can stop: {literal(error)}")
         return
-    line = workflows.stop_status_line(check)
+    line = sentences.stop_status_line(check)
     if check.settled:
         st.success(line, icon=":material/check_circle:")
     else:
@@ -227,7 +226,7 @@ def gross_errors_panel(project: str, data: ProjectData, check) -> None:
         )
         samples = data.session.sample_keys
         where = {key: i for i, key in enumerate(samples)}
-        for row, text in zip(flagged, workflows.gross_error_rows(check.gross_errors), strict=True):
+        for row, text in zip(flagged, sentences.gross_error_rows(check.gross_errors), strict=True):
             cols = st.columns([5, 1, 1])
             cols[0].markdown(literal(text))
             cols[1].checkbox(
@@ -257,7 +256,7 @@ def team_agreement(data: ProjectData, records: dict) -> None:
     if len(everyone.counts) < 2:
         return
     st.subheader("Annotators")
-    st.caption(workflows.COMBINE_RULE)
+    st.caption(sentences.COMBINE_RULE)
     team = workflows.team_agreement(data, records)
     st.write(literal(team.agreement["statement"]))
     if team.agreement["n_shared_samples"]:
@@ -351,7 +350,7 @@ def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float
             break
         percent = int(100 * progress.done / max(progress.total, 1))
         if percent != shown:  # a redraw only when the bar moves
-            text = f"{progress.done} of {count(progress.total, 'frame')} ready"
+            text = sentences.frames_ready(progress.done, progress.total)
             bar.progress(percent / 100, text=text)
             shown = percent
         time.sleep(poll_s)
@@ -386,16 +385,16 @@ def trusted_panel(band, prior: ModelPrior) -> None:
 def model_prior_panel(prior: ModelPrior) -> None:
     """ "What this calibration does to your model": s0 per bodypart, beside the other lines."""
     st.subheader("What this calibration does to your model")
-    lines = workflows.model_prior_lines(prior)
+    lines = sentences.model_prior_lines(prior)
     st.write(literal(lines[0]))
-    widgets.show_table(workflows.model_prior_table(prior))
+    widgets.show_table(sentences.model_prior_table(prior))
     for line in lines[1:]:
         st.caption(literal(line))
 
 
 def per_bodypart_panel(prior: ModelPrior, table) -> None:
     """The per-bodypart tab: whether each bodypart's own line follows the shared one."""
-    statement = workflows.bodypart_line_statement(prior)
+    statement = sentences.bodypart_line_statement(prior)
     (st.warning if prior.surely_not_following else st.write)(literal(statement))
     widgets.show_table(table)
 

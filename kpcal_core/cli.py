@@ -43,7 +43,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from . import appfiles, cli_parser, workflows
+from . import appfiles, cli_parser, sentences, workflows
 from .agreement import (
     FLAG_RULE,
     annotator_agreement,
@@ -283,7 +283,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def progress(done: int, total: int, ready: list) -> None:
         if interactive:
-            line = f"kpcal: {done} of {count(total, 'frame')} ready"
+            line = f"kpcal: {sentences.frames_ready(done, total)}"
             if isinstance(err, TerminalStream):
                 err.rewrite_line(line)
             else:
@@ -371,7 +371,7 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
             "intercept": [boot["intercept_low"], boot["intercept_high"]],
         },
         "settled": stop.settled,
-        "settled_statement": workflows.stop_statement(stop, draw_hint),
+        "settled_statement": sentences.stop_statement(stop, draw_hint),
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,
@@ -408,8 +408,8 @@ def _model_prior_summary(prior: ModelPrior) -> dict:
         "(0 where no position) + conf_pseudocount (jax-moseq estimate_error)"
     )
     out["sentences"] = [
-        *workflows.model_prior_lines(prior),
-        workflows.bodypart_line_statement(prior),
+        *sentences.model_prior_lines(prior),
+        sentences.bodypart_line_statement(prior),
     ]
     return out
 

@@ -36,7 +36,7 @@ from kpcal_app.click import (
     give_keys_back_to_the_page,
 )
 from kpcal_app.text import code, literal
-from kpcal_core import clicks, workflows
+from kpcal_core import clicks, sentences, workflows
 from kpcal_core.annotations import (
     CLEARED,
     NOT_VISIBLE,
@@ -269,7 +269,7 @@ def last_action(key) -> None:
         refused = message.startswith(("Not saved", "That click"))
         (st.warning if refused else st.caption)(literal(message))
     if held:
-        st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
+        st.warning(f"{sentences.held_status(held)}: drawn on the image, not counted above.")
         st.button("Save held edits", on_click=save_held)
 
 

@@ -11,13 +11,12 @@ import streamlit as st
 
 from kpcal_app import address, cache, error_display, panels, projects, startup, state
 from kpcal_app.text import literal
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 from kpcal_core.annotations import CLEARED, format_annotations
 from kpcal_core.charts import fit_chart, running_chart
 from kpcal_core.diagnostics import NotEnoughAnnotations
 from kpcal_core.errors import KpcalError
 from kpcal_core.fitting import FIT_METHODS
-from kpcal_core.wording import count, verb
 
 CHART_KEY = "kpcal_fit_chart"
 METHOD_LABELS = {
@@ -40,7 +39,7 @@ workflows.leave_samples(data, state.annotator(), state.lease_session())  # left 
 
 if state.held(project):  # a full disk refused them on the annotate page
     st.warning(
-        f"{workflows.held_status(state.held(project))} on the annotate page: not in this fit."
+        f"{sentences.held_status(state.held(project))} on the annotate page: not in this fit."
     )
 panels.team_agreement(data, records)
 fit_records = panels.annotator_comparison(records)
@@ -70,11 +69,7 @@ except KpcalError as error:
     st.stop()
 points, fit, line = result.project.points, result.project.fit, result.line
 if result.project.n_left_out:
-    st.warning(
-        f"{count(result.project.n_left_out, 'annotation')} "
-        f"{verb(result.project.n_left_out, 'is', 'are')} of recordings or bodyparts not "
-        "loaded: left out of the fit."
-    )
+    st.warning(sentences.not_loaded_left_out(result.project.n_left_out))
 try:
     stop = cache.stop_status(data, fit_records)  # the annotate page's verdict, the same rule
 except KpcalError as error:
@@ -107,10 +102,7 @@ st.caption(
 )
 panels.gross_errors_panel(project, data, stop)
 if result.project.counts.get("not_visible"):
-    st.caption(
-        f"{count(result.project.counts['not_visible'], 'sample')} marked not visible: kept in "
-        "the CSV, left out of the fit."
-    )
+    st.caption(sentences.not_visible_left_out(result.project.counts["not_visible"]))
 
 if state.FIT_THRESHOLD not in st.session_state:
     st.session_state[state.FIT_THRESHOLD] = float(data.config.get("conf_threshold", 0.5))

@@ -37,21 +37,20 @@ session and ``use_bodyparts``; the line and the session) are written all or
 none (:func:`kpcal_core.atomic.together`).
 
 The package re-exports every step; each module owns one part: ``opening``
-(folder, sources, anatomy, recordings report), ``drawing`` (samples, frame
-cache, video indexing, histogram), ``annotating`` (one click), ``annotators``
-(several annotators, held edits), ``fit`` (the line and the stop status),
-``stop_words`` (the stop rule in words, residual and error tables),
-``prior_panel`` (the model's prior) and ``saving`` (``config.yml`` and export).
+(folder, sources, anatomy, recordings report), ``drawing`` (samples, more
+samples, frame cache, video indexing, histogram), ``annotating`` (one click),
+``annotators`` (several annotators, held edits), ``fit`` (the line and the stop
+status), ``fit_extras`` (the model's prior, kept gross errors, residual and
+error-size tables) and ``saving`` (``config.yml`` and export). The words these
+results are said in are :mod:`kpcal_core.sentences`'.
 """
 
 from __future__ import annotations
 
 from .annotating import record_annotation, samples_ahead
 from .annotators import (
-    COMBINE_RULE,
     TeamAgreement,
     TeamProgress,
-    held_status,
     hold_sample,
     leave_samples,
     next_sample,
@@ -69,14 +68,17 @@ from .drawing import (
     SAMPLE_ORDERS,
     Progress,
     SampleDraw,
+    draw_more_samples,
     draw_samples,
     fill_frame_cache,
     frame_cache_summary,
+    is_whole_number,
     sampling_histogram,
     start_frame_fill,
     start_video_indexing,
 )
 from .fit import CalibrationFit, calibration_fit, fit_diagnostics, stop_status
+from .fit_extras import error_size_table, project_model_prior, residual_rows, set_kept_gross_errors
 from .opening import (
     ProjectFolderMissing,
     Sources,
@@ -90,12 +92,6 @@ from .opening import (
     set_video,
     start_config_over,
 )
-from .prior_panel import (
-    bodypart_line_statement,
-    model_prior_lines,
-    model_prior_table,
-    project_model_prior,
-)
 from .saving import (
     EXPORTED_POINT_COLUMNS,
     SlopeNotConfirmed,
@@ -104,20 +100,9 @@ from .saving import (
     least_squares_line,
     save_calibration,
 )
-from .stop_words import (
-    draw_more_samples,
-    error_size_table,
-    gross_error_rows,
-    is_whole_number,
-    residual_rows,
-    set_kept_gross_errors,
-    stop_statement,
-    stop_status_line,
-)
 
 __all__ = [
     "BLOCKING_STATUSES",
-    "COMBINE_RULE",
     "CalibrationFit",
     "EXPORTED_POINT_COLUMNS",
     "Progress",
@@ -129,7 +114,6 @@ __all__ = [
     "SourcesChosen",
     "TeamAgreement",
     "TeamProgress",
-    "bodypart_line_statement",
     "broken_config",
     "calibration_fit",
     "choose_sources",
@@ -141,14 +125,10 @@ __all__ = [
     "fill_frame_cache",
     "fit_diagnostics",
     "frame_cache_summary",
-    "gross_error_rows",
-    "held_status",
     "hold_sample",
     "is_whole_number",
     "least_squares_line",
     "leave_samples",
-    "model_prior_lines",
-    "model_prior_table",
     "next_sample",
     "not_for",
     "open_project",
@@ -171,9 +151,7 @@ __all__ = [
     "start_config_over",
     "start_frame_fill",
     "start_video_indexing",
-    "stop_statement",
     "stop_status",
-    "stop_status_line",
     "team_agreement",
     "team_progress",
 ]

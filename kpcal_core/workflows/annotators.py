@@ -16,6 +16,7 @@ from ..errors import KpcalError, NotSaved
 from ..logs import log_event
 from ..project import ProjectData, SaveResult, save_work
 from ..samplekeys import SampleKey
+from ..sentences import held_sentence
 from ..views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
 from ..wording import count
 
@@ -158,13 +159,6 @@ def team_progress(data: ProjectData, records: Mapping[SampleKey, Annotation]) ->
     )
 
 
-#: How the fit combines several annotators' clicks of one sample (said on the fit page).
-COMBINE_RULE = (
-    "The fit uses one position per sample: the mean of its annotators' clicks; a click "
-    "another person corrected in review is replaced by the reviewer's."
-)
-
-
 @dataclass
 class TeamAgreement:
     """How far apart the project's annotators click, and who is off.
@@ -245,7 +239,7 @@ def save_held_edits(
         return _held_result(
             records,
             held,
-            "Not saved yet: another session holds the project's lock. " + _held_sentence(len(held)),
+            "Not saved yet: another session holds the project's lock. " + held_sentence(len(held)),
         )
     except NotSaved as error:
         log_event(
@@ -256,22 +250,11 @@ def save_held_edits(
             held=len(held),
             message=str(error),
         )
-        return _held_result(records, held, f"N{str(error)[1:]}. " + _held_sentence(len(held)))
+        return _held_result(records, held, f"N{str(error)[1:]}. " + held_sentence(len(held)))
     records.clear()
     records.update(result.records)
     held.clear()
     return result
-
-
-def _held_sentence(n: int) -> str:
-    """What happens to ``n`` held edits, for the message."""
-    edits = count(n, "edit")
-    them = "it" if n == 1 else "them"
-    return (
-        f"Your {edits} {'is' if n == 1 else 'are'} kept on this page, not on disk yet, and "
-        f"saved with the next save that works (your next click, or Save held edits); closing "
-        f"this page loses {them}."
-    )
 
 
 def _held_result(
@@ -287,11 +270,6 @@ def _held_result(
         saved=False,
         held=dict(held),
     )
-
-
-def held_status(held: Mapping[SampleKey, Annotation]) -> str | None:
-    """``"2 edits held, not saved"``, or ``None`` when nothing is held."""
-    return f"{count(len(held), 'edit')} held, not saved" if held else None
 
 
 def sample_view(

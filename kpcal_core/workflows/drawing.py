@@ -415,3 +415,27 @@ def sampling_histogram(
         "no_position": no_position,
         "human_labelled": data.n_labelled(use_bodyparts),
     }
+
+
+def draw_more_samples(data: ProjectData, more: int) -> SampleDraw:
+    """Draw ``more`` samples beyond the session's, keeping every annotation.
+
+    :func:`draw_samples` with the session's settings, order and seed and
+    ``num_samples`` raised by ``more``: annotated samples are kept (and, in
+    the planned order, count in the design), and the samples not annotated yet
+    come back first where the order gives them again (the planned order with
+    the same seed continues its plan).
+    """
+    if not is_whole_number(more) or more < 1:
+        raise KpcalError(f"the number of samples to draw must be a whole number >= 1, got {more!r}")
+    session = data.session
+    return draw_samples(
+        data,
+        num_samples=len(session.sample_keys) + int(more),
+        seed=session.seed,
+        order=session.sample_order,
+    )
+
+
+def is_whole_number(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

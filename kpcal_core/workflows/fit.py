@@ -28,7 +28,7 @@ from ..fitting import fit_by_method
 from ..planning import Population
 from ..project import ProjectData
 from ..samplekeys import SampleKey
-from .stop_words import stop_statement
+from ..sentences import stop_statement
 
 
 @dataclass

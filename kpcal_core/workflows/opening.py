@@ -23,6 +23,7 @@ from ..project import (
     resolve,
     video_dir_of,
 )
+from ..sentences import anatomy_note
 from ..session import (
     KEYPOINTS_FILENAME,
     CalibrationSession,
@@ -251,28 +252,10 @@ def choose_sources(
         bodyparts=bodyparts,
         created_config=created,
         ask_anatomy=ask,
-        anatomy_note=_anatomy_note(anterior, posterior, front[0], back[0]) if ask else None,
+        anatomy_note=anatomy_note(anterior, posterior, front[0], back[0]) if ask else None,
         anatomy=(front, back) if ask else None,
         fps=fps,
         warnings=notes,
-    )
-
-
-def _anatomy_note(anterior: str | None, posterior: str | None, front: str, back: str) -> str:
-    """What the bodypart names do not say about front and back, and what config.yml has."""
-    if anterior is None and posterior is None:
-        return (
-            "The bodypart names do not say which are the front and the back of the animal: "
-            f"config.yml has {front!r} as the front and {back!r} as the back for now."
-        )
-    if anterior is None:
-        return (
-            f"The bodypart names say which is the back ({posterior!r}) but not which is the "
-            f"front: config.yml has {front!r} as the front for now."
-        )
-    return (
-        f"The bodypart names say which is the front ({anterior!r}) but not which is the back: "
-        f"config.yml has {back!r} as the back for now."
     )
 
 
