@@ -50,6 +50,13 @@ __all__ = [
 ]
 
 
+def _known(n: int | None) -> int:
+    """A count the stop rule gives on this path (``None`` there would be a bug)."""
+    if n is None:
+        raise ValueError("the stop rule left a count unknown where its sentence needs it")
+    return n
+
+
 def _error_where(key: SampleKey, error_px: float, line_error_px: float) -> str:
     """``'rec' frame 12, nose: error 8.0 px where the line expects 3.1 px``."""
     recording, frame, bodypart = key
@@ -223,8 +230,9 @@ def stop_statement(check: StopCheck, draw_hint: str = "Draw more samples on the 
     text = f"Not settled yet: {_stop_numbers(check)}. Still missing: {_unmet(check)}."
     if check.blocker == "too-few-keypoints":
         return (
-            text + f" It would take about {count(check.more_needed, 'more annotation')}, and only "
-            f"{count(check.candidates, 'keypoint')} of the used bodyparts are left to "
+            text
+            + f" It would take about {count(_known(check.more_needed), 'more annotation')}, and only "
+            f"{count(_known(check.candidates), 'keypoint')} of the used bodyparts are left to "
             "annotate: this project cannot reach the targets (too few keypoints). "
             + _as_it_stands(check)
             + left_out
@@ -233,7 +241,7 @@ def stop_statement(check: StopCheck, draw_hint: str = "Draw more samples on the 
 
 
 def _more_advice(check: StopCheck, draw_hint: str) -> str:
-    more = check.more_needed
+    more = _known(check.more_needed)
     if check.samples_left is None:
         return f" Annotate about {count(more, 'more annotation')}."
     left = check.samples_left
@@ -249,7 +257,7 @@ def _more_advice(check: StopCheck, draw_hint: str) -> str:
     )
     return (
         f" That takes about {count(more, 'more annotation')}, and {have}: draw "
-        f"{count(check.draw_more, 'more sample')} ({draw_hint}; every annotation is kept)."
+        f"{count(_known(check.draw_more), 'more sample')} ({draw_hint}; every annotation is kept)."
     )
 
 
@@ -279,7 +287,7 @@ def stop_status_line(check: StopCheck) -> str:
             f"Not settled ({count(check.n, 'annotation')}): this project has too few "
             "keypoints left to reach the targets: see the fit page for what the line is good for."
         )
-    text = f"About {count(check.more_needed, 'more annotation')} needed ({check.n} so far"
+    text = f"About {count(_known(check.more_needed), 'more annotation')} needed ({check.n} so far"
     if math.isfinite(check.rms_half_width) and math.isfinite(check.slope_half_width):
         text += (
             f": the line ±{check.rms_half_width:.3f} where your keypoints are, target "
@@ -291,9 +299,9 @@ def stop_status_line(check: StopCheck) -> str:
         left = (
             "No drawn sample is left"
             if not check.samples_left
-            else f"Only {count(check.samples_left, 'drawn sample')} left"
+            else f"Only {count(_known(check.samples_left), 'drawn sample')} left"
         )
-        text += f" {left}: draw {count(check.draw_more, 'more sample')}."
+        text += f" {left}: draw {count(_known(check.draw_more), 'more sample')}."
     if check.n_left_out:
         text += f" {count(check.n_left_out, 'likely gross error')} left out: see the fit page."
     return text
@@ -368,8 +376,11 @@ def model_prior_table(prior: ModelPrior) -> pd.DataFrame:
 
 
 def model_prior_lines(prior: ModelPrior) -> list[str]:
-    """The panel's sentences: s0 at confidence 0 under each line, missing and interpolated
-    keypoints. Plain text, each number once."""
+    """The model prior panel's sentences, plain text, each number once.
+
+    s0 at confidence 0 under each line, then the keypoints with no position and
+    those ``conf_threshold`` interpolates.
+    """
     line, default, saved = prior.line, prior.default, prior.saved
     zero = (
         f"s0 = (predicted error + 1)² px² is keypoint-MoSeq's prior on each keypoint's noise, "
@@ -379,7 +390,7 @@ def model_prior_lines(prior: ModelPrior) -> list[str]:
         f"{_px2(prior.default_s0_zero)} px² with keypoint-MoSeq's default line (slope "
         f"{default.slope:g}, intercept {default.intercept:g})"
     )
-    if _saved_differs(prior):
+    if saved is not None and _saved_differs(prior):
         zero += (
             f", {_px2(prior.saved_s0_zero)} px² with the line config.yml holds now (slope "
             f"{saved.slope:.4f}, intercept {saved.intercept:.4f})."
@@ -408,8 +419,11 @@ def model_prior_lines(prior: ModelPrior) -> list[str]:
 
 
 def bodypart_line_statement(prior: ModelPrior) -> str:
-    """Sentences on the bodyparts' own lines: none possible yet, all follow, or which do not
-    and what to do (more annotations; then leave it out of ``use_bodyparts`` or retrain)."""
+    """Sentences on the bodyparts' own lines: do they follow the shared line.
+
+    None possible yet, all follow, or which do not and what to do (more
+    annotations; then leave it out of ``use_bodyparts`` or retrain).
+    """
     if not prior.with_own_line:
         return (
             "No bodypart has enough annotations for its own line yet (5 at two or more "

@@ -162,9 +162,9 @@ with residuals:
     samples = data.session.sample_keys
     for row in workflows.residual_rows(points, fit, samples):
         cols = st.columns([4, 1])
-        cols[0].markdown(literal(row["text"]))
-        if row["sample_index"] is not None and cols[1].button("Open", key=f"open-{row['key']}"):
-            address.set_sample_index(project, row["sample_index"])
+        cols[0].markdown(literal(row.text))
+        if row.sample_index is not None and cols[1].button("Open", key=f"open-{row.key}"):
+            address.set_sample_index(project, row.sample_index)
             st.switch_page("pages/annotate.py", query_params=address.address(project))
 with pixels:
     st.dataframe(

@@ -78,7 +78,13 @@ from .drawing import (
     start_video_indexing,
 )
 from .fit import CalibrationFit, calibration_fit, fit_diagnostics, stop_status
-from .fit_extras import error_size_table, project_model_prior, residual_rows, set_kept_gross_errors
+from .fit_extras import (
+    ResidualRow,
+    error_size_table,
+    project_model_prior,
+    residual_rows,
+    set_kept_gross_errors,
+)
 from .opening import (
     ProjectFolderMissing,
     Sources,
@@ -107,6 +113,7 @@ __all__ = [
     "EXPORTED_POINT_COLUMNS",
     "Progress",
     "ProjectFolderMissing",
+    "ResidualRow",
     "SAMPLE_ORDERS",
     "SampleDraw",
     "SlopeNotConfirmed",

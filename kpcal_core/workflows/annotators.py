@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -22,8 +23,11 @@ from ..wording import count
 
 
 def second_look(data: ProjectData) -> set[SampleKey]:
-    """The samples offered to a second annotator (:func:`kpcal_core.team.second_look_samples`
-    of the session's samples and ``second_look_share``)."""
+    """The samples offered to a second annotator.
+
+    :func:`kpcal_core.team.second_look_samples` of the session's samples and
+    ``second_look_share``.
+    """
     keys = [
         k
         for k in data.session.sample_keys
@@ -43,10 +47,13 @@ def next_sample(
     unannotated: bool,
     session: str = "",
 ) -> int | None:
-    """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`):
-    in the planned order, one nobody has done or is doing (or a second look offered to
-    them); "Next" (``unannotated`` False) may also go to their own. ``None``: none left.
-    ``session``: the page session asking (its lease stays its own when the name changes)."""
+    """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`).
+
+    In the planned order, one nobody has done or is doing (or a second look
+    offered to them); "Next" (``unannotated`` False) may also go to their own.
+    ``None``: none left. ``session``: the page session asking (its lease stays
+    its own when the name changes).
+    """
     return team.claim_next(
         data.project_dir,
         data.session.sample_keys,
@@ -66,18 +73,23 @@ def not_for(
     *,
     second_looks: bool = True,
 ) -> Callable[[SampleKey], bool]:
-    """``is_done(key)`` for ``annotator``: True for a sample done by anyone or held by
-    someone else, unless (``second_looks``) it is a second look offered to them (leases
-    read once, now). Where a session starts uses ``second_looks=False``: the first sample
-    nobody has done (a second look comes with "Next unannotated")."""
+    """``is_done(key)`` for ``annotator``: which samples are not theirs to do.
+
+    True for a sample done by anyone or held by someone else, unless
+    (``second_looks``) it is a second look offered to them (leases read once,
+    now). Where a session starts uses ``second_looks=False``: the first sample
+    nobody has done (a second look comes with "Next unannotated").
+    """
     leases = team.read_leases(data.project_dir)
-    looks = second_look(data) if second_looks else frozenset()
+    looks: set[SampleKey] | frozenset = second_look(data) if second_looks else frozenset()
     return lambda key: not team.wanted_by(annotator, key, records, leases, looks, session)
 
 
 def hold_sample(data: ProjectData, key: SampleKey, annotator: str, session: str = "") -> str | None:
-    """Lease the sample shown to ``annotator`` in page session ``session`` (renewed while
-    shown). Returns who else is working on it, or ``None``."""
+    """Lease the sample shown to ``annotator`` in page session ``session``.
+
+    Renewed while shown. Returns who else is working on it, or ``None``.
+    """
     return team.take_lease(data.project_dir, key, annotator, session=session)
 
 
@@ -99,8 +111,10 @@ def leave_samples(data: ProjectData, annotator: str, session: str = "") -> bool:
 def shown_annotation(
     data: ProjectData, records: Mapping[SampleKey, Annotation], key: SampleKey, annotator: str
 ) -> Annotation | None:
-    """What the annotate page draws on ``key`` for ``annotator``
-    (:func:`kpcal_core.team.shown_annotation`: never another's click on a second look)."""
+    """What the annotate page draws on ``key`` for ``annotator``.
+
+    :func:`kpcal_core.team.shown_annotation`: never another's click on a second look.
+    """
     return team.shown_annotation(records, key, annotator, second_look(data))
 
 
@@ -202,16 +216,17 @@ def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -
 def review_samples(
     data: ProjectData, records: Mapping[SampleKey, Annotation], annotator: str
 ) -> list[int]:
-    """Indexes of samples whose click ``annotator`` may review: another person's click
-    flagged as a likely gross error by the fit, or one of a second look whose two
-    clicks are far apart (:func:`kpcal_core.agreement.disagreeing_samples`)."""
+    """Indexes of samples whose click ``annotator`` may review.
+
+    Another person's click flagged as a likely gross error by the fit, or one
+    of a second look whose two clicks are far apart
+    (:func:`kpcal_core.agreement.disagreeing_samples`).
+    """
     from ..agreement import disagreeing_samples
 
     flagged: set[SampleKey] = set(disagreeing_samples(records))
-    try:
+    with contextlib.suppress(KpcalError):  # no fit yet: nothing flagged by it
         flagged |= {g.key for g in fit_project(data=data, records=records).gross_errors.flagged}
-    except KpcalError:
-        pass
     out = []
     for i, key in enumerate(data.session.sample_keys):
         ann = records.get(key)

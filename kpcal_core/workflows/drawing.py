@@ -438,4 +438,5 @@ def draw_more_samples(data: ProjectData, more: int) -> SampleDraw:
 
 
 def is_whole_number(value: object) -> bool:
+    """``value`` is an int (Python's or numpy's) and not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -10,6 +10,7 @@ pixels (:func:`error_size_table`). Their words come from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -104,30 +105,48 @@ def set_kept_gross_errors(
     return list(kept)
 
 
+@dataclass(frozen=True)
+class ResidualRow:
+    """One annotation far from the line (:func:`residual_rows`).
+
+    Attributes
+    ----------
+    key
+        ``(recording, frame, bodypart)`` of the sample.
+    sample_index
+        0-based position in the session's samples, or ``None`` when it is not a
+        sample now.
+    text
+        One plain-text sentence (the recording name in quotes), not Markdown.
+    """
+
+    key: SampleKey
+    sample_index: int | None
+    text: str
+
+
 def residual_rows(
     points: pd.DataFrame, fit: Mapping, sample_keys: Sequence[SampleKey], n: int = 10
-) -> list[dict]:
-    """The annotations farthest from the line, as sentences, with their sample's index.
+) -> list[ResidualRow]:
+    """The ``n`` annotations farthest from the line, as sentences, with their sample's index.
 
-    The sentences are plain text (the recording name in quotes), not Markdown.
-
-    Returns
-    -------
-    list of dict
-        ``key`` (sample key), ``text`` (one sentence), ``sample_index`` (0-based
-        position in ``sample_keys``, or ``None`` when it is not a sample now).
+    Parameters
+    ----------
+    points
+        The fitted points (:func:`~kpcal_core.diagnostics.project_points`).
+    fit
+        The line: ``{"slope", "intercept"}``.
+    sample_keys
+        The session's samples, to find each one's index.
     """
     where = {key: i for i, key in enumerate(sample_keys)}
     rows = []
-    for row in largest_residuals(points, fit, n=n).itertuples():
-        key = (str(row.recording), int(row.frame), str(row.bodypart))
-        rows.append(
-            {
-                "key": key,
-                "sample_index": where.get(key),
-                "text": residual_sentence(key, row.error_px, row.line_error_px, row.residual),
-            }
+    for row in largest_residuals(points, fit, n=n).to_dict("records"):
+        key = (str(row["recording"]), int(row["frame"]), str(row["bodypart"]))
+        text = residual_sentence(
+            key, float(row["error_px"]), float(row["line_error_px"]), float(row["residual"])
         )
+        rows.append(ResidualRow(key, where.get(key), text))
     return rows
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -232,6 +233,7 @@ def choose_sources(
         front = [anterior or bodyparts[0]]
         back = [posterior or next((b for b in reversed(bodyparts) if b != front[0]), front[0])]
         fps = rate.fps if created and rate is not None else None
+        options: dict[str, Any] = {} if fps is None else {"fps": fps}
         if created:
             setup_project(
                 folder,
@@ -240,7 +242,7 @@ def choose_sources(
                 video_dir=str(video_dir) if video_dir else "",
                 anterior_bodyparts=front,
                 posterior_bodyparts=back,
-                **({} if fps is None else {"fps": fps}),
+                **options,
             )
         save_session(folder, session)
     ask = created and (anterior is None or posterior is None)

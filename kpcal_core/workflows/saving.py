@@ -214,7 +214,7 @@ def exported_points(data: ProjectData, result: ProjectFit) -> pd.DataFrame:
         }
     )
     for column in ("annotator", "annotated_at"):
-        table[column] = points[column] if column in points else ""
+        table[column] = points.get(column, "")
     return table[list(EXPORTED_POINT_COLUMNS)]
 
 
