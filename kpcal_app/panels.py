@@ -28,13 +28,10 @@ import streamlit as st
 
 from kpcal_app import address, cache, error_display, history, projects, state, widgets
 from kpcal_core import sentences, statedir, workflows
-from kpcal_core.agreement import annotator_agreement, mean_click_annotations
-from kpcal_core.annotations import CLEARED, parse_annotations
 from kpcal_core.charts import band_chart, distances_chart
 from kpcal_core.errors import KpcalError
 from kpcal_core.prior import ModelPrior, slope_check
 from kpcal_core.project import ProjectData
-from kpcal_core.textio import decode_user_text
 from kpcal_core.video import BackgroundJob
 
 from .text import code, literal
@@ -296,24 +293,19 @@ def annotator_comparison(records: dict) -> dict:
             type=["csv"],
             accept_multiple_files=True,
         )
-        others = {}
-        for upload in uploads or []:
-            try:
-                text = decode_user_text(upload.getvalue(), upload.name)
-                others[upload.name] = parse_annotations(text, upload.name)
-            except KpcalError as error:
-                st.error(f"{literal(upload.name)}: {literal(error)}")
-        if others:
-            everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
-            everyone.update(others)
-            agreement = annotator_agreement(everyone)
+        files = {upload.name: upload.getvalue() for upload in uploads or []}
+        comparison = workflows.compare_with_files(records, files)
+        for name, problem in comparison.problems.items():
+            st.error(f"{literal(name)}: {literal(problem)}")
+        agreement = comparison.agreement
+        if agreement is not None:
             st.write(agreement["statement"])
             if agreement["n_shared_samples"]:
                 st.altair_chart(
                     distances_chart(agreement["distances"]["distance_px"]), width="stretch"
                 )
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
-                    fit_records = mean_click_annotations(everyone)
+                    fit_records = comparison.mean_clicks()
     return fit_records
 
 

@@ -12,7 +12,6 @@ import streamlit as st
 from kpcal_app import address, cache, error_display, panels, projects, startup, state
 from kpcal_app.text import literal
 from kpcal_core import sentences, workflows
-from kpcal_core.annotations import CLEARED, format_annotations
 from kpcal_core.charts import fit_chart, running_chart
 from kpcal_core.diagnostics import NotEnoughAnnotations
 from kpcal_core.errors import KpcalError
@@ -180,9 +179,7 @@ panels.model_prior_panel(prior)
 panels.save_panel(data, result.project.line_points, line, method, threshold)
 st.download_button(
     "Download annotations CSV",
-    format_annotations(
-        {k: v for k, v in records.items() if v.status != CLEARED}, data.video_frame_indexes
-    ),
+    workflows.annotations_csv(data, records),
     file_name="error_annotations.csv",
     mime="text/csv",
 )

@@ -49,8 +49,10 @@ from __future__ import annotations
 
 from .annotating import record_annotation, samples_ahead
 from .annotators import (
+    OtherAnnotators,
     TeamAgreement,
     TeamProgress,
+    compare_with_files,
     hold_sample,
     leave_samples,
     next_sample,
@@ -101,6 +103,7 @@ from .opening import (
 from .saving import (
     EXPORTED_POINT_COLUMNS,
     SlopeNotConfirmed,
+    annotations_csv,
     export,
     exported_points,
     least_squares_line,
@@ -111,6 +114,7 @@ __all__ = [
     "BLOCKING_STATUSES",
     "CalibrationFit",
     "EXPORTED_POINT_COLUMNS",
+    "OtherAnnotators",
     "Progress",
     "ProjectFolderMissing",
     "ResidualRow",
@@ -121,9 +125,11 @@ __all__ = [
     "SourcesChosen",
     "TeamAgreement",
     "TeamProgress",
+    "annotations_csv",
     "broken_config",
     "calibration_fit",
     "choose_sources",
+    "compare_with_files",
     "draw_more_samples",
     "draw_samples",
     "error_size_table",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import team
-from ..annotations import Annotation, annotation_counts
+from ..annotations import CLEARED, Annotation, annotation_counts, parse_annotations
 from ..colours import bodypart_colours, hex_to_rgb
 from ..diagnostics import fit_project
 from ..errors import KpcalError, NotSaved
@@ -18,6 +18,7 @@ from ..logs import log_event
 from ..project import ProjectData, SaveResult, save_work
 from ..samplekeys import SampleKey
 from ..sentences import held_sentence
+from ..textio import decode_user_text
 from ..views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
 from ..wording import count
 
@@ -211,6 +212,64 @@ def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -
     bias = annotator_bias(records, predictions)
     flagged = bias.loc[bias["flagged"], "annotator"].tolist()
     return TeamAgreement(agreement, bias, flagged, FLAG_RULE)
+
+
+@dataclass(frozen=True)
+class OtherAnnotators:
+    """This project's annotations beside other annotators' CSV files (:func:`compare_with_files`).
+
+    Attributes
+    ----------
+    everyone
+        ``{"this project": records, file name: records, ...}``: this project's
+        annotations (cleared ones left out) and each file that could be read.
+    problems
+        ``{file name: message}`` for each file that could not be read (left out
+        of ``everyone``).
+    agreement
+        :func:`kpcal_core.agreement.annotator_agreement` of ``everyone``, or
+        ``None`` when no file could be read.
+    """
+
+    everyone: dict[str, dict[SampleKey, Annotation]]
+    problems: dict[str, str]
+    agreement: dict | None
+
+    def mean_clicks(self) -> dict[SampleKey, Annotation]:
+        """One annotation per sample at the mean of everyone's clicks, ready to fit."""
+        from ..agreement import mean_click_annotations
+
+        return mean_click_annotations(self.everyone)
+
+
+def compare_with_files(
+    records: Mapping[SampleKey, Annotation], files: Mapping[str, bytes]
+) -> OtherAnnotators:
+    """How far apart this project's clicks and other annotators' CSV files are.
+
+    Parameters
+    ----------
+    records
+        This project's annotations by sample.
+    files
+        ``{file name: bytes}``: other annotators' ``error_annotations.csv`` files
+        of this project (e.g. uploads). Each is decoded and parsed on its own; a
+        file that cannot be is named in :attr:`OtherAnnotators.problems`.
+    """
+    from ..agreement import annotator_agreement
+
+    others: dict[str, dict[SampleKey, Annotation]] = {}
+    problems: dict[str, str] = {}
+    for name, content in files.items():
+        try:
+            others[name] = parse_annotations(decode_user_text(content, name), name)
+        except KpcalError as error:
+            problems[name] = str(error)
+    if not others:
+        return OtherAnnotators({}, problems, None)
+    everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
+    everyone.update(others)
+    return OtherAnnotators(everyone, problems, annotator_agreement(everyone))
 
 
 def review_samples(

@@ -124,6 +124,24 @@ def save_calibration(
     }
 
 
+def annotations_csv(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> str:
+    """The annotations CSV to hand on: every annotator's row, none cleared.
+
+    What :func:`export` writes and the fit page's "Download annotations CSV"
+    gives. A row one annotator cleared is left out even when another person
+    clicked the same sample (the sample's combined annotation then has a
+    position, but the cleared row is not an annotation).
+
+    Parameters
+    ----------
+    records
+        The annotations by sample (as :func:`kpcal_core.project.load_working_annotations`
+        gives them) or by ``(sample, annotator)`` row.
+    """
+    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
+    return format_annotations(kept, data.video_frame_indexes)
+
+
 def export(
     data: ProjectData,
     out_dir: str | os.PathLike | None = None,
@@ -148,11 +166,8 @@ def export(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise KpcalError(f"cannot create the export folder {str(folder)!r}: {error}") from None
-    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
     written = {
-        "annotations": atomic_write(
-            folder / ANNOTATIONS_FILENAME, format_annotations(kept, data.video_frame_indexes)
-        )
+        "annotations": atomic_write(folder / ANNOTATIONS_FILENAME, annotations_csv(data, records))
     }
     result = fit_project(data=data, records=records)
     written["points"] = atomic_write(
