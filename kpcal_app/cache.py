@@ -29,22 +29,24 @@ import pandas as pd
 import streamlit as st
 
 from kpcal_core import workflows
-from kpcal_core.config import load_config
-from kpcal_core.diagnostics import StopCheck, project_population
-from kpcal_core.fitting import share_above_threshold
-from kpcal_core.prior import (
+from kpcal_core.workflows import (
+    BackgroundJob,
+    CalibrationSession,
     ModelPrior,
+    Prefetcher,
+    ProjectData,
+    StopCheck,
     bodypart_confidences,
     config_pseudocount,
+    frame_cache_dir,
     interpolated_counts,
-)
-from kpcal_core.project import ProjectData, source_fingerprint
-from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
-from kpcal_core.video import (
-    BackgroundJob,
-    Prefetcher,
+    load_config,
+    load_session,
+    project_population,
     sample_frame_loader,
     sample_video_frames,
+    share_above_threshold,
+    source_fingerprint,
 )
 
 

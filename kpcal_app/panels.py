@@ -27,12 +27,16 @@ import pandas as pd
 import streamlit as st
 
 from kpcal_app import address, cache, error_display, history, projects, state, widgets
-from kpcal_core import sentences, statedir, workflows
-from kpcal_core.charts import band_chart, distances_chart
+from kpcal_core import sentences, workflows
 from kpcal_core.errors import KpcalError
-from kpcal_core.prior import ModelPrior, slope_check
-from kpcal_core.project import ProjectData
-from kpcal_core.video import BackgroundJob
+from kpcal_core.workflows import (
+    BackgroundJob,
+    ModelPrior,
+    ProjectData,
+    band_chart,
+    distances_chart,
+    slope_check,
+)
 
 from .text import code, literal
 
@@ -76,7 +80,7 @@ def project_picker(project: str) -> None:
                 open_folder(pending, create=True)
             except KpcalError as error:
                 error_display.show_error(error)
-        st.caption(literal(statedir.describe_state_dir()))
+        st.caption(literal(workflows.describe_state_dir()))
         if st.button("Open the demo project"):
             projects.switch_project(str(projects.demo_project()))
             st.rerun()

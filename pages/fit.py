@@ -12,10 +12,8 @@ import streamlit as st
 from kpcal_app import address, cache, error_display, panels, projects, startup, state
 from kpcal_app.text import literal
 from kpcal_core import sentences, workflows
-from kpcal_core.charts import fit_chart, running_chart
-from kpcal_core.diagnostics import NotEnoughAnnotations
-from kpcal_core.errors import KpcalError
-from kpcal_core.fitting import FIT_METHODS
+from kpcal_core.errors import KpcalError, NotEnoughAnnotations
+from kpcal_core.workflows import FIT_METHODS, fit_chart, running_chart
 
 CHART_KEY = "kpcal_fit_chart"
 METHOD_LABELS = {

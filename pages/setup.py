@@ -9,10 +9,14 @@ import streamlit as st
 from kpcal_app import address, cache, error_display, panels, projects, startup, state, widgets
 from kpcal_app.text import code, literal
 from kpcal_core import sentences, workflows
-from kpcal_core.charts import histogram_chart
 from kpcal_core.errors import KpcalError
-from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
-from kpcal_core.session import CalibrationSession, load_session
+from kpcal_core.workflows import (
+    DUPLICATE_CHOICES,
+    FORMATS,
+    CalibrationSession,
+    histogram_chart,
+    load_session,
+)
 
 startup.ensure_app_navigation()
 panels.follow_start_annotating()
