@@ -216,7 +216,7 @@ def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -
 
 @dataclass(frozen=True)
 class OtherAnnotators:
-    """This project's annotations beside other annotators' CSV files (:func:`compare_with_files`).
+    """The project's annotations beside other annotators' CSV files (:func:`compare_with_files`).
 
     Attributes
     ----------
