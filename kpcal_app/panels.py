@@ -428,10 +428,6 @@ def save_panel(
                 points=points,
                 confirm_slope=confirmed,
             )
-            st.success(
-                f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "
-                f"{saved['intercept']:.4f}) and conf_threshold {saved['conf_threshold']:.4f} to "
-                f"{literal(saved['path'])}. Autosave keeps using this line."
-            )
+            st.success(literal(sentences.line_saved(saved)))
         except (KpcalError, TimeoutError) as error:
             error_display.show_error(error)

@@ -37,6 +37,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -433,14 +434,16 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.conf_threshold is not None
             else float(load_config(data.project_dir).get("conf_threshold", 0.5))
         )
-        summary["saved"] = workflows.save_calibration(
-            data,
-            slope=line["slope"],
-            intercept=line["intercept"],
-            conf_threshold=threshold,
-            method=line["method"],
-            points=result.project.line_points,
-            confirm_slope=args.confirm_slope,
+        summary["saved"] = asdict(
+            workflows.save_calibration(
+                data,
+                slope=line["slope"],
+                intercept=line["intercept"],
+                conf_threshold=threshold,
+                method=line["method"],
+                points=result.project.line_points,
+                confirm_slope=args.confirm_slope,
+            )
         )
     if args.json:
         _print_json(summary, out)
@@ -492,7 +495,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         written = workflows.export(
             data, args.out, conf_threshold=args.conf_threshold, png=not args.no_png
-        )
+        ).paths()
     except NotEnoughAnnotations:
         folder = Path(args.out) if args.out else session_dir(data.project_dir) / "export"
         out.write(f"{folder / ANNOTATIONS_FILENAME}\n")

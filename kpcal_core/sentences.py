@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,6 +26,9 @@ from .diagnostics import GrossErrors, StopCheck
 from .prior import OWN_LINE_SURE, Line, ModelPrior
 from .samplekeys import SampleKey
 from .wording import count, verb
+
+if TYPE_CHECKING:  # the workflows use these sentences: their types are named only
+    from .workflows.saving import SavedLine
 
 __all__ = [
     "COMBINE_RULE",
@@ -36,6 +40,7 @@ __all__ = [
     "gross_error_rows",
     "held_sentence",
     "held_status",
+    "line_saved",
     "model_prior_lines",
     "model_prior_table",
     "never_sampled",
@@ -519,3 +524,12 @@ def config_created(n_bodyparts: int, fps: float | None) -> str:
     """``"Created config.yml from the keypoints' 8 bodyparts (fps: 30, from the videos)"``."""
     rate = "" if fps is None else f" (fps: {fps:g}, from the videos)"
     return f"Created config.yml from the keypoints' {count(n_bodyparts, 'bodypart')}" + rate
+
+
+def line_saved(saved: SavedLine) -> str:
+    """What the fit page says after "Save to config.yml" (:func:`kpcal_core.workflows.save_calibration`)."""
+    return (
+        f"Saved the {saved.method} line (slope {saved.slope:.4f}, intercept "
+        f"{saved.intercept:.4f}) and conf_threshold {saved.conf_threshold:.4f} to "
+        f"{saved.path}. Autosave keeps using this line."
+    )

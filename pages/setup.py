@@ -191,10 +191,10 @@ if st.session_state.pop(state.SAMPLE_REQUESTED, False) and use:
 
 if use:
     histogram = cache.histogram(data, use, pseudocount, int(num_bins))
-    st.altair_chart(histogram_chart(histogram), width="stretch")
+    st.altair_chart(histogram_chart(histogram.bars, histogram.bins), width="stretch")
     caption = "Bars: keypoints with a position, by confidence. Red dashed lines: sampling bins; "
     caption += "red numbers: samples drawn from each bin."
-    caption += sentences.never_sampled(histogram["no_position"], histogram.get("human_labelled", 0))
+    caption += sentences.never_sampled(histogram.no_position, histogram.human_labelled)
     st.caption(caption)
 st.button("Sample frames", type="primary", disabled=not use, on_click=request_sampling)
 if isinstance(problem, KpcalError):

@@ -114,6 +114,7 @@ from .drawing import (
     SAMPLE_ORDERS,
     Progress,
     SampleDraw,
+    SamplingHistogram,
     draw_more_samples,
     draw_samples,
     fill_frame_cache,
@@ -146,6 +147,8 @@ from .opening import (
 )
 from .saving import (
     EXPORTED_POINT_COLUMNS,
+    Exported,
+    SavedLine,
     SlopeNotConfirmed,
     annotations_csv,
     export,
@@ -165,6 +168,7 @@ __all__ = [
     "DEFAULT_VIEW_PX",
     "DUPLICATE_CHOICES",
     "EXPORTED_POINT_COLUMNS",
+    "Exported",
     "FIT",
     "FIT_METHODS",
     "FORMATS",
@@ -184,6 +188,8 @@ __all__ = [
     "SAMPLE_ORDERS",
     "STATE_DIR_ENV",
     "SampleDraw",
+    "SamplingHistogram",
+    "SavedLine",
     "SlopeNotConfirmed",
     "Sources",
     "SourcesChosen",

@@ -424,24 +424,42 @@ def frame_cache_summary(data: ProjectData) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SamplingHistogram:
+    """The setup page's confidence histogram (:func:`sampling_histogram`).
+
+    Attributes
+    ----------
+    bars
+        DataFrame ``start, end, keypoints`` (log10 units; keypoints with a
+        position only).
+    bins
+        DataFrame ``start, end, mid, samples``: one row per sampling bin.
+    no_position
+        Keypoints with a confidence but no position (never sampled).
+    human_labelled
+        Keypoints labelled by a person (SLEAP user instances, never sampled).
+    """
+
+    bars: pd.DataFrame
+    bins: pd.DataFrame
+    no_position: int
+    human_labelled: int
+
+
 def sampling_histogram(
     data: ProjectData,
     use_bodyparts: Sequence[str],
     conf_pseudocount: float,
     num_bins: int,
     sample_keys: Sequence[SampleKey] = (),
-) -> dict:
+) -> SamplingHistogram:
     """The confidence histogram of the used bodyparts, the sampling bins, samples per bin.
 
     Returns
     -------
-    dict
-        ``bars``: DataFrame ``start, end, keypoints`` (log10 units; keypoints
-        with a position only);
-        ``bins``: DataFrame ``start, end, mid, samples`` (one row per sampling bin);
-        ``no_position``: keypoints with a confidence but no position (never sampled);
-        ``human_labelled``: keypoints labelled by a person (SLEAP user instances,
-        never sampled).
+    SamplingHistogram
+        The bars, the sampling bins with their samples, and the keypoints never sampled.
     """
     counts, hist_edges, sample_edges = confidence_histogram(
         data.confidences,
@@ -477,12 +495,7 @@ def sampling_histogram(
             "samples": per_bin,
         }
     )
-    return {
-        "bars": bars,
-        "bins": bins,
-        "no_position": no_position,
-        "human_labelled": data.n_labelled(use_bodyparts),
-    }
+    return SamplingHistogram(bars, bins, no_position, data.n_labelled(use_bodyparts))
 
 
 def draw_more_samples(data: ProjectData, more: int) -> SampleDraw:

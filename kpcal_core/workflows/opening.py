@@ -263,8 +263,11 @@ def choose_sources(
 
 def set_anatomy(
     project_dir: str | os.PathLike, anterior: Sequence[str], posterior: Sequence[str]
-) -> dict:
-    """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` in ``config.yml``."""
+) -> dict[str, Any]:
+    """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` in ``config.yml``.
+
+    Returns the project's config as written (:func:`kpcal_core.config.update_config`).
+    """
     if not anterior or not posterior:
         raise KpcalError("choose at least one front (anterior) and one back (posterior) bodypart")
     with project_lock(project_folder(project_dir)):

@@ -114,7 +114,7 @@ def test_the_population_and_the_setup_page_leave_the_human_labels_out(project):
     positioned = sum(int((~data.missing[name]).sum()) for name in data.confidences)
     assert project_population(data).n == positioned - 13
     histogram = workflows.sampling_histogram(data, data.bodyparts, 1e-3, 10)
-    assert histogram["human_labelled"] == 13
+    assert histogram.human_labelled == 13
 
 
 def test_keypoint_moseqs_sampler_given_the_mask_never_draws_them(project):

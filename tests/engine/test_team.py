@@ -509,7 +509,7 @@ def test_export_writes_each_annotators_row_but_no_clear(project, tmp_path):
     }
     save_work(data, others)
     written = workflows.export(data, tmp_path / "out", png=False)
-    rows = parse_annotation_rows(written["annotations"].read_text(encoding="utf-8"))
+    rows = parse_annotation_rows(written.annotations.read_text(encoding="utf-8"))
     assert (key, "alice") in rows and (key, "bob") not in rows
     assert all(r.status != CLEARED for r in rows.values())
 
