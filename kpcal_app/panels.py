@@ -193,7 +193,7 @@ def draw_more_button(data: ProjectData, check, *, key: str) -> None:
     """
     if not check.draw_more:
         return
-    label = f"Draw {check.draw_more:,} more sample{'' if check.draw_more == 1 else 's'}"
+    label = sentences.draw_more_label(check.draw_more)
     if st.button(label, key=key, help="Same order and seed; every annotation is kept."):
         try:
             draw = workflows.draw_more_samples(data, check.draw_more)
@@ -215,7 +215,7 @@ def gross_errors_panel(project: str, data: ProjectData, check) -> None:
         return
     left_out = len(check.gross_errors.left_out)
     with st.expander(
-        f"Likely gross errors: {len(flagged)} flagged, {left_out} left out of the line",
+        sentences.gross_errors_heading(len(flagged), left_out),
         expanded=bool(left_out),
     ):
         st.caption(
@@ -370,12 +370,7 @@ def trusted_panel(band, prior: ModelPrior) -> None:
         "keypoints with a position (grey bars, right axis): the line is trusted where the band "
         "is narrow and the bars are tall."
     )
-    if prior.n_zero:
-        text += (
-            f" Not drawn: {prior.n_zero:,} keypoints with no position, which keypoint-MoSeq "
-            "gives confidence 0 (their s0 is in the panel below the chart)."
-        )
-    st.caption(text)
+    st.caption(text + sentences.not_drawn_in_band(prior.n_zero))
 
 
 def model_prior_panel(prior: ModelPrior) -> None:

@@ -34,21 +34,29 @@ __all__ = [
     "COMBINE_RULE",
     "anatomy_note",
     "bodypart_line_statement",
+    "bootstrap_intervals",
     "config_created",
     "count",
+    "draw_more_label",
+    "fit_numbers",
     "frames_ready",
     "gross_error_rows",
+    "gross_errors_heading",
     "held_sentence",
     "held_status",
+    "how_the_stop_rule_judges",
     "line_saved",
+    "method_line",
     "model_prior_lines",
     "model_prior_table",
     "never_sampled",
+    "not_drawn_in_band",
     "not_loaded_left_out",
     "not_visible_left_out",
     "recordings_needing_attention",
     "residual_sentence",
     "samples_drawn",
+    "share_above_threshold",
     "stop_statement",
     "stop_status_line",
     "verb",
@@ -532,4 +540,71 @@ def line_saved(saved: SavedLine) -> str:
         f"Saved the {saved.method} line (slope {saved.slope:.4f}, intercept "
         f"{saved.intercept:.4f}) and conf_threshold {saved.conf_threshold:.4f} to "
         f"{saved.path}. Autosave keeps using this line."
+    )
+
+
+def fit_numbers(fit: Mapping) -> str:
+    """``"slope = -0.3000 · intercept = 0.1000 · R² = 0.420 · n = 40"``: the fit page's headline.
+
+    Parameters
+    ----------
+    fit
+        The least-squares fit: ``slope``, ``intercept``, ``r2``, ``n``.
+    """
+    return (
+        f"slope = {fit['slope']:.4f} · intercept = {fit['intercept']:.4f} · "
+        f"R² = {fit['r2']:.3f} · n = {fit['n']}"
+    )
+
+
+def method_line(method: str, line: Mapping) -> str:
+    """``"huber: slope -0.3000, intercept 0.1000"``: a robust line beside the headline."""
+    return f"{method}: slope {line['slope']:.4f}, intercept {line['intercept']:.4f}"
+
+
+def bootstrap_intervals(boot: Mapping) -> str:
+    """The fit page's bootstrap intervals of the slope and intercept (1,000 resamples)."""
+    return (
+        f"95% bootstrap intervals (1,000 resamples): slope {boot['slope_low']:.4f} to "
+        f"{boot['slope_high']:.4f}, intercept {boot['intercept_low']:.4f} to "
+        f"{boot['intercept_high']:.4f}."
+    )
+
+
+def how_the_stop_rule_judges(held: int) -> str:
+    """How the stop rule judges, in one sentence (``held``: annotations in a row)."""
+    return (
+        "How it is judged: the line's 95% band over all your keypoints (root mean square) and "
+        "the slope's interval, allowing for clicking noise that changes with confidence, within "
+        f"their targets, with a negative slope, for the last {held} annotations in a row "
+        "(docs/method.md in kpcal's repository has the rule)."
+    )
+
+
+def share_above_threshold(percent: float, threshold: float) -> str:
+    """What ``conf_threshold`` keeps: ``percent`` of the used keypoints are above it."""
+    return (
+        f"{percent:.1f}% of all used keypoints have confidence above "
+        f"{threshold:.4f}; keypoint-MoSeq treats the rest as outliers to interpolate when it "
+        "initialises a model."
+    )
+
+
+def draw_more_label(n: int) -> str:
+    """``"Draw 12 more samples"``: the button the stop rule asks for."""
+    return f"Draw {count(n, 'more sample')}"
+
+
+def gross_errors_heading(flagged: int, left_out: int) -> str:
+    """``"Likely gross errors: 3 flagged, 2 left out of the line"``."""
+    return f"Likely gross errors: {flagged} flagged, {left_out} left out of the line"
+
+
+def not_drawn_in_band(n_zero: int) -> str:
+    """The keypoints with no position, which the band chart leaves out ("" when none)."""
+    if not n_zero:
+        return ""
+    return (
+        f" Not drawn: {n_zero:,} keypoints with no position, which keypoint-MoSeq "
+        "gives confidence 0 (their s0 is in the panel below the chart)."
     )

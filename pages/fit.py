@@ -77,26 +77,13 @@ boot = diag["bootstrap"]
 settled, statement = diag["settled"]
 
 st.markdown(
-    f"**slope = {fit['slope']:.4f} · intercept = {fit['intercept']:.4f} · "
-    f"R² = {fit['r2']:.3f} · n = {fit['n']}**"
-    + (
-        ""
-        if method == "least-squares"
-        else f" · {method}: slope {line['slope']:.4f}, intercept {line['intercept']:.4f}"
-    )
+    f"**{sentences.fit_numbers(fit)}**"
+    + ("" if method == "least-squares" else " · " + sentences.method_line(method, line))
 )
-st.caption(
-    f"95% bootstrap intervals (1,000 resamples): slope {boot['slope_low']:.4f} to "
-    f"{boot['slope_high']:.4f}, intercept {boot['intercept_low']:.4f} to {boot['intercept_high']:.4f}."
-)
+st.caption(sentences.bootstrap_intervals(boot))
 (st.success if settled else st.warning)(statement)
 panels.draw_more_button(data, stop, key="fit-draw-more")
-st.caption(
-    "How it is judged: the line's 95% band over all your keypoints (root mean square) and "
-    "the slope's interval, allowing for clicking noise that changes with confidence, within "
-    f"their targets, with a negative slope, for the last {stop.held} annotations in a row "
-    "(docs/method.md in kpcal's repository has the rule)."
-)
+st.caption(sentences.how_the_stop_rule_judges(stop.held))
 panels.gross_errors_panel(project, data, stop)
 if result.project.counts.get("not_visible"):
     st.caption(sentences.not_visible_left_out(result.project.counts["not_visible"]))
@@ -119,11 +106,7 @@ threshold = st.number_input(
     format="%.4f",
     step=0.01,
 )
-st.caption(
-    f"{cache.share_above(data, threshold):.1f}% of all used keypoints have confidence above "
-    f"{threshold:.4f}; keypoint-MoSeq treats the rest as outliers to interpolate when it "
-    "initialises a model."
-)
+st.caption(sentences.share_above_threshold(cache.share_above(data, threshold), threshold))
 show_parts = st.checkbox("Show each bodypart's own line")
 lines = [workflows.least_squares_line(fit)] + ([line] if method != "least-squares" else [])
 chart = fit_chart(
