@@ -200,7 +200,7 @@ def draw_more_button(data: ProjectData, check, *, key: str) -> None:
         except (KpcalError, TimeoutError) as error:
             error_display.show_error(error)
             return
-        st.success(literal(draw.message))
+        st.success(literal(sentences.sample_draw_message(draw)))
         frame_fill_progress(data, cache.frame_fill(data, start=True))
 
 

@@ -310,12 +310,14 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "use_bodyparts": data.use_bodyparts,
         "frames_cached": cached,
         "frame_cache": str(frame_cache_dir(data.project_dir)),
-        "message": draw.message,
+        "message": sentences.sample_draw_message(draw),
     }
     if args.json:
         _print_json(summary, out)
     else:
-        out.write(draw.message + f" Saved in {session_path(data.project_dir)}.\n")
+        out.write(
+            sentences.sample_draw_message(draw) + f" Saved in {session_path(data.project_dir)}.\n"
+        )
         if not args.no_frames:
             out.write(f"{count(cached, 'frame')} ready. {workflows.frame_cache_summary(data)}\n")
     return EXIT_OK

@@ -28,6 +28,8 @@ from .samplekeys import SampleKey
 from .wording import count, verb
 
 if TYPE_CHECKING:  # the workflows use these sentences: their types are named only
+    from .workflows.annotators import TeamProgress
+    from .workflows.drawing import SampleDraw
     from .workflows.saving import SavedLine
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "count",
     "draw_more_label",
     "fit_numbers",
+    "frame_cache_sentence",
     "frames_ready",
     "gross_error_rows",
     "gross_errors_heading",
@@ -55,10 +58,12 @@ __all__ = [
     "not_visible_left_out",
     "recordings_needing_attention",
     "residual_sentence",
+    "sample_draw_message",
     "samples_drawn",
     "share_above_threshold",
     "stop_statement",
     "stop_status_line",
+    "team_progress_lines",
     "verb",
 ]
 
@@ -607,4 +612,57 @@ def not_drawn_in_band(n_zero: int) -> str:
     return (
         f" Not drawn: {n_zero:,} keypoints with no position, which keypoint-MoSeq "
         "gives confidence 0 (their s0 is in the panel below the chart)."
+    )
+
+
+def sample_draw_message(draw: SampleDraw) -> str:
+    """One paragraph on a draw: asked, kept, drawn, and why the total differs from what was asked.
+
+    Shown by the setup page, the fit page's "Draw more" and ``kpcal sample``
+    (:func:`kpcal_core.workflows.draw_samples`).
+    """
+    total = len(draw.sample_keys)
+    text = (
+        f"Asked for {count(draw.asked, 'sample')}: kept {draw.kept} already annotated, "
+        f"drew {draw.new} new; {count(total, 'sample')} in all (seed {draw.seed}, "
+        f"{'planned order' if draw.order == 'planned' else 'as keypoint-MoSeq'})."
+    )
+    if draw.kept > draw.asked:
+        text += " More samples are annotated than asked for: all of them are kept."
+    elif total < draw.asked:
+        text += (
+            f" Only {count(draw.available, 'keypoint')} could be drawn (a position, a "
+            "bodypart in use_bodyparts, a usable video, not annotated yet, not labelled "
+            "by a person)."
+        )
+    if draw.human_labelled:
+        text += (
+            f" {count(draw.human_labelled, 'keypoint')} labelled by a person (SLEAP user "
+            "instances) are never drawn: they are not the network's predictions."
+        )
+    if draw.left_out:
+        names = ", ".join(f"{name!r} ({status})" for name, status in draw.left_out.items())
+        text += (
+            f" Left out {count(len(draw.left_out), 'recording')} with "
+            f"{count(draw.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
+        )
+    return text
+
+
+def team_progress_lines(progress: TeamProgress) -> list[str]:
+    """Who did what, in plain sentences (names are data: show them as text)."""
+    out = [
+        f"Team: {progress.samples_done} of {count(progress.samples, 'sample')} done by "
+        f"{count(len(progress.counts), 'annotator')}; second looks {progress.second_look_done} of "
+        f"{progress.second_look}."
+    ]
+    out += [f"{name or '(unnamed)'}: {count(n, 'sample')}" for name, n in progress.counts.items()]
+    return out
+
+
+def frame_cache_sentence(frames: int, size_bytes: int, cap_gib: float, folder: object) -> str:
+    """Where the project's frame cache is, its size and its cap, in one sentence."""
+    return (
+        f"Frame cache: {count(frames, 'frame')}, {size_bytes / 2**20:,.0f} MB of {cap_gib:g} GiB "
+        f"(least recently used frames go first) in {folder}."
     )

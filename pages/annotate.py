@@ -296,7 +296,7 @@ def team_lines(key, other: str | None) -> None:
     progress = workflows.team_progress(data, records)
     if (progress.counts.keys() | progress.working.keys()) - {me, ""}:  # someone else works here
         with st.container(key="team-progress"):
-            for line in progress.lines():
+            for line in sentences.team_progress_lines(progress):
                 st.caption(literal(line))
         st.button(
             "Review flagged clicks",

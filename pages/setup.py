@@ -202,7 +202,7 @@ if isinstance(problem, KpcalError):
 elif problem is not None:
     st.error(problem)
 elif draw is not None:
-    st.success(literal(draw.message))
+    st.success(literal(sentences.sample_draw_message(draw)))
     panels.frame_fill_progress(data, cache.frame_fill(data, start=True))
 elif session.sample_keys:
     st.caption(sentences.samples_drawn(len(session.sample_keys), session.seed))

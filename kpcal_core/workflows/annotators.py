@@ -20,7 +20,6 @@ from ..samplekeys import SampleKey
 from ..sentences import held_sentence
 from ..textio import decode_user_text
 from ..views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
-from ..wording import count
 
 
 def second_look(data: ProjectData) -> set[SampleKey]:
@@ -143,16 +142,6 @@ class TeamProgress:
     second_look_done: int
     second_look: int
     working: dict[str, int]
-
-    def lines(self) -> list[str]:
-        """Plain sentences (names are data: show them as text)."""
-        out = [
-            f"Team: {self.samples_done} of {count(self.samples, 'sample')} done by "
-            f"{count(len(self.counts), 'annotator')}; second looks {self.second_look_done} of "
-            f"{self.second_look}."
-        ]
-        out += [f"{name or '(unnamed)'}: {count(n, 'sample')}" for name, n in self.counts.items()]
-        return out
 
 
 def team_progress(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamProgress:

@@ -17,6 +17,7 @@ from ..planning import plan_annotation_order
 from ..project import ProjectData, load_working_annotations, project_lock, save_use_bodyparts
 from ..samplekeys import SampleKey
 from ..sampling import confidence_histogram, sample_error_frames
+from ..sentences import frame_cache_sentence
 from ..session import CalibrationSession, frame_cache_dir, load_session, save_session
 from ..video import (
     DEFAULT_MAX_BYTES,
@@ -26,7 +27,6 @@ from ..video import (
     index_videos,
     sample_video_frames,
 )
-from ..wording import count
 from .opening import recordings_report
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
@@ -77,36 +77,6 @@ class SampleDraw:
     seed: int = 0
     order: str = "planned"
     human_labelled: int = 0
-
-    @property
-    def message(self) -> str:
-        """One paragraph: asked, kept, drawn, and why the total differs from what was asked."""
-        total = len(self.sample_keys)
-        text = (
-            f"Asked for {count(self.asked, 'sample')}: kept {self.kept} already annotated, "
-            f"drew {self.new} new; {count(total, 'sample')} in all (seed {self.seed}, "
-            f"{'planned order' if self.order == 'planned' else 'as keypoint-MoSeq'})."
-        )
-        if self.kept > self.asked:
-            text += " More samples are annotated than asked for: all of them are kept."
-        elif total < self.asked:
-            text += (
-                f" Only {count(self.available, 'keypoint')} could be drawn (a position, a "
-                "bodypart in use_bodyparts, a usable video, not annotated yet, not labelled "
-                "by a person)."
-            )
-        if self.human_labelled:
-            text += (
-                f" {count(self.human_labelled, 'keypoint')} labelled by a person (SLEAP user "
-                "instances) are never drawn: they are not the network's predictions."
-            )
-        if self.left_out:
-            names = ", ".join(f"{name!r} ({status})" for name, status in self.left_out.items())
-            text += (
-                f" Left out {count(len(self.left_out), 'recording')} with "
-                f"{count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
-            )
-        return text
 
 
 def draw_samples(
@@ -418,10 +388,7 @@ def frame_cache_summary(data: ProjectData) -> str:
     folder = frame_cache_dir(data.project_dir)
     size = cache_size(folder)
     cap = DEFAULT_MAX_BYTES / 2**30
-    return (
-        f"Frame cache: {count(size.frames, 'frame')}, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
-        f"(least recently used frames go first) in {folder}."
-    )
+    return frame_cache_sentence(size.frames, size.bytes, cap, folder)
 
 
 @dataclass(frozen=True)
