@@ -23,8 +23,10 @@ URL_PATHS = ("setup", "annotate", "fit")  # the pages' url_path, below
 
 
 def sign_in_page() -> None:
-    """The only page before sign-in (any address shows it; the browser keeps the address
-    to go back to after sign-in, :mod:`kpcal_app.signin`)."""
+    """The only page before sign-in: any address shows it.
+
+    The browser keeps the address to go back to after sign-in (:mod:`kpcal_app.signin`).
+    """
     st.title("kpcal")
     st.write("This server records who made each annotation: please sign in.")
     st.button("Sign in", on_click=st.login, type="primary")

@@ -310,10 +310,7 @@ def main(argv: list[str]) -> int:
     print(f"machine: {common.machine_summary()}; OpenCV {cv2.__version__}, PyAV {av.__version__}")
     rows = []
     for case in args.cases.split(","):
-        if args.quick:
-            n_frames = 2000
-        else:
-            n_frames = 21_000 if case == "h264-g250-bf3" else 6000
+        n_frames = 2000 if args.quick else 21000 if case == "h264-g250-bf3" else 6000
         paths = ensure_videos(workdir, case, n_frames)
         rows.append(
             run_case(

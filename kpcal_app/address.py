@@ -85,16 +85,21 @@ def zoom() -> str:
 
 
 def set_zoom(value: str) -> None:
-    """Show the annotate page at zoom ``value`` from now on (on every sample); the address
-    says so."""
+    """Show the annotate page at zoom ``value`` from now on, on every sample.
+
+    The address says so.
+    """
     st.session_state[ZOOM] = workflows.parse_zoom(value) or workflows.FIT
     keep_address()
 
 
 def sample_index(project: str, samples: list, is_done) -> int:
-    """The sample shown (0-based): this session's, or the address's ``?sample=`` when the
-    session started there (:func:`read_address`; beyond the last: the last), else the
-    first not done. The address says which."""
+    """The sample shown (0-based).
+
+    This session's, or the address's ``?sample=`` when the session started there
+    (:func:`read_address`; beyond the last: the last), else the first not done. The
+    address says which.
+    """
     positions = st.session_state.setdefault(SAMPLE_INDEX, {})
     if project not in positions:
         positions[project] = next((i for i, k in enumerate(samples) if not is_done(k)), 0)

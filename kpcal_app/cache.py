@@ -179,8 +179,10 @@ def _interpolated(
 
 
 def model_prior(data: ProjectData, line: dict, threshold: float, per_bodypart: dict) -> ModelPrior:
-    """:func:`kpcal_core.workflows.project_model_prior` with the keypoints' part cached (per
-    change of the keypoints, and per threshold)."""
+    """:func:`kpcal_core.workflows.project_model_prior` with the keypoints' part cached.
+
+    Cached per change of the keypoints, and per threshold.
+    """
     key, use = _data_key(data), tuple(data.use_bodyparts)
     return workflows.project_model_prior(
         data,
@@ -217,10 +219,12 @@ def _stop_status(_data: ProjectData, _records: dict, key: tuple, content: str) -
 
 
 def stop_status(data: ProjectData, records: dict) -> StopCheck:
-    """:func:`kpcal_core.workflows.stop_status` of the session's annotations, computed once
-    per content of the annotations (a click, clear or "not visible" changes it; Next and
-    Previous do not), of the drawn samples and the gross errors kept, and per change of
-    the keypoints."""
+    """:func:`kpcal_core.workflows.stop_status` of the session's annotations.
+
+    Computed once per content of the annotations (a click, clear or "not visible" changes
+    it; Next and Previous do not), of the drawn samples and the gross errors kept, and per
+    change of the keypoints.
+    """
     key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
     content = repr(
         (
@@ -243,9 +247,11 @@ def _fit_diagnostics(points: pd.DataFrame, _population, key: tuple, _stop, stop:
 
 
 def fit_diagnostics(data: ProjectData, points: pd.DataFrame, stop: StopCheck) -> dict:
-    """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints with the
-    stop rule's verdict ``stop`` (:func:`stop_status`), cached by the points' content, the
-    verdict and the keypoints' fingerprint."""
+    """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints.
+
+    With the stop rule's verdict ``stop`` (:func:`stop_status`), cached by the points'
+    content, the verdict and the keypoints' fingerprint.
+    """
     key = (_data_key(data), tuple(data.use_bodyparts), data.conf_pseudocount)
     return _fit_diagnostics(points, _population(data, *key), key, stop, repr(stop))
 
@@ -262,9 +268,12 @@ def frame_fill(data: ProjectData, *, start: bool = False) -> BackgroundJob | Non
     keys = tuple(data.session.sample_keys)
     with _jobs_lock:
         current = _fills.get(str(data.project_dir))
-        if current is not None and current[0] == keys:
-            if not start or not current[1].progress().finished:
-                return current[1]
+        if (
+            current is not None
+            and current[0] == keys
+            and (not start or not current[1].progress().finished)
+        ):
+            return current[1]
         if not start:
             return None
         if current is not None:

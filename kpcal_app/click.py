@@ -527,8 +527,10 @@ def click_image(
 
 
 def give_keys_back_to_the_page() -> None:
-    """The page's keys always act on the page: after a click on the view the keyboard
-    shortcuts work again, "+" and "-" zoom, and a zoom button never keeps the focus.
+    """Make the page's keys always act on the page.
+
+    After a click on the view the keyboard shortcuts work again, "+" and "-" zoom, and a
+    zoom button never keeps the focus.
 
     Call once per page run, below the view (an element above it would move it), and
     outside any fragment: the script stays in the page, nothing is sent per sample.

@@ -6,6 +6,7 @@ convenience, so a list that cannot be read or written is treated as empty.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -35,7 +36,6 @@ def recent_projects() -> list[str]:
 def remember_recent(folder: str) -> None:
     """Put ``folder`` first in the recent-projects list."""
     items = [folder] + [p for p in recent_projects() if p != folder]
-    try:
+    # No writable state folder: recent projects are a convenience.
+    with contextlib.suppress(OSError, KpcalError):
         atomic_write(recent_file(), json.dumps(items[:10]))
-    except (OSError, KpcalError):
-        pass  # no writable state folder: recent projects are a convenience

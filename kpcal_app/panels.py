@@ -88,20 +88,22 @@ def project_picker(project: str) -> None:
 
 def anatomy_form(project: str, data: ProjectData, *, expanded: bool = False) -> None:
     """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` (keypoint-MoSeq's heading)."""
-    with st.expander(
-        "Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)",
-        expanded=expanded,
+    with (
+        st.expander(
+            "Front and back bodyparts (anterior, posterior: keypoint-MoSeq's heading)",
+            expanded=expanded,
+        ),
+        st.form("anatomy"),
     ):
-        with st.form("anatomy"):
-            front = st.multiselect("Front", data.bodyparts, data.config.get("anterior_bodyparts"))
-            back = st.multiselect("Back", data.bodyparts, data.config.get("posterior_bodyparts"))
-            if st.form_submit_button("Save to config.yml"):
-                try:
-                    workflows.set_anatomy(project, front, back)
-                    st.session_state.pop(state.ANATOMY_QUESTION, None)
-                    st.rerun()
-                except KpcalError as error:
-                    error_display.show_error(error)
+        front = st.multiselect("Front", data.bodyparts, data.config.get("anterior_bodyparts"))
+        back = st.multiselect("Back", data.bodyparts, data.config.get("posterior_bodyparts"))
+        if st.form_submit_button("Save to config.yml"):
+            try:
+                workflows.set_anatomy(project, front, back)
+                st.session_state.pop(state.ANATOMY_QUESTION, None)
+                st.rerun()
+            except KpcalError as error:
+                error_display.show_error(error)
 
 
 #: The recordings table's columns and their widths in pixels, 805 in all: the grid fits the
@@ -120,9 +122,12 @@ RECORDING_COLUMNS = {
 
 
 def recordings_table(table) -> None:
-    """The recordings table (:func:`kpcal_core.workflows.recordings_report`), readable at
-    1280 pixels: short columns (the video's file name), and one recording's name, full
-    video path, rule and reason, as wrapped text, below it (the first needing attention)."""
+    """Show the recordings table (:func:`kpcal_core.workflows.recordings_report`).
+
+    Readable at 1280 pixels: short columns (the video's file name), and one recording's
+    name, full video path, rule and reason, as wrapped text, below it (the first needing
+    attention).
+    """
     shown = table.assign(
         video=[None if not v else os.path.basename(str(v)) for v in table["video"]],
         video_frames=[None if pd.isna(v) else f"{int(v):,}" for v in table["video_frames"]],
@@ -156,22 +161,24 @@ def recordings_table(table) -> None:
 
 def video_form(project: str, recordings: list[str]) -> None:
     """Use a video file for one recording (kept in the project's session)."""
-    with st.expander("Set the video of a recording"):
-        with st.form("video_form"):
-            recording = st.selectbox("Recording", recordings)
-            video_path = st.text_input("Video file (empty: find it by name again)")
-            if st.form_submit_button("Use this video"):
-                try:
-                    workflows.set_video(project, recording, video_path.strip() or None)
-                    st.rerun()
-                except KpcalError as error:
-                    error_display.show_error(error)
+    with st.expander("Set the video of a recording"), st.form("video_form"):
+        recording = st.selectbox("Recording", recordings)
+        video_path = st.text_input("Video file (empty: find it by name again)")
+        if st.form_submit_button("Use this video"):
+            try:
+                workflows.set_video(project, recording, video_path.strip() or None)
+                st.rerun()
+            except KpcalError as error:
+                error_display.show_error(error)
 
 
 def stop_status(data: ProjectData, records: dict) -> None:
-    """The stop rule's verdict in one line (the fit page's rule, computed once per change of
-    the annotations): "Settled: ... you can stop" or about how many more are needed, with
-    a button that draws more samples when the drawn ones are too few."""
+    """Show the stop rule's verdict in one line.
+
+    The fit page's rule, computed once per change of the annotations: "Settled: ... you
+    can stop" or about how many more are needed, with a button that draws more samples
+    when the drawn ones are too few.
+    """
     try:
         check = cache.stop_status(data, records)
     except KpcalError as error:
@@ -186,7 +193,7 @@ def stop_status(data: ProjectData, records: dict) -> None:
 
 
 def draw_more_button(data: ProjectData, check, *, key: str) -> None:
-    """ "Draw N more samples" when the stop rule needs more than the drawn samples hold.
+    """Show "Draw N more samples" when the stop rule needs more than the drawn samples hold.
 
     Draws with the session's order and seed (:func:`kpcal_core.workflows.draw_more_samples`:
     every annotation is kept) and starts caching the new samples' frames.
@@ -251,8 +258,11 @@ def _keep_gross_error(data: ProjectData, key, widget: str) -> None:
 
 
 def team_agreement(data: ProjectData, records: dict) -> None:
-    """This project's annotators: how far apart their clicks are, each one's bias and
-    spread, who is flagged; the rule that makes one position per sample."""
+    """Show how the project's annotators agree.
+
+    How far apart their clicks are, each one's bias and spread, who is flagged; the rule
+    that makes one position per sample.
+    """
     everyone = workflows.team_progress(data, records)
     if len(everyone.counts) < 2:
         return
@@ -314,24 +324,31 @@ def annotator_comparison(records: dict) -> dict:
 
 
 def start_annotating_button() -> None:
-    """The button that opens the annotate page (one per page run, the same key each time);
-    :func:`follow_start_annotating`, at the top of the page, follows it."""
+    """Show the button that opens the annotate page (one per page run, the same key).
+
+    :func:`follow_start_annotating`, at the top of the page, follows it.
+    """
     st.button(
         "Start annotating", type="primary", icon=":material/ads_click:", key=state.START_ANNOTATING
     )
 
 
 def follow_start_annotating() -> None:
-    """Open the annotate page at once when "Start annotating" was pressed: its value is read
-    from session state before the rest of the setup page runs (which would delay the first
-    image by that page's run, 0.3–0.6 s with a project open)."""
+    """Open the annotate page at once when "Start annotating" was pressed.
+
+    Its value is read from session state before the rest of the setup page runs (which
+    would delay the first image by that page's run, 0.3–0.6 s with a project open).
+    """
     if st.session_state.get(state.START_ANNOTATING):
         st.switch_page("pages/annotate.py", query_params=address.address())
 
 
 def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float = 0.05) -> None:
-    """Follow the frame cache filling, under the button that starts annotating (usable at
-    once: the first sample's frame is decoded first); the job goes on if the page is left."""
+    """Follow the frame cache filling, under the button that starts annotating.
+
+    The button is usable at once: the first sample's frame is decoded first. The job goes
+    on if the page is left.
+    """
     start_annotating_button()
     status, bar = st.empty(), st.progress(0.0, text="Decoding frames…")
     status.caption("The first sample's frame is being decoded…")
@@ -363,7 +380,7 @@ def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float
 
 
 def trusted_panel(band, prior: ModelPrior) -> None:
-    """ "Where is it trusted?": the line's error and band over the keypoints' confidences."""
+    """Show "Where is it trusted?": the line's error and band over the confidences."""
     st.altair_chart(band_chart(band), width="stretch")
     text = (
         "The error the line predicts (blue, with its 95% band) over the confidences of your "
@@ -374,7 +391,7 @@ def trusted_panel(band, prior: ModelPrior) -> None:
 
 
 def model_prior_panel(prior: ModelPrior) -> None:
-    """ "What this calibration does to your model": s0 per bodypart, beside the other lines."""
+    """Show "What this calibration does to your model": s0 per bodypart, and other lines."""
     st.subheader("What this calibration does to your model")
     lines = sentences.model_prior_lines(prior)
     st.write(literal(lines[0]))

@@ -1,5 +1,6 @@
-"""Who is signed in (:func:`login_configured`, :func:`signed_in_user`), and a link opened
-before sign-in landing where it points after sign-in.
+"""Who is signed in, and a link opened before sign-in landing where it points after it.
+
+:func:`login_configured` and :func:`signed_in_user` say who is signed in.
 
 ``st.login`` sends the browser to the identity provider, which sends it back to
 ``/oauth2callback``, and Streamlit then to the app's root: the address the person
@@ -91,8 +92,10 @@ def _script(template: str, pages: list[str]) -> str:
 
 
 def keep_wanted_address(pages: list[str]) -> None:
-    """On the sign-in page: keep the address opened for after sign-in (``pages``: the app's
-    ``url_path`` names)."""
+    """On the sign-in page: keep the address opened for after sign-in.
+
+    ``pages`` are the app's ``url_path`` names.
+    """
     st.html(_script(KEEP_SCRIPT, pages), unsafe_allow_javascript=True)
 
 

@@ -41,18 +41,24 @@ START_ANNOTATING = "kpcal_start_annotating"  # the "Start annotating" button's k
 
 
 def view_size() -> int:
-    """Pixels a side the click view's image is drawn at: the width the browser last said it
-    shows it at (:func:`kpcal_core.clicks.parse_view_size`), else the default."""
+    """Pixels a side the click view's image is drawn at.
+
+    The width the browser last said it shows it at
+    (:func:`kpcal_core.clicks.parse_view_size`), else the default.
+    """
     return int(st.session_state.get(VIEW_SIZE, workflows.DEFAULT_VIEW_PX))
 
 
 def set_view_size(size: int) -> None:
+    """Keep ``size``, the click view's width in pixels the browser says it shows."""
     st.session_state[VIEW_SIZE] = int(size)
 
 
 def lease_session() -> str:
-    """This browser session's id, which its lease on a sample is held under (kept when the
-    annotator's name is typed anew, so the sample shown stays this session's)."""
+    """The browser session's id, which its lease on a sample is held under.
+
+    Kept when the annotator's name is typed anew, so the sample shown stays this session's.
+    """
     return st.session_state.setdefault(LEASE_SESSION, uuid.uuid4().hex)
 
 
@@ -73,7 +79,7 @@ def annotator() -> str:
 
 
 def records(project: str) -> dict:
-    """This session's view of the project's annotations ``{sample_key: Annotation}``.
+    """The session's view of the project's annotations ``{sample_key: Annotation}``.
 
     Read from the project's files the first time (a broken file raises
     :class:`KpcalError`); updated in place by every save.
@@ -87,12 +93,16 @@ def records(project: str) -> dict:
 
 
 def held(project: str) -> dict:
-    """Edits of this session not on disk yet ``{sample_key: Annotation}`` (a save was refused:
-    a full disk, the lock held elsewhere); the next save that works writes them."""
+    """Edits of this session not on disk yet ``{sample_key: Annotation}``.
+
+    A save was refused (a full disk, the lock held elsewhere); the next save that works
+    writes them.
+    """
     return st.session_state.setdefault(HELD, {}).setdefault(project, {})
 
 
 def init_annotate_state() -> None:
+    """Make the annotate page's per-session stores (click views, save messages) if missing."""
     st.session_state.setdefault(CLICK_VIEWS, {})
     st.session_state.setdefault(SAVE_MESSAGE, {})
 
@@ -122,8 +132,10 @@ def click_view(token: str):
 
 
 def set_save_message(project: str, message: str) -> None:
+    """Keep ``message``, what the last save of ``project`` did, to show on the next run."""
     st.session_state.setdefault(SAVE_MESSAGE, {})[project] = message
 
 
 def save_message(project: str) -> str | None:
+    """What the last save of ``project`` in this session did, or ``None`` before any."""
     return st.session_state.get(SAVE_MESSAGE, {}).get(project)

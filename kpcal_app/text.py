@@ -68,7 +68,7 @@ def _intraword(line: str, i: int) -> bool:
 
 
 def literal(text: object) -> str:
-    """Markdown that Streamlit shows as ``text`` itself, character for character.
+    r"""Markdown that Streamlit shows as ``text`` itself, character for character.
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ def literal(text: object) -> str:
     str
         ``text`` with every Markdown-special character backslash-escaped, a word
         joiner (U+2060, invisible) where Streamlit would make an icon, emoji or arrow,
-        control characters other than tab shown as ``\\xNN``, and each line break a
+        control characters other than tab shown as ``\xNN``, and each line break a
         Markdown hard line break (so the lines stay lines and never start a heading,
         list, quote, table or code block). Line breaks at the end are dropped, and
         the spaces and tabs that start a line (Markdown would read them as an indented
@@ -91,7 +91,7 @@ def literal(text: object) -> str:
 
 
 def code(text: object) -> str:
-    """``text`` in a Markdown code span, shown exactly as it is, in monospace.
+    r"""``text`` in a Markdown code span, shown exactly as it is, in monospace.
 
     Parameters
     ----------
@@ -104,8 +104,8 @@ def code(text: object) -> str:
         A code span whose fence is one backtick longer than the longest run of
         backticks in ``text``, padded with a space on each side when ``text`` starts
         or ends with a backtick or with a space (Markdown strips one from each side).
-        Line breaks and other control characters are shown as ``\\n``, ``\\r``,
-        ``\\xNN``; tabs as spaces. Empty ``text`` gives ``""``.
+        Line breaks and other control characters are shown as ``\n``, ``\r``,
+        ``\xNN``; tabs as spaces. Empty ``text`` gives ``""``.
     """
     text = str(text)
     if not text:

@@ -12,8 +12,10 @@ from .statedir import set_state_dir
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Take ``--state-dir DIR`` off ``argv`` (default ``sys.argv[1:]``), then run
-    :func:`kpcal_core.cli.main`."""
+    """Run :func:`kpcal_core.cli.main` after taking ``--state-dir DIR`` off ``argv``.
+
+    ``argv`` defaults to ``sys.argv[1:]``.
+    """
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--state-dir")

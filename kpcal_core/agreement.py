@@ -25,6 +25,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from .annotations import (
     NOT_VISIBLE,
     POSITION,
     Annotation,
+    RowKey,
     is_row_key,
     parse_annotation_rows,
 )
@@ -43,9 +45,12 @@ from .samplekeys import SampleKey, check_sample_key
 from .textio import read_user_text
 from .wording import count
 
+#: What the agreement functions take: ``{annotator: records}``, ``{sample_key: Annotation}``,
+#: ``{(sample_key, annotator): Annotation}`` rows, or ``(key, Annotation)`` pairs.
 AnnotatorInput = (
     Mapping[str, Mapping[SampleKey, Annotation]]
     | Mapping[SampleKey, Annotation]
+    | Mapping[RowKey, Annotation]
     | Iterable[tuple[SampleKey, Annotation]]
 )
 UNNAMED = "(unnamed)"
@@ -95,8 +100,11 @@ def load_annotator_files(
 
 
 def project_annotators(project_dir: str | os.PathLike) -> dict[str, dict[SampleKey, Annotation]]:
-    """``{annotator: {sample_key: Annotation}}`` of a project's annotations (saved and the
-    working copy), one entry per annotator name (unnamed rows: :data:`UNNAMED`)."""
+    """``{annotator: {sample_key: Annotation}}`` of a project's annotations.
+
+    Saved and the working copy, one entry per annotator name (unnamed rows:
+    :data:`UNNAMED`).
+    """
     from .project import load_working_rows
 
     return _group_by_annotator(load_working_rows(project_dir))
@@ -112,9 +120,10 @@ def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey
     if isinstance(annotations, Mapping):
         values = list(annotations.values())
         if values and all(isinstance(v, Mapping) for v in values):
+            by_name = cast("Mapping[str, Mapping[SampleKey, Annotation]]", annotations)
             return {
                 str(name): {check_sample_key(k): _ann(k, a) for k, a in recs.items()}
-                for name, recs in annotations.items()
+                for name, recs in by_name.items()
             }
         pairs: Iterable = annotations.items()
     else:
@@ -141,8 +150,10 @@ def _group_by_annotator(annotations: AnnotatorInput) -> dict[str, dict[SampleKey
 def _independent(
     grouped: Mapping[str, Mapping[SampleKey, Annotation]],
 ) -> dict[SampleKey, dict[str, Annotation]]:
-    """``{sample_key: {annotator: click}}`` of the independent clicks (not cleared, not a
-    review of another's click)."""
+    """``{sample_key: {annotator: click}}`` of the independent clicks.
+
+    Not cleared, not a review of another's click.
+    """
     clicks: dict[SampleKey, dict[str, Annotation]] = {}
     for name in sorted(grouped):
         for key, ann in grouped[name].items():

@@ -83,10 +83,12 @@ class Annotation:
 
     @property
     def xy(self) -> tuple[float, float]:
+        """``(x, y)``, the clicked position in video pixels (NaN when there is none)."""
         return (self.x, self.y)
 
     @property
     def has_position(self) -> bool:
+        """Whether the annotation is a clicked position (not cleared, not "not visible")."""
         return self.status == POSITION
 
     @property
@@ -194,6 +196,7 @@ def now_utc() -> str:
 
 
 def annotations_path(project_dir: str | os.PathLike) -> Path:
+    """``error_annotations.csv`` of a project."""
     return Path(project_dir) / ANNOTATIONS_FILENAME
 
 
@@ -216,10 +219,10 @@ def _as_annotation(key: SampleKey, value) -> Annotation:
 
 
 def format_annotations(
-    annotations: Mapping[SampleKey, object],
+    annotations: Mapping[SampleKey, object] | Mapping[RowKey, object],
     video_frame_indexes: Mapping[str, np.ndarray] | None,
 ) -> str:
-    """The CSV text :func:`save_annotations` writes."""
+    """The CSV text :func:`save_annotations` writes (keyed by sample or by row)."""
     buffer = io.StringIO()
     buffer.write("\n".join(HEADER_COMMENTS) + "\n")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -264,7 +267,7 @@ def format_annotations(
 
 def save_annotations(
     project_dir: str | os.PathLike,
-    annotations: Mapping[SampleKey, object],
+    annotations: Mapping[SampleKey, object] | Mapping[RowKey, object],
     video_frame_indexes: Mapping[str, np.ndarray] | None,
 ) -> Path:
     """Write ``{project_dir}/error_annotations.csv`` atomically.

@@ -1,5 +1,6 @@
-"""Atomic file writes: a crash mid-write leaves the previous file whole; a refused write
-is one clear error and leaves nothing behind.
+"""Atomic file writes: a crash mid-write leaves the previous file whole.
+
+A refused write is one clear error and leaves nothing behind.
 
 Every file the engine writes in a project (``config.yml``,
 ``error_annotations.csv``, the calibration session) goes through
@@ -137,10 +138,8 @@ def together() -> Iterator[None]:
 
 
 def _unlink(name: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(name)
-    except OSError:
-        pass
 
 
 def _write_temporary(path: Path, payload: bytes) -> str:
@@ -155,10 +154,8 @@ def _write_temporary(path: Path, payload: bytes) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         if path.exists():
-            try:
+            with contextlib.suppress(OSError):
                 os.chmod(tmp_name, path.stat().st_mode & 0o777)
-            except OSError:
-                pass
         else:
             os.chmod(tmp_name, 0o666 & ~_UMASK)
     except OSError as error:

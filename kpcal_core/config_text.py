@@ -39,6 +39,7 @@ def safe_load(text: str) -> Any:
 
 
 def yaml_block(key: str, value: Any) -> str:
+    """``key: value`` as a block-style YAML document, without the final line break."""
     return yaml.safe_dump({key: value}, default_flow_style=False, allow_unicode=True).rstrip("\n")
 
 
@@ -58,7 +59,7 @@ _PYYAML_RESOLVER = yaml.resolver.Resolver()
 
 
 def plain_python(value: Any) -> Any:
-    """numpy scalars, numpy arrays and tuples to plain Python values (lists, dicts, numbers)."""
+    """Numpy scalars, numpy arrays and tuples to plain Python values (lists, dicts, numbers)."""
     if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:  # numpy array
         return plain_python(value.tolist())
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
@@ -188,10 +189,10 @@ def edit_in_place(path: Path, text: str, before: dict, values: Mapping[str, Any]
             lead = "" if text.endswith("\n") or not text else "\n"
             edits.append((end, end, lead + "\n".join(blocks) + "\n"))
         else:
-            end = _span_end(mapping)
-            if end is None:
+            span_end = _span_end(mapping)
+            if span_end is None:
                 return None
-            edits.append((end, end, "".join("\n" + " " * indent + b for b in blocks)))
+            edits.append((span_end, span_end, "".join("\n" + " " * indent + b for b in blocks)))
     edits.sort(key=lambda e: (e[0], e[1]))
     pieces, at = [], 0
     for start, end, new in edits:
@@ -241,11 +242,16 @@ def _value_node(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
 
 
 def _span_end(node: yaml.Node) -> int | None:
-    """Where the text of ``node`` ends: its last scalar or closing bracket, before any
-    comment or blank line that follows it (PyYAML's end mark of a block collection
-    includes those). ``None`` for a block scalar (``|``, ``>``)."""
+    """Where the text of ``node`` ends.
+
+    Its last scalar or closing bracket, before any comment or blank line that follows it
+    (PyYAML's end mark of a block collection includes those). ``None`` for a block scalar
+    (``|``, ``>``).
+    """
     if isinstance(node, yaml.ScalarNode):
         return None if node.style in ("|", ">") else node.end_mark.index
+    if not isinstance(node, yaml.CollectionNode):  # PyYAML has no other kind of node
+        return None
     if node.flow_style:
         return node.end_mark.index
     if not node.value:
@@ -295,8 +301,11 @@ def _value_edit(
 
 
 def edit_round_trip(path: Path, text: str, values: Mapping[str, Any]) -> str:
-    """``text`` with ``values`` set by ruamel.yaml's round-trip editor (keys, order and
-    most comments kept): for the layouts :func:`edit_in_place` does not edit."""
+    """``text`` with ``values`` set by ruamel.yaml's round-trip editor.
+
+    Keys, order and most comments are kept; for the layouts :func:`edit_in_place` does
+    not edit.
+    """
     try:
         rt = _round_trip_yaml()
         document = rt.load(text)

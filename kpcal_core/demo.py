@@ -137,7 +137,7 @@ def _draw_frame(
 
 
 def _write_video(path: Path, frames_bgr, fps: float, size: tuple[int, int]) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise KpcalError(
             f"cannot write the demo video {str(path)!r}: its folder cannot be written (is the "
@@ -256,7 +256,7 @@ def make_demo_project(
         background = np.full((height, width, 3), 40, np.uint8)
         noise = rng.integers(0, 25, size=(height // 8 + 1, width // 8 + 1), dtype=np.uint8)
         texture = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
-        background += texture[..., None]
+        background += texture[..., None].astype(np.uint8, copy=False)  # uint8 already
         frames = (
             _draw_frame(background, centre[t], heading[t], true_xy[t]) for t in range(n_frames)
         )
@@ -281,6 +281,7 @@ def make_demo_project(
     names = sorted(truth)
     np.savez(
         project_dir / GROUND_TRUTH_FILENAME,
+        allow_pickle=False,  # plain arrays: never a pickle
         recordings=np.array(names),
         slope=slope,
         intercept=intercept,

@@ -10,6 +10,7 @@ reads the fitted line back in pixels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ POINT_COLUMNS = (
 def error_points(
     coordinates: Mapping[str, np.ndarray],
     confidences: Mapping[str, np.ndarray],
-    annotations: Mapping[SampleKey, object],
+    annotations: Mapping[SampleKey, Any],
     bodyparts: Sequence[str],
     conf_pseudocount: float = 1e-3,
 ) -> pd.DataFrame:
@@ -292,6 +293,20 @@ def points_xy(points: pd.DataFrame, what: str = "points") -> tuple[np.ndarray, n
 
 
 def require_line(x: np.ndarray, what: str = "the fit") -> None:
+    """Refuse a fit on fewer than two distinct confidences.
+
+    Parameters
+    ----------
+    x : (n,) float array
+        The annotations' log confidences.
+    what
+        What needs the line, named in the message.
+
+    Raises
+    ------
+    NotEnoughAnnotations
+        When ``x`` holds fewer than two values, or all of them are equal.
+    """
     distinct = len(np.unique(x))
     if len(x) < 2 or distinct < 2:
         raise NotEnoughAnnotations(
@@ -301,6 +316,13 @@ def require_line(x: np.ndarray, what: str = "the fit") -> None:
 
 
 def check_whole(value: int, name: str, minimum: int) -> int:
+    """``value`` as an ``int`` when it is a whole number (not a bool) at least ``minimum``.
+
+    Raises
+    ------
+    KpcalError
+        Naming the setting ``name`` and the value given, otherwise.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise KpcalError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)

@@ -100,10 +100,8 @@ def store_bytes(project_dir: str | os.PathLike) -> int:
     total = 0
     for folder, _, names in os.walk(store_dir(project_dir)):
         for name in names:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.stat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -178,7 +176,7 @@ def _fill_array(path: Path, offset: int, array: np.ndarray) -> None:
     """Write ``array``'s bytes into the file made by :func:`_make_array_file`."""
     with open(path, "r+b") as handle:
         handle.seek(offset)
-        handle.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+        handle.write(np.ascontiguousarray(array).data.cast("B"))
 
 
 class _CopyWriter:
@@ -213,7 +211,7 @@ class _CopyWriter:
         if background:
             self._queue = queue.Queue(maxsize=WRITE_AHEAD)
             self._thread = threading.Thread(
-                target=self._run, name="kpcal-keypoint-store", daemon=True
+                target=self._run, args=(self._queue,), name="kpcal-keypoint-store", daemon=True
             )
             self._thread.start()
 
@@ -242,15 +240,15 @@ class _CopyWriter:
 
     def finish(self) -> None:
         """Wait until every queued copy is written (or kept in memory)."""
-        if self._thread is not None:
+        if self._thread is not None and self._queue is not None:  # both set, or neither
             self._queue.put(None)
             self._thread.join()
             self._thread = None
         if self.error is not None:
             raise self.error
 
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
+    def _run(self, jobs: queue.Queue) -> None:
+        while (job := jobs.get()) is not None:
             try:
                 self._write(*job)
             except BaseException as error:  # reported by finish(), in the reading thread
@@ -432,9 +430,12 @@ def read_project_keypoints(
     check_no_link_out(store / digest, what="keypoint store")
     with _handoff_lock:
         handed = _handoff.pop((str(store), digest), None)
-    if handed is not None and time.monotonic() - handed[0] < HANDOFF_SECONDS:
-        if _stored_key(store / digest) == json.loads(json.dumps(key)):
-            return handed[1]
+    if (
+        handed is not None
+        and time.monotonic() - handed[0] < HANDOFF_SECONDS
+        and _stored_key(store / digest) == json.loads(json.dumps(key))
+    ):
+        return handed[1]
     found = _load_stored(store / digest, key)
     if found is not None:
         return found

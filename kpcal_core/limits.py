@@ -64,11 +64,10 @@ KPCAL_MAX_TEXT_FILE_BYTES         67,108,864      bytes of config.yml, session.j
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -266,7 +265,7 @@ def check(name: str, amount: int, where: str, what: str = "") -> None:
 # --------------------------------------------------------------------------- NumPy files
 
 
-def npy_header(handle: BinaryIO, source: str) -> tuple[tuple[int, ...], np.dtype, int]:
+def npy_header(handle: IO[bytes], source: str) -> tuple[tuple[int, ...], np.dtype, int]:
     """Read a ``.npy`` header without reading its data.
 
     Parameters
@@ -336,7 +335,7 @@ def check_npz(path: str | os.PathLike, name: str, unit_bytes: int) -> None:
             for member in archive.infolist():
                 where = f"file {source!r}, array {member.filename!r}"
                 with archive.open(member) as handle:
-                    shape, dtype, nbytes = npy_header(io.BufferedReader(handle), where)
+                    shape, dtype, nbytes = npy_header(handle, where)
                 if nbytes > member.file_size:
                     raise KpcalError(
                         f"{where} declares {shape} {dtype} ({nbytes:,} bytes) but holds "

@@ -1,11 +1,11 @@
-"""One log line per save and per error, on stderr, in a plain parseable format.
+r"""One log line per save and per error, on stderr, in a plain parseable format.
 
 Every line is ``kpcal`` followed by ``key=value`` pairs (logfmt), for example::
 
     kpcal time=2026-11-30T06:01:02Z event=save user=ana@lab.example project=/data/p1 annotations=21 exported=yes
 
 A value holding a space, ``=``, ``"`` or nothing at all is written in double
-quotes with ``\\`` and ``"`` escaped, so ``grep`` and any logfmt parser read it.
+quotes with ``\`` and ``"`` escaped, so ``grep`` and any logfmt parser read it.
 Events: ``save`` (annotations saved), ``params`` (slope and intercept saved
 from the fit page), ``error`` (an error shown to a user), ``warning``.
 
@@ -34,8 +34,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class _StderrHandler(logging.StreamHandler):
-    """A stream handler writing to ``sys.stderr`` as it is now, not as it was when made
-    (a test's capture, a server that redirects its stderr later)."""
+    """A stream handler writing to ``sys.stderr`` as it is now, not as it was when made.
+
+    So a test's capture, or a server that redirects its stderr later, gets the lines.
+    """
 
     @property
     def stream(self):

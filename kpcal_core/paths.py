@@ -1,5 +1,7 @@
-"""Paths typed by a user or read from a file: read as meant, refused with a message naming
-them, kept inside the data root on a shared server.
+"""Paths typed by a user or read from a file: read as meant, or refused.
+
+A path is refused with a message naming it, and kept inside the data root on a shared
+server.
 
 A typed path loses surrounding spaces and one pair of quotes; an empty path, a NUL
 character and a path longer than the system allows are refused (:class:`KpcalError`
@@ -334,7 +336,7 @@ def resolve_user_path(
     areas = allowed_areas(project)
     root = areas[0] if areas is not None else None
     if areas is not None and not any(is_within(checked, area) for area in areas):
-        raise KpcalError(outside_message(what, typed, root, source=source))
+        raise KpcalError(outside_message(what, typed, areas[0], source=source))
     if areas is not None and fixed < len(parts):
         # The wildcard part is not resolved above: refuse "..", and matches that are links
         # leading out of the root (checked now; a link made later is not seen).

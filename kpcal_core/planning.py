@@ -259,7 +259,7 @@ def population_of(
             "and a position"
         )
     return Population(
-        n=total,
+        n=int(total),
         mean=sum_x / total,
         second_moment=sum_x2 / total,
         hist_counts=counts,

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -318,14 +319,17 @@ class ModelPrior:
 
     @property
     def n_positioned(self) -> int:
+        """Keypoints with a position, over all bodyparts."""
         return sum(b.n_positioned for b in self.bodyparts)
 
     @property
     def n_zero(self) -> int:
+        """Keypoints keypoint-MoSeq sets to confidence 0, over all bodyparts."""
         return sum(b.n_zero for b in self.bodyparts)
 
     @property
     def n_interpolated(self) -> int:
+        """Positioned keypoints ``conf_threshold`` marks as outliers, over all bodyparts."""
         return sum(b.n_interpolated for b in self.bodyparts)
 
     @property
@@ -397,10 +401,14 @@ def model_prior(
     for name, value in (("slope", line.slope), ("intercept", line.intercept)):
         if not math.isfinite(float(value)):
             raise KpcalError(f"the line's {name} must be a finite number, got {value!r}")
-    own: dict[str, tuple] = {}
+    # {bodypart: (n, slope, intercept, differs)}; differs is read only where the slope is finite
+    own: dict[str, tuple[int, float, float, Any]] = {}
     if own_lines is not None:
-        for row in own_lines.itertuples():
-            own[str(row.bodypart)] = (int(row.n), float(row.slope), float(row.intercept), row)
+        columns = ("bodypart", "n", "slope", "intercept", "differs")
+        for bodypart, n, slope, intercept, differs in zip(
+            *(own_lines[c] for c in columns), strict=True
+        ):
+            own[str(bodypart)] = (int(n), float(slope), float(intercept), differs)
     rows = []
     for summary in summaries:
         if summary.n_positioned:
@@ -413,9 +421,9 @@ def model_prior(
         n_low = int(interpolated.get(summary.bodypart, 0))
         own_n, own_slope, own_intercept, follows = 0, math.nan, math.nan, None
         if summary.bodypart in own:
-            own_n, own_slope, own_intercept, row = own[summary.bodypart]
+            own_n, own_slope, own_intercept, differs = own[summary.bodypart]
             if math.isfinite(own_slope):
-                follows = not bool(row.differs)
+                follows = not bool(differs)
         rows.append(
             BodypartPrior(
                 bodypart=summary.bodypart,
@@ -459,7 +467,7 @@ def model_prior(
 
 def saved_line(config: Mapping) -> Line | None:
     """``config.yml``'s ``error_estimator`` as a :class:`Line`, or None when it holds none."""
-    estimator = config.get("error_estimator") if isinstance(config, Mapping) else None
+    estimator: Any = config.get("error_estimator") if isinstance(config, Mapping) else None
     try:
         slope, intercept = float(estimator["slope"]), float(estimator["intercept"])
     except (KeyError, TypeError, ValueError):
@@ -483,7 +491,7 @@ def config_pseudocount(config: Mapping) -> float:
 
 @dataclass(frozen=True)
 class SlopeCheck:
-    """Does a line show errors shrinking as confidence grows?
+    """Whether a line shows errors shrinking as confidence grows.
 
     Attributes
     ----------

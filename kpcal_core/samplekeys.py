@@ -8,6 +8,9 @@ bodypart name. Every module takes its keys through :func:`check_sample_key`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 from .errors import KpcalError
 
 SampleKey = tuple[str, int, str]
@@ -22,7 +25,8 @@ def check_sample_key(key: object) -> SampleKey:
     refuses them too, so they must never be written).
     """
     try:
-        recording, frame, bodypart = key  # type: ignore[misc]
+        # Any 3-item iterable; anything else raises TypeError or ValueError here.
+        recording, frame, bodypart = cast("Iterable[Any]", key)
     except (TypeError, ValueError):
         raise KpcalError(
             f"sample key {key!r} must be a (recording, frame, bodypart) tuple"

@@ -142,6 +142,7 @@ def _bin_quotas(counts: np.ndarray, num_samples: int) -> np.ndarray:
 
 
 def is_whole(value) -> bool:
+    """Whether ``value`` is a finite whole number (an int, or a float like 3.0; not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         return False
     return bool(np.isfinite(value)) and int(value) == value

@@ -98,6 +98,7 @@ class CalibrationSession:
     updated_at: str = ""
 
     def to_json(self) -> str:
+        """The session as the text of ``session.json`` (sample keys as lists)."""
         data = asdict(self)
         data["sample_keys"] = [list(k) for k in self.sample_keys]
         data["kept_gross_errors"] = [list(k) for k in self.kept_gross_errors]
@@ -105,6 +106,13 @@ class CalibrationSession:
 
     @classmethod
     def from_json(cls, text: str, source: str) -> CalibrationSession:
+        """The session ``text`` (a ``session.json``) holds, every field checked.
+
+        Raises
+        ------
+        KpcalError
+            Naming ``source`` and what is wrong, when the text is not a session.
+        """
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
@@ -166,6 +174,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def session_dir(project_dir: str | os.PathLike) -> Path:
+    """``calibration/`` of a project: the session, the working copy, leases and caches."""
     return Path(project_dir) / SESSION_DIRNAME
 
 
@@ -192,6 +201,7 @@ def make_session_dir(project_dir: str | os.PathLike) -> Path:
 
 
 def frame_cache_dir(project_dir: str | os.PathLike) -> Path:
+    """The folder of a project's cached frames, in ``calibration/``."""
     return session_dir(project_dir) / FRAME_CACHE_DIRNAME
 
 
@@ -236,7 +246,7 @@ def save_session_keypoints(
         arrays[f"confidences_{i}"] = keypoint_float(confidences[name])
         arrays[f"video_frame_indexes_{i}"] = np.asarray(video_frame_indexes[name], dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)  # plain arrays: never a pickle
     folder = make_session_dir(project_dir)
     return atomic_write(folder / KEYPOINTS_FILENAME, buffer.getvalue())
 

@@ -26,6 +26,7 @@ This module owns the rules that share the work:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -66,7 +67,7 @@ class Lease:
     session: str = ""
 
     def held_by(self, annotator: str, session: str = "") -> bool:
-        """Is this lease ``annotator``'s, or the session ``session``'s?"""
+        """Whether this lease is ``annotator``'s, or the session ``session``'s."""
         return self.annotator == annotator or (bool(session) and self.session == session)
 
 
@@ -133,7 +134,7 @@ def holder(
     project_dir: str | os.PathLike, key: SampleKey, now: datetime | None = None
 ) -> str | None:
     """Who holds a lease on ``key`` now, or ``None``."""
-    lease = read_leases(project_dir, now).get(tuple(key))
+    lease = read_leases(project_dir, now).get((*key,))  # a tuple, also when given a list
     return lease.annotator if lease else None
 
 
@@ -145,8 +146,9 @@ def take_lease(
     *,
     session: str = "",
 ) -> str | None:
-    """Hold ``key`` for ``annotator`` (their other lease, and their session's, is
-    released); renew it when less than :data:`RENEW_BELOW_SECONDS` is left.
+    """Hold ``key`` for ``annotator``, releasing their other lease and their session's.
+
+    Renew it when less than :data:`RENEW_BELOW_SECONDS` is left.
 
     Returns
     -------
@@ -166,10 +168,8 @@ def take_lease(
         if current is not None and not current.held_by(annotator, session):
             return current.annotator
         _hold(leases, key, annotator, moment, session)
-        try:
+        with contextlib.suppress(NotSaved):  # a full disk: annotating goes on without the lease
             _write_leases(project_dir, leases)
-        except NotSaved:  # a full disk: annotating goes on without the lease
-            pass
     return None
 
 
@@ -246,7 +246,7 @@ def wanted_by(
     second_look: set[SampleKey] | frozenset = frozenset(),
     session: str = "",
 ) -> bool:
-    """Is ``key`` one for ``annotator`` (in page session ``session``) to do now?
+    """Whether ``key`` is one for ``annotator`` (in page session ``session``) to do now.
 
     True when nobody else holds it and either nobody has done it, or it is a
     second-look sample done by exactly one other, named, person (unnamed
@@ -341,10 +341,8 @@ def claim_next(
         )
         if chosen is not None:
             _hold(leases, check_sample_key(sample_keys[chosen]), annotator, moment, session)
-            try:
+            with contextlib.suppress(NotSaved):  # a full disk: the sample is still theirs
                 _write_leases(project_dir, leases)
-            except NotSaved:  # a full disk: the sample is still theirs to annotate
-                pass
     return chosen
 
 

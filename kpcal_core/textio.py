@@ -1,4 +1,4 @@
-"""Reading text files a user may have edited: the one place that decodes them.
+r"""Reading text files a user may have edited: the one place that decodes them.
 
 Owns :func:`read_user_text`, used by every reader of a CSV, YAML or JSON
 file that a person may have opened in Excel, Notepad or an editor
@@ -9,7 +9,7 @@ DeepLabCut or Lightning Pose CSV). One rule for all of them:
 - UTF-8, with or without a byte order mark (Excel and Notepad write one; it
   is skipped, as pandas and PyYAML do);
 - line endings kept as they are (``newline=""``), so the CSV reader sees a
-  ``"\\r"`` inside a quoted field as written;
+  ``"\r"`` inside a quoted field as written;
 - anything else (UTF-16, Latin-1, binary) raises
   :class:`~kpcal_core.errors.KpcalError` naming the file and the byte offset
   of the first byte that is not UTF-8;
@@ -162,8 +162,10 @@ def _first_lines(handle, name: str, n: int) -> bytes:
 
 
 def decode_user_text(data: bytes, source: str) -> str:
-    """``data`` (the bytes of a user-editable file, e.g. an upload) decoded as
-    :func:`read_user_text` decodes a file; ``source`` names it in the error."""
+    """``data``, the bytes of a user-editable file (an upload), decoded.
+
+    Decoded as :func:`read_user_text` decodes a file; ``source`` names it in the error.
+    """
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[start:].decode("utf-8")

@@ -175,15 +175,20 @@ def parse_zoom(text: object) -> str | None:
 
 
 def magnification(zoom: str | float) -> float | None:
-    """The fixed magnification of ``zoom`` (display pixels per video pixel), or ``None``
-    for :data:`FIT` and :data:`FRAME` (theirs depends on the sample and the view's size)."""
+    """The fixed magnification of ``zoom`` (display pixels per video pixel).
+
+    ``None`` for :data:`FIT` and :data:`FRAME` (theirs depends on the sample and the
+    view's size).
+    """
     parsed = parse_zoom(zoom) or _not_a_zoom(zoom)
     return None if parsed in (FIT, FRAME) else float(parsed)
 
 
 def zoom_label(zoom: str | float, view: CropView | None = None) -> str:
-    """``zoom`` in words: "fit (2.3×)", "whole frame (0.4×)", "3×" (the magnification
-    of ``view`` in brackets, when given)."""
+    """``zoom`` in words: "fit (2.3×)", "whole frame (0.4×)", "3×".
+
+    The magnification of ``view`` is in brackets, when given.
+    """
     fixed = magnification(zoom)
     if fixed is not None:
         return f"{fixed:g}×"
@@ -384,7 +389,7 @@ def render_view(
                 overlay,
                 _pt(view, keypoints_xy[k], shift),
                 3 << shift,
-                FAINT if colours is None else tuple(int(c) for c in colours[k]),
+                FAINT if colours is None else tuple(int(c) for c in colours[int(k)]),
                 -1,
                 cv2.LINE_AA,
                 shift,

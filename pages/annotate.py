@@ -106,7 +106,7 @@ def is_done(key) -> bool:
 
 
 def mine(key) -> Annotation | None:
-    """This annotator's own edit of ``key``: held here, else saved."""
+    """The annotator's own edit of ``key``: held here, else saved."""
     if key in held:
         return held[key]
     return records[key].row_of(me) if key in records else None
@@ -122,6 +122,7 @@ state.init_annotate_state()
 
 
 def go_to(target: int) -> None:
+    """Show sample ``target`` (0-based, kept within the samples) from the next run on."""
     address.set_sample_index(project, max(0, min(target, len(samples) - 1)))
 
 
@@ -308,6 +309,7 @@ def team_lines(key, other: str | None) -> None:
 
 @st.fragment
 def annotator() -> None:
+    """The sample shown, its buttons and its click view: rerun alone on a click."""
     current = address.sample_index(project, samples, not_for_me)
     key = samples[current]
     recording, frame_number, bodypart = key

@@ -93,6 +93,7 @@ if state.FIT_THRESHOLD not in st.session_state:
 
 
 def threshold_from_chart() -> None:
+    """Use the confidence of the point picked on the chart as ``conf_threshold``."""
     selection = st.session_state[CHART_KEY].selection.get("pick") or []
     if selection and "confidence" in selection[0]:
         st.session_state[state.FIT_THRESHOLD] = float(selection[0]["confidence"])

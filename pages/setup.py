@@ -162,8 +162,11 @@ order = st.radio(
 
 
 def request_sampling() -> None:
-    """The "Sample frames" button's callback: the samples are drawn before the page is
-    drawn again, so the histogram above the button shows their counts at once."""
+    """The "Sample frames" button's callback.
+
+    The samples are drawn before the page is drawn again, so the histogram above the
+    button shows their counts at once.
+    """
     st.session_state[state.SAMPLE_REQUESTED] = True
 
 

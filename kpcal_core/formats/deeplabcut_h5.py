@@ -208,7 +208,7 @@ class _Store:
 
 
 def _frame_table(group: h5py.Group, key: str, path: str) -> _Store:
-    """pandas' "table" format: a compound table, labels in pickled attributes."""
+    """Pandas' "table" format: a compound table, labels in pickled attributes."""
     attrs, where = group.attrs, f"table {key!r}"
     if _attr_text(attrs, "table_type") != "appendable_frame":
         raise _Layout(f"{where} is a {_attr_text(attrs, 'table_type')!r} table, not a frame")
@@ -287,8 +287,13 @@ def _place_blocks(blocks, labels: list[tuple], where: str):
         block_labels = [label if isinstance(label, tuple) else (label,) for label in block_labels]
         if not all(all(isinstance(part, _PLAIN_LABEL) for part in label) for label in block_labels):
             raise _Layout(f"{where}: a block's labels are not tuples of names")
-        columns = [position.get(label) for label in block_labels]
-        if None in columns or filled.intersection(columns) or len(set(columns)) != len(columns):
+        found = [position.get(label) for label in block_labels]
+        columns = [c for c in found if c is not None]
+        if (
+            len(columns) < len(found)
+            or filled.intersection(columns)
+            or len(set(columns)) != len(columns)
+        ):
             raise _Layout(f"{where}: a block's labels are not the frame's column labels")
         filled.update(columns)
         placed.append((dataset, field, columns))
@@ -302,6 +307,7 @@ def _fixed_index(group: h5py.Group, name: str, path: str) -> tuple[list, list[tu
     attrs, where = group.attrs, f"{group.name}/{name}"
     encoding = _attr_text(attrs, "encoding") or "UTF-8"
     variety = _attr_text(attrs, f"{name}_variety")
+    parts: list[tuple[str, str | None]]
     if variety == "regular":
         parts = [(f"{name}", None)]
     elif variety == "multi":
@@ -311,17 +317,19 @@ def _fixed_index(group: h5py.Group, name: str, path: str) -> tuple[list, list[tu
         parts = [(f"{name}_level{i}", f"{name}_label{i}") for i in range(nlevels)]
     else:
         raise _Layout(f"{where} is not a pandas index")
-    names, columns = [], []
+    names: list = []
+    columns: list[list] = []
     for level_name, codes_name in parts:
-        level = group[level_name] if level_name in group else None
-        values = _small_array(group, level_name, path)
+        level = group.get(level_name, None)
+        stored = _small_array(group, level_name, path)
         kind = _attr_text(level.attrs, "kind")
-        if kind == "string" and values.dtype.kind == "S":
+        values: list
+        if kind == "string" and stored.dtype.kind == "S":
             nan_rep = _attr_text(level.attrs, "nan_rep")
-            decoded = [v.decode(encoding, "replace") for v in values.tolist()]
+            decoded = [v.decode(encoding, "replace") for v in stored.tolist()]
             values = [np.nan if nan_rep and v == nan_rep else v for v in decoded]
-        elif kind in ("integer", "float") and values.dtype.kind in "fiu":
-            values = values.tolist()
+        elif kind in ("integer", "float") and stored.dtype.kind in "fiu":
+            values = stored.tolist()
         else:
             raise _Layout(f"{where}: level {level_name!r} holds {kind!r} values")
         names.append(_name_attr(level.attrs))
@@ -338,7 +346,7 @@ def _fixed_index(group: h5py.Group, name: str, path: str) -> tuple[list, list[tu
 
 
 def _frame_fixed(group: h5py.Group, key: str, path: str) -> _Store:
-    """pandas' "fixed" format: an index per axis and one ``(T, n)`` dataset per block."""
+    """Pandas' "fixed" format: an index per axis and one ``(T, n)`` dataset per block."""
     attrs, where = group.attrs, f"table {key!r}"
     if _attr_int(attrs, "ndim", where) != 2:
         raise _Layout(f"{where} is not two-dimensional")
@@ -348,7 +356,8 @@ def _frame_fixed(group: h5py.Group, key: str, path: str) -> _Store:
     level_names, labels = _fixed_index(group, "axis0", path)
     if not labels:
         raise _Layout(f"{where} has no columns")
-    blocks, n_rows = [], None
+    blocks: list[tuple[h5py.Dataset, str | None, list]] = []
+    row_counts: set[int] = set()
     for i in range(n_blocks):
         dataset = group.get(f"block{i}_values")
         if not isinstance(dataset, h5py.Dataset):
@@ -363,10 +372,11 @@ def _frame_fixed(group: h5py.Group, key: str, path: str) -> _Store:
                 raise _Layout(f"{where}: block {i} does not hold one column per label")
         else:
             raise _Layout(f"{where}: block {i} is not stored as rows of values")
-        if n_rows is not None and rows != n_rows:
+        row_counts.add(rows)
+        if len(row_counts) > 1:
             raise _Layout(f"{where}: its blocks have different numbers of rows")
-        n_rows = rows
         blocks.append((dataset, None, list(block_labels)))
+    (n_rows,) = row_counts  # one count: there is at least one block
     return _Store(key, level_names, labels, n_rows, _place_blocks(blocks, labels, where))
 
 
@@ -475,7 +485,7 @@ def _read_rows(store: _Store, where: dict, n_parts: int) -> Tracks:
         for dataset, field, columns in store.blocks:
             rows = buffers[dataset][: stop - start]
             block = rows[field] if field is not None else rows
-            if direct:
+            if values is None:  # direct
                 chunk = block.astype(np.float64, copy=False)
             else:
                 chunk = values[: stop - start]

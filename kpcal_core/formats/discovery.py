@@ -140,6 +140,7 @@ class DuplicateGroup:
 
     @property
     def left_out(self) -> tuple[str, ...]:
+        """The files of the group that are not loaded, in the group's order."""
         return tuple(f for f in self.files if f not in self.kept)
 
     def message(self, duplicates: str) -> str:
@@ -196,7 +197,8 @@ def choose_duplicates(
     for path in paths:
         by_key.setdefault(output_key(path), []).append(path)
     want_filtered = duplicates == "filtered"
-    groups, dropped = [], set()
+    groups: list[DuplicateGroup] = []
+    dropped: set[str] = set()
     for key, files in by_key.items():
         if len(files) < 2:
             continue

@@ -366,5 +366,5 @@ def _combine(
         if not loaded.skeleton and pose.skeleton:
             loaded.skeleton = [list(edge) for edge in pose.skeleton]
         pose.tracks, pose.labelled = {}, {}  # let the file's arrays go before the next is read
-        coords = conf = None
+        del coords, conf
     return loaded

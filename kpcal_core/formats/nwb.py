@@ -125,7 +125,7 @@ def _check_sizes(handle: h5py.File, path: str) -> None:
 def _skeleton_edges(pose, bodyparts: list[str]) -> list[list[str]]:
     skeleton = getattr(pose, "skeleton", None)
     edges = getattr(skeleton, "edges", None) if skeleton is not None else None
-    if edges is None:
+    if skeleton is None or edges is None:
         return []
     nodes = [text(n) for n in skeleton.nodes[:]]
     return named_edges([[nodes[int(a)], nodes[int(b)]] for a, b in edges[:]], bodyparts)
@@ -152,7 +152,8 @@ def _read_pose_estimation(pose, where: str) -> tuple[list[str], np.ndarray, np.n
         raise KpcalError(f"{where}: bodypart {missing[0]!r} has no PoseEstimationSeries")
     if not bodyparts:
         raise KpcalError(f"{where} has no bodyparts")
-    xy, conf = [], []
+    xy: list[np.ndarray] = []
+    conf: list[np.ndarray] = []
     for name in bodyparts:
         s = series[name]
         data = np.asarray(s.data[()], dtype=np.float64)

@@ -51,12 +51,14 @@ temporary file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -187,7 +189,7 @@ def encode_frame(frame, check_key: str | None = None) -> bytes:
     with _checked_lock:
         verdict = _i420_ok.get(check_key) if check_key is not None else True
     data = _encode_i420(frame) if verdict is not False else None
-    if data is not None and verdict is None:
+    if data is not None and verdict is None and check_key is not None:  # None: not checked yet
         rgb = to_rgb(frame)
         back = decode_frame(data)
         verdict = back is not None and np.array_equal(back, rgb)
@@ -241,7 +243,8 @@ def decode_frame(data: bytes | np.ndarray) -> np.ndarray | None:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if layout == "i420" and image.ndim == 2 and av is not None:
         try:
-            frame = av.VideoFrame.from_ndarray(image, format=header["format"])
+            planes = cast("np.ndarray[Any, np.dtype[np.uint8]]", image)  # uint8: checked above
+            frame = av.VideoFrame.from_ndarray(planes, format=header["format"])
             frame.colorspace = int(header["colorspace"])
             frame.color_range = int(header["range"])
             return to_rgb(frame)
@@ -302,10 +305,8 @@ def evict(cache_dir: str | os.PathLike, max_bytes: int) -> int:
     for path, size, _ in files:
         if total <= max_bytes:
             break
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
         total -= size
         deleted += 1
     with _tally_lock:
@@ -353,10 +354,8 @@ def read_cached_frame(
         return _read_legacy(cache_dir, folder, int(index))
     frame = decode_frame(data)
     if frame is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.utime(file)
-        except OSError:
-            pass
     return frame
 
 
@@ -430,10 +429,8 @@ def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) ->
             handle.write(data)
         os.replace(tmp, target)
     except OSError as error:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise not_saved(target, error) from None
     key = _key(cache_dir)
     with _tally_lock:
@@ -446,6 +443,6 @@ def _write(cache_dir, folder: Path, index: int, frame, max_bytes: int | None) ->
         with _tally_lock:
             _tally[key] = size
         over = max_bytes is not None and size > max_bytes
-    if over:
+    if over and max_bytes is not None:
         return evict(cache_dir, int(max_bytes * LOW_WATER))
     return 0

@@ -40,7 +40,7 @@ import numpy as np
 try:  # PyAV ships its own FFmpeg; without it every video goes through OpenCV
     import av
 except ImportError:  # pragma: no cover - av is in requirements.txt
-    av = None
+    av = None  # type: ignore[assignment]  # optional: each use checks for None
 
 from .. import limits
 from ..errors import KpcalError
@@ -104,8 +104,10 @@ def _file_key(path: str | os.PathLike) -> tuple:
     return (real, stat.st_size, stat.st_mtime_ns)
 
 
-def check_frame_size(path: str | os.PathLike, width: int, height: int) -> None:
+def check_frame_size(path: str | os.PathLike, width: float, height: float) -> None:
     """Refuse a video whose frames are larger than the ``video_pixels`` limit.
+
+    ``width`` and ``height`` as the reader gives them (OpenCV's are floats).
 
     Raises
     ------

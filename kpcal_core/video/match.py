@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from ..errors import KpcalError
 from ..formats.stored_video import (
@@ -144,6 +145,28 @@ def match_videos(
         candidates = [stem for stem in by_stem if base.startswith(stem + recording_name_suffix)]
         out[name] = by_stem[max(candidates, key=len)] if candidates else None
     return out
+
+
+@overload
+def find_matching_videos(
+    keys: Sequence[str],
+    video_dir: str | os.PathLike,
+    as_dict: Literal[False] = False,
+    recursive: bool = True,
+    recording_name_suffix: str = "",
+    video_extension: str | None = None,
+) -> list[str]: ...
+
+
+@overload
+def find_matching_videos(
+    keys: Sequence[str],
+    video_dir: str | os.PathLike,
+    as_dict: Literal[True],
+    recursive: bool = True,
+    recording_name_suffix: str = "",
+    video_extension: str | None = None,
+) -> dict[str, str]: ...
 
 
 def find_matching_videos(
@@ -254,25 +277,28 @@ def resolve_videos(
         ``{recording: VideoChoice}`` in the order of ``recordings``.
     """
     names = [str(r) for r in recordings]
-    stored_videos = {str(k): str(v) for k, v in (stored_videos or {}).items() if v}
-    keypoint_files = {str(k): os.fspath(v) for k, v in (keypoint_files or {}).items() if v}
-    user_videos = {str(k): os.fspath(v) for k, v in (user_videos or {}).items() if v}
-    video_paths = {str(k): os.fspath(v) for k, v in (video_paths or {}).items() if v}
-    has_folder = video_dir is not None and os.fspath(video_dir) != ""
-    prefix = (
-        match_videos(names, video_dir, recursive, recording_name_suffix, video_extension)
+    stored_paths = {str(k): str(v) for k, v in (stored_videos or {}).items() if v}
+    files: dict[str, str] = {str(k): os.fspath(v) for k, v in (keypoint_files or {}).items() if v}
+    users: dict[str, str] = {str(k): os.fspath(v) for k, v in (user_videos or {}).items() if v}
+    given_paths: dict[str, str] = {
+        str(k): os.fspath(v) for k, v in (video_paths or {}).items() if v
+    }
+    folder: str = "" if video_dir is None else os.fspath(video_dir)
+    has_folder = folder != ""
+    prefix: dict[str, Path | None] = (
+        match_videos(names, folder, recursive, recording_name_suffix, video_extension)
         if has_folder
         else dict.fromkeys(names)
     )
     by_name: dict[str, Path] = {}
-    if has_folder and stored_videos:
-        for path in list_videos(video_dir, video_extension, recursive):
+    if has_folder and stored_paths:
+        for path in list_videos(folder, video_extension, recursive):
             by_name.setdefault(path.name, path)
 
     out = {}
     for name in names:
         notes = []
-        user = user_videos.get(name)
+        user = users.get(name)
         if user is not None:
             why = refusal(
                 user, what=f"video set for {name!r}", source=user_videos_source, project=project
@@ -284,22 +310,23 @@ def resolve_videos(
                 continue
             else:
                 notes.append(f"The video set for it, {user!r}, does not exist.")
-        stored = stored_videos.get(name)
-        choice, refused = _stored_choice(name, stored, keypoint_files.get(name), by_name, project)
+        stored = stored_paths.get(name)
+        choice, refused = _stored_choice(name, stored, files.get(name), by_name, project)
         notes += refused
-        if choice is None and prefix[name] is not None:
-            why = refusal(prefix[name], project=project)
+        matched = prefix[name]
+        if choice is None and matched is not None:
+            why = refusal(matched, project=project)
             if why is not None:
                 notes.append(f"The video in the video folder that matches it is not used: {why}.")
             else:
                 choice = VideoChoice(
-                    str(prefix[name]),
+                    str(matched),
                     PREFIX_MATCH,
-                    f"Video {os.path.basename(prefix[name])!r} in the video folder starts the "
+                    f"Video {os.path.basename(matched)!r} in the video folder starts the "
                     f"recording name {name!r} (keypoint-MoSeq's rule).",
                 )
-        if choice is None and name in video_paths:
-            given = video_paths[name]
+        if choice is None and name in given_paths:
+            given = given_paths[name]
             why = refusal(given, what=f"video path given for {name!r}", project=project)
             if why is not None:
                 notes.append(f"The video path given for it in video_paths is not used: {why}.")

@@ -16,6 +16,7 @@ RGB are 23 MB), whatever the number of samples.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -99,10 +100,8 @@ class Prefetcher(Generic[K, V]):
                 if self._loading == key:
                     self._cond.wait()
                     continue
-                try:
+                with contextlib.suppress(ValueError):
                     self._queue.remove(key)
-                except ValueError:
-                    pass
                 break
         value = self._load(key)
         self._store(key, value)
@@ -160,10 +159,8 @@ class Prefetcher(Generic[K, V]):
             try:
                 value = self._load(key)
             except Exception:  # get() loads again and raises in the caller
-                value, failed = None, True
+                pass
             else:
-                failed = False
-            if not failed:
                 self._store(key, value)
             with self._cond:
                 self._loading, self._busy = None, False

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from numbers import Integral, Real
+from typing import Any
 
 import cv2
 import numpy as np
@@ -147,7 +148,7 @@ def check_videos(
         idx = indexes[name]
         needed = int(idx.max()) if idx.size else -1
         step = int(np.diff(np.sort(idx)).max()) if idx.size > 1 else 1
-        row = {
+        row: dict[str, Any] = {
             "recording": name,
             "video": None,
             "video_frames": None,
@@ -247,7 +248,7 @@ def _judge_video(video: str, needed: int, step: int, n_keypoint_frames: int) -> 
         n_video, problem = None, "OpenCV cannot open it (missing, damaged, or not a video)"
     except (cv2.error, OSError) as error:
         n_video, problem = None, f"OpenCV failed on it ({error})"
-    if problem is not None:
+    if problem is not None or n_video is None:  # no frame count: always with a problem
         return {
             "video_frames": n_video,
             "status": "video unreadable",

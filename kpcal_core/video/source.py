@@ -27,6 +27,7 @@ goes to the frame cache as soon as it is decoded, so a second call decodes nothi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -34,6 +35,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -53,6 +55,10 @@ from .match import find_matching_videos
 Progress = Callable[[int, int], None]
 #: ``progress(done, total, ready keys)`` of :func:`fill_cache` and :func:`index_videos`.
 ReadyProgress = Callable[[int, int, list], object]
+#: What :func:`_decode_parallel`'s ``handle`` gives for each frame.
+Handled = TypeVar("Handled")
+#: What :func:`fill_cache` names each frame by (a sample key).
+FrameKey = TypeVar("FrameKey", bound=Hashable)
 
 
 # --------------------------------------------------------------------------- indexing ahead
@@ -113,12 +119,12 @@ def _plan_threads(n_videos: int) -> tuple[int, int]:
 
 def _decode_parallel(
     to_decode: Mapping[str, Sequence[int]],
-    handle: Callable[[str, int, np.ndarray], object],
+    handle: Callable[[str, int, np.ndarray], Handled],
     stop: threading.Event,
     first: tuple[str, int] | None = None,
     poll: Callable[[], bool] | None = None,
     cache_dir: str | os.PathLike | None = None,
-) -> Iterator[tuple[str, int, object]]:
+) -> Iterator[tuple[str, int, Handled]]:
     """Decode videos in parallel threads; yield ``(video, index, handle(...))`` in the caller.
 
     ``handle`` runs in the worker thread as soon as a frame is decoded (e.g.
@@ -376,7 +382,7 @@ class FillSummary:
 
 def fill_cache(
     cache_dir: str | os.PathLike,
-    frames: Mapping[Hashable, tuple[str | os.PathLike, int]]
+    frames: Mapping[FrameKey, tuple[str | os.PathLike, int]]
     | Iterable[tuple[str | os.PathLike, int]],
     *,
     progress: ReadyProgress | None = None,
@@ -500,10 +506,9 @@ def load_frame(
     )
     frame = frames[int(index)]
     if cache_dir is not None:
-        try:
+        # A full disk: the frame is shown all the same, decoded again next time.
+        with contextlib.suppress(NotSaved):
             write_cached_frame(cache_dir, video_path, int(index), frame, max_cache_bytes)
-        except NotSaved:  # a full disk: the frame is shown all the same, decoded again next time
-            pass
     return as_rgb(frame)
 
 

@@ -15,6 +15,7 @@ is a folder below a file (``a file.txt/new``), which no one can create.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -135,10 +136,8 @@ def forms(typed: str, base: Path) -> list[str]:
     if text:
         joined = Path(base, os.path.expanduser(text))
         found += [str(joined), os.path.normpath(joined)]
-        try:
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
             found.append(str(joined.resolve()))
-        except (OSError, RuntimeError, ValueError):
-            pass
     return [f for f in found if f] + [repr(f)[1:-1] for f in found if f]
 
 
@@ -205,8 +204,11 @@ def test_any_project_folder_typed_gets_a_message_naming_it(sandbox):
             refused += 1
             assert len(shown) == 1, (typed, shown)
             assert names_path(shown[0], typed, sandbox), (typed, shown)
+            # Not .get(): AppTest's session state has none on streamlit 1.55 (the lowest).
             pending = (
-                at.session_state[PENDING_FOLDER] if PENDING_FOLDER in at.session_state else None
+                at.session_state[PENDING_FOLDER]  # noqa: SIM401
+                if PENDING_FOLDER in at.session_state
+                else None
             )
             create = [b for b in at.button if b.label.startswith("Create the folder")]
             if at.warning:  # missing: the user is asked before anything is created

@@ -105,59 +105,61 @@ def test_reload_pages_and_a_link_keep_project_sample_and_zoom(shared_data, tmp_p
     monkeypatch.delenv("KPCAL_PROJECT", raising=False)
     project = tmp_path / "flies"
     samples = prepared_flies_project(project, shared_data)
-    with streamlit_server(server_env(tmp_path), tmp_path / "streamlit.log") as server:
-        with chromium() as browser:
-            page, errors = new_page(browser)
-            page.goto(server.url)  # no project given: the demo project, which has no samples
-            page.get_by_role("heading", name="Set up & sample").wait_for()
-            page.get_by_text("Project folder").first.click()  # the expander
-            page.get_by_role("textbox", name="Project folder").fill(str(project))
-            page.get_by_role("button", name="Open project").click()
-            page.get_by_text(f"Project: {project}").wait_for()
-            assert place(page) == {"project": str(project)}
+    with (
+        streamlit_server(server_env(tmp_path), tmp_path / "streamlit.log") as server,
+        chromium() as browser,
+    ):
+        page, errors = new_page(browser)
+        page.goto(server.url)  # no project given: the demo project, which has no samples
+        page.get_by_role("heading", name="Set up & sample").wait_for()
+        page.get_by_text("Project folder").first.click()  # the expander
+        page.get_by_role("textbox", name="Project folder").fill(str(project))
+        page.get_by_role("button", name="Open project").click()
+        page.get_by_text(f"Project: {project}").wait_for()
+        assert place(page) == {"project": str(project)}
 
-            # The setup page's button (a real button, issue 21) opens the annotate page there.
-            page.get_by_role("button", name=re.compile("Start annotating")).click()
-            page.wait_for_function(SAMPLE_SHOWN_JS, arg=1)
-            page.get_by_text(f"Project: {project}").wait_for()
-            assert place(page) == {"project": str(project), "sample": "1"}
-            view_token(page)
-            for n in range(2, 6):
-                page.keyboard.press("ArrowRight")
-                page.wait_for_function(SAMPLE_SHOWN_JS, arg=n)
-            assert zoom_shown(page).startswith("fit (")
-            zoom_to(page, "3×", 3.0)
-            token = view_token(page)
-            assert place(page) == {"project": str(project), "sample": "5", "zoom": "3"}
-            assert "@3/" in token
+        # The setup page's button (a real button, issue 21) opens the annotate page there.
+        page.get_by_role("button", name=re.compile("Start annotating")).click()
+        page.wait_for_function(SAMPLE_SHOWN_JS, arg=1)
+        page.get_by_text(f"Project: {project}").wait_for()
+        assert place(page) == {"project": str(project), "sample": "1"}
+        view_token(page)
+        for n in range(2, 6):
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(SAMPLE_SHOWN_JS, arg=n)
+        assert zoom_shown(page).startswith("fit (")
+        zoom_to(page, "3×", 3.0)
+        token = view_token(page)
+        assert place(page) == {"project": str(project), "sample": "5", "zoom": "3"}
+        assert "@3/" in token
 
-            # A reload: a new browser session on the same address.
-            page.reload()
-            page.wait_for_function(SAMPLE_SHOWN_JS, arg=5)
-            wait_for_zoom(page, "3×")
-            page.get_by_text(f"Project: {project}").wait_for()
-            assert view_token(page) == token
-            assert place(page) == {"project": str(project), "sample": "5", "zoom": "3"}
+        # A reload: a new browser session on the same address.
+        page.reload()
+        page.wait_for_function(SAMPLE_SHOWN_JS, arg=5)
+        wait_for_zoom(page, "3×")
+        page.get_by_text(f"Project: {project}").wait_for()
+        assert view_token(page) == token
+        assert place(page) == {"project": str(project), "sample": "5", "zoom": "3"}
 
-            # Another page and back, by the sidebar (which clears the address's query).
-            navigation = page.locator('[data-testid="stSidebarNav"] a')
-            navigation.filter(has_text="Fit & save").click()
-            page.locator("h1").filter(has_text="Fit & save").wait_for()
-            page.wait_for_function("() => location.search.includes('sample=5')")
-            assert place(page) == {"project": str(project), "sample": "5", "zoom": "3"}
-            navigation.filter(has_text="Annotate").click()
-            page.wait_for_function(SAMPLE_SHOWN_JS, arg=5)
-            wait_for_zoom(page, "3×")
-            address = page.url
+        # Another page and back, by the sidebar (which clears the address's query).
+        navigation = page.locator('[data-testid="stSidebarNav"] a')
+        navigation.filter(has_text="Fit & save").click()
+        page.locator("h1").filter(has_text="Fit & save").wait_for()
+        page.wait_for_function("() => location.search.includes('sample=5')")
+        assert place(page) == {"project": str(project), "sample": "5", "zoom": "3"}
+        navigation.filter(has_text="Annotate").click()
+        page.wait_for_function(SAMPLE_SHOWN_JS, arg=5)
+        wait_for_zoom(page, "3×")
+        address = page.url
 
-            # The link, opened elsewhere (another browser context: a colleague).
-            other, other_errors = new_page(browser)
-            other.goto(address)
-            other.wait_for_function(SAMPLE_SHOWN_JS, arg=5)
-            wait_for_zoom(other, "3×")
-            assert view_token(other) == token
-            other.get_by_text(f"Project: {project}").wait_for()
-            assert not errors and not other_errors, errors + other_errors
+        # The link, opened elsewhere (another browser context: a colleague).
+        other, other_errors = new_page(browser)
+        other.goto(address)
+        other.wait_for_function(SAMPLE_SHOWN_JS, arg=5)
+        wait_for_zoom(other, "3×")
+        assert view_token(other) == token
+        other.get_by_text(f"Project: {project}").wait_for()
+        assert not errors and not other_errors, errors + other_errors
     assert "Traceback" not in server.log(), server.log()[-4000:]
     assert not load_working_annotations(project)  # only looked
     assert len(samples) == 30

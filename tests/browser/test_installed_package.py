@@ -42,6 +42,7 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
     "__pycache__",
     ".pytest_cache",
     ".ruff_cache",
+    ".mypy_cache",
     ".hypothesis",
     "tmp",
     "secrets.toml",

@@ -62,7 +62,7 @@ def interleave(a: list, b: list) -> list:
 
 
 def start_session(plan_file: Path, log: Path) -> tuple[subprocess.Popen, LineReader, object]:
-    errors = open(log, "w+")
+    errors = open(log, "w+")  # noqa: SIM115  # returned: the caller closes it
     proc = subprocess.Popen(
         [sys.executable, str(HELPER), "plan", str(plan_file)],
         stdin=subprocess.PIPE,

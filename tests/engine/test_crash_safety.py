@@ -220,7 +220,7 @@ def test_sigkill_forked_save_loops(checker):
     """Many trials: a server forks the save loop, each child is SIGKILLed at a random moment."""
     rng = random.Random(SEED + 1)
     started = time.monotonic()
-    errors = open(checker.project.parent / "server.stderr", "w+")
+    errors = open(checker.project.parent / "server.stderr", "w+")  # noqa: SIM115  # closed below
     server = subprocess.Popen(
         [sys.executable, str(HELPER), "serve", str(checker.project)],
         stdin=subprocess.PIPE,
@@ -301,7 +301,8 @@ def test_sigkill_fresh_processes(checker):
     for trial in range(FRESH_TRIALS):
         before = set(temp_files(checker.project))
         start = checker.next_counter()
-        errors = open(checker.project.parent / f"fresh-{trial}.stderr", "w+")
+        # Closed in the finally below, after the child has exited.
+        errors = open(checker.project.parent / f"fresh-{trial}.stderr", "w+")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, str(HELPER), "loop", str(checker.project), str(start)],
             stdout=subprocess.PIPE,

@@ -393,7 +393,7 @@ def test_agreement_cli_refuses_a_folder_that_is_not_a_project(tmp_path, capsys):
 
 
 def start_annotator(project: Path, name: str, count: int, log: Path):
-    errors = open(log, "w+")
+    errors = open(log, "w+")  # noqa: SIM115  # returned: the caller closes it
     proc = subprocess.Popen(
         [sys.executable, str(HELPER), "team", str(project), name, str(count), "0.02"],
         stdin=subprocess.PIPE,

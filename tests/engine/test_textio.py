@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from kpcal_core.errors import KpcalError
@@ -72,8 +74,6 @@ def test_a_failed_read_is_not_kept(tmp_path):
         raise ValueError("broken")
 
     for _ in range(2):
-        try:
+        with contextlib.suppress(ValueError):
             read_when_changed(path, "test", read)
-        except ValueError:
-            pass
     assert len(calls) == 2

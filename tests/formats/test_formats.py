@@ -40,13 +40,15 @@ from kpcal_core.video.match import (
 
 
 def test_every_list_of_formats_comes_from_the_registry(capsys):
-    assert FORMATS == tuple(f.name for f in REGISTRY)
+    assert tuple(f.name for f in REGISTRY) == FORMATS
     assert set(FORMATS) == {"deeplabcut", "sleap", "lightning-pose", "nwb"}
     with pytest.raises(SystemExit):
         build_parser().parse_args(["check", "PROJECT", "--format", "bogus"])
     message = capsys.readouterr().err
     assert "choose from " + ", ".join(repr(n) for n in ("auto", *FORMATS)) in message
-    source = open(os.path.join(os.path.dirname(__file__), "..", "..", "pages", "setup.py")).read()
+    setup_page = os.path.join(os.path.dirname(__file__), "..", "..", "pages", "setup.py")
+    with open(setup_page, encoding="utf-8") as handle:
+        source = handle.read()
     # the page's list is the registry's, through the workflows (the app's one way in)
     assert '"deeplabcut"' not in source and "FORMATS" in source
     assert workflows.FORMATS is FORMATS
