@@ -12,7 +12,7 @@ import streamlit as st
 from kpcal_app import address, command_line, projects, signin, startup, state, widgets
 from kpcal_app.text import code, literal
 from kpcal_core.errors import KpcalError
-from kpcal_core.session import load_session
+from kpcal_core.workflows import load_session
 
 # An emoji favicon is drawn in the browser; a :material/...: one is fetched from Google's servers.
 st.set_page_config(page_title="kpcal: keypoint error calibration", page_icon="🎯", layout="wide")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpcal_core import views
+from kpcal_core import workflows
 
 from .state import ADDRESS_READ, PROJECT, REFUSED, SAMPLE_INDEX, ZOOM
 
@@ -44,7 +44,7 @@ def read_address() -> None:
         sample = ""
     if project and sample.isdigit() and len(sample) <= MAX_SAMPLE_DIGITS and int(sample) >= 1:
         st.session_state.setdefault(SAMPLE_INDEX, {})[project] = int(sample) - 1
-    zoom = views.parse_zoom(st.query_params.get(QUERY_ZOOM))
+    zoom = workflows.parse_zoom(st.query_params.get(QUERY_ZOOM))
     if zoom is not None:
         st.session_state[ZOOM] = zoom
 
@@ -64,7 +64,7 @@ def address(project: str | None = None) -> dict[str, str]:
     index = st.session_state.get(SAMPLE_INDEX, {}).get(project)
     if index is not None:
         place[QUERY_SAMPLE] = str(index + 1)
-    if zoom() != views.FIT:
+    if zoom() != workflows.FIT:
         place[QUERY_ZOOM] = zoom()
     return place
 
@@ -81,7 +81,7 @@ def keep_address(project: str | None = None) -> None:
 
 def zoom() -> str:
     """The annotate page's zoom (one of :data:`kpcal_core.views.ZOOMS`; default: fit)."""
-    return views.parse_zoom(st.session_state.get(ZOOM)) or views.FIT
+    return workflows.parse_zoom(st.session_state.get(ZOOM)) or workflows.FIT
 
 
 def set_zoom(value: str) -> None:
@@ -89,7 +89,7 @@ def set_zoom(value: str) -> None:
 
     The address says so.
     """
-    st.session_state[ZOOM] = views.parse_zoom(value) or views.FIT
+    st.session_state[ZOOM] = workflows.parse_zoom(value) or workflows.FIT
     keep_address()
 
 

@@ -29,24 +29,27 @@ import pandas as pd
 import streamlit as st
 
 from kpcal_core import workflows
-from kpcal_core.config import load_config
-from kpcal_core.fit_service import project_population
-from kpcal_core.fitting import FittedLine, share_above_threshold
-from kpcal_core.per_bodypart import PerBodypartFits
-from kpcal_core.prior import (
+from kpcal_core.workflows import (
+    BackgroundJob,
+    CalibrationSession,
+    FitDiagnostics,
+    FittedLine,
     ModelPrior,
+    PerBodypartFits,
+    Prefetcher,
+    ProjectData,
+    StopCheck,
     bodypart_confidences,
     config_pseudocount,
+    frame_cache_dir,
     interpolated_counts,
-)
-from kpcal_core.project import ProjectData, source_fingerprint
-from kpcal_core.session import CalibrationSession, frame_cache_dir, load_session
-from kpcal_core.stop_check import StopCheck
-from kpcal_core.video import (
-    BackgroundJob,
-    Prefetcher,
+    load_config,
+    load_session,
+    project_population,
     sample_frame_loader,
     sample_video_frames,
+    share_above_threshold,
+    source_fingerprint,
 )
 
 
@@ -246,13 +249,11 @@ def _population(_data: ProjectData, key: tuple, use: tuple[str, ...], pseudocoun
 @st.cache_data(max_entries=8, show_spinner="Bootstrapping…")
 def _fit_diagnostics(
     points: pd.DataFrame, _population, key: tuple, _stop, stop: str
-) -> workflows.FitDiagnostics:
+) -> FitDiagnostics:
     return workflows.fit_diagnostics(points, _population, _stop)
 
 
-def fit_diagnostics(
-    data: ProjectData, points: pd.DataFrame, stop: StopCheck
-) -> workflows.FitDiagnostics:
+def fit_diagnostics(data: ProjectData, points: pd.DataFrame, stop: StopCheck) -> FitDiagnostics:
     """:func:`kpcal_core.workflows.fit_diagnostics` over the project's keypoints.
 
     With the stop rule's verdict ``stop`` (:func:`stop_status`), cached by the points'

@@ -68,7 +68,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 from PIL import Image
 
-from kpcal_core import clicks, statedir
+from kpcal_core import workflows
 
 NAME = "kpcal_click"
 # What the browser shows as the component's iframe title (Streamlit names a declared
@@ -76,7 +76,7 @@ NAME = "kpcal_click"
 IFRAME_TITLE = f"{__name__}.{NAME}"
 PACKAGE = "streamlit_image_coordinates"
 PACKAGE_FILES = ("streamlit-component-lib.js", "style.css")
-MIN_WIDTH = clicks.MIN_VIEW_PX  # px: the view never shrinks below this, however small the window
+MIN_WIDTH = workflows.MIN_VIEW_PX  # px: the view never shrinks below this, however small the window
 BOTTOM_MARGIN = 16  # px left free below the image
 NOTE_MS = 2500  # ms the word on a refused click stays once the new image shows
 SIZE_DELAY_MS = 120  # ms the shown width must stay the same before the view asks for it
@@ -282,7 +282,7 @@ CLICK_JS = """// kpcal's click view (see kpcal_app/click.py). Streamlit's compon
 for _name, _value in {
     "BOTTOM_MARGIN": BOTTOM_MARGIN,
     "MIN_WIDTH": MIN_WIDTH,
-    "MAX_VIEW_PX": clicks.MAX_VIEW_PX,
+    "MAX_VIEW_PX": workflows.MAX_VIEW_PX,
     "NOTE_MS": NOTE_MS,
     "SIZE_DELAY_MS": SIZE_DELAY_MS,
 }.items():
@@ -398,7 +398,7 @@ def frontend_folder(parent: Path | None = None) -> Path:
     digest = hashlib.sha256()
     for name, content in sorted(files.items()):
         digest.update(name.encode() + b"\0" + content + b"\0")
-    for base in [parent] if parent else [statedir.state_dir(), Path(tempfile.gettempdir())]:
+    for base in [parent] if parent else [workflows.state_dir(), Path(tempfile.gettempdir())]:
         try:
             return _write_folder(base / f"click-frontend-{digest.hexdigest()[:16]}", files)
         except OSError:

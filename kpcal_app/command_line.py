@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from kpcal_core import statedir
+from kpcal_core import workflows
 
 
 def _command_line() -> argparse.Namespace:
@@ -31,8 +31,8 @@ def command_line_project() -> str | None:
 def use_command_line_state_dir() -> None:
     """Apply ``--state-dir DIR`` (after ``--`` on the ``streamlit run`` line), if given."""
     given = _command_line().state_dir
-    if given and os.environ.get(statedir.STATE_DIR_ENV) != str(Path(given).expanduser().resolve()):
-        statedir.set_state_dir(given)
+    if given and os.environ.get(workflows.STATE_DIR_ENV) != str(Path(given).expanduser().resolve()):
+        workflows.set_state_dir(given)
 
 
 def given_project() -> str | None:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from kpcal_core import workflows
 from kpcal_core.errors import KpcalError
-from kpcal_core.logs import log_event
+from kpcal_core.workflows import log_event
 
 from .state import PROJECT, annotator
 from .text import literal

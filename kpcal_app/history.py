@@ -10,9 +10,9 @@ import contextlib
 import json
 from pathlib import Path
 
-from kpcal_core import statedir
-from kpcal_core.atomic import atomic_write
+from kpcal_core import workflows
 from kpcal_core.errors import KpcalError
+from kpcal_core.workflows import atomic_write
 
 from .signin import signed_in_user
 
@@ -21,7 +21,7 @@ RECENT_FILE_NAME = "recent.json"  # in the state folder (per user when signed in
 
 def recent_file() -> Path:
     """The recent-projects list of this user (the state folder's, or the signed-in user's)."""
-    return statedir.user_state_dir(signed_in_user()) / RECENT_FILE_NAME
+    return workflows.user_state_dir(signed_in_user()) / RECENT_FILE_NAME
 
 
 def recent_projects() -> list[str]:

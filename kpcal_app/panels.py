@@ -27,17 +27,17 @@ import pandas as pd
 import streamlit as st
 
 from kpcal_app import address, cache, error_display, history, projects, state, widgets
-from kpcal_core import statedir, workflows
-from kpcal_core.agreement import annotator_agreement, mean_click_annotations
-from kpcal_core.annotations import CLEARED, parse_annotations
-from kpcal_core.charts import band_chart, distances_chart
+from kpcal_core import sentences, workflows
 from kpcal_core.errors import KpcalError
-from kpcal_core.fitting import FittedLine
-from kpcal_core.prior import ModelPrior, slope_check
-from kpcal_core.project import ProjectData
-from kpcal_core.textio import decode_user_text
-from kpcal_core.video import BackgroundJob
-from kpcal_core.wording import count
+from kpcal_core.workflows import (
+    BackgroundJob,
+    FittedLine,
+    ModelPrior,
+    ProjectData,
+    band_chart,
+    distances_chart,
+    slope_check,
+)
 
 from .text import code, literal
 
@@ -81,7 +81,7 @@ def project_picker(project: str) -> None:
                 open_folder(pending, create=True)
             except KpcalError as error:
                 error_display.show_error(error)
-        st.caption(literal(statedir.describe_state_dir()))
+        st.caption(literal(workflows.describe_state_dir()))
         if st.button("Open the demo project"):
             projects.switch_project(str(projects.demo_project()))
             st.rerun()
@@ -185,7 +185,7 @@ def stop_status(data: ProjectData, records: dict) -> None:
     except KpcalError as error:
         st.caption(f"Cannot tell yet whether you can stop: {literal(error)}")
         return
-    line = workflows.stop_status_line(check)
+    line = sentences.stop_status_line(check)
     if check.settled:
         st.success(line, icon=":material/check_circle:")
     else:
@@ -201,14 +201,14 @@ def draw_more_button(data: ProjectData, check, *, key: str) -> None:
     """
     if not check.draw_more:
         return
-    label = f"Draw {check.draw_more:,} more sample{'' if check.draw_more == 1 else 's'}"
+    label = sentences.draw_more_label(check.draw_more)
     if st.button(label, key=key, help="Same order and seed; every annotation is kept."):
         try:
             draw = workflows.draw_more_samples(data, check.draw_more)
         except (KpcalError, TimeoutError) as error:
             error_display.show_error(error)
             return
-        st.success(literal(draw.message))
+        st.success(literal(sentences.sample_draw_message(draw)))
         frame_fill_progress(data, cache.frame_fill(data, start=True))
 
 
@@ -223,7 +223,7 @@ def gross_errors_panel(project: str, data: ProjectData, check) -> None:
         return
     left_out = len(check.gross_errors.left_out)
     with st.expander(
-        f"Likely gross errors: {len(flagged)} flagged, {left_out} left out of the line",
+        sentences.gross_errors_heading(len(flagged), left_out),
         expanded=bool(left_out),
     ):
         st.caption(
@@ -235,7 +235,7 @@ def gross_errors_panel(project: str, data: ProjectData, check) -> None:
         )
         samples = data.session.sample_keys
         where = {key: i for i, key in enumerate(samples)}
-        for row, text in zip(flagged, workflows.gross_error_rows(check.gross_errors), strict=True):
+        for row, text in zip(flagged, sentences.gross_error_rows(check.gross_errors), strict=True):
             cols = st.columns([5, 1, 1])
             cols[0].markdown(literal(text))
             cols[1].checkbox(
@@ -268,7 +268,7 @@ def team_agreement(data: ProjectData, records: dict) -> None:
     if len(everyone.counts) < 2:
         return
     st.subheader("Annotators")
-    st.caption(workflows.COMBINE_RULE)
+    st.caption(sentences.COMBINE_RULE)
     team = workflows.team_agreement(data, records)
     st.write(literal(team.agreement.statement))
     if team.agreement.n_shared_samples:
@@ -306,24 +306,19 @@ def annotator_comparison(records: dict) -> dict:
             type=["csv"],
             accept_multiple_files=True,
         )
-        others = {}
-        for upload in uploads or []:
-            try:
-                text = decode_user_text(upload.getvalue(), upload.name)
-                others[upload.name] = parse_annotations(text, upload.name)
-            except KpcalError as error:
-                st.error(f"{literal(upload.name)}: {literal(error)}")
-        if others:
-            everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
-            everyone.update(others)
-            agreement = annotator_agreement(everyone)
+        files = {upload.name: upload.getvalue() for upload in uploads or []}
+        comparison = workflows.compare_with_files(records, files)
+        for name, problem in comparison.problems.items():
+            st.error(f"{literal(name)}: {literal(problem)}")
+        agreement = comparison.agreement
+        if agreement is not None:
             st.write(agreement.statement)
             if agreement.n_shared_samples:
                 st.altair_chart(
                     distances_chart(agreement.distances["distance_px"]), width="stretch"
                 )
                 if st.checkbox("Fit the mean of everyone's clicks", value=False):
-                    fit_records = mean_click_annotations(everyone)
+                    fit_records = comparison.mean_clicks()
     return fit_records
 
 
@@ -367,7 +362,7 @@ def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float
             break
         percent = int(100 * progress.done / max(progress.total, 1))
         if percent != shown:  # a redraw only when the bar moves
-            text = f"{progress.done} of {count(progress.total, 'frame')} ready"
+            text = sentences.frames_ready(progress.done, progress.total)
             bar.progress(percent / 100, text=text)
             shown = percent
         time.sleep(poll_s)
@@ -391,27 +386,22 @@ def trusted_panel(band, prior: ModelPrior) -> None:
         "keypoints with a position (grey bars, right axis): the line is trusted where the band "
         "is narrow and the bars are tall."
     )
-    if prior.n_zero:
-        text += (
-            f" Not drawn: {prior.n_zero:,} keypoints with no position, which keypoint-MoSeq "
-            "gives confidence 0 (their s0 is in the panel below the chart)."
-        )
-    st.caption(text)
+    st.caption(text + sentences.not_drawn_in_band(prior.n_zero))
 
 
 def model_prior_panel(prior: ModelPrior) -> None:
     """Show "What this calibration does to your model": s0 per bodypart, and other lines."""
     st.subheader("What this calibration does to your model")
-    lines = workflows.model_prior_lines(prior)
+    lines = sentences.model_prior_lines(prior)
     st.write(literal(lines[0]))
-    widgets.show_table(workflows.model_prior_table(prior))
+    widgets.show_table(sentences.model_prior_table(prior))
     for line in lines[1:]:
         st.caption(literal(line))
 
 
 def per_bodypart_panel(prior: ModelPrior, table) -> None:
     """The per-bodypart tab: whether each bodypart's own line follows the shared one."""
-    statement = workflows.bodypart_line_statement(prior)
+    statement = sentences.bodypart_line_statement(prior)
     (st.warning if prior.surely_not_following else st.write)(literal(statement))
     widgets.show_table(table)
 
@@ -449,10 +439,6 @@ def save_panel(
                 points=points,
                 confirm_slope=confirmed,
             )
-            st.success(
-                f"Saved the {method} line (slope {saved['slope']:.4f}, intercept "
-                f"{saved['intercept']:.4f}) and conf_threshold {saved['conf_threshold']:.4f} to "
-                f"{literal(saved['path'])}. Autosave keeps using this line."
-            )
+            st.success(literal(sentences.line_saved(saved)))
         except (KpcalError, TimeoutError) as error:
             error_display.show_error(error)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_core import demo
+from kpcal_core import workflows
 from kpcal_core.errors import KpcalError
-from kpcal_core.paths import clean_user_path, resolve_user_path
+from kpcal_core.workflows import clean_user_path, resolve_user_path
 
 from .address import QUERY_PROJECT, keep_address
 from .command_line import given_project
@@ -27,12 +27,12 @@ from .state import PROJECT, REFUSED
 
 def own_demo_project() -> Path:
     """Where this user's demo project is (it may not be written yet)."""
-    return demo.default_demo_dir(user=signed_in_user()).expanduser().resolve()
+    return workflows.default_demo_dir(user=signed_in_user()).expanduser().resolve()
 
 
 def demo_project() -> str:
     """The demo project of this user (one per signed-in user on a server), written on first use."""
-    return str(demo.ensure_demo_project(user=signed_in_user()).resolve())
+    return str(workflows.ensure_demo_project(user=signed_in_user()).resolve())
 
 
 def default_project() -> str:

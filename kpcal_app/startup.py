@@ -12,7 +12,7 @@ import runpy
 
 import streamlit as st
 
-from kpcal_core.appfiles import app_script
+from kpcal_core.workflows import app_script
 
 # True while app.py's navigation runs a page (a plain context variable: per script run).
 _STARTED_BY_APP: contextvars.ContextVar[bool] = contextvars.ContextVar(

@@ -14,7 +14,7 @@ import uuid
 
 import streamlit as st
 
-from kpcal_core import clicks
+from kpcal_core import workflows
 
 # st.session_state keys
 PROJECT = "kpcal_project"  # str: project folder in use
@@ -46,7 +46,7 @@ def view_size() -> int:
     The width the browser last said it shows it at
     (:func:`kpcal_core.clicks.parse_view_size`), else the default.
     """
-    return int(st.session_state.get(VIEW_SIZE, clicks.DEFAULT_VIEW_PX))
+    return int(st.session_state.get(VIEW_SIZE, workflows.DEFAULT_VIEW_PX))
 
 
 def set_view_size(size: int) -> None:
@@ -84,7 +84,7 @@ def records(project: str) -> dict:
     Read from the project's files the first time (a broken file raises
     :class:`KpcalError`); updated in place by every save.
     """
-    from kpcal_core.project import load_working_annotations
+    from kpcal_core.workflows import load_working_annotations
 
     all_records = st.session_state.setdefault(RECORDS, {})
     if project not in all_records:
@@ -117,7 +117,7 @@ def register_click_view(zoom: str, project: str, key, view) -> str:
     views are kept, so a click made just before the image changed can be applied
     to the sample it was made on (:func:`kpcal_core.clicks.late_click` says when).
     """
-    token = clicks.view_token(project, key, zoom, view.display_width)
+    token = workflows.view_token(project, key, zoom, view.display_width)
     views = st.session_state.setdefault(CLICK_VIEWS, {})
     views.pop(token, None)
     views[token] = (project, key, view)

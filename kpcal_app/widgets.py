@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpcal_core import demo
+from kpcal_core import workflows
 
 from .signin import login_configured
 from .state import ANNOTATOR, annotator
@@ -27,7 +27,7 @@ def show_table(frame, **kwargs) -> None:
 
 def demo_banner(project: str) -> None:
     """On the demo project, say in the sidebar what it is and what answer to expect."""
-    truth = demo.demo_truth(project)
+    truth = workflows.demo_truth(project)
     if truth is not None:
         st.sidebar.info(
             "**Demo project**: synthetic videos of a moving animal whose network errors follow a "
@@ -43,7 +43,7 @@ def bodypart_legend(bodyparts: list[str]) -> list[tuple[str, str]]:
 
     Shown by the click view below its image, as text (the target in bold).
     """
-    from kpcal_core.colours import bodypart_colours
+    from kpcal_core.workflows import bodypart_colours
 
     return list(bodypart_colours(bodyparts).items())
 

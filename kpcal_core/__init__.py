@@ -8,7 +8,12 @@ Layers, from the top:
 
 - ``workflows``: the steps a user or a script takes (choose sources, open a
   project, the recordings report, draw samples, fill the frame cache, record
-  an annotation, fit, save, export). The app's pages and ``cli`` call these.
+  an annotation, fit, save, export), a package with one module per part. The
+  app's pages and ``cli`` call these; the app imports from the engine only
+  ``workflows`` (which re-exports the types and helpers it needs), ``errors``
+  and ``sentences``.
+- ``sentences``: every sentence said from the engine's results (the stop rule,
+  the model's prior, held edits, the draw...), for the pages and ``cli`` alike.
 - ``cli``: ``kpcal {app,check,sample,video,fit,export,agreement}``: runs and prints
   (``cli_parser``: every subcommand's arguments);
   ``appfiles``: where the app's ``app.py`` is (installed or a checkout) and the

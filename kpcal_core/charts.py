@@ -14,7 +14,7 @@ markup is shown as written and no name becomes a link.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
@@ -127,16 +127,15 @@ def fit_chart(
     return alt.LayerChart(layer=layers).properties(width=width, height=height, title=title)
 
 
-def histogram_chart(histogram: Mapping) -> alt.LayerChart:
+def histogram_chart(bars: pd.DataFrame, bins: pd.DataFrame) -> alt.LayerChart:
     """The setup page's confidence histogram: filled bars, bin edges, samples per bin.
 
     Parameters
     ----------
-    histogram
-        :func:`kpcal_core.workflows.sampling_histogram` output (``bars``, ``bins``).
+    bars, bins
+        :class:`kpcal_core.workflows.SamplingHistogram`'s: the bars ``start, end,
+        keypoints`` and the sampling bins ``start, end, mid, samples``.
     """
-    bars = histogram["bars"]
-    bins = histogram["bins"]
     top = max(1.0, float(bars["keypoints"].max()))
     bar_layer = (
         alt.Chart(bars)

@@ -37,13 +37,14 @@ import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
 
-from . import appfiles, cli_parser, workflows
+from . import appfiles, cli_parser, sentences, workflows
 from .agreement import (
     FLAG_RULE,
     annotator_agreement,
@@ -284,7 +285,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def progress(done: int, total: int, ready: list) -> None:
         if interactive:
-            line = f"kpcal: {done} of {count(total, 'frame')} ready"
+            line = f"kpcal: {sentences.frames_ready(done, total)}"
             if isinstance(err, TerminalStream):
                 err.rewrite_line(line)
             else:
@@ -310,12 +311,14 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "use_bodyparts": data.use_bodyparts,
         "frames_cached": cached,
         "frame_cache": str(frame_cache_dir(data.project_dir)),
-        "message": draw.message,
+        "message": sentences.sample_draw_message(draw),
     }
     if args.json:
         _print_json(summary, out)
     else:
-        out.write(draw.message + f" Saved in {session_path(data.project_dir)}.\n")
+        out.write(
+            sentences.sample_draw_message(draw) + f" Saved in {session_path(data.project_dir)}.\n"
+        )
         if not args.no_frames:
             out.write(f"{count(cached, 'frame')} ready. {workflows.frame_cache_summary(data)}\n")
     return EXIT_OK
@@ -343,7 +346,6 @@ def cmd_video(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> dict:
-    """``kpcal fit --json``'s fields (the typed results as plain values, the JSON unchanged)."""
     project = result.project
     fit = project.fit
     boot = bootstrap_fit(project.line_points, args.bootstrap, args.seed, args.level)
@@ -373,7 +375,7 @@ def _fit_summary(result: workflows.CalibrationFit, args: argparse.Namespace) -> 
             "intercept": [boot.intercept_low, boot.intercept_high],
         },
         "settled": stop.settled,
-        "settled_statement": workflows.stop_statement(stop, draw_hint),
+        "settled_statement": sentences.stop_statement(stop, draw_hint),
         "stop_rule": stop.as_dict(),
         "per_bodypart": fit.as_dict()["per_bodypart"],
         "robust": result.line.as_dict() if result.method != "least-squares" else None,
@@ -413,8 +415,8 @@ def _model_prior_summary(prior: ModelPrior) -> dict:
         "(0 where no position) + conf_pseudocount (jax-moseq estimate_error)"
     )
     out["sentences"] = [
-        *workflows.model_prior_lines(prior),
-        workflows.bodypart_line_statement(prior),
+        *sentences.model_prior_lines(prior),
+        sentences.bodypart_line_statement(prior),
     ]
     return out
 
@@ -438,14 +440,16 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.conf_threshold is not None
             else float(load_config(data.project_dir).get("conf_threshold", 0.5))
         )
-        summary["saved"] = workflows.save_calibration(
-            data,
-            slope=line.slope,
-            intercept=line.intercept,
-            conf_threshold=threshold,
-            method=line.method,
-            points=result.project.line_points,
-            confirm_slope=args.confirm_slope,
+        summary["saved"] = asdict(
+            workflows.save_calibration(
+                data,
+                slope=line.slope,
+                intercept=line.intercept,
+                conf_threshold=threshold,
+                method=line.method,
+                points=result.project.line_points,
+                confirm_slope=args.confirm_slope,
+            )
         )
     if args.json:
         _print_json(summary, out)
@@ -497,7 +501,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         written = workflows.export(
             data, args.out, conf_threshold=args.conf_threshold, png=not args.no_png
-        )
+        ).paths()
     except NotEnoughAnnotations:
         folder = Path(args.out) if args.out else session_dir(data.project_dir) / "export"
         out.write(f"{folder / ANNOTATIONS_FILENAME}\n")

@@ -36,19 +36,23 @@ from kpcal_app.click import (
     give_keys_back_to_the_page,
 )
 from kpcal_app.text import code, literal
-from kpcal_core import clicks, workflows
-from kpcal_core.annotations import (
+from kpcal_core import sentences, workflows
+from kpcal_core.errors import KpcalError
+from kpcal_core.workflows import (
     CLEARED,
+    FIT,
+    FRAME,
     NOT_VISIBLE,
     POSITION,
     Annotation,
     annotation_counts,
+    backup_file,
+    broken_annotation_files,
+    log_event,
     now_utc,
+    step_zoom,
+    zoom_label,
 )
-from kpcal_core.errors import KpcalError
-from kpcal_core.logs import log_event
-from kpcal_core.project import backup_file, broken_annotation_files
-from kpcal_core.views import FIT, FRAME, step_zoom, zoom_label
 
 startup.ensure_app_navigation()
 
@@ -182,11 +186,11 @@ def on_click() -> None:
     saved there only while that sample has no annotation.
     """
     value = st.session_state.get(state.CLICK_VIEW)
-    size = clicks.parse_view_size(value)
+    size = workflows.parse_view_size(value)
     if size is not None:  # not a click: the width the browser shows the image at
         state.set_view_size(size)
         return
-    click = clicks.parse_click(value)
+    click = workflows.parse_click(value)
     if click is None:
         if value is not None:
             log_event(
@@ -198,12 +202,12 @@ def on_click() -> None:
         return
     entry = state.click_view(click.view)
     if entry is None or entry[0] != project:
-        state.set_save_message(project, clicks.NO_LONGER_SHOWN)
+        state.set_save_message(project, workflows.NO_LONGER_SHOWN)
         return
     _, key, view = entry
     shown = samples[address.sample_index(project, samples, not_for_me)]
     # An edit a refused save holds here is an annotation too; another's click is not mine.
-    rule = clicks.late_click(key, shown, samples, mine(key))
+    rule = workflows.late_click(key, shown, samples, mine(key))
     if not rule.save:
         state.set_save_message(project, rule.message)
         return
@@ -270,7 +274,7 @@ def last_action(key) -> None:
         refused = message.startswith(("Not saved", "That click"))
         (st.warning if refused else st.caption)(literal(message))
     if held:
-        st.warning(f"{workflows.held_status(held)}: drawn on the image, not counted above.")
+        st.warning(f"{sentences.held_status(held)}: drawn on the image, not counted above.")
         st.button("Save held edits", on_click=save_held)
 
 
@@ -293,7 +297,7 @@ def team_lines(key, other: str | None) -> None:
     progress = workflows.team_progress(data, records)
     if (progress.counts.keys() | progress.working.keys()) - {me, ""}:  # someone else works here
         with st.container(key="team-progress"):
-            for line in progress.lines():
+            for line in sentences.team_progress_lines(progress):
                 st.caption(literal(line))
         st.button(
             "Review flagged clicks",

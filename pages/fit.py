@@ -11,13 +11,9 @@ import streamlit as st
 
 from kpcal_app import address, cache, error_display, panels, projects, startup, state
 from kpcal_app.text import literal
-from kpcal_core import workflows
-from kpcal_core.annotations import CLEARED, format_annotations
-from kpcal_core.charts import fit_chart, running_chart
-from kpcal_core.diagnostics import NotEnoughAnnotations
-from kpcal_core.errors import KpcalError
-from kpcal_core.fitting import FIT_METHODS
-from kpcal_core.wording import count, verb
+from kpcal_core import sentences, workflows
+from kpcal_core.errors import KpcalError, NotEnoughAnnotations
+from kpcal_core.workflows import FIT_METHODS, fit_chart, running_chart
 
 CHART_KEY = "kpcal_fit_chart"
 METHOD_LABELS = {
@@ -40,7 +36,7 @@ workflows.leave_samples(data, state.annotator(), state.lease_session())  # left 
 
 if state.held(project):  # a full disk refused them on the annotate page
     st.warning(
-        f"{workflows.held_status(state.held(project))} on the annotate page: not in this fit."
+        f"{sentences.held_status(state.held(project))} on the annotate page: not in this fit."
     )
 panels.team_agreement(data, records)
 fit_records = panels.annotator_comparison(records)
@@ -70,11 +66,7 @@ except KpcalError as error:
     st.stop()
 points, fit, line = result.project.points, result.project.fit, result.line
 if result.project.n_left_out:
-    st.warning(
-        f"{count(result.project.n_left_out, 'annotation')} "
-        f"{verb(result.project.n_left_out, 'is', 'are')} of recordings or bodyparts not "
-        "loaded: left out of the fit."
-    )
+    st.warning(sentences.not_loaded_left_out(result.project.n_left_out))
 try:
     stop = cache.stop_status(data, fit_records)  # the annotate page's verdict, the same rule
 except KpcalError as error:
@@ -85,32 +77,16 @@ boot = diag.bootstrap
 settled, statement = diag.settled, diag.statement
 
 st.markdown(
-    f"**slope = {fit.slope:.4f} · intercept = {fit.intercept:.4f} · "
-    f"R² = {fit.r2:.3f} · n = {fit.n}**"
-    + (
-        ""
-        if method == "least-squares"
-        else f" · {method}: slope {line.slope:.4f}, intercept {line.intercept:.4f}"
-    )
+    f"**{sentences.fit_numbers(fit)}**"
+    + ("" if method == "least-squares" else " · " + sentences.method_line(method, line))
 )
-st.caption(
-    f"95% bootstrap intervals (1,000 resamples): slope {boot.slope_low:.4f} to "
-    f"{boot.slope_high:.4f}, intercept {boot.intercept_low:.4f} to {boot.intercept_high:.4f}."
-)
+st.caption(sentences.bootstrap_intervals(boot))
 (st.success if settled else st.warning)(statement)
 panels.draw_more_button(data, stop, key="fit-draw-more")
-st.caption(
-    "How it is judged: the line's 95% band over all your keypoints (root mean square) and "
-    "the slope's interval, allowing for clicking noise that changes with confidence, within "
-    f"their targets, with a negative slope, for the last {stop.held} annotations in a row "
-    "(docs/method.md in kpcal's repository has the rule)."
-)
+st.caption(sentences.how_the_stop_rule_judges(stop.held))
 panels.gross_errors_panel(project, data, stop)
 if result.project.counts.get("not_visible"):
-    st.caption(
-        f"{count(result.project.counts['not_visible'], 'sample')} marked not visible: kept in "
-        "the CSV, left out of the fit."
-    )
+    st.caption(sentences.not_visible_left_out(result.project.counts["not_visible"]))
 
 if state.FIT_THRESHOLD not in st.session_state:
     st.session_state[state.FIT_THRESHOLD] = float(data.config.get("conf_threshold", 0.5))
@@ -131,11 +107,7 @@ threshold = st.number_input(
     format="%.4f",
     step=0.01,
 )
-st.caption(
-    f"{cache.share_above(data, threshold):.1f}% of all used keypoints have confidence above "
-    f"{threshold:.4f}; keypoint-MoSeq treats the rest as outliers to interpolate when it "
-    "initialises a model."
-)
+st.caption(sentences.share_above_threshold(cache.share_above(data, threshold), threshold))
 show_parts = st.checkbox("Show each bodypart's own line")
 lines = [workflows.least_squares_line(fit)] + ([line] if method != "least-squares" else [])
 chart = fit_chart(
@@ -171,9 +143,9 @@ with residuals:
     samples = data.session.sample_keys
     for row in workflows.residual_rows(points, fit, samples):
         cols = st.columns([4, 1])
-        cols[0].markdown(literal(row["text"]))
-        if row["sample_index"] is not None and cols[1].button("Open", key=f"open-{row['key']}"):
-            address.set_sample_index(project, row["sample_index"])
+        cols[0].markdown(literal(row.text))
+        if row.sample_index is not None and cols[1].button("Open", key=f"open-{row.key}"):
+            address.set_sample_index(project, row.sample_index)
             st.switch_page("pages/annotate.py", query_params=address.address(project))
 with pixels:
     st.dataframe(
@@ -189,9 +161,7 @@ panels.model_prior_panel(prior)
 panels.save_panel(data, result.project.line_points, line, method, threshold)
 st.download_button(
     "Download annotations CSV",
-    format_annotations(
-        {k: v for k, v in records.items() if v.status != CLEARED}, data.video_frame_indexes
-    ),
+    workflows.annotations_csv(data, records),
     file_name="error_annotations.csv",
     mime="text/csv",
 )

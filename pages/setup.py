@@ -8,12 +8,15 @@ import streamlit as st
 
 from kpcal_app import address, cache, error_display, panels, projects, startup, state, widgets
 from kpcal_app.text import code, literal
-from kpcal_core import workflows
-from kpcal_core.charts import histogram_chart
+from kpcal_core import sentences, workflows
 from kpcal_core.errors import KpcalError
-from kpcal_core.formats import DUPLICATE_CHOICES, FORMATS
-from kpcal_core.session import CalibrationSession, load_session
-from kpcal_core.wording import count, verb
+from kpcal_core.workflows import (
+    DUPLICATE_CHOICES,
+    FORMATS,
+    CalibrationSession,
+    histogram_chart,
+    load_session,
+)
 
 startup.ensure_app_navigation()
 panels.follow_start_annotating()
@@ -71,11 +74,7 @@ if applied or create:
         chosen = workflows.choose_sources(project, sources, create=create)
         st.session_state.pop(state.PENDING_FOLDER, None)
         if chosen.created_config:
-            rate = "" if chosen.fps is None else f" (fps: {chosen.fps:g}, from the videos)"
-            st.toast(
-                f"Created config.yml from the keypoints' {count(len(chosen.bodyparts), 'bodypart')}"
-                + rate
-            )
+            st.toast(sentences.config_created(len(chosen.bodyparts), chosen.fps))
         st.session_state[state.SOURCE_NOTES] = chosen.warnings
         if chosen.anatomy_note and chosen.anatomy:
             st.session_state[state.ANATOMY_QUESTION] = (
@@ -122,10 +121,7 @@ table = cache.recordings(data)
 problems = table[table["status"] != "ok"]
 panels.recordings_table(table)
 if len(problems):
-    st.warning(
-        f"{len(problems)} of {count(len(table), 'recording')} "
-        f"{verb(len(problems), 'needs', 'need')} attention:"
-    )
+    st.warning(sentences.recordings_needing_attention(len(problems), len(table)))
     for row in problems.itertuples():
         st.markdown(f"- {code(row.recording)} ({literal(row.status)}): {literal(row.reason)}")
 panels.video_form(project, list(table["recording"]))
@@ -198,21 +194,10 @@ if st.session_state.pop(state.SAMPLE_REQUESTED, False) and use:
 
 if use:
     histogram = cache.histogram(data, use, pseudocount, int(num_bins))
-    st.altair_chart(histogram_chart(histogram), width="stretch")
+    st.altair_chart(histogram_chart(histogram.bars, histogram.bins), width="stretch")
     caption = "Bars: keypoints with a position, by confidence. Red dashed lines: sampling bins; "
     caption += "red numbers: samples drawn from each bin."
-    if histogram["no_position"]:
-        n = histogram["no_position"]
-        caption += (
-            f" {count(n, 'keypoint')} {verb(n, 'has', 'have')} a confidence but no position: "
-            "not shown, never sampled."
-        )
-    if histogram.get("human_labelled"):
-        n = histogram["human_labelled"]
-        caption += (
-            f" {count(n, 'keypoint')} {verb(n, 'was', 'were')} labelled by a person (SLEAP "
-            "user instances), not predicted: never sampled."
-        )
+    caption += sentences.never_sampled(histogram.no_position, histogram.human_labelled)
     st.caption(caption)
 st.button("Sample frames", type="primary", disabled=not use, on_click=request_sampling)
 if isinstance(problem, KpcalError):
@@ -220,11 +205,10 @@ if isinstance(problem, KpcalError):
 elif problem is not None:
     st.error(problem)
 elif draw is not None:
-    st.success(literal(draw.message))
+    st.success(literal(sentences.sample_draw_message(draw)))
     panels.frame_fill_progress(data, cache.frame_fill(data, start=True))
 elif session.sample_keys:
-    n = len(session.sample_keys)
-    st.caption(f"{count(n, 'sample')} drawn (seed {session.seed}).")
+    st.caption(sentences.samples_drawn(len(session.sample_keys), session.seed))
     fill = cache.frame_fill(data)
     if fill is not None and not fill.progress().finished:
         panels.frame_fill_progress(data, fill)

@@ -715,7 +715,7 @@ FRESH_IMAGE_JS = """
 }
 """ % IMAGE_IFRAME.replace("'", "\\'")
 
-# The annotate page's stop status (kpcal_core.workflows.stop_status_line) once it is that of
+# The annotate page's stop status (kpcal_core.sentences.stop_status_line) once it is that of
 # ``n`` annotations, else null.
 STOP_STATUS_JS = r"""
 (n) => {

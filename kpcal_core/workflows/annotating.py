@@ -14,8 +14,11 @@ from .annotators import save_held_edits, second_look
 def samples_ahead(
     sample_keys: Sequence[SampleKey], index: int, is_done: Callable[[SampleKey], bool], n: int = 3
 ) -> list[SampleKey]:
-    """The samples a user may open next from sample ``index``: the next ``n``, the previous
-    one and the next not done (what the annotate page prepares in the background)."""
+    """The samples a user may open next from sample ``index``.
+
+    The next ``n``, the previous one and the next not done (what the annotate
+    page prepares in the background).
+    """
     after = list(sample_keys[index + 1 : index + 1 + n])
     ahead = [*after, *sample_keys[max(0, index - 1) : index]]
     later = (k for k in [*sample_keys[index + 1 :], *sample_keys[:index]] if not is_done(k))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -10,20 +11,24 @@ import pandas as pd
 
 from .. import team
 from ..agreement import Agreement
-from ..annotations import Annotation, annotation_counts
+from ..annotations import CLEARED, Annotation, annotation_counts, parse_annotations
 from ..colours import bodypart_colours, hex_to_rgb
 from ..errors import KpcalError, NotSaved
 from ..fit_service import fit_project
 from ..logs import log_event
 from ..project import ProjectData, SaveResult, save_work
 from ..samplekeys import SampleKey
+from ..sentences import held_sentence
+from ..textio import decode_user_text
 from ..views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
-from ..wording import count
 
 
 def second_look(data: ProjectData) -> set[SampleKey]:
-    """The samples offered to a second annotator (:func:`kpcal_core.team.second_look_samples`
-    of the session's samples and ``second_look_share``)."""
+    """The samples offered to a second annotator.
+
+    :func:`kpcal_core.team.second_look_samples` of the session's samples and
+    ``second_look_share``.
+    """
     keys = [
         k
         for k in data.session.sample_keys
@@ -43,10 +48,13 @@ def next_sample(
     unannotated: bool,
     session: str = "",
 ) -> int | None:
-    """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`):
-    in the planned order, one nobody has done or is doing (or a second look offered to
-    them); "Next" (``unannotated`` False) may also go to their own. ``None``: none left.
-    ``session``: the page session asking (its lease stays its own when the name changes)."""
+    """The index of ``annotator``'s next sample, leased to them (:func:`kpcal_core.team.claim_next`).
+
+    In the planned order, one nobody has done or is doing (or a second look
+    offered to them); "Next" (``unannotated`` False) may also go to their own.
+    ``None``: none left. ``session``: the page session asking (its lease stays
+    its own when the name changes).
+    """
     return team.claim_next(
         data.project_dir,
         data.session.sample_keys,
@@ -66,18 +74,23 @@ def not_for(
     *,
     second_looks: bool = True,
 ) -> Callable[[SampleKey], bool]:
-    """``is_done(key)`` for ``annotator``: True for a sample done by anyone or held by
-    someone else, unless (``second_looks``) it is a second look offered to them (leases
-    read once, now). Where a session starts uses ``second_looks=False``: the first sample
-    nobody has done (a second look comes with "Next unannotated")."""
+    """``is_done(key)`` for ``annotator``: which samples are not theirs to do.
+
+    True for a sample done by anyone or held by someone else, unless
+    (``second_looks``) it is a second look offered to them (leases read once,
+    now). Where a session starts uses ``second_looks=False``: the first sample
+    nobody has done (a second look comes with "Next unannotated").
+    """
     leases = team.read_leases(data.project_dir)
-    looks = second_look(data) if second_looks else frozenset()
+    looks: set[SampleKey] | frozenset = second_look(data) if second_looks else frozenset()
     return lambda key: not team.wanted_by(annotator, key, records, leases, looks, session)
 
 
 def hold_sample(data: ProjectData, key: SampleKey, annotator: str, session: str = "") -> str | None:
-    """Lease the sample shown to ``annotator`` in page session ``session`` (renewed while
-    shown). Returns who else is working on it, or ``None``."""
+    """Lease the sample shown to ``annotator`` in page session ``session``.
+
+    Renewed while shown. Returns who else is working on it, or ``None``.
+    """
     return team.take_lease(data.project_dir, key, annotator, session=session)
 
 
@@ -99,8 +112,10 @@ def leave_samples(data: ProjectData, annotator: str, session: str = "") -> bool:
 def shown_annotation(
     data: ProjectData, records: Mapping[SampleKey, Annotation], key: SampleKey, annotator: str
 ) -> Annotation | None:
-    """What the annotate page draws on ``key`` for ``annotator``
-    (:func:`kpcal_core.team.shown_annotation`: never another's click on a second look)."""
+    """What the annotate page draws on ``key`` for ``annotator``.
+
+    :func:`kpcal_core.team.shown_annotation`: never another's click on a second look.
+    """
     return team.shown_annotation(records, key, annotator, second_look(data))
 
 
@@ -129,16 +144,6 @@ class TeamProgress:
     second_look: int
     working: dict[str, int]
 
-    def lines(self) -> list[str]:
-        """Plain sentences (names are data: show them as text)."""
-        out = [
-            f"Team: {self.samples_done} of {count(self.samples, 'sample')} done by "
-            f"{count(len(self.counts), 'annotator')}; second looks {self.second_look_done} of "
-            f"{self.second_look}."
-        ]
-        out += [f"{name or '(unnamed)'}: {count(n, 'sample')}" for name, n in self.counts.items()]
-        return out
-
 
 def team_progress(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamProgress:
     """Each annotator's count, the team's samples done and who works on which sample now."""
@@ -157,13 +162,6 @@ def team_progress(data: ProjectData, records: Mapping[SampleKey, Annotation]) ->
             if k in index
         },
     )
-
-
-#: How the fit combines several annotators' clicks of one sample (said on the fit page).
-COMBINE_RULE = (
-    "The fit uses one position per sample: the mean of its annotators' clicks; a click "
-    "another person corrected in review is replaced by the reviewer's."
-)
 
 
 @dataclass
@@ -206,19 +204,78 @@ def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -
     return TeamAgreement(agreement, bias, flagged, FLAG_RULE)
 
 
+@dataclass(frozen=True)
+class OtherAnnotators:
+    """The project's annotations beside other annotators' CSV files (:func:`compare_with_files`).
+
+    Attributes
+    ----------
+    everyone
+        ``{"this project": records, file name: records, ...}``: this project's
+        annotations (cleared ones left out) and each file that could be read.
+    problems
+        ``{file name: message}`` for each file that could not be read (left out
+        of ``everyone``).
+    agreement
+        :func:`kpcal_core.agreement.annotator_agreement` of ``everyone``, or
+        ``None`` when no file could be read.
+    """
+
+    everyone: dict[str, dict[SampleKey, Annotation]]
+    problems: dict[str, str]
+    agreement: Agreement | None
+
+    def mean_clicks(self) -> dict[SampleKey, Annotation]:
+        """One annotation per sample at the mean of everyone's clicks, ready to fit."""
+        from ..agreement import mean_click_annotations
+
+        return mean_click_annotations(self.everyone)
+
+
+def compare_with_files(
+    records: Mapping[SampleKey, Annotation], files: Mapping[str, bytes]
+) -> OtherAnnotators:
+    """How far apart this project's clicks and other annotators' CSV files are.
+
+    Parameters
+    ----------
+    records
+        This project's annotations by sample.
+    files
+        ``{file name: bytes}``: other annotators' ``error_annotations.csv`` files
+        of this project (e.g. uploads). Each is decoded and parsed on its own; a
+        file that cannot be is named in :attr:`OtherAnnotators.problems`.
+    """
+    from ..agreement import annotator_agreement
+
+    others: dict[str, dict[SampleKey, Annotation]] = {}
+    problems: dict[str, str] = {}
+    for name, content in files.items():
+        try:
+            others[name] = parse_annotations(decode_user_text(content, name), name)
+        except KpcalError as error:
+            problems[name] = str(error)
+    if not others:
+        return OtherAnnotators({}, problems, None)
+    everyone = {"this project": {k: v for k, v in records.items() if v.status != CLEARED}}
+    everyone.update(others)
+    return OtherAnnotators(everyone, problems, annotator_agreement(everyone))
+
+
 def review_samples(
     data: ProjectData, records: Mapping[SampleKey, Annotation], annotator: str
 ) -> list[int]:
-    """Indexes of samples whose click ``annotator`` may review: another person's click
-    flagged as a likely gross error by the fit, or one of a second look whose two
-    clicks are far apart (:func:`kpcal_core.agreement.disagreeing_samples`)."""
+    """Indexes of samples whose click ``annotator`` may review.
+
+    Another person's click flagged as a likely gross error by the fit, or one
+    of a second look whose two clicks are far apart
+    (:func:`kpcal_core.agreement.disagreeing_samples`).
+    """
     from ..agreement import disagreeing_samples
 
     flagged: set[SampleKey] = set(disagreeing_samples(records))
-    try:
+    with contextlib.suppress(KpcalError):  # no fit yet: nothing flagged by it
         flagged |= {g.key for g in fit_project(data=data, records=records).gross_errors.flagged}
-    except KpcalError:
-        pass
     out = []
     for i, key in enumerate(data.session.sample_keys):
         ann = records.get(key)
@@ -246,7 +303,7 @@ def save_held_edits(
         return _held_result(
             records,
             held,
-            "Not saved yet: another session holds the project's lock. " + _held_sentence(len(held)),
+            "Not saved yet: another session holds the project's lock. " + held_sentence(len(held)),
         )
     except NotSaved as error:
         log_event(
@@ -257,22 +314,11 @@ def save_held_edits(
             held=len(held),
             message=str(error),
         )
-        return _held_result(records, held, f"N{str(error)[1:]}. " + _held_sentence(len(held)))
+        return _held_result(records, held, f"N{str(error)[1:]}. " + held_sentence(len(held)))
     records.clear()
     records.update(result.records)
     held.clear()
     return result
-
-
-def _held_sentence(n: int) -> str:
-    """What happens to ``n`` held edits, for the message."""
-    edits = count(n, "edit")
-    them = "it" if n == 1 else "them"
-    return (
-        f"Your {edits} {'is' if n == 1 else 'are'} kept on this page, not on disk yet, and "
-        f"saved with the next save that works (your next click, or Save held edits); closing "
-        f"this page loses {them}."
-    )
 
 
 def _held_result(
@@ -288,11 +334,6 @@ def _held_result(
         saved=False,
         held=dict(held),
     )
-
-
-def held_status(held: Mapping[SampleKey, Annotation]) -> str | None:
-    """``"2 edits held, not saved"``, or ``None`` when nothing is held."""
-    return f"{count(len(held), 'edit')} held, not saved" if held else None
 
 
 def sample_view(

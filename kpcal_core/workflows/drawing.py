@@ -17,7 +17,8 @@ from ..planning import plan_annotation_order
 from ..project import ProjectData, load_working_annotations, project_lock, save_use_bodyparts
 from ..samplekeys import SampleKey
 from ..sampling import confidence_histogram, sample_error_frames
-from ..session import frame_cache_dir, load_session, save_session
+from ..sentences import frame_cache_sentence
+from ..session import CalibrationSession, frame_cache_dir, load_session, save_session
 from ..video import (
     DEFAULT_MAX_BYTES,
     BackgroundJob,
@@ -26,7 +27,6 @@ from ..video import (
     index_videos,
     sample_video_frames,
 )
-from ..wording import count
 from .opening import recordings_report
 
 #: ``recordings_report`` statuses that make a recording impossible to annotate.
@@ -78,36 +78,6 @@ class SampleDraw:
     order: str = "planned"
     human_labelled: int = 0
 
-    @property
-    def message(self) -> str:
-        """One paragraph: asked, kept, drawn, and why the total differs from what was asked."""
-        total = len(self.sample_keys)
-        text = (
-            f"Asked for {count(self.asked, 'sample')}: kept {self.kept} already annotated, "
-            f"drew {self.new} new; {count(total, 'sample')} in all (seed {self.seed}, "
-            f"{'planned order' if self.order == 'planned' else 'as keypoint-MoSeq'})."
-        )
-        if self.kept > self.asked:
-            text += " More samples are annotated than asked for: all of them are kept."
-        elif total < self.asked:
-            text += (
-                f" Only {count(self.available, 'keypoint')} could be drawn (a position, a "
-                "bodypart in use_bodyparts, a usable video, not annotated yet, not labelled "
-                "by a person)."
-            )
-        if self.human_labelled:
-            text += (
-                f" {count(self.human_labelled, 'keypoint')} labelled by a person (SLEAP user "
-                "instances) are never drawn: they are not the network's predictions."
-            )
-        if self.left_out:
-            names = ", ".join(f"{name!r} ({status})" for name, status in self.left_out.items())
-            text += (
-                f" Left out {count(len(self.left_out), 'recording')} with "
-                f"{count(self.left_out_keypoints, 'keypoint')} that cannot be annotated: {names}."
-            )
-        return text
-
 
 def draw_samples(
     data: ProjectData,
@@ -144,35 +114,12 @@ def draw_samples(
         Share of the samples a second annotator sees too (0 to 1; default: the
         session's, 0.1 for a new one). Recorded in the session.
     """
-    session = data.session
-    share = session.second_look_share if second_look_share is None else second_look_share
-    try:
-        share = float(share)
-    except (TypeError, ValueError):
-        raise KpcalError(f"second_look_share must be a number, got {share!r}") from None
-    if not 0.0 <= share <= 1.0:  # NaN too
-        raise KpcalError(f"second_look_share must be between 0 and 1, got {share!r}")
-    use = list(use_bodyparts) if use_bodyparts else data.use_bodyparts
-    num_bins = int(session.num_bins if num_bins is None else num_bins)
-    asked = int(session.num_samples if num_samples is None else num_samples)
-    pseudocount = float(session.conf_pseudocount if conf_pseudocount is None else conf_pseudocount)
-    order = session.sample_order if order is None else order
-    if order not in SAMPLE_ORDERS:
-        raise KpcalError(f"unknown sample order {order!r}: use one of {', '.join(SAMPLE_ORDERS)}")
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
+    settings = _draw_settings(
+        data, use_bodyparts, num_bins, num_samples, conf_pseudocount, seed, order, second_look_share
+    )
     report = recordings_report(data) if report is None else report
-    blocked = report[report["status"].isin(BLOCKING_STATUSES)]
-    left_out = dict(zip(blocked["recording"], blocked["status"], strict=True))
-    if len(left_out) == len(data.coordinates):
-        raise KpcalError(
-            f"no recording can be annotated ({len(left_out)} of {len(left_out)} have no usable "
-            "video): fix the video folder or set each recording's video first"
-        )
-    columns = [data.bodyparts.index(b) for b in use if b in data.bodyparts]
-    if len(columns) != len(use):
-        unknown = [b for b in use if b not in data.bodyparts]
-        raise KpcalError(f"bodypart(s) {unknown} are not in the keypoints ({data.bodyparts})")
+    left_out = _blocked_recordings(data, report)
+    columns = _bodypart_columns(data, settings.use)
     records = load_working_annotations(data.project_dir)
     kept = [k for k, a in records.items() if a.status != CLEARED and k[0] in data.coordinates]
     never = data.never_drawn()  # no position, or labelled by a person
@@ -183,55 +130,146 @@ def draw_samples(
         int((np.isfinite(c[:, columns]) & ~excluded[r][:, columns]).sum())
         for r, c in confidences.items()
     )
-    wanted = max(0, asked - len(kept))
+    wanted = max(0, settings.asked - len(kept))
     new = []
     if wanted and available:
-        if order == "planned":  # the annotations made count in the design
-            draw = functools.partial(
-                plan_annotation_order,
-                annotated=kept,
-                missing={r: never[r] for r in confidences},  # never reads coordinates
-            )
-        else:
-            draw = functools.partial(sample_error_frames, missing=excluded)
-        new = draw(
-            confidences,
-            data.bodyparts,
-            use,
-            num_bins,
-            wanted,
-            pseudocount,
-            seed=seed,
-        )
+        new = _new_samples(data, settings, wanted, kept, confidences, excluded, never)
     sample_keys = list(dict.fromkeys([*kept, *new]))
-    new_config = None
-    with project_lock(data.project_dir), together():  # use_bodyparts and the samples, or neither
-        if use != data.use_bodyparts:
-            new_config = save_use_bodyparts(data.project_dir, use)
-        on_disk = load_session(data.project_dir) or session
-        on_disk.num_bins, on_disk.num_samples = num_bins, asked
-        on_disk.conf_pseudocount, on_disk.seed = pseudocount, int(seed)
-        on_disk.sample_keys, on_disk.sample_order = sample_keys, order
-        on_disk.second_look_share = share
-        save_session(data.project_dir, on_disk)
-    if new_config is not None:
-        data.config = new_config
-    data.session.num_bins, data.session.num_samples = num_bins, asked
-    data.session.conf_pseudocount, data.session.seed = pseudocount, int(seed)
-    data.session.sample_keys, data.session.sample_order = sample_keys, order
-    data.session.second_look_share = share
+    _save_draw(data, settings, sample_keys)
     return SampleDraw(
         sample_keys=sample_keys,
-        asked=asked,
+        asked=settings.asked,
         kept=len(kept),
         new=len(new),
         available=available,
         left_out=left_out,
         left_out_keypoints=left_out_keypoints,
-        seed=int(seed),
-        order=order,
-        human_labelled=data.n_labelled(use),
+        seed=settings.seed,
+        order=settings.order,
+        human_labelled=data.n_labelled(settings.use),
     )
+
+
+@dataclass(frozen=True)
+class _DrawSettings:
+    """What one draw uses: the caller's values, else the session's (checked)."""
+
+    use: list[str]
+    num_bins: int
+    asked: int
+    pseudocount: float
+    order: str
+    seed: int
+    share: float
+
+
+def _draw_settings(
+    data: ProjectData,
+    use_bodyparts: Sequence[str] | None,
+    num_bins: int | None,
+    num_samples: int | None,
+    conf_pseudocount: float | None,
+    seed: int | None,
+    order: str | None,
+    second_look_share: float | None,
+) -> _DrawSettings:
+    """The settings of a draw: each ``None`` from the session (``seed``: a new random one)."""
+    session = data.session
+    share = session.second_look_share if second_look_share is None else second_look_share
+    try:
+        share = float(share)
+    except (TypeError, ValueError):
+        raise KpcalError(f"second_look_share must be a number, got {share!r}") from None
+    if not 0.0 <= share <= 1.0:  # NaN too
+        raise KpcalError(f"second_look_share must be between 0 and 1, got {share!r}")
+    order = session.sample_order if order is None else order
+    if order not in SAMPLE_ORDERS:
+        raise KpcalError(f"unknown sample order {order!r}: use one of {', '.join(SAMPLE_ORDERS)}")
+    return _DrawSettings(
+        use=list(use_bodyparts) if use_bodyparts else data.use_bodyparts,
+        num_bins=int(session.num_bins if num_bins is None else num_bins),
+        asked=int(session.num_samples if num_samples is None else num_samples),
+        pseudocount=float(
+            session.conf_pseudocount if conf_pseudocount is None else conf_pseudocount
+        ),
+        order=order,
+        seed=int(np.random.default_rng().integers(2**31)) if seed is None else int(seed),
+        share=share,
+    )
+
+
+def _blocked_recordings(data: ProjectData, report: pd.DataFrame) -> dict[str, str]:
+    """``{recording: status}`` of the recordings that cannot be annotated (none left: an error)."""
+    blocked = report[report["status"].isin(BLOCKING_STATUSES)]
+    left_out = dict(zip(blocked["recording"], blocked["status"], strict=True))
+    if len(left_out) == len(data.coordinates):
+        raise KpcalError(
+            f"no recording can be annotated ({len(left_out)} of {len(left_out)} have no usable "
+            "video): fix the video folder or set each recording's video first"
+        )
+    return left_out
+
+
+def _bodypart_columns(data: ProjectData, use: Sequence[str]) -> list[int]:
+    """The keypoint columns of the bodyparts ``use`` (a name not in the keypoints: an error)."""
+    columns = [data.bodyparts.index(b) for b in use if b in data.bodyparts]
+    if len(columns) != len(use):
+        unknown = [b for b in use if b not in data.bodyparts]
+        raise KpcalError(f"bodypart(s) {unknown} are not in the keypoints ({data.bodyparts})")
+    return columns
+
+
+def _new_samples(
+    data: ProjectData,
+    settings: _DrawSettings,
+    wanted: int,
+    kept: Sequence[SampleKey],
+    confidences: Mapping[str, np.ndarray],
+    excluded: Mapping[str, np.ndarray],
+    never: Mapping[str, np.ndarray],
+) -> list[SampleKey]:
+    """``wanted`` samples beyond ``kept``, in the settings' order, among what may be drawn."""
+    if settings.order == "planned":  # the annotations made count in the design
+        draw = functools.partial(
+            plan_annotation_order,
+            annotated=kept,
+            missing={r: never[r] for r in confidences},  # never reads coordinates
+        )
+    else:
+        draw = functools.partial(sample_error_frames, missing=excluded)
+    return draw(
+        confidences,
+        data.bodyparts,
+        settings.use,
+        settings.num_bins,
+        wanted,
+        settings.pseudocount,
+        seed=settings.seed,
+    )
+
+
+def _save_draw(data: ProjectData, settings: _DrawSettings, sample_keys: list[SampleKey]) -> None:
+    """Save the samples and settings in the session (and ``use_bodyparts``), both or neither."""
+    new_config = None
+    with project_lock(data.project_dir), together():  # use_bodyparts and the samples, or neither
+        if settings.use != data.use_bodyparts:
+            new_config = save_use_bodyparts(data.project_dir, settings.use)
+        on_disk = load_session(data.project_dir) or data.session
+        _set_draw(on_disk, settings, sample_keys)
+        save_session(data.project_dir, on_disk)
+    if new_config is not None:
+        data.config = new_config
+    _set_draw(data.session, settings, sample_keys)
+
+
+def _set_draw(
+    session: CalibrationSession, settings: _DrawSettings, sample_keys: list[SampleKey]
+) -> None:
+    """Write the draw's samples and settings into ``session`` (in memory)."""
+    session.num_bins, session.num_samples = settings.num_bins, settings.asked
+    session.conf_pseudocount, session.seed = settings.pseudocount, settings.seed
+    session.sample_keys, session.sample_order = sample_keys, settings.order
+    session.second_look_share = settings.share
 
 
 def _sampleable(
@@ -350,10 +388,30 @@ def frame_cache_summary(data: ProjectData) -> str:
     folder = frame_cache_dir(data.project_dir)
     size = cache_size(folder)
     cap = DEFAULT_MAX_BYTES / 2**30
-    return (
-        f"Frame cache: {count(size.frames, 'frame')}, {size.bytes / 2**20:,.0f} MB of {cap:g} GiB "
-        f"(least recently used frames go first) in {folder}."
-    )
+    return frame_cache_sentence(size.frames, size.bytes, cap, folder)
+
+
+@dataclass(frozen=True)
+class SamplingHistogram:
+    """The setup page's confidence histogram (:func:`sampling_histogram`).
+
+    Attributes
+    ----------
+    bars
+        DataFrame ``start, end, keypoints`` (log10 units; keypoints with a
+        position only).
+    bins
+        DataFrame ``start, end, mid, samples``: one row per sampling bin.
+    no_position
+        Keypoints with a confidence but no position (never sampled).
+    human_labelled
+        Keypoints labelled by a person (SLEAP user instances, never sampled).
+    """
+
+    bars: pd.DataFrame
+    bins: pd.DataFrame
+    no_position: int
+    human_labelled: int
 
 
 def sampling_histogram(
@@ -362,18 +420,13 @@ def sampling_histogram(
     conf_pseudocount: float,
     num_bins: int,
     sample_keys: Sequence[SampleKey] = (),
-) -> dict:
+) -> SamplingHistogram:
     """The confidence histogram of the used bodyparts, the sampling bins, samples per bin.
 
     Returns
     -------
-    dict
-        ``bars``: DataFrame ``start, end, keypoints`` (log10 units; keypoints
-        with a position only);
-        ``bins``: DataFrame ``start, end, mid, samples`` (one row per sampling bin);
-        ``no_position``: keypoints with a confidence but no position (never sampled);
-        ``human_labelled``: keypoints labelled by a person (SLEAP user instances,
-        never sampled).
+    SamplingHistogram
+        The bars, the sampling bins with their samples, and the keypoints never sampled.
     """
     counts, hist_edges, sample_edges = confidence_histogram(
         data.confidences,
@@ -409,9 +462,29 @@ def sampling_histogram(
             "samples": per_bin,
         }
     )
-    return {
-        "bars": bars,
-        "bins": bins,
-        "no_position": no_position,
-        "human_labelled": data.n_labelled(use_bodyparts),
-    }
+    return SamplingHistogram(bars, bins, no_position, data.n_labelled(use_bodyparts))
+
+
+def draw_more_samples(data: ProjectData, more: int) -> SampleDraw:
+    """Draw ``more`` samples beyond the session's, keeping every annotation.
+
+    :func:`draw_samples` with the session's settings, order and seed and
+    ``num_samples`` raised by ``more``: annotated samples are kept (and, in
+    the planned order, count in the design), and the samples not annotated yet
+    come back first where the order gives them again (the planned order with
+    the same seed continues its plan).
+    """
+    if not is_whole_number(more) or more < 1:
+        raise KpcalError(f"the number of samples to draw must be a whole number >= 1, got {more!r}")
+    session = data.session
+    return draw_samples(
+        data,
+        num_samples=len(session.sample_keys) + int(more),
+        seed=session.seed,
+        order=session.sample_order,
+    )
+
+
+def is_whole_number(value: object) -> bool:
+    """``value`` is an int (Python's or numpy's) and not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

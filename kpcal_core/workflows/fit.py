@@ -19,8 +19,8 @@ from ..planning import Population
 from ..project import ProjectData
 from ..running import has_settled, running_fit
 from ..samplekeys import SampleKey
+from ..sentences import stop_statement
 from ..stop_check import StopCheck, stop_rule
-from .stop_words import stop_statement
 
 
 @dataclass(frozen=True)

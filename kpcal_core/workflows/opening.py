@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ from ..project import (
     resolve,
     video_dir_of,
 )
+from ..sentences import anatomy_note
 from ..session import (
     KEYPOINTS_FILENAME,
     CalibrationSession,
@@ -231,6 +233,7 @@ def choose_sources(
         front = [anterior or bodyparts[0]]
         back = [posterior or next((b for b in reversed(bodyparts) if b != front[0]), front[0])]
         fps = rate.fps if created and rate is not None else None
+        options: dict[str, Any] = {} if fps is None else {"fps": fps}
         if created:
             setup_project(
                 folder,
@@ -239,7 +242,7 @@ def choose_sources(
                 video_dir=str(video_dir) if video_dir else "",
                 anterior_bodyparts=front,
                 posterior_bodyparts=back,
-                **({} if fps is None else {"fps": fps}),
+                **options,
             )
         save_session(folder, session)
     ask = created and (anterior is None or posterior is None)
@@ -251,35 +254,20 @@ def choose_sources(
         bodyparts=bodyparts,
         created_config=created,
         ask_anatomy=ask,
-        anatomy_note=_anatomy_note(anterior, posterior, front[0], back[0]) if ask else None,
+        anatomy_note=anatomy_note(anterior, posterior, front[0], back[0]) if ask else None,
         anatomy=(front, back) if ask else None,
         fps=fps,
         warnings=notes,
     )
 
 
-def _anatomy_note(anterior: str | None, posterior: str | None, front: str, back: str) -> str:
-    """What the bodypart names do not say about front and back, and what config.yml has."""
-    if anterior is None and posterior is None:
-        return (
-            "The bodypart names do not say which are the front and the back of the animal: "
-            f"config.yml has {front!r} as the front and {back!r} as the back for now."
-        )
-    if anterior is None:
-        return (
-            f"The bodypart names say which is the back ({posterior!r}) but not which is the "
-            f"front: config.yml has {front!r} as the front for now."
-        )
-    return (
-        f"The bodypart names say which is the front ({anterior!r}) but not which is the back: "
-        f"config.yml has {back!r} as the back for now."
-    )
-
-
 def set_anatomy(
     project_dir: str | os.PathLike, anterior: Sequence[str], posterior: Sequence[str]
-) -> dict:
-    """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` in ``config.yml``."""
+) -> dict[str, Any]:
+    """Set ``anterior_bodyparts`` and ``posterior_bodyparts`` in ``config.yml``.
+
+    Returns the project's config as written (:func:`kpcal_core.config.update_config`).
+    """
     if not anterior or not posterior:
         raise KpcalError("choose at least one front (anterior) and one back (posterior) bodypart")
     with project_lock(project_folder(project_dir)):

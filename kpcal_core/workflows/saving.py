@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,29 @@ class SlopeNotConfirmed(KpcalError):
         self.check = check
 
 
+@dataclass(frozen=True)
+class SavedLine:
+    """What :func:`save_calibration` wrote to ``config.yml``.
+
+    Attributes
+    ----------
+    path
+        The ``config.yml`` written.
+    method
+        The fit method, remembered in the session for autosave.
+    slope, intercept
+        The line in log10(error + 1) against log10(confidence + pseudocount).
+    conf_threshold
+        keypoint-MoSeq's confidence threshold saved with it.
+    """
+
+    path: str
+    method: str
+    slope: float
+    intercept: float
+    conf_threshold: float
+
+
 def save_calibration(
     data: ProjectData,
     *,
@@ -47,7 +71,7 @@ def save_calibration(
     user: str = "",
     points: pd.DataFrame | None = None,
     confirm_slope: bool = False,
-) -> dict:
+) -> SavedLine:
     """Save the line and threshold to ``config.yml`` under the project lock.
 
     The method is remembered in the session, so autosave after the next click
@@ -66,8 +90,8 @@ def save_calibration(
 
     Returns
     -------
-    dict
-        ``path, method, slope, intercept, conf_threshold``.
+    SavedLine
+        What was written, and where.
 
     Raises
     ------
@@ -115,13 +139,57 @@ def save_calibration(
         intercept=float(intercept),
         conf_threshold=float(conf_threshold),
     )
-    return {
-        "path": str(config_path(data.project_dir)),
-        "method": method,
-        "slope": float(slope),
-        "intercept": float(intercept),
-        "conf_threshold": float(conf_threshold),
-    }
+    return SavedLine(
+        path=str(config_path(data.project_dir)),
+        method=method,
+        slope=float(slope),
+        intercept=float(intercept),
+        conf_threshold=float(conf_threshold),
+    )
+
+
+def annotations_csv(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> str:
+    """The annotations CSV to hand on: every annotator's row, none cleared.
+
+    What :func:`export` writes and the fit page's "Download annotations CSV"
+    gives. A row one annotator cleared is left out even when another person
+    clicked the same sample (the sample's combined annotation then has a
+    position, but the cleared row is not an annotation).
+
+    Parameters
+    ----------
+    records
+        The annotations by sample (as :func:`kpcal_core.project.load_working_annotations`
+        gives them) or by ``(sample, annotator)`` row.
+    """
+    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
+    return format_annotations(kept, data.video_frame_indexes)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The files :func:`export` wrote.
+
+    Attributes
+    ----------
+    annotations
+        The annotations CSV (:func:`annotations_csv`).
+    points
+        The error table with residuals (``error_points.csv``).
+    chart
+        The chart as PNG, or ``None`` when it was not asked for.
+    """
+
+    annotations: Path
+    points: Path
+    chart: Path | None = None
+
+    def paths(self) -> dict[str, Path]:
+        """``{"annotations": path, "points": path[, "chart": path]}``: what was written."""
+        written = {"annotations": self.annotations, "points": self.points}
+        if self.chart is not None:
+            written["chart"] = self.chart
+        return written
 
 
 def export(
@@ -131,7 +199,7 @@ def export(
     records: Mapping[SampleKey, Annotation] | None = None,
     conf_threshold: float | None = None,
     png: bool = True,
-) -> dict[str, Path]:
+) -> Exported:
     """Write the annotations CSV, the error table (with residuals) and the chart PNG.
 
     The annotations are always written; the error table and chart need a fit
@@ -139,8 +207,8 @@ def export(
 
     Returns
     -------
-    dict
-        ``{"annotations": path, "points": path, "chart": path}`` (what was written).
+    Exported
+        The paths written (:meth:`Exported.paths` as a dict).
     """
     records = load_working_annotations(data.project_dir) if records is None else dict(records)
     folder = Path(out_dir) if out_dir else session_dir(data.project_dir) / "export"
@@ -148,25 +216,20 @@ def export(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise KpcalError(f"cannot create the export folder {str(folder)!r}: {error}") from None
-    kept = {k: v for k, v in expand_records(records).items() if v.status != CLEARED}
-    written = {
-        "annotations": atomic_write(
-            folder / ANNOTATIONS_FILENAME, format_annotations(kept, data.video_frame_indexes)
-        )
-    }
+    annotations = atomic_write(folder / ANNOTATIONS_FILENAME, annotations_csv(data, records))
     result = fit_project(data=data, records=records)
-    written["points"] = atomic_write(
+    points = atomic_write(
         folder / "error_points.csv", exported_points(data, result).to_csv(index=False)
     )
-    if png:
-        threshold = (
-            float(conf_threshold)
-            if conf_threshold is not None
-            else float(load_config(data.project_dir).get("conf_threshold", 0.5))
-        )
-        chart = fit_chart(result.points, [least_squares_line(result.fit)], threshold)
-        written["chart"] = atomic_write(folder / "error_fit.png", chart_png(chart))
-    return written
+    if not png:
+        return Exported(annotations, points)
+    threshold = (
+        float(conf_threshold)
+        if conf_threshold is not None
+        else float(load_config(data.project_dir).get("conf_threshold", 0.5))
+    )
+    chart = fit_chart(result.points, [least_squares_line(result.fit)], threshold)
+    return Exported(annotations, points, atomic_write(folder / "error_fit.png", chart_png(chart)))
 
 
 #: ``error_points.csv``'s columns, each named for what it holds.
@@ -214,7 +277,7 @@ def exported_points(data: ProjectData, result: ProjectFit) -> pd.DataFrame:
         }
     )
     for column in ("annotator", "annotated_at"):
-        table[column] = points[column] if column in points else ""
+        table[column] = points.get(column, "")
     return table[list(EXPORTED_POINT_COLUMNS)]
 
 

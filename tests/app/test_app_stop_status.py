@@ -26,7 +26,7 @@ from apptest_support import (
 )
 from demo_support import simulated_clicks
 
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.project import load_project_data, load_working_annotations
 
@@ -61,7 +61,7 @@ def test_annotate_page_says_when_to_stop_and_computes_it_once_per_change(demo, s
 
     at = open_page(new_app(), ANNOTATE)
     text = page_text(at)
-    assert workflows.stop_status_line(before) in [c.value for c in at.caption], text
+    assert sentences.stop_status_line(before) in [c.value for c in at.caption], text
     assert text.count("more annotation") == 1 and "Settled" not in text
     assert not at.success
     assert len(stop_calls) == 1
@@ -70,7 +70,7 @@ def test_annotate_page_says_when_to_stop_and_computes_it_once_per_change(demo, s
     check(button(at, "Next").click().run())
     check(button(at, "Previous").click().run())
     assert len(stop_calls) == 1
-    assert workflows.stop_status_line(before) in page_text(at)
+    assert sentences.stop_status_line(before) in page_text(at)
 
     # The 22nd annotation, clicked on the page at the sample's truth: settled.
     shown = current_sample(at)
@@ -79,40 +79,40 @@ def test_annotate_page_says_when_to_stop_and_computes_it_once_per_change(demo, s
     assert current_sample(at)["completed"] == 22
     after = saved_verdict(demo)
     assert after.settled and after.n == 22
-    assert [s.value for s in at.success] == [workflows.stop_status_line(after)]
+    assert [s.value for s in at.success] == [sentences.stop_status_line(after)]
     assert at.success[0].value.startswith("Settled: the line is trusted — you can stop")
     assert len(stop_calls) == 2
     check(button(at, "Next").click().run())
-    assert len(stop_calls) == 2 and at.success[0].value == workflows.stop_status_line(after)
+    assert len(stop_calls) == 2 and at.success[0].value == sentences.stop_status_line(after)
 
     # Clear takes it back below the run of 3; the fit page agrees with either verdict.
     check(button(at, "Previous").click().run())
     check(button(at, "Clear").click().run())
     assert len(stop_calls) == 3 and not at.success
-    assert workflows.stop_status_line(saved_verdict(demo)) in page_text(at)
+    assert sentences.stop_status_line(saved_verdict(demo)) in page_text(at)
     # Next and Previous again: no change, no computation.
     check(button(at, "Next").click().run())
     check(button(at, "Previous").click().run())
     assert len(stop_calls) == 3
     click_image(at, *true_display_position(demo, current_sample(at)))
     assert len(stop_calls) == 4  # the annotations' order changed: the last 3 are others
-    assert [s.value for s in at.success] == [workflows.stop_status_line(saved_verdict(demo))]
+    assert [s.value for s in at.success] == [sentences.stop_status_line(saved_verdict(demo))]
     at = open_page(at, FIT)
     settled = [s.value for s in at.success if s.value.startswith("Settled")]
-    assert len(settled) == 1 and settled[0] == workflows.stop_statement(saved_verdict(demo))
+    assert len(settled) == 1 and settled[0] == sentences.stop_statement(saved_verdict(demo))
 
 
 def test_stop_status_line_says_how_many_more_or_that_more_will_not_help(demo):
     data = load_project_data(demo)
     none_yet = workflows.stop_status(data, {})
-    assert workflows.stop_status_line(none_yet) == (
+    assert sentences.stop_status_line(none_yet) == (
         f"About {none_yet.more_needed} more annotations needed (0 so far). No drawn sample "
         f"is left: draw {none_yet.more_needed} more samples."
     )
     samples = draw_demo_samples(demo)
     annotate_truly(demo, samples[:21])
     check19 = workflows.stop_status(data, load_working_annotations(demo))
-    line = workflows.stop_status_line(check19)
+    line = sentences.stop_status_line(check19)
     assert line.startswith(f"About {check19.more_needed} more annotation")
     assert f"±{check19.rms_half_width:.3f}" in line and "target ≤ 0.073" in line
 
@@ -126,7 +126,7 @@ def test_stop_status_line_says_how_many_more_or_that_more_will_not_help(demo):
     flipped = {key: network_plus(key, a) for key, a in load_working_annotations(demo).items()}
     verdict = workflows.stop_status(data, flipped)
     assert verdict.more_needed is None and not verdict.settled
-    assert workflows.stop_status_line(verdict).endswith(
+    assert sentences.stop_status_line(verdict).endswith(
         "more annotations will not change that: see the fit page."
     )
 

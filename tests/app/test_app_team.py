@@ -3,6 +3,8 @@ page's team counts, leases and second looks."""
 
 from __future__ import annotations
 
+import math
+
 from apptest_support import (
     ANNOTATE,
     FIT,
@@ -20,7 +22,7 @@ from apptest_support import (
 
 from kpcal_app import state
 from kpcal_core import workflows
-from kpcal_core.annotations import Annotation
+from kpcal_core.annotations import CLEARED, Annotation, parse_annotation_rows
 from kpcal_core.project import load_project_data, save_work
 
 ANA, BEN = "ana@lab.example", "ben@lab.example"
@@ -130,3 +132,28 @@ def test_the_setup_page_sets_the_share_seen_twice(demo):
     data = load_project_data(demo)
     assert data.session.second_look_share == 0.25
     assert len(workflows.second_look(data)) == round(0.25 * len(data.session.sample_keys))
+
+
+def test_the_fit_page_downloads_the_annotations_csv_without_cleared_rows(demo, monkeypatch):
+    """The page's CSV is workflows.annotations_csv of its annotations (before: its own
+    filter kept the row ben cleared on a sample ana clicked;
+    tests/engine/test_team.py::test_the_annotations_csv_to_hand_on_has_no_cleared_row)."""
+    keys = draw_demo_samples(demo)
+    team_clicks(demo, keys[:25], shared=2)
+    data = load_project_data(demo)
+    save_work(
+        data, {keys[0]: Annotation(math.nan, math.nan, BEN, "2026-12-01T11:00:00+00:00", CLEARED)}
+    )
+    given: list[dict] = []
+    original = workflows.annotations_csv
+
+    def recorded(data, records):
+        given.append(dict(records))
+        return original(data, records)
+
+    monkeypatch.setattr(workflows, "annotations_csv", recorded)
+    at = open_page(new_app(), FIT)
+    assert not at.exception and not errors(at), (at.exception, errors(at))
+    assert len(given) == 1 and keys[0] in given[0]
+    rows = parse_annotation_rows(original(data, given[0]))
+    assert (keys[0], ANA) in rows and (keys[0], BEN) not in rows

@@ -90,7 +90,7 @@ def test_fit_page_on_a_real_project_says_how_many_samples_to_draw_and_draws_them
     import numpy as np
     from apptest_support import FIT
 
-    from kpcal_core import workflows
+    from kpcal_core import sentences, workflows
     from kpcal_core.annotations import save_annotations
     from kpcal_core.project import load_working_annotations
 
@@ -112,7 +112,7 @@ def test_fit_page_on_a_real_project_says_how_many_samples_to_draw_and_draws_them
 
     monkeypatch.setenv("KPCAL_PROJECT", str(project))
     at = open_page(new_app(), FIT)
-    statement = workflows.stop_statement(check_)
+    statement = sentences.stop_statement(check_)
     assert statement in [w.value for w in at.warning], page_text(at)
     label = f"Draw {check_.draw_more:,} more samples"
     check(button(at, label).click().run())
@@ -132,7 +132,7 @@ def test_fit_page_on_a_real_project_says_how_many_samples_to_draw_and_draws_them
     )
     assert after.samples_left == 10 + check_.draw_more
     assert after.draw_more < check_.draw_more
-    assert workflows.stop_status_line(after) in page_text(at)
+    assert sentences.stop_status_line(after) in page_text(at)
 
 
 def test_sleap_flies_clip_from_the_setup_page(shared_data, tmp_path):
@@ -168,7 +168,7 @@ def test_fit_page_on_each_real_project_settles_or_says_how_many_samples_to_draw(
     import numpy as np
     from apptest_support import FIT
 
-    from kpcal_core import cli, workflows
+    from kpcal_core import cli, sentences, workflows
     from kpcal_core.annotations import save_annotations
     from kpcal_core.project import load_working_annotations
 
@@ -176,7 +176,7 @@ def test_fit_page_on_each_real_project_settles_or_says_how_many_samples_to_draw(
     records = simulated_clicks(data, drawn[:30], np.random.default_rng(0))
     save_annotations(project, records, data.video_frame_indexes)
     stop = workflows.stop_status(workflows.open_project(project), load_working_annotations(project))
-    statement = workflows.stop_statement(stop)
+    statement = sentences.stop_statement(stop)
     assert_followable(stop, statement)
 
     monkeypatch.setenv("KPCAL_PROJECT", str(project))

@@ -92,7 +92,7 @@ def test_fit_and_save_in_the_app_and_on_the_command_line_agree(demo, tmp_path):
         assert (tmp_path / "cli-export" / name).read_bytes() == (
             tmp_path / "export" / name
         ).read_bytes()
-    assert set(written) == {"annotations", "points"}
+    assert set(written.paths()) == {"annotations", "points"} and written.chart is None
 
 
 def test_a_saved_robust_line_survives_the_next_autosave(demo):

@@ -6,7 +6,7 @@ keypoint-MoSeq's equal bins (both drawn by ``workflows.draw_samples`` with the
 same seed). In Chromium each sample's true position is clicked on the annotate
 page, one sample after another with Next, until the page's stop status says
 "Settled"; after every click the status must be the one
-``workflows.stop_status_line`` gives for the stop rule computed from the saved
+``sentences.stop_status_line`` gives for the stop rule computed from the saved
 annotations. Then the fit page of each project must say "Settled" too.
 
 The seeds were chosen with ``python bench/bench_demo_stop.py`` (exact truth
@@ -34,7 +34,7 @@ from browser_support import (
     streamlit_server,
 )
 
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 from kpcal_core.diagnostics import project_population
 from kpcal_core.project import load_project_data, load_working_annotations
 
@@ -72,7 +72,7 @@ def clicks_to_settled(page, url: str, project: Path, samples: list) -> tuple[int
         status = annotate.wait_for_stop_status(n + 1)
         verdict = saved_verdict(project, data, population)
         assert verdict.n == n + 1
-        assert status == workflows.stop_status_line(verdict), (status, verdict)
+        assert status == sentences.stop_status_line(verdict), (status, verdict)
         statuses.append(status)
         if verdict.settled:
             assert status.startswith("Settled: the line is trusted — you can stop")
@@ -124,7 +124,7 @@ def test_planned_order_settles_with_fewer_clicks_than_the_bins_in_chromium(tmp_p
             data = load_project_data(folder)
             verdict = saved_verdict(folder, data, project_population(data))
             assert verdict.settled
-            statement = workflows.stop_statement(verdict)
+            statement = sentences.stop_statement(verdict)
             assert page.get_by_text(statement, exact=True).count() == 1
         assert not page_errors, page_errors
     assert "Traceback" not in server.log(), server.log()[-4000:]

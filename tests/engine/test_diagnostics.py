@@ -30,6 +30,7 @@ from kpcal_core import (
     mean_click_annotations,
     per_bodypart_fits,
     running_fit,
+    sentences,
     workflows,
 )
 from kpcal_core.annotations import (
@@ -329,7 +330,7 @@ def test_stop_rule_settles_on_a_precise_negative_line():
     check = stop_rule(points, pop)
     assert check.settled and check.more_needed == 0 and check.unmet == ()
     assert check.rms_half_width <= 0.073 and check.slope_half_width <= 0.1 and check.slope < 0
-    statement = workflows.stop_statement(check)
+    statement = sentences.stop_statement(check)
     assert statement.startswith("Settled") and "±" in statement
     assert statement.count(f"{check.rms_half_width:.3f}") == 1  # each number once
     assert stop_rule(points, population_x()).rms_half_width == pytest.approx(
@@ -348,7 +349,7 @@ def test_stop_rule_says_what_is_missing_and_how_many_more():
     noisy = synthetic_points(30, seed=7, noise=0.45)
     check = stop_rule(noisy, pop)
     assert not check.settled and check.more_needed > 0
-    statement = workflows.stop_statement(check)
+    statement = sentences.stop_statement(check)
     assert "known to" in statement and f"about {check.more_needed} more" in statement
     # about that many more from the same design about reach the target
     more = synthetic_points(30 + check.more_needed, seed=8, noise=0.45)
@@ -359,7 +360,7 @@ def test_stop_rule_says_what_is_missing_and_how_many_more():
     assert positive.blocker == "positive-slope" and "negative" in positive.unmet
     none = stop_rule(synthetic_points(2, seed=9), pop)
     assert not none.settled and none.blocker == "no-line" and none.more_needed == 18
-    assert "no line yet" in workflows.stop_statement(none)
+    assert "no line yet" in sentences.stop_statement(none)
 
 
 def test_the_demo_projects_fit_is_judged_over_its_keypoints(demo, data):
@@ -367,7 +368,7 @@ def test_the_demo_projects_fit_is_judged_over_its_keypoints(demo, data):
     assert population.n == sum(c.size for c in demo.confidences.values())  # all positioned
     points = fit_project(data=data, records=annotate_truth(demo, 40, seed=4)).points
     check = stop_rule(points, population)
-    assert check.settled, workflows.stop_statement(check)  # the demo's noise is small
+    assert check.settled, sentences.stop_statement(check)  # the demo's noise is small
     assert check.slope == pytest.approx(TRUE_SLOPE, abs=check.slope_half_width)
     band = prediction_band(points, population)
     truth = TRUE_SLOPE * band["log10_confidence"] + TRUE_INTERCEPT
@@ -378,7 +379,6 @@ def test_the_demo_projects_fit_is_judged_over_its_keypoints(demo, data):
 def test_annotate_pages_stop_status_is_the_fit_pages_verdict(demo, data):
     """workflows.stop_status (no bootstrap) gives the fit page's StopCheck, from the same
     annotations: "not visible", cleared and unloaded samples are left out alike."""
-    from kpcal_core import workflows
     from kpcal_core.annotations import CLEARED
 
     records = annotate_truth(demo, 30, seed=5)

@@ -17,7 +17,7 @@ import pytest
 from demo_support import slp_project
 from pose_files import write_slp
 
-from kpcal_core import load_keypoints, sample_error_frames, workflows
+from kpcal_core import load_keypoints, sample_error_frames, sentences, workflows
 from kpcal_core.diagnostics import project_population
 from kpcal_core.formats import read_keypoints
 from kpcal_core.project import load_project_data
@@ -96,10 +96,9 @@ def test_no_human_label_is_ever_drawn(project, order):
     draw = workflows.draw_samples(data, num_samples=200, seed=3, order=order)
     assert not human & set(draw.sample_keys)
     assert len(draw.sample_keys) == draw.available == predicted
-    assert f"Only {predicted} keypoints could be drawn" in draw.message
-    assert "13 keypoints labelled by a person (SLEAP user instances) are never drawn" in (
-        draw.message
-    )
+    message = sentences.sample_draw_message(draw)
+    assert f"Only {predicted} keypoints could be drawn" in message
+    assert "13 keypoints labelled by a person (SLEAP user instances) are never drawn" in message
     # Drawn again (the project opened again: from the stored copy of the keypoints).
     again = load_project_data(project)
     for name, mask in again.labelled.items():
@@ -114,7 +113,7 @@ def test_the_population_and_the_setup_page_leave_the_human_labels_out(project):
     positioned = sum(int((~data.missing[name]).sum()) for name in data.confidences)
     assert project_population(data).n == positioned - 13
     histogram = workflows.sampling_histogram(data, data.bodyparts, 1e-3, 10)
-    assert histogram["human_labelled"] == 13
+    assert histogram.human_labelled == 13
 
 
 def test_keypoint_moseqs_sampler_given_the_mask_never_draws_them(project):

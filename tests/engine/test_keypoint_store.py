@@ -113,8 +113,8 @@ def test_memory_mapped_project_gives_the_same_samples_fit_and_views(demo, monkey
         np.testing.assert_array_equal(image_lean, image_mem)
 
     histograms = [workflows.sampling_histogram(d, d.bodyparts, 1e-3, 10) for d in (lean, memory)]
-    assert histograms[0]["bars"].equals(histograms[1]["bars"])
-    assert histograms[0]["no_position"] == histograms[1]["no_position"] > 0
+    assert histograms[0].bars.equals(histograms[1].bars)
+    assert histograms[0].no_position == histograms[1].no_position > 0
 
 
 def test_annotated_keypoints_are_not_drawn_again_and_confidences_are_not_copied(demo):

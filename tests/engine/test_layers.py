@@ -1,14 +1,18 @@
 """The layers stay as docs/layout.md draws them: `lint-imports` with pyproject.toml's contracts.
 
 The engine never imports Streamlit or the app; the format readers import no video code; the
-statistics of the stop rule, the planned order and the sampling read and write no file.
+statistics of the stop rule, the planned order and the sampling read and write no file; the app
+(app.py, pages/, kpcal_app/) imports from the engine only kpcal_core.workflows, kpcal_core.errors
+and kpcal_core.sentences.
 """
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +30,7 @@ def test_the_import_contracts_hold():
         env={"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)},
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "3 kept, 0 broken" in run.stdout
+    assert "4 kept, 0 broken" in run.stdout
 
 
 def test_each_project_file_name_is_spelled_in_one_module():
@@ -63,3 +67,72 @@ def test_each_project_file_name_is_spelled_in_one_module():
                 spelled[node.value].add(str(path.relative_to(REPO)))
     for name, modules in spelled.items():
         assert len(modules) == 1, (name, sorted(modules))
+
+
+#: The engine modules the app may import: the workflows (which re-export the types and
+#: constants the app needs), the errors and the sentences.
+APP_WAY_IN = {"kpcal_core.workflows", "kpcal_core.errors", "kpcal_core.sentences"}
+
+
+def _engine_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every kpcal_core module ``path`` imports, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("kpcal_core")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "kpcal_core":
+                found += [(node.lineno, f"kpcal_core.{a.name}") for a in node.names]
+            elif node.module.startswith("kpcal_core."):
+                found.append((node.lineno, node.module))
+    return sorted(found)
+
+
+def _outside_the_way_in(found: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    return [
+        (line, module)
+        for line, module in found
+        if not any(module == allowed or module.startswith(allowed + ".") for allowed in APP_WAY_IN)
+    ]
+
+
+def test_the_app_imports_only_the_workflows_errors_and_sentences():
+    """pages/ and app.py are scripts, not a package, so import-linter cannot see them: their
+    imports are read here (kpcal_app's too, which pyproject's contract also checks)."""
+    scripts = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]
+    scripts += sorted((REPO / "kpcal_app").rglob("*.py"))
+    wrong = {
+        str(path.relative_to(REPO)): bad
+        for path in scripts
+        if (bad := _outside_the_way_in(_engine_imports(path)))
+    }
+    assert not wrong, f"import these through kpcal_core.workflows instead: {wrong}"
+
+
+def test_the_engine_import_check_finds_a_forbidden_import(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text(
+        "from kpcal_core import workflows, sentences\n"
+        "from kpcal_core.workflows import FIT\n"
+        "import kpcal_core.errors\n"
+        "def f():\n    from kpcal_core.project import save_work\n"
+        "from kpcal_core import clicks\n",
+        encoding="utf-8",
+    )
+    assert _outside_the_way_in(_engine_imports(page)) == [
+        (5, "kpcal_core.project"),
+        (6, "kpcal_core.clicks"),
+    ]
+
+
+def test_the_app_contract_forbids_every_other_engine_module():
+    """pyproject's contract lists the forbidden modules by name: a new kpcal_core module must
+    be added there (or imported by the app through the workflows)."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (app,) = [c for c in contracts if c["source_modules"] == ["kpcal_app"]]
+    core = REPO / "kpcal_core"
+    modules = {f"kpcal_core.{p.stem}" for p in core.glob("*.py") if p.stem != "__main__"}
+    modules |= {f"kpcal_core.{p.parent.name}" for p in core.glob("*/__init__.py")}
+    modules -= {"kpcal_core.__init__"}
+    assert set(app["forbidden_modules"]) == modules - APP_WAY_IN

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from demo_support import annotate_from_line, annotate_truth
 
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.charts import BAND_AXIS_FACTOR, band_chart, band_view
 from kpcal_core.cli import EXIT_BAD_INPUT, EXIT_OK, main
@@ -120,7 +120,7 @@ def test_the_s0_panel_gives_jax_moseqs_numbers_on_the_saved_line(demo):
     )
     assert (prior.saved.slope, prior.saved.intercept) == (SAVED["slope"], SAVED["intercept"])
     # the page's table shows the same numbers, each once
-    table = workflows.model_prior_table(prior)
+    table = sentences.model_prior_table(prior)
     nose = table.set_index("bodypart").loc[data.bodyparts[0]]
     median = prior.bodyparts[0].s0_median
     assert nose["s0 median (px²)"] == (f"{median:,.0f}" if median >= 100 else f"{median:.3g}")
@@ -302,7 +302,7 @@ def test_the_per_bodypart_statement_says_when_no_bodypart_has_enough(demo):
     prior = workflows.project_model_prior(
         data, fit.line, per_bodypart=per_bodypart_fits(fit.project.points)
     )
-    statement = workflows.bodypart_line_statement(prior)
+    statement = sentences.bodypart_line_statement(prior)
     assert statement.startswith("No bodypart has enough annotations for its own line")
     assert prior.with_own_line == []
     # with enough, the statement says they follow (the demo's bodyparts share one line)
@@ -311,7 +311,7 @@ def test_the_per_bodypart_statement_says_when_no_bodypart_has_enough(demo):
         data, fit.line, per_bodypart=per_bodypart_fits(fit.project.points)
     )
     assert prior.with_own_line
-    assert "follow the shared line" in workflows.bodypart_line_statement(prior)
+    assert "follow the shared line" in sentences.bodypart_line_statement(prior)
 
 
 def test_config_pseudocount_and_threshold_come_from_config_yml(demo):

@@ -27,7 +27,7 @@ from demo_support import (
     simulated_clicks,
 )
 
-from kpcal_core import cli, workflows
+from kpcal_core import cli, sentences, workflows
 from kpcal_core.annotations import save_annotations
 from kpcal_core.project import load_working_annotations
 
@@ -43,7 +43,7 @@ def test_real_projects_settle_or_say_how_many_more_samples_to_draw(shared_data, 
         data = workflows.open_project(project)
         check = workflows.stop_status(data, load_working_annotations(project))
         assert check.n == annotated and check.samples_left == len(drawn) - annotated
-        statement = workflows.stop_statement(check)
+        statement = sentences.stop_statement(check)
         assert_followable(check, statement)
         verdicts.append((annotated, check.settled, check.more_needed, check.draw_more))
 
@@ -73,4 +73,4 @@ def test_real_projects_settle_or_say_how_many_more_samples_to_draw(shared_data, 
         save_annotations(project, records, data.video_frame_indexes)
         again = workflows.stop_status(data, load_working_annotations(project))
         assert again.n == len(more.sample_keys)
-        assert_followable(again, workflows.stop_statement(again))
+        assert_followable(again, sentences.stop_statement(again))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpcal_core import workflows
+from kpcal_core import sentences
 from kpcal_core.diagnostics import (
     STOP_RMS_HALF_WIDTH,
     settled_mask,
@@ -121,7 +121,7 @@ def test_swaps_are_flagged_and_left_out_of_the_line():
     assert {g.key[1] for g in check.gross_errors.flagged} == set(swaps.tolist())
     clean = np.polyfit(np.delete(x, swaps), np.delete(y, swaps), 1)
     assert check.slope == pytest.approx(clean[0]) and check.intercept == pytest.approx(clean[1])
-    assert "left out of the line as likely swaps" in workflows.stop_statement(check)
+    assert "left out of the line as likely swaps" in sentences.stop_statement(check)
     # a flagged annotation the user keeps is back in the line
     kept = stop_rule(
         points_of(x, y),
@@ -184,9 +184,9 @@ def test_a_population_at_one_confidence_never_asks_for_one_more_again_and_again(
         check = stop_rule(points_of(x, 0.3 + rng.normal(0, 0.1, n)), population)
         assert not check.settled and check.more_needed is None
         assert check.blocker == "one-confidence"
-        line = workflows.stop_status_line(check)
+        line = sentences.stop_status_line(check)
         assert "About" not in line and "same confidence" in line
-        assert "More annotations will not change that" in workflows.stop_statement(check)
+        assert "More annotations will not change that" in sentences.stop_statement(check)
 
 
 def test_annotations_exactly_on_a_flat_line_are_a_verdict_not_an_error():
@@ -198,7 +198,7 @@ def test_annotations_exactly_on_a_flat_line_are_a_verdict_not_an_error():
     for n in (3, 12, 25):
         check = stop_rule(points_of(mixture_x(n, rng), np.zeros(n)), population)
         assert not check.settled
-        assert workflows.stop_status_line(check)
+        assert sentences.stop_status_line(check)
 
 
 def test_one_low_confidence_keypoint_does_not_ask_for_hundreds_more():
@@ -211,7 +211,7 @@ def test_one_low_confidence_keypoint_does_not_ask_for_hundreds_more():
     check = stop_rule(points_of(x, y), population)
     assert check.settled, (check.unmet, check.more_needed)
     assert check.slope_by_reach  # the slope barely matters over these keypoints
-    assert "barely changes s0" in workflows.stop_statement(check)
+    assert "barely changes s0" in sentences.stop_statement(check)
 
 
 def test_a_narrow_range_of_confidences_can_settle_on_the_line_alone():
@@ -254,24 +254,24 @@ def test_advice_never_asks_for_more_than_the_drawn_samples_without_saying_draw_m
     few_left = stop_rule(points, population, remaining=mixture_x(4, rng), candidates=100_000)
     assert not few_left.settled and few_left.more_needed > 4
     assert few_left.samples_left == 4 and few_left.draw_more == few_left.more_needed - 4
-    statement = workflows.stop_statement(few_left)
+    statement = sentences.stop_statement(few_left)
     assert f"draw {few_left.draw_more:,} more samples" in statement
     assert "only 4 drawn samples are not annotated yet" in statement
-    line = workflows.stop_status_line(few_left)
+    line = sentences.stop_status_line(few_left)
     assert f"draw {few_left.draw_more:,} more sample" in line
     # plenty left: annotate that many of them
     plenty = stop_rule(points, population, remaining=mixture_x(400, rng), candidates=100_000)
     assert plenty.draw_more == 0 and plenty.more_needed <= 400
     assert f"Annotate about {plenty.more_needed:,} more of your 400 drawn samples" in (
-        workflows.stop_statement(plenty)
+        sentences.stop_statement(plenty)
     )
     # a project with too few keypoints: it says so, and never asks for more than exist
     tiny = stop_rule(points, population, remaining=mixture_x(4, rng), candidates=10)
     assert tiny.blocker == "too-few-keypoints" and tiny.draw_more <= 10 - 4
-    statement = workflows.stop_statement(tiny)
+    statement = sentences.stop_statement(tiny)
     assert "cannot reach the targets (too few keypoints)" in statement
     assert "As it stands the line is" in statement
-    assert "draw" not in workflows.stop_status_line(tiny).lower()
+    assert "draw" not in sentences.stop_status_line(tiny).lower()
 
 
 def test_more_needed_counts_the_drawn_samples_confidences():
@@ -317,4 +317,4 @@ def test_any_annotations_give_a_verdict_in_words(x, y, population, remaining):
         Population.from_x(pool),
         remaining=pool[:remaining],
     )
-    assert workflows.stop_status_line(check) and workflows.stop_statement(check)
+    assert sentences.stop_status_line(check) and sentences.stop_statement(check)

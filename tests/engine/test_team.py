@@ -28,6 +28,7 @@ from kpcal_core.agreement import (
     project_annotators,
 )
 from kpcal_core.annotations import (
+    ANNOTATIONS_FILENAME,
     CLEARED,
     NOT_VISIBLE,
     POSITION,
@@ -508,7 +509,7 @@ def test_export_writes_each_annotators_row_but_no_clear(project, tmp_path):
     }
     save_work(data, others)
     written = workflows.export(data, tmp_path / "out", png=False)
-    rows = parse_annotation_rows(written["annotations"].read_text(encoding="utf-8"))
+    rows = parse_annotation_rows(written.annotations.read_text(encoding="utf-8"))
     assert (key, "alice") in rows and (key, "bob") not in rows
     assert all(r.status != CLEARED for r in rows.values())
 
@@ -530,3 +531,41 @@ def test_the_share_seen_twice_is_drawn_with_the_samples_and_checked(tmp_path, ca
         main(["sample", str(project), "--second-look", "2", "--no-frames"])
     assert refused.value.code == 2
     assert "must be a share between 0 and 1" in capsys.readouterr().err
+
+
+def test_the_annotations_csv_to_hand_on_has_no_cleared_row(project):
+    """Before: the fit page's "Download annotations CSV" kept the row an annotator cleared
+    when another person clicked the same sample (export already left it out); both now
+    come from workflows.annotations_csv."""
+    data = load_project_data(project)
+    key = data.session.sample_keys[0]
+    save_work(data, {key: Annotation(10.0, 20.0, "alice", at(1))})
+    save_work(data, {key: Annotation(12.0, 20.0, "bob", at(2))})
+    save_work(data, {key: Annotation(math.nan, math.nan, "bob", at(3), CLEARED)})
+    records = load_working_annotations(project)
+    assert records[key].status != CLEARED  # alice's click: the sample is annotated
+    rows = parse_annotation_rows(workflows.annotations_csv(data, records))
+    assert set(rows) == {(key, "alice")}
+    with pytest.raises(KpcalError, match="annotate more"):  # no line yet: after the CSV
+        workflows.export(data, project / "out", records=records, png=False)
+    written = (project / "out" / ANNOTATIONS_FILENAME).read_text(encoding="utf-8")
+    assert written == workflows.annotations_csv(data, records)
+
+
+def test_other_annotators_files_are_compared_and_a_bad_one_named(project):
+    data = load_project_data(project)
+    keys = data.session.sample_keys[:6]
+    mine = {k: Annotation(*near(data, k, 1.0), "alice", at(i)) for i, k in enumerate(keys)}
+    theirs = {k: Annotation(*near(data, k, 3.0), "bob", at(i)) for i, k in enumerate(keys)}
+    files = {
+        "bob.csv": workflows.annotations_csv(data, theirs).encode("utf-8"),
+        "bad.csv": b"\xff\xfe not text",
+    }
+    comparison = workflows.compare_with_files(mine, files)
+    assert set(comparison.everyone) == {"this project", "bob.csv"}
+    assert list(comparison.problems) == ["bad.csv"]
+    assert "bad.csv" in comparison.problems["bad.csv"] and "UTF-8" in comparison.problems["bad.csv"]
+    assert comparison.agreement is not None and comparison.agreement.n_shared_samples == 6
+    assert set(comparison.mean_clicks()) == set(keys)
+    nothing = workflows.compare_with_files(mine, {"bad.csv": b"\xff"})
+    assert nothing.agreement is None and nothing.everyone == {}

@@ -1,23 +1,27 @@
-"""The stop rule in words, drawing more samples, gross errors kept or dropped, and the residual and error-size tables."""
+"""The stop rule in words.
+
+The fit page's and ``kpcal fit``'s verdict (:func:`stop_statement`), the annotate
+page's status line (:func:`stop_status_line`), how the rule judges, and the button
+that draws more samples.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from ..errors import KpcalError
-from ..fitting import FittedLine, LineFit, predicted_error_px
-from ..gross_errors import GrossErrors
-from ..per_bodypart import largest_residuals
-from ..project import ProjectData, project_lock
-from ..samplekeys import SampleKey
-from ..session import load_session, save_session
 from ..stop_check import StopCheck
 from ..wording import count
-from .drawing import SampleDraw, draw_samples
+
+if TYPE_CHECKING:  # the workflows use these sentences: their types are named only
+    pass
+
+
+def _known(n: int | None) -> int:
+    """A count the stop rule gives on this path (``None`` there would be a bug)."""
+    if n is None:
+        raise ValueError("the stop rule left a count unknown where its sentence needs it")
+    return n
 
 
 def _factor(half_width: float) -> str:
@@ -121,8 +125,9 @@ def stop_statement(check: StopCheck, draw_hint: str = "Draw more samples on the 
     text = f"Not settled yet: {_stop_numbers(check)}. Still missing: {_unmet(check)}."
     if check.blocker == "too-few-keypoints":
         return (
-            text + f" It would take about {count(check.more_needed, 'more annotation')}, and only "
-            f"{count(check.candidates, 'keypoint')} of the used bodyparts are left to "
+            text
+            + f" It would take about {count(_known(check.more_needed), 'more annotation')}, and only "
+            f"{count(_known(check.candidates), 'keypoint')} of the used bodyparts are left to "
             "annotate: this project cannot reach the targets (too few keypoints). "
             + _as_it_stands(check)
             + left_out
@@ -131,7 +136,7 @@ def stop_statement(check: StopCheck, draw_hint: str = "Draw more samples on the 
 
 
 def _more_advice(check: StopCheck, draw_hint: str) -> str:
-    more = check.more_needed
+    more = _known(check.more_needed)
     if check.samples_left is None:
         return f" Annotate about {count(more, 'more annotation')}."
     left = check.samples_left
@@ -147,7 +152,7 @@ def _more_advice(check: StopCheck, draw_hint: str) -> str:
     )
     return (
         f" That takes about {count(more, 'more annotation')}, and {have}: draw "
-        f"{count(check.draw_more, 'more sample')} ({draw_hint}; every annotation is kept)."
+        f"{count(_known(check.draw_more), 'more sample')} ({draw_hint}; every annotation is kept)."
     )
 
 
@@ -177,7 +182,7 @@ def stop_status_line(check: StopCheck) -> str:
             f"Not settled ({count(check.n, 'annotation')}): this project has too few "
             "keypoints left to reach the targets: see the fit page for what the line is good for."
         )
-    text = f"About {count(check.more_needed, 'more annotation')} needed ({check.n} so far"
+    text = f"About {count(_known(check.more_needed), 'more annotation')} needed ({check.n} so far"
     if math.isfinite(check.rms_half_width) and math.isfinite(check.slope_half_width):
         text += (
             f": the line ±{check.rms_half_width:.3f} where your keypoints are, target "
@@ -189,121 +194,24 @@ def stop_status_line(check: StopCheck) -> str:
         left = (
             "No drawn sample is left"
             if not check.samples_left
-            else f"Only {count(check.samples_left, 'drawn sample')} left"
+            else f"Only {count(_known(check.samples_left), 'drawn sample')} left"
         )
-        text += f" {left}: draw {count(check.draw_more, 'more sample')}."
+        text += f" {left}: draw {count(_known(check.draw_more), 'more sample')}."
     if check.n_left_out:
         text += f" {count(check.n_left_out, 'likely gross error')} left out: see the fit page."
     return text
 
 
-def draw_more_samples(data: ProjectData, more: int) -> SampleDraw:
-    """Draw ``more`` samples beyond the session's, keeping every annotation.
-
-    :func:`draw_samples` with the session's settings, order and seed and
-    ``num_samples`` raised by ``more``: annotated samples are kept (and, in
-    the planned order, count in the design), and the samples not annotated yet
-    come back first where the order gives them again (the planned order with
-    the same seed continues its plan).
-    """
-    if not is_whole_number(more) or more < 1:
-        raise KpcalError(f"the number of samples to draw must be a whole number >= 1, got {more!r}")
-    session = data.session
-    return draw_samples(
-        data,
-        num_samples=len(session.sample_keys) + int(more),
-        seed=session.seed,
-        order=session.sample_order,
+def how_the_stop_rule_judges(held: int) -> str:
+    """How the stop rule judges, in one sentence (``held``: annotations in a row)."""
+    return (
+        "How it is judged: the line's 95% band over all your keypoints (root mean square) and "
+        "the slope's interval, allowing for clicking noise that changes with confidence, within "
+        f"their targets, with a negative slope, for the last {held} annotations in a row "
+        "(docs/method.md in kpcal's repository has the rule)."
     )
 
 
-def is_whole_number(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def set_kept_gross_errors(
-    data: ProjectData, keys: Sequence[SampleKey], keep: bool = True
-) -> list[SampleKey]:
-    """Keep (or leave out again) flagged annotations in the line; saved in the session.
-
-    Returns the session's kept keys. The next save (autosave on a click, or
-    Save to config.yml) fits with them.
-    """
-    keys = [(str(r), int(f), str(b)) for r, f, b in keys]
-    with project_lock(data.project_dir):
-        session = load_session(data.project_dir) or data.session
-        kept = [k for k in session.kept_gross_errors if k not in keys]
-        if keep:
-            kept += keys
-        session.kept_gross_errors = kept
-        save_session(data.project_dir, session)
-    data.session.kept_gross_errors = list(kept)
-    return list(kept)
-
-
-def gross_error_rows(gross_errors: GrossErrors) -> list[str]:
-    """One plain sentence per flagged annotation (:class:`~kpcal_core.diagnostics.GrossErrors`).
-
-    Plain text (the recording name in quotes), not Markdown.
-    """
-    rows = []
-    for g in gross_errors.flagged:
-        recording, frame, bodypart = g.key
-        text = (
-            f"{recording!r} frame {frame}, {bodypart}: error {g.error_px:.1f} px where the line "
-            f"expects {g.line_error_px:.1f} px"
-        )
-        if g.nearer_bodypart is not None:
-            text += (
-                f"; the click is {g.nearer_px:.1f} px from {g.nearer_bodypart}'s prediction, "
-                "nearer than its own (a swap?)"
-            )
-        text += " — kept in the line." if g.kept else " — left out of the line."
-        rows.append(text)
-    return rows
-
-
-def residual_rows(
-    points: pd.DataFrame, fit: LineFit | FittedLine, sample_keys: Sequence[SampleKey], n: int = 10
-) -> list[dict]:
-    """The annotations farthest from the line, as sentences, with their sample's index.
-
-    The sentences are plain text (the recording name in quotes), not Markdown.
-
-    Returns
-    -------
-    list of dict
-        ``key`` (sample key), ``text`` (one sentence), ``sample_index`` (0-based
-        position in ``sample_keys``, or ``None`` when it is not a sample now).
-    """
-    where = {key: i for i, key in enumerate(sample_keys)}
-    rows = []
-    for row in largest_residuals(points, fit, n=n).itertuples():
-        key = (str(row.recording), int(row.frame), str(row.bodypart))
-        rows.append(
-            {
-                "key": key,
-                "sample_index": where.get(key),
-                "text": f"{key[0]!r} frame {row.frame}, {row.bodypart}: error "
-                f"{row.error_px:.1f} px where the line expects {row.line_error_px:.1f} px "
-                f"(residual {row.residual:+.3f})",
-            }
-        )
-    return rows
-
-
-def error_size_table(
-    line: LineFit | FittedLine,
-    conf_pseudocount: float,
-    confidences: Sequence[float] = (0.01, 0.1, 0.3, 0.5, 0.9, 1.0),
-) -> pd.DataFrame:
-    """The line in pixels: the error size keypoint-MoSeq's prior expects at a few confidences."""
-    confs = np.asarray(confidences, dtype=float)
-    return pd.DataFrame(
-        {
-            "confidence": confs,
-            "error size (px)": predicted_error_px(
-                line.slope, line.intercept, confs + conf_pseudocount
-            ),
-        }
-    )
+def draw_more_label(n: int) -> str:
+    """``"Draw 12 more samples"``: the button the stop rule asks for."""
+    return f"Draw {count(n, 'more sample')}"

@@ -1,78 +1,22 @@
-"""The model's prior: the project's prior, its table, its lines and the per-bodypart line statement."""
+"""The model prior panel in words.
+
+s0 per bodypart (:func:`model_prior_table`), the lines compared
+(:func:`model_prior_lines`), the bodyparts' own lines
+(:func:`bodypart_line_statement`) and the band chart's caption.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..fitting import FittedLine
-from ..per_bodypart import PerBodypartFits
-from ..prior import (
-    OWN_LINE_SURE,
-    BodypartConfidences,
-    Line,
-    ModelPrior,
-    bodypart_confidences,
-    config_pseudocount,
-    interpolated_counts,
-    model_prior,
-    saved_line,
-)
-from ..project import ProjectData
+from ..prior import OWN_LINE_SURE, Line, ModelPrior
 from ..wording import count
 
-
-def project_model_prior(
-    data: ProjectData,
-    line: FittedLine,
-    conf_threshold: float | None = None,
-    *,
-    per_bodypart: PerBodypartFits | None = None,
-    summaries: Sequence[BodypartConfidences] | None = None,
-    interpolated: Mapping[str, int] | None = None,
-) -> ModelPrior:
-    """What ``line`` does to keypoint-MoSeq's model of this project (:func:`kpcal_core.prior.model_prior`).
-
-    keypoint-MoSeq's settings come from ``config.yml`` (``conf_pseudocount``,
-    and ``conf_threshold`` unless given); the saved line is ``config.yml``'s
-    ``error_estimator``.
-
-    Parameters
-    ----------
-    line
-        The line that would be saved (:class:`~kpcal_core.fitting.FittedLine`).
-    conf_threshold
-        The threshold to judge (the fit page's control); default: ``config.yml``'s.
-    per_bodypart
-        :func:`~kpcal_core.per_bodypart.per_bodypart_fits` of the fitted points, for
-        each bodypart's own line; None: no own lines.
-    summaries, interpolated
-        :func:`~kpcal_core.prior.bodypart_confidences` and
-        :func:`~kpcal_core.prior.interpolated_counts` when the caller has them (the
-        app caches them); computed otherwise.
-    """
-    pseudocount = config_pseudocount(data.config)
-    threshold = float(
-        data.config.get("conf_threshold", 0.5) if conf_threshold is None else conf_threshold
-    )
-    use = data.use_bodyparts
-    if summaries is None:
-        summaries = bodypart_confidences(data.confidences, data.missing, data.bodyparts, use)
-    if interpolated is None:
-        interpolated = interpolated_counts(
-            data.confidences, data.missing, data.bodyparts, use, threshold, pseudocount
-        )
-    return model_prior(
-        summaries,
-        Line(float(line.slope), float(line.intercept), f"this fit ({line.method})"),
-        conf_pseudocount=pseudocount,
-        conf_threshold=threshold,
-        interpolated=interpolated,
-        saved=saved_line(data.config),
-        own_lines=per_bodypart.table if per_bodypart is not None else None,
-    )
+if TYPE_CHECKING:  # the workflows use these sentences: their types are named only
+    pass
 
 
 def _px2(value: float) -> str:
@@ -126,8 +70,11 @@ def model_prior_table(prior: ModelPrior) -> pd.DataFrame:
 
 
 def model_prior_lines(prior: ModelPrior) -> list[str]:
-    """The panel's sentences: s0 at confidence 0 under each line, missing and interpolated
-    keypoints. Plain text, each number once."""
+    """The model prior panel's sentences, plain text, each number once.
+
+    s0 at confidence 0 under each line, then the keypoints with no position and
+    those ``conf_threshold`` interpolates.
+    """
     line, default, saved = prior.line, prior.default, prior.saved
     zero = (
         f"s0 = (predicted error + 1)² px² is keypoint-MoSeq's prior on each keypoint's noise, "
@@ -137,7 +84,7 @@ def model_prior_lines(prior: ModelPrior) -> list[str]:
         f"{_px2(prior.default_s0_zero)} px² with keypoint-MoSeq's default line (slope "
         f"{default.slope:g}, intercept {default.intercept:g})"
     )
-    if _saved_differs(prior):
+    if saved is not None and _saved_differs(prior):
         zero += (
             f", {_px2(prior.saved_s0_zero)} px² with the line config.yml holds now (slope "
             f"{saved.slope:.4f}, intercept {saved.intercept:.4f})."
@@ -166,8 +113,11 @@ def model_prior_lines(prior: ModelPrior) -> list[str]:
 
 
 def bodypart_line_statement(prior: ModelPrior) -> str:
-    """Sentences on the bodyparts' own lines: none possible yet, all follow, or which do not
-    and what to do (more annotations; then leave it out of ``use_bodyparts`` or retrain)."""
+    """Sentences on the bodyparts' own lines: do they follow the shared line.
+
+    None possible yet, all follow, or which do not and what to do (more
+    annotations; then leave it out of ``use_bodyparts`` or retrain).
+    """
     if not prior.with_own_line:
         return (
             "No bodypart has enough annotations for its own line yet (5 at two or more "
@@ -207,3 +157,13 @@ def bodypart_line_statement(prior: ModelPrior) -> str:
                 f"leave {it} out of use_bodyparts, or retrain the network with more labels of {it}."
             )
     return " ".join(parts)
+
+
+def not_drawn_in_band(n_zero: int) -> str:
+    """The keypoints with no position, which the band chart leaves out ("" when none)."""
+    if not n_zero:
+        return ""
+    return (
+        f" Not drawn: {n_zero:,} keypoints with no position, which keypoint-MoSeq "
+        "gives confidence 0 (their s0 is in the panel below the chart)."
+    )
