@@ -100,8 +100,9 @@ from .formats import (
 from .intervals import bootstrap_fit, prediction_band
 from .per_bodypart import largest_residuals, per_bodypart_fits
 from .planning import Population, plan_annotation_order, population_of
-from .running import has_settled, running_fit
+from .running import running_fit
 from .sampling import sample_error_frames
+from .sentences import has_settled
 from .stop_check import stop_rule
 from .video import check_videos, downsample, find_matching_videos, load_sampled_frames
 

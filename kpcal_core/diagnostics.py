@@ -6,7 +6,8 @@ read and write no file:
 
 - :mod:`kpcal_core.lines`: the one running least-squares update, weighted lines, t quantiles;
 - :mod:`kpcal_core.intervals`: :func:`bootstrap_fit`, :func:`prediction_band`;
-- :mod:`kpcal_core.running`: :func:`running_fit`, :func:`has_settled`,
+- :mod:`kpcal_core.running`: :func:`running_fit` (:func:`has_settled` says its
+  slope-only rule, in :mod:`kpcal_core.sentences`),
   :func:`stop_numbers`, :func:`settled_mask`;
 - :mod:`kpcal_core.gross_errors`: the gross-error screen;
 - :mod:`kpcal_core.stop_check`: :func:`stop_rule`, :class:`StopCheck`, :class:`StopSettings`;
@@ -49,7 +50,8 @@ from .per_bodypart import (
     largest_residuals,
     per_bodypart_fits,
 )
-from .running import RUNNING_COLUMNS, has_settled, running_fit, settled_mask, stop_numbers
+from .running import RUNNING_COLUMNS, running_fit, settled_mask, stop_numbers
+from .sentences import has_settled
 from .stop_check import BLOCKERS, StopCheck, StopSettings, stop_rule
 from .stopping import (
     STOP_HELD,

@@ -1,12 +1,12 @@
 """The line as annotations come in: the running fit, and the stop rule's numbers per prefix.
 
-This module owns (pure functions: no files; :func:`has_settled`'s sentence is
-the only words here)
+This module owns (pure functions: no files; no words: :func:`kpcal_core.sentences.has_settled`
+says the slope-only rule)
 
 - :func:`running_fit`: the least-squares line of the first ``k`` annotations,
   for every ``k``, with its interval (the fit page's "Has it settled?"), from
   the one running update :func:`kpcal_core.lines.running_least_squares`;
-  :func:`has_settled`, the older slope-only rule, in words;
+  :func:`slope_settled`, the older slope-only rule's numbers;
 - :func:`stop_numbers` and :func:`settled_mask`: the stop rule's numbers and
   verdict after every prefix, vectorised over repetitions (the simulation
   bench, and :func:`kpcal_core.stop_check.stop_rule` for the last few);
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,6 @@ from .stopping import (
     prefix_numbers,
     settled,
 )
-from .wording import count
 
 RUNNING_COLUMNS = (
     "n",
@@ -219,19 +219,56 @@ def running_fit(
     return table
 
 
-def has_settled(
+@dataclass(frozen=True)
+class SlopeSettled:
+    """The slope-only rule's numbers on a running fit (:func:`slope_settled`).
+
+    Attributes
+    ----------
+    settled
+        The slope moved less than its half-width over the window, the
+        half-width is within ``slope_target`` and the slope is negative.
+    n
+        Annotations in the running fit.
+    window, slope_target, level
+        The rule's settings and the intervals' coverage.
+    first
+        The first step with a line (None when none has one yet).
+    enough
+        At least ``window + 1`` steps have a line (else nothing else is known).
+    start, end
+        The first and last annotation of the window (``n`` values).
+    moved
+        Largest minus smallest slope over the window.
+    half_width, slope
+        The slope's current half-width and value.
+    """
+
+    settled: bool
+    n: int
+    window: int
+    slope_target: float
+    level: float
+    first: int | None = None
+    enough: bool = False
+    start: int = 0
+    end: int = 0
+    moved: float = math.nan
+    half_width: float = math.nan
+    slope: float = math.nan
+
+
+def slope_settled(
     running: pd.DataFrame, window: int = 10, slope_target: float = 0.1
-) -> tuple[bool, str]:
-    """Whether the running fit has settled, as a yes/no and a sentence for the user.
+) -> SlopeSettled:
+    """Whether the running fit's slope has settled (numbers; :func:`kpcal_core.sentences.has_settled` says it).
 
     Settled means all of: over the last ``window`` annotations the slope
     moved (its largest minus its smallest value over those ``window + 1``
     steps) by less than the half-width of its current interval; that
-    half-width is at most ``slope_target``; and the slope is negative. A
-    slope that stopped moving but is still imprecise (an interval of -1.65 to
-    +1.21 says nothing) or not negative is not settled. :func:`stop_rule` is
-    the rule that judges the line over the keypoints it will be applied to;
-    this one only watches the slope.
+    half-width is at most ``slope_target``; and the slope is negative.
+    :func:`kpcal_core.stop_check.stop_rule` is the rule that judges the line over
+    the keypoints it will be applied to; this one only watches the slope.
 
     Parameters
     ----------
@@ -244,10 +281,7 @@ def has_settled(
 
     Returns
     -------
-    tuple
-        ``(settled, statement)``: ``bool`` and a plain sentence that says
-        which, with the numbers, and what is missing ("annotate about N more"
-        where that can be estimated from the ``(half-width / target)^2`` law).
+    SlopeSettled
     """
     window = check_whole(window, "window", 1)
     for column in ("slope", "half_width"):
@@ -256,44 +290,27 @@ def has_settled(
     level = float(running.attrs.get("level", 0.95))
     fitted = running.dropna(subset=["slope", "half_width"])
     n = int(running["n"].iloc[-1]) if len(running) else 0
+    first = int(fitted["n"].iloc[0]) if len(fitted) else None
     if len(fitted) < window + 1:
-        first = int(fitted["n"].iloc[0]) if len(fitted) else None
-        need = (first if first is not None else max(n, 5)) + window
-        return False, (
-            f"Too early to tell whether the fit has settled: {count(n, 'annotation')} so far; "
-            f"at least {need} are needed to watch the slope over {window} annotations."
-        )
+        return SlopeSettled(False, n, window, slope_target, level, first)
     last = fitted.iloc[-(window + 1) :]
     moved = float(last["slope"].max() - last["slope"].min())
     half = float(fitted["half_width"].iloc[-1])
     slope = float(fitted["slope"].iloc[-1])
-    start, end = int(last["n"].iloc[0]), int(last["n"].iloc[-1])
-    if moved < half and half <= slope_target and slope < 0:
-        return True, (
-            f"Settled: over the last {window} annotations (n = {start} to {end}) the slope "
-            f"moved by at most {moved:.4f}, less than the half-width {half:.4f} of its "
-            f"{level:.0%} interval, which is within ±{slope_target}, and the slope "
-            f"{slope:.4f} is negative."
-        )
-    gaps = []
-    if moved >= half:
-        gaps.append(
-            f"over the last {window} annotations (n = {start} to {end}) the slope moved by "
-            f"{moved:.4f}, not less than the half-width {half:.4f} of its {level:.0%} interval"
-        )
-    if half > slope_target:
-        gaps.append(
-            f"the slope's {level:.0%} interval is {slope - half:.4f} to {slope + half:.4f}, "
-            f"wider than ±{slope_target}"
-        )
-    if slope >= 0:
-        gaps.append(f"the slope {slope:.4f} is not negative")
-    advice = "annotate more"
-    if slope >= 0 and slope - half > 0:
-        advice = "check that the clicks are on the true positions"
-    elif half > slope_target:
-        advice = f"annotate about {max(math.ceil(end * (half / slope_target) ** 2) - end, 1)} more"
-    return False, f"Not settled yet: {'; '.join(gaps)}; {advice}."
+    return SlopeSettled(
+        settled=bool(moved < half and half <= slope_target and slope < 0),
+        n=n,
+        window=window,
+        slope_target=slope_target,
+        level=level,
+        first=first,
+        enough=True,
+        start=int(last["n"].iloc[0]),
+        end=int(last["n"].iloc[-1]),
+        moved=moved,
+        half_width=half,
+        slope=slope,
+    )
 
 
 def population_moments(

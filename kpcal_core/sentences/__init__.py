@@ -48,9 +48,18 @@ from .setup import (
     sample_draw_message,
     samples_drawn,
 )
-from .stop_rule import draw_more_label, how_the_stop_rule_judges, stop_statement, stop_status_line
+from .stop_rule import (
+    draw_more_label,
+    has_settled,
+    how_the_stop_rule_judges,
+    slope_settled_statement,
+    stop_statement,
+    stop_status_line,
+)
 
 __all__ = [
+    "has_settled",
+    "slope_settled_statement",
     "COMBINE_RULE",
     "anatomy_note",
     "bodypart_line_statement",

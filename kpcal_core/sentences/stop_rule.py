@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
+from ..running import SlopeSettled, slope_settled
 from ..stop_check import StopCheck
 from ..wording import count
 
@@ -215,3 +218,72 @@ def how_the_stop_rule_judges(held: int) -> str:
 def draw_more_label(n: int) -> str:
     """``"Draw 12 more samples"``: the button the stop rule asks for."""
     return f"Draw {count(n, 'more sample')}"
+
+
+def slope_settled_statement(check: SlopeSettled) -> str:
+    """The slope-only rule's verdict in a plain sentence, with the numbers and what is missing.
+
+    "annotate about N more" where that can be estimated from the
+    ``(half-width / target)^2`` law.
+    """
+    window, level, target = check.window, check.level, check.slope_target
+    if not check.enough:
+        need = (check.first if check.first is not None else max(check.n, 5)) + window
+        return (
+            f"Too early to tell whether the fit has settled: {count(check.n, 'annotation')} so "
+            f"far; at least {need} are needed to watch the slope over {window} annotations."
+        )
+    start, end, moved = check.start, check.end, check.moved
+    half, slope = check.half_width, check.slope
+    if check.settled:
+        return (
+            f"Settled: over the last {window} annotations (n = {start} to {end}) the slope "
+            f"moved by at most {moved:.4f}, less than the half-width {half:.4f} of its "
+            f"{level:.0%} interval, which is within ±{target}, and the slope "
+            f"{slope:.4f} is negative."
+        )
+    gaps = []
+    if moved >= half:
+        gaps.append(
+            f"over the last {window} annotations (n = {start} to {end}) the slope moved by "
+            f"{moved:.4f}, not less than the half-width {half:.4f} of its {level:.0%} interval"
+        )
+    if half > target:
+        gaps.append(
+            f"the slope's {level:.0%} interval is {slope - half:.4f} to {slope + half:.4f}, "
+            f"wider than ±{target}"
+        )
+    if slope >= 0:
+        gaps.append(f"the slope {slope:.4f} is not negative")
+    advice = "annotate more"
+    if slope >= 0 and slope - half > 0:
+        advice = "check that the clicks are on the true positions"
+    elif half > target:
+        advice = f"annotate about {max(math.ceil(end * (half / target) ** 2) - end, 1)} more"
+    return f"Not settled yet: {'; '.join(gaps)}; {advice}."
+
+
+def has_settled(
+    running: pd.DataFrame, window: int = 10, slope_target: float = 0.1
+) -> tuple[bool, str]:
+    """Whether the running fit has settled, as a yes/no and a sentence for the user.
+
+    :func:`kpcal_core.running.slope_settled` (the numbers) said by
+    :func:`slope_settled_statement`.
+
+    Parameters
+    ----------
+    running
+        The table from :func:`~kpcal_core.running.running_fit`.
+    window
+        How many of the latest annotations to look back over.
+    slope_target
+        Largest half-width of the slope's interval that counts as precise.
+
+    Returns
+    -------
+    tuple
+        ``(settled, statement)``.
+    """
+    check = slope_settled(running, window, slope_target)
+    return check.settled, slope_settled_statement(check)

@@ -17,9 +17,9 @@ from ..intervals import BootstrapFit, bootstrap_fit, prediction_band
 from ..per_bodypart import PerBodypartFits, per_bodypart_fits
 from ..planning import Population
 from ..project import ProjectData
-from ..running import has_settled, running_fit
+from ..running import running_fit
 from ..samplekeys import SampleKey
-from ..sentences import stop_statement
+from ..sentences import has_settled, stop_statement
 from ..stop_check import StopCheck, stop_rule
 
 

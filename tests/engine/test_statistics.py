@@ -143,3 +143,20 @@ def test_the_stop_check_is_built_from_typed_settings():
         "slope_target": stopping.STOP_SLOPE_HALF_WIDTH,
     }
     assert plain["min_annotations"] == stopping.STOP_MIN_ANNOTATIONS and plain["held"] == 2
+
+
+def test_the_running_fit_says_no_words_and_the_sentences_say_its_slope_rule():
+    from kpcal_core import sentences
+    from kpcal_core.running import SlopeSettled, running_fit, slope_settled
+
+    source = (REPO / "kpcal_core" / "running.py").read_text(encoding="utf-8")
+    assert "wording" not in source and "sentences import" not in source
+    table = running_fit(line_points(200))
+    check = slope_settled(table, window=10)
+    assert isinstance(check, SlopeSettled) and check.enough
+    assert sentences.has_settled(table, window=10) == (
+        check.settled,
+        sentences.slope_settled_statement(check),
+    )
+    early = slope_settled(table.iloc[:8])
+    assert not early.enough and "Too early" in sentences.slope_settled_statement(early)
