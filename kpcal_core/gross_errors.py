@@ -40,6 +40,15 @@ GROSS_ERROR_SDS = 4.0
 GROSS_ERROR_MIN_RESIDUAL = math.log10(2.0)
 #: Fewest annotations for screening: below it nothing is flagged.
 GROSS_ERROR_MIN_N = 12
+#: How often the bulk the spread is fitted to is chosen (the first time by the
+#: pooled spread, then by the spread at each annotation's confidence).
+SPREAD_PASSES = 3
+#: The spread an annotation is judged by is the one-sided 95% upper bound of
+#: the fitted spread at its confidence (normal quantile).
+SPREAD_UPPER_Z = 1.6448536269514722
+#: The standard deviation of log10|z| for a standard normal z: pi / sqrt(8) in
+#: natural-log units (the variance of log|z| is pi^2 / 8).
+_SD_LOG_ABS_NORMAL = math.pi / math.sqrt(8) / math.log(10)
 _MAD_TO_SD = 1 / 0.6744897501960817
 
 
@@ -135,10 +144,15 @@ def gross_error_mask(
 
     A robust line (Huber, :func:`robust_line`) is fitted; the spread of the
     residuals around it is allowed to change with confidence: ``log10 |r|``
-    is regressed on ``x`` (least squares on the residuals within 3 robust
-    standard deviations), which gives a robust standard deviation ``s(x)``.
-    An annotation is flagged when its residual is above the line by more than
-    ``sds * s(x)`` and by more than :data:`GROSS_ERROR_MIN_RESIDUAL`. Only
+    is regressed on ``x`` (least squares over the bulk: the residuals within 3
+    robust standard deviations, first pooled, then at their own confidence,
+    :data:`SPREAD_PASSES` times), which gives a robust standard deviation
+    ``s(x)``. Where few annotations tell the spread (the ends of the range of
+    confidences), ``s(x)`` is its one-sided 95% upper bound: the regression's
+    standard error at ``x`` times :data:`SPREAD_UPPER_Z`, with the known
+    standard deviation of ``log10 |z|`` for normal ``z``. An annotation is
+    flagged when its residual is above the line by more than ``sds * s(x)``
+    and by more than :data:`GROSS_ERROR_MIN_RESIDUAL`. Only
     errors larger than expected are flagged: a click closer than expected is
     not a gross error. Fewer than :data:`GROSS_ERROR_MIN_N` valid annotations:
     nothing is flagged.
@@ -167,16 +181,35 @@ def gross_error_mask(
     valid = valid & np.isfinite(x) & np.isfinite(y)
     slope, intercept, scale = robust_line(x, y, valid, start)
     residual = y - (slope[..., None] * x + intercept[..., None])
-    # the spread at each confidence: log10|r| against x, over the bulk
-    bulk = valid & (np.abs(residual) <= 3 * np.maximum(scale, 1e-12)[..., None])
+    # the spread at each confidence: log10|r| against x, over the bulk. The
+    # bulk is first the residuals within 3 pooled robust standard deviations,
+    # then those within 3 of the spread at their own confidence: with noise
+    # that grows at low confidence the pooled cut alone drops exactly the
+    # noisy low-confidence residuals and so understates the spread there.
     floor = np.maximum(scale, 1e-6)[..., None] * 1e-3
     log_abs = np.log10(np.maximum(np.abs(residual), floor))
-    s_slope, s_intercept, sxx = weighted_line(x, log_abs, bulk.astype(float))
-    n_bulk = bulk.sum(axis=-1)
-    ok = np.isfinite(s_slope) & (sxx > 0) & (n_bulk >= GROSS_ERROR_MIN_N)
-    with np.errstate(over="ignore", invalid="ignore"):
-        local = 10 ** (s_slope[..., None] * x + s_intercept[..., None] - MEAN_LOG_ABS_NORMAL)
-    spread = np.where(ok[..., None], local, scale[..., None])
+    spread = np.broadcast_to(scale[..., None], residual.shape)
+    for _ in range(SPREAD_PASSES):
+        bulk = valid & (np.abs(residual) <= 3 * np.maximum(spread, 1e-12))
+        weights = bulk.astype(float)
+        s_slope, s_intercept, sxx = weighted_line(x, log_abs, weights)
+        n_bulk = weights.sum(axis=-1)
+        ok = np.isfinite(s_slope) & (sxx > 0) & (n_bulk >= GROSS_ERROR_MIN_N)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            x_mean = (weights * np.where(bulk, x, 0.0)).sum(axis=-1) / n_bulk
+            # the standard error of the fitted log10 spread at each x (few
+            # annotations at the ends of the range tell it poorly)
+            standard_error = _SD_LOG_ABS_NORMAL * np.sqrt(
+                1 / n_bulk[..., None] + (x - x_mean[..., None]) ** 2 / sxx[..., None]
+            )
+            upper = (
+                s_slope[..., None] * x
+                + s_intercept[..., None]
+                - MEAN_LOG_ABS_NORMAL
+                + SPREAD_UPPER_Z * np.nan_to_num(standard_error, nan=0.0)
+            )
+            local = 10**upper
+        spread = np.where(ok[..., None], local, scale[..., None])
     # never judge by a spread far below the pooled one (a few lucky tiny residuals)
     spread = np.maximum(spread, 0.5 * scale[..., None])
     enough = valid.sum(axis=-1) >= GROSS_ERROR_MIN_N
