@@ -136,3 +136,15 @@ def test_the_app_contract_forbids_every_other_engine_module():
     modules |= {f"kpcal_core.{p.parent.name}" for p in core.glob("*/__init__.py")}
     modules -= {"kpcal_core.__init__"}
     assert set(app["forbidden_modules"]) == modules - APP_WAY_IN
+
+
+def test_every_engine_module_is_short_and_says_what_it_owns():
+    """Issue 22: no module of kpcal_core above 700 lines, each with a docstring saying what it owns."""
+    modules = sorted((REPO / "kpcal_core").rglob("*.py"))
+    assert len(modules) > 60
+    for path in modules:
+        text = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(REPO))
+        assert len(text.splitlines()) <= 700, name
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        assert len(docstring.split()) >= 5, name

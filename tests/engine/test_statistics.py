@@ -7,7 +7,6 @@ the results are frozen dataclasses, and ``kpcal fit --json`` says them as before
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import sys
 import tomllib
@@ -67,10 +66,6 @@ def test_the_statistics_modules_are_listed_in_the_contract_small_and_say_what_th
     assert sorted(pure["source_modules"]) == sorted(f"kpcal_core.{m}" for m in STATISTICS)
     for forbidden in ("project", "session", "config", "annotations", "fit_service", "workflows"):
         assert f"kpcal_core.{forbidden}" in pure["forbidden_modules"]
-    for name in (*STATISTICS, "fit_service", "diagnostics"):
-        text = (REPO / "kpcal_core" / f"{name}.py").read_text(encoding="utf-8")
-        assert len(text.splitlines()) <= 700, name
-        assert ast.get_docstring(ast.parse(text)), name
     # the one fit service, not the statistics, reads the project
     source = (REPO / "kpcal_core" / "fit_service.py").read_text(encoding="utf-8")
     assert "from .project import" in source
