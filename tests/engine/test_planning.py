@@ -2,8 +2,9 @@
 
 The rule is checked by replaying a plan that holds every candidate (so the
 queue of each bin is fully known) and recomputing each pick's reason: the
-first picks cover the bins, every third pick is the round-robin bin, and the
-others reduce the population-averaged prediction variance the most.
+first picks cover the bins, every fourth pick is a low-discrepancy draw from
+the population's bins, every third (not fourth) pick is the round-robin bin,
+and the others reduce the population-averaged prediction variance the most.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from kpcal_core import (
 )
 from kpcal_core.demo import load_ground_truth, make_demo_project
 from kpcal_core.diagnostics import project_points
-from kpcal_core.planning import ROUND_ROBIN_EVERY, Population, _criterion_drop, _inverse
+from kpcal_core.planning import (
+    GOLDEN,
+    POPULATION_EVERY,
+    ROUND_ROBIN_EVERY,
+    Population,
+    _criterion_drop,
+    _inverse,
+)
 from kpcal_core.project import load_project_data
 from kpcal_core.sampling import confidence_bin_edges
 
@@ -152,7 +160,8 @@ def replay(confidences, bodyparts, used, plan, num_bins=10):
     x = x_of(confidences, bodyparts, plan)
     bins = np.clip(np.searchsorted(edges, 10**x, side="right") - 1, 0, num_bins - 1)
     population = population_of(confidences, bodyparts, used, PC)
-    reasons = {"cover": 0, "round robin": 0, "greedy": 0}
+    reasons = {"cover": 0, "population": 0, "round robin": 0, "greedy": 0}
+    cumulative = np.cumsum(np.bincount(bins, minlength=num_bins)) / len(bins)  # plan = population
     for step in range(len(plan)):
         later = {}
         for j in range(step, len(plan)):
@@ -164,6 +173,11 @@ def replay(confidences, bodyparts, used, plan, num_bins=10):
         if unseen:
             assert bins[step] in unseen
             reasons["cover"] += 1
+        elif (step + 1) % POPULATION_EVERY == 0:
+            u = ((step + 1) // POPULATION_EVERY * GOLDEN) % 1.0
+            wanted = int(np.searchsorted(cumulative, u, side="right"))
+            assert bins[step] == min(later, key=lambda b: (abs(b - wanted), b))
+            reasons["population"] += 1
         elif (step + 1) % ROUND_ROBIN_EVERY == 0:
             b = ((step + 1) // ROUND_ROBIN_EVERY) % num_bins
             while b not in later:
@@ -188,7 +202,8 @@ def test_every_pick_follows_the_rule():
     reasons, bins = replay(confidences, ["p"], ["p"], plan)
     assert reasons["cover"] == 10 and sorted(bins[:10]) == list(range(10))
     assert bins[0] == 0 and bins[1] == 9  # no line yet: the two ends first
-    assert reasons["round robin"] > 150 and reasons["greedy"] > 350
+    assert reasons["population"] > 120 and reasons["round robin"] > 100
+    assert reasons["greedy"] > 250
 
 
 def test_plan_lowers_the_population_prediction_variance_faster_than_equal_bins(project):
@@ -382,3 +397,26 @@ def test_demo_planned_order_settles_with_fewer_clicks(tmp_path_factory, noise_sd
     else:
         assert all(p < f for p, f in zip(counts["planned"], counts["fixed"], strict=True))
         assert sum(counts["fixed"]) >= 1.5 * sum(counts["planned"])
+
+
+def test_every_fourth_pick_follows_the_population_across_bins():
+    """Issue 20 (real populations): a pooled line over bodyparts that differ is not
+    straight, and least squares on a design far from the population then aims at
+    another line. Every fourth pick is drawn from the population's bins, so these
+    picks alone are a stratified miniature of it (a Weyl sequence: within one pick per
+    bin of its share), whatever the greedy picks do."""
+    rng = np.random.default_rng(11)
+    confidences = {"r": mixture(20_000, rng)[:, None]}
+    plan = plan_annotation_order(confidences, ["p"], ["p"], 10, 400, PC, seed=3)
+    edges = confidence_bin_edges(confidences, ["p"], ["p"], 10, PC)
+    x = np.log10(confidences["r"][:, 0] + PC)
+    population = np.bincount(np.searchsorted(edges, 10**x, side="right") - 1, minlength=11)[:10]
+    share = population / population.sum()
+    steps = np.arange(1, len(plan) + 1)
+    picked = x_of(confidences, ["p"], plan)
+    picked_bins = np.clip(np.searchsorted(edges, 10**picked, side="right") - 1, 0, 9)
+    drawn = picked_bins[(steps % POPULATION_EVERY == 0) & (steps > 10)]
+    counts = np.bincount(drawn, minlength=10)
+    assert np.all(np.abs(counts - share * drawn.size) <= 1.5), (counts, share * drawn.size)
+    # the whole plan is still far from the population: the greedy picks go to the ends
+    assert np.bincount(picked_bins, minlength=10)[0] / len(plan) > 5 * share[0]
