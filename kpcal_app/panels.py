@@ -270,7 +270,7 @@ def team_agreement(data: ProjectData, records: dict) -> None:
     st.subheader("Annotators")
     st.caption(sentences.COMBINE_RULE)
     team = workflows.team_agreement(data, records)
-    st.write(literal(team.agreement.statement))
+    st.write(literal(sentences.agreement_statement(team.agreement)))
     if team.agreement.n_shared_samples:
         st.altair_chart(distances_chart(team.agreement.distances["distance_px"]), width="stretch")
     if len(team.bias):
@@ -312,7 +312,7 @@ def annotator_comparison(records: dict) -> dict:
             st.error(f"{literal(name)}: {literal(problem)}")
         agreement = comparison.agreement
         if agreement is not None:
-            st.write(agreement.statement)
+            st.write(sentences.agreement_statement(agreement))
             if agreement.n_shared_samples:
                 st.altair_chart(
                     distances_chart(agreement.distances["distance_px"]), width="stretch"

@@ -32,17 +32,20 @@ The engine, one concern per module:
   the population the line is applied to (:func:`population_of`)
 - ``fitting``: the error-vs-confidence line, least squares or robust
   (typed results :class:`~kpcal_core.fitting.LineFit`, :class:`~kpcal_core.fitting.FittedLine`)
-- the statistics, pure (no file, no project): ``lines`` (the one running
+- the statistics, pure (no file, no project, no words: ``sentences`` says
+  them): ``lines`` (the one running
   least-squares update, t quantiles), ``intervals`` (bootstrap, prediction band),
   ``running`` (the running fit, the stop rule's numbers per prefix),
   ``gross_errors`` (the screen), ``stopping`` (the stop rule's half-widths and
   thresholds), ``stop_check`` (:func:`stop_rule`, its settings and verdict),
-  ``per_bodypart`` (each bodypart's own line, the largest residuals);
+  ``per_bodypart`` (each bodypart's own line and why it differs, the largest
+  residuals);
   ``diagnostics`` re-exports them under their old names
 - ``fit_service``: the one fit of a project (:func:`fit_project`), used by
   autosave, the workflows and ``kpcal fit``
 - ``agreement``: several annotators: distances between their clicks, each one's bias
-  and spread, the flag for one systematically off (project file or one CSV each)
+  and spread, the flag for one systematically off (project file or one CSV each;
+  numbers only, ``sentences`` says them)
 - ``team``: several annotators sharing a project: leases, the next sample for each,
   the second-look share, reviews, counts per annotator
 - ``prior``: what the line does to keypoint-MoSeq's model (jax-moseq's noise prior

@@ -9,7 +9,8 @@ CSV files, one per annotator (:func:`load_annotator_files`):
 - :func:`annotator_bias`: per annotator, the bias and spread of their clicks
   against the median of everyone's on the samples they share, in pixels and in
   the line's units (``log10(error + 1)``), and the flag for an annotator whose
-  clicks are systematically off (:data:`FLAG_RULE`);
+  clicks are systematically off (:data:`FLAG_MIN_SHARED`, :data:`FLAG_OFFSET_PX`,
+  :data:`FLAG_LOG`; in words :data:`kpcal_core.sentences.FLAG_RULE`);
 - :func:`disagreeing_samples`: shared samples whose clicks are far apart (to
   review);
 - :func:`mean_click_annotations`: one annotation per sample at the mean of
@@ -17,6 +18,10 @@ CSV files, one per annotator (:func:`load_annotator_files`):
 
 Only independent clicks count: a review (a row that corrects another's click,
 :attr:`~kpcal_core.annotations.Annotation.corrects`) is left out of agreement.
+
+Numbers and tables only: the sentences are :func:`kpcal_core.sentences.agreement_statement`
+and :data:`kpcal_core.sentences.FLAG_RULE` (``lint-imports`` forbids this module
+:mod:`kpcal_core.sentences` and :mod:`kpcal_core.wording`).
 """
 
 from __future__ import annotations
@@ -44,7 +49,6 @@ from .errors import KpcalError
 from .fitting import check_whole
 from .samplekeys import SampleKey, check_sample_key
 from .textio import read_user_text
-from .wording import count
 
 #: What the agreement functions take: ``{annotator: records}``, ``{sample_key: Annotation}``,
 #: ``{(sample_key, annotator): Annotation}`` rows, or ``(key, Annotation)`` pairs.
@@ -190,8 +194,8 @@ class Agreement:
         Of the distances (NaN with no pairs).
     visibility_disagreements
         Samples one annotator positioned and another marked not visible.
-    statement
-        A sentence that says it.
+
+    :func:`kpcal_core.sentences.agreement_statement` says it in words.
     """
 
     distances: pd.DataFrame
@@ -204,7 +208,6 @@ class Agreement:
     mean_px: float
     max_px: float
     visibility_disagreements: int
-    statement: str
 
     def as_dict(self) -> dict:
         """The fields in order, as they are (the tables stay DataFrames)."""
@@ -266,22 +269,8 @@ def annotator_agreement(annotations: AnnotatorInput) -> Agreement:
             .agg(n="size", median_px="median", p90_px=lambda s: float(np.percentile(s, 90)))
             .reset_index()
         )
-        statement = (
-            f"{len(names)} annotators positioned {shared} of the same samples: their clicks are "
-            f"{summary['median_px']:.2f} px apart at the median and {summary['p90_px']:.2f} px "
-            "at the 90th percentile (the human error floor)."
-        )
     else:
         by_pair = pd.DataFrame(columns=["annotator_a", "annotator_b", "n", "median_px", "p90_px"])
-        statement = (
-            f"No sample was positioned by two or more of the {count(len(names), 'annotator')}: "
-            "have several people annotate the same samples to measure agreement."
-        )
-    if disagreements:
-        statement += (
-            f" On {count(disagreements, 'sample')} one annotator clicked a position and another "
-            "marked the bodypart not visible."
-        )
     return Agreement(
         distances=table,
         by_pair=by_pair,
@@ -289,7 +278,6 @@ def annotator_agreement(annotations: AnnotatorInput) -> Agreement:
         n_shared_samples=shared,
         n_pairs=len(table),
         visibility_disagreements=disagreements,
-        statement=statement,
         median_px=summary["median_px"],
         p90_px=summary["p90_px"],
         mean_px=summary["mean_px"],
@@ -363,15 +351,6 @@ FLAG_MIN_SHARED = 5
 FLAG_OFFSET_PX = 3.0
 #: Smallest mean difference in ``log10(error + 1)`` from the others' that flags an annotator.
 FLAG_LOG = 0.1
-#: The flag rule, in words (the fit page and the docs say it).
-FLAG_RULE = (
-    f"an annotator is flagged when, over at least {FLAG_MIN_SHARED} samples shared with "
-    f"others, their clicks lie on average at least {FLAG_OFFSET_PX:g} px in one direction from "
-    "the median of all the sample's clicks, or their errors differ from the median error by "
-    f"at least "
-    f"{FLAG_LOG:g} in log10(error + 1) on average, and in either case by more than twice the "
-    "standard error of that mean (with two annotators both are flagged: a third look decides)"
-)
 #: A shared sample is worth a review when its clicks are this many times farther apart
 #: than the median distance between annotators, and at least :data:`DISAGREE_MIN_PX`.
 DISAGREE_FACTOR = 3.0
@@ -420,7 +399,10 @@ def annotator_bias(
         offset and its length; ``spread_px`` the root mean square distance
         from the others' mean after removing the offset; ``bias_log10`` and
         ``spread_log10`` the mean and standard deviation of the error
-        difference; ``flagged`` by :data:`FLAG_RULE`.
+        difference; ``flagged`` when, over at least :data:`FLAG_MIN_SHARED`
+        shared samples, ``offset_px >= FLAG_OFFSET_PX`` or ``|bias_log10| >=
+        FLAG_LOG``, in either case by more than twice the standard error of the
+        mean (:data:`kpcal_core.sentences.FLAG_RULE` says it in words).
     """
     clicks = _independent(_group_by_annotator(annotations))
     diffs: dict[str, list[tuple[float, float, float]]] = {}

@@ -46,7 +46,6 @@ import pandas as pd
 
 from . import appfiles, cli_parser, sentences, workflows
 from .agreement import (
-    FLAG_RULE,
     annotator_agreement,
     annotator_bias,
     load_annotator_files,
@@ -541,19 +540,21 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         mean = mean_click_annotations(by_annotator, min_annotators=args.min_annotators)
         atomic_write(args.mean_out, format_annotations(mean, None))
     flagged = bias.loc[bias["flagged"], "annotator"].tolist()
+    statement = sentences.agreement_statement(result)
     if args.json:
         _print_json(
             {k: v for k, v in result.as_dict().items() if k != "distances"}
             | {
+                "statement": statement,
                 "by_pair": result.by_pair.to_dict(orient="records"),
                 "by_annotator": bias.to_dict(orient="records"),
                 "flagged": flagged,
-                "flag_rule": FLAG_RULE,
+                "flag_rule": sentences.FLAG_RULE,
             },
             out,
         )
     else:
-        out.write(result.statement + "\n")
+        out.write(statement + "\n")
         if result.n_pairs:
             out.write(_table(result.by_pair) + "\n")
         if len(bias):
@@ -561,7 +562,7 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(_table(bias) + "\n")
             out.write(
                 (f"Flagged: {', '.join(flagged)}." if flagged else "No annotator is flagged.")
-                + f" Rule: {FLAG_RULE}.\n"
+                + f" Rule: {sentences.FLAG_RULE}.\n"
             )
     if result.n_pairs == 0:
         err.write("kpcal: no sample is annotated by two or more annotators\n")

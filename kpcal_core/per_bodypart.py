@@ -4,12 +4,17 @@ This module owns (pure functions: no files)
 
 - :func:`per_bodypart_fits`: each bodypart's own line beside the line shared
   by the others, and which bodyparts differ, as a :class:`PerBodypartFits`
-  (each row's ``reason`` says why, with the numbers);
+  (each bodypart's :class:`BodypartJudgement` holds why, as numbers: the
+  sentence is :func:`kpcal_core.sentences.bodypart_reason`);
 - :func:`largest_residuals`: the annotations farthest from a line, to look at again.
+
+Numbers and typed facts only: no words (``lint-imports`` forbids this module
+:mod:`kpcal_core.sentences` and :mod:`kpcal_core.wording`).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +25,6 @@ import pandas as pd
 from .errors import KpcalError, NotEnoughAnnotations
 from .fitting import check_whole, points_xy
 from .intervals import BootstrapFit, bootstrap_fit
-from .wording import count
 
 PER_BODYPART_COLUMNS = (
     "bodypart",
@@ -32,8 +36,78 @@ PER_BODYPART_COLUMNS = (
     "intercept_low",
     "intercept_high",
     "differs",
-    "reason",
 )
+
+
+class Verdict(enum.Enum):
+    """How a bodypart's own line was judged against the shared one."""
+
+    #: Too few annotations (or confidences) for a line of its own: not judged.
+    TOO_FEW = "too_few"
+    #: Its intervals overlap those of the shared line.
+    FOLLOWS = "follows"
+    #: Its intervals do not overlap those of the shared line: flagged.
+    DIFFERS = "differs"
+
+
+@dataclass(frozen=True)
+class IntervalGap:
+    """One parameter whose interval does not overlap the shared line's.
+
+    Attributes
+    ----------
+    parameter
+        ``"slope"`` or ``"intercept"``.
+    value, low, high
+        The bodypart's own estimate and its interval.
+    reference, reference_low, reference_high
+        The shared line's estimate and its interval.
+    """
+
+    parameter: str
+    value: float
+    low: float
+    high: float
+    reference: float
+    reference_low: float
+    reference_high: float
+
+
+@dataclass(frozen=True)
+class BodypartJudgement:
+    """Why one bodypart differs, follows, or is not judged: the numbers a sentence needs.
+
+    Attributes
+    ----------
+    bodypart
+        Its name.
+    verdict
+        :class:`Verdict`.
+    n
+        Its annotations.
+    n_confidences
+        Distinct confidences among them.
+    min_points
+        Annotations a line of its own needs.
+    level
+        Coverage of the intervals compared (0.95).
+    against_others
+        True when the shared line is that of the bodyparts not flagged (some
+        bodypart is flagged); False when it is the pooled line of all.
+    gaps
+        For a bodypart that differs, each parameter whose intervals are
+        disjoint from the shared line's (empty when they overlapped the final
+        shared line though they did not when it was flagged).
+    """
+
+    bodypart: str
+    verdict: Verdict
+    n: int
+    n_confidences: int
+    min_points: int
+    level: float
+    against_others: bool
+    gaps: tuple[IntervalGap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,12 +125,16 @@ class PerBodypartFits:
         One row per bodypart (sorted), columns :data:`PER_BODYPART_COLUMNS`.
     differs
         Names of the bodyparts flagged, the most different first.
+    judgements
+        One per bodypart, in the table's order: why it differs, follows or is
+        not judged.
     """
 
     pooled: BootstrapFit
     reference: BootstrapFit
     table: pd.DataFrame
     differs: tuple[str, ...]
+    judgements: tuple[BodypartJudgement, ...]
 
 
 def _separation(own: BootstrapFit, reference: BootstrapFit) -> float:
@@ -125,18 +203,15 @@ def per_bodypart_fits(
 
     pooled = boot(points)
     rows: dict[str, dict[str, object]] = {}
+    sizes: dict[str, tuple[int, int]] = {}  # annotations, distinct confidences
     own: dict[str, BootstrapFit] = {}
     for bodypart, group in groups.items():
         name = str(bodypart)
         row: dict[str, object] = dict.fromkeys(PER_BODYPART_COLUMNS, math.nan)
-        row.update(bodypart=name, n=int(len(group)), differs=False, reason="")
+        row.update(bodypart=name, n=int(len(group)), differs=False)
         distinct = len(np.unique(group["log10_confidence"].to_numpy(dtype=float)))
-        if len(group) < min_points or distinct < 2:
-            row["reason"] = (
-                f"{count(len(group), 'annotation')} at {count(distinct, 'confidence')}: "
-                f"too few for a line of its own (need {min_points})"
-            )
-        else:
+        sizes[name] = (len(group), distinct)
+        if len(group) >= min_points and distinct >= 2:
             own[name] = fit = boot(group)
             row.update(
                 slope=fit.slope,
@@ -161,30 +236,41 @@ def per_bodypart_fits(
             reference = boot(rest)
         except NotEnoughAnnotations:
             break
-    label = "pooled line" if not flagged else "shared line of the other bodyparts"
-    for name, fit in own.items():
-        problems = []
-        for key in ("slope", "intercept"):
-            low, high = fit.interval(key)
-            rlow, rhigh = reference.interval(key)
-            if high < rlow or low > rhigh:
-                problems.append(
-                    f"{key} {getattr(fit, key):.3f} [{low:.3f}, {high:.3f}] vs "
-                    f"{getattr(reference, key):.3f} "
-                    f"[{rlow:.3f}, {rhigh:.3f}]"
-                )
-        differs = name in flagged
-        rows[name]["differs"] = differs
-        if differs:
-            rows[name]["reason"] = (
-                f"its {level:.0%} intervals do not overlap those of the {label}: "
-                + ("; ".join(problems) or "(they did when it was flagged)")
+    judgements = []
+    for name, row in rows.items():
+        verdict, disjoint = Verdict.TOO_FEW, tuple[IntervalGap, ...]()
+        if name in own:
+            verdict = Verdict.DIFFERS if name in flagged else Verdict.FOLLOWS
+            disjoint = _disjoint(own[name], reference) if name in flagged else ()
+        row["differs"] = verdict is Verdict.DIFFERS
+        judgements.append(
+            BodypartJudgement(
+                bodypart=name,
+                verdict=verdict,
+                n=sizes[name][0],
+                n_confidences=sizes[name][1],
+                min_points=min_points,
+                level=level,
+                against_others=bool(flagged),
+                gaps=disjoint,
             )
-        else:
-            rows[name]["reason"] = f"its {level:.0%} intervals overlap those of the {label}"
+        )
     table = pd.DataFrame(list(rows.values()), columns=list(PER_BODYPART_COLUMNS))
     table = table.astype({"n": "int64", "differs": bool})
-    return PerBodypartFits(pooled, reference, table, tuple(flagged))
+    return PerBodypartFits(pooled, reference, table, tuple(flagged), tuple(judgements))
+
+
+def _disjoint(fit: BootstrapFit, reference: BootstrapFit) -> tuple[IntervalGap, ...]:
+    """The parameters (slope, then intercept) whose intervals do not overlap the reference's."""
+    gaps = []
+    for key in ("slope", "intercept"):
+        low, high = fit.interval(key)
+        rlow, rhigh = reference.interval(key)
+        if high < rlow or low > rhigh:
+            gaps.append(
+                IntervalGap(key, getattr(fit, key), low, high, getattr(reference, key), rlow, rhigh)
+            )
+    return tuple(gaps)
 
 
 def largest_residuals(points: pd.DataFrame, fit: object, n: int = 10) -> pd.DataFrame:

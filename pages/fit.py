@@ -138,7 +138,7 @@ with stability:
         "95% interval."
     )
 with parts:
-    panels.per_bodypart_panel(prior, diag.per_bodypart.table)
+    panels.per_bodypart_panel(prior, diag.bodypart_table)
 with residuals:
     samples = data.session.sample_keys
     for row in workflows.residual_rows(points, fit, samples):

@@ -6,7 +6,9 @@ Sentences from the engine's results: the stop rule's verdict
 (:func:`model_prior_table`, :func:`model_prior_lines`,
 :func:`bodypart_line_statement`), flagged and far annotations
 (:func:`gross_error_rows`, :func:`residual_sentence`), edits held in memory
-(:func:`held_status`, :func:`held_sentence`), the anatomy note, and the small
+(:func:`held_status`, :func:`held_sentence`), why a bodypart's own line differs
+(:func:`bodypart_reason`), how far apart annotators click and who is flagged
+(:func:`agreement_statement`, :data:`FLAG_RULE`), the anatomy note, and the small
 sentences the setup and fit pages and ``kpcal sample`` share. Plain text, never
 Markdown: the pages show them as text. The grammar helpers :func:`count` and
 :func:`verb` live in :mod:`kpcal_core.wording` (the engine's error messages use
@@ -19,8 +21,16 @@ One module per page or part: ``stop_rule``, ``model_prior``, ``fit``, ``setup``,
 from __future__ import annotations
 
 from ..wording import count, verb
-from .annotators import COMBINE_RULE, held_sentence, held_status, team_progress_lines
+from .annotators import (
+    COMBINE_RULE,
+    FLAG_RULE,
+    agreement_statement,
+    held_sentence,
+    held_status,
+    team_progress_lines,
+)
 from .fit import (
+    bodypart_reason,
     bootstrap_intervals,
     fit_numbers,
     gross_error_rows,
@@ -61,8 +71,11 @@ __all__ = [
     "has_settled",
     "slope_settled_statement",
     "COMBINE_RULE",
+    "FLAG_RULE",
+    "agreement_statement",
     "anatomy_note",
     "bodypart_line_statement",
+    "bodypart_reason",
     "bootstrap_intervals",
     "config_created",
     "count",

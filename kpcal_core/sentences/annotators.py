@@ -1,7 +1,8 @@
 """Several annotators and held edits in words.
 
-How the fit combines clicks (:data:`COMBINE_RULE`), the team's progress, and
-edits kept in memory when a save fails.
+How the fit combines clicks (:data:`COMBINE_RULE`), how far apart annotators click
+(:func:`agreement_statement`) and who is flagged (:data:`FLAG_RULE`), the team's
+progress, and edits kept in memory when a save fails.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..agreement import FLAG_LOG, FLAG_MIN_SHARED, FLAG_OFFSET_PX
 from ..annotations import Annotation
 from ..samplekeys import SampleKey
 from ..wording import count
 
 if TYPE_CHECKING:  # the workflows use these sentences: their types are named only
+    from ..agreement import Agreement
     from ..workflows.annotators import TeamProgress
 
 
@@ -22,6 +25,46 @@ COMBINE_RULE = (
     "The fit uses one position per sample: the mean of its annotators' clicks; a click "
     "another person corrected in review is replaced by the reviewer's."
 )
+
+#: The flag rule of :func:`kpcal_core.agreement.annotator_bias`, in words (the fit page,
+#: ``kpcal agreement`` and the docs say it).
+FLAG_RULE = (
+    f"an annotator is flagged when, over at least {FLAG_MIN_SHARED} samples shared with "
+    f"others, their clicks lie on average at least {FLAG_OFFSET_PX:g} px in one direction from "
+    "the median of all the sample's clicks, or their errors differ from the median error by "
+    f"at least {FLAG_LOG:g} in log10(error + 1) on average, and in either case by more than "
+    "twice the standard error of that mean (with two annotators both are flagged: a third "
+    "look decides)"
+)
+
+
+def agreement_statement(agreement: Agreement) -> str:
+    """How far apart the annotators click: the human error floor, in one or two sentences.
+
+    Parameters
+    ----------
+    agreement
+        :func:`kpcal_core.agreement.annotator_agreement`'s result.
+    """
+    a = agreement
+    if a.n_pairs:
+        text = (
+            f"{a.n_annotators} annotators positioned {a.n_shared_samples} of the same samples: "
+            f"their clicks are {a.median_px:.2f} px apart at the median and {a.p90_px:.2f} px "
+            "at the 90th percentile (the human error floor)."
+        )
+    else:
+        text = (
+            f"No sample was positioned by two or more of the "
+            f"{count(a.n_annotators, 'annotator')}: have several people annotate the same "
+            "samples to measure agreement."
+        )
+    if a.visibility_disagreements:
+        text += (
+            f" On {count(a.visibility_disagreements, 'sample')} one annotator clicked a "
+            "position and another marked the bodypart not visible."
+        )
+    return text
 
 
 def held_sentence(n: int) -> str:

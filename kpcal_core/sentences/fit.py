@@ -1,6 +1,7 @@
 """The fit page's and ``kpcal fit``'s other words.
 
 The line's numbers and intervals, annotations far from the line or left out of it,
+why a bodypart's own line differs from the shared one (:func:`bodypart_reason`),
 the threshold's share of keypoints, and the line saved.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..gross_errors import GrossErrors
+from ..per_bodypart import Verdict
 from ..samplekeys import SampleKey
 from ..wording import count, verb
 
 if TYPE_CHECKING:  # the workflows use these sentences: their types are named only
     from ..fitting import FittedLine, LineFit
     from ..intervals import BootstrapFit
+    from ..per_bodypart import BodypartJudgement
     from ..workflows.saving import SavedLine
 
 
@@ -123,4 +126,33 @@ def line_saved(saved: SavedLine) -> str:
         f"Saved the {saved.method} line (slope {saved.slope:.4f}, intercept "
         f"{saved.intercept:.4f}) and conf_threshold {saved.conf_threshold:.4f} to "
         f"{saved.path}. Autosave keeps using this line."
+    )
+
+
+def bodypart_reason(judgement: BodypartJudgement) -> str:
+    """Why a bodypart's own line differs, follows the shared one, or is not judged.
+
+    The ``reason`` column of the fit page's per-bodypart table, with the numbers.
+
+    Parameters
+    ----------
+    judgement
+        One of :attr:`PerBodypartFits.judgements <kpcal_core.per_bodypart.PerBodypartFits>`.
+    """
+    j = judgement
+    if j.verdict is Verdict.TOO_FEW:
+        return (
+            f"{count(j.n, 'annotation')} at {count(j.n_confidences, 'confidence')}: "
+            f"too few for a line of its own (need {j.min_points})"
+        )
+    label = "shared line of the other bodyparts" if j.against_others else "pooled line"
+    if j.verdict is Verdict.FOLLOWS:
+        return f"its {j.level:.0%} intervals overlap those of the {label}"
+    gaps = "; ".join(
+        f"{g.parameter} {g.value:.3f} [{g.low:.3f}, {g.high:.3f}] vs "
+        f"{g.reference:.3f} [{g.reference_low:.3f}, {g.reference_high:.3f}]"
+        for g in j.gaps
+    )
+    return f"its {j.level:.0%} intervals do not overlap those of the {label}: " + (
+        gaps or "(they did when it was flagged)"
     )

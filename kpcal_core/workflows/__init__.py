@@ -129,7 +129,14 @@ from .drawing import (
     start_frame_fill,
     start_video_indexing,
 )
-from .fit import CalibrationFit, FitDiagnostics, calibration_fit, fit_diagnostics, stop_status
+from .fit import (
+    CalibrationFit,
+    FitDiagnostics,
+    bodypart_table,
+    calibration_fit,
+    fit_diagnostics,
+    stop_status,
+)
 from .fit_extras import (
     ResidualRow,
     error_size_table,
@@ -238,6 +245,7 @@ __all__ = [
     "fill_frame_cache",
     "fit_chart",
     "fit_diagnostics",
+    "bodypart_table",
     "frame_cache_dir",
     "frame_cache_summary",
     "histogram_chart",

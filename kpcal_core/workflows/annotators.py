@@ -18,7 +18,7 @@ from ..fit_service import fit_project
 from ..logs import log_event
 from ..project import ProjectData, SaveResult, save_work
 from ..samplekeys import SampleKey
-from ..sentences import held_sentence
+from ..sentences import FLAG_RULE, held_sentence
 from ..textio import decode_user_text
 from ..views import FIT, CropView, crop_for_sample, render_view, skeleton_edges
 
@@ -176,9 +176,9 @@ class TeamAgreement:
         :func:`kpcal_core.agreement.annotator_bias`: one row per annotator, px and
         log10(error + 1) against the network's positions.
     flagged
-        Names of the annotators flagged (:data:`kpcal_core.agreement.FLAG_RULE`).
+        Names of the annotators flagged (:func:`kpcal_core.agreement.annotator_bias`).
     rule
-        The flag rule in words.
+        The flag rule in words (:data:`kpcal_core.sentences.FLAG_RULE`).
     """
 
     agreement: Agreement
@@ -189,7 +189,7 @@ class TeamAgreement:
 
 def team_agreement(data: ProjectData, records: Mapping[SampleKey, Annotation]) -> TeamAgreement:
     """Agreement of the project's own annotators (second looks and reviews of one file)."""
-    from ..agreement import FLAG_RULE, annotator_agreement, annotator_bias
+    from ..agreement import annotator_agreement, annotator_bias
 
     predictions = {}
     for key in records:

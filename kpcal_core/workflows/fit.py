@@ -19,7 +19,7 @@ from ..planning import Population
 from ..project import ProjectData
 from ..running import running_fit
 from ..samplekeys import SampleKey
-from ..sentences import has_settled, stop_statement
+from ..sentences import bodypart_reason, has_settled, stop_statement
 from ..stop_check import StopCheck, stop_rule
 
 
@@ -76,6 +76,9 @@ class FitDiagnostics:
         :func:`~kpcal_core.intervals.prediction_band`, or None without a population.
     per_bodypart
         :func:`~kpcal_core.per_bodypart.per_bodypart_fits` of the points.
+    bodypart_table
+        The fit page's per-bodypart table: ``per_bodypart.table`` with a last
+        column ``reason``, the sentence saying why (:func:`bodypart_table`).
     part_lines
         ``bodypart, x, y``: each bodypart's own line over the points' confidences.
     """
@@ -87,7 +90,26 @@ class FitDiagnostics:
     stop: StopCheck | None
     band: pd.DataFrame | None
     per_bodypart: PerBodypartFits
+    bodypart_table: pd.DataFrame
     part_lines: pd.DataFrame
+
+
+def bodypart_table(fits: PerBodypartFits) -> pd.DataFrame:
+    """Each bodypart's own line with a ``reason`` column, the sentence of its judgement.
+
+    Parameters
+    ----------
+    fits
+        :func:`~kpcal_core.per_bodypart.per_bodypart_fits`' result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fits.table`` (one row per bodypart, columns
+        :data:`~kpcal_core.per_bodypart.PER_BODYPART_COLUMNS`) and ``reason``
+        (:func:`kpcal_core.sentences.bodypart_reason`), in that order.
+    """
+    return fits.table.assign(reason=[bodypart_reason(j) for j in fits.judgements])
 
 
 def fit_diagnostics(
@@ -137,6 +159,7 @@ def fit_diagnostics(
         stop=stop,
         band=prediction_band(points, population) if population is not None else None,
         per_bodypart=per_bodypart,
+        bodypart_table=bodypart_table(per_bodypart),
         part_lines=part_lines,
     )
 

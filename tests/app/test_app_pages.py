@@ -355,6 +355,18 @@ def test_fit_page_shows_what_the_calibration_does_to_the_model(demo):
     table = [d.value for d in at.dataframe if "s0 median (px²)" in d.value.columns]
     assert len(table) == 1 and list(table[0]["bodypart"]) == DEMO_BODYPARTS
     assert not [w.value for w in at.warning], page_text(at)  # a decreasing line: no warning
+    # the per-bodypart tab: each bodypart's own line, and why (the sentences' words)
+    (own,) = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert list(own.columns) == [
+        *("bodypart", "n", "slope", "intercept", "slope_low", "slope_high"),
+        *("intercept_low", "intercept_high", "differs", "reason"),
+    ]
+    assert sorted(own["bodypart"]) == sorted(DEMO_BODYPARTS)
+    for row in own.itertuples():
+        judged = f"its 95% intervals {'do not overlap' if row.differs else 'overlap'} those of the "
+        assert row.reason.startswith(judged) or row.reason.endswith(
+            "too few for a line of its own (need 5)"
+        ), row
 
 
 def test_fit_page_warns_of_a_positive_slope_and_saves_it_only_when_confirmed(demo):

@@ -378,6 +378,17 @@ def test_agreement_of_two_annotator_files(tmp_path):
     assert code == EXIT_OK, err
     result = json.loads(out)
     assert result["n_shared_samples"] == 1 and result["median_px"] == 5.0
+    # the sentence keeps its place in the JSON (after the numbers it says)
+    assert list(result) == [
+        *("by_pair", "n_annotators", "n_shared_samples", "n_pairs", "median_px", "p90_px"),
+        *("mean_px", "max_px", "visibility_disagreements", "statement", "by_annotator"),
+        *("flagged", "flag_rule"),
+    ]
+    assert result["statement"] == (
+        "2 annotators positioned 1 of the same samples: their clicks are 5.00 px apart at the "
+        "median and 5.00 px at the 90th percentile (the human error floor)."
+    )
+    assert result["flag_rule"].startswith("an annotator is flagged when, over at least 5 ")
     mean = parse_annotations((tmp_path / "mean.csv").read_text())
     assert mean[key_a].xy == (1.5, 2.0) and mean[key_b].xy == (1.0, 1.0)
     assert "5.0" in (tmp_path / "d.csv").read_text()

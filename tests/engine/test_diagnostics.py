@@ -52,6 +52,7 @@ from kpcal_core.diagnostics import (
     stop_rule,
 )
 from kpcal_core.fitting import robust_fit
+from kpcal_core.per_bodypart import Verdict
 from kpcal_core.planning import Population
 from kpcal_core.project import load_project_data, load_working_annotations
 from kpcal_core.stopping import t_quantile as _t_quantile
@@ -440,7 +441,10 @@ def test_per_bodypart_flags_only_the_bodypart_annotated_off_target(demo, data):
     result = per_bodypart_fits(fit_project(data=data, records=biased).points, 500, 0)
     assert result.differs == ("tail_base",)
     row = result.table.set_index("bodypart").loc["tail_base"]
-    assert row["differs"] and "do not overlap" in row["reason"]
+    judged = {j.bodypart: j for j in result.judgements}["tail_base"]
+    assert row["differs"] and judged.verdict is Verdict.DIFFERS and judged.gaps
+    assert judged.against_others
+    assert "do not overlap" in sentences.bodypart_reason(judged)
     assert result.pooled.n == 240
 
 
@@ -459,7 +463,9 @@ def test_per_bodypart_leaves_small_groups_unflagged():
     result = per_bodypart_fits(points, n_resamples=200)
     rare = result.table.set_index("bodypart").loc["rare"]
     assert rare["n"] == 3 and math.isnan(rare["slope"]) and not rare["differs"]
-    assert "too few" in rare["reason"]
+    judged = {j.bodypart: j for j in result.judgements}["rare"]
+    assert judged.verdict is Verdict.TOO_FEW and judged.n == 3
+    assert "too few" in sentences.bodypart_reason(judged)
 
 
 # --------------------------------------------------------------------------- robust
@@ -600,7 +606,8 @@ def test_agreement_distances_on_a_hand_made_example():
     assert result.mean_px == 4.5 and result.max_px == 8.0
     by_pair = result.by_pair.set_index(["annotator_a", "annotator_b"])
     assert by_pair.loc[("ann", "bob"), "n"] == 2 and by_pair.loc[("ann", "bob"), "median_px"] == 2.5
-    assert "human error floor" in result.statement and "not visible" in result.statement
+    statement = sentences.agreement_statement(result)
+    assert "human error floor" in statement and "not visible" in statement
 
 
 def test_agreement_from_pairs_keeps_each_annotators_newest_click():
@@ -614,7 +621,7 @@ def test_agreement_from_pairs_keeps_each_annotators_newest_click():
     assert result.distances["distance_px"].tolist() == [10.0]
     alone = annotator_agreement(history[:2])
     assert alone.n_pairs == 0 and math.isnan(alone.median_px)
-    assert "No sample" in alone.statement
+    assert "No sample" in sentences.agreement_statement(alone)
 
 
 def test_mean_clicks_are_fittable_annotations():

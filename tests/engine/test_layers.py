@@ -1,7 +1,9 @@
 """The layers stay as docs/layout.md draws them: `lint-imports` with pyproject.toml's contracts.
 
 The engine never imports Streamlit or the app; the format readers import no video code; the
-statistics of the stop rule, the planned order and the sampling read and write no file; the app
+statistics of the stop rule, the planned order and the sampling read and write no file, and
+they and the annotators' agreement say no words (sentences and grammar live in
+kpcal_core.sentences and kpcal_core.wording); the app
 (app.py, pages/, kpcal_app/) imports from the engine only kpcal_core.workflows, kpcal_core.errors
 and kpcal_core.sentences.
 """
@@ -18,19 +20,42 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_import_contracts_hold():
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` with pyproject.toml's contracts over the packages under ``root``."""
     command = shutil.which("lint-imports")
     assert command, "import-linter is in requirements-dev.txt"
-    run = subprocess.run(
+    return subprocess.run(
         [command, "--config", str(REPO / "pyproject.toml")],
-        cwd=REPO,
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=240,
-        env={"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)},
+        env={"PYTHONPATH": str(root), "PATH": str(Path(sys.executable).parent)},
     )
+
+
+def test_the_import_contracts_hold():
+    run = _lint_imports(REPO)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "4 kept, 0 broken" in run.stdout
+    assert "5 kept, 0 broken" in run.stdout
+
+
+def test_a_statistics_module_that_builds_words_breaks_the_contract(tmp_path):
+    """per_bodypart or agreement importing the grammar or the sentences again fails lint-imports
+    (direct imports: a lower module's error message may still count with wording)."""
+    for package in ("kpcal_core", "kpcal_app"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    for module, line in (
+        ("per_bodypart", "from .wording import count"),
+        ("agreement", "from .sentences import agreement_statement"),
+    ):
+        path = tmp_path / "kpcal_core" / f"{module}.py"
+        path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    run = _lint_imports(tmp_path)
+    assert run.returncode != 0 and "4 kept, 1 broken" in run.stdout, run.stdout[-4000:]
+    assert "The statistics say no words BROKEN" in run.stdout
+    assert "kpcal_core.per_bodypart is not allowed to import kpcal_core.wording" in run.stdout
+    assert "kpcal_core.agreement is not allowed to import kpcal_core.sentences" in run.stdout
 
 
 def test_each_project_file_name_is_spelled_in_one_module():

@@ -155,3 +155,128 @@ def test_the_running_fit_says_no_words_and_the_sentences_say_its_slope_rule():
     )
     early = slope_settled(table.iloc[:8])
     assert not early.enough and "Too early" in sentences.slope_settled_statement(early)
+
+
+# --------------------------------------------------------------------------- no words
+
+
+def test_the_statistics_say_no_words_and_the_contract_keeps_it_so():
+    """The statistics (and agreement) return numbers and typed facts: no sentence, no grammar."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    [words] = [c for c in contracts if c["name"] == "The statistics say no words"]
+    expected = sorted(f"kpcal_core.{m}" for m in (*STATISTICS, "agreement"))
+    assert sorted(words["source_modules"]) == expected
+    assert sorted(words["forbidden_modules"]) == ["kpcal_core.sentences", "kpcal_core.wording"]
+    assert words["ignore_imports"] == ["kpcal_core.fitting -> kpcal_core.wording"]
+    for module in ("per_bodypart", "agreement"):
+        source = (REPO / "kpcal_core" / f"{module}.py").read_text(encoding="utf-8")
+        assert "wording" not in source.split('"""', 2)[2], module  # the docstring may name it
+
+    fits = per_bodypart_fits(line_points(), n_resamples=50)
+    assert "reason" not in fits.table.columns
+    assert [j.bodypart for j in fits.judgements] == list(fits.table["bodypart"])
+    agreement = annotator_agreement(
+        {
+            "ann": {("rec", 0, "nose"): Annotation(1.0, 1.0, "ann", "1")},
+            "bob": {("rec", 0, "nose"): Annotation(4.0, 5.0, "bob", "2")},
+        }
+    )
+    results = [agreement, fits, *fits.judgements]
+    for result in results:
+        for field in dataclasses.fields(result):
+            value = getattr(result, field.name)
+            sentence = isinstance(value, str) and " " in value
+            assert not sentence, f"{type(result).__name__}.{field.name} is a sentence: {value!r}"
+
+
+def _judgement(verdict, n=12, n_confidences=9, against_others=False, gaps=()):
+    from kpcal_core.per_bodypart import BodypartJudgement
+
+    return BodypartJudgement("nose", verdict, n, n_confidences, 5, 0.95, against_others, gaps)
+
+
+def test_the_bodypart_reason_says_what_the_statistic_said():
+    """Word for word what per_bodypart_fits wrote into its ``reason`` column before."""
+    from kpcal_core.per_bodypart import IntervalGap, Verdict
+    from kpcal_core.sentences import bodypart_reason
+
+    assert bodypart_reason(_judgement(Verdict.TOO_FEW, 3, 3)) == (
+        "3 annotations at 3 confidences: too few for a line of its own (need 5)"
+    )
+    assert bodypart_reason(_judgement(Verdict.TOO_FEW, 1, 1)) == (
+        "1 annotation at 1 confidence: too few for a line of its own (need 5)"
+    )
+    assert bodypart_reason(_judgement(Verdict.FOLLOWS)) == (
+        "its 95% intervals overlap those of the pooled line"
+    )
+    assert bodypart_reason(_judgement(Verdict.FOLLOWS, against_others=True)) == (
+        "its 95% intervals overlap those of the shared line of the other bodyparts"
+    )
+    gaps = (
+        IntervalGap("slope", -0.1611, -0.37742, -0.0446, -0.5131, -0.5444, -0.4864),
+        IntervalGap("intercept", 1.2222, 0.6930, 1.3579, 0.4630, 0.4214, 0.5040),
+    )
+    assert bodypart_reason(_judgement(Verdict.DIFFERS, against_others=True, gaps=gaps)) == (
+        "its 95% intervals do not overlap those of the shared line of the other bodyparts: "
+        "slope -0.161 [-0.377, -0.045] vs -0.513 [-0.544, -0.486]; "
+        "intercept 1.222 [0.693, 1.358] vs 0.463 [0.421, 0.504]"
+    )
+    assert bodypart_reason(_judgement(Verdict.DIFFERS, against_others=True)) == (
+        "its 95% intervals do not overlap those of the shared line of the other bodyparts: "
+        "(they did when it was flagged)"
+    )
+
+
+def test_the_fit_page_table_gets_its_reasons_from_the_sentences():
+    from kpcal_core import sentences, workflows
+    from kpcal_core.per_bodypart import PER_BODYPART_COLUMNS, Verdict
+
+    points = line_points(80, bodyparts=("nose", "tail", "ear"))
+    points.loc[points["bodypart"] == "ear", "log10_error"] += 0.8  # a bodypart far off
+    points.loc[:3, "bodypart"] = "rare"
+    diag = workflows.fit_diagnostics(points)
+    table = diag.bodypart_table
+    assert list(table.columns) == [*PER_BODYPART_COLUMNS, "reason"]
+    pd.testing.assert_frame_equal(table.drop(columns="reason"), diag.per_bodypart.table)
+    judged = {j.bodypart: j for j in diag.per_bodypart.judgements}
+    assert judged["ear"].verdict is Verdict.DIFFERS and judged["rare"].verdict is Verdict.TOO_FEW
+    assert judged["nose"].verdict is Verdict.FOLLOWS
+    assert list(table["reason"]) == [
+        sentences.bodypart_reason(judged[name]) for name in table["bodypart"]
+    ]
+    assert (
+        table.set_index("bodypart")
+        .loc["ear", "reason"]
+        .startswith(
+            "its 95% intervals do not overlap those of the shared line of the other bodyparts: "
+            "intercept "  # shifted up: the intercept differs
+        )
+    )
+
+
+def test_the_agreement_statement_says_what_the_statistic_said():
+    from kpcal_core.sentences import agreement_statement
+
+    def said(clicks):
+        return agreement_statement(annotator_agreement(clicks))
+
+    key, other = ("r", 0, "nose"), ("r", 1, "nose")
+    assert said(
+        {
+            "a": {key: Annotation(1, 1, "a", "1"), other: Annotation(1, 1, "a", "1")},
+            "b": {
+                key: Annotation(1, 1, "b", "1", status="not_visible"),
+                other: Annotation(4, 5, "b", "1"),
+            },
+            "c": {other: Annotation(2, 5, "c", "1")},
+        }
+    ) == (
+        "3 annotators positioned 1 of the same samples: their clicks are 4.12 px apart at the "
+        "median and 4.82 px at the 90th percentile (the human error floor). On 1 sample one "
+        "annotator clicked a position and another marked the bodypart not visible."
+    )
+    assert said({"a": {key: Annotation(1, 1, "a", "1")}}) == (
+        "No sample was positioned by two or more of the 1 annotator: have several people "
+        "annotate the same samples to measure agreement."
+    )
