@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 from kpcal_core.errors import KpcalError
 from kpcal_core.workflows import log_event
 
@@ -40,7 +40,7 @@ def show_error(error: Exception, project: str | None = None) -> None:
         )
         if st.button("Start config.yml over (keep the broken file as a backup)"):
             backup, _ = workflows.start_config_over(project)
-            st.toast("Kept the broken config as " + literal(backup.name))
+            st.toast(sentences.kept_broken_config(literal(backup.name)))
             st.rerun()
 
 

@@ -76,7 +76,7 @@ def project_picker(project: str) -> None:
             except KpcalError as error:
                 error_display.show_error(error)
         pending = st.session_state.get(state.PENDING_FOLDER)
-        if pending and st.button(f"Create the folder {code(pending)}"):
+        if pending and st.button(sentences.create_folder(code(pending))):
             try:
                 open_folder(pending, create=True)
             except KpcalError as error:
@@ -153,9 +153,10 @@ def recordings_table(table) -> None:
     row = table.iloc[chosen]
     video = row["video"]
     st.caption(
-        f"**{literal(row['status'])}** · video: "
-        + (code(video) if video else "none")
-        + (f" · found by the rule {literal(row['rule'])}" if row["rule"] else "")
+        f"**{literal(row['status'])}** · "
+        + sentences.recording_video(
+            code(video) if video else None, literal(row["rule"]) if row["rule"] else None
+        )
     )
     st.caption(literal(row["reason"]))
 
@@ -183,7 +184,7 @@ def stop_status(data: ProjectData, records: dict) -> None:
     try:
         check = cache.stop_status(data, records)
     except KpcalError as error:
-        st.caption(f"Cannot tell yet whether you can stop: {literal(error)}")
+        st.caption(sentences.cannot_tell_stop(literal(error)))
         return
     line = sentences.stop_status_line(check)
     if check.settled:
@@ -286,11 +287,8 @@ def team_agreement(data: ProjectData, records: dict) -> None:
             ).drop(columns=["offset_x_px", "offset_y_px"])
         )
     if team.flagged:
-        st.warning(
-            f"Systematically off: {literal(', '.join(team.flagged))}. Review their clicks on "
-            "the annotate page (Review flagged clicks)."
-        )
-    st.caption(f"Flag rule: {team.rule}.")
+        st.warning(sentences.systematically_off(literal(", ".join(team.flagged))))
+    st.caption(sentences.flag_rule(team.rule))
 
 
 def annotator_comparison(records: dict) -> dict:
@@ -369,7 +367,7 @@ def frame_fill_progress(data: ProjectData, fill: BackgroundJob, *, poll_s: float
     status.empty()
     if progress.error:
         bar.empty()
-        st.error(f"Frames could not all be cached: {literal(progress.error)}")
+        st.error(sentences.frames_not_cached(literal(progress.error)))
     else:
         bar.progress(1.0, text="All frames ready.")
     st.caption(literal(workflows.frame_cache_summary(data)))
@@ -417,11 +415,7 @@ def save_panel(
     check = slope_check(points, line.slope)
     confirmed = True
     if not check.decreasing:
-        st.warning(
-            literal(
-                f"{check.problem} Autosave does not write it: config.yml keeps the line it has."
-            )
-        )
+        st.warning(literal(sentences.slope_not_written(check.problem)))
         confirmed = st.checkbox(
             "Write this line to config.yml anyway",
             key=f"kpcal_confirm_slope-{method}-{line.slope:.9g}-{line.intercept:.9g}",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 from kpcal_core.errors import KpcalError
 from kpcal_core.workflows import clean_user_path, resolve_user_path
 
@@ -77,7 +77,7 @@ def project_dir() -> str:
             st.session_state[PROJECT] = str(resolve_project(from_url))
         except KpcalError as error:  # shown by app.py on every page until another project opens
             st.query_params.pop(QUERY_PROJECT, None)
-            st.session_state[REFUSED] = f"{error}. Still working on the previous project."
+            st.session_state[REFUSED] = sentences.project_refused(error)
     if PROJECT not in st.session_state:
         st.session_state[PROJECT] = default_project()
     return st.session_state[PROJECT]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpcal_core import workflows
+from kpcal_core import sentences, workflows
 
 from .signin import login_configured
 from .state import ANNOTATOR, annotator
@@ -30,10 +30,7 @@ def demo_banner(project: str) -> None:
     truth = workflows.demo_truth(project)
     if truth is not None:
         st.sidebar.info(
-            "**Demo project**: synthetic videos of a moving animal whose network errors follow a "
-            f"known line (slope {truth['slope']:g}, intercept {truth['intercept']:g}). Click the "
-            "centre of the dot the yellow circle is meant for; after a few dozen clicks the fit "
-            "page should find about that line.",
+            "**Demo project**: " + sentences.demo_note(truth["slope"], truth["intercept"]),
             icon=":material/school:",
         )
 

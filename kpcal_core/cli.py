@@ -432,6 +432,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     result = workflows.calibration_fit(data, records, args.robust or "least-squares")
     summary = _fit_summary(result, args)
+    saved = None
     if args.save or args.save_robust:
         line = result.line if args.save_robust else FittedLine.least_squares(result.project.fit)
         threshold = (
@@ -439,17 +440,16 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.conf_threshold is not None
             else float(load_config(data.project_dir).get("conf_threshold", 0.5))
         )
-        summary["saved"] = asdict(
-            workflows.save_calibration(
-                data,
-                slope=line.slope,
-                intercept=line.intercept,
-                conf_threshold=threshold,
-                method=line.method,
-                points=result.project.line_points,
-                confirm_slope=args.confirm_slope,
-            )
+        saved = workflows.save_calibration(
+            data,
+            slope=line.slope,
+            intercept=line.intercept,
+            conf_threshold=threshold,
+            method=line.method,
+            points=result.project.line_points,
+            confirm_slope=args.confirm_slope,
         )
+        summary["saved"] = asdict(saved)
     if args.json:
         _print_json(summary, out)
         return EXIT_OK
@@ -471,8 +471,9 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         + ")",
         summary["settled_statement"],
     ]
-    if summary["slope_check"]["problem"]:
-        lines.append(f"Slope: {summary['slope_check']['problem']}")
+    problem = summary["slope_check"]["problem"]
+    if problem:  # the fit page's words; a line saved with --confirm-slope was written
+        lines.append(problem if saved else sentences.slope_not_written(problem))
     lines += summary["model_prior"]["sentences"]
     robust = summary["robust"]
     if robust:
@@ -480,13 +481,8 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"robust ({robust['method']}): slope {robust['slope']:.6f}, "
             f"intercept {robust['intercept']:.6f}"
         )
-    saved = summary["saved"]
-    if saved:
-        lines.append(
-            f"Saved {saved['method']} slope {saved['slope']:.6f}, intercept "
-            f"{saved['intercept']:.6f}, conf_threshold {saved['conf_threshold']:.4f} "
-            f"to {saved['path']}"
-        )
+    if saved is not None:
+        lines.append(sentences.line_saved(saved))
     out.write("\n".join(lines) + "\n")
     return EXIT_OK
 
@@ -562,7 +558,7 @@ def cmd_agreement(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(_table(bias) + "\n")
             out.write(
                 (f"Flagged: {', '.join(flagged)}." if flagged else "No annotator is flagged.")
-                + f" Rule: {sentences.FLAG_RULE}.\n"
+                + f" {sentences.flag_rule(sentences.FLAG_RULE)}\n"
             )
     if result.n_pairs == 0:
         err.write("kpcal: no sample is annotated by two or more annotators\n")

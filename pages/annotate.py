@@ -90,7 +90,7 @@ except KpcalError as error:
     )
     if st.button("Start over (keep the broken file as a backup)"):
         for path in broken_annotation_files(project):
-            st.toast(f"Kept {literal(path.name)} as {literal(backup_file(path).name)}")
+            st.toast(sentences.kept_as_backup(literal(path.name), literal(backup_file(path).name)))
         st.rerun()
     st.stop()
 
@@ -166,7 +166,7 @@ def record(key, status: str = POSITION, xy=(math.nan, math.nan)) -> None:
         result = workflows.record_annotation(data, records, key, annotation, held=held)
         state.set_save_message(project, result.message)
     except KpcalError as error:
-        state.set_save_message(project, f"Not saved: {error}")
+        state.set_save_message(project, sentences.not_saved(error))
 
 
 def save_held() -> None:
@@ -175,7 +175,7 @@ def save_held() -> None:
         result = workflows.save_held_edits(data, records, held)
         state.set_save_message(project, result.message)
     except KpcalError as error:
-        state.set_save_message(project, f"Not saved: {error}")
+        state.set_save_message(project, sentences.not_saved(error))
 
 
 def on_click() -> None:
@@ -217,14 +217,14 @@ def on_click() -> None:
         return
     record(key, xy=xy)
     said = state.save_message(project) or ""
-    if rule.message and not said.startswith("Not saved"):
-        state.set_save_message(project, f"{rule.message} {said}".strip())
+    if rule.message and not said.startswith(sentences.NOT_SAVED):
+        state.set_save_message(project, sentences.late_click_saved(rule.message, said))
 
 
 def zoom_control(view, zoom_in: str, zoom_out: str) -> None:
     """The zoom shown and its buttons (keys: + in, - out, 0 fit)."""
     zoom = address.zoom()
-    st.caption(f"Zoom: {zoom_label(zoom, view)}")
+    st.caption(sentences.zoom_caption(zoom_label(zoom, view)))
     with st.container(key=ZOOM_KEYS):
         cols = st.columns([0.8, 0.8, 1.1, 1.3], gap="small")
         with cols[0].container(key=ZOOM_OUT_KEY):
@@ -271,29 +271,24 @@ def last_action(key) -> None:
         st.info("Marked not visible in this frame. Click the image to place it anyway.")
     message = state.save_message(project)
     if message:
-        refused = message.startswith(("Not saved", "That click"))
+        refused = message.startswith((sentences.NOT_SAVED, "That click"))
         (st.warning if refused else st.caption)(literal(message))
     if held:
-        st.warning(f"{sentences.held_status(held)}: drawn on the image, not counted above.")
+        st.warning(sentences.held_on_this_page(sentences.held_status(held)))
         st.button("Save held edits", on_click=save_held)
 
 
 def team_lines(key, other: str | None) -> None:
     """Who else works here: each annotator's count, the team's progress, this sample's state."""
     if other is not None and mine(key) is None:
-        st.warning(
-            f"{literal(other)} is working on this sample: press Next unannotated for a free one."
-        )
+        st.warning(sentences.someone_else_is_working(literal(other)))
     own = mine(key)
     ann = records.get(key)
     if own is None and ann is not None and ann.status != CLEARED and ann.annotators():
         if key in workflows.second_look(data):
             st.info("Second look: click where you see it (the first click is not shown).")
         else:
-            st.info(
-                f"Annotated by {literal(', '.join(ann.annotators()))} (drawn). A click here "
-                "corrects it as your review: the fit then uses yours."
-            )
+            st.info(sentences.annotated_by(literal(", ".join(ann.annotators()))))
     progress = workflows.team_progress(data, records)
     if (progress.counts.keys() | progress.working.keys()) - {me, ""}:  # someone else works here
         with st.container(key="team-progress"):
@@ -361,25 +356,19 @@ def annotator() -> None:
     )
     video = data.video_paths.get(recording)
     if recording not in data.coordinates or bodypart not in data.bodyparts:
-        st.error(
-            f"Sample {literal(key)} is not in the loaded keypoints (were they changed?): press Next."
-        )
+        st.error(sentences.sample_not_loaded(literal(key)))
         return
     if video is None:
-        st.error(f"Recording {code(recording)} has no video: set it on the setup page.")
+        st.error(sentences.recording_without_video(code(recording)))
         return
     counts = annotation_counts(records)
     k = data.bodyparts.index(bodypart)
     video_frame = int(data.video_frame_indexes[recording][frame_number])
     # What identifies the sample is shown by the click view with its image (never before it).
     lines = SampleLines(
-        title=(
-            f"Target bodypart = {bodypart} | confidence = "
-            f"{float(data.confidences[recording][frame_number, k]):.4f}"
-        ),
-        caption=(
-            f"Sample {current + 1} of {len(samples)} · recording {recording} · keypoint frame "
-            f"{frame_number} (video frame {video_frame})"
+        title=sentences.sample_title(bodypart, float(data.confidences[recording][frame_number, k])),
+        caption=sentences.sample_caption(
+            current + 1, len(samples), recording, frame_number, video_frame
         ),
         legend=widgets.bodypart_legend(data.bodyparts),
         target=bodypart,
@@ -406,9 +395,9 @@ def annotator() -> None:
         click_image(rendered, key=state.CLICK_VIEW, view=token, sample=lines, on_click=on_click)
     with beside:
         st.caption(
-            f"Completed annotations = {counts['positions']} · "
-            f"{sum(is_done(s) for s in samples)} of these samples done · "
-            f"{counts['not_visible']} marked not visible"
+            sentences.annotation_counts_line(
+                counts["positions"], sum(is_done(s) for s in samples), counts["not_visible"]
+            )
         )
         team_lines(key, other)
         zoom_control(view, *steps)

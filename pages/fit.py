@@ -35,9 +35,7 @@ except KpcalError as error:
 workflows.leave_samples(data, state.annotator(), state.lease_session())  # left annotating
 
 if state.held(project):  # a full disk refused them on the annotate page
-    st.warning(
-        f"{sentences.held_status(state.held(project))} on the annotate page: not in this fit."
-    )
+    st.warning(sentences.held_not_in_fit(sentences.held_status(state.held(project))))
 panels.team_agreement(data, records)
 fit_records = panels.annotator_comparison(records)
 
@@ -53,7 +51,7 @@ method = st.radio(
 try:
     result = workflows.calibration_fit(data, fit_records, method)
 except NotEnoughAnnotations as error:
-    st.info(f"No fit yet: {literal(error)}")
+    st.info(sentences.no_fit_yet(literal(error)))
     st.page_link(
         "pages/annotate.py",
         label="Annotate more",

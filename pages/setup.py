@@ -67,7 +67,7 @@ sources = workflows.Sources(
     keypoints_text, None if fmt == "auto" else fmt, video_text, extension, suffix, duplicates
 )
 create = st.session_state.get(state.PENDING_FOLDER) == project and st.button(
-    f"Create the folder {code(project)} and load the keypoints"
+    sentences.create_folder_and_load(code(project))
 )
 if applied or create:
     try:
@@ -87,7 +87,7 @@ if applied or create:
         st.rerun()
     except workflows.ProjectFolderMissing as error:
         st.session_state[state.PENDING_FOLDER] = project
-        st.warning(f"{literal(error)}. Nothing was created yet.")
+        st.warning(sentences.nothing_created_yet(literal(error)))
     except KpcalError as error:
         error_display.show_error(error)
 
@@ -174,7 +174,7 @@ draw, problem = None, None
 if st.session_state.pop(state.SAMPLE_REQUESTED, False) and use:
     seed = seed_text.strip()
     if seed and not seed.isdigit():
-        problem = f"seed must be a whole number >= 0 or empty, got {literal(repr(seed))}"
+        problem = sentences.bad_seed(literal(repr(seed)))
     else:
         try:
             draw = workflows.draw_samples(

@@ -15,7 +15,9 @@ Markdown: the pages show them as text. The grammar helpers :func:`count` and
 them too) and are re-exported here for the app.
 
 One module per page or part: ``stop_rule``, ``model_prior``, ``fit``, ``setup``,
-``annotators``; every name is re-exported here.
+``annotators``, ``annotate`` (the annotate page's sample lines, counts and
+save messages) and ``pages`` (the other pages' and panels' sentences built
+from values); every name is re-exported here.
 """
 
 from __future__ import annotations
@@ -105,4 +107,70 @@ __all__ = [
     "stop_status_line",
     "team_progress_lines",
     "verb",
+]
+
+# The pages' sentences built from values (``annotate``: the annotate page; ``pages``: the
+# setup and fit pages and the app's panels). One block, after the others' exports.
+from .annotate import (  # noqa: E402
+    NOT_SAVED,
+    annotated_by,
+    annotation_counts_line,
+    held_not_in_fit,
+    held_on_this_page,
+    kept_as_backup,
+    late_click_saved,
+    not_saved,
+    recording_without_video,
+    sample_caption,
+    sample_not_loaded,
+    sample_title,
+    someone_else_is_working,
+    zoom_caption,
+)
+from .pages import (  # noqa: E402
+    bad_seed,
+    cannot_tell_stop,
+    create_folder,
+    create_folder_and_load,
+    demo_note,
+    flag_rule,
+    frames_not_cached,
+    kept_broken_config,
+    no_fit_yet,
+    nothing_created_yet,
+    project_refused,
+    recording_video,
+    slope_not_written,
+    systematically_off,
+)
+
+__all__ += [
+    "NOT_SAVED",
+    "annotated_by",
+    "annotation_counts_line",
+    "held_not_in_fit",
+    "held_on_this_page",
+    "kept_as_backup",
+    "late_click_saved",
+    "not_saved",
+    "recording_without_video",
+    "sample_caption",
+    "sample_not_loaded",
+    "sample_title",
+    "someone_else_is_working",
+    "zoom_caption",
+    "bad_seed",
+    "cannot_tell_stop",
+    "create_folder",
+    "create_folder_and_load",
+    "demo_note",
+    "flag_rule",
+    "frames_not_cached",
+    "kept_broken_config",
+    "no_fit_yet",
+    "nothing_created_yet",
+    "project_refused",
+    "recording_video",
+    "slope_not_written",
+    "systematically_off",
 ]

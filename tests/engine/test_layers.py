@@ -173,3 +173,117 @@ def test_every_engine_module_is_short_and_says_what_it_owns():
         assert len(text.splitlines()) <= 700, name
         docstring = ast.get_docstring(ast.parse(text)) or ""
         assert len(docstring.split()) >= 5, name
+
+
+#: At most this many words of our own in a string built from values in the app: more is a
+#: sentence, and a sentence built from values lives in kpcal_core.sentences (one place for the
+#: pages and the command line). A word is a run of non-blanks with a letter ("Zoom:", "open-").
+MAX_WORDS_BESIDE_A_VALUE = 1
+
+#: Strings built from values in the app that may hold more words, each with its reason:
+#: ``(file, how the words start)``.
+SENTENCE_EXEMPTIONS = {
+    # For whoever installs the app, raised when the module is imported (never on a page).
+    ("kpcal_app/click.py", " is not installed"),
+    # The page's own Markdown (the bold names a form of this page) after the anatomy note,
+    # a sentence of kpcal_core.sentences; no value inside these words.
+    ("pages/setup.py", " Choose them under **Front and back bodyparts**"),
+}
+
+
+def _words(text: str) -> int:
+    return sum(any(c.isalpha() for c in token) for token in text.split())
+
+
+def _string_parts(node: ast.expr) -> list[ast.expr]:
+    """The operands of a chain of ``+`` (``a + b + c``), else ``[node]``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _string_parts(node.left) + _string_parts(node.right)
+    return [node]
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _calls_sentences(node: ast.expr) -> bool:
+    """``node`` is a call of a kpcal_core.sentences function (a whole sentence)."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "sentences"
+    )
+
+
+def _sentences_built_from_values(source: str) -> list[tuple[int, str]]:
+    """``(line, words)`` of each string ``source`` builds from values with too many words.
+
+    Caught: f-strings with a value, ``"..." % x``, ``"...".format(x)`` and ``+`` chains
+    joining our words to a value (not to a whole sentence from ``sentences.<name>(...)``).
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        pieces: list[str] = []
+        if isinstance(node, ast.JoinedStr) and any(
+            isinstance(v, ast.FormattedValue) for v in node.values
+        ):
+            pieces = [v.value for v in node.values if _is_text(v)]
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_text(node.left):
+            pieces = [node.left.value]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and _is_text(node.func.value)
+        ):
+            pieces = [node.func.value.value]
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            parts = _string_parts(node)
+            values = [p for p in parts if not _is_text(p) and not isinstance(p, ast.JoinedStr)]
+            if values and not all(_calls_sentences(p) for p in values):
+                pieces = [p.value for p in parts if _is_text(p)]
+        words = "…".join(pieces)  # the words of one string, wherever its values go
+        if _words(words) > MAX_WORDS_BESIDE_A_VALUE:
+            found.append((node.lineno, words))
+    return sorted(set(found))
+
+
+def test_the_app_builds_no_sentence_from_values():
+    """Follow-up of issue 22: a sentence built from values (numbers, names, errors) is a
+    function of kpcal_core.sentences; the app only escapes the names it passes and draws."""
+    scripts = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]
+    scripts += sorted((REPO / "kpcal_app").rglob("*.py"))
+    built, exempted = {}, set()
+    for path in scripts:
+        name = str(path.relative_to(REPO))
+        for line, words in _sentences_built_from_values(path.read_text(encoding="utf-8")):
+            exemption = next(
+                (e for e in SENTENCE_EXEMPTIONS if e[0] == name and words.startswith(e[1])), None
+            )
+            if exemption is None:
+                built.setdefault(name, []).append((line, words))
+            exempted.add(exemption)
+    assert not built, f"move these sentences into kpcal_core/sentences/: {built}"
+    assert exempted >= SENTENCE_EXEMPTIONS, "an exemption no longer needed: drop it"
+
+
+def test_the_sentence_check_finds_sentences_built_from_values():
+    source = (
+        'a = f"Zoom: {z}"\n'
+        'b = f"open-{key}"\n'
+        'c = f"No fit yet: {error}"\n'
+        'd = "Kept the broken config as " + literal(name)\n'
+        'e = "**Demo project**: " + sentences.demo_note(1, 2)\n'
+        'f = "Saved %s to the project" % path\n'
+        'g = "Saved {} here".format(path)\n'
+        'h = "Annotator: " + code(name)\n'
+        'i = f"Sample {i} of {n} · recording {r}"\n'
+    )
+    assert _sentences_built_from_values(source) == [
+        (3, "No fit yet: "),
+        (4, "Kept the broken config as "),
+        (6, "Saved %s to the project"),
+        (7, "Saved {} here"),
+        (9, "Sample … of … · recording "),
+    ]

@@ -236,6 +236,30 @@ def test_the_command_line_writes_a_rising_line_only_with_confirm_slope(demo):
     assert config_line(project)[0] > 0
 
 
+def test_the_command_line_says_a_rising_line_and_a_save_as_the_fit_page_does(demo):
+    """One sentence for one event: the slope not written (panels.save_panel's warning) and
+    the line saved (its success), in `kpcal fit`'s text output too."""
+    project = demo.project_dir
+    data = load_project_data(project)
+    save_annotations(project, rising_records(demo, 25), data.video_frame_indexes)
+    code, out, err = run("fit", project, "--json")
+    problem = json.loads(out)["slope_check"]["problem"]
+    code, out, err = run("fit", project)
+    assert code == EXIT_OK, err
+    assert problem and sentences.slope_not_written(problem) in out.splitlines(), out
+    code, out, err = run("fit", project, "--save", "--confirm-slope")
+    assert code == EXIT_OK, err
+    saved = workflows.SavedLine(
+        path=str(project / "config.yml"),
+        slope=config_line(project)[0],
+        intercept=config_line(project)[1],
+        conf_threshold=float(load_config(project)["conf_threshold"]),
+        method="least-squares",
+    )
+    assert out.splitlines()[-1] == sentences.line_saved(saved), out
+    assert sentences.slope_not_written(problem) not in out  # it was written: confirmed
+
+
 def test_a_flat_line_is_not_autosaved_either(demo):
     project = demo.project_dir
     data = load_project_data(project)

@@ -381,7 +381,7 @@ def test_agreement_on_the_project_file_and_cli(project, capsys):
     assert [r["annotator"] for r in out["by_annotator"]] == ["ana", "bo"]
     assert all(math.isfinite(r["bias_log10"]) for r in out["by_annotator"])
     assert main(["agreement", str(project)]) == 0
-    assert "Rule: an annotator is flagged when" in capsys.readouterr().out
+    assert "Flag rule: an annotator is flagged when" in capsys.readouterr().out
 
 
 def test_agreement_cli_refuses_a_folder_that_is_not_a_project(tmp_path, capsys):
