@@ -38,16 +38,21 @@ log-spaced bins as keypoint-MoSeq (:func:`~kpcal_core.sampling.confidence_bin_ed
 first one pick from each non-empty bin (so the whole range is seen, which a
 curved truth needs); then each next pick is the next keypoint of the bin whose
 next keypoint most reduces the criterion, except every third pick, which goes
-round-robin over the bins (so no bin is starved and a bent line shows), and
-every fourth pick (:data:`POPULATION_EVERY`, before the round-robin) is drawn
-from the population across bins: the bin where a golden-ratio (Weyl) sequence
-of the step number falls in the keypoints' cumulative share per bin, so these
-picks alone are a stratified miniature of the population. Over bodyparts that
-differ the pooled line is not straight in ``x``, and least squares on a design
-far from the population (an I-optimal one sits at the ends) aims at another
-line than the population's; the population picks pull the design towards it
-(on the real fly population of ``bench/bench_design.py`` the planned line's
-error at the stop went from 1.20x the equal bins' to 1.02x). Within
+round-robin over the bins (so no bin is starved and a bent line shows).
+Where several bodyparts are used, every fourth pick (:data:`POPULATION_EVERY`,
+before the round-robin) is drawn from the population across bins instead: the
+bin where a golden-ratio (Weyl) sequence of the step number falls in the
+keypoints' cumulative share per bin, so these picks alone are a stratified
+miniature of the population. The line pooled over bodyparts is the line of a
+mixture: where their confidences differ, the mix of bodyparts changes along
+``x`` and the mean error is not straight in ``x``, and least squares on a design
+far from the population (an I-optimal one sits at the ends) then aims at
+another line than the population's; the population picks pull the design
+towards it (on the real fly population of ``bench/bench_design.py`` the
+planned line's error at the stop went from 1.20x the equal bins' to 1.02x).
+With one bodypart there is no mixture, and the picks stay I-optimal (the
+population picks cost a few clicks there: on the bench's noise that grows at
+low confidence, 50 clicks became 54). Within
 a bin keypoints come in random (seeded) order; where several bodyparts are
 used, each bin serves its bodyparts in proportion to their share of the bin's
 keypoints (the bodypart furthest behind its share of the bin's picks next), so
@@ -79,8 +84,8 @@ from .sampling import (
 
 #: Every how-many-th pick of the planned order goes round-robin over the bins.
 ROUND_ROBIN_EVERY = 3
-#: Every how-many-th pick is drawn from the population across bins (before the
-#: round-robin; 0: never).
+#: Where several bodyparts are used, every how-many-th pick is drawn from the
+#: population across bins (before the round-robin; 0: never).
 POPULATION_EVERY = 4
 #: The golden ratio's fractional part: the step of the population picks' Weyl sequence.
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -381,9 +386,10 @@ def plan_annotation_order(
     already holds an annotated keypoint counts as seen); then each pick comes
     from the bin whose next keypoint most lowers the population-averaged
     prediction variance ``trace((X^T X)^{-1} M)``, every third pick
-    (:data:`ROUND_ROBIN_EVERY`) going round-robin over the bins instead and
-    every fourth (:data:`POPULATION_EVERY`) to the population's bin of a
-    golden-ratio sequence of the step.
+    (:data:`ROUND_ROBIN_EVERY`) going round-robin over the bins instead and,
+    where several used bodyparts have keypoints, every fourth
+    (:data:`POPULATION_EVERY`) to the population's bin of a golden-ratio
+    sequence of the step.
     Within a bin keypoints are in seeded random order, and the bin serves the
     used bodypart furthest behind its share of the bin's keypoints (largest
     ``share * (picks in the bin + 1) - its picks in the bin``; ties in a seeded
@@ -568,6 +574,8 @@ def plan_annotation_order(
     counts = totals.reshape(num_bins, n_keypoints).astype(float)
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
     population_cumulative = np.cumsum(counts.sum(axis=1)) / max(float(counts.sum()), 1.0)
+    # a pooled line is a mixture's only where several bodyparts have keypoints
+    population_every = POPULATION_EVERY if np.count_nonzero(counts.sum(axis=0)) > 1 else 0
     closed = n_keypoints + 1
     plan: list[SampleKey] = []
     n_done = int(s0)
@@ -588,9 +596,9 @@ def plan_annotation_order(
         step = n_done + len(plan) + 1
         if unseen:
             candidates = unseen
-        elif POPULATION_EVERY and step % POPULATION_EVERY == 0 and inv is not None:
+        elif population_every and step % population_every == 0 and inv is not None:
             # a low-discrepancy draw from the population's bins, from the step alone
-            u = ((step // POPULATION_EVERY) * GOLDEN) % 1.0
+            u = ((step // population_every) * GOLDEN) % 1.0
             wanted = int(np.searchsorted(population_cumulative, u, side="right"))
             candidates = [min(heads, key=lambda c: (abs(c - wanted), c))]
         elif step % ROUND_ROBIN_EVERY == 0 or inv is None:
